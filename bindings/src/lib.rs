@@ -1,0 +1,1 @@
+//! The uniffi surface over `vouch-core`. Empty until the bindings issue lands.

@@ -1,0 +1,23 @@
+//! # vouch-core
+//!
+//! The trusted-devices core of Vouch, shared by the Android and iOS apps (through
+//! `vouch-ffi`), the desktop CLI and the tests.
+//!
+//! - [`crypto`]: device identity, vault keys, HPKE envelopes, sealed items, approval check
+//!   values and the QR approval payload.
+//! - [`keystore`]: the [`keystore::SecretStore`] the apps implement over Android
+//!   Keystore / iOS Keychain, and a software store for desktop, tests and CI.
+//! - [`store`]: the on-device SQLite database with every secret column encrypted.
+//!
+//! Every fallible call returns [`Error`]; no input makes the core panic, and no secret
+//! reaches a log line, an error message or `Debug` output.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod crypto;
+mod error;
+pub mod keystore;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,385 @@
+//! Typed reads and writes of the store's tables. Secret columns go through the database
+//! key; every multi-row change is one transaction.
+
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{Store, now_ms};
+use crate::{
+    crypto::{DeviceIdentity, VaultKey},
+    error::{Error, Result},
+};
+
+/// A vault this device knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultRecord {
+    /// Vault id (shared with the server).
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Whether this device holds the vault's key.
+    pub has_key: bool,
+}
+
+/// An item row: ciphertext sealed under the vault key, never plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    /// The vault holding it.
+    pub vault_id: Uuid,
+    /// The item id.
+    pub item_id: Uuid,
+    /// Version of this ciphertext.
+    pub version: u64,
+    /// `crypto::seal_item` output; `None` marks a deletion (tombstone).
+    pub sealed: Option<Vec<u8>>,
+    /// Written locally and not yet acknowledged by the server.
+    pub dirty: bool,
+}
+
+/// A queued operation waiting to reach the server.
+pub struct OutboxEntry {
+    /// Queue position (monotonic).
+    pub seq: i64,
+    /// Operation kind, e.g. `"put_item"`.
+    pub kind: String,
+    /// The operation's payload, decrypted; zeroized on drop.
+    pub payload: Zeroizing<Vec<u8>>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+impl std::fmt::Debug for OutboxEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxEntry")
+            .field("seq", &self.seq)
+            .field("kind", &self.kind)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+/// One line of the local audit log (ids, names and reasons; never secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// Event name, e.g. `"vault_created"`.
+    pub event: String,
+    /// Free text without secrets.
+    pub detail: String,
+}
+
+fn uuid_col(row: &Row<'_>, idx: usize, table: &'static str) -> rusqlite::Result<std::result::Result<Uuid, Error>> {
+    let s: String = row.get(idx)?;
+    Ok(Uuid::parse_str(&s).map_err(|_| Error::CorruptRow(table)))
+}
+
+fn version_to_sql(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::CorruptRow("items"))
+}
+
+impl Store {
+    /// Saves this device's identity (replacing any previous one); the secret is sealed.
+    pub fn save_identity(&self, identity: &DeviceIdentity) -> Result<()> {
+        let sealed = self.cipher.seal("identity", "secret_key", "1", &identity.secret_bytes()[..])?;
+        self.conn()?.execute(
+            "INSERT OR REPLACE INTO identity (id, public_key, secret_key, created_at) VALUES (1, ?1, ?2, ?3)",
+            params![&identity.public_key().as_bytes()[..], sealed, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Loads this device's identity, if one was saved.
+    pub fn identity(&self) -> Result<Option<DeviceIdentity>> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn()?
+            .query_row("SELECT public_key, secret_key FROM identity WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((public, sealed)) = row else { return Ok(None) };
+        let secret = self.cipher.open("identity", "secret_key", "1", &sealed)?;
+        let secret: Zeroizing<[u8; 32]> =
+            Zeroizing::new(secret.as_slice().try_into().map_err(|_| Error::CorruptRow("identity"))?);
+        let identity = DeviceIdentity::from_secret_bytes(&secret)?;
+        if identity.public_key().as_bytes()[..] != public[..] {
+            return Err(Error::CorruptRow("identity"));
+        }
+        Ok(Some(identity))
+    }
+
+    /// Creates a vault and stores its key, in one transaction.
+    pub fn create_vault(&self, id: Uuid, name: &str, key: &VaultKey) -> Result<()> {
+        let sealed = self.seal_vault_key(id, key)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO vaults (id, name, created_at) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), name, now_ms()],
+        )?;
+        tx.execute(
+            "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)",
+            params![id.to_string(), sealed],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a vault known from the server whose key this device may not hold yet.
+    pub fn upsert_vault(&self, id: Uuid, name: &str) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO vaults (id, name, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+            params![id.to_string(), name, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores (or replaces) the key of an existing vault, sealed under the database key.
+    pub fn put_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<()> {
+        let sealed = self.seal_vault_key(id, key)?;
+        let n = self.conn()?.execute(
+            "INSERT INTO vault_keys (vault_id, sealed_key) SELECT id, ?2 FROM vaults WHERE id = ?1
+             ON CONFLICT(vault_id) DO UPDATE SET sealed_key = excluded.sealed_key",
+            params![id.to_string(), sealed],
+        )?;
+        if n == 0 { Err(Error::NotFound("vault")) } else { Ok(()) }
+    }
+
+    fn seal_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<Vec<u8>> {
+        self.cipher.seal("vault_keys", "sealed_key", &id.to_string(), key.expose())
+    }
+
+    /// The key of a vault, if this device holds it.
+    pub fn vault_key(&self, id: Uuid) -> Result<Option<VaultKey>> {
+        let sealed: Option<Vec<u8>> = self
+            .conn()?
+            .query_row("SELECT sealed_key FROM vault_keys WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))
+            .optional()?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let bytes = self.cipher.open("vault_keys", "sealed_key", &id.to_string(), &sealed)?;
+        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| Error::CorruptRow("vault_keys"))?;
+        Ok(Some(VaultKey::from_bytes(Zeroizing::new(arr))))
+    }
+
+    /// Every vault this device knows, by name.
+    pub fn vaults(&self) -> Result<Vec<VaultRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT v.id, v.name, k.vault_id IS NOT NULL FROM vaults v
+             LEFT JOIN vault_keys k ON k.vault_id = v.id ORDER BY v.name, v.id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((uuid_col(r, 0, "vaults")?, r.get(1)?, r.get(2)?)))?;
+        rows.map(|row| {
+            let (id, name, has_key) = row?;
+            Ok(VaultRecord { id: id?, name, has_key })
+        })
+        .collect()
+    }
+
+    /// Writes one item (insert or replace) in its own transaction.
+    pub fn put_item(&self, item: &StoredItem) -> Result<()> {
+        self.put_items(std::slice::from_ref(item))
+    }
+
+    /// Writes many items in one transaction: all or none.
+    pub fn put_items(&self, items: &[StoredItem]) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(vault_id, id) DO UPDATE SET version = excluded.version,
+                   sealed = excluded.sealed, dirty = excluded.dirty, updated_at = excluded.updated_at",
+            )?;
+            let now = now_ms();
+            for it in items {
+                stmt.execute(params![
+                    it.vault_id.to_string(),
+                    it.item_id.to_string(),
+                    version_to_sql(it.version)?,
+                    it.sealed,
+                    it.dirty,
+                    now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One item row, including tombstones.
+    pub fn item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<StoredItem>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT vault_id, id, version, sealed, dirty FROM items WHERE vault_id = ?1 AND id = ?2",
+        )?;
+        stmt.query_row(params![vault_id.to_string(), item_id.to_string()], item_from_row)
+            .optional()?
+            .transpose()
+    }
+
+    /// Every live (not deleted) item of a vault.
+    pub fn items(&self, vault_id: Uuid) -> Result<Vec<StoredItem>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT vault_id, id, version, sealed, dirty FROM items
+             WHERE vault_id = ?1 AND sealed IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([vault_id.to_string()], item_from_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Number of live items across all vaults.
+    pub fn item_count(&self) -> Result<u64> {
+        let n: i64 = self.conn()?.query_row("SELECT count(*) FROM items WHERE sealed IS NOT NULL", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Queues an operation for the server; the payload is sealed. Returns its sequence.
+    pub fn enqueue(&self, kind: &str, payload: &[u8]) -> Result<i64> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM outbox", [], |r| r.get(0))?;
+        let sealed = self.cipher.seal("outbox", "sealed", &seq.to_string(), payload)?;
+        tx.execute(
+            "INSERT INTO outbox (seq, kind, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![seq, kind, sealed, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Queued operations due at `now_ms`, oldest first.
+    pub fn outbox_due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, kind, sealed, attempts FROM outbox WHERE next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        rows.map(|row| {
+            let (seq, kind, sealed, attempts) = row?;
+            let payload = self.cipher.open("outbox", "sealed", &seq.to_string(), &sealed)?;
+            Ok(OutboxEntry { seq, kind, payload, attempts: attempts.clamp(0, u32::MAX as i64) as u32 })
+        })
+        .collect()
+    }
+
+    /// Number of queued operations.
+    pub fn outbox_len(&self) -> Result<u64> {
+        let n: i64 = self.conn()?.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Removes a delivered operation.
+    pub fn outbox_ack(&self, seq: i64) -> Result<()> {
+        self.conn()?.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub fn outbox_retry_at(&self, seq: i64, next_attempt_ms: i64) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE seq = ?1",
+            params![seq, next_attempt_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Appends to the local audit log. `detail` must not contain secrets.
+    pub fn audit(&self, event: &str, detail: &str) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO audit_log (at, event, detail) VALUES (?1, ?2, ?3)",
+            params![now_ms(), event, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached("SELECT at, event, detail FROM audit_log ORDER BY seq DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| Ok(AuditEntry { at_ms: r.get(0)?, event: r.get(1)?, detail: r.get(2)? }))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Saves the account row: server URL, enrollment state (JSON, no secrets) and the
+    /// secrets blob (tokens), which is sealed.
+    pub fn save_account(&self, server_url: &str, state_json: &str, secrets: Option<&[u8]>) -> Result<()> {
+        let sealed = secrets.map(|s| self.cipher.seal("account", "secrets", "1", s)).transpose()?;
+        self.conn()?.execute(
+            "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
+            params![server_url, state_json, sealed, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Loads the account row: `(server_url, state_json, secrets)`.
+    #[allow(clippy::type_complexity)]
+    pub fn account(&self) -> Result<Option<(String, String, Option<Zeroizing<Vec<u8>>>)>> {
+        let row: Option<(String, String, Option<Vec<u8>>)> = self
+            .conn()?
+            .query_row("SELECT server_url, state, secrets FROM account WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((url, state, sealed)) = row else { return Ok(None) };
+        let secrets = sealed.map(|s| self.cipher.open("account", "secrets", "1", &s)).transpose()?;
+        Ok(Some((url, state, secrets)))
+    }
+
+    /// Stores a pending approval (either side); the payload (which may hold a QR secret)
+    /// is sealed.
+    pub fn put_pending_approval(&self, request_id: Uuid, role: &str, payload: &[u8], expires_at_ms: i64) -> Result<()> {
+        let rid = request_id.to_string();
+        let sealed = self.cipher.seal("pending_approvals", "sealed", &rid, payload)?;
+        self.conn()?.execute(
+            "INSERT OR REPLACE INTO pending_approvals (request_id, role, sealed, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![rid, role, sealed, expires_at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// A pending approval's `(role, payload, expires_at_ms)`.
+    pub fn pending_approval(&self, request_id: Uuid) -> Result<Option<(String, Zeroizing<Vec<u8>>, i64)>> {
+        let rid = request_id.to_string();
+        let row: Option<(String, Vec<u8>, i64)> = self
+            .conn()?
+            .query_row(
+                "SELECT role, sealed, expires_at FROM pending_approvals WHERE request_id = ?1",
+                [&rid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((role, sealed, exp)) = row else { return Ok(None) };
+        Ok(Some((role, self.cipher.open("pending_approvals", "sealed", &rid, &sealed)?, exp)))
+    }
+
+    /// Forgets a pending approval (decided, expired or cancelled).
+    pub fn delete_pending_approval(&self, request_id: Uuid) -> Result<()> {
+        self.conn()?.execute("DELETE FROM pending_approvals WHERE request_id = ?1", [request_id.to_string()])?;
+        Ok(())
+    }
+}
+
+fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Result<StoredItem>> {
+    let vault_id = uuid_col(r, 0, "items")?;
+    let item_id = uuid_col(r, 1, "items")?;
+    let version: i64 = r.get(2)?;
+    let sealed: Option<Vec<u8>> = r.get(3)?;
+    let dirty: bool = r.get(4)?;
+    Ok((|| {
+        Ok(StoredItem {
+            vault_id: vault_id?,
+            item_id: item_id?,
+            version: u64::try_from(version).map_err(|_| Error::CorruptRow("items"))?,
+            sealed,
+            dirty,
+        })
+    })())
+}
