@@ -16,7 +16,7 @@ const NONCE_LEN: usize = 24;
 /// The unwrapped 256-bit database key. Zeroized on drop, no `Debug` of the bytes.
 pub(crate) struct DbCipher {
     cipher: XChaCha20Poly1305,
-    _key: Zeroizing<[u8; 32]>,
+    pub(super) _key: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for DbCipher {

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-pub use records::{AuditEntry, OutboxEntry, StoredItem, VaultRecord};
+pub use records::{AccountRow, AuditEntry, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord};
 
 use crate::{
     error::{Error, Result},
@@ -168,3 +168,6 @@ fn restrict_file(path: &Path) {
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests;

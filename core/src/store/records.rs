@@ -60,6 +60,46 @@ impl std::fmt::Debug for OutboxEntry {
     }
 }
 
+/// The account row: server, enrollment state and sealed tokens.
+pub struct AccountRow {
+    /// Server base URL.
+    pub server_url: String,
+    /// Enrollment state as JSON (holds no secrets).
+    pub state_json: String,
+    /// The secrets blob (tokens), decrypted; zeroized on drop.
+    pub secrets: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for AccountRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRow")
+            .field("server_url", &self.server_url)
+            .field("state_json", &self.state_json)
+            .field("secrets", &self.secrets.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A pending approval kept across restarts (either side of the request).
+pub struct PendingApprovalRow {
+    /// `"requester"` or `"approver"`.
+    pub role: String,
+    /// The side's state (may hold the QR secret), decrypted; zeroized on drop.
+    pub payload: Zeroizing<Vec<u8>>,
+    /// When the request expires (ms since the epoch).
+    pub expires_at_ms: i64,
+}
+
+impl std::fmt::Debug for PendingApprovalRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingApprovalRow")
+            .field("role", &self.role)
+            .field("payload", &"<redacted>")
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
+}
+
 /// One line of the local audit log (ids, names and reasons; never secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -319,9 +359,8 @@ impl Store {
         Ok(())
     }
 
-    /// Loads the account row: `(server_url, state_json, secrets)`.
-    #[allow(clippy::type_complexity)]
-    pub fn account(&self) -> Result<Option<(String, String, Option<Zeroizing<Vec<u8>>>)>> {
+    /// Loads the account row, if any.
+    pub fn account(&self) -> Result<Option<AccountRow>> {
         let row: Option<(String, String, Option<Vec<u8>>)> = self
             .conn()?
             .query_row("SELECT server_url, state, secrets FROM account WHERE id = 1", [], |r| {
@@ -330,7 +369,7 @@ impl Store {
             .optional()?;
         let Some((url, state, sealed)) = row else { return Ok(None) };
         let secrets = sealed.map(|s| self.cipher.open("account", "secrets", "1", &s)).transpose()?;
-        Ok(Some((url, state, secrets)))
+        Ok(Some(AccountRow { server_url: url, state_json: state, secrets }))
     }
 
     /// Stores a pending approval (either side); the payload (which may hold a QR secret)
@@ -345,8 +384,8 @@ impl Store {
         Ok(())
     }
 
-    /// A pending approval's `(role, payload, expires_at_ms)`.
-    pub fn pending_approval(&self, request_id: Uuid) -> Result<Option<(String, Zeroizing<Vec<u8>>, i64)>> {
+    /// A pending approval kept for `request_id`, if any.
+    pub fn pending_approval(&self, request_id: Uuid) -> Result<Option<PendingApprovalRow>> {
         let rid = request_id.to_string();
         let row: Option<(String, Vec<u8>, i64)> = self
             .conn()?
@@ -357,7 +396,8 @@ impl Store {
             )
             .optional()?;
         let Some((role, sealed, exp)) = row else { return Ok(None) };
-        Ok(Some((role, self.cipher.open("pending_approvals", "sealed", &rid, &sealed)?, exp)))
+        let payload = self.cipher.open("pending_approvals", "sealed", &rid, &sealed)?;
+        Ok(Some(PendingApprovalRow { role, payload, expires_at_ms: exp }))
     }
 
     /// Forgets a pending approval (decided, expired or cancelled).
