@@ -1,1 +1,112 @@
-fn main() {}
+//! Speed of the core's hot paths on the shipped (release) profile.
+//!
+//! `cargo bench -p vouch-core --bench core` — the README reports the figures.
+
+use std::hint::black_box;
+
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce, aead::Aead};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use uuid::Uuid;
+use vouch_core::{
+    crypto::{DeviceIdentity, Envelope, EnvelopeContext, ItemAad, VaultKey, open_item, seal_item},
+    keystore::SoftwareSecretStore,
+    store::{Store, StoredItem},
+};
+
+fn items(c: &mut Criterion) {
+    let key = VaultKey::generate().unwrap();
+    let raw = XChaCha20Poly1305::new(&[7u8; 32].into());
+    let at = ItemAad { vault_id: Uuid::new_v4(), item_id: Uuid::new_v4(), version: 1 };
+    let mut g = c.benchmark_group("item_seal_open");
+    for size in [64usize, 1024, 65536] {
+        let buf = vec![0x5au8; size];
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(format!("vouch/{size}"), |b| {
+            b.iter(|| {
+                let sealed = seal_item(&key, &at, black_box(&buf)).unwrap();
+                black_box(open_item(&key, &at, &sealed).unwrap());
+            })
+        });
+        g.bench_function(format!("raw_xchacha20poly1305/{size}"), |b| {
+            b.iter(|| {
+                let mut nonce = [0u8; 24];
+                getrandom::fill(&mut nonce).unwrap();
+                let nonce = XNonce::from(nonce);
+                let ct = raw.encrypt(&nonce, black_box(&buf[..])).unwrap();
+                black_box(raw.decrypt(&nonce, &ct[..]).unwrap());
+            })
+        });
+    }
+    g.finish();
+}
+
+fn envelopes(c: &mut Criterion) {
+    let device = DeviceIdentity::generate().unwrap();
+    let key = VaultKey::generate().unwrap();
+    let ctx = EnvelopeContext { user_id: Uuid::new_v4(), request_id: Uuid::new_v4(), vault_id: Uuid::new_v4() };
+    let mut g = c.benchmark_group("envelope");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("seal_open", |b| {
+        b.iter(|| {
+            let env = Envelope::seal(&key, device.public_key(), &ctx, None).unwrap();
+            black_box(env.open(&device, &ctx, None).unwrap());
+        })
+    });
+    g.finish();
+}
+
+fn new_store() -> (tempfile::TempDir, Store, Uuid, VaultKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = SoftwareSecretStore::open(dir.path().join("keys")).unwrap();
+    let store = Store::open(dir.path().join("vouch.db"), &keys).unwrap();
+    let vault = Uuid::new_v4();
+    let key = VaultKey::generate().unwrap();
+    store.create_vault(vault, "bench", &key).unwrap();
+    (dir, store, vault, key)
+}
+
+fn sealed_item(vault: Uuid, key: &VaultKey) -> StoredItem {
+    let item_id = Uuid::new_v4();
+    let sealed = seal_item(key, &ItemAad { vault_id: vault, item_id, version: 1 }, &[0x33; 256]).unwrap();
+    StoredItem { vault_id: vault, item_id, version: 1, sealed: Some(sealed), dirty: true }
+}
+
+fn store(c: &mut Criterion) {
+    let mut g = c.benchmark_group("store");
+    g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(5));
+
+    let (_dir, store, vault, key) = new_store();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("put_item/1_per_tx", |b| {
+        b.iter_batched(|| sealed_item(vault, &key), |it| store.put_item(&it).unwrap(), BatchSize::SmallInput)
+    });
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("put_items/1000_per_tx", |b| {
+        b.iter_batched(
+            || (0..1000).map(|_| sealed_item(vault, &key)).collect::<Vec<_>>(),
+            |batch| store.put_items(&batch).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    drop(store);
+
+    let (dir, store, vault, key) = new_store();
+    for _ in 0..10 {
+        store.put_items(&(0..1000).map(|_| sealed_item(vault, &key)).collect::<Vec<_>>()).unwrap();
+    }
+    let path = store.path().to_path_buf();
+    drop(store);
+    let keys = SoftwareSecretStore::open(dir.path().join("keys")).unwrap();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("open/10000_items", |b| {
+        b.iter(|| {
+            let s = Store::open(&path, &keys).unwrap();
+            black_box(s.item_count().unwrap());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, items, envelopes, store);
+criterion_main!(benches);

@@ -1,0 +1,37 @@
+//! # vouch-proto
+//!
+//! The v1 HTTP contract of Vouch as Rust types: request and response bodies, the error
+//! body and its codes, server-sent events, and the rules both sides check (device names,
+//! public-key encoding). The server and the core client both use these types, so the
+//! contract is defined exactly once; with the `openapi` feature each type also describes
+//! itself for `GET /v1/openapi.json`.
+//!
+//! Conventions: JSON bodies; binary values base64url without padding ([`Bytes`]); times
+//! RFC 3339 UTC ([`Timestamp`]).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bytes;
+mod error;
+mod limits;
+mod names;
+mod types;
+
+pub use bytes::Bytes;
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use limits::*;
+pub use names::{NameError, default_device_name, normalize_name, validate_device_name};
+pub use types::*;
+
+/// A point in time on the wire (RFC 3339, UTC).
+pub type Timestamp = time::OffsetDateTime;
+
+/// `serde(with = …)` helper for [`Timestamp`] fields.
+pub mod rfc3339 {
+    pub use time::serde::rfc3339::*;
+    /// For `Option<Timestamp>` fields.
+    pub mod option {
+        pub use time::serde::rfc3339::option::*;
+    }
+}

@@ -1,0 +1,26 @@
+//! Product limits and defaults, named once (DESIGN.md "Rules the product keeps").
+
+/// Non-disabled devices a user may have (rule 5).
+pub const DEFAULT_DEVICE_LIMIT: u32 = 20;
+/// Seconds an email code stays valid (rule 3).
+pub const DEFAULT_CODE_TTL_SECS: u64 = 300;
+/// Seconds an approval request stays open (rule 4).
+pub const DEFAULT_APPROVAL_TTL_SECS: u64 = 600;
+/// Wrong tries that void one email code (rule 3).
+pub const CODE_MAX_ATTEMPTS: u32 = 5;
+/// Consecutive failures that lock an account's code verification (rule 3).
+pub const CODE_LOCK_AFTER_FAILURES: u32 = 100;
+/// Minimum seconds between two codes sent for one device (re-send throttle).
+pub const CODE_RESEND_INTERVAL_SECS: u64 = 30;
+/// Digits of an email code.
+pub const CODE_DIGITS: usize = 6;
+/// Approval requests a user may open per [`APPROVAL_WINDOW_SECS`] (prompt throttle).
+pub const APPROVAL_REQUESTS_PER_WINDOW: u32 = 5;
+/// Window of the approval prompt throttle.
+pub const APPROVAL_WINDOW_SECS: u64 = 600;
+/// Seconds an account token (from sign-in) lives.
+pub const ACCOUNT_TOKEN_TTL_SECS: u64 = 24 * 3600;
+/// Largest request body the server accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Device name length bounds, in characters (rule 2).
+pub const DEVICE_NAME_MAX_CHARS: usize = 64;
