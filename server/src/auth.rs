@@ -1,0 +1,163 @@
+//! Bearer-token extractors: an account token (signed in, untrusted) or a device token
+//! (trusted device). A disabled device's token answers `device_disabled`.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts},
+};
+use rusqlite::OptionalExtension;
+use vouch_proto::{DeviceStatus, ErrorCode};
+
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+    model::{ACCOUNT_TOKEN_PREFIX, DEVICE_COLS, DEVICE_TOKEN_PREFIX, DeviceRow, USER_COLS, UserRow, now, token_hash},
+};
+
+/// A caller signed in with an account token.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: UserRow,
+    pub token_hash: Vec<u8>,
+}
+
+/// A caller using a trusted device's token.
+#[derive(Debug, Clone)]
+pub struct DeviceCaller {
+    pub user: UserRow,
+    pub device: DeviceRow,
+}
+
+/// Either kind of caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Account(Account),
+    Device(DeviceCaller),
+}
+
+/// The client's address as this server saw it (no proxy headers are trusted).
+pub struct Origin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        Ok(Origin(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+fn bearer(parts: &Parts) -> ApiResult<String> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "expected `Authorization: Bearer <token>`"))?;
+    if token.len() > 200 {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "unknown token"));
+    }
+    Ok(token.trim().to_owned())
+}
+
+async fn resolve(state: &AppState, token: String) -> ApiResult<Caller> {
+    let hash = token_hash(&token);
+    if token.starts_with(ACCOUNT_TOKEN_PREFIX) {
+        state
+            .db
+            .tx(move |tx| {
+                let row: Option<(UserRow, i64)> = tx
+                    .query_row(
+                        &format!(
+                            "SELECT {cols}, t.expires_at FROM account_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1",
+                            cols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                        ),
+                        [&hash],
+                        |r| Ok((UserRow::from_row(r)?, r.get(6)?)),
+                    )
+                    .optional()?;
+                let (user, expires) = row.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token"))?;
+                if expires <= now() {
+                    return Err(ApiError::new(ErrorCode::TokenExpired, "the sign-in expired; sign in again"));
+                }
+                if user.deprovisioned {
+                    return Err(ApiError::new(ErrorCode::Unauthorized, "the account was deprovisioned"));
+                }
+                Ok(Caller::Account(Account { user, token_hash: hash }))
+            })
+            .await
+    } else if token.starts_with(DEVICE_TOKEN_PREFIX) {
+        state
+            .db
+            .tx(move |tx| {
+                let device = tx
+                    .query_row(&format!("SELECT {DEVICE_COLS} FROM devices WHERE token_hash = ?1"), [&hash], DeviceRow::from_row)
+                    .optional()?
+                    .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token"))?;
+                match device.device.status {
+                    DeviceStatus::Trusted => {}
+                    DeviceStatus::Disabled => {
+                        return Err(ApiError::new(ErrorCode::DeviceDisabled, "this device was disabled; wipe its keys"));
+                    }
+                    _ => return Err(ApiError::new(ErrorCode::DeviceNotTrusted, "this device is not trusted")),
+                }
+                let user = UserRow::load(tx, device.device.user_id)?.ok_or_else(ApiError::internal)?;
+                Ok(Caller::Device(DeviceCaller { user, device }))
+            })
+            .await
+    } else {
+        Err(ApiError::new(ErrorCode::Unauthorized, "unknown token"))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let token = bearer(parts)?;
+        resolve(state, token).await
+    }
+}
+
+impl FromRequestParts<AppState> for Account {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Account(a) => Ok(a),
+            Caller::Device(_) => Err(ApiError::new(ErrorCode::Unauthorized, "this route needs an account token")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Device(d) => Ok(d),
+            Caller::Account(_) => Err(ApiError::new(ErrorCode::DeviceNotTrusted, "this route needs a trusted device")),
+        }
+    }
+}
+
+impl DeviceCaller {
+    /// Refuses extensions (rule 4: approvals only from web and mobile devices).
+    pub fn require_approver(&self) -> ApiResult<()> {
+        if self.device.device.kind.can_approve() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("browser extensions cannot approve or list approval requests"))
+        }
+    }
+
+    /// Whether the user is a workspace admin.
+    pub fn is_admin(&self) -> bool {
+        self.user.role == vouch_proto::Role::Admin
+    }
+}

@@ -1,0 +1,172 @@
+//! Server storage: one SQLite file (WAL, `synchronous=FULL`, foreign keys on) behind
+//! one connection. Every handler's work runs on the blocking pool; every change is one
+//! `BEGIN IMMEDIATE` transaction, so rules that count rows (device limit, one pending
+//! request, exactly one decision) hold under any concurrency, also against a second
+//! process (the admin command) on the same file.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::{ApiError, ApiResult};
+
+const SCHEMA: &[&str] = &[r#"
+CREATE TABLE workspaces (
+    id    TEXT PRIMARY KEY,
+    name  TEXT NOT NULL UNIQUE
+) STRICT;
+CREATE TABLE users (
+    id               TEXT PRIMARY KEY,
+    workspace_id     TEXT NOT NULL REFERENCES workspaces(id),
+    email            TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    username         TEXT NOT NULL,
+    password_hash    TEXT NOT NULL,
+    role             TEXT NOT NULL CHECK (role IN ('member', 'admin')),
+    code_failures    INTEGER NOT NULL DEFAULT 0,
+    deprovisioned_at INTEGER
+) STRICT;
+CREATE TABLE account_tokens (
+    hash        BLOB PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    expires_at  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE devices (
+    id             TEXT PRIMARY KEY,
+    user_id        TEXT NOT NULL REFERENCES users(id),
+    name           TEXT NOT NULL,
+    name_key       TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    platform       TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    public_key     BLOB NOT NULL,
+    origin         TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    verified_at    INTEGER,
+    verified_by    TEXT,
+    registered_by  BLOB NOT NULL,           -- hash of the account token that registered it
+    token_hash     BLOB UNIQUE              -- hash of the device token, once trusted
+) STRICT;
+CREATE UNIQUE INDEX devices_live_name ON devices(user_id, name_key) WHERE status IN ('pending', 'trusted');
+CREATE INDEX devices_user ON devices(user_id, status);
+CREATE TABLE email_codes (
+    device_id   TEXT PRIMARY KEY REFERENCES devices(id),
+    code_hash   BLOB NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    used        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE approval_requests (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    device_id   TEXT NOT NULL REFERENCES devices(id),
+    purpose     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    decided_by  TEXT,
+    decided_at  INTEGER,
+    via_qr      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE UNIQUE INDEX approval_one_pending ON approval_requests(user_id) WHERE status = 'pending';
+CREATE INDEX approval_user_time ON approval_requests(user_id, created_at);
+CREATE TABLE vaults (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    name        TEXT NOT NULL,
+    created_by  TEXT NOT NULL REFERENCES devices(id),
+    created_at  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE envelopes (
+    device_id   TEXT NOT NULL REFERENCES devices(id),
+    vault_id    TEXT NOT NULL REFERENCES vaults(id),
+    request_id  TEXT NOT NULL,
+    envelope    BLOB NOT NULL,
+    sealed_by   TEXT NOT NULL,
+    via_qr      INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (device_id, vault_id, request_id)
+) STRICT;
+CREATE TABLE items (
+    vault_id    TEXT NOT NULL REFERENCES vaults(id),
+    item_id     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    ciphertext  BLOB,
+    seq         INTEGER NOT NULL,
+    PRIMARY KEY (vault_id, item_id)
+) STRICT;
+CREATE INDEX items_seq ON items(vault_id, seq);
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX events_device ON events(device_id, seq);
+CREATE TABLE mail (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    to_addr  TEXT NOT NULL COLLATE NOCASE,
+    subject  TEXT NOT NULL,
+    body     TEXT NOT NULL,
+    sent_at  INTEGER NOT NULL
+) STRICT;
+"#];
+
+/// The server database. Cloning shares the connection.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    /// Opens (creating and migrating) `vouch-server.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, rusqlite::Error> {
+        let _ = std::fs::create_dir_all(dir);
+        let mut conn = Connection::open(dir.join("vouch-server.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        }
+        tx.commit()?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool; commits when
+    /// `f` returns `Ok`, rolls back otherwise.
+    pub async fn tx<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
+    }
+
+    /// Runs `f` with a transaction synchronously (for start-up and admin commands).
+    pub fn tx_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}

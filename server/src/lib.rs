@@ -1,0 +1,207 @@
+//! # vouch-server
+//!
+//! The reference backend of Vouch: the v1 contract of `DESIGN.md` over axum and SQLite.
+//! [`start`] runs it in-process (for `vouch demo` and tests); the `vouch-server` binary
+//! wraps it with flags, signals and an admin command.
+
+#![forbid(unsafe_code)]
+
+mod auth;
+pub mod db;
+mod error;
+mod extract;
+mod mail;
+mod model;
+mod routes;
+pub mod seed;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use tokio::sync::{oneshot, watch};
+use vouch_proto::{DEFAULT_APPROVAL_TTL_SECS, DEFAULT_CODE_TTL_SECS, DEFAULT_DEVICE_LIMIT, ErrorCode, MAX_BODY_BYTES};
+
+pub use db::Db;
+pub use error::{ApiError, ApiResult};
+pub use mail::Mailer;
+
+/// Server settings (the binary fills them from flags and environment variables).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Directory of the SQLite file and the dev outbox.
+    pub data_dir: PathBuf,
+    /// Email-code lifetime.
+    pub code_ttl: Duration,
+    /// Approval-request lifetime.
+    pub approval_ttl: Duration,
+    /// Minimum time between two codes for one device.
+    pub code_resend_interval: Duration,
+    /// Non-disabled devices per user.
+    pub device_limit: u32,
+    /// Seed the dev workspace and serve `GET /v1/dev/outbox`.
+    pub dev: bool,
+    /// SMTP relay URL (`smtps://user:pass@host:465`); `None` writes to the outbox file.
+    pub smtp_url: Option<String>,
+    /// Sender address for SMTP.
+    pub mail_from: String,
+}
+
+impl Settings {
+    /// Defaults of the contract, listening on `listen` with data in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen,
+            data_dir: data_dir.into(),
+            code_ttl: Duration::from_secs(DEFAULT_CODE_TTL_SECS),
+            approval_ttl: Duration::from_secs(DEFAULT_APPROVAL_TTL_SECS),
+            code_resend_interval: Duration::from_secs(vouch_proto::CODE_RESEND_INTERVAL_SECS),
+            device_limit: DEFAULT_DEVICE_LIMIT,
+            dev: false,
+            smtp_url: None,
+            mail_from: "Vouch <no-reply@vouch.invalid>".into(),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    db: Db,
+    settings: Arc<Settings>,
+    mailer: Arc<Mailer>,
+    /// Bumped after every commit that appended events; event streams wait on it.
+    events: watch::Sender<u64>,
+    /// Set when shutting down, so open event streams end and shutdown completes.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AppState {
+    fn notify_events(&self) {
+        self.events.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Seeding failed.
+    #[error("seeding the dev workspace failed")]
+    Seed,
+    /// The listen address is unavailable.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    /// The SMTP URL is invalid.
+    #[error("invalid SMTP settings: {0}")]
+    Smtp(String),
+}
+
+/// A server running on a background task.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+    }
+}
+
+/// Builds the application (router with every route, limits and error fallbacks) and the
+/// OpenAPI document derived from the same route list.
+pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, api) = routes::router(state.settings.dev).split_for_parts();
+    let api_json = serde_json::to_string_pretty(&api).unwrap_or_default();
+    let router = router
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "application/json")], api_json) }),
+        )
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| -> Response {
+            log::error!("a handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .with_state(state);
+    (router, api)
+}
+
+/// Opens the database, seeds it with `--dev`, binds and serves in the background.
+pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
+    let db = Db::open(&settings.data_dir)?;
+    if settings.dev {
+        let db2 = db.clone();
+        tokio::task::spawn_blocking(move || seed::dev_workspace(&db2))
+            .await
+            .map_err(|_| StartError::Seed)?
+            .map_err(|_| StartError::Seed)?;
+    }
+    let mailer = match &settings.smtp_url {
+        Some(url) => Mailer::Smtp {
+            transport: lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                .map_err(|e| StartError::Smtp(e.to_string()))?
+                .build(),
+            from: settings.mail_from.parse().map_err(|_| StartError::Smtp("invalid --mail-from".into()))?,
+        },
+        None => Mailer::Outbox { file: settings.data_dir.join("outbox.jsonl") },
+    };
+    let listener =
+        tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| StartError::Bind(settings.listen, e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(settings.listen, e))?;
+    let (events, _) = watch::channel(0u64);
+    let state = AppState {
+        db,
+        settings: Arc::new(settings),
+        mailer: Arc::new(mailer),
+        events,
+        stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let (router, _) = app(state.clone());
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let shutdown_state = state.clone();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+                // Wake event streams so they notice the shutdown and end.
+                shutdown_state.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                shutdown_state.notify_events();
+            });
+        if let Err(e) = serve.await {
+            log::error!("server stopped: {e}");
+        }
+    });
+    Ok(RunningServer { addr, stop: Some(stop_tx), task })
+}
+
+/// Status of a JSON 200/201/202 response.
+pub(crate) fn created() -> StatusCode {
+    StatusCode::CREATED
+}

@@ -1,0 +1,195 @@
+//! Rows of the server database and their wire forms; tokens and time helpers.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use vouch_proto::{Device, DeviceKind, DeviceStatus, Event, Role, VerifiedBy};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Unix seconds to a wire timestamp.
+pub fn ts(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The snake_case wire name of a unit enum value.
+pub fn enum_str<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// Parses a stored snake_case enum value.
+pub fn parse_enum<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Parses a stored UUID.
+pub fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Token prefixes tell account tokens from device tokens without a lookup.
+pub const ACCOUNT_TOKEN_PREFIX: &str = "vat_";
+/// Prefix of device tokens.
+pub const DEVICE_TOKEN_PREFIX: &str = "vdt_";
+
+/// A fresh 256-bit token with its prefix, and the SHA-256 hash that is stored.
+pub fn new_token(prefix: &str) -> ApiResult<(String, Vec<u8>)> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|_| ApiError::internal())?;
+    let token = format!("{prefix}{}", vouch_proto::Bytes(raw.to_vec()).to_b64());
+    let hash = token_hash(&token);
+    Ok((token, hash))
+}
+
+/// The stored form of a token (tokens are 256-bit random, so a plain hash suffices).
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A user row.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub role: Role,
+    pub deprovisioned: bool,
+}
+
+pub const USER_COLS: &str = "id, workspace_id, email, username, role, deprovisioned_at IS NOT NULL";
+
+impl UserRow {
+    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: parse_uuid(&r.get::<_, String>(0)?)?,
+            workspace_id: parse_uuid(&r.get::<_, String>(1)?)?,
+            email: r.get(2)?,
+            username: r.get(3)?,
+            role: parse_enum(&r.get::<_, String>(4)?)?,
+            deprovisioned: r.get(5)?,
+        })
+    }
+
+    pub fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
+        Ok(tx
+            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.to_string()], Self::from_row)
+            .optional()?)
+    }
+}
+
+/// A device row (the wire [`Device`] plus server-only columns).
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub device: Device,
+    pub registered_by: Vec<u8>,
+}
+
+pub const DEVICE_COLS: &str =
+    "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by";
+
+impl DeviceRow {
+    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let verified_by: Option<String> = r.get(9)?;
+        Ok(Self {
+            device: Device {
+                id: parse_uuid(&r.get::<_, String>(0)?)?,
+                user_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                name: r.get(2)?,
+                kind: parse_enum(&r.get::<_, String>(3)?)?,
+                platform: r.get(4)?,
+                status: parse_enum(&r.get::<_, String>(5)?)?,
+                public_key: vouch_proto::Bytes(r.get(6)?),
+                created_at: ts(r.get(7)?),
+                verified_at: r.get::<_, Option<i64>>(8)?.map(ts),
+                verified_by: verified_by.as_deref().map(parse_enum::<VerifiedBy>).transpose()?,
+                origin: r.get(10)?,
+            },
+            registered_by: r.get(11)?,
+        })
+    }
+
+    pub fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
+        Ok(tx
+            .query_row(&format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"), [id.to_string()], Self::from_row)
+            .optional()?)
+    }
+
+    /// Devices of a user, optionally only those in the given statuses.
+    pub fn for_user(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<Vec<Self>> {
+        let mut stmt =
+            tx.prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 ORDER BY created_at, id"))?;
+        let rows = stmt.query_map([user_id.to_string()], Self::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Sets a device's status.
+pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -> ApiResult<()> {
+    tx.execute("UPDATE devices SET status = ?2 WHERE id = ?1", params![id.to_string(), enum_str(&status)])?;
+    Ok(())
+}
+
+/// Marks a device trusted and issues its device token (returned in the clear once).
+pub fn trust_device(tx: &Transaction<'_>, id: Uuid, by: VerifiedBy) -> ApiResult<String> {
+    let (token, hash) = new_token(DEVICE_TOKEN_PREFIX)?;
+    tx.execute(
+        "UPDATE devices SET status = 'trusted', verified_at = ?2, verified_by = ?3, token_hash = ?4 WHERE id = ?1",
+        params![id.to_string(), now(), enum_str(&by), hash],
+    )?;
+    Ok(token)
+}
+
+/// Replaces a trusted device's token (the old one stops working).
+pub fn rotate_device_token(tx: &Transaction<'_>, id: Uuid) -> ApiResult<String> {
+    let (token, hash) = new_token(DEVICE_TOKEN_PREFIX)?;
+    tx.execute("UPDATE devices SET token_hash = ?2 WHERE id = ?1", params![id.to_string(), hash])?;
+    Ok(token)
+}
+
+/// Appends an event for one device; the event stream picks it up after commit.
+pub fn push_event(tx: &Transaction<'_>, device_id: Uuid, event: &Event) -> ApiResult<()> {
+    let data = serde_json::to_string(event).map_err(|_| ApiError::internal())?;
+    tx.execute(
+        "INSERT INTO events (device_id, kind, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![device_id.to_string(), event.name(), data, now()],
+    )?;
+    Ok(())
+}
+
+/// Appends an event for every device of `user_id` in `statuses`, except `skip`.
+pub fn push_event_to_user(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    skip: Option<Uuid>,
+    only_approvers: bool,
+    event: &Event,
+) -> ApiResult<()> {
+    for d in DeviceRow::for_user(tx, user_id)? {
+        let d = d.device;
+        if Some(d.id) == skip || d.status != DeviceStatus::Trusted {
+            continue;
+        }
+        if only_approvers && !d.kind.can_approve() {
+            continue;
+        }
+        push_event(tx, d.id, event)?;
+    }
+    Ok(())
+}
+
+/// Kind of a device from its wire name (for filters).
+pub fn kind_str(k: DeviceKind) -> String {
+    enum_str(&k)
+}

@@ -1,0 +1,174 @@
+//! `POST /v1/devices`, `GET /v1/devices`, `POST /v1/devices/{id}/disable`.
+
+use axum::{Json, extract::State, http::StatusCode};
+use rusqlite::params;
+use uuid::Uuid;
+use vouch_proto::{Device, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event, NameError, RegisterDeviceRequest};
+use x25519_dalek::{PublicKey, StaticSecret};
+
+use crate::{
+    AppState,
+    auth::{Account, DeviceCaller, Origin},
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, PathParams},
+    model::{DeviceRow, kind_str, now, push_event, push_event_to_user, set_device_status},
+};
+
+/// Pending devices that were never verified expire after this long (rule: pending → expired).
+pub const PENDING_DEVICE_TTL_SECS: i64 = 24 * 3600;
+
+/// Marks the user's stale pending devices expired so they stop counting and free their names.
+pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid) -> ApiResult<()> {
+    tx.execute(
+        "UPDATE devices SET status = 'expired' WHERE user_id = ?1 AND status = 'pending' AND created_at <= ?2",
+        params![user_id.to_string(), now() - PENDING_DEVICE_TTL_SECS],
+    )?;
+    Ok(())
+}
+
+/// Validates an X25519 public key: 32 bytes, canonical, not of small order.
+pub(crate) fn valid_public_key(bytes: &[u8]) -> bool {
+    let Ok(arr) = <[u8; 32]>::try_from(bytes) else { return false };
+    if arr[31] & 0x80 != 0 || arr.iter().all(|b| *b == 0) {
+        return false;
+    }
+    // ≥ p = 2^255 − 19 is non-canonical.
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    let canonical = (0..32).rev().find(|&i| arr[i] != p[i]).is_some_and(|i| arr[i] < p[i]);
+    canonical && StaticSecret::from([0x5a; 32]).diffie_hellman(&PublicKey::from(arr)).was_contributory()
+}
+
+/// Registers this install as a pending device of the signed-in user.
+#[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDeviceRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = Device),
+        (status = 400, body = ErrorBody, description = "invalid_device_name, invalid_public_key"),
+        (status = 409, body = ErrorBody, description = "device_name_taken, device_limit_reached")))]
+pub async fn register(
+    State(state): State<AppState>,
+    account: Account,
+    Origin(origin): Origin,
+    JsonBody(req): JsonBody<RegisterDeviceRequest>,
+) -> ApiResult<(StatusCode, Json<Device>)> {
+    let name = vouch_proto::validate_device_name(&req.name)
+        .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?
+        .to_owned();
+    if !valid_public_key(&req.public_key.0) {
+        return Err(ApiError::new(ErrorCode::InvalidPublicKey, "public_key must be a valid 32-byte X25519 key"));
+    }
+    let platform: String = req.platform.trim().chars().filter(|c| !c.is_control()).take(128).collect();
+    let limit = state.settings.device_limit;
+    let user_id = account.user.id;
+    let device = state
+        .db
+        .tx(move |tx| {
+            expire_stale_pending(tx, user_id)?;
+            let live: u32 = tx.query_row(
+                "SELECT count(*) FROM devices WHERE user_id = ?1 AND status IN ('pending', 'trusted')",
+                [user_id.to_string()],
+                |r| r.get(0),
+            )?;
+            if live >= limit {
+                return Err(ApiError::new(
+                    ErrorCode::DeviceLimitReached,
+                    format!("you already have {limit} devices; disable one in My trusted devices first"),
+                ));
+            }
+            let key = vouch_proto::normalize_name(&name);
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND name_key = ?2 AND status IN ('pending', 'trusted'))",
+                params![user_id.to_string(), key],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(ApiError::new(ErrorCode::DeviceNameTaken, "another of your devices already has this name"));
+            }
+            let id = Uuid::new_v4();
+            tx.execute(
+                "INSERT INTO devices (id, user_id, name, name_key, kind, platform, status, public_key, origin, created_at, registered_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)",
+                params![
+                    id.to_string(),
+                    user_id.to_string(),
+                    name,
+                    key,
+                    kind_str(req.kind),
+                    platform,
+                    req.public_key.0,
+                    origin,
+                    now(),
+                    account.token_hash
+                ],
+            )?;
+            Ok(DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(device)))
+}
+
+/// The calling user's devices (every status), oldest first.
+#[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Device>), (status = 403, body = ErrorBody, description = "device_disabled")))]
+pub async fn list(State(state): State<AppState>, caller: DeviceCaller) -> ApiResult<Json<Vec<Device>>> {
+    let user_id = caller.user.id;
+    let devices = state.db.tx(move |tx| DeviceRow::for_user(tx, user_id)).await?;
+    Ok(Json(devices.into_iter().map(|d| d.device).collect()))
+}
+
+/// Disables (revokes) a device. Allowed to a `web` device of the same user, or to an admin.
+#[utoipa::path(post, path = "/v1/devices/{id}/disable", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "device id")),
+    responses((status = 200, body = Disabled), (status = 403, body = ErrorBody, description = "forbidden"),
+        (status = 404, body = ErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    PathParams(id): PathParams<Uuid>,
+) -> ApiResult<Json<Disabled>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            let target = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?.device;
+            let same_workspace = crate::model::UserRow::load(tx, target.user_id)?
+                .is_some_and(|u| u.workspace_id == caller.user.workspace_id);
+            let allowed = if caller.is_admin() {
+                same_workspace
+            } else {
+                target.user_id == caller.user.id && caller.device.device.kind == vouch_proto::DeviceKind::Web
+            };
+            if !allowed {
+                if target.user_id != caller.user.id && !caller.is_admin() {
+                    return Err(ApiError::not_found("device"));
+                }
+                return Err(ApiError::forbidden("only a web device of this user or an admin can disable devices"));
+            }
+            disable_devices(tx, &[target])
+        })
+        .await?;
+    state.notify_events();
+    Ok(Json(out))
+}
+
+/// Disables the given devices (skipping ones already disabled), revokes their tokens and
+/// tells each of them and the owner's other devices.
+pub(crate) fn disable_devices(tx: &rusqlite::Transaction<'_>, devices: &[Device]) -> ApiResult<Disabled> {
+    let mut disabled = Vec::new();
+    for d in devices {
+        if d.status == DeviceStatus::Disabled {
+            continue;
+        }
+        set_device_status(tx, d.id, DeviceStatus::Disabled)?;
+        // Open requests of the device die with it.
+        tx.execute(
+            "UPDATE approval_requests SET status = 'expired' WHERE device_id = ?1 AND status = 'pending'",
+            [d.id.to_string()],
+        )?;
+        let event = Event::DeviceDisabled { device_id: d.id };
+        push_event(tx, d.id, &event)?;
+        push_event_to_user(tx, d.user_id, Some(d.id), false, &event)?;
+        disabled.push(d.id);
+    }
+    Ok(Disabled { disabled })
+}

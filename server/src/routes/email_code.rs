@@ -1,0 +1,176 @@
+//! `POST /v1/devices/{id}/email-code` and `…/email-code/verify` (rule 3).
+//!
+//! Codes are 6 random digits, stored as SHA-256 over (device id ‖ code), compared in
+//! constant time, single use, bound to their device, valid for `--code-ttl`; 5 wrong tries
+//! void a code; 100 consecutive failures lock the account's code verification; a new code
+//! for the same device waits `CODE_RESEND_INTERVAL_SECS`.
+
+use axum::{Json, extract::State, http::StatusCode};
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+use vouch_proto::{
+    CODE_LOCK_AFTER_FAILURES, CODE_MAX_ATTEMPTS, CodeSent, DeviceStatus, ErrorBody, ErrorCode, Event, TrustedDevice,
+    VerifiedBy, VerifyCodeRequest,
+};
+
+use crate::{
+    AppState,
+    auth::Account,
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, PathParams},
+    model::{DeviceRow, now, push_event_to_user, trust_device, ts},
+};
+
+fn code_hash(device_id: Uuid, code: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"vouch/email-code/v1\0");
+    h.update(device_id.as_bytes());
+    h.update(code.as_bytes());
+    h.finalize().to_vec()
+}
+
+fn new_code() -> ApiResult<String> {
+    // Rejection sampling keeps the 6 digits uniform.
+    loop {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).map_err(|_| ApiError::internal())?;
+        let n = u32::from_be_bytes(b);
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// Loads a pending device of the caller's user (the session that registered it).
+fn own_pending_device(tx: &rusqlite::Transaction<'_>, account: &Account, id: Uuid) -> ApiResult<DeviceRow> {
+    let d = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?;
+    if d.device.user_id != account.user.id {
+        return Err(ApiError::not_found("device"));
+    }
+    if d.device.status != DeviceStatus::Pending {
+        return Err(ApiError::new(ErrorCode::DeviceNotPending, "this device is not waiting for verification"));
+    }
+    Ok(d)
+}
+
+/// Emails a verification code for a pending device (202). Throttled per device.
+#[utoipa::path(post, path = "/v1/devices/{id}/email-code", tag = "verification", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "pending device id")),
+    responses((status = 202, body = CodeSent),
+        (status = 429, body = ErrorBody, description = "too_many_requests (Retry-After)"),
+        (status = 409, body = ErrorBody, description = "device_not_pending")))]
+pub async fn send(
+    State(state): State<AppState>,
+    account: Account,
+    PathParams(id): PathParams<Uuid>,
+) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    let ttl = state.settings.code_ttl.as_secs() as i64;
+    let interval = state.settings.code_resend_interval.as_secs() as i64;
+    let code = new_code()?;
+    let hash = code_hash(id, &code);
+    let acct = account.clone();
+    let (sent, device_name) = state
+        .db
+        .tx(move |tx| {
+            let d = own_pending_device(tx, &acct, id)?;
+            let last: Option<i64> =
+                tx.query_row("SELECT sent_at FROM email_codes WHERE device_id = ?1", [id.to_string()], |r| r.get(0)).optional()?;
+            let t = now();
+            if let Some(last) = last {
+                let wait = last + interval - t;
+                if wait > 0 {
+                    return Err(ApiError::too_many(wait as u64, "a code was sent moments ago"));
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO email_codes (device_id, code_hash, sent_at, expires_at, attempts, used) VALUES (?1, ?2, ?3, ?4, 0, 0)",
+                params![id.to_string(), hash, t, t + ttl],
+            )?;
+            Ok((CodeSent { expires_at: ts(t + ttl), resend_after: ts(t + interval) }, d.device.name))
+        })
+        .await?;
+    let minutes = (ttl + 59) / 60;
+    let body = format!(
+        "Your Vouch verification code is {code}\n\n\
+         Enter it on the device \"{device_name}\" to trust it. The code expires in {minutes} minute(s) and works once.\n\
+         If you did not try to sign in, change your password: someone knows it.\n"
+    );
+    state.mailer.send(&state.db, &account.user.email, "Your Vouch verification code", &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+enum Outcome {
+    Trusted(TrustedDevice),
+    Wrong(u32),
+    Expired,
+    Locked,
+}
+
+/// Verifies the emailed code: the device becomes trusted and gets its device token.
+#[utoipa::path(post, path = "/v1/devices/{id}/email-code/verify", tag = "verification", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "pending device id")), request_body = VerifyCodeRequest,
+    responses((status = 200, body = TrustedDevice),
+        (status = 400, body = ErrorBody, description = "invalid_code (attempts_left)"),
+        (status = 410, body = ErrorBody, description = "code_expired"),
+        (status = 423, body = ErrorBody, description = "code_locked")))]
+pub async fn verify(
+    State(state): State<AppState>,
+    account: Account,
+    PathParams(id): PathParams<Uuid>,
+    JsonBody(req): JsonBody<VerifyCodeRequest>,
+) -> ApiResult<Json<TrustedDevice>> {
+    let typed = req.code.trim().to_owned();
+    let outcome = state
+        .db
+        .tx(move |tx| {
+            let d = own_pending_device(tx, &account, id)?;
+            let uid = account.user.id.to_string();
+            let failures: u32 = tx.query_row("SELECT code_failures FROM users WHERE id = ?1", [&uid], |r| r.get(0))?;
+            if failures >= CODE_LOCK_AFTER_FAILURES {
+                return Ok(Outcome::Locked);
+            }
+            let row: Option<(Vec<u8>, i64, u32, bool)> = tx
+                .query_row(
+                    "SELECT code_hash, expires_at, attempts, used FROM email_codes WHERE device_id = ?1",
+                    [id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((stored, expires_at, attempts, used)) = row else { return Ok(Outcome::Expired) };
+            if used || attempts >= CODE_MAX_ATTEMPTS || expires_at <= now() {
+                return Ok(Outcome::Expired);
+            }
+            let ok = typed.len() == vouch_proto::CODE_DIGITS
+                && bool::from(code_hash(id, &typed).ct_eq(&stored));
+            if !ok {
+                tx.execute("UPDATE email_codes SET attempts = attempts + 1 WHERE device_id = ?1", [id.to_string()])?;
+                tx.execute("UPDATE users SET code_failures = code_failures + 1 WHERE id = ?1", [&uid])?;
+                if failures + 1 >= CODE_LOCK_AFTER_FAILURES {
+                    return Ok(Outcome::Locked);
+                }
+                return Ok(Outcome::Wrong(CODE_MAX_ATTEMPTS - attempts - 1));
+            }
+            tx.execute("UPDATE email_codes SET used = 1 WHERE device_id = ?1", [id.to_string()])?;
+            tx.execute("UPDATE users SET code_failures = 0 WHERE id = ?1", [&uid])?;
+            let token = trust_device(tx, id, VerifiedBy::EmailCode)?;
+            let device = DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device;
+            // Rule 3: every existing device is told that a device was added.
+            push_event_to_user(tx, d.device.user_id, Some(id), false, &Event::DeviceAdded { device: device.clone() })?;
+            Ok(Outcome::Trusted(TrustedDevice { device, device_token: token }))
+        })
+        .await?;
+    match outcome {
+        Outcome::Trusted(t) => {
+            state.notify_events();
+            Ok(Json(t))
+        }
+        Outcome::Wrong(left) => Err(ApiError::invalid_code(left)),
+        Outcome::Expired => Err(ApiError::new(ErrorCode::CodeExpired, "the code expired or was used; request a new one")),
+        Outcome::Locked => Err(ApiError::new(
+            ErrorCode::CodeLocked,
+            "too many wrong codes: code verification is locked for this account; ask an admin",
+        )),
+    }
+}

@@ -1,0 +1,125 @@
+//! `GET /v1/events`: server-sent events for one device, resumable with `Last-Event-ID`.
+//!
+//! Events are rows of the `events` table, appended in the same transaction as the change
+//! they report, so a client that reconnects with the id of the last event it saw gets
+//! everything after it — nothing is lost across a reconnect or a server restart.
+
+use std::{collections::VecDeque, convert::Infallible, sync::atomic::Ordering, time::Duration};
+
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+};
+use futures_util::{Stream, stream};
+use serde::Deserialize;
+use uuid::Uuid;
+use vouch_proto::{DeviceStatus, ErrorBody};
+
+use crate::{
+    AppState,
+    auth::Caller,
+    error::{ApiError, ApiResult},
+    extract::QueryParams,
+    model::DeviceRow,
+};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// For an account token: the pending device (registered by this session) to follow.
+    device_id: Option<Uuid>,
+    /// Alternative to the `Last-Event-ID` header.
+    last_event_id: Option<i64>,
+}
+
+struct Cursor {
+    state: AppState,
+    device_id: Uuid,
+    last: i64,
+    buffer: VecDeque<(i64, String, String)>,
+    rx: tokio::sync::watch::Receiver<u64>,
+    done: bool,
+}
+
+/// Streams the device's events (`id:` sequence, `event:` kind, `data:` JSON of
+/// `vouch_proto::Event`). A pending device follows its enrollment with the account token
+/// and `?device_id=`.
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = [])),
+    params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
+    responses((status = 200, description = "text/event-stream of vouch_proto::Event", content_type = "text/event-stream"),
+        (status = 403, body = ErrorBody, description = "device_disabled")))]
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    QueryParams(q): QueryParams<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let device_id = match &caller {
+        Caller::Device(d) => d.device.device.id,
+        Caller::Account(a) => {
+            let id = q.device_id.ok_or_else(|| ApiError::bad_request("an account token needs ?device_id= of its pending device"))?;
+            let (a2, id2) = (a.clone(), id);
+            let ok = state
+                .db
+                .tx(move |tx| {
+                    Ok(DeviceRow::load(tx, id2)?
+                        .is_some_and(|d| d.device.user_id == a2.user.id && d.registered_by == a2.token_hash))
+                })
+                .await?;
+            if !ok {
+                return Err(ApiError::not_found("device"));
+            }
+            id
+        }
+    };
+    let header_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<i64>().ok());
+    let last = header_id.or(q.last_event_id).unwrap_or(0).max(0);
+    let rx = state.events.subscribe();
+    let cursor = Cursor { state, device_id, last, buffer: VecDeque::new(), rx, done: false };
+    let s = stream::unfold(cursor, |mut c| async move {
+        loop {
+            if c.done || c.state.stopping.load(Ordering::SeqCst) {
+                return None;
+            }
+            if let Some((seq, kind, data)) = c.buffer.pop_front() {
+                c.last = seq;
+                if kind == "device_disabled" && data.contains(&c.device_id.to_string()) {
+                    c.done = true; // the device learned it is revoked; nothing more for it
+                }
+                let ev = SseEvent::default().id(seq.to_string()).event(kind).data(data);
+                return Some((Ok(ev), c));
+            }
+            // Mark the current notification seen before querying, so none is missed.
+            c.rx.borrow_and_update();
+            let (dev, last) = (c.device_id, c.last);
+            let rows = c
+                .state
+                .db
+                .tx(move |tx| {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT seq, kind, data FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 100",
+                    )?;
+                    let rows = stmt
+                        .query_map(rusqlite::params![dev.to_string(), last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<Vec<(i64, String, String)>>>()?;
+                    let status = DeviceRow::load(tx, dev)?.map(|d| d.device.status);
+                    Ok((rows, status))
+                })
+                .await;
+            match rows {
+                Ok((rows, status)) => {
+                    if rows.is_empty() {
+                        if status == Some(DeviceStatus::Disabled) {
+                            return None;
+                        }
+                        // Wait for a commit that appended events (or re-check every 30 s).
+                        let _ = tokio::time::timeout(Duration::from_secs(30), c.rx.changed()).await;
+                    }
+                    c.buffer.extend(rows);
+                }
+                Err(_) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

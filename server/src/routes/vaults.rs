@@ -1,0 +1,218 @@
+//! `/v1/vaults…`: vault metadata, envelopes addressed to the caller, and items as
+//! ciphertext with versions (a write based on a stale version gets 409
+//! `version_conflict`, never a silent overwrite). The server never sees a usable key.
+
+use axum::{Json, extract::State, http::StatusCode};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Deserialize;
+use uuid::Uuid;
+use vouch_proto::{Bytes, CreateVault, DeviceEnvelope, ErrorBody, Event, ItemRecord, PutItem, Vault};
+
+use crate::{
+    AppState,
+    auth::DeviceCaller,
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, PathParams, QueryParams},
+    model::{now, parse_uuid, push_event_to_user, ts},
+};
+
+fn load_vault(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
+    Ok(tx
+        .query_row(
+            "SELECT id, user_id, name, created_by, created_at FROM vaults WHERE id = ?1",
+            [id.to_string()],
+            |r| {
+                Ok(Vault {
+                    id: parse_uuid(&r.get::<_, String>(0)?)?,
+                    user_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                    name: r.get(2)?,
+                    created_by: parse_uuid(&r.get::<_, String>(3)?)?,
+                    created_at: ts(r.get(4)?),
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn own_vault(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult<Vault> {
+    match load_vault(tx, id)? {
+        Some(v) if v.user_id == caller.user.id => Ok(v),
+        _ => Err(ApiError::not_found("vault")),
+    }
+}
+
+/// Creates a vault (metadata only). Repeating the same create is a no-op (200), so a
+/// queued create can be retried safely.
+#[utoipa::path(post, path = "/v1/vaults", tag = "vaults", security(("bearer" = [])), request_body = CreateVault,
+    responses((status = 201, body = Vault), (status = 200, body = Vault, description = "already existed"),
+        (status = 409, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    JsonBody(req): JsonBody<CreateVault>,
+) -> ApiResult<(StatusCode, Json<Vault>)> {
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("vault names are 1–128 characters without control characters"));
+    }
+    let out = state
+        .db
+        .tx(move |tx| {
+            if let Some(v) = load_vault(tx, req.id)? {
+                if v.user_id == caller.user.id {
+                    return Ok((StatusCode::OK, v));
+                }
+                return Err(ApiError::new(vouch_proto::ErrorCode::Forbidden, "this vault id is taken"));
+            }
+            tx.execute(
+                "INSERT INTO vaults (id, user_id, name, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![req.id.to_string(), caller.user.id.to_string(), name, caller.device.device.id.to_string(), now()],
+            )?;
+            Ok((crate::created(), load_vault(tx, req.id)?.ok_or_else(ApiError::internal)?))
+        })
+        .await?;
+    Ok((out.0, Json(out.1)))
+}
+
+/// The caller's vaults.
+#[utoipa::path(get, path = "/v1/vaults", tag = "vaults", security(("bearer" = [])), responses((status = 200, body = Vec<Vault>)))]
+pub async fn list(State(state): State<AppState>, caller: DeviceCaller) -> ApiResult<Json<Vec<Vault>>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            let mut stmt = tx.prepare_cached("SELECT id FROM vaults WHERE user_id = ?1 ORDER BY created_at, id")?;
+            let ids: Vec<String> =
+                stmt.query_map([caller.user.id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            ids.iter()
+                .filter_map(|i| Uuid::parse_str(i).ok())
+                .map(|id| load_vault(tx, id)?.ok_or_else(ApiError::internal))
+                .collect()
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Envelopes of this vault addressed to the calling device.
+#[utoipa::path(get, path = "/v1/vaults/{id}/envelopes", tag = "vaults", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "vault id")),
+    responses((status = 200, body = Vec<DeviceEnvelope>), (status = 404, body = ErrorBody)))]
+pub async fn envelopes(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    PathParams(id): PathParams<Uuid>,
+) -> ApiResult<Json<Vec<DeviceEnvelope>>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            own_vault(tx, &caller, id)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT vault_id, request_id, envelope, sealed_by, via_qr FROM envelopes WHERE device_id = ?1 AND vault_id = ?2 ORDER BY created_at",
+            )?;
+            let rows = stmt
+                .query_map(params![caller.device.device.id.to_string(), id.to_string()], |r| {
+                    Ok(DeviceEnvelope {
+                        vault_id: parse_uuid(&r.get::<_, String>(0)?)?,
+                        request_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                        envelope: Bytes(r.get(2)?),
+                        sealed_by: parse_uuid(&r.get::<_, String>(3)?)?,
+                        via_qr: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ItemsQuery {
+    /// Only changes after this sequence (0 = everything).
+    since: Option<u64>,
+}
+
+/// Items (ciphertext, including deletions) changed after `since`, in change order.
+#[utoipa::path(get, path = "/v1/vaults/{id}/items", tag = "vaults", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "vault id"), ItemsQuery),
+    responses((status = 200, body = Vec<ItemRecord>), (status = 404, body = ErrorBody)))]
+pub async fn list_items(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    PathParams(id): PathParams<Uuid>,
+    QueryParams(q): QueryParams<ItemsQuery>,
+) -> ApiResult<Json<Vec<ItemRecord>>> {
+    let since = i64::try_from(q.since.unwrap_or(0)).unwrap_or(i64::MAX);
+    let out = state
+        .db
+        .tx(move |tx| {
+            own_vault(tx, &caller, id)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT item_id, version, ciphertext, seq FROM items WHERE vault_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map(params![id.to_string(), since], |r| {
+                    Ok(ItemRecord {
+                        vault_id: id,
+                        item_id: parse_uuid(&r.get::<_, String>(0)?)?,
+                        version: r.get::<_, i64>(1)? as u64,
+                        ciphertext: r.get::<_, Option<Vec<u8>>>(2)?.map(Bytes),
+                        seq: r.get::<_, i64>(3)? as u64,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Writes a new version of an item (or deletes it with no ciphertext). The write must be
+/// based on the server's current version; otherwise 409 `version_conflict` with it.
+#[utoipa::path(put, path = "/v1/vaults/{id}/items/{item_id}", tag = "vaults", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "vault id"), ("item_id" = Uuid, Path, description = "item id")),
+    request_body = PutItem,
+    responses((status = 200, body = ItemRecord), (status = 409, body = ErrorBody, description = "version_conflict")))]
+pub async fn put_item(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    PathParams((id, item_id)): PathParams<(Uuid, Uuid)>,
+    JsonBody(req): JsonBody<PutItem>,
+) -> ApiResult<Json<ItemRecord>> {
+    if req.version != req.base_version.saturating_add(1) || req.version > i64::MAX as u64 {
+        return Err(ApiError::bad_request("version must be base_version + 1"));
+    }
+    let out = state
+        .db
+        .tx(move |tx| {
+            let vault = own_vault(tx, &caller, id)?;
+            let current: i64 = tx
+                .query_row(
+                    "SELECT version FROM items WHERE vault_id = ?1 AND item_id = ?2",
+                    params![id.to_string(), item_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            if current as u64 != req.base_version {
+                return Err(ApiError::conflict(current as u64));
+            }
+            let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM items WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))?;
+            let ct = req.ciphertext.as_ref().map(|b| b.0.clone());
+            tx.execute(
+                "INSERT INTO items (vault_id, item_id, version, ciphertext, seq) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(vault_id, item_id) DO UPDATE SET version = excluded.version, ciphertext = excluded.ciphertext, seq = excluded.seq",
+                params![id.to_string(), item_id.to_string(), req.version as i64, ct, seq],
+            )?;
+            push_event_to_user(
+                tx,
+                vault.user_id,
+                Some(caller.device.device.id),
+                false,
+                &Event::ItemChanged { vault_id: id, item_id, version: req.version },
+            )?;
+            Ok(ItemRecord { vault_id: id, item_id, version: req.version, ciphertext: req.ciphertext, seq: seq as u64 })
+        })
+        .await?;
+    state.notify_events();
+    Ok(Json(out))
+}

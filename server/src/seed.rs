@@ -1,0 +1,84 @@
+//! Users: the `--dev` workspace and the admin command's `create-user`.
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher, SaltString},
+};
+use rusqlite::{OptionalExtension, params};
+use uuid::Uuid;
+use vouch_proto::Role;
+
+use crate::{
+    db::Db,
+    error::{ApiError, ApiResult},
+    model::enum_str,
+};
+
+/// Password of every seeded dev user.
+pub const DEV_PASSWORD: &str = "dev-password";
+/// Name of the seeded dev workspace.
+pub const DEV_WORKSPACE: &str = "Acme";
+
+/// Hashes a password with argon2id (the crate's default, OWASP-recommended parameters).
+pub fn hash_password(password: &str) -> ApiResult<String> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|_| ApiError::internal())?;
+    let salt = SaltString::encode_b64(&raw).map_err(|_| ApiError::internal())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| ApiError::internal())
+}
+
+/// Creates a user (and its workspace if new). Returns the user id; an existing email
+/// is left unchanged and its id returned.
+pub fn create_user(db: &Db, workspace: &str, email: &str, password: &str, role: Role) -> ApiResult<Uuid> {
+    let email = email.trim().to_owned();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(ApiError::bad_request("invalid email address"));
+    }
+    if password.len() < 8 {
+        return Err(ApiError::bad_request("passwords need at least 8 characters"));
+    }
+    let hash = hash_password(password)?;
+    let workspace = workspace.to_owned();
+    db.tx_blocking(move |tx| {
+        if let Some(id) = tx
+            .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            return Uuid::parse_str(&id).map_err(|_| ApiError::internal());
+        }
+        let ws: String = match tx
+            .query_row("SELECT id FROM workspaces WHERE name = ?1", [&workspace], |r| r.get(0))
+            .optional()?
+        {
+            Some(id) => id,
+            None => {
+                let id = Uuid::new_v4().to_string();
+                tx.execute("INSERT INTO workspaces (id, name) VALUES (?1, ?2)", params![id, workspace])?;
+                id
+            }
+        };
+        let id = Uuid::new_v4();
+        let username = email.split('@').next().unwrap_or("user").to_owned();
+        tx.execute(
+            "INSERT INTO users (id, workspace_id, email, username, password_hash, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id.to_string(), ws, email, username, hash, enum_str(&role)],
+        )?;
+        Ok(id)
+    })
+}
+
+/// Seeds workspace "Acme": admin@, alice@, bob@, carol@acme.test, password `dev-password`.
+pub fn dev_workspace(db: &Db) -> ApiResult<()> {
+    for (email, role) in [
+        ("admin@acme.test", Role::Admin),
+        ("alice@acme.test", Role::Member),
+        ("bob@acme.test", Role::Member),
+        ("carol@acme.test", Role::Member),
+    ] {
+        create_user(db, DEV_WORKSPACE, email, DEV_PASSWORD, role)?;
+    }
+    Ok(())
+}
