@@ -1,0 +1,604 @@
+//! The v1 contract driven over real HTTP against a real `vouch-server` process:
+//! every route, every error code and every rule of DESIGN.md.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+// ---- transport-level errors ------------------------------------------------------------
+
+#[tokio::test]
+async fn bad_input_never_500() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let http = &api.http;
+    let url = |p: &str| format!("{}{p}", api.base);
+
+    let r = http.post(url("/v1/auth/login")).header("content-type", "application/json").body("{bad").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_json");
+
+    api.post("/v1/auth/login", None, json!({"email": "x@y"})).await.err(400, "bad_request");
+    api.post("/v1/auth/login", None, json!({"email": 5, "password": "secret-value-123"}))
+        .await
+        .err(400, "bad_request");
+    let r = api.post("/v1/auth/login", None, json!({"email": ["a"], "password": 123456})).await;
+    assert!(!r.body.to_string().contains("123456"), "error echoes input: {}", r.body);
+
+    let r = http.post(url("/v1/auth/login")).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let big = "x".repeat(70 * 1024);
+    let r = http
+        .post(url("/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"email\":\"{big}\",\"password\":\"p\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
+
+    api.get("/v1/nothing-here", None).await.err(404, "not_found");
+    api.call(Method::DELETE, "/v1/auth/login", None, None).await.err(405, "method_not_allowed");
+    api.get("/v1/devices", None).await.err(401, "unauthorized");
+    api.get("/v1/devices", Some("vdt_not-a-token")).await.err(401, "unauthorized");
+    api.get("/v1/devices", Some("garbage")).await.err(401, "unauthorized");
+    let (account, _) = api.login("alice@acme.test").await;
+    api.get("/v1/approval-requests/not-a-uuid", Some(&account)).await.err(400, "bad_request");
+    api.get("/v1/devices", Some(&account)).await.err(403, "device_not_trusted");
+}
+
+#[tokio::test]
+async fn login_and_credentials() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (token, user) = api.login("Alice@Acme.test").await;
+    assert!(token.starts_with("vat_"));
+    assert_eq!(user["email"], "alice@acme.test");
+    assert_eq!(user["username"], "alice");
+    assert_eq!(user["role"], "member");
+    assert_eq!(user["workspace_name"], "Acme");
+    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": "nope"}))
+        .await
+        .err(401, "invalid_credentials");
+    api.post("/v1/auth/login", None, json!({"email": "nobody@acme.test", "password": "nope"}))
+        .await
+        .err(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let doc = api.get("/v1/openapi.json", None).await.ok();
+    assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/auth/login", "post"),
+        ("/v1/devices", "post"),
+        ("/v1/devices", "get"),
+        ("/v1/devices/{id}/email-code", "post"),
+        ("/v1/devices/{id}/email-code/verify", "post"),
+        ("/v1/devices/{id}/approval-requests", "post"),
+        ("/v1/approval-requests/{id}", "get"),
+        ("/v1/approval-requests", "get"),
+        ("/v1/approval-requests/{id}/approve", "post"),
+        ("/v1/approval-requests/{id}/deny", "post"),
+        ("/v1/devices/{id}/disable", "post"),
+        ("/v1/events", "get"),
+        ("/v1/vaults", "post"),
+        ("/v1/vaults", "get"),
+        ("/v1/vaults/{id}/envelopes", "get"),
+        ("/v1/vaults/{id}/items", "get"),
+        ("/v1/vaults/{id}/items/{item_id}", "put"),
+        ("/v1/admin/devices", "get"),
+        ("/v1/admin/users/{id}/deprovision", "post"),
+        ("/v1/dev/outbox", "get"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");
+    }
+    let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
+    for code in ["device_limit_reached", "already_decided", "code_locked", "version_conflict"] {
+        assert!(codes.contains(code), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn dev_outbox_only_with_dev_flag() {
+    let s = Server::start_with(false, &[]);
+    let api = s.client();
+    api.get("/v1/dev/outbox?to=alice@acme.test", None).await.err(404, "not_found");
+    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": PASSWORD}))
+        .await
+        .err(401, "invalid_credentials");
+}
+
+// ---- registration ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn registration_rules() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (account, user) = api.login("alice@acme.test").await;
+    let d = api.register(&account, "Alice's Phone", "mobile").await;
+    assert_eq!(d.status, 201);
+    assert_eq!(d.body["status"], "pending");
+    assert_eq!(d.body["user_id"], user["id"]);
+    assert_eq!(d.body["origin"], "127.0.0.1");
+
+    api.register(&account, "  alice's phone ", "web").await.err(409, "device_name_taken");
+    for bad in ["", "   ", "a\u{202E}b", "tab\there", &"x".repeat(65)] {
+        api.register(&account, bad, "web").await.err(400, "invalid_device_name");
+    }
+    let mut order8 = [0u8; 32];
+    order8.copy_from_slice(&hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"));
+    for key in [vec![0u8; 32], vec![1u8; 31], vec![9u8; 33], order8.to_vec(), vec![0xff; 32]] {
+        api.post(
+            "/v1/devices",
+            Some(&account),
+            json!({"name": "k", "kind": "web", "platform": "p", "public_key": b64(&key)}),
+        )
+        .await
+        .err(400, "invalid_public_key");
+    }
+    api.post("/v1/devices", Some(&account), json!({"name": "k", "kind": "tablet", "platform": "p", "public_key": b64(&new_public_key())}))
+        .await
+        .err(400, "bad_request");
+    // Another user may use the same name.
+    let (bob, _) = api.login("bob@acme.test").await;
+    assert_eq!(api.register(&bob, "Alice's Phone", "mobile").await.status, 201);
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (account, _) = api.login("carol@acme.test").await;
+    for i in 0..19 {
+        assert_eq!(api.register(&account, &format!("device {i}"), "web").await.status, 201);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let (api, account) = (api.clone(), account.clone());
+        tasks.push(tokio::spawn(async move { api.register(&account, &format!("racer {i}"), "web").await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        if r.status == 201 {
+            ok += 1;
+        } else {
+            r.err(409, "device_limit_reached");
+            assert!(r.body["error"]["message"].as_str().unwrap().contains("disable one"));
+        }
+    }
+    assert_eq!(ok, 1);
+    api.register(&account, "one more", "web").await.err(409, "device_limit_reached");
+}
+
+// ---- email codes -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn email_code_flow_and_rules() {
+    let s = Server::start(&["--code-resend-interval", "2"]);
+    let api = s.client();
+    let (account, _) = api.login("alice@acme.test").await;
+    let dev = api.register(&account, "laptop", "web").await.ok();
+    let path = format!("/v1/devices/{}/email-code", id(&dev));
+    let sent = api.post(&path, Some(&account), json!({})).await;
+    assert_eq!(sent.status, 202);
+    let again = api.post(&path, Some(&account), json!({})).await;
+    again.err(429, "too_many_requests");
+    assert!(again.retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+
+    let code = api.latest_code("alice@acme.test").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let verify = format!("{path}/verify");
+    let r = api.post(&verify, Some(&account), json!({"code": wrong})).await;
+    r.err(400, "invalid_code");
+    assert_eq!(r.body["error"]["attempts_left"], 4);
+    assert!(!r.body.to_string().contains(&code));
+    let ok = api.post(&verify, Some(&account), json!({"code": code})).await.ok();
+    assert_eq!(ok["device"]["status"], "trusted");
+    assert_eq!(ok["device"]["verified_by"], "email_code");
+    let token = ok["device_token"].as_str().unwrap();
+    assert!(token.starts_with("vdt_"));
+    assert_eq!(api.get("/v1/devices", Some(token)).await.ok().as_array().unwrap().len(), 1);
+    // Single use: the device is no longer pending.
+    api.post(&verify, Some(&account), json!({"code": code})).await.err(409, "device_not_pending");
+    // Bound to its device: another user's session cannot touch it.
+    let (bob, _) = api.login("bob@acme.test").await;
+    api.post(&path, Some(&bob), json!({})).await.err(404, "not_found");
+}
+
+#[tokio::test]
+async fn five_wrong_tries_void_the_code() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (account, _) = api.login("alice@acme.test").await;
+    let dev = api.register(&account, "laptop", "web").await.ok();
+    let path = format!("/v1/devices/{}/email-code", id(&dev));
+    api.post(&path, Some(&account), json!({})).await.ok();
+    let code = api.latest_code("alice@acme.test").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (0..5).rev() {
+        let r = api.post(&format!("{path}/verify"), Some(&account), json!({"code": wrong})).await;
+        r.err(400, "invalid_code");
+        assert_eq!(r.body["error"]["attempts_left"], left);
+    }
+    api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(410, "code_expired");
+}
+
+#[tokio::test]
+async fn code_used_after_ttl_is_expired() {
+    let s = Server::start(&["--code-ttl", "1"]);
+    let api = s.client();
+    let (account, _) = api.login("alice@acme.test").await;
+    let dev = api.register(&account, "laptop", "web").await.ok();
+    let path = format!("/v1/devices/{}/email-code", id(&dev));
+    // Verifying before any code was sent is an expired (absent) code too.
+    api.post(&format!("{path}/verify"), Some(&account), json!({"code": "123456"})).await.err(410, "code_expired");
+    api.post(&path, Some(&account), json!({})).await.ok();
+    let code = api.latest_code("alice@acme.test").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(410, "code_expired");
+}
+
+#[tokio::test]
+async fn hundred_consecutive_failures_lock_code_verification() {
+    let s = Server::start(&["--code-resend-interval", "0"]);
+    let api = s.client();
+    let (account, _) = api.login("bob@acme.test").await;
+    let dev = api.register(&account, "laptop", "web").await.ok();
+    let path = format!("/v1/devices/{}/email-code", id(&dev));
+    for round in 0..20 {
+        api.post(&path, Some(&account), json!({})).await.ok();
+        let code = api.latest_code("bob@acme.test").await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for i in 0..5 {
+            let r = api.post(&format!("{path}/verify"), Some(&account), json!({"code": wrong})).await;
+            if round == 19 && i == 4 {
+                r.err(423, "code_locked");
+            } else {
+                r.err(400, "invalid_code");
+            }
+        }
+    }
+    api.post(&path, Some(&account), json!({})).await.ok();
+    let code = api.latest_code("bob@acme.test").await;
+    api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(423, "code_locked");
+}
+
+// ---- approvals -------------------------------------------------------------------------
+
+async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, String) {
+    let (account, _) = api.login(email).await;
+    let dev = api.register(&account, name, "web").await.ok();
+    let did = id(&dev);
+    let opened = api.post(&format!("/v1/devices/{did}/approval-requests"), Some(&account), json!({})).await;
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    (account, did, id(&opened.body))
+}
+
+#[tokio::test]
+async fn approval_flow_with_envelopes_and_events() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (_, phone, phone_token) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, ext_token) = api.trusted_device("alice@acme.test", "extension", "extension").await;
+    let vault = uuid::Uuid::new_v4().to_string();
+    assert_eq!(api.post("/v1/vaults", Some(&phone_token), json!({"id": vault, "name": "Personal"})).await.status, 201);
+    assert_eq!(api.post("/v1/vaults", Some(&phone_token), json!({"id": vault, "name": "Personal"})).await.status, 200);
+
+    let mut phone_events = Events::connect(&api, &phone_token, "", None).await;
+    let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    let mut laptop_events = Events::connect(&api, &account, &format!("?device_id={laptop}"), None).await;
+
+    let (_, ev) = phone_events.expect("approval_requested").await;
+    assert_eq!(ev["request"]["id"], rid);
+    assert_eq!(ev["request"]["device"]["name"], "laptop");
+    assert_eq!(ev["request"]["device"]["kind"], "web");
+    assert_eq!(ev["request"]["origin"], "127.0.0.1");
+
+    let list = api.get("/v1/approval-requests?status=pending", Some(&phone_token)).await.ok();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    api.get("/v1/approval-requests?status=pending", Some(&ext_token)).await.err(403, "forbidden");
+    api.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&ext_token), json!({"envelopes": []}))
+        .await
+        .err(403, "forbidden");
+
+    let st = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    assert_eq!(st["status"], "pending");
+    assert!(st.get("device_token").is_none());
+
+    let envelope = b64(&[1u8; 82]);
+    let d = api
+        .post(
+            &format!("/v1/approval-requests/{rid}/approve"),
+            Some(&phone_token),
+            json!({"envelopes": [{"vault_id": vault, "envelope": envelope}]}),
+        )
+        .await
+        .ok();
+    assert_eq!(d["status"], "approved");
+    let (_, ev) = laptop_events.expect("approval_decided").await;
+    assert_eq!(ev["status"], "approved");
+
+    let st = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    assert_eq!(st["status"], "approved");
+    assert_eq!(st["envelopes"][0]["envelope"], envelope);
+    assert_eq!(st["decided_by"], phone["id"]);
+    let token = st["device_token"].as_str().unwrap().to_owned();
+    let devices = api.get("/v1/devices", Some(&token)).await.ok();
+    let me = devices.as_array().unwrap().iter().find(|d| d["id"] == laptop.as_str()).unwrap().clone();
+    assert_eq!(me["status"], "trusted");
+    assert_eq!(me["verified_by"], "approval");
+    let mine = api.get(&format!("/v1/vaults/{vault}/envelopes"), Some(&token)).await.ok();
+    assert_eq!(mine[0]["request_id"], rid);
+    assert_eq!(mine[0]["sealed_by"], phone["id"]);
+    let (_, ev) = phone_events.expect("device_added").await;
+    assert_eq!(ev["device"]["id"], laptop);
+
+    // A second read rotates the token; the old one stops working.
+    let st2 = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    let token2 = st2["device_token"].as_str().unwrap();
+    assert_ne!(token2, token);
+    api.get("/v1/devices", Some(&token)).await.err(401, "unauthorized");
+    api.get("/v1/devices", Some(token2)).await.ok();
+
+    // Another session of the same user cannot read it.
+    let (other, _) = api.login("alice@acme.test").await;
+    api.get(&format!("/v1/approval-requests/{rid}"), Some(&other)).await.err(404, "not_found");
+}
+
+#[tokio::test]
+async fn exactly_one_of_four_concurrent_decisions_wins() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let mut approvers = Vec::new();
+    for i in 0..4 {
+        approvers.push(api.trusted_device("alice@acme.test", &format!("approver {i}"), if i % 2 == 0 { "mobile" } else { "web" }).await.2);
+    }
+    let (_, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    let mut tasks = Vec::new();
+    for (i, t) in approvers.into_iter().enumerate() {
+        let (api, rid) = (api.clone(), rid.clone());
+        tasks.push(tokio::spawn(async move {
+            let action = if i % 2 == 0 { "approve" } else { "deny" };
+            api.post(&format!("/v1/approval-requests/{rid}/{action}"), Some(&t), json!({"envelopes": []})).await
+        }));
+    }
+    let mut wins = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        if r.status == 200 {
+            wins.push(r.body["status"].as_str().unwrap().to_owned());
+        } else {
+            r.err(409, "already_decided");
+        }
+    }
+    assert_eq!(wins.len(), 1);
+    let _ = laptop;
+}
+
+#[tokio::test]
+async fn deny_one_pending_throttle_and_expiry() {
+    let s = Server::start(&["--approval-ttl", "1"]);
+    let api = s.client();
+    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    // One pending request per user.
+    let (account2, _) = api.login("alice@acme.test").await;
+    let other = api.register(&account2, "tablet", "web").await.ok();
+    api.post(&format!("/v1/devices/{}/approval-requests", id(&other)), Some(&account2), json!({}))
+        .await
+        .err(409, "approval_pending");
+    // Expiry: after the TTL the request cannot be approved.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    api.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&phone), json!({"envelopes": []}))
+        .await
+        .err(410, "request_expired");
+    let st = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    assert_eq!(st["status"], "expired");
+    // Deny.
+    let r2 = api.post(&format!("/v1/devices/{laptop}/approval-requests"), Some(&account), json!({})).await.ok();
+    let d = api.post(&format!("/v1/approval-requests/{}/deny", id(&r2)), Some(&phone), json!({})).await.ok();
+    assert_eq!(d["status"], "denied");
+    api.post(&format!("/v1/approval-requests/{}/approve", id(&r2)), Some(&phone), json!({"envelopes": []}))
+        .await
+        .err(409, "already_decided");
+    let st = api.get(&format!("/v1/approval-requests/{}", id(&r2)), Some(&account)).await.ok();
+    assert_eq!(st["status"], "denied");
+    api.post(&format!("/v1/devices/{laptop}/approval-requests"), Some(&account), json!({}))
+        .await
+        .err(409, "device_not_pending");
+    // Throttle: at most 5 requests per user per 10 minutes (2 so far).
+    for n in 0..3 {
+        let d = api.register(&account2, &format!("t{n}"), "web").await.ok();
+        let r = api.post(&format!("/v1/devices/{}/approval-requests", id(&d)), Some(&account2), json!({})).await.ok();
+        api.post(&format!("/v1/approval-requests/{}/deny", id(&r)), Some(&phone), json!({})).await.ok();
+    }
+    let d = api.register(&account2, "t-last", "web").await.ok();
+    let r = api.post(&format!("/v1/devices/{}/approval-requests", id(&d)), Some(&account2), json!({})).await;
+    r.err(429, "too_many_requests");
+    assert!(r.retry_after.is_some());
+}
+
+#[tokio::test]
+async fn key_sharing_request_from_an_email_verified_device() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let vault = uuid::Uuid::new_v4().to_string();
+    api.post("/v1/vaults", Some(&phone), json!({"id": vault, "name": "V"})).await.ok();
+    let (_, laptop, laptop_token) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let r = api.post(&format!("/v1/devices/{}/approval-requests", id(&laptop)), Some(&laptop_token), json!({})).await.ok();
+    let pending = api.get("/v1/approval-requests?status=pending", Some(&phone)).await.ok();
+    assert_eq!(pending[0]["purpose"], "key_sharing");
+    api.post(
+        &format!("/v1/approval-requests/{}/approve", id(&r)),
+        Some(&phone),
+        json!({"envelopes": [{"vault_id": vault, "envelope": b64(&[2u8; 82])}], "via_qr": false}),
+    )
+    .await
+    .ok();
+    let st = api.get(&format!("/v1/approval-requests/{}", id(&r)), Some(&laptop_token)).await.ok();
+    assert_eq!(st["status"], "approved");
+    assert_eq!(st["envelopes"].as_array().unwrap().len(), 1);
+    assert!(st.get("device_token").is_none());
+    // An envelope for a vault of another user is refused.
+    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob phone", "mobile").await;
+    let (_, _, bob2) = api.trusted_device("bob@acme.test", "bob laptop", "web").await;
+    let _ = bob2;
+    let (acc, _, rid) = pending_laptop(&api, "bob@acme.test", "bob tablet").await;
+    api.post(
+        &format!("/v1/approval-requests/{rid}/approve"),
+        Some(&bob),
+        json!({"envelopes": [{"vault_id": vault, "envelope": b64(&[2u8; 82])}]}),
+    )
+    .await
+    .err(400, "bad_request");
+    let _ = acc;
+}
+
+// ---- devices, admin, deprovisioning ---------------------------------------------------
+
+#[tokio::test]
+async fn disable_policy_and_revocation() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (_, phone, phone_token) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, web, web_token) = api.trusted_device("alice@acme.test", "browser", "web").await;
+    let (_, _, bob_web) = api.trusted_device("bob@acme.test", "bob browser", "web").await;
+    // Mobile cannot manage devices.
+    api.post(&format!("/v1/devices/{}/disable", id(&web)), Some(&phone_token), json!({})).await.err(403, "forbidden");
+    // Another user's web device cannot see it.
+    api.post(&format!("/v1/devices/{}/disable", id(&phone)), Some(&bob_web), json!({})).await.err(404, "not_found");
+    let mut phone_events = Events::connect(&api, &phone_token, "", None).await;
+    let out = api.post(&format!("/v1/devices/{}/disable", id(&phone)), Some(&web_token), json!({})).await.ok();
+    assert_eq!(out["disabled"][0], phone["id"]);
+    let (_, ev) = phone_events.expect("device_disabled").await;
+    assert_eq!(ev["device_id"], phone["id"]);
+    api.get("/v1/devices", Some(&phone_token)).await.err(403, "device_disabled");
+    api.get("/v1/vaults", Some(&phone_token)).await.err(403, "device_disabled");
+    // The name is free again, and the device no longer counts.
+    let (acc, _) = api.login("alice@acme.test").await;
+    assert_eq!(api.register(&acc, "phone", "mobile").await.status, 201);
+}
+
+#[tokio::test]
+async fn admin_lists_and_deprovisions() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin laptop", "web").await;
+    let (_, _, a1) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, a2) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob laptop", "web").await;
+    let all = api.get("/v1/admin/devices", Some(&admin)).await.ok();
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    api.get("/v1/admin/devices", Some(&bob)).await.err(403, "forbidden");
+    let alice_id = api.get("/v1/devices", Some(&a1)).await.ok()[0]["user_id"].as_str().unwrap().to_owned();
+    let only = api.get(&format!("/v1/admin/devices?user_id={alice_id}"), Some(&admin)).await.ok();
+    assert_eq!(only.as_array().unwrap().len(), 2);
+    api.post(&format!("/v1/admin/users/{alice_id}/deprovision"), Some(&bob), json!({})).await.err(403, "forbidden");
+    let mut events = Events::connect(&api, &a2, "", None).await;
+    let out = api.post(&format!("/v1/admin/users/{alice_id}/deprovision"), Some(&admin), json!({})).await.ok();
+    assert_eq!(out["disabled"].as_array().unwrap().len(), 2);
+    events.expect("device_disabled").await;
+    for t in [&a1, &a2] {
+        api.get("/v1/devices", Some(t)).await.err(403, "device_disabled");
+    }
+    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": PASSWORD})).await.err(403, "forbidden");
+    let after = api.get(&format!("/v1/admin/devices?user_id={alice_id}"), Some(&admin)).await.ok();
+    assert!(after.as_array().unwrap().iter().all(|d| d["status"] == "disabled"));
+    api.get("/v1/devices", Some(&bob)).await.ok();
+}
+
+// ---- events ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sse_reconnect_with_last_event_id_gets_what_it_missed() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let mut events = Events::connect(&api, &phone, "", None).await;
+    let (acc, first, rid) = pending_laptop(&api, "alice@acme.test", "laptop one").await;
+    let (last_id, ev) = events.expect("approval_requested").await;
+    assert_eq!(ev["request"]["id"], rid);
+    drop(events);
+    // While disconnected: a deny and a new device added by email code.
+    api.post(&format!("/v1/approval-requests/{rid}/deny"), Some(&phone), json!({})).await.ok();
+    let (_, added, _) = api.trusted_device("alice@acme.test", "laptop two", "web").await;
+    let mut events = Events::connect(&api, &phone, "", Some(&last_id)).await;
+    let (id1, ev) = events.expect("approval_decided").await;
+    assert_eq!(ev["request_id"], rid);
+    assert_eq!(ev["status"], "denied");
+    let (id2, ev) = events.expect("device_added").await;
+    assert_eq!(ev["device"]["id"], added["id"]);
+    assert!(id2.parse::<i64>().unwrap() > id1.parse::<i64>().unwrap());
+    assert!(id1.parse::<i64>().unwrap() > last_id.parse::<i64>().unwrap());
+    let _ = (acc, first);
+}
+
+// ---- vaults ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn items_are_versioned_and_conflicts_detected() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, laptop) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob", "web").await;
+    let vault = uuid::Uuid::new_v4();
+    let item = uuid::Uuid::new_v4();
+    api.post("/v1/vaults", Some(&phone), json!({"id": vault, "name": "Personal"})).await.ok();
+    api.post("/v1/vaults", Some(&phone), json!({"id": vault, "name": " "})).await.err(400, "bad_request");
+    api.post("/v1/vaults", Some(&bob), json!({"id": vault, "name": "mine"})).await.err(403, "forbidden");
+    let path = format!("/v1/vaults/{vault}/items/{item}");
+    let put = |tok: String, base: u64, ct: Option<&[u8]>| {
+        let api = api.clone();
+        let path = path.clone();
+        let body = match ct {
+            Some(c) => json!({"version": base + 1, "base_version": base, "ciphertext": b64(c)}),
+            None => json!({"version": base + 1, "base_version": base}),
+        };
+        async move { api.call(Method::PUT, &path, Some(&tok), Some(body)).await }
+    };
+    assert_eq!(put(phone.clone(), 0, Some(b"v1")).await.ok()["version"], 1);
+    let r = put(laptop.clone(), 0, Some(b"other v1")).await;
+    r.err(409, "version_conflict");
+    assert_eq!(r.body["error"]["current_version"], 1);
+    put(laptop.clone(), 1, Some(b"v2")).await.ok();
+    put(phone.clone(), 2, None).await.ok();
+    api.call(Method::PUT, &path, Some(&phone), Some(json!({"version": 9, "base_version": 3}))).await.err(400, "bad_request");
+    let items = api.get(&format!("/v1/vaults/{vault}/items?since=0"), Some(&laptop)).await.ok();
+    assert_eq!(items.as_array().unwrap().len(), 1);
+    assert_eq!(items[0]["version"], 3);
+    assert!(items[0].get("ciphertext").is_none());
+    let seq = items[0]["seq"].as_u64().unwrap();
+    assert!(api.get(&format!("/v1/vaults/{vault}/items?since={seq}"), Some(&laptop)).await.ok().as_array().unwrap().is_empty());
+    api.get(&format!("/v1/vaults/{vault}/items"), Some(&bob)).await.err(404, "not_found");
+    assert_eq!(api.get("/v1/vaults", Some(&laptop)).await.ok().as_array().unwrap().len(), 1);
+    assert!(api.get("/v1/vaults", Some(&bob)).await.ok().as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn graceful_shutdown_on_sigterm_with_open_streams() {
+    let mut s = Server::start(&[]);
+    let api = s.client();
+    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let _events = Events::connect(&api, &phone, "", None).await;
+    let status = tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+}
