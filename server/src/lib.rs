@@ -45,6 +45,8 @@ pub struct Settings {
     pub code_resend_interval: Duration,
     /// Non-disabled devices per user.
     pub device_limit: u32,
+    /// Approval requests a user may open per 10 minutes (prompt throttle).
+    pub approval_rate_limit: u32,
     /// Seed the dev workspace and serve `GET /v1/dev/outbox`.
     pub dev: bool,
     /// SMTP relay URL (`smtps://user:pass@host:465`); `None` writes to the outbox file.
@@ -63,6 +65,7 @@ impl Settings {
             approval_ttl: Duration::from_secs(DEFAULT_APPROVAL_TTL_SECS),
             code_resend_interval: Duration::from_secs(vouch_proto::CODE_RESEND_INTERVAL_SECS),
             device_limit: DEFAULT_DEVICE_LIMIT,
+            approval_rate_limit: vouch_proto::APPROVAL_REQUESTS_PER_WINDOW,
             dev: false,
             smtp_url: None,
             mail_from: "Vouch <no-reply@vouch.invalid>".into(),

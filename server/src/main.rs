@@ -28,6 +28,9 @@ struct Cli {
     /// Non-disabled devices per user.
     #[arg(long, env = "VOUCH_DEVICE_LIMIT", default_value_t = vouch_proto::DEFAULT_DEVICE_LIMIT)]
     device_limit: u32,
+    /// Approval requests a user may open per 10 minutes.
+    #[arg(long, env = "VOUCH_APPROVAL_RATE", default_value_t = vouch_proto::APPROVAL_REQUESTS_PER_WINDOW)]
+    approval_rate: u32,
     /// Seed workspace "Acme" (admin@, alice@, bob@, carol@acme.test / dev-password) and
     /// serve GET /v1/dev/outbox.
     #[arg(long, env = "VOUCH_DEV")]
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
     settings.approval_ttl = Duration::from_secs(cli.approval_ttl);
     settings.code_resend_interval = Duration::from_secs(cli.code_resend_interval);
     settings.device_limit = cli.device_limit;
+    settings.approval_rate_limit = cli.approval_rate;
     settings.dev = cli.dev;
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;

@@ -10,9 +10,7 @@ use chacha20poly1305::{
     aead::{AeadInOut, inout::InOutBuf},
 };
 use uuid::Uuid;
-use zeroize::Zeroizing;
-
-use super::VaultKey;
+use super::{SecretBytes, VaultKey};
 use crate::error::{Error, Result};
 
 /// Format byte of the current item layout.
@@ -65,7 +63,7 @@ pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: &[u8]) -> Result<Vec<u
 
 /// Opens a sealed item; the plaintext is zeroized when dropped. Fails with
 /// [`Error::ItemOpen`] on a wrong key, vault id, item id, version or any flipped bit.
-pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<SecretBytes> {
     if sealed.len() < ITEM_OVERHEAD || sealed[0] != ITEM_FORMAT_V1 {
         return Err(Error::MalformedItem);
     }
@@ -73,12 +71,12 @@ pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<Zeroizin
     let (body, tag) = sealed[HEADER_LEN..].split_at(sealed.len() - ITEM_OVERHEAD);
     let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::MalformedItem)?;
     let cipher = XChaCha20Poly1305::new(key.expose().into());
-    let mut buf = Zeroizing::new(body.to_vec());
+    let mut buf = SecretBytes::new(body.to_vec());
     cipher
         .decrypt_inout_detached(
             &XNonce::from(nonce),
             &at.bytes(),
-            InOutBuf::from(&mut buf[..]),
+            InOutBuf::from(buf.as_mut_slice()),
             &tag.into(),
         )
         .map_err(|_| Error::ItemOpen)?;

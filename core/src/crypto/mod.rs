@@ -11,6 +11,7 @@ mod envelope;
 mod identity;
 mod item;
 mod qr;
+mod secret_bytes;
 mod vault_key;
 
 pub use check::{CheckValues, PHRASE_WORDS, check_values};
@@ -18,6 +19,7 @@ pub use envelope::{ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopeMode, SUITE_
 pub use identity::{DeviceIdentity, PUBLIC_KEY_LEN, PublicKey};
 pub use item::{ITEM_FORMAT_V1, ITEM_OVERHEAD, ItemAad, open_item, seal_item};
 pub use qr::{QR_PREFIX, QrPayload, QrSecret};
+pub use secret_bytes::SecretBytes;
 pub use vault_key::VaultKey;
 
 use crate::error::{Error, Result};

@@ -9,7 +9,10 @@ use chacha20poly1305::{
 };
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::{
+    crypto::SecretBytes,
+    error::{Error, Result},
+};
 
 const NONCE_LEN: usize = 24;
 
@@ -45,7 +48,7 @@ impl DbCipher {
     }
 
     /// Opens a value sealed for the same place; the plaintext zeroizes on drop.
-    pub(crate) fn open(&self, table: &'static str, column: &str, row: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn open(&self, table: &'static str, column: &str, row: &str, sealed: &[u8]) -> Result<SecretBytes> {
         if sealed.len() < NONCE_LEN + 16 {
             return Err(Error::CorruptRow(table));
         }
@@ -54,7 +57,7 @@ impl DbCipher {
         let aad = aad(table, column, row);
         self.cipher
             .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad })
-            .map(Zeroizing::new)
+            .map(SecretBytes::new)
             .map_err(|_| Error::CorruptRow(table))
     }
 }

@@ -24,6 +24,7 @@ pub use records::{AccountRow, AuditEntry, OutboxEntry, PendingApprovalRow, Store
 
 use crate::{
     error::{Error, Result},
+    crypto::SecretBytes,
     keystore::{SecretStore, SecretStoreError},
 };
 use cipher::DbCipher;
@@ -141,7 +142,7 @@ fn unlock_key(tx: &rusqlite::Transaction<'_>, secrets: &dyn SecretStore) -> Resu
     let db_id = String::from_utf8(meta("db_id")?).map_err(|_| Error::CorruptRow("meta"))?;
     let label = format!("{LABEL_PREFIX}{db_id}");
     let key = match secrets.unwrap(&label, &meta("wrapped_db_key")?) {
-        Ok(k) => Zeroizing::new(k),
+        Ok(k) => SecretBytes::new(k),
         Err(SecretStoreError::KeyNotFound) => return Err(Error::WrappingKeyLost),
         Err(SecretStoreError::AuthenticationFailed) => return Err(Error::WrongWrappingKey),
         Err(e) => return Err(e.into()),

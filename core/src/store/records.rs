@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::{Store, now_ms};
 use crate::{
-    crypto::{DeviceIdentity, VaultKey},
+    crypto::{DeviceIdentity, SecretBytes, VaultKey},
     error::{Error, Result},
 };
 
@@ -44,7 +44,7 @@ pub struct OutboxEntry {
     /// Operation kind, e.g. `"put_item"`.
     pub kind: String,
     /// The operation's payload, decrypted; zeroized on drop.
-    pub payload: Zeroizing<Vec<u8>>,
+    pub payload: SecretBytes,
     /// Failed attempts so far.
     pub attempts: u32,
 }
@@ -67,7 +67,7 @@ pub struct AccountRow {
     /// Enrollment state as JSON (holds no secrets).
     pub state_json: String,
     /// The secrets blob (tokens), decrypted; zeroized on drop.
-    pub secrets: Option<Zeroizing<Vec<u8>>>,
+    pub secrets: Option<SecretBytes>,
 }
 
 impl std::fmt::Debug for AccountRow {
@@ -85,7 +85,7 @@ pub struct PendingApprovalRow {
     /// `"requester"` or `"approver"`.
     pub role: String,
     /// The side's state (may hold the QR secret), decrypted; zeroized on drop.
-    pub payload: Zeroizing<Vec<u8>>,
+    pub payload: SecretBytes,
     /// When the request expires (ms since the epoch).
     pub expires_at_ms: i64,
 }

@@ -1,1 +1,199 @@
-fn main() {}
+//! Load bench of the reference server on loopback (a bench binary, not a test).
+//!
+//! Runs N concurrent clients through two cycles and prints throughput and p50/p99
+//! latency next to the raw SQLite commit rate (`synchronous=FULL`) of the same disk:
+//! - enrollment by email: register → send code → read it from the dev outbox → verify;
+//! - approval: open a request → approve it from a trusted device;
+//!
+//! and the delay from opening a request to a connected approver receiving
+//! `approval_requested` over SSE.
+//!
+//! `cargo run --release -p vouch-server --bin vouch-server-load -- --clients 8 --cycles 50`
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use clap::Parser;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use vouch_server::{Settings, seed};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Concurrent clients (each its own user).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Cycles per client and phase.
+    #[arg(long, default_value_t = 50)]
+    cycles: usize,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, mut lat: Vec<Duration>, wall: Duration) {
+    lat.sort();
+    println!(
+        "{name:<34} {:>6} ops  {:>8.1} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        lat.len(),
+        lat.len() as f64 / wall.as_secs_f64(),
+        pct(&lat, 0.50).as_secs_f64() * 1e3,
+        pct(&lat, 0.99).as_secs_f64() * 1e3
+    );
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut r = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.expect("request");
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+    async fn get(&self, path: &str) -> Value {
+        self.http.get(format!("{}{path}", self.base)).send().await.expect("get").json().await.expect("json")
+    }
+    async fn login(&self, email: &str) -> String {
+        let v = self.post("/v1/auth/login", None, json!({"email": email, "password": seed::DEV_PASSWORD})).await;
+        v["account_token"].as_str().unwrap().to_owned()
+    }
+    async fn register(&self, account: &str, name: &str, kind: &str) -> String {
+        let mut sk = [0u8; 32];
+        getrandom::fill(&mut sk).unwrap();
+        let pk = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(sk));
+        let v = self
+            .post(
+                "/v1/devices",
+                Some(account),
+                json!({"name": name, "kind": kind, "platform": "load", "public_key": vouch_proto::Bytes(pk.as_bytes().to_vec())}),
+            )
+            .await;
+        v["id"].as_str().unwrap().to_owned()
+    }
+    async fn email_verify(&self, account: &str, email: &str, device: &str) -> String {
+        self.post(&format!("/v1/devices/{device}/email-code"), Some(account), json!({})).await;
+        let mails = self.get(&format!("/v1/dev/outbox?to={email}")).await;
+        let body = mails.as_array().unwrap().last().unwrap()["body"].as_str().unwrap().to_owned();
+        let code = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned();
+        let v = self.post(&format!("/v1/devices/{device}/email-code/verify"), Some(account), json!({"code": code})).await;
+        v["device_token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn raw_commit_rate(dir: &std::path::Path, n: usize) -> f64 {
+    let conn = rusqlite::Connection::open(dir.join("raw.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)").unwrap();
+    let t = Instant::now();
+    for i in 0..n {
+        conn.execute("INSERT INTO t (id, v) VALUES (?1, zeroblob(64))", [i as i64]).unwrap();
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("vouch-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!("raw SQLite commits (WAL, synchronous=FULL, one row each): {:.0} commits/s", raw_commit_rate(&dir, 1000));
+
+    let mut settings = Settings::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), dir.join("server"));
+    settings.dev = true;
+    settings.device_limit = u32::MAX;
+    settings.approval_rate_limit = u32::MAX;
+    settings.code_resend_interval = Duration::ZERO;
+    let server = vouch_server::start(settings).await.expect("start server");
+    let db = vouch_server::Db::open(&dir.join("server")).unwrap();
+    let emails: Vec<String> = (0..args.clients).map(|i| format!("load{i}@acme.test")).collect();
+    for e in &emails {
+        seed::create_user(&db, "Acme", e, seed::DEV_PASSWORD, vouch_proto::Role::Member).unwrap();
+    }
+    drop(db);
+    let base = server.url();
+    println!("server {base}, {} clients × {} cycles", args.clients, args.cycles);
+
+    // Phase 1: enrollment by email code.
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for email in emails.clone() {
+        let (base, cycles) = (base.clone(), args.cycles);
+        tasks.push(tokio::spawn(async move {
+            let c = Client { http: reqwest::Client::new(), base };
+            let account = c.login(&email).await;
+            let mut lat = Vec::new();
+            for i in 0..cycles {
+                let t0 = Instant::now();
+                let d = c.register(&account, &format!("email {i}"), "web").await;
+                c.email_verify(&account, &email, &d).await;
+                lat.push(t0.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    report("register → code → verify", lat, t.elapsed());
+
+    // Phase 2: approval open → approve, with the approver connected over SSE.
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for email in emails {
+        let (base, cycles) = (base.clone(), args.cycles);
+        tasks.push(tokio::spawn(async move {
+            let c = Client { http: reqwest::Client::new(), base: base.clone() };
+            let account = c.login(&email).await;
+            let approver_dev = c.register(&account, "approver", "mobile").await;
+            let approver = c.email_verify(&account, &email, &approver_dev).await;
+            let resp = c.http.get(format!("{base}/v1/events")).bearer_auth(&approver).send().await.unwrap();
+            use eventsource_stream::Eventsource;
+            let mut events = Box::pin(resp.bytes_stream().eventsource());
+            let (mut cycle_lat, mut push_lat) = (Vec::new(), Vec::new());
+            for i in 0..cycles {
+                let d = c.register(&account, &format!("approval {i}"), "web").await;
+                let t0 = Instant::now();
+                let opened = c.post(&format!("/v1/devices/{d}/approval-requests"), Some(&account), json!({})).await;
+                let rid = opened["id"].as_str().unwrap().to_owned();
+                loop {
+                    let ev = events.next().await.expect("stream").expect("event");
+                    if ev.event == "approval_requested" && ev.data.contains(&rid) {
+                        break;
+                    }
+                }
+                push_lat.push(t0.elapsed());
+                c.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&approver), json!({"envelopes": []})).await;
+                cycle_lat.push(t0.elapsed());
+            }
+            (cycle_lat, push_lat)
+        }));
+    }
+    let (mut cycles, mut pushes) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (c, p) = t.await.unwrap();
+        cycles.extend(c);
+        pushes.extend(p);
+    }
+    let wall = t.elapsed();
+    report("open request → approve", cycles, wall);
+    report("open → approver gets SSE event", pushes, wall);
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
-    APPROVAL_REQUESTS_PER_WINDOW, APPROVAL_WINDOW_SECS, ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus,
+    APPROVAL_WINDOW_SECS, ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus,
     ApproveRequest, Bytes, Decision, DeviceStatus, EnvelopeWire, ErrorBody, ErrorCode, Event, PendingApproval, VerifiedBy,
 };
 
@@ -108,6 +108,7 @@ pub async fn open(
     PathParams(id): PathParams<Uuid>,
 ) -> ApiResult<(StatusCode, Json<ApprovalOpened>)> {
     let ttl = state.settings.approval_ttl.as_secs() as i64;
+    let rate = state.settings.approval_rate_limit;
     let opened = state
         .db
         .tx(move |tx| {
@@ -150,7 +151,7 @@ pub async fn open(
                 params![user_id.to_string(), t - APPROVAL_WINDOW_SECS as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            if recent >= APPROVAL_REQUESTS_PER_WINDOW {
+            if recent >= rate {
                 let wait = oldest.unwrap_or(t) + APPROVAL_WINDOW_SECS as i64 - t;
                 return Err(ApiError::too_many(wait.max(1) as u64, "too many approval requests"));
             }
