@@ -291,7 +291,7 @@ fn qr_payload_rejects_garbage() {
         format!("{QR_PREFIX}{}", &body[..body.len() - 4]),
         format!("{}AAAA", good.as_str()),
         format!("{QR_PREFIX}{}!", &body[..body.len() - 1]),
-        format!("{QR_PREFIX}"),
+        QR_PREFIX.to_string(),
         zero_secret,
     ];
     for c in cases {

@@ -5,11 +5,18 @@
 //! process (the admin command) on the same file.
 
 use std::{
+    cell::RefCell,
+    collections::HashMap,
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -117,10 +124,65 @@ CREATE TABLE mail (
 ) STRICT;
 "#];
 
+thread_local! {
+    /// Devices that got an event in the transaction running on this thread.
+    static TOUCHED: RefCell<Vec<Uuid>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records that `device` got an event in the current transaction; its event streams are
+/// woken when (and only if) the transaction commits.
+pub(crate) fn mark_event(device: Uuid) {
+    TOUCHED.with(|t| t.borrow_mut().push(device));
+}
+
+fn take_touched() -> Vec<Uuid> {
+    TOUCHED.with(|t| std::mem::take(&mut *t.borrow_mut()))
+}
+
+/// Wakes the event streams of the devices a commit wrote events for.
+#[derive(Default)]
+pub struct EventHub {
+    subscribers: Mutex<HashMap<Uuid, watch::Sender<u64>>>,
+    stopping: AtomicBool,
+}
+
+impl EventHub {
+    /// A receiver that changes whenever `device` gets an event (or the server stops).
+    pub fn subscribe(&self, device: Uuid) -> watch::Receiver<u64> {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.retain(|_, s| s.receiver_count() > 0);
+        subs.entry(device).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    fn notify(&self, devices: &[Uuid]) {
+        let subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        for d in devices {
+            if let Some(s) = subs.get(d) {
+                s.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    /// Ends every stream (graceful shutdown).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        for s in subs.values() {
+            s.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Whether the server is shutting down.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
 /// The server database. Cloning shares the connection.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    hub: Arc<EventHub>,
 }
 
 impl Db {
@@ -139,7 +201,7 @@ impl Db {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
         tx.commit()?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), hub: Arc::default() })
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool; commits when
@@ -149,13 +211,10 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let (conn, hub) = (self.conn.clone(), self.hub.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
+            run(&mut conn, &hub, f)
         })
         .await
         .map_err(|_| ApiError::internal())?
@@ -164,9 +223,26 @@ impl Db {
     /// Runs `f` with a transaction synchronously (for start-up and admin commands).
     pub fn tx_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        run(&mut conn, &self.hub, f)
     }
+
+    /// The event-stream notifier.
+    pub fn hub(&self) -> &EventHub {
+        &self.hub
+    }
+}
+
+fn run<T>(conn: &mut Connection, hub: &EventHub, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+    take_touched();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&tx);
+    let out = match out {
+        Ok(v) => tx.commit().map(|_| v).map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let touched = take_touched();
+    if out.is_ok() && !touched.is_empty() {
+        hub.notify(&touched);
+    }
+    out
 }

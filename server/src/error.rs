@@ -79,10 +79,8 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.body.error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = self.body.error.retry_after_secs;
         let mut resp = (status, Json(self.body)).into_response();
-        if let Some(secs) = retry {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(v) = retry.and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

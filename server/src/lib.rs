@@ -23,7 +23,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use vouch_proto::{DEFAULT_APPROVAL_TTL_SECS, DEFAULT_CODE_TTL_SECS, DEFAULT_DEVICE_LIMIT, ErrorCode, MAX_BODY_BYTES};
 
 pub use db::Db;
@@ -79,16 +79,6 @@ pub struct AppState {
     db: Db,
     settings: Arc<Settings>,
     mailer: Arc<Mailer>,
-    /// Bumped after every commit that appended events; event streams wait on it.
-    events: watch::Sender<u64>,
-    /// Set when shutting down, so open event streams end and shutdown completes.
-    stopping: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl AppState {
-    fn notify_events(&self) {
-        self.events.send_modify(|n| *n = n.wrapping_add(1));
-    }
 }
 
 /// Why the server could not start.
@@ -168,9 +158,11 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     }
     let mailer = match &settings.smtp_url {
         Some(url) => Mailer::Smtp {
-            transport: lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
-                .map_err(|e| StartError::Smtp(e.to_string()))?
-                .build(),
+            transport: Box::new(
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                    .map_err(|e| StartError::Smtp(e.to_string()))?
+                    .build(),
+            ),
             from: settings.mail_from.parse().map_err(|_| StartError::Smtp("invalid --mail-from".into()))?,
         },
         None => Mailer::Outbox { file: settings.data_dir.join("outbox.jsonl") },
@@ -178,13 +170,10 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| StartError::Bind(settings.listen, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind(settings.listen, e))?;
-    let (events, _) = watch::channel(0u64);
     let state = AppState {
         db,
         settings: Arc::new(settings),
         mailer: Arc::new(mailer),
-        events,
-        stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     let (router, _) = app(state.clone());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -194,8 +183,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
             .with_graceful_shutdown(async move {
                 let _ = stop_rx.await;
                 // Wake event streams so they notice the shutdown and end.
-                shutdown_state.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-                shutdown_state.notify_events();
+                shutdown_state.db.hub().stop();
             });
         if let Err(e) = serve.await {
             log::error!("server stopped: {e}");

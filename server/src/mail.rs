@@ -14,7 +14,7 @@ pub enum Mailer {
     /// The dev outbox file (and table).
     Outbox { file: PathBuf },
     /// An SMTP relay.
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Smtp { transport: Box<AsyncSmtpTransport<Tokio1Executor>>, from: Mailbox },
 }
 
 impl Mailer {

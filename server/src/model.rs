@@ -165,6 +165,7 @@ pub fn push_event(tx: &Transaction<'_>, device_id: Uuid, event: &Event) -> ApiRe
         "INSERT INTO events (device_id, kind, data, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![device_id.to_string(), event.name(), data, now()],
     )?;
+    crate::db::mark_event(device_id);
     Ok(())
 }
 

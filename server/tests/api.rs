@@ -602,3 +602,35 @@ async fn graceful_shutdown_on_sigterm_with_open_streams() {
     let status = tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn admin_command_creates_users_for_a_real_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
+        .args(["--data", dir.path().to_str().unwrap(), "admin", "create-user", "--workspace", "Initech", "--email", "peter@initech.test", "--admin"])
+        .env("VOUCH_NEW_PASSWORD", "a-long-password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
+        .args(["--data", dir.path().to_str().unwrap(), "admin", "create-user", "--workspace", "W", "--email", "x@y.test"])
+        .env_remove("VOUCH_NEW_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    // The same data directory served without --dev: the user signs in, no dev users exist.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
+        .args(["--listen", "127.0.0.1:0", "--data", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let api = Api { base: line.trim().strip_prefix("listening on ").unwrap().to_owned(), http: reqwest::Client::new() };
+    let r = api.post("/v1/auth/login", None, json!({"email": "peter@initech.test", "password": "a-long-password"})).await.ok();
+    assert_eq!(r["user"]["role"], "admin");
+    assert_eq!(r["user"]["workspace_name"], "Initech");
+    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": PASSWORD})).await.err(401, "invalid_credentials");
+    let _ = child.kill();
+    let _ = child.wait();
+}

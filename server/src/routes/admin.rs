@@ -81,6 +81,5 @@ pub async fn deprovision(
             Ok(out)
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }

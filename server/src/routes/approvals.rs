@@ -167,7 +167,6 @@ pub async fn open(
             Ok(ApprovalOpened { id: rid, expires_at: ts(t + ttl) })
         })
         .await?;
-    state.notify_events();
     Ok((StatusCode::CREATED, Json(opened)))
 }
 
@@ -221,7 +220,6 @@ pub async fn get(
             Ok(state)
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }
 
@@ -257,7 +255,6 @@ pub async fn list_pending(
             rows.iter().map(|r| pending_view(tx, r)).collect()
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }
 
@@ -353,7 +350,6 @@ pub async fn approve(
             Ok(Decision { id: r.id, status: ApprovalStatus::Approved })
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }
 
@@ -378,6 +374,5 @@ pub async fn deny(
             Ok(Decision { id: r.id, status: ApprovalStatus::Denied })
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }

@@ -147,7 +147,6 @@ pub async fn disable(
             disable_devices(tx, &[target])
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }
 

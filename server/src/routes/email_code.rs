@@ -163,7 +163,6 @@ pub async fn verify(
         .await?;
     match outcome {
         Outcome::Trusted(t) => {
-            state.notify_events();
             Ok(Json(t))
         }
         Outcome::Wrong(left) => Err(ApiError::invalid_code(left)),

@@ -4,7 +4,7 @@
 //! they report, so a client that reconnects with the id of the last event it saw gets
 //! everything after it — nothing is lost across a reconnect or a server restart.
 
-use std::{collections::VecDeque, convert::Infallible, sync::atomic::Ordering, time::Duration};
+use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use axum::{
     extract::State,
@@ -74,11 +74,11 @@ pub async fn stream(
     };
     let header_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<i64>().ok());
     let last = header_id.or(q.last_event_id).unwrap_or(0).max(0);
-    let rx = state.events.subscribe();
+    let rx = state.db.hub().subscribe(device_id);
     let cursor = Cursor { state, device_id, last, buffer: VecDeque::new(), rx, done: false };
     let s = stream::unfold(cursor, |mut c| async move {
         loop {
-            if c.done || c.state.stopping.load(Ordering::SeqCst) {
+            if c.done || c.state.db.hub().stopping() {
                 return None;
             }
             if let Some((seq, kind, data)) = c.buffer.pop_front() {

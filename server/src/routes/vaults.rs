@@ -213,6 +213,5 @@ pub async fn put_item(
             Ok(ItemRecord { vault_id: id, item_id, version: req.version, ciphertext: req.ciphertext, seq: seq as u64 })
         })
         .await?;
-    state.notify_events();
     Ok(Json(out))
 }
