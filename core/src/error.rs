@@ -72,4 +72,55 @@ pub enum Error {
     /// File-system error around the profile directory or software key files.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The server cannot be reached (no network, server down, timeout). Reads still work
+    /// from the store; writes were queued and are sent when it is back.
+    #[error("offline: the server cannot be reached")]
+    Offline,
+    /// The server refused the request with a v1 error code.
+    #[error("server refused: {code}: {message}")]
+    Server {
+        /// The v1 error code.
+        code: vouch_proto::ErrorCode,
+        /// The server's sentence (no secrets).
+        message: String,
+        /// For `invalid_code`: tries left.
+        attempts_left: Option<u32>,
+        /// For `too_many_requests`: seconds to wait.
+        retry_after_secs: Option<u64>,
+    },
+    /// The server answered something the v1 contract does not allow.
+    #[error("unexpected server response: {0}")]
+    Protocol(&'static str),
+    /// The call does not fit the current enrollment state (e.g. approving while untrusted).
+    #[error("not possible now: {0}")]
+    InvalidState(&'static str),
+    /// The number typed by the approver is not the one shown on the new device; nothing
+    /// was sent.
+    #[error("the number does not match the one shown on the new device")]
+    WrongNumber,
+    /// The scanned QR code names another key than the request's: nothing was sent.
+    #[error("the QR code does not belong to this request")]
+    KeyMismatch,
+    /// No pending request with this id was shown on this device.
+    #[error("no such pending request on this device")]
+    UnknownRequest,
+    /// This device was disabled (or its user deprovisioned); its keys and items are wiped.
+    #[error("this device was disabled and its data wiped")]
+    Wiped,
+    /// The server URL uses plain `http://` to a host that is not loopback.
+    #[error("refusing plain http:// to a non-loopback server; use https://")]
+    InsecureTransport,
+    /// A name, id or argument is not acceptable.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+impl Error {
+    /// The v1 error code, when the server refused the request.
+    pub fn server_code(&self) -> Option<vouch_proto::ErrorCode> {
+        match self {
+            Self::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
 }

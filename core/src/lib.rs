@@ -8,6 +8,7 @@
 //! - [`keystore`]: the [`keystore::SecretStore`] the apps implement over Android
 //!   Keystore / iOS Keychain, and a software store for desktop, tests and CI.
 //! - [`store`]: the on-device SQLite database with every secret column encrypted.
+//! - [`Client`]: the whole client — enrollment, approvals, vaults, revocation — over HTTP.
 //!
 //! Every fallible call returns [`Error`]; no input makes the core panic, and no secret
 //! reaches a log line, an error message or `Debug` output.
@@ -15,9 +16,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 pub mod crypto;
 mod error;
 pub mod keystore;
 pub mod store;
+mod transport;
 
+pub use client::{
+    ApprovalPrompt, Client, ClientConfig, ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo,
+    PendingRequest, SyncReport, VaultInfo, Verification,
+};
 pub use error::{Error, Result};
+pub use vouch_proto as proto;

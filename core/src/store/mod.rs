@@ -12,7 +12,7 @@ mod records;
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Mutex, MutexGuard},
+    sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -37,8 +37,8 @@ const LABEL_PREFIX: &str = "vouch.db.";
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
-    cipher: DbCipher,
-    label: String,
+    /// The database key and its wrapping label; replaced by [`Store::wipe`].
+    key: RwLock<(DbCipher, String)>,
     path: PathBuf,
 }
 
@@ -72,7 +72,7 @@ impl Store {
         migrations::migrate(&tx, target)?;
         let (label, cipher) = if fresh { init_key(&tx, secrets)? } else { unlock_key(&tx, secrets)? };
         tx.commit()?;
-        Ok(Self { conn: Mutex::new(conn), cipher, label, path: path.to_path_buf() })
+        Ok(Self { conn: Mutex::new(conn), key: RwLock::new((cipher, label)), path: path.to_path_buf() })
     }
 
     /// The database file's path.
@@ -91,11 +91,13 @@ impl Store {
         Ok(ok == "ok")
     }
 
-    /// Crypto-shredding: deletes every key, item, token and the identity, checkpoints the
-    /// WAL so no old page survives in it, and destroys the wrapping key in the
-    /// [`SecretStore`], so any sealed byte left on flash is unreadable. The store is
-    /// unusable afterwards; open a new one to start over.
+    /// Crypto-shredding: deletes every key, item, token, approval and the identity,
+    /// checkpoints the WAL and VACUUMs so no old page survives, then replaces the database
+    /// key with a fresh one and destroys the old wrapping key in the [`SecretStore`]: any
+    /// sealed byte left on flash is unreadable. The store stays usable (empty).
     pub fn wipe(&self, secrets: &dyn SecretStore) -> Result<()> {
+        let mut key = self.key.write().unwrap_or_else(|p| p.into_inner());
+        let old_label = key.1.clone();
         {
             let mut conn = self.conn()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -104,13 +106,37 @@ impl Store {
                  DELETE FROM identity; DELETE FROM account; DELETE FROM pending_approvals;
                  DELETE FROM outbox; DELETE FROM devices; DELETE FROM meta;",
             )?;
+            let fresh = init_key(&tx, secrets)?;
             tx.commit()?;
+            *key = (fresh.1, fresh.0);
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             conn.execute_batch("VACUUM")?;
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
-        secrets.delete(&self.label)?;
+        secrets.delete(&old_label)?;
         Ok(())
+    }
+
+    /// Reads a small non-secret setting (cursor, flag) from `meta`.
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        let v: Option<Vec<u8>> = self
+            .conn()?
+            .query_row("SELECT value FROM meta WHERE key = ?1", [format!("setting.{name}")], |r| r.get(0))
+            .optional()?;
+        v.map(|b| String::from_utf8(b).map_err(|_| Error::CorruptRow("meta"))).transpose()
+    }
+
+    /// Writes a small non-secret setting.
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![format!("setting.{name}"), value.as_bytes()],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn cipher(&self) -> RwLockReadGuard<'_, (DbCipher, String)> {
+        self.key.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>> {

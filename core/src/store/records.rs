@@ -123,7 +123,7 @@ fn version_to_sql(v: u64) -> Result<i64> {
 impl Store {
     /// Saves this device's identity (replacing any previous one); the secret is sealed.
     pub fn save_identity(&self, identity: &DeviceIdentity) -> Result<()> {
-        let sealed = self.cipher.seal("identity", "secret_key", "1", &identity.secret_bytes()[..])?;
+        let sealed = self.cipher().0.seal("identity", "secret_key", "1", &identity.secret_bytes()[..])?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO identity (id, public_key, secret_key, created_at) VALUES (1, ?1, ?2, ?3)",
             params![&identity.public_key().as_bytes()[..], sealed, now_ms()],
@@ -140,7 +140,7 @@ impl Store {
             })
             .optional()?;
         let Some((public, sealed)) = row else { return Ok(None) };
-        let secret = self.cipher.open("identity", "secret_key", "1", &sealed)?;
+        let secret = self.cipher().0.open("identity", "secret_key", "1", &sealed)?;
         let secret: Zeroizing<[u8; 32]> =
             Zeroizing::new(secret.as_slice().try_into().map_err(|_| Error::CorruptRow("identity"))?);
         let identity = DeviceIdentity::from_secret_bytes(&secret)?;
@@ -189,7 +189,7 @@ impl Store {
     }
 
     fn seal_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<Vec<u8>> {
-        self.cipher.seal("vault_keys", "sealed_key", &id.to_string(), key.expose())
+        self.cipher().0.seal("vault_keys", "sealed_key", &id.to_string(), key.expose())
     }
 
     /// The key of a vault, if this device holds it.
@@ -199,7 +199,7 @@ impl Store {
             .query_row("SELECT sealed_key FROM vault_keys WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))
             .optional()?;
         let Some(sealed) = sealed else { return Ok(None) };
-        let bytes = self.cipher.open("vault_keys", "sealed_key", &id.to_string(), &sealed)?;
+        let bytes = self.cipher().0.open("vault_keys", "sealed_key", &id.to_string(), &sealed)?;
         let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| Error::CorruptRow("vault_keys"))?;
         Ok(Some(VaultKey::from_bytes(Zeroizing::new(arr))))
     }
@@ -251,6 +251,15 @@ impl Store {
         Ok(())
     }
 
+    /// Marks an item as acknowledged by the server if it is still at `version`.
+    pub fn mark_item_synced(&self, vault_id: Uuid, item_id: Uuid, version: u64) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE items SET dirty = 0 WHERE vault_id = ?1 AND id = ?2 AND version = ?3",
+            params![vault_id.to_string(), item_id.to_string(), version_to_sql(version)?],
+        )?;
+        Ok(())
+    }
+
     /// One item row, including tombstones.
     pub fn item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<StoredItem>> {
         let conn = self.conn()?;
@@ -284,7 +293,7 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM outbox", [], |r| r.get(0))?;
-        let sealed = self.cipher.seal("outbox", "sealed", &seq.to_string(), payload)?;
+        let sealed = self.cipher().0.seal("outbox", "sealed", &seq.to_string(), payload)?;
         tx.execute(
             "INSERT INTO outbox (seq, kind, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![seq, kind, sealed, now_ms()],
@@ -293,18 +302,21 @@ impl Store {
         Ok(seq)
     }
 
-    /// Queued operations due at `now_ms`, oldest first.
+    /// Queued operations to send at `now_ms`, oldest first, stopping before the first one
+    /// still waiting out its retry delay (operations are delivered strictly in order).
     pub fn outbox_due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, kind, sealed, attempts FROM outbox WHERE next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, kind, sealed, attempts FROM outbox
+             WHERE seq < coalesce((SELECT min(seq) FROM outbox WHERE next_attempt_at > ?1), 9223372036854775807)
+             ORDER BY seq LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?))
         })?;
         rows.map(|row| {
             let (seq, kind, sealed, attempts) = row?;
-            let payload = self.cipher.open("outbox", "sealed", &seq.to_string(), &sealed)?;
+            let payload = self.cipher().0.open("outbox", "sealed", &seq.to_string(), &sealed)?;
             Ok(OutboxEntry { seq, kind, payload, attempts: attempts.clamp(0, u32::MAX as i64) as u32 })
         })
         .collect()
@@ -351,7 +363,7 @@ impl Store {
     /// Saves the account row: server URL, enrollment state (JSON, no secrets) and the
     /// secrets blob (tokens), which is sealed.
     pub fn save_account(&self, server_url: &str, state_json: &str, secrets: Option<&[u8]>) -> Result<()> {
-        let sealed = secrets.map(|s| self.cipher.seal("account", "secrets", "1", s)).transpose()?;
+        let sealed = secrets.map(|s| self.cipher().0.seal("account", "secrets", "1", s)).transpose()?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
             params![server_url, state_json, sealed, now_ms()],
@@ -368,7 +380,7 @@ impl Store {
             })
             .optional()?;
         let Some((url, state, sealed)) = row else { return Ok(None) };
-        let secrets = sealed.map(|s| self.cipher.open("account", "secrets", "1", &s)).transpose()?;
+        let secrets = sealed.map(|s| self.cipher().0.open("account", "secrets", "1", &s)).transpose()?;
         Ok(Some(AccountRow { server_url: url, state_json: state, secrets }))
     }
 
@@ -376,7 +388,7 @@ impl Store {
     /// is sealed.
     pub fn put_pending_approval(&self, request_id: Uuid, role: &str, payload: &[u8], expires_at_ms: i64) -> Result<()> {
         let rid = request_id.to_string();
-        let sealed = self.cipher.seal("pending_approvals", "sealed", &rid, payload)?;
+        let sealed = self.cipher().0.seal("pending_approvals", "sealed", &rid, payload)?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO pending_approvals (request_id, role, sealed, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![rid, role, sealed, expires_at_ms],
@@ -396,8 +408,66 @@ impl Store {
             )
             .optional()?;
         let Some((role, sealed, exp)) = row else { return Ok(None) };
-        let payload = self.cipher.open("pending_approvals", "sealed", &rid, &sealed)?;
+        let payload = self.cipher().0.open("pending_approvals", "sealed", &rid, &sealed)?;
         Ok(Some(PendingApprovalRow { role, payload, expires_at_ms: exp }))
+    }
+
+    /// Every pending approval row of one role: `(request id, row)`.
+    pub fn pending_approvals(&self, role: &str) -> Result<Vec<(Uuid, PendingApprovalRow)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT request_id, sealed, expires_at FROM pending_approvals WHERE role = ?1 ORDER BY expires_at",
+        )?;
+        let rows = stmt.query_map([role], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))?;
+        rows.map(|row| {
+            let (rid, sealed, exp) = row?;
+            let id = Uuid::parse_str(&rid).map_err(|_| Error::CorruptRow("pending_approvals"))?;
+            let payload = self.cipher().0.open("pending_approvals", "sealed", &rid, &sealed)?;
+            Ok((id, PendingApprovalRow { role: role.to_owned(), payload, expires_at_ms: exp }))
+        })
+        .collect()
+    }
+
+    /// Completes an approval in one transaction: stores the received vault keys (creating
+    /// placeholder vault rows), forgets the pending request, and saves the account row.
+    /// Either all of it is on disk or none.
+    pub fn complete_approval(
+        &self,
+        request_id: Uuid,
+        keys: &[(Uuid, VaultKey)],
+        account: Option<(&str, &str, &[u8])>,
+    ) -> Result<()> {
+        let cipher = self.cipher();
+        let mut sealed_keys = Vec::with_capacity(keys.len());
+        for (vault, key) in keys {
+            sealed_keys.push((vault.to_string(), cipher.0.seal("vault_keys", "sealed_key", &vault.to_string(), key.expose())?));
+        }
+        let sealed_account = account
+            .map(|(url, state, secrets)| Ok::<_, Error>((url, state, cipher.0.seal("account", "secrets", "1", secrets)?)))
+            .transpose()?;
+        drop(cipher);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (vault, sealed) in &sealed_keys {
+            tx.execute(
+                "INSERT INTO vaults (id, name, created_at) VALUES (?1, '', ?2) ON CONFLICT(id) DO NOTHING",
+                params![vault, now_ms()],
+            )?;
+            tx.execute(
+                "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)
+                 ON CONFLICT(vault_id) DO UPDATE SET sealed_key = excluded.sealed_key",
+                params![vault, sealed],
+            )?;
+        }
+        tx.execute("DELETE FROM pending_approvals WHERE request_id = ?1", [request_id.to_string()])?;
+        if let Some((url, state, sealed)) = sealed_account {
+            tx.execute(
+                "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
+                params![url, state, sealed, now_ms()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Forgets a pending approval (decided, expired or cancelled).

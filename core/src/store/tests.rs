@@ -36,7 +36,7 @@ fn no_plaintext_key_or_item_bytes_on_disk() {
     let db_key: [u8; 32];
     {
         let store = Store::open(&db, &keys).unwrap();
-        db_key = *store.cipher._key;
+        db_key = *store.cipher().0._key;
         store.save_identity(&identity).unwrap();
         store.create_vault(vault, "Personal", &vault_key).unwrap();
         let items: Vec<StoredItem> = (0..50)
@@ -82,7 +82,7 @@ fn debug_output_is_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let keys = SoftwareSecretStore::open(dir.path().join("keys")).unwrap();
     let store = Store::open(dir.path().join("v.db"), &keys).unwrap();
-    let key_hex: String = store.cipher._key.iter().map(|b| format!("{b:02x}")).collect();
+    let key_hex: String = store.cipher().0._key.iter().map(|b| format!("{b:02x}")).collect();
     let dbg = format!("{store:?}");
     assert!(dbg.contains("<redacted>"));
     assert!(!dbg.contains(&key_hex[..16]));

@@ -1,0 +1,145 @@
+//! Signing in, naming the device, and verification by email code.
+
+use uuid::Uuid;
+use vouch_proto::{
+    CodeSent, Device, ErrorCode, LoginRequest, LoginResponse, RegisterDeviceRequest, TrustedDevice, VerifyCodeRequest,
+    default_device_name, validate_device_name,
+};
+
+use super::{Client, EnrollmentState, Verification, state::Tokens};
+use crate::{
+    crypto::DeviceIdentity,
+    error::{Error, Result},
+};
+
+impl Client {
+    /// Signs in with email and password. From `SignedOut` (or a finished/wiped/denied
+    /// enrollment) to `Untrusted`; the account token is kept sealed.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<EnrollmentState> {
+        let _t = self.inner.transition.lock().await;
+        if matches!(self.state(), EnrollmentState::Trusted { .. } | EnrollmentState::Verifying { .. }) {
+            return Err(Error::InvalidState("already signed in on this device"));
+        }
+        let req = LoginRequest { email: email.trim().to_owned(), password: password.to_owned() };
+        let resp: LoginResponse = self.inner.transport.post("/v1/auth/login", None, &req).await?;
+        let state = EnrollmentState::Untrusted { user: resp.user, reminded_later: false };
+        self.persist(state.clone(), Some(Tokens { account: Some(resp.account_token), device: None }))?;
+        Ok(state)
+    }
+
+    /// "Remind me later": stays signed in but not secure (no vault access); setup stays
+    /// reachable from the profile.
+    pub async fn remind_me_later(&self) -> Result<EnrollmentState> {
+        let _t = self.inner.transition.lock().await;
+        match self.state() {
+            EnrollmentState::Untrusted { user, .. } => {
+                let state = EnrollmentState::Untrusted { user, reminded_later: true };
+                self.persist(state.clone(), None)?;
+                Ok(state)
+            }
+            _ => Err(Error::InvalidState("only an untrusted session can postpone setup")),
+        }
+    }
+
+    /// The suggested name `[username][device name] - [OS]/[browser or app]`.
+    pub fn default_device_name(&self) -> Result<String> {
+        let user = self.state().user().cloned().ok_or(Error::InvalidState("not signed in"))?;
+        let d = &self.inner.device;
+        Ok(default_device_name(&user.username, &d.model, &d.os, &d.app))
+    }
+
+    /// Names this device and registers it as pending (new X25519 identity made on the
+    /// device; only the public key leaves it). `Untrusted`/`Denied`/`Expired` → `Verifying`.
+    pub async fn register_device(&self, name: &str) -> Result<EnrollmentState> {
+        let _t = self.inner.transition.lock().await;
+        let user = match self.state() {
+            EnrollmentState::Untrusted { user, .. } | EnrollmentState::Denied { user } | EnrollmentState::Expired { user } => user,
+            _ => return Err(Error::InvalidState("sign in first (or this device is already registered)")),
+        };
+        let name = validate_device_name(name).map_err(|e| Error::InvalidInput(e.to_string()))?.to_owned();
+        let account = self.account_token()?;
+        // The identity is saved before it is announced, so a crash cannot lose the secret
+        // half of a key the server already knows.
+        let identity = DeviceIdentity::generate()?;
+        self.inner.store.save_identity(&identity)?;
+        let d = &self.inner.device;
+        let req = RegisterDeviceRequest {
+            name: name.clone(),
+            kind: d.kind,
+            platform: format!("{} / {}", d.os, d.app),
+            public_key: identity.public_key().as_bytes().to_vec().into(),
+        };
+        let device: Device = self.inner.transport.post("/v1/devices", Some(&account), &req).await?;
+        if device.public_key.0 != identity.public_key().as_bytes() {
+            return Err(Error::Protocol("server registered another key"));
+        }
+        let state = EnrollmentState::Verifying {
+            user,
+            device_id: device.id,
+            device_name: device.name,
+            verification: Verification::NotStarted,
+        };
+        self.persist(state.clone(), None)?;
+        self.inner.store.audit("device_registered", &device.id.to_string())?;
+        Ok(state)
+    }
+
+    pub(super) fn verifying(&self) -> Result<(vouch_proto::UserInfo, Uuid, String)> {
+        match self.state() {
+            EnrollmentState::Verifying { user, device_id, device_name, .. } => Ok((user, device_id, device_name)),
+            _ => Err(Error::InvalidState("this device is not waiting for verification")),
+        }
+    }
+
+    /// Sends (or re-sends) an email code. Also the path of "I don't have access to my
+    /// trusted device". A re-send too soon fails with `too_many_requests` and
+    /// `retry_after_secs`.
+    pub async fn request_email_code(&self) -> Result<EnrollmentState> {
+        let _t = self.inner.transition.lock().await;
+        let (user, device_id, device_name) = self.verifying()?;
+        let account = self.account_token()?;
+        let sent: CodeSent =
+            self.inner.transport.post(&format!("/v1/devices/{device_id}/email-code"), Some(&account), &()).await?;
+        let state = EnrollmentState::Verifying {
+            user,
+            device_id,
+            device_name,
+            verification: Verification::EmailCode { expires_at: sent.expires_at, resend_after: sent.resend_after },
+        };
+        self.persist(state.clone(), None)?;
+        Ok(state)
+    }
+
+    /// Submits the emailed code. On success the device is `Trusted` (verified by email:
+    /// vault keys arrive only when a key-holding device approves sharing). Wrong, expired
+    /// and locked codes are `Error::Server` with `invalid_code` (and `attempts_left`),
+    /// `code_expired`, `code_locked`.
+    pub async fn submit_email_code(&self, code: &str) -> Result<EnrollmentState> {
+        let _t = self.inner.transition.lock().await;
+        let (user, device_id, _) = self.verifying()?;
+        let account = self.account_token()?;
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let resp: Result<TrustedDevice> = self
+            .inner
+            .transport
+            .post(&format!("/v1/devices/{device_id}/email-code/verify"), Some(&account), &VerifyCodeRequest { code })
+            .await;
+        let trusted = match resp {
+            Ok(t) => t,
+            Err(Error::Server { code: ErrorCode::DeviceNotPending, .. }) => {
+                return Err(Error::InvalidState("the server no longer has this device pending"));
+            }
+            Err(e) => return Err(e),
+        };
+        let state = EnrollmentState::Trusted {
+            user,
+            device_id,
+            device_name: trusted.device.name,
+            verified_by: vouch_proto::VerifiedBy::EmailCode,
+        };
+        let tokens = Tokens { account: Some(account), device: Some(trusted.device_token) };
+        self.persist(state.clone(), Some(tokens))?;
+        self.inner.store.audit("trusted", "email_code")?;
+        Ok(state)
+    }
+}

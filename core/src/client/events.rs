@@ -1,0 +1,93 @@
+//! The trusted device's event loop: server-sent events resumed with the last id seen
+//! (persisted), reconnecting with backoff; each event refreshes what it concerns.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use vouch_proto::Event;
+
+use super::Client;
+use crate::error::{Error, Result};
+
+const LAST_EVENT_ID: &str = "last_event_id";
+const RECONNECT_MIN: Duration = Duration::from_millis(500);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+impl Client {
+    /// Runs until this device is no longer trusted (wiped, signed out) or the future is
+    /// dropped: keeps the pending-approval list, vault keys and items current, and wipes
+    /// the device when it learns it was disabled. Start it once the device is trusted.
+    pub async fn run_events(&self) -> Result<()> {
+        let mut backoff = RECONNECT_MIN;
+        while self.state().is_trusted() {
+            let token = self.device_token()?;
+            let last = self.inner.store.setting(LAST_EVENT_ID)?.and_then(|s| s.parse().ok());
+            let stream = self.guard(self.inner.transport.events(&token, "", last).await).await;
+            let mut stream = match stream {
+                Ok(s) => s,
+                Err(Error::Wiped) => return Ok(()),
+                Err(Error::Offline) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(RECONNECT_MAX);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            backoff = RECONNECT_MIN;
+            // Catch up on anything that changed while disconnected.
+            let _ = self.refresh_after_reconnect().await;
+            while let Some(item) = stream.next().await {
+                let Ok((id, event)) = item else { break };
+                let handled = self.handle_event(event).await;
+                self.inner.store.set_setting(LAST_EVENT_ID, &id.to_string())?;
+                match handled {
+                    Err(Error::Wiped) => return Ok(()),
+                    Err(e) => log::warn!("event handling failed: {e}"),
+                    Ok(()) => {}
+                }
+                if !self.state().is_trusted() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_after_reconnect(&self) -> Result<()> {
+        if self.inner.device.kind.can_approve() {
+            self.pending_requests().await?;
+        }
+        if self.approval_prompt()?.is_some() {
+            self.check_approval().await?;
+        }
+        self.sync().await.map(|_| ())
+    }
+
+    async fn handle_event(&self, event: Event) -> Result<()> {
+        let me = self.state().device_id();
+        match event {
+            Event::DeviceDisabled { device_id } if Some(device_id) == me => {
+                self.wipe().await?;
+                Err(Error::Wiped)
+            }
+            Event::ApprovalRequested { .. } | Event::ApprovalDecided { .. } => {
+                if self.inner.device.kind.can_approve() {
+                    self.pending_requests().await?;
+                }
+                if self.approval_prompt()?.is_some() {
+                    self.check_approval().await?;
+                }
+                Ok(())
+            }
+            Event::EnvelopeAdded { .. } => {
+                if self.approval_prompt()?.is_some() {
+                    self.check_approval().await?;
+                }
+                self.sync().await.map(|_| ())
+            }
+            Event::ItemChanged { .. } => self.sync().await.map(|_| ()),
+            Event::DeviceAdded { .. } | Event::DeviceDisabled { .. } => Ok(()),
+        }
+    }
+}
+

@@ -1,0 +1,259 @@
+//! The client a mobile app (through the bindings), the CLI and the tests use: one object
+//! opened on a profile directory, a server URL and a [`SecretStore`], holding the
+//! enrollment state machine, the approver side, local vaults and revocation.
+//!
+//! Every method is async or a fast local read; every error is an [`Error`]; no raw key
+//! crosses this API. State changes are written to the store first, then reported to the
+//! [`ClientListener`].
+
+mod approval;
+mod enrollment;
+mod events;
+mod state;
+mod vault;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+pub use approval::{ApprovalPrompt, PendingRequest};
+pub use state::{EnrollmentState, Verification};
+pub use vault::{ItemInfo, SyncReport, VaultInfo};
+use state::Tokens;
+use vouch_proto::{Device, DeviceKind, ErrorCode};
+
+use crate::{
+    error::{Error, Result},
+    keystore::SecretStore,
+    store::Store,
+    transport::Transport,
+};
+
+/// Receives state changes. Implemented in Kotlin/Swift by the facades (feeding a
+/// `StateFlow` / `AsyncStream`); called from Rust threads, must return quickly.
+pub trait ClientListener: Send + Sync {
+    /// The enrollment state changed (also after a wipe).
+    fn state_changed(&self, state: EnrollmentState);
+    /// The approver's list of pending requests changed.
+    fn pending_approvals_changed(&self, pending: Vec<PendingRequest>);
+    /// Vaults or items changed (sync, new keys, remote edits).
+    fn vaults_changed(&self);
+}
+
+/// What this install is, for registration and the default device name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// `web`, `extension` or `mobile`.
+    pub kind: DeviceKind,
+    /// Model or browser name, e.g. "Pixel 8".
+    pub model: String,
+    /// Operating system, e.g. "Android 15".
+    pub os: String,
+    /// Browser or app, e.g. "Vouch 1.0".
+    pub app: String,
+}
+
+/// How to open a [`Client`].
+pub struct ClientConfig {
+    /// Directory of this profile's database (created if missing).
+    pub profile_dir: PathBuf,
+    /// Server base URL (`https://…`; `http://` only to loopback).
+    pub server_url: String,
+    /// What this install is.
+    pub device: DeviceInfo,
+    /// The platform key store that wraps the database key.
+    pub secret_store: Arc<dyn SecretStore>,
+    /// Who to tell about changes.
+    pub listener: Option<Arc<dyn ClientListener>>,
+}
+
+/// File name of the profile database.
+pub const DATABASE_FILE: &str = "vouch.db";
+
+/// The Vouch client of one profile. Cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    secrets: Arc<dyn SecretStore>,
+    transport: Transport,
+    server_url: String,
+    device: DeviceInfo,
+    listener: Option<Arc<dyn ClientListener>>,
+    state: Mutex<EnrollmentState>,
+    tokens: Mutex<Tokens>,
+    /// Serialises state transitions (one writer of the state machine).
+    transition: tokio::sync::Mutex<()>,
+}
+
+impl Client {
+    /// Opens (or creates) the profile and resumes its persisted state. No network.
+    pub fn open(config: ClientConfig) -> Result<Self> {
+        let transport = Transport::new(&config.server_url)?;
+        let store = Store::open(config.profile_dir.join(DATABASE_FILE), config.secret_store.as_ref())?;
+        let (state, tokens) = match store.account()? {
+            Some(row) => {
+                let state: EnrollmentState =
+                    serde_json::from_str(&row.state_json).map_err(|_| Error::CorruptRow("account"))?;
+                let tokens: Tokens = match row.secrets {
+                    Some(s) => serde_json::from_slice(&s).map_err(|_| Error::CorruptRow("account"))?,
+                    None => Tokens::default(),
+                };
+                (state, tokens)
+            }
+            None => (EnrollmentState::SignedOut, Tokens::default()),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                secrets: config.secret_store,
+                transport,
+                server_url: config.server_url,
+                device: config.device,
+                listener: config.listener,
+                state: Mutex::new(state),
+                tokens: Mutex::new(tokens),
+                transition: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The current enrollment state (a local read).
+    pub fn state(&self) -> EnrollmentState {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The profile database path.
+    pub fn database_path(&self) -> &Path {
+        self.inner.store.path()
+    }
+
+    /// The server URL this profile talks to.
+    pub fn server_url(&self) -> &str {
+        &self.inner.server_url
+    }
+
+    /// The user's devices (trusted device only).
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        let token = self.device_token()?;
+        self.guard(self.inner.transport.get("/v1/devices", Some(&token)).await).await
+    }
+
+    /// Disables a device (allowed to web devices of the same user and to admins). Disabling
+    /// this device itself wipes it.
+    pub async fn disable_device(&self, device_id: uuid::Uuid) -> Result<()> {
+        let token = self.device_token()?;
+        let _: vouch_proto::Disabled = self
+            .guard(self.inner.transport.post(&format!("/v1/devices/{device_id}/disable"), Some(&token), &()).await)
+            .await?;
+        if self.state().device_id() == Some(device_id) {
+            self.wipe_now()?;
+        }
+        Ok(())
+    }
+
+    /// Admin: every device of the workspace, optionally of one user.
+    pub async fn admin_devices(&self, user_id: Option<uuid::Uuid>) -> Result<Vec<Device>> {
+        let token = self.device_token()?;
+        let path = match user_id {
+            Some(u) => format!("/v1/admin/devices?user_id={u}"),
+            None => "/v1/admin/devices".to_owned(),
+        };
+        self.guard(self.inner.transport.get(&path, Some(&token)).await).await
+    }
+
+    /// Admin: deprovisions a user (every device disabled in one transaction).
+    pub async fn admin_deprovision(&self, user_id: uuid::Uuid) -> Result<Vec<uuid::Uuid>> {
+        let token = self.device_token()?;
+        let out: vouch_proto::Disabled = self
+            .guard(self.inner.transport.post(&format!("/v1/admin/users/{user_id}/deprovision"), Some(&token), &()).await)
+            .await?;
+        Ok(out.disabled)
+    }
+
+    // ---- internals shared by the flows -------------------------------------------------
+
+    fn device_token(&self) -> Result<String> {
+        if matches!(self.state(), EnrollmentState::Wiped) {
+            return Err(Error::Wiped);
+        }
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .device
+            .clone()
+            .ok_or(Error::InvalidState("this device is not trusted"))
+    }
+
+    fn account_token(&self) -> Result<String> {
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .account
+            .clone()
+            .ok_or(Error::InvalidState("not signed in"))
+    }
+
+    /// Persists a new state and tokens (one store write), then reports it.
+    fn persist(&self, state: EnrollmentState, tokens: Option<Tokens>) -> Result<()> {
+        let tokens = match tokens {
+            Some(t) => t,
+            None => self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        };
+        let state_json = serde_json::to_string(&state).map_err(|_| Error::Protocol("state encoding"))?;
+        let secrets = crate::crypto::SecretBytes::new(
+            serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("token encoding"))?,
+        );
+        self.inner.store.save_account(&self.inner.server_url, &state_json, Some(&secrets))?;
+        self.commit_memory(state, tokens);
+        Ok(())
+    }
+
+    fn commit_memory(&self, state: EnrollmentState, tokens: Tokens) {
+        *self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner()) = tokens;
+        *self.inner.state.lock().unwrap_or_else(|p| p.into_inner()) = state.clone();
+        log::info!("enrollment state: {}", state.name());
+        if let Some(l) = &self.inner.listener {
+            l.state_changed(state);
+        }
+    }
+
+    /// Passes a result through, wiping the device first when the server says it was
+    /// disabled (rule 6: on learning that, the device wipes its keys and items).
+    async fn guard<T>(&self, r: Result<T>) -> Result<T> {
+        match r {
+            Err(Error::Server { code: ErrorCode::DeviceDisabled, .. }) => {
+                self.wipe_now()?;
+                Err(Error::Wiped)
+            }
+            other => other,
+        }
+    }
+
+    /// Crypto-shredding of this device: vault keys, items, identity and tokens are
+    /// deleted, the database key is replaced and the old one destroyed; state `Wiped`.
+    pub async fn wipe(&self) -> Result<()> {
+        let _t = self.inner.transition.lock().await;
+        self.wipe_now()
+    }
+
+    fn wipe_now(&self) -> Result<()> {
+        if matches!(self.state(), EnrollmentState::Wiped) {
+            return Ok(());
+        }
+        self.inner.store.wipe(self.inner.secrets.as_ref())?;
+        self.inner.store.audit("wiped", "device disabled or deprovisioned")?;
+        self.persist(EnrollmentState::Wiped, Some(Tokens::default()))?;
+        if let Some(l) = &self.inner.listener {
+            l.vaults_changed();
+            l.pending_approvals_changed(Vec::new());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,302 @@
+//! Local vaults: keys only on trusted devices, items sealed on the device and synced to
+//! the server as ciphertext with versions. Writes land in the store and the outbox
+//! first, so they survive being offline or killed; a write the server refuses as stale
+//! (`version_conflict`) is kept as a conflict copy, never silently lost.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use vouch_proto::{Bytes, CreateVault, ErrorCode, ItemRecord, PutItem, Vault};
+
+use super::{Client, EnrollmentState};
+use crate::{
+    crypto::{ItemAad, SecretBytes, VaultKey, open_item, seal_item},
+    error::{Error, Result},
+    store::{StoredItem, now_ms},
+};
+
+/// A vault as the UI lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultInfo {
+    /// Vault id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Whether this device holds the key (an email-only device may not yet).
+    pub has_key: bool,
+}
+
+/// An item's metadata (its plaintext comes from [`Client::get_item`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemInfo {
+    /// Vault id.
+    pub vault_id: Uuid,
+    /// Item id.
+    pub item_id: Uuid,
+    /// Version.
+    pub version: u64,
+    /// Acknowledged by the server.
+    pub synced: bool,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Queued operations delivered.
+    pub sent: u32,
+    /// Item versions received from the server.
+    pub received: u32,
+    /// Local writes that lost to a newer server version and were kept as copies.
+    pub conflicts: u32,
+    /// Operations still queued (the server was unreachable).
+    pub queued: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Op {
+    CreateVault { id: Uuid, name: String },
+    PutItem { vault_id: Uuid, item_id: Uuid, version: u64, ciphertext: Option<Bytes> },
+}
+
+const OUTBOX_BATCH: usize = 100;
+const RETRY_BASE_MS: i64 = 1_000;
+const RETRY_MAX_MS: i64 = 60_000;
+
+impl Client {
+    fn require_trusted(&self) -> Result<()> {
+        match self.state() {
+            EnrollmentState::Trusted { .. } => Ok(()),
+            EnrollmentState::Wiped => Err(Error::Wiped),
+            _ => Err(Error::InvalidState("vaults need a trusted device")),
+        }
+    }
+
+    fn key_of(&self, vault_id: Uuid) -> Result<VaultKey> {
+        self.inner.store.vault_key(vault_id)?.ok_or(Error::InvalidState("this device does not hold the vault's key"))
+    }
+
+    /// Creates a local vault: a fresh 256-bit key that never leaves the device unsealed.
+    pub async fn create_vault(&self, name: &str) -> Result<VaultInfo> {
+        self.require_trusted()?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+            return Err(Error::InvalidInput("vault names are 1–128 characters".into()));
+        }
+        let id = Uuid::new_v4();
+        let key = VaultKey::generate()?;
+        self.inner.store.create_vault(id, name, &key)?;
+        self.enqueue(&Op::CreateVault { id, name: name.to_owned() })?;
+        self.inner.store.audit("vault_created", &id.to_string())?;
+        let _ = self.flush(false).await;
+        self.notify_vaults();
+        Ok(VaultInfo { id, name: name.to_owned(), has_key: true })
+    }
+
+    /// The vaults this device knows (a local read; works offline).
+    pub fn vaults(&self) -> Result<Vec<VaultInfo>> {
+        self.require_trusted()?;
+        Ok(self.inner.store.vaults()?.into_iter().map(|v| VaultInfo { id: v.id, name: v.name, has_key: v.has_key }).collect())
+    }
+
+    /// Writes an item (new when `item_id` is `None`): sealed here, stored, queued for the
+    /// server. Works offline; `synced` tells whether the server already has it.
+    pub async fn put_item(&self, vault_id: Uuid, item_id: Option<Uuid>, plaintext: &[u8]) -> Result<ItemInfo> {
+        self.write_item(vault_id, item_id.unwrap_or_else(Uuid::new_v4), Some(plaintext)).await
+    }
+
+    /// Deletes an item (a new version without content, synced like any write).
+    pub async fn delete_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<ItemInfo> {
+        self.write_item(vault_id, item_id, None).await
+    }
+
+    async fn write_item(&self, vault_id: Uuid, item_id: Uuid, plaintext: Option<&[u8]>) -> Result<ItemInfo> {
+        self.require_trusted()?;
+        let key = self.key_of(vault_id)?;
+        let version = self.inner.store.item(vault_id, item_id)?.map(|i| i.version).unwrap_or(0) + 1;
+        let sealed = plaintext.map(|p| seal_item(&key, &ItemAad { vault_id, item_id, version }, p)).transpose()?;
+        let item = StoredItem { vault_id, item_id, version, sealed: sealed.clone(), dirty: true };
+        self.inner.store.put_item(&item)?;
+        self.enqueue(&Op::PutItem { vault_id, item_id, version, ciphertext: sealed.map(Bytes) })?;
+        let _ = self.flush(false).await;
+        let synced = self.inner.store.item(vault_id, item_id)?.is_some_and(|i| !i.dirty);
+        self.notify_vaults();
+        Ok(ItemInfo { vault_id, item_id, version, synced })
+    }
+
+    /// An item's plaintext, decrypted on the device (a local read; works offline).
+    /// `None` when the item does not exist or was deleted.
+    pub fn get_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<SecretBytes>> {
+        self.require_trusted()?;
+        let key = self.key_of(vault_id)?;
+        let Some(item) = self.inner.store.item(vault_id, item_id)? else { return Ok(None) };
+        let Some(sealed) = item.sealed else { return Ok(None) };
+        open_item(&key, &ItemAad { vault_id, item_id, version: item.version }, &sealed).map(Some)
+    }
+
+    /// The live items of a vault (a local read).
+    pub fn list_items(&self, vault_id: Uuid) -> Result<Vec<ItemInfo>> {
+        self.require_trusted()?;
+        Ok(self
+            .inner
+            .store
+            .items(vault_id)?
+            .into_iter()
+            .map(|i| ItemInfo { vault_id, item_id: i.item_id, version: i.version, synced: !i.dirty })
+            .collect())
+    }
+
+    /// Number of operations waiting for the server.
+    pub fn queued_operations(&self) -> Result<u64> {
+        self.inner.store.outbox_len()
+    }
+
+    fn enqueue(&self, op: &Op) -> Result<()> {
+        let payload = SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
+        self.inner.store.enqueue(match op {
+            Op::CreateVault { .. } => "create_vault",
+            Op::PutItem { .. } => "put_item",
+        }, &payload)?;
+        Ok(())
+    }
+
+    fn notify_vaults(&self) {
+        if let Some(l) = &self.inner.listener {
+            l.vaults_changed();
+        }
+    }
+
+    /// Delivers every queued operation now, in order (an explicit sync: retry delays
+    /// are ignored). Fails with [`Error::Offline`] when the server cannot be reached; the
+    /// operations stay queued.
+    pub async fn flush_outbox(&self) -> Result<SyncReport> {
+        self.flush(true).await
+    }
+
+    /// Delivers queued operations in order; stops at the first one the server cannot be
+    /// reached for, which then waits out an exponential backoff unless `force`.
+    pub(super) async fn flush(&self, force: bool) -> Result<SyncReport> {
+        self.require_trusted()?;
+        let token = self.device_token()?;
+        let mut report = SyncReport::default();
+        let now = if force { i64::MAX } else { now_ms() };
+        let entries = self.inner.store.outbox_due(now, OUTBOX_BATCH)?;
+        for entry in entries {
+            let op: Op = serde_json::from_slice(&entry.payload).map_err(|_| Error::CorruptRow("outbox"))?;
+            let result = match &op {
+                Op::CreateVault { id, name } => self
+                    .inner
+                    .transport
+                    .post::<_, Vault>("/v1/vaults", Some(&token), &CreateVault { id: *id, name: name.clone() })
+                    .await
+                    .map(|_| ()),
+                Op::PutItem { vault_id, item_id, version, ciphertext } => {
+                    let body = PutItem { version: *version, base_version: version - 1, ciphertext: ciphertext.clone() };
+                    self.inner
+                        .transport
+                        .send::<_, ItemRecord>(reqwest::Method::PUT, &format!("/v1/vaults/{vault_id}/items/{item_id}"), Some(&token), Some(&body))
+                        .await
+                        .map(|_| ())
+                }
+            };
+            match self.guard(result).await {
+                Ok(()) => {
+                    if let Op::PutItem { vault_id, item_id, version, .. } = &op {
+                        self.inner.store.mark_item_synced(*vault_id, *item_id, *version)?;
+                    }
+                    self.inner.store.outbox_ack(entry.seq)?;
+                    report.sent += 1;
+                }
+                Err(Error::Offline) => {
+                    let delay = (RETRY_BASE_MS << entry.attempts.min(6)).min(RETRY_MAX_MS);
+                    self.inner.store.outbox_retry_at(entry.seq, now_ms() + delay)?;
+                    return Err(Error::Offline);
+                }
+                Err(Error::Server { code: ErrorCode::VersionConflict, .. }) => {
+                    if let Op::PutItem { vault_id, item_id, version, ciphertext } = op {
+                        self.keep_conflict_copy(vault_id, item_id, version, ciphertext)?;
+                        report.conflicts += 1;
+                    }
+                    self.inner.store.outbox_ack(entry.seq)?;
+                }
+                Err(e @ Error::Wiped) => return Err(e),
+                Err(e) => {
+                    // Refused for good (e.g. the vault is gone): drop it, keep a trace.
+                    log::warn!("queued {} refused: {e}", entry.kind);
+                    self.inner.store.audit("outbox_dropped", &format!("{}: {}", entry.kind, e))?;
+                    self.inner.store.outbox_ack(entry.seq)?;
+                }
+            }
+        }
+        report.queued = self.inner.store.outbox_len()? as u32;
+        Ok(report)
+    }
+
+    /// The server has a newer version of an item we changed: keep our version as a new
+    /// item (re-sealed under its new id) and let the next pull bring the server's.
+    fn keep_conflict_copy(&self, vault_id: Uuid, item_id: Uuid, version: u64, ciphertext: Option<Bytes>) -> Result<()> {
+        self.inner.store.audit("conflict", &format!("item {item_id} v{version} kept as a copy"))?;
+        // Forget our losing version so the pull can bring the server's.
+        self.inner.store.put_item(&StoredItem { vault_id, item_id, version: 0, sealed: None, dirty: false })?;
+        self.inner.store.set_setting(&format!("items_seq.{vault_id}"), "0")?;
+        let Some(ct) = ciphertext else { return Ok(()) };
+        let key = self.key_of(vault_id)?;
+        let plain = open_item(&key, &ItemAad { vault_id, item_id, version }, &ct.0)?;
+        let copy = Uuid::new_v4();
+        let sealed = seal_item(&key, &ItemAad { vault_id, item_id: copy, version: 1 }, &plain)?;
+        self.inner.store.put_item(&StoredItem { vault_id, item_id: copy, version: 1, sealed: Some(sealed.clone()), dirty: true })?;
+        self.enqueue(&Op::PutItem { vault_id, item_id: copy, version: 1, ciphertext: Some(Bytes(sealed)) })
+    }
+
+    /// Two-way sync: delivers queued writes, refreshes vault names, and pulls new item
+    /// versions of every vault whose key this device holds.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        let mut report = self.flush_outbox().await?;
+        // A conflict copy queued during the flush goes out now too.
+        if report.conflicts > 0 {
+            let again = self.flush_outbox().await?;
+            report.sent += again.sent;
+            report.queued = again.queued;
+        }
+        let token = self.device_token()?;
+        let vaults: Vec<Vault> = self.guard(self.inner.transport.get("/v1/vaults", Some(&token)).await).await?;
+        for v in &vaults {
+            self.inner.store.upsert_vault(v.id, &v.name)?;
+        }
+        for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
+            report.received += self.pull_items(&token, v.id).await?;
+        }
+        self.notify_vaults();
+        Ok(report)
+    }
+
+    async fn pull_items(&self, token: &str, vault_id: Uuid) -> Result<u32> {
+        let cursor_key = format!("items_seq.{vault_id}");
+        let since: u64 = self.inner.store.setting(&cursor_key)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let records: Vec<ItemRecord> = self
+            .guard(self.inner.transport.get(&format!("/v1/vaults/{vault_id}/items?since={since}"), Some(token)).await)
+            .await?;
+        let mut received = 0;
+        let mut max_seq = since;
+        for r in records {
+            max_seq = max_seq.max(r.seq);
+            let local = self.inner.store.item(vault_id, r.item_id)?;
+            // A newer local write not yet acknowledged wins locally until it is sent.
+            if local.as_ref().is_some_and(|l| l.dirty && l.version > r.version) {
+                continue;
+            }
+            if local.as_ref().is_some_and(|l| l.version >= r.version && !l.dirty) {
+                continue;
+            }
+            self.inner.store.put_item(&StoredItem {
+                vault_id,
+                item_id: r.item_id,
+                version: r.version,
+                sealed: r.ciphertext.map(|b| b.0),
+                dirty: false,
+            })?;
+            received += 1;
+        }
+        self.inner.store.set_setting(&cursor_key, &max_seq.to_string())?;
+        Ok(received)
+    }
+}

@@ -1,0 +1,154 @@
+//! HTTP transport to the v1 server: rustls, timeouts, retries with backoff, typed errors.
+//!
+//! A request that could not reach the server becomes [`Error::Offline`] (never a
+//! transport dump); a v1 error body becomes [`Error::Server`] with its code. Plain
+//! `http://` is refused except to loopback.
+
+use std::{pin::Pin, time::Duration};
+
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode, Url};
+use serde::{Serialize, de::DeserializeOwned};
+use vouch_proto::{ErrorBody, Event};
+
+use crate::error::{Error, Result};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Attempts for a request that failed before reaching the server.
+const ATTEMPTS: u32 = 3;
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+
+/// A stream of `(event id, event)` from `GET /v1/events`.
+pub(crate) type EventStream = Pin<Box<dyn Stream<Item = Result<(i64, Event)>> + Send>>;
+
+/// The HTTP side of the client.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    base: Url,
+}
+
+/// Whether `url` may be used: https anywhere, http only to loopback.
+pub(crate) fn check_url(url: &str) -> Result<Url> {
+    let parsed = Url::parse(url).map_err(|_| Error::InvalidInput("server URL is not a URL".into()))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback { Ok(parsed) } else { Err(Error::InsecureTransport) }
+        }
+        _ => Err(Error::InvalidInput("server URL must be https://".into())),
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(server_url: &str) -> Result<Self> {
+        let base = check_url(server_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("vouch-core/", env!("CARGO_PKG_VERSION")))
+            .https_only(base.scheme() == "https")
+            .build()
+            .map_err(|_| Error::Protocol("HTTP client could not be built"))?;
+        Ok(Self { http, base })
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.base.join(path.trim_start_matches('/')).map_err(|_| Error::Protocol("bad path"))
+    }
+
+    /// Sends a JSON request and decodes the JSON answer.
+    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let url = self.url(path)?;
+        let mut attempt = 0;
+        let resp = loop {
+            let mut req = self.http.request(method.clone(), url.clone()).timeout(REQUEST_TIMEOUT);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            match req.send().await {
+                Ok(r) => break r,
+                // Not connected: the request never reached the server, so retrying is safe.
+                Err(e) if e.is_connect() && attempt + 1 < ATTEMPTS => {
+                    tokio::time::sleep(BACKOFF_BASE * 2u32.pow(attempt)).await;
+                    attempt += 1;
+                }
+                Err(_) => return Err(Error::Offline),
+            }
+        };
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
+        if status.is_success() {
+            let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+            return serde_json::from_slice(bytes).map_err(|_| Error::Protocol("response body does not match the contract"));
+        }
+        Err(server_error(status, &bytes))
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T> {
+        self.send::<(), T>(Method::GET, path, token, None).await
+    }
+
+    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, token: Option<&str>, body: &B) -> Result<T> {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Opens the event stream (`query` like `?device_id=…`), resuming after `last_id`.
+    pub(crate) async fn events(&self, token: &str, query: &str, last_id: Option<i64>) -> Result<EventStream> {
+        let url = self.url(&format!("v1/events{query}"))?;
+        let mut req = self.http.get(url).bearer_auth(token);
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.send().await.map_err(|_| Error::Offline)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
+            return Err(server_error(status, &bytes));
+        }
+        use eventsource_stream::Eventsource;
+        let stream = resp.bytes_stream().eventsource().filter_map(|item| async move {
+            match item {
+                Err(_) => Some(Err(Error::Offline)),
+                Ok(ev) if ev.event.is_empty() || ev.event == "message" => None,
+                Ok(ev) => {
+                    let id = ev.id.parse::<i64>().ok()?;
+                    match serde_json::from_str::<Event>(&ev.data) {
+                        Ok(parsed) => Some(Ok((id, parsed))),
+                        // An event kind from a newer server: skip it, keep the cursor moving.
+                        Err(_) => None,
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+}
+
+fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => Error::Server {
+            code: body.error.code,
+            message: body.error.message,
+            attempts_left: body.error.attempts_left,
+            retry_after_secs: body.error.retry_after_secs,
+        },
+        Err(_) if status.is_server_error() => Error::Offline,
+        Err(_) => Error::Protocol("error response without a v1 error body"),
+    }
+}
