@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod cli;
 pub mod db;
 mod error;
 mod extract;

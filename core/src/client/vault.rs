@@ -118,7 +118,7 @@ impl Client {
         self.inner.store.put_item(&item)?;
         self.enqueue(&Op::PutItem { vault_id, item_id, version, ciphertext: sealed.map(Bytes) })?;
         let _ = self.flush(false).await;
-        let synced = self.inner.store.item(vault_id, item_id)?.is_some_and(|i| !i.dirty);
+        let synced = self.inner.store.item(vault_id, item_id)?.is_some_and(|i| i.version == version && !i.dirty);
         self.notify_vaults();
         Ok(ItemInfo { vault_id, item_id, version, synced })
     }

@@ -1,0 +1,141 @@
+//! The `vouch-server` command line: flags, signals and the admin command. The binary's
+//! `main` is [`run`], so other crates' test binaries can start the very same server.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use vouch_proto::Role;
+use crate::{Db, Settings, seed};
+
+#[derive(Parser, Debug)]
+#[command(name = "vouch-server", version, about = "Vouch reference server (v1 HTTP contract)")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "VOUCH_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Data directory (the SQLite file and the mail outbox live here; created if missing).
+    #[arg(long, env = "VOUCH_DATA", default_value = "./vouch-data")]
+    data: PathBuf,
+    /// Email-code lifetime in seconds.
+    #[arg(long, env = "VOUCH_CODE_TTL", default_value_t = vouch_proto::DEFAULT_CODE_TTL_SECS)]
+    code_ttl: u64,
+    /// Approval-request lifetime in seconds.
+    #[arg(long, env = "VOUCH_APPROVAL_TTL", default_value_t = vouch_proto::DEFAULT_APPROVAL_TTL_SECS)]
+    approval_ttl: u64,
+    /// Seconds between two codes for one device.
+    #[arg(long, env = "VOUCH_CODE_RESEND_INTERVAL", default_value_t = vouch_proto::CODE_RESEND_INTERVAL_SECS)]
+    code_resend_interval: u64,
+    /// Non-disabled devices per user.
+    #[arg(long, env = "VOUCH_DEVICE_LIMIT", default_value_t = vouch_proto::DEFAULT_DEVICE_LIMIT)]
+    device_limit: u32,
+    /// Approval requests a user may open per 10 minutes.
+    #[arg(long, env = "VOUCH_APPROVAL_RATE", default_value_t = vouch_proto::APPROVAL_REQUESTS_PER_WINDOW)]
+    approval_rate: u32,
+    /// Seed workspace "Acme" (admin@, alice@, bob@, carol@acme.test / dev-password) and
+    /// serve GET /v1/dev/outbox.
+    #[arg(long, env = "VOUCH_DEV")]
+    dev: bool,
+    /// SMTP relay URL, e.g. smtps://user:pass@smtp.example.com:465 (default: outbox file).
+    #[arg(long, env = "VOUCH_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender address for SMTP mail.
+    #[arg(long, env = "VOUCH_MAIL_FROM", default_value = "Vouch <no-reply@vouch.invalid>")]
+    mail_from: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Administration of the data directory.
+    Admin {
+        #[command(subcommand)]
+        action: Admin,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Admin {
+    /// Creates a user (the password is read from VOUCH_NEW_PASSWORD, never a flag).
+    CreateUser {
+        /// Workspace name (created if new).
+        #[arg(long)]
+        workspace: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// Parses `std::env::args`, runs the server (or the admin command) and returns the exit code.
+pub fn run() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    if let Some(Command::Admin { action: Admin::CreateUser { workspace, email, admin } }) = &cli.command {
+        let Ok(password) = std::env::var("VOUCH_NEW_PASSWORD") else {
+            eprintln!("error: set VOUCH_NEW_PASSWORD to the new user's password");
+            return ExitCode::from(2);
+        };
+        let role = if *admin { Role::Admin } else { Role::Member };
+        return match Db::open(&cli.data).map_err(|e| e.to_string()).and_then(|db| {
+            seed::create_user(&db, workspace, email, &password, role).map_err(|e| format!("{e:?}"))
+        }) {
+            Ok(id) => {
+                println!("user {email} id {id}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mut settings = Settings::new(cli.listen, cli.data);
+    settings.code_ttl = Duration::from_secs(cli.code_ttl);
+    settings.approval_ttl = Duration::from_secs(cli.approval_ttl);
+    settings.code_resend_interval = Duration::from_secs(cli.code_resend_interval);
+    settings.device_limit = cli.device_limit;
+    settings.approval_rate_limit = cli.approval_rate;
+    settings.dev = cli.dev;
+    settings.smtp_url = cli.smtp_url;
+    settings.mail_from = cli.mail_from;
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let server = match crate::start(settings).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("listening on {}", server.url());
+        wait_for_signal().await;
+        log::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,474 @@
+//! The client end to end: three and more devices against a real server process.
+
+mod common;
+
+use std::{io::BufRead, sync::atomic::Ordering};
+
+
+use common::*;
+use vouch_core::{EnrollmentState, Error, proto::{DeviceKind, ErrorCode, VerifiedBy}};
+
+const ALICE: &str = "alice@acme.test";
+
+/// Phone by email code, laptop by number-matched approval (then decrypts what the phone
+/// wrote), tablet by QR approval; listener and persisted state along the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_email_number_and_qr() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    assert_eq!(phone.client.state(), EnrollmentState::SignedOut);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    assert!(matches!(phone.client.state(), EnrollmentState::Trusted { verified_by: VerifiedBy::EmailCode, .. }));
+    assert_eq!(*phone.recorder.states.lock().unwrap(), ["untrusted", "verifying", "verifying", "trusted"]);
+    let vault = phone.client.create_vault("Personal").await.unwrap();
+    let item = phone.client.put_item(vault.id, None, b"wifi password: hunter2").await.unwrap();
+    assert!(item.synced);
+
+    // Laptop: number-matched approval.
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    assert!(laptop.client.default_device_name().unwrap().starts_with("alice laptop - TestOS 1/e2e"));
+    let prompt = laptop.client.start_approval().await.unwrap();
+    assert_eq!(prompt.number.len(), 2);
+    assert_eq!(prompt.phrase.split(' ').count(), 6);
+    let waiter = {
+        let c = laptop.client.clone();
+        tokio::spawn(async move { c.wait_for_approval().await })
+    };
+    let pending = phone.client.pending_requests().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].request_id, prompt.request_id);
+    assert_eq!(pending[0].device_kind, DeviceKind::Web);
+    assert_eq!(pending[0].origin, "127.0.0.1");
+    assert_eq!(pending[0].phrase, prompt.phrase, "both screens show the same phrase");
+    phone.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    let state = tokio::time::timeout(std::time::Duration::from_secs(15), waiter).await.unwrap().unwrap().unwrap();
+    assert!(matches!(state, EnrollmentState::Trusted { verified_by: VerifiedBy::Approval, .. }));
+    laptop.client.sync().await.unwrap();
+    let vaults = laptop.client.vaults().unwrap();
+    assert_eq!(vaults.len(), 1);
+    assert_eq!(vaults[0].name, "Personal");
+    assert!(vaults[0].has_key);
+    let plain = laptop.client.get_item(vault.id, item.item_id).unwrap().unwrap();
+    assert_eq!(plain.as_slice(), b"wifi password: hunter2");
+
+    // Tablet: QR approval by the laptop (a web device may approve too).
+    let tablet = Device::open(root.path(), "tablet", &server.url, DeviceKind::Mobile);
+    sign_in_and_register(&tablet, ALICE).await;
+    let prompt = tablet.client.start_approval().await.unwrap();
+    assert!(prompt.qr_payload.starts_with("VOUCH1:"));
+    laptop.client.approve_qr(&prompt.qr_payload).await.unwrap();
+    let state = tablet.client.wait_for_approval().await.unwrap();
+    assert!(matches!(state, EnrollmentState::Trusted { verified_by: VerifiedBy::QrApproval, .. }));
+    tablet.client.sync().await.unwrap();
+    assert_eq!(tablet.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"wifi password: hunter2");
+
+    // State survives a restart of the client.
+    drop(tablet);
+    let tablet = Device::open(root.path(), "tablet", &server.url, DeviceKind::Mobile);
+    assert!(tablet.client.state().is_trusted());
+    assert_eq!(tablet.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"wifi password: hunter2");
+    assert_eq!(tablet.client.devices().await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_number_is_refused_and_nothing_is_sent() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    phone.client.create_vault("V").await.unwrap();
+    let relay = start_relay(server.url.clone()).await;
+    // The approver talks through the relay (in pass-through mode) so we see what it sends.
+    let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
+    drop(phone);
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    let prompt = laptop.client.start_approval().await.unwrap();
+    approver.client.pending_requests().await.unwrap();
+    let wrong = format!("{:02}", (prompt.number.parse::<u32>().unwrap() + 1) % 100);
+    assert!(matches!(approver.client.approve(prompt.request_id, &wrong).await, Err(Error::WrongNumber)));
+    assert!(matches!(approver.client.approve(prompt.request_id, "banana").await, Err(Error::WrongNumber)));
+    assert!(relay.approvals_forwarded.lock().unwrap().is_empty(), "nothing may reach the server");
+    assert_eq!(laptop.client.check_approval().await.unwrap(), None, "still pending");
+    // The right number then works.
+    approver.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    assert_eq!(relay.approvals_forwarded.lock().unwrap().len(), 1);
+    assert!(laptop.client.wait_for_approval().await.unwrap().is_trusted());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_swaps_the_key_is_caught() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    phone.client.create_vault("V").await.unwrap();
+    drop(phone);
+    let relay = start_relay(server.url.clone()).await;
+    let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
+
+    // 1. Swapped before the approver lists: the number it would derive differs from the
+    //    one on the new device, so the person's number is refused; nothing is sealed.
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    let attacker = vouch_core::crypto::PublicKey::from_bytes(
+        &vouch_core::proto::Bytes::from_b64(ATTACKER_KEY_B64).unwrap().0,
+    )
+    .unwrap();
+    let user = laptop.client.state().user().unwrap().id;
+    // Two digits collide for 1 swapped key in 100 (the phrase still differs); pick a
+    // request where they do not, so the test is deterministic.
+    let prompt = loop {
+        let p = laptop.client.start_approval().await.unwrap();
+        if vouch_core::crypto::check_values(&attacker, &user, &p.request_id).number_text() != p.number {
+            break p;
+        }
+        relay.swap.store(false, Ordering::SeqCst);
+        approver.client.pending_requests().await.unwrap();
+        approver.client.deny(p.request_id).await.unwrap();
+        laptop.client.wait_for_approval().await.unwrap();
+        laptop.client.register_device(&format!("laptop {}", p.request_id)).await.unwrap();
+    };
+    relay.swap.store(true, Ordering::SeqCst);
+    let shown = approver.client.pending_requests().await.unwrap();
+    assert_ne!(shown[0].phrase, prompt.phrase, "the phrases differ: the person can see the swap");
+    let r = approver.client.approve(prompt.request_id, &prompt.number).await;
+    assert!(matches!(r, Err(Error::WrongNumber)));
+    assert!(relay.approvals_forwarded.lock().unwrap().is_empty());
+    approver.client.deny(prompt.request_id).await.unwrap();
+    assert!(matches!(laptop.client.wait_for_approval().await.unwrap(), EnrollmentState::Denied { .. }));
+
+    // 2. Genuine when listed, swapped afterwards: the approver keeps its first snapshot
+    //    and seals to the key it derived the number from; the new device opens it.
+    relay.swap.store(false, Ordering::SeqCst);
+    laptop.client.register_device("laptop again").await.unwrap();
+    let prompt = laptop.client.start_approval().await.unwrap();
+    let shown = approver.client.pending_requests().await.unwrap();
+    assert_eq!(shown[0].phrase, prompt.phrase);
+    relay.swap.store(true, Ordering::SeqCst);
+    let again = approver.client.pending_requests().await.unwrap();
+    assert_eq!(again[0].phrase, prompt.phrase, "the first snapshot is kept");
+    approver.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    assert!(laptop.client.wait_for_approval().await.unwrap().is_trusted());
+    laptop.client.sync().await.unwrap();
+    assert!(laptop.client.vaults().unwrap()[0].has_key, "the envelope was sealed to the genuine key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_expiry_and_device_limit() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &["--approval-ttl", "2", "--device-limit", "3"]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+
+    let prompt = laptop.client.start_approval().await.unwrap();
+    phone.client.pending_requests().await.unwrap();
+    phone.client.deny(prompt.request_id).await.unwrap();
+    assert!(matches!(laptop.client.wait_for_approval().await.unwrap(), EnrollmentState::Denied { .. }));
+
+    laptop.client.register_device("laptop 2").await.unwrap();
+    laptop.client.start_approval().await.unwrap();
+    let state = laptop.client.wait_for_approval().await.unwrap();
+    assert!(matches!(state, EnrollmentState::Expired { .. }), "{state:?}");
+
+    // Limit 3: phone + laptop 2 (expired request, device still pending) + one more.
+    let third = Device::open(root.path(), "third", &server.url, DeviceKind::Web);
+    sign_in_and_register(&third, ALICE).await;
+    let fourth = Device::open(root.path(), "fourth", &server.url, DeviceKind::Web);
+    fourth.client.sign_in(ALICE, PASSWORD).await.unwrap();
+    match fourth.client.register_device("fourth").await {
+        Err(Error::Server { code: ErrorCode::DeviceLimitReached, message, .. }) => assert!(message.contains("disable one")),
+        other => panic!("expected device_limit_reached, got {other:?}"),
+    }
+    assert!(matches!(fourth.client.state(), EnrollmentState::Untrusted { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_code_errors_are_typed() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &["--code-ttl", "1"]);
+    let d = Device::open(root.path(), "d", &server.url, DeviceKind::Mobile);
+    sign_in_and_register(&d, ALICE).await;
+    d.client.remind_me_later().await.err();
+    d.client.request_email_code().await.unwrap();
+    let code = read_code(&server.url, ALICE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    match d.client.submit_email_code(wrong).await {
+        Err(Error::Server { code: ErrorCode::InvalidCode, attempts_left: Some(4), .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    match d.client.submit_email_code(&code).await {
+        Err(Error::Server { code: ErrorCode::CodeExpired, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    match d.client.request_email_code().await {
+        Err(Error::Server { code: ErrorCode::TooManyRequests, retry_after_secs: Some(_), .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // "Remind me later" is only for an untrusted, unregistered session.
+    let e = Device::open(root.path(), "e", &server.url, DeviceKind::Web);
+    e.client.sign_in(ALICE, PASSWORD).await.unwrap();
+    let s = e.client.remind_me_later().await.unwrap();
+    assert!(matches!(s, EnrollmentState::Untrusted { reminded_later: true, .. }));
+    assert!(matches!(e.client.vaults(), Err(Error::InvalidState(_))));
+    drop(e);
+    let e = Device::open(root.path(), "e", &server.url, DeviceKind::Web);
+    assert!(matches!(e.client.state(), EnrollmentState::Untrusted { reminded_later: true, .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_only_device_gets_keys_only_after_an_approval() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    let vault = phone.client.create_vault("Personal").await.unwrap();
+    let item = phone.client.put_item(vault.id, None, b"secret").await.unwrap();
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    enroll_by_email(&laptop, &server.url, ALICE).await; // "I don't have access to my trusted device"
+    laptop.client.sync().await.unwrap();
+    let vaults = laptop.client.vaults().unwrap();
+    assert_eq!(vaults.len(), 1);
+    assert!(!vaults[0].has_key, "email alone does not bring vault keys");
+    assert!(matches!(laptop.client.get_item(vault.id, item.item_id), Err(Error::InvalidState(_))));
+    let prompt = laptop.client.request_vault_keys().await.unwrap();
+    let pending = phone.client.pending_requests().await.unwrap();
+    assert_eq!(pending[0].purpose, vouch_core::proto::ApprovalPurpose::KeySharing);
+    phone.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    laptop.client.wait_for_approval().await.unwrap();
+    laptop.client.sync().await.unwrap();
+    assert_eq!(laptop.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"secret");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_writes_are_kept() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    let vault = phone.client.create_vault("V").await.unwrap();
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    let p = laptop.client.start_approval().await.unwrap();
+    phone.client.pending_requests().await.unwrap();
+    phone.client.approve(p.request_id, &p.number).await.unwrap();
+    laptop.client.wait_for_approval().await.unwrap();
+    let item = phone.client.put_item(vault.id, None, b"v1").await.unwrap();
+    laptop.client.sync().await.unwrap();
+    // Both edit version 1.
+    phone.client.put_item(vault.id, Some(item.item_id), b"phone edit").await.unwrap();
+    let mine = laptop.client.put_item(vault.id, Some(item.item_id), b"laptop edit").await.unwrap();
+    assert!(!mine.synced, "the server refused it as stale");
+    laptop.client.sync().await.unwrap();
+    assert_eq!(laptop.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"phone edit");
+    let all: Vec<Vec<u8>> = laptop
+        .client
+        .list_items(vault.id)
+        .unwrap()
+        .iter()
+        .map(|i| laptop.client.get_item(vault.id, i.item_id).unwrap().unwrap().to_vec())
+        .collect();
+    assert!(all.contains(&b"laptop edit".to_vec()), "the losing write is kept as a copy");
+    phone.client.sync().await.unwrap();
+    assert_eq!(phone.client.list_items(vault.id).unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_wipes_the_device_on_disk() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let web = Device::open(root.path(), "web", &server.url, DeviceKind::Web);
+    enroll_by_email(&web, &server.url, ALICE).await;
+    let vault = web.client.create_vault("V").await.unwrap();
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    sign_in_and_register(&phone, ALICE).await;
+    let p = phone.client.start_approval().await.unwrap();
+    web.client.pending_requests().await.unwrap();
+    web.client.approve(p.request_id, &p.number).await.unwrap();
+    phone.client.wait_for_approval().await.unwrap();
+    phone.client.sync().await.unwrap();
+    let plaintext = b"PLAINTEXT-the-phone-held-this";
+    let it = phone.client.put_item(vault.id, None, plaintext).await.unwrap();
+    // The item's ciphertext as stored on the phone (and the server).
+    let sealed = stored_ciphertext(&phone, vault.id, it.item_id);
+    assert!(contains(&phone.database_bytes(), &sealed), "control: the ciphertext was on disk");
+    let events = {
+        let c = phone.client.clone();
+        tokio::spawn(async move { c.run_events().await })
+    };
+    let phone_id = phone.client.state().device_id().unwrap();
+    web.client.disable_device(phone_id).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(15), events).await.unwrap().unwrap().unwrap();
+    assert_eq!(phone.client.state(), EnrollmentState::Wiped);
+    assert!(phone.recorder.states.lock().unwrap().last().unwrap() == "wiped");
+    let bytes = phone.database_bytes();
+    assert!(!contains(&bytes, &sealed), "item ciphertext still on disk");
+    assert!(!contains(&bytes, plaintext));
+    assert!(matches!(phone.client.get_item(vault.id, it.item_id), Err(Error::Wiped)));
+    assert!(matches!(phone.client.devices().await, Err(Error::Wiped)));
+}
+
+/// The item's ciphertext as the device stored it (read through a second connection).
+fn stored_ciphertext(d: &Device, vault: uuid::Uuid, item: uuid::Uuid) -> Vec<u8> {
+    let keys = vouch_core::keystore::SoftwareSecretStore::open(d.dir.join("keys")).unwrap();
+    let store = vouch_core::store::Store::open(d.client.database_path(), &keys).unwrap();
+    store.item(vault, item).unwrap().unwrap().sealed.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprovisioning_wipes_every_device_of_the_user() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let admin = Device::open(root.path(), "admin", &server.url, DeviceKind::Web);
+    enroll_by_email(&admin, &server.url, "admin@acme.test").await;
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    let vault = phone.client.create_vault("V").await.unwrap();
+    phone.client.put_item(vault.id, None, b"gone soon").await.unwrap();
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    let p = laptop.client.start_approval().await.unwrap();
+    phone.client.pending_requests().await.unwrap();
+    phone.client.approve(p.request_id, &p.number).await.unwrap();
+    laptop.client.wait_for_approval().await.unwrap();
+    laptop.client.sync().await.unwrap();
+    // The phone listens for events; the laptop is offline-ish and learns on its next call.
+    let events = {
+        let c = phone.client.clone();
+        tokio::spawn(async move { c.run_events().await })
+    };
+    let alice_id = phone.client.state().user().unwrap().id;
+    assert_eq!(admin.client.admin_devices(Some(alice_id)).await.unwrap().len(), 2);
+    let disabled = admin.client.admin_deprovision(alice_id).await.unwrap();
+    assert_eq!(disabled.len(), 2);
+    tokio::time::timeout(std::time::Duration::from_secs(15), events).await.unwrap().unwrap().unwrap();
+    assert_eq!(phone.client.state(), EnrollmentState::Wiped);
+    assert!(matches!(laptop.client.sync().await, Err(Error::Wiped)));
+    assert_eq!(laptop.client.state(), EnrollmentState::Wiped);
+    for d in [&phone, &laptop] {
+        assert!(!contains(&d.database_bytes(), b"gone soon"));
+        let keys = vouch_core::keystore::SoftwareSecretStore::open(d.dir.join("keys")).unwrap();
+        let store = vouch_core::store::Store::open(d.client.database_path(), &keys).unwrap();
+        assert_eq!(store.item_count().unwrap(), 0);
+        assert!(store.vaults().unwrap().is_empty());
+        assert!(store.identity().unwrap().is_none());
+    }
+    // The admin is untouched.
+    assert!(admin.client.devices().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let mut server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    let vault = phone.client.create_vault("V").await.unwrap();
+    let online = phone.client.put_item(vault.id, None, b"written online").await.unwrap();
+    server.stop();
+    // Reads come from the store.
+    assert_eq!(phone.client.get_item(vault.id, online.item_id).unwrap().unwrap().as_slice(), b"written online");
+    // Writes are accepted locally and queued.
+    let offline = phone.client.put_item(vault.id, None, b"written offline").await.unwrap();
+    assert!(!offline.synced);
+    let v2 = phone.client.create_vault("Made offline").await.unwrap();
+    let in_v2 = phone.client.put_item(v2.id, None, b"in the offline vault").await.unwrap();
+    assert_eq!(phone.client.queued_operations().unwrap(), 3);
+    match phone.client.sync().await {
+        Err(e @ Error::Offline) => assert_eq!(e.to_string(), "offline: the server cannot be reached"),
+        other => panic!("expected Offline, got {other:?}"),
+    }
+    assert!(matches!(phone.client.devices().await, Err(Error::Offline)));
+    // Restart the client too: the queue is on disk.
+    drop(phone);
+    server.restart();
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    let report = phone.client.sync().await.unwrap();
+    assert_eq!(report.sent, 3);
+    assert_eq!(phone.client.queued_operations().unwrap(), 0);
+    // Another device sees them.
+    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    let p = laptop.client.start_approval().await.unwrap();
+    phone.client.pending_requests().await.unwrap();
+    phone.client.approve(p.request_id, &p.number).await.unwrap();
+    laptop.client.wait_for_approval().await.unwrap();
+    laptop.client.sync().await.unwrap();
+    assert_eq!(laptop.client.get_item(vault.id, offline.item_id).unwrap().unwrap().as_slice(), b"written offline");
+    assert_eq!(laptop.client.get_item(v2.id, in_v2.item_id).unwrap().unwrap().as_slice(), b"in the offline vault");
+}
+
+fn spawn_client(profile: &std::path::Path, url: &str, args: &[&str]) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-e2e-client"))
+        .arg(profile)
+        .arg(url)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+fn sigkill(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill").arg("-KILL").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    enroll_by_email(&phone, &server.url, ALICE).await;
+    let vault = phone.client.create_vault("V").await.unwrap();
+    let item = phone.client.put_item(vault.id, None, b"before the crash").await.unwrap();
+    // The crashing device: registered in this process, then driven by a child process.
+    let crash_dir = root.path().join("crash");
+    {
+        let d = Device::open(root.path(), "crash", &server.url, DeviceKind::Web);
+        sign_in_and_register(&d, ALICE).await;
+    }
+    let (mut child, mut lines) = spawn_client(&crash_dir, &server.url, &["request"]);
+    let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap()).await.unwrap();
+    let parts: Vec<&str> = line.split(' ').collect();
+    assert_eq!(parts[0], "REQUEST");
+    let (request_id, number) = (parts[1].to_owned(), parts[2].to_owned());
+    sigkill(&mut child); // killed while waiting for the decision
+    phone.client.pending_requests().await.unwrap();
+    phone.client.approve(request_id.parse().unwrap(), &number).await.unwrap();
+    let (mut child, mut lines) = spawn_client(&crash_dir, &server.url, &["resume"]);
+    let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap()).await.unwrap();
+    assert_eq!(line, "STATE trusted");
+    let _ = child.wait();
+
+    // Vault writes killed at a random point: every acknowledged item survives.
+    let (mut child, lines) = spawn_client(&crash_dir, &server.url, &["write", &vault.id.to_string()]);
+    let acked = tokio::task::spawn_blocking(move || {
+        let mut acked = Vec::new();
+        for line in lines.take(15) {
+            acked.push(line.unwrap());
+        }
+        acked
+    })
+    .await
+    .unwrap();
+    sigkill(&mut child);
+    let d = Device::open(root.path(), "crash", &server.url, DeviceKind::Web);
+    assert!(d.client.state().is_trusted());
+    let keys = vouch_core::keystore::SoftwareSecretStore::open(crash_dir.join("keys")).unwrap();
+    assert!(vouch_core::store::Store::open(d.client.database_path(), &keys).unwrap().integrity_check().unwrap());
+    for line in &acked {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let got = d.client.get_item(vault.id, parts[1].parse().unwrap()).unwrap().expect("acknowledged item lost");
+        assert_eq!(got.as_slice(), format!("item {}", parts[2]).as_bytes());
+    }
+    d.client.sync().await.unwrap();
+    assert_eq!(d.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"before the crash");
+    assert_eq!(d.client.queued_operations().unwrap(), 0);
+}
