@@ -1,6 +1,235 @@
-//! The `vouch` command. Not built yet: see the CLI issue.
+//! `vouch`: a desktop/web device on the Vouch core, and `vouch demo`.
+//!
+//! Errors print one line on stderr and exit with a code that says what kind of failure it
+//! was (see [`CliError`]); `--json` prints one JSON document per command on stdout.
 
-fn main() {
-    eprintln!("vouch: not implemented yet (`vouch demo` arrives with the CLI issue)");
-    std::process::exit(2);
+mod commands;
+mod demo;
+mod output;
+mod profile;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use vouch_core::proto::ErrorCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "vouch", version, about = "Vouch trusted devices: enroll this device, approve others, keep local vaults")]
+pub struct Cli {
+    /// Profile directory (one per device identity) [default: <data dir>/vouch/default].
+    #[arg(long, global = true, env = "VOUCH_PROFILE")]
+    profile: Option<PathBuf>,
+    /// Server URL (remembered in the profile) [default: http://127.0.0.1:8787].
+    #[arg(long, global = true, env = "VOUCH_SERVER")]
+    server: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Kind of device this profile registers as.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Web,
+    Mobile,
+    Extension,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Play the whole story against an embedded server: email code, approval, vaults, deprovisioning.
+    Demo,
+    /// Sign in (the password comes from VOUCH_PASSWORD, --password-stdin, or a prompt).
+    SignIn {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Device kind of this profile.
+        #[arg(long, value_enum, default_value = "web")]
+        kind: Kind,
+    },
+    /// "Remind me later": stay signed in without a trusted session (not secure).
+    RemindLater,
+    /// Show this device's state.
+    Status,
+    /// Name this device (default `[user][device] - [OS]/[app]`) and register it as pending.
+    Register {
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Set up this device interactively: register, then verify by approval or email code.
+    Setup {
+        #[arg(long)]
+        name: Option<String>,
+        /// Verify by email code ("I don't have access to my trusted device").
+        #[arg(long)]
+        email_code: bool,
+    },
+    /// Verify by email code.
+    EmailCode {
+        #[command(subcommand)]
+        action: EmailCodeAction,
+    },
+    /// Verify by approval from a trusted device (shows number, phrase and QR code).
+    Approval {
+        #[command(subcommand)]
+        action: ApprovalAction,
+    },
+    /// List pending "Trust this session?" requests (trusted web/mobile devices).
+    Pending,
+    /// Approve a request; asks for the number shown on the new device.
+    Approve {
+        request_id: uuid::Uuid,
+        /// The number shown on the new device (asked for when missing).
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// Approve by the pasted QR payload (`VOUCH1:…`).
+    ApproveQr { payload: String },
+    /// Deny a request.
+    Deny { request_id: uuid::Uuid },
+    /// Ask a device that holds the vault keys to share them (devices verified by email).
+    RequestKeys,
+    /// This user's devices.
+    Devices {
+        #[command(subcommand)]
+        action: Option<DevicesAction>,
+    },
+    /// Local vaults and their items.
+    Vault {
+        #[command(subcommand)]
+        action: VaultAction,
+    },
+    /// Send queued writes and fetch changes.
+    Sync,
+    /// Workspace administration (admins).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EmailCodeAction {
+    /// Email a code (re-sends are throttled).
+    Send,
+    /// Submit the code from the email.
+    Verify { code: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApprovalAction {
+    /// Open a request and wait for the decision (spinner).
+    Request {
+        /// Print the prompt and return without waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Wait for the open request's decision.
+    Wait,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevicesAction {
+    /// List devices (the default).
+    List,
+    /// Disable (revoke) a device (web devices and admins).
+    Disable { device_id: uuid::Uuid },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Create a local vault.
+    Create { name: String },
+    /// List vaults.
+    List,
+    /// List a vault's items.
+    Items { vault_id: uuid::Uuid },
+    /// Store an item (value from --value or standard input).
+    Put {
+        vault_id: uuid::Uuid,
+        #[arg(long)]
+        item: Option<uuid::Uuid>,
+        #[arg(long)]
+        value: Option<String>,
+    },
+    /// Print an item's value.
+    Get { vault_id: uuid::Uuid, item_id: uuid::Uuid },
+    /// Delete an item.
+    Delete { vault_id: uuid::Uuid, item_id: uuid::Uuid },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminAction {
+    /// Every device of the workspace.
+    Devices {
+        #[arg(long)]
+        user: Option<uuid::Uuid>,
+    },
+    /// Disable every device of a user.
+    Deprovision { user_id: uuid::Uuid },
+}
+
+/// A failure: one line for stderr and an exit code.
+///
+/// Exit codes: 1 other, 2 usage/unknown profile, 3 offline, 4 refused by the server,
+/// 5 wrong number or QR, 6 not possible in this state, 7 device wiped.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+    pub fn other(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+impl From<vouch_core::Error> for CliError {
+    fn from(e: vouch_core::Error) -> Self {
+        use vouch_core::Error as E;
+        let code = match &e {
+            E::Offline => 3,
+            E::Server { code: ErrorCode::DeviceDisabled, .. } | E::Wiped => 7,
+            E::Server { .. } => 4,
+            E::WrongNumber | E::KeyMismatch | E::InvalidQrPayload(_) | E::UnknownRequest => 5,
+            E::InvalidState(_) => 6,
+            E::InvalidInput(_) | E::InsecureTransport => 2,
+            _ => 1,
+        };
+        let message = match &e {
+            E::Server { code, message, attempts_left: Some(n), .. } if *code == ErrorCode::InvalidCode => {
+                format!("{message} ({n} attempt(s) left)")
+            }
+            E::Server { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        Self { code, message }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message.lines().next().unwrap_or("failed"));
+            ExitCode::from(e.code)
+        }
+    }
 }

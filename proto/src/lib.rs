@@ -35,3 +35,11 @@ pub mod rfc3339 {
         pub use time::serde::rfc3339::option::*;
     }
 }
+
+/// The snake_case wire name of a unit enum value (`DeviceKind::Web` → `"web"`).
+pub fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,122 @@
+//! Human-readable output by default, JSON with `--json` (one document per command).
+
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use vouch_core::{ApprovalPrompt, EnrollmentState, PendingRequest, VaultInfo, proto::Device};
+
+/// Where results go.
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `value` as JSON, or `human` as text.
+    pub fn emit(&self, value: Value, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{text}");
+            }
+        }
+    }
+}
+
+pub fn ts(t: &time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+pub fn state_json(s: &EnrollmentState) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+pub fn state_line(s: &EnrollmentState) -> String {
+    match s {
+        EnrollmentState::SignedOut => "signed out".into(),
+        EnrollmentState::Untrusted { user, reminded_later } => format!(
+            "signed in as {} — this session is NOT SECURE: no vault access{}",
+            user.email,
+            if *reminded_later { " (setup postponed; run `vouch setup`)" } else { "" }
+        ),
+        EnrollmentState::Verifying { user, device_name, verification, .. } => {
+            let how = match verification {
+                vouch_core::Verification::NotStarted => "choose email code or approval".to_owned(),
+                vouch_core::Verification::EmailCode { expires_at, .. } => format!("email code sent, expires {}", ts(expires_at)),
+                vouch_core::Verification::Approval { expires_at, .. } => format!("waiting for approval until {}", ts(expires_at)),
+            };
+            format!("{}: \"{device_name}\" is being verified ({how})", user.email)
+        }
+        EnrollmentState::Trusted { user, device_name, verified_by, .. } => {
+            format!("{}: \"{device_name}\" is TRUSTED (verified by {})", user.email, vouch_core::proto::enum_name(verified_by))
+        }
+        EnrollmentState::Denied { user } => format!("{}: this device was denied", user.email),
+        EnrollmentState::Expired { user } => format!("{}: the verification expired; run `vouch register` again", user.email),
+        EnrollmentState::Wiped => "this device was disabled; its keys and items were wiped".into(),
+    }
+}
+
+/// A QR code for the terminal (two rows of modules per text line).
+pub fn qr(text: &str) -> String {
+    use qrcode::{QrCode, render::unicode::Dense1x2};
+    match QrCode::new(text.as_bytes()) {
+        Ok(code) => code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build(),
+        Err(_) => String::new(),
+    }
+}
+
+pub fn prompt_json(p: &ApprovalPrompt) -> Value {
+    json!({
+        "request_id": p.request_id, "number": p.number, "phrase": p.phrase,
+        "qr_payload": p.qr_payload, "expires_at": ts(&p.expires_at),
+    })
+}
+
+pub fn prompt_human(p: &ApprovalPrompt) -> String {
+    format!(
+        "On a trusted device, approve \"Trust this session?\" and enter the number:\n\n    {}\n\nBoth screens show the phrase:  {}\n\nOr scan this code with the trusted device:\n{}\n(or paste: vouch approve-qr {})\nrequest {} expires {}",
+        p.number, p.phrase, qr(&p.qr_payload), p.qr_payload, p.request_id, ts(&p.expires_at)
+    )
+}
+
+pub fn pending_json(p: &PendingRequest) -> Value {
+    json!({
+        "request_id": p.request_id, "purpose": vouch_core::proto::enum_name(&p.purpose), "device_name": p.device_name,
+        "device_kind": vouch_core::proto::enum_name(&p.device_kind), "platform": p.platform, "origin": p.origin,
+        "created_at": ts(&p.created_at), "expires_at": ts(&p.expires_at), "phrase": p.phrase,
+    })
+}
+
+pub fn pending_human(p: &PendingRequest) -> String {
+    format!(
+        "Trust this session?  [{}]\n  device:   {} ({}, {})\n  from:     {}\n  asked at: {}   expires: {}\n  phrase:   {}\n  approve:  vouch approve {}   (you will be asked for the number it shows)",
+        vouch_core::proto::enum_name(&p.purpose),
+        p.device_name,
+        vouch_core::proto::enum_name(&p.device_kind),
+        p.platform,
+        p.origin,
+        ts(&p.created_at),
+        ts(&p.expires_at),
+        p.phrase,
+        p.request_id
+    )
+}
+
+pub fn device_json(d: &Device) -> Value {
+    serde_json::to_value(d).unwrap_or(Value::Null)
+}
+
+pub fn device_human(d: &Device) -> String {
+    format!(
+        "{}  {:<9} {:<9} {}  ({})",
+        d.id,
+        vouch_core::proto::enum_name(&d.status),
+        vouch_core::proto::enum_name(&d.kind),
+        d.name,
+        d.platform
+    )
+}
+
+pub fn vault_json(v: &VaultInfo) -> Value {
+    json!({"id": v.id, "name": v.name, "has_key": v.has_key})
+}
