@@ -1,1 +1,286 @@
-//! The uniffi surface over `vouch-core`. Empty until the bindings issue lands.
+//! # vouch-ffi
+//!
+//! The whole Kotlin/Swift surface of Vouch in one file: the [`VouchClient`] object and a
+//! few free functions. Each method converts its arguments, calls `vouch_core::Client`,
+//! and converts the result — no logic lives here. Every call returns `Result<_, VouchError>`;
+//! a panic inside Rust is caught and becomes `VouchError::Internal` instead of crossing
+//! the boundary. Async methods run on tokio and map to Kotlin `suspend` / Swift `async`.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod foreign;
+mod types;
+
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::{Arc, RwLock},
+};
+
+use futures_util::FutureExt;
+use uuid::Uuid;
+
+pub use error::{SecretStoreError, VouchError};
+pub use foreign::{LogLevel, SecretStore, VouchListener, VouchLogger};
+pub use types::*;
+
+uniffi::setup_scaffolding!();
+
+type R<T> = Result<T, VouchError>;
+
+fn id(s: &str) -> R<Uuid> {
+    Uuid::parse_str(s.trim()).map_err(|_| VouchError::InvalidInput { reason: "not a valid id".into() })
+}
+
+const PANIC: &str = "unexpected internal error (a bug; see the log)";
+
+/// Runs `f`, turning a panic into `VouchError::Internal`.
+fn guard<T>(f: impl FnOnce() -> R<T>) -> R<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        log::error!("panic caught at the FFI boundary");
+        Err(VouchError::Internal { reason: PANIC.into() })
+    })
+}
+
+/// Awaits `fut`, turning a panic into `VouchError::Internal`.
+async fn guard_async<T>(fut: impl Future<Output = R<T>>) -> R<T> {
+    AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|_| {
+        log::error!("panic caught at the FFI boundary");
+        Err(VouchError::Internal { reason: PANIC.into() })
+    })
+}
+
+/// The Vouch client of one profile (a directory holding its SQLite file).
+#[derive(uniffi::Object)]
+pub struct VouchClient {
+    inner: vouch_core::Client,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl VouchClient {
+    /// Opens (or creates) the profile in `profile_dir` for `server_url`. No network.
+    #[uniffi::constructor]
+    pub fn new(
+        profile_dir: String,
+        server_url: String,
+        device: DeviceInfo,
+        secret_store: Arc<dyn SecretStore>,
+        listener: Option<Arc<dyn VouchListener>>,
+    ) -> R<Arc<Self>> {
+        guard(|| {
+            let inner = vouch_core::Client::open(vouch_core::ClientConfig {
+                profile_dir: profile_dir.into(),
+                server_url,
+                device: vouch_core::DeviceInfo { kind: device.kind.into(), model: device.model, os: device.os, app: device.app },
+                secret_store: Arc::new(foreign::StoreAdapter(secret_store)),
+                listener: listener.map(|l| Arc::new(foreign::ListenerAdapter(l)) as Arc<dyn vouch_core::ClientListener>),
+            })?;
+            Ok(Arc::new(Self { inner }))
+        })
+    }
+
+    /// The current enrollment state (local).
+    pub fn state(&self) -> EnrollmentState {
+        self.inner.state().into()
+    }
+
+    /// The suggested device name `[user][device] - [OS]/[app]`.
+    pub fn default_device_name(&self) -> R<String> {
+        guard(|| Ok(self.inner.default_device_name()?))
+    }
+
+    /// Signs in with email and password → `Untrusted`.
+    pub async fn sign_in(&self, email: String, password: String) -> R<EnrollmentState> {
+        guard_async(async { Ok(self.inner.sign_in(&email, &password).await?.into()) }).await
+    }
+
+    /// "Remind me later": signed in, not secure.
+    pub async fn remind_me_later(&self) -> R<EnrollmentState> {
+        guard_async(async { Ok(self.inner.remind_me_later().await?.into()) }).await
+    }
+
+    /// Names and registers this device as pending → `Verifying`.
+    pub async fn register_device(&self, name: String) -> R<EnrollmentState> {
+        guard_async(async { Ok(self.inner.register_device(&name).await?.into()) }).await
+    }
+
+    /// Emails a code (also "I don't have access to my trusted device").
+    pub async fn request_email_code(&self) -> R<EnrollmentState> {
+        guard_async(async { Ok(self.inner.request_email_code().await?.into()) }).await
+    }
+
+    /// Submits the emailed code → `Trusted`.
+    pub async fn submit_email_code(&self, code: String) -> R<EnrollmentState> {
+        guard_async(async { Ok(self.inner.submit_email_code(&code).await?.into()) }).await
+    }
+
+    /// Opens an approval request; returns the number, phrase and QR text to show.
+    pub async fn start_approval(&self) -> R<ApprovalPrompt> {
+        guard_async(async { Ok(self.inner.start_approval().await?.into()) }).await
+    }
+
+    /// The prompt of the open request, if any (also after a restart).
+    pub fn approval_prompt(&self) -> R<Option<ApprovalPrompt>> {
+        guard(|| Ok(self.inner.approval_prompt()?.map(Into::into)))
+    }
+
+    /// Waits for the open request's decision (event stream, polling fallback).
+    /// Cancelling the coroutine / task stops the wait.
+    pub async fn wait_for_approval(&self) -> R<EnrollmentState> {
+        guard_async(async { Ok(self.inner.wait_for_approval().await?.into()) }).await
+    }
+
+    /// A device trusted by email asks a key holder to share the vault keys.
+    pub async fn request_vault_keys(&self) -> R<ApprovalPrompt> {
+        guard_async(async { Ok(self.inner.request_vault_keys().await?.into()) }).await
+    }
+
+    /// The pending "Trust this session?" requests (trusted web/mobile devices).
+    pub async fn pending_requests(&self) -> R<Vec<PendingRequest>> {
+        guard_async(async { Ok(self.inner.pending_requests().await?.into_iter().map(Into::into).collect()) }).await
+    }
+
+    /// Approves with the number the user typed (`WrongNumber` if it does not match).
+    pub async fn approve(&self, request_id: String, typed_number: String) -> R<()> {
+        guard_async(async { Ok(self.inner.approve(id(&request_id)?, &typed_number).await?) }).await
+    }
+
+    /// Approves by the scanned QR text.
+    pub async fn approve_qr(&self, qr_text: String) -> R<()> {
+        guard_async(async { Ok(self.inner.approve_qr(&qr_text).await?) }).await
+    }
+
+    /// Denies a request.
+    pub async fn deny(&self, request_id: String) -> R<()> {
+        guard_async(async { Ok(self.inner.deny(id(&request_id)?).await?) }).await
+    }
+
+    /// The user's devices.
+    pub async fn devices(&self) -> R<Vec<Device>> {
+        guard_async(async { Ok(self.inner.devices().await?.into_iter().map(Into::into).collect()) }).await
+    }
+
+    /// Disables a device (web devices and admins).
+    pub async fn disable_device(&self, device_id: String) -> R<()> {
+        guard_async(async { Ok(self.inner.disable_device(id(&device_id)?).await?) }).await
+    }
+
+    /// Creates a local vault.
+    pub async fn create_vault(&self, name: String) -> R<VaultInfo> {
+        guard_async(async { Ok(self.inner.create_vault(&name).await?.into()) }).await
+    }
+
+    /// The vaults (local).
+    pub fn vaults(&self) -> R<Vec<VaultInfo>> {
+        guard(|| Ok(self.inner.vaults()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Writes an item (new when `item_id` is null); works offline.
+    pub async fn put_item(&self, vault_id: String, item_id: Option<String>, value: Vec<u8>) -> R<ItemInfo> {
+        guard_async(async {
+            let item = item_id.as_deref().map(id).transpose()?;
+            Ok(self.inner.put_item(id(&vault_id)?, item, &value).await?.into())
+        })
+        .await
+    }
+
+    /// An item's content, decrypted on the device (local).
+    pub fn get_item(&self, vault_id: String, item_id: String) -> R<Option<Vec<u8>>> {
+        guard(|| Ok(self.inner.get_item(id(&vault_id)?, id(&item_id)?)?.map(|b| b.to_vec())))
+    }
+
+    /// A vault's items (local).
+    pub fn list_items(&self, vault_id: String) -> R<Vec<ItemInfo>> {
+        guard(|| Ok(self.inner.list_items(id(&vault_id)?)?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Deletes an item.
+    pub async fn delete_item(&self, vault_id: String, item_id: String) -> R<ItemInfo> {
+        guard_async(async { Ok(self.inner.delete_item(id(&vault_id)?, id(&item_id)?).await?.into()) }).await
+    }
+
+    /// Sends queued writes and pulls changes.
+    pub async fn sync(&self) -> R<SyncReport> {
+        guard_async(async { Ok(self.inner.sync().await?.into()) }).await
+    }
+
+    /// Writes waiting for the server.
+    pub fn queued_operations(&self) -> R<u64> {
+        guard(|| Ok(self.inner.queued_operations()?))
+    }
+
+    /// Runs the event loop until the device is no longer trusted (cancel to stop).
+    pub async fn run_events(&self) -> R<()> {
+        guard_async(async { Ok(self.inner.run_events().await?) }).await
+    }
+
+    /// Admin: every device of the workspace (optionally one user's).
+    pub async fn admin_devices(&self, user_id: Option<String>) -> R<Vec<Device>> {
+        guard_async(async {
+            let user = user_id.as_deref().map(id).transpose()?;
+            Ok(self.inner.admin_devices(user).await?.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// Admin: deprovisions a user; returns the disabled device ids.
+    pub async fn admin_deprovision(&self, user_id: String) -> R<Vec<String>> {
+        guard_async(async { Ok(self.inner.admin_deprovision(id(&user_id)?).await?.iter().map(Uuid::to_string).collect()) })
+            .await
+    }
+}
+
+// ---- free functions ------------------------------------------------------------------
+
+struct GlobalLogger(RwLock<Option<Arc<foreign::LogAdapter>>>);
+
+impl log::Log for GlobalLogger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if let Some(l) = self.0.read().ok().and_then(|g| g.clone()) {
+            log::Log::log(&*l, record);
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: GlobalLogger = GlobalLogger(RwLock::new(None));
+
+/// Routes the core's log records to `logger` (Logcat / OSLog) up to `max_level`.
+/// Calling it again replaces the logger.
+#[uniffi::export]
+pub fn set_logger(logger: Arc<dyn VouchLogger>, max_level: LogLevel) {
+    if let Ok(mut g) = LOGGER.0.write() {
+        *g = Some(Arc::new(foreign::LogAdapter(logger)));
+    }
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(match max_level {
+        LogLevel::Error => log::LevelFilter::Error,
+        LogLevel::Warn => log::LevelFilter::Warn,
+        LogLevel::Info => log::LevelFilter::Info,
+        LogLevel::Debug => log::LevelFilter::Debug,
+        LogLevel::Trace => log::LevelFilter::Trace,
+    });
+}
+
+/// The library version (also a trivial call for binding health checks and benchmarks).
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// A trivial async call (binding health checks and benchmarks).
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn ping_async(value: u32) -> u32 {
+    value
+}
+
+/// Panics inside Rust on purpose so binding tests can check that a panic arrives as
+/// `VouchError::Internal` and never crosses the boundary.
+#[uniffi::export]
+pub fn panic_probe() -> Result<(), VouchError> {
+    guard(|| panic!("panic probe"))
+}

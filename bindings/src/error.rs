@@ -1,0 +1,121 @@
+//! The one error type Kotlin and Swift see: a sealed `VouchException` / `VouchError`
+//! with a case per thing a UI reacts to differently. Messages never hold secrets.
+
+use vouch_core::proto::ErrorCode;
+
+/// Every failure of an exported call.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+#[non_exhaustive]
+pub enum VouchError {
+    /// The server cannot be reached; reads work, writes are queued.
+    #[error("offline: the server cannot be reached")]
+    Offline,
+    /// The email code is wrong.
+    #[error("wrong code; {attempts_left} attempt(s) left")]
+    WrongCode { attempts_left: u32 },
+    /// The email code expired or was used up; ask for a new one.
+    #[error("the code expired; request a new one")]
+    CodeExpired,
+    /// Too many wrong codes: code verification is locked for the account.
+    #[error("code verification is locked for this account")]
+    CodeLocked,
+    /// Throttled; retry after the given number of seconds.
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// The user has the maximum number of devices; disable one first.
+    #[error("{message}")]
+    DeviceLimitReached { message: String },
+    /// Another device of the user has this name.
+    #[error("another of your devices already has this name")]
+    DeviceNameTaken,
+    /// Wrong email or password.
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// The number typed does not match the new device's; nothing was sent.
+    #[error("the number does not match the one shown on the new device")]
+    WrongNumber,
+    /// The scanned QR code does not belong to the request (or is not a Vouch code).
+    #[error("the QR code does not belong to this request")]
+    InvalidQrCode,
+    /// The request was already approved or denied elsewhere.
+    #[error("the request was already decided")]
+    AlreadyDecided,
+    /// The request expired.
+    #[error("the request expired")]
+    RequestExpired,
+    /// The device was disabled; its keys and items are wiped.
+    #[error("this device was disabled and its data wiped")]
+    DeviceWiped,
+    /// The call does not fit the current state.
+    #[error("not possible now: {reason}")]
+    InvalidState { reason: String },
+    /// An argument is not acceptable (name, id, URL).
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// Any other refusal by the server, with its v1 code.
+    #[error("server refused: {code}: {message}")]
+    Server { code: String, message: String },
+    /// The platform key store failed or holds another key than this profile's.
+    #[error("key store: {reason}")]
+    KeyStore { reason: String },
+    /// The local database failed.
+    #[error("storage: {reason}")]
+    Storage { reason: String },
+    /// A bug: an unexpected condition or a caught panic inside Rust.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<vouch_core::Error> for VouchError {
+    fn from(e: vouch_core::Error) -> Self {
+        use vouch_core::Error as E;
+        match e {
+            E::Offline => Self::Offline,
+            E::WrongNumber => Self::WrongNumber,
+            E::KeyMismatch | E::InvalidQrPayload(_) => Self::InvalidQrCode,
+            E::Wiped => Self::DeviceWiped,
+            E::InvalidState(r) => Self::InvalidState { reason: r.into() },
+            E::UnknownRequest => Self::InvalidState { reason: "no such pending request on this device".into() },
+            E::InvalidInput(r) => Self::InvalidInput { reason: r },
+            E::InsecureTransport => Self::InvalidInput { reason: "plain http:// is only allowed to loopback".into() },
+            E::Server { code, message, attempts_left, retry_after_secs } => match code {
+                ErrorCode::InvalidCode => Self::WrongCode { attempts_left: attempts_left.unwrap_or(0) },
+                ErrorCode::CodeExpired => Self::CodeExpired,
+                ErrorCode::CodeLocked => Self::CodeLocked,
+                ErrorCode::TooManyRequests => Self::TooManyRequests { retry_after_secs: retry_after_secs.unwrap_or(1) },
+                ErrorCode::DeviceLimitReached => Self::DeviceLimitReached { message },
+                ErrorCode::DeviceNameTaken => Self::DeviceNameTaken,
+                ErrorCode::InvalidCredentials => Self::InvalidCredentials,
+                ErrorCode::AlreadyDecided => Self::AlreadyDecided,
+                ErrorCode::RequestExpired => Self::RequestExpired,
+                ErrorCode::DeviceDisabled => Self::DeviceWiped,
+                ErrorCode::InvalidDeviceName => Self::InvalidInput { reason: message },
+                other => Self::Server { code: other.to_string(), message },
+            },
+            E::SecretStore(s) => Self::KeyStore { reason: s.to_string() },
+            E::WrappingKeyLost | E::WrongWrappingKey => Self::KeyStore { reason: e.to_string() },
+            E::Storage(_) | E::Io(_) | E::CorruptRow(_) | E::SchemaTooNew { .. } => Self::Storage { reason: e.to_string() },
+            other => Self::Internal { reason: other.to_string() },
+        }
+    }
+}
+
+/// Errors a foreign [`crate::SecretStore`] reports.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum SecretStoreError {
+    /// No key under this label (deleted, app reinstalled).
+    #[error("no key under this label")]
+    KeyNotFound,
+    /// The blob does not authenticate under the current key.
+    #[error("wrapped secret does not match the key")]
+    AuthenticationFailed,
+    /// The platform store cannot be used now (locked device, hardware error).
+    #[error("unavailable: {reason}")]
+    Unavailable { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for SecretStoreError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Unavailable { reason: e.reason }
+    }
+}

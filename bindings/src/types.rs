@@ -1,0 +1,319 @@
+//! Records and enums that cross the boundary, with conversions from the core's types.
+//! Ids are strings (UUIDs), times are `SystemTime` (Kotlin `Instant`, Swift `Date`).
+
+use std::time::SystemTime;
+
+use vouch_core::proto;
+
+/// Kind of client install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeviceKind {
+    Web,
+    Extension,
+    Mobile,
+}
+
+/// How a device became trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VerifiedBy {
+    EmailCode,
+    Approval,
+    QrApproval,
+}
+
+/// Why an approval is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ApprovalPurpose {
+    Enrollment,
+    KeySharing,
+}
+
+/// Lifecycle of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeviceStatus {
+    Pending,
+    Trusted,
+    Denied,
+    Expired,
+    Disabled,
+}
+
+/// What this install is.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceInfo {
+    pub kind: DeviceKind,
+    pub model: String,
+    pub os: String,
+    pub app: String,
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UserInfo {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub workspace_name: String,
+    pub is_admin: bool,
+}
+
+/// The verification in progress.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum Verification {
+    NotStarted,
+    EmailCode { expires_at: SystemTime, resend_after: SystemTime },
+    Approval { request_id: String, expires_at: SystemTime },
+}
+
+/// Where this device is in its enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum EnrollmentState {
+    SignedOut,
+    /// Signed in, not secure (no vault access); `reminded_later` after "Remind me later".
+    Untrusted { user: UserInfo, reminded_later: bool },
+    Verifying { user: UserInfo, device_id: String, device_name: String, verification: Verification },
+    Trusted { user: UserInfo, device_id: String, device_name: String, verified_by: VerifiedBy },
+    Denied { user: UserInfo },
+    Expired { user: UserInfo },
+    /// Disabled or deprovisioned: keys, items and identity were wiped.
+    Wiped,
+}
+
+/// What the new device shows while it waits for approval.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ApprovalPrompt {
+    pub request_id: String,
+    pub purpose: ApprovalPurpose,
+    /// Two digits the approver types.
+    pub number: String,
+    /// Six words both screens show.
+    pub phrase: String,
+    /// QR code text (holds the QR secret: display, never log).
+    pub qr_payload: String,
+    pub expires_at: SystemTime,
+}
+
+impl std::fmt::Debug for ApprovalPrompt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalPrompt").field("request_id", &self.request_id).finish_non_exhaustive()
+    }
+}
+
+/// A "Trust this session?" request as the approver sees it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PendingRequest {
+    pub request_id: String,
+    pub purpose: ApprovalPurpose,
+    pub device_name: String,
+    pub device_kind: DeviceKind,
+    pub platform: String,
+    pub origin: String,
+    pub created_at: SystemTime,
+    pub expires_at: SystemTime,
+    pub phrase: String,
+}
+
+/// A device of the user.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Device {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub kind: DeviceKind,
+    pub platform: String,
+    pub status: DeviceStatus,
+    pub created_at: SystemTime,
+    pub origin: String,
+}
+
+/// A vault.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VaultInfo {
+    pub id: String,
+    pub name: String,
+    pub has_key: bool,
+}
+
+/// An item's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ItemInfo {
+    pub vault_id: String,
+    pub item_id: String,
+    pub version: u64,
+    pub synced: bool,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    pub sent: u32,
+    pub received: u32,
+    pub conflicts: u32,
+    pub queued: u32,
+}
+
+// ---- conversions (mechanical) --------------------------------------------------------
+
+impl From<DeviceKind> for proto::DeviceKind {
+    fn from(k: DeviceKind) -> Self {
+        match k {
+            DeviceKind::Web => Self::Web,
+            DeviceKind::Extension => Self::Extension,
+            DeviceKind::Mobile => Self::Mobile,
+        }
+    }
+}
+
+impl From<proto::DeviceKind> for DeviceKind {
+    fn from(k: proto::DeviceKind) -> Self {
+        match k {
+            proto::DeviceKind::Web => Self::Web,
+            proto::DeviceKind::Extension => Self::Extension,
+            proto::DeviceKind::Mobile => Self::Mobile,
+        }
+    }
+}
+
+impl From<proto::VerifiedBy> for VerifiedBy {
+    fn from(v: proto::VerifiedBy) -> Self {
+        match v {
+            proto::VerifiedBy::EmailCode => Self::EmailCode,
+            proto::VerifiedBy::Approval => Self::Approval,
+            proto::VerifiedBy::QrApproval => Self::QrApproval,
+        }
+    }
+}
+
+impl From<proto::ApprovalPurpose> for ApprovalPurpose {
+    fn from(p: proto::ApprovalPurpose) -> Self {
+        match p {
+            proto::ApprovalPurpose::Enrollment => Self::Enrollment,
+            proto::ApprovalPurpose::KeySharing => Self::KeySharing,
+        }
+    }
+}
+
+impl From<proto::DeviceStatus> for DeviceStatus {
+    fn from(s: proto::DeviceStatus) -> Self {
+        match s {
+            proto::DeviceStatus::Pending => Self::Pending,
+            proto::DeviceStatus::Trusted => Self::Trusted,
+            proto::DeviceStatus::Denied => Self::Denied,
+            proto::DeviceStatus::Expired => Self::Expired,
+            proto::DeviceStatus::Disabled => Self::Disabled,
+        }
+    }
+}
+
+impl From<proto::UserInfo> for UserInfo {
+    fn from(u: proto::UserInfo) -> Self {
+        Self {
+            id: u.id.to_string(),
+            email: u.email,
+            username: u.username,
+            workspace_name: u.workspace_name,
+            is_admin: u.role == proto::Role::Admin,
+        }
+    }
+}
+
+impl From<vouch_core::Verification> for Verification {
+    fn from(v: vouch_core::Verification) -> Self {
+        match v {
+            vouch_core::Verification::NotStarted => Self::NotStarted,
+            vouch_core::Verification::EmailCode { expires_at, resend_after } => {
+                Self::EmailCode { expires_at: expires_at.into(), resend_after: resend_after.into() }
+            }
+            vouch_core::Verification::Approval { request_id, expires_at } => {
+                Self::Approval { request_id: request_id.to_string(), expires_at: expires_at.into() }
+            }
+        }
+    }
+}
+
+impl From<vouch_core::EnrollmentState> for EnrollmentState {
+    fn from(s: vouch_core::EnrollmentState) -> Self {
+        use vouch_core::EnrollmentState as S;
+        match s {
+            S::SignedOut => Self::SignedOut,
+            S::Untrusted { user, reminded_later } => Self::Untrusted { user: user.into(), reminded_later },
+            S::Verifying { user, device_id, device_name, verification } => Self::Verifying {
+                user: user.into(),
+                device_id: device_id.to_string(),
+                device_name,
+                verification: verification.into(),
+            },
+            S::Trusted { user, device_id, device_name, verified_by } => Self::Trusted {
+                user: user.into(),
+                device_id: device_id.to_string(),
+                device_name,
+                verified_by: verified_by.into(),
+            },
+            S::Denied { user } => Self::Denied { user: user.into() },
+            S::Expired { user } => Self::Expired { user: user.into() },
+            S::Wiped => Self::Wiped,
+        }
+    }
+}
+
+impl From<vouch_core::ApprovalPrompt> for ApprovalPrompt {
+    fn from(p: vouch_core::ApprovalPrompt) -> Self {
+        Self {
+            request_id: p.request_id.to_string(),
+            purpose: p.purpose.into(),
+            number: p.number,
+            phrase: p.phrase,
+            qr_payload: p.qr_payload,
+            expires_at: p.expires_at.into(),
+        }
+    }
+}
+
+impl From<vouch_core::PendingRequest> for PendingRequest {
+    fn from(p: vouch_core::PendingRequest) -> Self {
+        Self {
+            request_id: p.request_id.to_string(),
+            purpose: p.purpose.into(),
+            device_name: p.device_name,
+            device_kind: p.device_kind.into(),
+            platform: p.platform,
+            origin: p.origin,
+            created_at: p.created_at.into(),
+            expires_at: p.expires_at.into(),
+            phrase: p.phrase,
+        }
+    }
+}
+
+impl From<proto::Device> for Device {
+    fn from(d: proto::Device) -> Self {
+        Self {
+            id: d.id.to_string(),
+            user_id: d.user_id.to_string(),
+            name: d.name,
+            kind: d.kind.into(),
+            platform: d.platform,
+            status: d.status.into(),
+            created_at: d.created_at.into(),
+            origin: d.origin,
+        }
+    }
+}
+
+impl From<vouch_core::VaultInfo> for VaultInfo {
+    fn from(v: vouch_core::VaultInfo) -> Self {
+        Self { id: v.id.to_string(), name: v.name, has_key: v.has_key }
+    }
+}
+
+impl From<vouch_core::ItemInfo> for ItemInfo {
+    fn from(i: vouch_core::ItemInfo) -> Self {
+        Self { vault_id: i.vault_id.to_string(), item_id: i.item_id.to_string(), version: i.version, synced: i.synced }
+    }
+}
+
+impl From<vouch_core::SyncReport> for SyncReport {
+    fn from(r: vouch_core::SyncReport) -> Self {
+        Self { sent: r.sent, received: r.received, conflicts: r.conflicts, queued: r.queued }
+    }
+}
