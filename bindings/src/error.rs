@@ -23,8 +23,8 @@ pub enum VouchError {
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     /// The user has the maximum number of devices; disable one first.
-    #[error("{message}")]
-    DeviceLimitReached { message: String },
+    #[error("{detail}")]
+    DeviceLimitReached { detail: String },
     /// Another device of the user has this name.
     #[error("another of your devices already has this name")]
     DeviceNameTaken,
@@ -53,8 +53,8 @@ pub enum VouchError {
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
     /// Any other refusal by the server, with its v1 code.
-    #[error("server refused: {code}: {message}")]
-    Server { code: String, message: String },
+    #[error("server refused: {code}: {detail}")]
+    Server { code: String, detail: String },
     /// The platform key store failed or holds another key than this profile's.
     #[error("key store: {reason}")]
     KeyStore { reason: String },
@@ -83,14 +83,14 @@ impl From<vouch_core::Error> for VouchError {
                 ErrorCode::CodeExpired => Self::CodeExpired,
                 ErrorCode::CodeLocked => Self::CodeLocked,
                 ErrorCode::TooManyRequests => Self::TooManyRequests { retry_after_secs: retry_after_secs.unwrap_or(1) },
-                ErrorCode::DeviceLimitReached => Self::DeviceLimitReached { message },
+                ErrorCode::DeviceLimitReached => Self::DeviceLimitReached { detail: message },
                 ErrorCode::DeviceNameTaken => Self::DeviceNameTaken,
                 ErrorCode::InvalidCredentials => Self::InvalidCredentials,
                 ErrorCode::AlreadyDecided => Self::AlreadyDecided,
                 ErrorCode::RequestExpired => Self::RequestExpired,
                 ErrorCode::DeviceDisabled => Self::DeviceWiped,
                 ErrorCode::InvalidDeviceName => Self::InvalidInput { reason: message },
-                other => Self::Server { code: other.to_string(), message },
+                other => Self::Server { code: other.to_string(), detail: message },
             },
             E::SecretStore(s) => Self::KeyStore { reason: s.to_string() },
             E::WrappingKeyLost | E::WrongWrappingKey => Self::KeyStore { reason: e.to_string() },

@@ -281,6 +281,9 @@ wire! {
         /// Which device decided.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub decided_by: Option<Uuid>,
+        /// Whether the approver scanned the QR code.
+        #[serde(default)]
+        pub via_qr: bool,
     }
 }
 

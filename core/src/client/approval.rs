@@ -211,7 +211,7 @@ impl Client {
         let secret: [u8; 32] = row.qr_secret.0.as_slice().try_into().map_err(|_| Error::CorruptRow("pending_approvals"))?;
         let qr_secret = QrSecret::from_bytes(secret);
         let mut keys: Vec<(Uuid, VaultKey)> = Vec::new();
-        let mut via_qr = false;
+        let mut via_qr = st.via_qr;
         for e in &st.envelopes {
             let env = Envelope::from_bytes(&e.envelope.0)?;
             let psk = match env.mode() {

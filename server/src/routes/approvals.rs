@@ -33,9 +33,10 @@ struct RequestRow {
     created_at: i64,
     expires_at: i64,
     decided_by: Option<Uuid>,
+    via_qr: bool,
 }
 
-const REQ_COLS: &str = "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by";
+const REQ_COLS: &str = "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by, via_qr";
 
 impl RequestRow {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -49,6 +50,7 @@ impl RequestRow {
             created_at: r.get(6)?,
             expires_at: r.get(7)?,
             decided_by: r.get::<_, Option<String>>(8)?.as_deref().map(parse_uuid).transpose()?,
+            via_qr: r.get(9)?,
         })
     }
 
@@ -200,6 +202,7 @@ pub async fn get(
                 envelopes: Vec::new(),
                 device_token: None,
                 decided_by: r.decided_by,
+                via_qr: r.via_qr,
             };
             if r.status == ApprovalStatus::Approved {
                 let mut stmt = tx.prepare_cached(

@@ -1,0 +1,120 @@
+package app.vouch
+
+import app.vouch.ffi.DeviceInfo
+import app.vouch.ffi.DeviceKind
+import app.vouch.ffi.SecretStore
+import app.vouch.ffi.SecretStoreException
+import app.vouch.ffi.VouchClient
+import java.io.BufferedReader
+import java.io.File
+import java.io.InputStreamReader
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.security.SecureRandom
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicInteger
+import javax.crypto.AEADBadTagException
+import javax.crypto.Cipher
+import javax.crypto.KeyGenerator
+import javax.crypto.SecretKey
+import javax.crypto.spec.GCMParameterSpec
+
+const val PASSWORD = "dev-password"
+
+/** A real `vouch-server --dev` process on a free loopback port (binary from VOUCH_SERVER_BIN). */
+class TestServer(vararg extra: String) : AutoCloseable {
+    private val dir: File = Files.createTempDirectory("vouch-kt-server").toFile()
+    private val process: Process
+    val url: String
+
+    init {
+        val bin = System.getenv("VOUCH_SERVER_BIN") ?: error("VOUCH_SERVER_BIN is not set")
+        val cmd = listOf(bin, "--dev", "--listen", "127.0.0.1:0", "--data", dir.path) + extra
+        process = ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start()
+        val line = BufferedReader(InputStreamReader(process.inputStream)).readLine() ?: error("server did not start")
+        url = line.removePrefix("listening on ").trim()
+    }
+
+    /** The newest 6-digit code mailed to [email], read from the dev outbox. */
+    fun latestCode(email: String): String {
+        val req = HttpRequest.newBuilder(URI.create("$url/v1/dev/outbox?to=$email")).build()
+        val body = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString()).body()
+        return Regex("\\b(\\d{6})\\b").findAll(body).last().groupValues[1]
+    }
+
+    override fun close() {
+        process.destroy()
+        process.waitFor()
+        dir.deleteRecursively()
+    }
+}
+
+/** A SecretStore written in Kotlin (AES-256-GCM, keys in memory), counting its calls. */
+class JvmSecretStore : SecretStore {
+    private val keys = ConcurrentHashMap<String, SecretKey>()
+    private val random = SecureRandom()
+    val wraps = AtomicInteger()
+    val unwraps = AtomicInteger()
+
+    override fun wrapSecret(label: String, secret: ByteArray): ByteArray {
+        wraps.incrementAndGet()
+        val key = keys.getOrPut(label) { KeyGenerator.getInstance("AES").apply { init(256) }.generateKey() }
+        val iv = ByteArray(12).also { random.nextBytes(it) }
+        val cipher = Cipher.getInstance("AES/GCM/NoPadding")
+        cipher.init(Cipher.ENCRYPT_MODE, key, GCMParameterSpec(128, iv))
+        cipher.updateAAD(label.toByteArray())
+        return iv + cipher.doFinal(secret)
+    }
+
+    override fun unwrapSecret(label: String, wrapped: ByteArray): ByteArray {
+        unwraps.incrementAndGet()
+        val key = keys[label] ?: throw SecretStoreException.KeyNotFound()
+        if (wrapped.size < 28) throw SecretStoreException.AuthenticationFailed()
+        val cipher = Cipher.getInstance("AES/GCM/NoPadding")
+        cipher.init(Cipher.DECRYPT_MODE, key, GCMParameterSpec(128, wrapped.copyOfRange(0, 12)))
+        cipher.updateAAD(label.toByteArray())
+        try {
+            return cipher.doFinal(wrapped.copyOfRange(12, wrapped.size))
+        } catch (e: AEADBadTagException) {
+            throw SecretStoreException.AuthenticationFailed()
+        }
+    }
+
+    override fun deleteSecret(label: String) {
+        keys.remove(label)
+    }
+}
+
+fun tempProfile(): String = Files.createTempDirectory("vouch-kt-profile").toString()
+
+fun device(kind: DeviceKind = DeviceKind.MOBILE, model: String = "Pixel 8") =
+    DeviceInfo(kind, model, "Android 15", "Vouch")
+
+fun openVouch(server: TestServer, kind: DeviceKind = DeviceKind.MOBILE, store: SecretStore = JvmSecretStore(), profile: String = tempProfile()) =
+    Vouch.open(profile, server.url, device(kind, if (kind == DeviceKind.MOBILE) "Pixel 8" else "Laptop"), store)
+
+/** Sign in, register with the default name, verify by email code. */
+suspend fun enrollByEmail(v: Vouch, server: TestServer, email: String) {
+    v.signIn(email, PASSWORD)
+    v.registerDevice(v.defaultDeviceName())
+    v.requestEmailCode()
+    v.submitEmailCode(server.latestCode(email))
+}
+
+/** A plain client, for tests that want the generated API directly. */
+fun rawClient(server: TestServer, store: SecretStore = JvmSecretStore()) =
+    VouchClient(tempProfile(), server.url, device(), store, null)
+
+/** Runs [block] and returns the exception of type [T] it throws; fails otherwise. */
+inline fun <reified T : Throwable> assertThrows(block: () -> Unit): T {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is T) return e
+        throw AssertionError("expected ${T::class.simpleName}, got $e", e)
+    }
+    throw AssertionError("expected ${T::class.simpleName}, nothing was thrown")
+}

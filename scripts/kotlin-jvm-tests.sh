@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the vouch-ffi cdylib, generates the Kotlin bindings, compiles bindings + facade +
+# view models + tests with kotlinc, and runs the JUnit 5 tests on the JVM against real
+# vouch-server processes. Installs its toolchain pieces when missing (Debian: libjna-java,
+# junit5; npm: kotlin-compiler). Prints "kotlin: N passed, N failed".
+#   scripts/kotlin-jvm-tests.sh           the tests
+#   scripts/kotlin-jvm-tests.sh --bench   the FFI call-cost bench instead
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS=$ROOT/.tools
+KOTLIN_VERSION=2.4.20
+JNA=/usr/share/java/jna.jar
+JUNIT=/usr/share/java/junit-platform-console-standalone.jar
+
+if [ ! -f "$JNA" ] || [ ! -f "$JUNIT" ]; then
+  echo "== installing libjna-java junit5"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq libjna-java junit5 >/dev/null
+fi
+KOTLINC=$TOOLS/kotlin-$KOTLIN_VERSION/bin/kotlinc
+if [ ! -x "$KOTLINC" ]; then
+  echo "== installing kotlin-compiler $KOTLIN_VERSION (npm)"
+  mkdir -p "$TOOLS" && cd "$TOOLS"
+  npm pack --silent "kotlin-compiler@$KOTLIN_VERSION" >/dev/null
+  rm -rf package "kotlin-$KOTLIN_VERSION"
+  tar xzf "kotlin-compiler-$KOTLIN_VERSION.tgz" && mv package "kotlin-$KOTLIN_VERSION" && rm "kotlin-compiler-$KOTLIN_VERSION.tgz"
+  chmod +x "kotlin-$KOTLIN_VERSION"/bin/*
+  cd "$ROOT"
+fi
+KLIB=$TOOLS/kotlin-$KOTLIN_VERSION/lib
+
+echo "== building libvouch_ffi and vouch-server; generating Kotlin bindings"
+cargo build --quiet -p vouch-server --bin vouch-server
+cargo xtask bindings kotlin --out target/kotlin/gen
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+echo "== compiling Kotlin (bindings, facade, view models, tests)"
+OUT=target/kotlin/classes
+rm -rf "$OUT" && mkdir -p "$OUT"
+CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT"
+"$KOTLINC" -nowarn -jvm-target 17 -cp "$CP" -d "$OUT" \
+  target/kotlin/gen android/vouch/src/main/kotlin android/vouch/src/test/kotlin 2>&1 | grep -v '^warning:' || true
+[ -f "$OUT/app/vouch/Vouch.class" ] || { echo "kotlin compilation failed" >&2; exit 1; }
+
+RUNCP="$OUT:$CP:$KLIB/kotlin-stdlib.jar"
+JAVA_OPTS=(-Djna.library.path="$TARGET_DIR/debug" -Dfile.encoding=UTF-8)
+export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
+
+if [ "${1:-}" = "--bench" ]; then
+  exec java "${JAVA_OPTS[@]}" -cp "$RUNCP" app.vouch.FfiBench
+fi
+
+echo "== running JUnit 5 on the JVM"
+set +e
+java "${JAVA_OPTS[@]}" -jar "$JUNIT" --class-path "$RUNCP" --select-package app.vouch \
+  --disable-banner --details=tree 2>&1 | tee target/kotlin/junit.log
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -oE '\[ *[0-9]+ tests successful' target/kotlin/junit.log | grep -oE '[0-9]+' || echo 0)
+failed=$(grep -oE '\[ *[0-9]+ tests failed' target/kotlin/junit.log | grep -oE '[0-9]+' || echo 0)
+echo "kotlin: $passed passed, $failed failed"
+if [ "$status" != 0 ] || [ "$failed" != 0 ] || [ "$passed" = 0 ]; then exit 1; fi
