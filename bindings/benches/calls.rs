@@ -1,0 +1,19 @@
+//! The Rust side of the FFI call-cost comparison: the same trivial calls the Kotlin bench
+//! makes through JNA (`scripts/kotlin-jvm-tests.sh --bench`), made directly from Rust.
+//!
+//! `cargo bench -p vouch-ffi --bench calls`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn calls(c: &mut Criterion) {
+    c.bench_function("rust sync core_version()", |b| b.iter(|| black_box(vouch_ffi::core_version())));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    c.bench_function("rust async ping_async() (block_on)", |b| {
+        b.iter(|| black_box(rt.block_on(vouch_ffi::ping_async(7))))
+    });
+}
+
+criterion_group!(benches, calls);
+criterion_main!(benches);
