@@ -49,7 +49,9 @@ JAVA_OPTS=(-Djna.library.path="$TARGET_DIR/debug" -Dfile.encoding=UTF-8)
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
 
 if [ "${1:-}" = "--bench" ]; then
-  exec java "${JAVA_OPTS[@]}" -cp "$RUNCP" app.vouch.FfiBench
+  # Measure the shipped (release) library.
+  cargo build --quiet --release -p vouch-ffi --lib
+  exec java -Djna.library.path="$TARGET_DIR/release" -cp "$RUNCP" app.vouch.FfiBench
 fi
 
 echo "== running JUnit 5 on the JVM"
