@@ -253,11 +253,7 @@ async fn conflicting_writes_are_kept() {
     enroll_by_email(&phone, &server.url, ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
-    let p = laptop.client.start_approval().await.unwrap();
-    phone.client.pending_requests().await.unwrap();
-    phone.client.approve(p.request_id, &p.number).await.unwrap();
-    laptop.client.wait_for_approval().await.unwrap();
+    enroll_by_approval(&laptop, &phone, ALICE).await;
     let item = phone.client.put_item(vault.id, None, b"v1").await.unwrap();
     laptop.client.sync().await.unwrap();
     // Both edit version 1.
@@ -286,11 +282,7 @@ async fn disable_wipes_the_device_on_disk() {
     enroll_by_email(&web, &server.url, ALICE).await;
     let vault = web.client.create_vault("V").await.unwrap();
     let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    sign_in_and_register(&phone, ALICE).await;
-    let p = phone.client.start_approval().await.unwrap();
-    web.client.pending_requests().await.unwrap();
-    web.client.approve(p.request_id, &p.number).await.unwrap();
-    phone.client.wait_for_approval().await.unwrap();
+    enroll_by_approval(&phone, &web, ALICE).await;
     phone.client.sync().await.unwrap();
     let plaintext = b"PLAINTEXT-the-phone-held-this";
     let it = phone.client.put_item(vault.id, None, plaintext).await.unwrap();
@@ -331,11 +323,7 @@ async fn deprovisioning_wipes_every_device_of_the_user() {
     let vault = phone.client.create_vault("V").await.unwrap();
     phone.client.put_item(vault.id, None, b"gone soon").await.unwrap();
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
-    let p = laptop.client.start_approval().await.unwrap();
-    phone.client.pending_requests().await.unwrap();
-    phone.client.approve(p.request_id, &p.number).await.unwrap();
-    laptop.client.wait_for_approval().await.unwrap();
+    enroll_by_approval(&laptop, &phone, ALICE).await;
     laptop.client.sync().await.unwrap();
     // The phone listens for events; the laptop is offline-ish and learns on its next call.
     let events = {
@@ -393,11 +381,7 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     assert_eq!(phone.client.queued_operations().unwrap(), 0);
     // Another device sees them.
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
-    let p = laptop.client.start_approval().await.unwrap();
-    phone.client.pending_requests().await.unwrap();
-    phone.client.approve(p.request_id, &p.number).await.unwrap();
-    laptop.client.wait_for_approval().await.unwrap();
+    enroll_by_approval(&laptop, &phone, ALICE).await;
     laptop.client.sync().await.unwrap();
     assert_eq!(laptop.client.get_item(vault.id, offline.item_id).unwrap().unwrap().as_slice(), b"written offline");
     assert_eq!(laptop.client.get_item(v2.id, in_v2.item_id).unwrap().unwrap().as_slice(), b"in the offline vault");

@@ -37,8 +37,9 @@ fn bindings(lang: &str, release: bool, out: Option<PathBuf>) -> Result<(), Strin
     if !matches!(lang, "kotlin" | "swift") {
         return Err(format!("unknown language {lang}: kotlin or swift"));
     }
+    // One build gives both the library and the generator (same features, no rebuild).
     let mut build = cargo();
-    build.args(["build", "-p", "vouch-ffi", "--lib"]);
+    build.args(["build", "-p", "vouch-ffi", "--features", "cli", "--lib", "--bin", "uniffi-bindgen"]);
     if release {
         build.arg("--release");
     }
@@ -46,8 +47,11 @@ fn bindings(lang: &str, release: bool, out: Option<PathBuf>) -> Result<(), Strin
     let out = out.unwrap_or_else(|| root().join("target").join("bindings").join(lang));
     let _ = std::fs::remove_dir_all(&out);
     let lib = library(release);
-    run(cargo()
-        .args(["run", "--quiet", "-p", "vouch-ffi", "--features", "cli", "--bin", "uniffi-bindgen", "--", "generate", "--library"])
+    let bindgen = lib.with_file_name("uniffi-bindgen");
+    run(Command::new(bindgen)
+        .current_dir(root())
+        .arg("generate")
+        .arg("--library")
         .arg(&lib)
         .args(["--language", lang, "--no-format", "--out-dir"])
         .arg(&out))?;

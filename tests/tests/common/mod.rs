@@ -162,6 +162,15 @@ pub async fn enroll_by_email(d: &Device, url: &str, email: &str) {
     assert!(s.is_trusted());
 }
 
+/// Signs `new` in, registers it, and has `approver` approve it with the number it shows.
+pub async fn enroll_by_approval(new: &Device, approver: &Device, email: &str) {
+    sign_in_and_register(new, email).await;
+    let p = new.client.start_approval().await.unwrap();
+    approver.client.pending_requests().await.unwrap();
+    approver.client.approve(p.request_id, &p.number).await.unwrap();
+    assert!(new.client.wait_for_approval().await.unwrap().is_trusted());
+}
+
 /// True if `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)

@@ -171,6 +171,7 @@ class VouchTest {
                 val job = launch(Dispatchers.IO) { v.state.collect { seen.add(it::class.simpleName ?: "?") } }
                 enrollByEmail(v, server, ALICE)
                 withTimeout(5_000) { v.state.first { it is EnrollmentState.Trusted } }
+                withTimeout(5_000) { while (seen.lastOrNull() != "Trusted") delay(10) }
                 job.cancel()
             }
             assertEquals("Trusted", seen.last())
@@ -219,6 +220,8 @@ class VouchTest {
                     val requestId = phone.pendingRequests.value.single().requestId
                     phone.approve(requestId, waiting.number)
                     withTimeout(20_000) { vm.screen.first { it == SetupScreen.Trusted } }
+                    // The collector runs on another thread: let it record the last screen too.
+                    withTimeout(5_000) { while (screens.lastOrNull() != SetupScreen.Trusted) delay(10) }
                     collector.cancel()
                     val kinds = screens.map { it::class.simpleName }.distinct()
                     assertEquals(listOf("Start", "NameDevice", "WaitingForApproval", "Trusted"), kinds)

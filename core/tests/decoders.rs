@@ -1,0 +1,92 @@
+//! Properties of every decoder that takes outside bytes: garbage never panics and is
+//! refused with a typed error; valid values round-trip.
+
+use proptest::prelude::*;
+use uuid::Uuid;
+use vouch_core::{
+    crypto::{
+        DeviceIdentity, ENVELOPE_LEN, Envelope, EnvelopeContext, ItemAad, PublicKey, QrPayload, VaultKey, check_values,
+        open_item, seal_item,
+    },
+    proto::{ApprovalState, Bytes, ErrorBody, Event, PendingApproval},
+};
+
+fn ctx() -> EnvelopeContext {
+    EnvelopeContext { user_id: Uuid::from_u128(1), request_id: Uuid::from_u128(2), vault_id: Uuid::from_u128(3) }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn qr_garbage_is_refused(text in ".{0,200}") {
+        // Either refused or (astronomically unlikely) a valid payload; never a panic.
+        let _ = QrPayload::decode(&text);
+    }
+
+    #[test]
+    fn qr_prefixed_garbage_is_refused(body in "[A-Za-z0-9_-]{0,140}") {
+        let r = QrPayload::decode(&format!("VOUCH1:{body}"));
+        if body.len() != 107 {
+            prop_assert!(r.is_err());
+        }
+    }
+
+    #[test]
+    fn qr_round_trip(req in any::<u128>()) {
+        let id = DeviceIdentity::generate().unwrap();
+        let qr = QrPayload::new(Uuid::from_u128(req), id.public_key()).unwrap();
+        let back = QrPayload::decode(&qr.encode()).unwrap();
+        prop_assert_eq!(back.request_id, qr.request_id);
+        prop_assert!(back.names_key(id.public_key()));
+    }
+
+    #[test]
+    fn envelope_garbage_never_opens(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let device = DeviceIdentity::generate().unwrap();
+        if let Ok(env) = Envelope::from_bytes(&bytes) {
+            prop_assert_eq!(bytes.len(), ENVELOPE_LEN);
+            prop_assert!(env.open(&device, &ctx(), None).is_err());
+        }
+    }
+
+    #[test]
+    fn item_garbage_never_opens(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let key = VaultKey::generate().unwrap();
+        let at = ItemAad { vault_id: Uuid::from_u128(1), item_id: Uuid::from_u128(2), version: 1 };
+        prop_assert!(open_item(&key, &at, &bytes).is_err());
+    }
+
+    #[test]
+    fn item_round_trip(plain in proptest::collection::vec(any::<u8>(), 0..2048), version in any::<u64>()) {
+        let key = VaultKey::generate().unwrap();
+        let at = ItemAad { vault_id: Uuid::from_u128(7), item_id: Uuid::from_u128(8), version };
+        let sealed = seal_item(&key, &at, &plain).unwrap();
+        let opened = open_item(&key, &at, &sealed).unwrap();
+        prop_assert_eq!(opened.as_slice(), &plain[..]);
+    }
+
+    #[test]
+    fn public_key_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        if let Ok(k) = PublicKey::from_bytes(&bytes) {
+            let cv = check_values(&k, &Uuid::from_u128(1), &Uuid::from_u128(2));
+            prop_assert!(cv.number() < 100);
+            prop_assert_eq!(cv.phrase().len(), 6);
+        }
+    }
+
+    #[test]
+    fn wire_json_garbage_never_panics(text in ".{0,300}") {
+        let _ = serde_json::from_str::<ErrorBody>(&text);
+        let _ = serde_json::from_str::<Event>(&text);
+        let _ = serde_json::from_str::<ApprovalState>(&text);
+        let _ = serde_json::from_str::<PendingApproval>(&text);
+        let _ = serde_json::from_str::<Bytes>(&text);
+    }
+
+    #[test]
+    fn bytes_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let json = serde_json::to_string(&Bytes(bytes.clone())).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Bytes>(&json).unwrap().0, bytes);
+    }
+}
