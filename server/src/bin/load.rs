@@ -17,8 +17,12 @@ use std::{
 
 use clap::Parser;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use vouch_server::{Settings, seed};
+
+#[path = "../../tools/harness.rs"]
+mod harness;
+use harness::Client;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -46,53 +50,6 @@ fn report(name: &str, mut lat: Vec<Duration>, wall: Duration) {
         pct(&lat, 0.50).as_secs_f64() * 1e3,
         pct(&lat, 0.99).as_secs_f64() * 1e3
     );
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
-        let mut r = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        let resp = r.send().await.expect("request");
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {v}");
-        v
-    }
-    async fn get(&self, path: &str) -> Value {
-        self.http.get(format!("{}{path}", self.base)).send().await.expect("get").json().await.expect("json")
-    }
-    async fn login(&self, email: &str) -> String {
-        let v = self.post("/v1/auth/login", None, json!({"email": email, "password": seed::DEV_PASSWORD})).await;
-        v["account_token"].as_str().unwrap().to_owned()
-    }
-    async fn register(&self, account: &str, name: &str, kind: &str) -> String {
-        let mut sk = [0u8; 32];
-        getrandom::fill(&mut sk).unwrap();
-        let pk = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(sk));
-        let v = self
-            .post(
-                "/v1/devices",
-                Some(account),
-                json!({"name": name, "kind": kind, "platform": "load", "public_key": vouch_proto::Bytes(pk.as_bytes().to_vec())}),
-            )
-            .await;
-        v["id"].as_str().unwrap().to_owned()
-    }
-    async fn email_verify(&self, account: &str, email: &str, device: &str) -> String {
-        self.post(&format!("/v1/devices/{device}/email-code"), Some(account), json!({})).await;
-        let mails = self.get(&format!("/v1/dev/outbox?to={email}")).await;
-        let body = mails.as_array().unwrap().last().unwrap()["body"].as_str().unwrap().to_owned();
-        let code = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned();
-        let v = self.post(&format!("/v1/devices/{device}/email-code/verify"), Some(account), json!({"code": code})).await;
-        v["device_token"].as_str().unwrap().to_owned()
-    }
 }
 
 fn raw_commit_rate(dir: &std::path::Path, n: usize) -> f64 {
@@ -135,7 +92,7 @@ async fn main() {
     for email in emails.clone() {
         let (base, cycles) = (base.clone(), args.cycles);
         tasks.push(tokio::spawn(async move {
-            let c = Client { http: reqwest::Client::new(), base };
+            let c = Client::new(&base);
             let account = c.login(&email).await;
             let mut lat = Vec::new();
             for i in 0..cycles {
@@ -159,7 +116,7 @@ async fn main() {
     for email in emails {
         let (base, cycles) = (base.clone(), args.cycles);
         tasks.push(tokio::spawn(async move {
-            let c = Client { http: reqwest::Client::new(), base: base.clone() };
+            let c = Client::new(&base);
             let account = c.login(&email).await;
             let approver_dev = c.register(&account, "approver", "mobile").await;
             let approver = c.email_verify(&account, &email, &approver_dev).await;
