@@ -132,6 +132,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, api) = routes::router(state.settings.dev).split_for_parts();
     let api_json = serde_json::to_string_pretty(&api).unwrap_or_default();
     let router = router
+        .layer(axum::middleware::from_fn(log_requests))
         .route(
             "/v1/openapi.json",
             axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "application/json")], api_json) }),
@@ -145,6 +146,21 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         }))
         .with_state(state);
     (router, api)
+}
+
+/// Logs one line per request: method, route template (never the raw URI or headers, so
+/// no token or value can reach the log), status and duration.
+async fn log_requests(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "<unmatched>".into());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    log::info!("{method} {route} -> {} ({:.1} ms)", resp.status().as_u16(), started.elapsed().as_secs_f64() * 1e3);
+    resp
 }
 
 /// Opens the database, seeds it with `--dev`, binds and serves in the background.

@@ -98,6 +98,7 @@ pub async fn send(
          If you did not try to sign in, change your password: someone knows it.\n"
     );
     state.mailer.send(&state.db, &account.user.email, "Your Vouch verification code", &body).await?;
+    log::debug!("email code sent for device {id}");
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 

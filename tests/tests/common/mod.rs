@@ -31,6 +31,7 @@ pub struct ServerProc {
     pub port: u16,
     pub data: PathBuf,
     args: Vec<String>,
+    log: Option<PathBuf>,
 }
 
 /// A free loopback port.
@@ -47,19 +48,48 @@ impl ServerProc {
             port: free_port(),
             data: root.join("server"),
             args: extra.iter().map(|s| s.to_string()).collect(),
+            log: None,
         };
         s.restart();
         s
     }
 
+    /// Starts a server whose stderr (its log at `level`) goes to a file.
+    pub fn start_logged(root: &Path, level: &str) -> Self {
+        let mut s = Self {
+            child: None,
+            url: String::new(),
+            port: free_port(),
+            data: root.join("server"),
+            args: Vec::new(),
+            log: Some(root.join("server.log")),
+        };
+        s.spawn(level);
+        s
+    }
+
+    /// The server's captured log.
+    pub fn log_text(&self) -> String {
+        self.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+
     /// (Re)starts the process on the same port and data directory.
     pub fn restart(&mut self) {
+        self.spawn("warn");
+    }
+
+    fn spawn(&mut self, level: &str) {
+        let stderr = match &self.log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::inherit(),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_vouch-e2e-server"))
             .args(["--dev", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
             .arg(&self.data)
             .args(&self.args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("spawn server");
         let mut line = String::new();
