@@ -1,0 +1,12 @@
+#![no_main]
+//! Stored-row decoding: the JSON the client keeps in its database (enrollment state,
+//! approver snapshots) decodes garbage without panicking, and public keys found in rows
+//! are validated without panicking.
+use libfuzzer_sys::fuzz_target;
+use vouch_core::{EnrollmentState, crypto::PublicKey, proto::PendingApproval};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = serde_json::from_slice::<EnrollmentState>(data);
+    let _ = serde_json::from_slice::<PendingApproval>(data);
+    let _ = PublicKey::from_bytes(data);
+});
