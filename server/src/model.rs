@@ -1,11 +1,11 @@
 //! Rows of the server database and their wire forms; tokens and time helpers.
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vouch_proto::{Device, DeviceKind, DeviceStatus, Event, Role, VerifiedBy};
+use vouch_proto::{Device, DeviceStatus, Event, Role, VerifiedBy};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -19,13 +19,7 @@ pub fn ts(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// The snake_case wire name of a unit enum value.
-pub fn enum_str<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
+pub use vouch_proto::enum_name as enum_str;
 
 /// Parses a stored snake_case enum value.
 pub fn parse_enum<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
@@ -188,9 +182,4 @@ pub fn push_event_to_user(
         push_event(tx, d.id, event)?;
     }
     Ok(())
-}
-
-/// Kind of a device from its wire name (for filters).
-pub fn kind_str(k: DeviceKind) -> String {
-    enum_str(&k)
 }

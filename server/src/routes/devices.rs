@@ -11,7 +11,7 @@ use crate::{
     auth::{Account, DeviceCaller, Origin},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams},
-    model::{DeviceRow, kind_str, now, push_event, push_event_to_user, set_device_status},
+    model::{DeviceRow, enum_str, now, push_event, push_event_to_user, set_device_status},
 };
 
 /// Pending devices that were never verified expire after this long (rule: pending → expired).
@@ -94,7 +94,7 @@ pub async fn register(
                     user_id.to_string(),
                     name,
                     key,
-                    kind_str(req.kind),
+                    enum_str(&req.kind),
                     platform,
                     req.public_key.0,
                     origin,
