@@ -8,7 +8,7 @@ use vouch_core::{
     Error,
     crypto::{DeviceIdentity, ItemAad, VaultKey, open_item, seal_item},
     keystore::{SecretStore, SecretStoreError, SoftwareSecretStore},
-    store::{StoredItem, Store, migrations},
+    store::{Change, StoredItem, Store, migrations},
 };
 
 struct Profile {
@@ -177,6 +177,49 @@ fn batch_writes_are_all_or_nothing() {
     store.put_items(&batch).unwrap();
     assert_eq!(store.item_count().unwrap(), 10);
     assert_eq!(store.items(vault).unwrap().len(), 10);
+}
+
+/// Regression (crash stress): an item and its queued upload were two transactions, so a
+/// kill between them left a local write that was never sent. Now they are one batch.
+#[test]
+fn an_item_and_its_upload_land_together_or_not_at_all() {
+    let p = Profile::new();
+    let store = Store::open(p.db(), &p.keys()).unwrap();
+    let vault = Uuid::new_v4();
+    let key = VaultKey::generate().unwrap();
+    let (kind, payload) = ("create_vault", b"op".as_slice());
+    store.apply(&[Change::NewVault { id: vault, name: "V", key: &key }, Change::Enqueue { kind, payload }]).unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    // A batch whose last change fails leaves nothing of the earlier ones.
+    let good = item(vault, &key, "kept?");
+    let mut bad = item(vault, &key, "bad");
+    bad.version = u64::MAX;
+    let seq = store.outbox_due(i64::MAX, 1).unwrap()[0].seq;
+    let r = store.apply(&[
+        Change::Item(&good),
+        Change::Enqueue { kind: "put_item", payload: b"upload" },
+        Change::OutboxAck(seq),
+        Change::Setting { name: "cursor", value: "9" },
+        Change::Item(&bad),
+    ]);
+    assert!(r.is_err());
+    assert_eq!(store.item_count().unwrap(), 0);
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.setting("cursor").unwrap(), None);
+    // Without the bad change all of it lands.
+    store
+        .apply(&[
+            Change::Item(&good),
+            Change::Enqueue { kind: "put_item", payload: b"upload" },
+            Change::OutboxAck(seq),
+            Change::Setting { name: "cursor", value: "9" },
+        ])
+        .unwrap();
+    assert_eq!(store.item_count().unwrap(), 1);
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.setting("cursor").unwrap().as_deref(), Some("9"));
+    store.apply(&[Change::ItemSynced { vault_id: vault, item_id: good.item_id, version: 1 }]).unwrap();
+    assert!(!store.item(vault, good.item_id).unwrap().unwrap().dirty);
 }
 
 #[test]

@@ -156,6 +156,31 @@ async fn registration_rules() {
     assert_eq!(api.register(&bob, "Alice's Phone", "mobile").await.status, 201);
 }
 
+#[tokio::test]
+async fn a_repeated_registration_of_the_same_pending_key_is_the_same_device() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let (account, _) = api.login("alice@acme.test").await;
+    let key = b64(&new_public_key());
+    let body = |name: &str| json!({"name": name, "kind": "web", "platform": "p", "public_key": key});
+    let first = api.post("/v1/devices", Some(&account), body("laptop")).await;
+    assert_eq!(first.status, 201);
+    // The client crashed before it stored the answer and registers again.
+    let again = api.post("/v1/devices", Some(&account), body("laptop")).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"]);
+    // … or picked another name meanwhile: the same device, renamed.
+    let renamed = api.post("/v1/devices", Some(&account), body("work laptop")).await.ok();
+    assert_eq!(renamed["id"], first.body["id"]);
+    assert_eq!(renamed["name"], "work laptop");
+    // The name it left is free again; another session's repeat of the key is a new device
+    // only if the name is free, never a takeover of this one.
+    assert_eq!(api.register(&account, "laptop", "web").await.status, 201);
+    let (other, _) = api.login("alice@acme.test").await;
+    let theirs = api.post("/v1/devices", Some(&other), body("tablet")).await.ok();
+    assert_ne!(theirs["id"], first.body["id"]);
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
@@ -215,8 +240,19 @@ async fn email_code_flow_and_rules() {
     let token = ok["device_token"].as_str().unwrap();
     assert!(token.starts_with("vdt_"));
     assert_eq!(api.get("/v1/devices", Some(token)).await.ok().as_array().unwrap().len(), 1);
-    // Single use: the device is no longer pending.
-    api.post(&verify, Some(&account), json!({"code": code})).await.err(409, "device_not_pending");
+    // Single use: the device is no longer pending. The one exception is a retry by the
+    // session that verified it (a client killed before it stored the token): the same
+    // code, within its lifetime, gets a fresh token and revokes the unsaved one.
+    let again = api.post(&verify, Some(&account), json!({"code": code})).await.ok();
+    let token2 = again["device_token"].as_str().unwrap();
+    assert_ne!(token, token2);
+    assert_eq!(again["device"]["id"], dev["id"]);
+    api.get("/v1/devices", Some(token)).await.err(401, "unauthorized");
+    assert_eq!(api.get("/v1/devices", Some(token2)).await.ok().as_array().unwrap().len(), 1);
+    api.post(&verify, Some(&account), json!({"code": wrong})).await.err(409, "device_not_pending");
+    let (other_session, _) = api.login("alice@acme.test").await;
+    api.post(&verify, Some(&other_session), json!({"code": code})).await.err(409, "device_not_pending");
+    let token = token2;
     // Bound to its device: another user's session cannot touch it.
     let (bob, _) = api.login("bob@acme.test").await;
     api.post(&path, Some(&bob), json!({})).await.err(404, "not_found");
@@ -398,6 +434,11 @@ async fn deny_one_pending_throttle_and_expiry() {
     let api = s.client();
     let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    // Asking again for the same device (a client that crashed after opening it) is the
+    // same request, not a second prompt.
+    let again = api.post(&format!("/v1/devices/{laptop}/approval-requests"), Some(&account), json!({})).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(id(&again.body), rid);
     // One pending request per user.
     let (account2, _) = api.login("alice@acme.test").await;
     let other = api.register(&account2, "tablet", "web").await.ok();
@@ -575,7 +616,11 @@ async fn items_are_versioned_and_conflicts_detected() {
         };
         async move { api.call(Method::PUT, &path, Some(&tok), Some(body)).await }
     };
-    assert_eq!(put(phone.clone(), 0, Some(b"v1")).await.ok()["version"], 1);
+    let first = put(phone.clone(), 0, Some(b"v1")).await.ok();
+    assert_eq!(first["version"], 1);
+    // The same write again (the client lost the answer): the same record, no conflict.
+    let again = put(phone.clone(), 0, Some(b"v1")).await.ok();
+    assert_eq!(again["seq"], first["seq"]);
     let r = put(laptop.clone(), 0, Some(b"other v1")).await;
     r.err(409, "version_conflict");
     assert_eq!(r.body["error"]["current_version"], 1);

@@ -387,6 +387,50 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     assert_eq!(laptop.client.get_item(v2.id, in_v2.item_id).unwrap().unwrap().as_slice(), b"in the offline vault");
 }
 
+/// Regression (crash stress): the server committed, the client never heard. Registering,
+/// verifying by code, opening a request and uploading an item are each asked again and
+/// must land on the same device / request / item — not an orphan holding the device name,
+/// a device stuck without its token, a blocked `approval_pending`, or a conflict copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_lost_after_the_server_committed_are_retried_safely() {
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(root.path(), &[]);
+    let relay = start_relay(server.url.clone()).await;
+    let phone = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
+    phone.client.sign_in(ALICE, PASSWORD).await.unwrap();
+    relay.lose_next_answer("/v1/devices");
+    assert!(matches!(phone.client.register_device("phone").await, Err(Error::Offline)));
+    let state = phone.client.register_device("phone").await.unwrap();
+    phone.client.request_email_code().await.unwrap();
+    let code = read_code(&server.url, ALICE).await;
+    relay.lose_next_answer("/email-code/verify");
+    assert!(matches!(phone.client.submit_email_code(&code).await, Err(Error::Offline)));
+    assert!(phone.client.submit_email_code(&code).await.unwrap().is_trusted());
+    let devices = phone.client.devices().await.unwrap();
+    assert_eq!(devices.len(), 1, "no orphan pending device");
+    assert_eq!(Some(devices[0].id), state.device_id());
+
+    let vault = phone.client.create_vault("V").await.unwrap();
+    let item = uuid::Uuid::new_v4();
+    relay.lose_next_answer(&format!("/items/{item}"));
+    let lost_put = phone.client.put_item(vault.id, Some(item), b"sent once, heard never").await.unwrap();
+    assert!(!lost_put.synced);
+    let report = phone.client.flush_outbox().await.unwrap();
+    assert_eq!((report.sent, report.conflicts, report.queued), (1, 0, 0));
+    assert_eq!(phone.client.list_items(vault.id).unwrap().len(), 1, "no conflict copy of our own write");
+
+    let laptop = Device::open(root.path(), "laptop", &relay.url, DeviceKind::Web);
+    sign_in_and_register(&laptop, ALICE).await;
+    relay.lose_next_answer("/approval-requests");
+    assert!(matches!(laptop.client.start_approval().await, Err(Error::Offline)));
+    let prompt = laptop.client.start_approval().await.unwrap();
+    phone.client.pending_requests().await.unwrap();
+    phone.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    assert!(laptop.client.wait_for_approval().await.unwrap().is_trusted());
+    laptop.client.sync().await.unwrap();
+    assert_eq!(laptop.client.get_item(vault.id, lost_put.item_id).unwrap().unwrap().as_slice(), b"sent once, heard never");
+}
+
 fn spawn_client(profile: &std::path::Path, url: &str, args: &[&str]) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-e2e-client"))
         .arg(profile)

@@ -52,16 +52,27 @@ impl Client {
     /// device; only the public key leaves it). `Untrusted`/`Denied`/`Expired` → `Verifying`.
     pub async fn register_device(&self, name: &str) -> Result<EnrollmentState> {
         let _t = self.inner.transition.lock().await;
-        let user = match self.state() {
-            EnrollmentState::Untrusted { user, .. } | EnrollmentState::Denied { user } | EnrollmentState::Expired { user } => user,
+        let (user, retry) = match self.state() {
+            EnrollmentState::Untrusted { user, .. } => (user, true),
+            EnrollmentState::Denied { user } | EnrollmentState::Expired { user } => (user, false),
             _ => return Err(Error::InvalidState("sign in first (or this device is already registered)")),
         };
         let name = validate_device_name(name).map_err(|e| Error::InvalidInput(e.to_string()))?.to_owned();
         let account = self.account_token()?;
         // The identity is saved before it is announced, so a crash cannot lose the secret
-        // half of a key the server already knows.
-        let identity = DeviceIdentity::generate()?;
-        self.inner.store.save_identity(&identity)?;
+        // half of a key the server already knows. An untrusted session that already made
+        // one (an attempt that failed, or a crash after the server registered it) keeps
+        // it: the server answers a repeated registration of the same pending key with
+        // the same device, so the device is never orphaned. After a denial or expiry the
+        // device starts over with a fresh key.
+        let identity = match self.inner.store.identity()? {
+            Some(existing) if retry => existing,
+            _ => {
+                let fresh = DeviceIdentity::generate()?;
+                self.inner.store.save_identity(&fresh)?;
+                fresh
+            }
+        };
         let d = &self.inner.device;
         let req = RegisterDeviceRequest {
             name: name.clone(),

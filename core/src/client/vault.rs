@@ -11,7 +11,7 @@ use super::{Client, EnrollmentState};
 use crate::{
     crypto::{ItemAad, SecretBytes, VaultKey, open_item, seal_item},
     error::{Error, Result},
-    store::{StoredItem, now_ms},
+    store::{Change, StoredItem, now_ms},
 };
 
 /// A vault as the UI lists it.
@@ -84,8 +84,9 @@ impl Client {
         }
         let id = Uuid::new_v4();
         let key = VaultKey::generate()?;
-        self.inner.store.create_vault(id, name, &key)?;
-        self.enqueue(&Op::CreateVault { id, name: name.to_owned() })?;
+        let (kind, payload) = encode(&Op::CreateVault { id, name: name.to_owned() })?;
+        // The vault and its queued create land together or not at all.
+        self.inner.store.apply(&[Change::NewVault { id, name, key: &key }, Change::Enqueue { kind, payload: &payload }])?;
         self.inner.store.audit("vault_created", &id.to_string())?;
         let _ = self.flush(false).await;
         self.notify_vaults();
@@ -115,8 +116,10 @@ impl Client {
         let version = self.inner.store.item(vault_id, item_id)?.map(|i| i.version).unwrap_or(0) + 1;
         let sealed = plaintext.map(|p| seal_item(&key, &ItemAad { vault_id, item_id, version }, p)).transpose()?;
         let item = StoredItem { vault_id, item_id, version, sealed: sealed.clone(), dirty: true };
-        self.inner.store.put_item(&item)?;
-        self.enqueue(&Op::PutItem { vault_id, item_id, version, ciphertext: sealed.map(Bytes) })?;
+        let (kind, payload) = encode(&Op::PutItem { vault_id, item_id, version, ciphertext: sealed.map(Bytes) })?;
+        // The item and its queued upload land together: a crash cannot leave a local
+        // write that is never sent.
+        self.inner.store.apply(&[Change::Item(&item), Change::Enqueue { kind, payload: &payload }])?;
         let _ = self.flush(false).await;
         let synced = self.inner.store.item(vault_id, item_id)?.is_some_and(|i| i.version == version && !i.dirty);
         self.notify_vaults();
@@ -148,15 +151,6 @@ impl Client {
     /// Number of operations waiting for the server.
     pub fn queued_operations(&self) -> Result<u64> {
         self.inner.store.outbox_len()
-    }
-
-    fn enqueue(&self, op: &Op) -> Result<()> {
-        let payload = SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
-        self.inner.store.enqueue(match op {
-            Op::CreateVault { .. } => "create_vault",
-            Op::PutItem { .. } => "put_item",
-        }, &payload)?;
-        Ok(())
     }
 
     fn notify_vaults(&self) {
@@ -200,10 +194,13 @@ impl Client {
             };
             match self.guard(result).await {
                 Ok(()) => {
-                    if let Op::PutItem { vault_id, item_id, version, .. } = &op {
-                        self.inner.store.mark_item_synced(*vault_id, *item_id, *version)?;
+                    match &op {
+                        Op::PutItem { vault_id, item_id, version, .. } => self.inner.store.apply(&[
+                            Change::ItemSynced { vault_id: *vault_id, item_id: *item_id, version: *version },
+                            Change::OutboxAck(entry.seq),
+                        ])?,
+                        Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
                     }
-                    self.inner.store.outbox_ack(entry.seq)?;
                     report.sent += 1;
                 }
                 Err(Error::Offline) => {
@@ -212,11 +209,13 @@ impl Client {
                     return Err(Error::Offline);
                 }
                 Err(Error::Server { code: ErrorCode::VersionConflict, .. }) => {
-                    if let Op::PutItem { vault_id, item_id, version, ciphertext } = op {
-                        self.keep_conflict_copy(vault_id, item_id, version, ciphertext)?;
-                        report.conflicts += 1;
+                    match op {
+                        Op::PutItem { vault_id, item_id, version, ciphertext } => {
+                            self.keep_conflict_copy(entry.seq, vault_id, item_id, version, ciphertext)?;
+                            report.conflicts += 1;
+                        }
+                        Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
                     }
-                    self.inner.store.outbox_ack(entry.seq)?;
                 }
                 Err(e @ Error::Wiped) => return Err(e),
                 Err(e) => {
@@ -232,19 +231,25 @@ impl Client {
     }
 
     /// The server has a newer version of an item we changed: keep our version as a new
-    /// item (re-sealed under its new id) and let the next pull bring the server's.
-    fn keep_conflict_copy(&self, vault_id: Uuid, item_id: Uuid, version: u64, ciphertext: Option<Bytes>) -> Result<()> {
+    /// item (re-sealed under its new id) and let the next pull bring the server's. The
+    /// copy, its queued upload and the acknowledgement of the refused write `seq` are one
+    /// transaction, so a crash cannot make two copies or none.
+    fn keep_conflict_copy(&self, seq: i64, vault_id: Uuid, item_id: Uuid, version: u64, ciphertext: Option<Bytes>) -> Result<()> {
         self.inner.store.audit("conflict", &format!("item {item_id} v{version} kept as a copy"))?;
         // Forget our losing version so the pull can bring the server's.
-        self.inner.store.put_item(&StoredItem { vault_id, item_id, version: 0, sealed: None, dirty: false })?;
-        self.inner.store.set_setting(&format!("items_seq.{vault_id}"), "0")?;
-        let Some(ct) = ciphertext else { return Ok(()) };
+        let forget = StoredItem { vault_id, item_id, version: 0, sealed: None, dirty: false };
+        let cursor = format!("items_seq.{vault_id}");
+        let mut changes = vec![Change::Item(&forget), Change::Setting { name: &cursor, value: "0" }, Change::OutboxAck(seq)];
+        let Some(ct) = ciphertext else { return self.inner.store.apply(&changes) };
         let key = self.key_of(vault_id)?;
         let plain = open_item(&key, &ItemAad { vault_id, item_id, version }, &ct.0)?;
-        let copy = Uuid::new_v4();
-        let sealed = seal_item(&key, &ItemAad { vault_id, item_id: copy, version: 1 }, &plain)?;
-        self.inner.store.put_item(&StoredItem { vault_id, item_id: copy, version: 1, sealed: Some(sealed.clone()), dirty: true })?;
-        self.enqueue(&Op::PutItem { vault_id, item_id: copy, version: 1, ciphertext: Some(Bytes(sealed)) })
+        let copy_id = Uuid::new_v4();
+        let sealed = seal_item(&key, &ItemAad { vault_id, item_id: copy_id, version: 1 }, &plain)?;
+        let copy = StoredItem { vault_id, item_id: copy_id, version: 1, sealed: Some(sealed.clone()), dirty: true };
+        let (kind, payload) = encode(&Op::PutItem { vault_id, item_id: copy_id, version: 1, ciphertext: Some(Bytes(sealed)) })?;
+        changes.push(Change::Item(&copy));
+        changes.push(Change::Enqueue { kind, payload: &payload });
+        self.inner.store.apply(&changes)
     }
 
     /// Two-way sync: delivers queued writes, refreshes vault names, and pulls new item
@@ -275,8 +280,8 @@ impl Client {
         let records: Vec<ItemRecord> = self
             .guard(self.inner.transport.get(&format!("/v1/vaults/{vault_id}/items?since={since}"), Some(token)).await)
             .await?;
-        let mut received = 0;
         let mut max_seq = since;
+        let mut fresh = Vec::new();
         for r in records {
             max_seq = max_seq.max(r.seq);
             let local = self.inner.store.item(vault_id, r.item_id)?;
@@ -287,16 +292,23 @@ impl Client {
             if local.as_ref().is_some_and(|l| l.version >= r.version && !l.dirty) {
                 continue;
             }
-            self.inner.store.put_item(&StoredItem {
-                vault_id,
-                item_id: r.item_id,
-                version: r.version,
-                sealed: r.ciphertext.map(|b| b.0),
-                dirty: false,
-            })?;
-            received += 1;
+            fresh.push(StoredItem { vault_id, item_id: r.item_id, version: r.version, sealed: r.ciphertext.map(|b| b.0), dirty: false });
         }
-        self.inner.store.set_setting(&cursor_key, &max_seq.to_string())?;
-        Ok(received)
+        // The items and the cursor move together.
+        let cursor = max_seq.to_string();
+        let mut changes: Vec<Change<'_>> = fresh.iter().map(Change::Item).collect();
+        changes.push(Change::Setting { name: &cursor_key, value: &cursor });
+        self.inner.store.apply(&changes)?;
+        Ok(fresh.len() as u32)
     }
+}
+
+/// An operation's outbox kind and sealed-to-be payload.
+fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
+    let payload = SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
+    let kind = match op {
+        Op::CreateVault { .. } => "create_vault",
+        Op::PutItem { .. } => "put_item",
+    };
+    Ok((kind, payload))
 }

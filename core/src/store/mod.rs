@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-pub use records::{AccountRow, AuditEntry, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord};
+pub use records::{AccountRow, AuditEntry, Change, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord};
 
 use crate::{
     error::{Error, Result},

@@ -37,6 +37,46 @@ pub struct StoredItem {
     pub dirty: bool,
 }
 
+/// One write of a [`Store::apply`] batch.
+pub enum Change<'a> {
+    /// Insert or replace an item row.
+    Item(&'a StoredItem),
+    /// Mark an item acknowledged by the server if it is still at `version`.
+    ItemSynced {
+        /// Vault id.
+        vault_id: Uuid,
+        /// Item id.
+        item_id: Uuid,
+        /// The version the server acknowledged.
+        version: u64,
+    },
+    /// Create a vault with its key (sealed under the database key).
+    NewVault {
+        /// Vault id.
+        id: Uuid,
+        /// Name.
+        name: &'a str,
+        /// Its key.
+        key: &'a VaultKey,
+    },
+    /// Queue an operation for the server (the payload is sealed).
+    Enqueue {
+        /// Operation kind, e.g. `"put_item"`.
+        kind: &'a str,
+        /// Operation payload.
+        payload: &'a [u8],
+    },
+    /// Remove a delivered operation.
+    OutboxAck(i64),
+    /// Set a setting.
+    Setting {
+        /// Setting name.
+        name: &'a str,
+        /// Its value.
+        value: &'a str,
+    },
+}
+
 /// A queued operation waiting to reach the server.
 pub struct OutboxEntry {
     /// Queue position (monotonic).
@@ -152,19 +192,7 @@ impl Store {
 
     /// Creates a vault and stores its key, in one transaction.
     pub fn create_vault(&self, id: Uuid, name: &str, key: &VaultKey) -> Result<()> {
-        let sealed = self.seal_vault_key(id, key)?;
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO vaults (id, name, created_at) VALUES (?1, ?2, ?3)",
-            params![id.to_string(), name, now_ms()],
-        )?;
-        tx.execute(
-            "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)",
-            params![id.to_string(), sealed],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.apply(&[Change::NewVault { id, name, key }])
     }
 
     /// Records a vault known from the server whose key this device may not hold yet.
@@ -226,37 +254,68 @@ impl Store {
 
     /// Writes many items in one transaction: all or none.
     pub fn put_items(&self, items: &[StoredItem]) -> Result<()> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(vault_id, id) DO UPDATE SET version = excluded.version,
-                   sealed = excluded.sealed, dirty = excluded.dirty, updated_at = excluded.updated_at",
-            )?;
-            let now = now_ms();
-            for it in items {
-                stmt.execute(params![
-                    it.vault_id.to_string(),
-                    it.item_id.to_string(),
-                    version_to_sql(it.version)?,
-                    it.sealed,
-                    it.dirty,
-                    now
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        self.apply(&items.iter().map(Change::Item).collect::<Vec<_>>())
     }
 
     /// Marks an item as acknowledged by the server if it is still at `version`.
     pub fn mark_item_synced(&self, vault_id: Uuid, item_id: Uuid, version: u64) -> Result<()> {
-        self.conn()?.execute(
-            "UPDATE items SET dirty = 0 WHERE vault_id = ?1 AND id = ?2 AND version = ?3",
-            params![vault_id.to_string(), item_id.to_string(), version_to_sql(version)?],
-        )?;
+        self.apply(&[Change::ItemSynced { vault_id, item_id, version }])
+    }
+
+    /// Applies `changes` in one transaction: after a crash either all of them are in the
+    /// file or none is (an item and its queued upload, an acknowledgement and its
+    /// outbox entry, a conflict copy and the write it replaces).
+    pub fn apply(&self, changes: &[Change<'_>]) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for change in changes {
+            match change {
+                Change::Item(it) => {
+                    tx.prepare_cached(
+                        "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT(vault_id, id) DO UPDATE SET version = excluded.version,
+                           sealed = excluded.sealed, dirty = excluded.dirty, updated_at = excluded.updated_at",
+                    )?
+                    .execute(params![
+                        it.vault_id.to_string(),
+                        it.item_id.to_string(),
+                        version_to_sql(it.version)?,
+                        it.sealed,
+                        it.dirty,
+                        now_ms()
+                    ])?;
+                }
+                Change::ItemSynced { vault_id, item_id, version } => {
+                    tx.prepare_cached("UPDATE items SET dirty = 0 WHERE vault_id = ?1 AND id = ?2 AND version = ?3")?
+                        .execute(params![vault_id.to_string(), item_id.to_string(), version_to_sql(*version)?])?;
+                }
+                Change::NewVault { id, name, key } => {
+                    let sealed = self.seal_vault_key(*id, key)?;
+                    tx.execute(
+                        "INSERT INTO vaults (id, name, created_at) VALUES (?1, ?2, ?3)",
+                        params![id.to_string(), name, now_ms()],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)",
+                        params![id.to_string(), sealed],
+                    )?;
+                }
+                Change::Enqueue { kind, payload } => {
+                    self.insert_outbox(&tx, kind, payload)?;
+                }
+                Change::OutboxAck(seq) => {
+                    tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+                }
+                Change::Setting { name, value } => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                        params![format!("setting.{name}"), value.as_bytes()],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -292,13 +351,18 @@ impl Store {
     pub fn enqueue(&self, kind: &str, payload: &[u8]) -> Result<i64> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = self.insert_outbox(&tx, kind, payload)?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    fn insert_outbox(&self, tx: &rusqlite::Transaction<'_>, kind: &str, payload: &[u8]) -> Result<i64> {
         let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM outbox", [], |r| r.get(0))?;
         let sealed = self.cipher().0.seal("outbox", "sealed", &seq.to_string(), payload)?;
         tx.execute(
             "INSERT INTO outbox (seq, kind, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![seq, kind, sealed, now_ms()],
         )?;
-        tx.commit()?;
         Ok(seq)
     }
 
@@ -330,8 +394,7 @@ impl Store {
 
     /// Removes a delivered operation.
     pub fn outbox_ack(&self, seq: i64) -> Result<()> {
-        self.conn()?.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
-        Ok(())
+        self.apply(&[Change::OutboxAck(seq)])
     }
 
     /// Records a failed attempt and when to try again.

@@ -101,6 +101,7 @@ fn pending_view(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<PendingApprov
 #[utoipa::path(post, path = "/v1/devices/{id}/approval-requests", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "requesting device id")),
     responses((status = 201, body = ApprovalOpened),
+        (status = 200, body = ApprovalOpened, description = "a retry: this device's own request is still open"),
         (status = 409, body = ErrorBody, description = "approval_pending, device_not_pending"),
         (status = 429, body = ErrorBody, description = "too_many_requests")))]
 pub async fn open(
@@ -134,14 +135,19 @@ pub async fn open(
             };
             let user_id = d.device.user_id;
             expire(tx, None, Some(user_id))?;
-            let pending: Option<String> = tx
+            let pending: Option<(String, String, String, i64)> = tx
                 .query_row(
-                    "SELECT device_id FROM approval_requests WHERE user_id = ?1 AND status = 'pending'",
+                    "SELECT id, device_id, purpose, expires_at FROM approval_requests WHERE user_id = ?1 AND status = 'pending'",
                     [user_id.to_string()],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            if pending.is_some() {
+            if let Some((rid, device, pending_purpose, expires_at)) = pending {
+                // This device's own open request, asked again (the client crashed or lost
+                // the answer): the same request, no new prompt on the approvers.
+                if device == id.to_string() && pending_purpose == enum_str(&purpose) {
+                    return Ok((StatusCode::OK, ApprovalOpened { id: parse_uuid(&rid)?, expires_at: ts(expires_at) }));
+                }
                 return Err(ApiError::new(
                     ErrorCode::ApprovalPending,
                     "another approval request is waiting; decide or let it expire first",
@@ -166,10 +172,10 @@ pub async fn open(
             let row = RequestRow::load(tx, rid)?.ok_or_else(ApiError::internal)?;
             let view = pending_view(tx, &row)?;
             push_event_to_user(tx, user_id, Some(id), true, &Event::ApprovalRequested { request: view })?;
-            Ok(ApprovalOpened { id: rid, expires_at: ts(t + ttl) })
+            Ok((StatusCode::CREATED, ApprovalOpened { id: rid, expires_at: ts(t + ttl) }))
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(opened)))
+    Ok((opened.0, Json(opened.1)))
 }
 
 /// The requester reads its request; once approved it gets the envelopes and (for an

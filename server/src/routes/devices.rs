@@ -1,7 +1,7 @@
 //! `POST /v1/devices`, `GET /v1/devices`, `POST /v1/devices/{id}/disable`.
 
 use axum::{Json, extract::State, http::StatusCode};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 use vouch_proto::{Device, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event, NameError, RegisterDeviceRequest};
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -44,6 +44,7 @@ pub(crate) fn valid_public_key(bytes: &[u8]) -> bool {
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDeviceRequest,
     security(("bearer" = [])),
     responses((status = 201, body = Device),
+        (status = 200, body = Device, description = "a retry: this session already registered this pending key"),
         (status = 400, body = ErrorBody, description = "invalid_device_name, invalid_public_key"),
         (status = 409, body = ErrorBody, description = "device_name_taken, device_limit_reached")))]
 pub async fn register(
@@ -61,10 +62,34 @@ pub async fn register(
     let platform: String = req.platform.trim().chars().filter(|c| !c.is_control()).take(128).collect();
     let limit = state.settings.device_limit;
     let user_id = account.user.id;
-    let device = state
+    let (status, device) = state
         .db
         .tx(move |tx| {
             expire_stale_pending(tx, user_id)?;
+            let key = vouch_proto::normalize_name(&name);
+            // A retry of this session's registration (the client crashed or lost the
+            // answer after the insert): the same pending key gets the same device back,
+            // renamed if asked, instead of an orphan that holds the name for a day.
+            let retried: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM devices WHERE user_id = ?1 AND public_key = ?2 AND status = 'pending' AND registered_by = ?3",
+                    params![user_id.to_string(), req.public_key.0, account.token_hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = retried {
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND name_key = ?2 AND id != ?3 AND status IN ('pending', 'trusted'))",
+                    params![user_id.to_string(), key, id],
+                    |r| r.get(0),
+                )?;
+                if taken {
+                    return Err(ApiError::new(ErrorCode::DeviceNameTaken, "another of your devices already has this name"));
+                }
+                tx.execute("UPDATE devices SET name = ?2, name_key = ?3 WHERE id = ?1", params![id, name, key])?;
+                let id = crate::model::parse_uuid(&id)?;
+                return Ok((StatusCode::OK, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device));
+            }
             let live: u32 = tx.query_row(
                 "SELECT count(*) FROM devices WHERE user_id = ?1 AND status IN ('pending', 'trusted')",
                 [user_id.to_string()],
@@ -76,7 +101,6 @@ pub async fn register(
                     format!("you already have {limit} devices; disable one in My trusted devices first"),
                 ));
             }
-            let key = vouch_proto::normalize_name(&name);
             let taken: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND name_key = ?2 AND status IN ('pending', 'trusted'))",
                 params![user_id.to_string(), key],
@@ -102,10 +126,10 @@ pub async fn register(
                     account.token_hash
                 ],
             )?;
-            Ok(DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device)
+            Ok((StatusCode::CREATED, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device))
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(device)))
+    Ok((status, Json(device)))
 }
 
 /// The calling user's devices (every status), oldest first.

@@ -20,7 +20,7 @@ use crate::{
     auth::Account,
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams},
-    model::{DeviceRow, now, push_event_to_user, trust_device, ts},
+    model::{DeviceRow, now, push_event_to_user, rotate_device_token, trust_device, ts},
 };
 
 fn code_hash(device_id: Uuid, code: &str) -> Vec<u8> {
@@ -53,6 +53,40 @@ fn own_pending_device(tx: &rusqlite::Transaction<'_>, account: &Account, id: Uui
         return Err(ApiError::new(ErrorCode::DeviceNotPending, "this device is not waiting for verification"));
     }
     Ok(d)
+}
+
+/// A repeated verify of a device this very session already trusted with this code (the
+/// client crashed or lost the answer before it stored the device token): while the code
+/// is still within its lifetime, the same code gets a fresh device token (the one the
+/// client never stored is revoked). Anything else is not a retry (`None`).
+fn verified_again(
+    tx: &rusqlite::Transaction<'_>,
+    account: &Account,
+    id: Uuid,
+    typed: &str,
+) -> ApiResult<Option<TrustedDevice>> {
+    let Some(d) = DeviceRow::load(tx, id)? else { return Ok(None) };
+    if d.device.user_id != account.user.id
+        || d.device.status != DeviceStatus::Trusted
+        || d.device.verified_by != Some(VerifiedBy::EmailCode)
+        || d.registered_by != account.token_hash
+    {
+        return Ok(None);
+    }
+    let row: Option<(Vec<u8>, i64, bool)> = tx
+        .query_row(
+            "SELECT code_hash, expires_at, used FROM email_codes WHERE device_id = ?1",
+            [id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((stored, expires_at, used)) = row else { return Ok(None) };
+    let same = typed.len() == vouch_proto::CODE_DIGITS && bool::from(code_hash(id, typed).ct_eq(&stored));
+    if !used || expires_at <= now() || !same {
+        return Ok(None);
+    }
+    let token = rotate_device_token(tx, id)?;
+    Ok(Some(TrustedDevice { device: d.device, device_token: token }))
 }
 
 /// Emails a verification code for a pending device (202). Throttled per device.
@@ -126,6 +160,9 @@ pub async fn verify(
     let outcome = state
         .db
         .tx(move |tx| {
+            if let Some(again) = verified_again(tx, &account, id, &typed)? {
+                return Ok(Outcome::Trusted(again));
+            }
             let d = own_pending_device(tx, &account, id)?;
             let uid = account.user.id.to_string();
             let failures: u32 = tx.query_row("SELECT code_failures FROM users WHERE id = ?1", [&uid], |r| r.get(0))?;

@@ -185,14 +185,23 @@ pub async fn put_item(
         .db
         .tx(move |tx| {
             let vault = own_vault(tx, &caller, id)?;
-            let current: i64 = tx
+            let stored: Option<(i64, Option<Vec<u8>>, i64)> = tx
                 .query_row(
-                    "SELECT version FROM items WHERE vault_id = ?1 AND item_id = ?2",
+                    "SELECT version, ciphertext, seq FROM items WHERE vault_id = ?1 AND item_id = ?2",
                     params![id.to_string(), item_id.to_string()],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
-                .optional()?
-                .unwrap_or(0);
+                .optional()?;
+            let current = stored.as_ref().map_or(0, |s| s.0);
+            // The very write again (a client that crashed or lost the answer after we
+            // stored it): the ciphertext has a fresh random nonce, so equal bytes mean
+            // the same write. Answer as before instead of a conflict.
+            if let Some((v, ct, seq)) = &stored
+                && *v as u64 == req.version
+                && ct.as_deref() == req.ciphertext.as_ref().map(|b| b.0.as_slice())
+            {
+                return Ok(ItemRecord { vault_id: id, item_id, version: req.version, ciphertext: req.ciphertext, seq: *seq as u64 });
+            }
             if current as u64 != req.base_version {
                 return Err(ApiError::conflict(current as u64));
             }

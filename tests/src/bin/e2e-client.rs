@@ -5,11 +5,29 @@
 //! `vouch-e2e-client PROFILE URL resume`       wait for the persisted request's decision
 //! `vouch-e2e-client PROFILE URL write VAULT`  write items forever, printing `ACK <item>`
 //!                                            after each write returned
+//! `vouch-e2e-client PROFILE URL life EMAIL METHOD ITEMS VAULT`
+//!                                            a whole device life, resumed from whatever
+//!                                            state the profile is in: sign in, register,
+//!                                            verify (METHOD `email` or `approval`), get
+//!                                            the vault key, write ITEMS items, sync;
+//!                                            prints `STEP`, `REQUEST`, `ACK`, `DONE`
 //! Every line is flushed before the next step, so what the test read was acknowledged.
 
 use std::{io::Write, process::ExitCode, sync::Arc};
 
-use vouch_core::{Client, ClientConfig, DeviceInfo, keystore::SoftwareSecretStore, proto::DeviceKind};
+use vouch_core::{
+    Client, ClientConfig, DeviceInfo, EnrollmentState, Error, Verification, keystore::SoftwareSecretStore,
+    proto::{DeviceKind, ErrorCode},
+};
+
+/// Password of the seeded dev users.
+const PASSWORD: &str = "dev-password";
+
+fn out(line: String) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{line}");
+    let _ = o.flush();
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,16 +37,12 @@ async fn main() -> ExitCode {
     let client = Client::open(ClientConfig {
         profile_dir: profile.into(),
         server_url: url.clone(),
-        device: DeviceInfo { kind: DeviceKind::Web, model: "Crash".into(), os: "Linux".into(), app: "e2e".into() },
+        // The profile directory's name makes the default device name unique per profile.
+        device: DeviceInfo { kind: DeviceKind::Web, model: model(profile), os: "Linux".into(), app: "e2e".into() },
         secret_store: keys,
         listener: None,
     })
     .expect("open");
-    let out = |line: String| {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{line}");
-        let _ = o.flush();
-    };
     match mode {
         "request" => {
             let p = client.start_approval().await.expect("start approval");
@@ -48,7 +62,111 @@ async fn main() -> ExitCode {
                 out(format!("ACK {item} {i}"));
             }
         }
+        "life" => {
+            let (email, by_email) = (&args[4], args[5] == "email");
+            let items: usize = args[6].parse().expect("item count");
+            let vault: uuid::Uuid = args[7].parse().expect("vault id");
+            if let Err(e) = life(&client, url, email, by_email, items, vault).await {
+                out(format!("ERROR {e}"));
+                return ExitCode::from(1);
+            }
+            out("DONE".into());
+        }
         _ => return ExitCode::from(2),
     }
     ExitCode::SUCCESS
+}
+
+fn model(profile: &str) -> String {
+    std::path::Path::new(profile).file_name().map_or("Crash".into(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Text of the item with this id (the crash stress checks it after every restart).
+fn item_text(id: uuid::Uuid) -> String {
+    format!("crash-item {id}")
+}
+
+/// Drives the device from whatever state it is in to "trusted, holds the vault key,
+/// `items` items written and delivered".
+async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, vault: uuid::Uuid) -> vouch_core::Result<()> {
+    loop {
+        match c.state() {
+            EnrollmentState::SignedOut => {
+                out("STEP sign_in".into());
+                c.sign_in(email, PASSWORD).await?;
+            }
+            EnrollmentState::Untrusted { .. } | EnrollmentState::Denied { .. } | EnrollmentState::Expired { .. } => {
+                out("STEP register".into());
+                c.register_device(&c.default_device_name()?).await?;
+            }
+            EnrollmentState::Verifying { verification, .. } => {
+                if let Some(p) = c.approval_prompt()? {
+                    out(format!("REQUEST {} {}", p.request_id, p.number));
+                    out("STEP wait".into());
+                    c.wait_for_approval().await?;
+                } else if by_email {
+                    if !matches!(verification, Verification::EmailCode { .. }) {
+                        out("STEP email_code".into());
+                        match c.request_email_code().await {
+                            // A code was sent before a crash: it is in the mail already.
+                            Err(Error::Server { code: ErrorCode::TooManyRequests, .. }) => {}
+                            r => {
+                                r?;
+                            }
+                        }
+                    }
+                    let code = read_code(url, email).await?;
+                    out("STEP submit_code".into());
+                    c.submit_email_code(&code).await?;
+                } else {
+                    out("STEP start_approval".into());
+                    c.start_approval().await?;
+                }
+            }
+            EnrollmentState::Trusted { .. } => {
+                if !c.vaults()?.iter().any(|v| v.id == vault && v.has_key) {
+                    if c.approval_prompt()?.is_none() {
+                        out("STEP sync".into());
+                        c.sync().await?;
+                        if c.vaults()?.iter().any(|v| v.id == vault && v.has_key) {
+                            continue;
+                        }
+                        out("STEP request_keys".into());
+                        c.request_vault_keys().await?;
+                    }
+                    let Some(p) = c.approval_prompt()? else { continue };
+                    out(format!("REQUEST {} {}", p.request_id, p.number));
+                    out("STEP wait".into());
+                    c.wait_for_approval().await?;
+                    continue;
+                }
+                let mut written = c.list_items(vault)?.len();
+                while written < items {
+                    let id = uuid::Uuid::new_v4();
+                    c.put_item(vault, Some(id), item_text(id).as_bytes()).await?;
+                    out(format!("ACK {id}"));
+                    written += 1;
+                }
+                out("STEP flush".into());
+                while c.flush_outbox().await?.queued > 0 {}
+                return Ok(());
+            }
+            EnrollmentState::Wiped => return Err(Error::Wiped),
+        }
+    }
+}
+
+/// The newest 6-digit code mailed to `email`, from the dev outbox.
+async fn read_code(url: &str, email: &str) -> vouch_core::Result<String> {
+    let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
+        .await
+        .map_err(|_| Error::Offline)?
+        .json()
+        .await
+        .map_err(|_| Error::Offline)?;
+    let body = mails.as_array().and_then(|m| m.last()).and_then(|m| m["body"].as_str()).unwrap_or_default();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+        .ok_or(Error::InvalidState("no code in the outbox"))
 }

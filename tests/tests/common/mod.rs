@@ -212,6 +212,17 @@ pub struct Relay {
     pub url: String,
     pub swap: Arc<AtomicBool>,
     pub approvals_forwarded: Arc<Mutex<Vec<String>>>,
+    /// Path endings whose next non-GET request is delivered to the server but whose
+    /// answer is lost (502 without a body): what a client sees when it is killed or the
+    /// network drops right after the server committed.
+    pub lose_answer: Arc<Mutex<Vec<String>>>,
+}
+
+impl Relay {
+    /// Loses the answer to the next non-GET request whose path ends with `suffix`.
+    pub fn lose_next_answer(&self, suffix: &str) {
+        self.lose_answer.lock().unwrap().push(suffix.to_owned());
+    }
 }
 
 /// The key the relay substitutes (an attacker's X25519 public key: RFC 7748's Bob).
@@ -221,10 +232,11 @@ pub async fn start_relay(upstream: String) -> Relay {
     use axum::{body::Bytes, extract::Request, response::Response};
     let swap = Arc::new(AtomicBool::new(false));
     let forwarded = Arc::new(Mutex::new(Vec::new()));
-    let (swap2, fwd2) = (swap.clone(), forwarded.clone());
+    let lose = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (swap2, fwd2, lose2) = (swap.clone(), forwarded.clone(), lose.clone());
     let http = reqwest::Client::new();
     let app = axum::Router::new().fallback(move |req: Request| {
-        let (swap, fwd, http, upstream) = (swap2.clone(), fwd2.clone(), http.clone(), upstream.clone());
+        let (swap, fwd, lose, http, upstream) = (swap2.clone(), fwd2.clone(), lose2.clone(), http.clone(), upstream.clone());
         async move {
             let (parts, body) = req.into_parts();
             let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
@@ -239,7 +251,22 @@ pub async fn start_relay(upstream: String) -> Relay {
             if let Some(c) = parts.headers.get("content-type") {
                 r = r.header("content-type", c);
             }
+            let lost = parts.method != axum::http::Method::GET && {
+                let mut l = lose.lock().unwrap();
+                let bare = parts.uri.path();
+                match l.iter().position(|suffix| bare.ends_with(suffix.as_str())) {
+                    Some(i) => {
+                        l.remove(i);
+                        true
+                    }
+                    None => false,
+                }
+            };
             let resp = r.send().await.unwrap();
+            if lost {
+                let _ = resp.bytes().await;
+                return Response::builder().status(502).body(axum::body::Body::empty()).unwrap();
+            }
             let status = resp.status();
             let mut bytes = resp.bytes().await.unwrap().to_vec();
             if swap.load(Ordering::SeqCst) && path.starts_with("/v1/approval-requests?") {
@@ -261,7 +288,7 @@ pub async fn start_relay(upstream: String) -> Relay {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Relay { url, swap, approvals_forwarded: forwarded }
+    Relay { url, swap, approvals_forwarded: forwarded, lose_answer: lose }
 }
 
 /// Polls `f` until it returns true (10 s at most).

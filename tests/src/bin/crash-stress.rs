@@ -1,0 +1,405 @@
+//! Crash-consistency stress: runs a device's whole life (`vouch-e2e-client … life`) in a
+//! child process against a real `vouch-e2e-server`, SIGKILLs it at random points —
+//! during sign-in, registration, email-code verification, approval, envelope receipt and
+//! vault writes — restarts it, and after every kill checks that
+//!
+//! - `PRAGMA integrity_check` says `ok` on the profile database,
+//! - the profile opens and its enrollment state is legal (never `wiped`),
+//! - every item the child acknowledged (`ACK`) is still there with its content,
+//!
+//! and at the end of each iteration that the device recovered by itself (trusted, holds
+//! the vault key, nothing left queued) and that the server has every acknowledged write
+//! exactly once (no spurious conflict copies).
+//!
+//! `vouch-crash-stress [--iterations N] [--items N] [--seed S]`; prints one summary line
+//! and exits non-zero on any inconsistency, lost write or stuck device.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::mpsc,
+};
+use uuid::Uuid;
+use vouch_core::{Client, ClientConfig, DeviceInfo, EnrollmentState, keystore::SoftwareSecretStore, proto::DeviceKind};
+
+const EMAIL: &str = "alice@acme.test";
+const PASSWORD: &str = "dev-password";
+/// How long a child may take to finish its life once it is not killed any more.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Args {
+    iterations: u32,
+    items: usize,
+    seed: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { iterations: 20, items: 8, seed: rand_seed() };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--iterations" => a.iterations = value()?.parse().map_err(|_| "bad --iterations")?,
+            "--items" => a.items = value()?.parse().map_err(|_| "bad --items")?,
+            "--seed" => a.seed = value()?.parse().map_err(|_| "bad --seed")?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn rand_seed() -> u64 {
+    Uuid::new_v4().as_u64_pair().0
+}
+
+/// A small deterministic generator (splitmix64), so a failing seed can be replayed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// What went wrong in one iteration.
+#[derive(Default)]
+struct Tally {
+    kills: u64,
+    integrity_failures: u64,
+    illegal_states: u64,
+    lost_writes: u64,
+    stuck: u64,
+    extra_items: u64,
+    kills_by_step: HashMap<String, u64>,
+}
+
+impl Tally {
+    fn inconsistencies(&self) -> u64 {
+        self.integrity_failures + self.illegal_states + self.extra_items
+    }
+}
+
+fn sibling(name: &str) -> PathBuf {
+    let me = std::env::current_exe().expect("own path");
+    me.parent().expect("bin dir").join(name)
+}
+
+fn open_client(profile: &Path, url: &str) -> vouch_core::Result<Client> {
+    let keys = Arc::new(SoftwareSecretStore::open(profile.join("keys"))?);
+    Client::open(ClientConfig {
+        profile_dir: profile.to_path_buf(),
+        server_url: url.to_owned(),
+        device: DeviceInfo { kind: DeviceKind::Web, model: "Stress".into(), os: "Linux".into(), app: "crash-stress".into() },
+        secret_store: keys,
+        listener: None,
+    })
+}
+
+/// The newest 6-digit code mailed to `email`.
+async fn read_code(url: &str) -> String {
+    let mails: serde_json::Value =
+        reqwest::get(format!("{url}/v1/dev/outbox?to={EMAIL}")).await.expect("outbox").json().await.expect("json");
+    let body = mails.as_array().and_then(|m| m.last()).and_then(|m| m["body"].as_str()).unwrap_or_default().to_owned();
+    body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("a code").to_owned()
+}
+
+/// Lines a child printed, as they come.
+enum Line {
+    Out(String),
+    Closed,
+}
+
+fn spawn_child(profile: &Path, url: &str, method: &str, items: usize, vault: Uuid) -> (Child, mpsc::UnboundedReceiver<Line>) {
+    let mut child = Command::new(sibling("vouch-e2e-client"))
+        .arg(profile)
+        .args([url, "life", EMAIL, method, &items.to_string(), &vault.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn vouch-e2e-client");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(l)) = lines.next_line().await {
+            if tx.send(Line::Out(l)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Line::Closed);
+    });
+    (child, rx)
+}
+
+/// When to kill a run: after the n-th line the child prints (then a random delay), or a
+/// random delay after the approver's decision (envelope receipt).
+enum KillAt {
+    Line { n: u64, delay_us: u64 },
+    AfterApproval { delay_us: u64 },
+    Never,
+}
+
+/// Runs the child once. Returns the last step it announced before it was killed (or
+/// `None` when it finished with `DONE`).
+async fn run_once(
+    approver: &Client,
+    profile: &Path,
+    url: &str,
+    method: &str,
+    items: usize,
+    vault: Uuid,
+    kill: KillAt,
+    acked: &mut Vec<Uuid>,
+) -> Result<Option<String>, String> {
+    let (mut child, mut rx) = spawn_child(profile, url, method, items, vault);
+    let mut seen = 0u64;
+    let mut step = "start".to_owned();
+    let deadline = Instant::now() + FINISH_TIMEOUT;
+    let mut kill_deadline: Option<Instant> = None;
+    if let KillAt::Line { n: 0, delay_us } = kill {
+        kill_deadline = Some(Instant::now() + Duration::from_micros(delay_us));
+    }
+    loop {
+        let wait_until = kill_deadline.unwrap_or(deadline).min(deadline);
+        let line = tokio::select! {
+            l = rx.recv() => l,
+            _ = tokio::time::sleep_until(wait_until.into()) => {
+                if kill_deadline.is_some() {
+                    child.start_kill().map_err(|e| format!("kill: {e}"))?;
+                    let _ = child.wait().await;
+                    return Ok(Some(step));
+                }
+                let _ = child.start_kill();
+                return Err(format!("stuck at step {step} for {FINISH_TIMEOUT:?}"));
+            }
+        };
+        match line {
+            Some(Line::Out(l)) => {
+                seen += 1;
+                if let Some(s) = l.strip_prefix("STEP ") {
+                    step = s.to_owned();
+                } else if let Some(id) = l.strip_prefix("ACK ") {
+                    acked.push(id.parse().map_err(|_| format!("bad ACK line {l}"))?);
+                    step = "write".into();
+                } else if let Some(rest) = l.strip_prefix("REQUEST ") {
+                    let mut parts = rest.split(' ');
+                    let (Some(id), Some(number)) = (parts.next(), parts.next()) else { return Err(format!("bad line {l}")) };
+                    let id: Uuid = id.parse().map_err(|_| format!("bad request id in {l}"))?;
+                    approver.pending_requests().await.map_err(|e| format!("approver list: {e}"))?;
+                    match approver.approve(id, number).await {
+                        // Already approved before a crash, or listed no more: fine.
+                        Ok(()) | Err(vouch_core::Error::Server { .. }) | Err(vouch_core::Error::UnknownRequest) => {}
+                        Err(e) => return Err(format!("approve: {e}")),
+                    }
+                    if let KillAt::AfterApproval { delay_us } = kill {
+                        step = "envelope_receipt".into();
+                        kill_deadline.get_or_insert(Instant::now() + Duration::from_micros(delay_us));
+                    }
+                } else if l == "DONE" {
+                    let _ = child.wait().await;
+                    return Ok(None);
+                } else if let Some(e) = l.strip_prefix("ERROR ") {
+                    let _ = child.wait().await;
+                    return Err(format!("client failed at step {step}: {e}"));
+                }
+                if let KillAt::Line { n, delay_us } = kill
+                    && seen == n
+                {
+                    kill_deadline.get_or_insert(Instant::now() + Duration::from_micros(delay_us));
+                }
+            }
+            Some(Line::Closed) | None => {
+                let status = child.wait().await.map_err(|e| e.to_string())?;
+                return Err(format!("client exited ({status}) at step {step} without DONE"));
+            }
+        }
+    }
+}
+
+/// After a kill: the file is intact, the profile opens in a legal state, and every
+/// acknowledged item reads back.
+fn check_after_kill(profile: &Path, url: &str, vault: Uuid, acked: &[Uuid], t: &mut Tally) -> Result<(), String> {
+    let db = profile.join(vouch_core::DATABASE_FILE);
+    if db.exists() {
+        let conn = rusqlite::Connection::open(&db).map_err(|e| format!("open db: {e}"))?;
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| format!("integrity_check: {e}"))?;
+        if ok != "ok" {
+            t.integrity_failures += 1;
+            return Err(format!("integrity_check: {ok}"));
+        }
+    }
+    let client = match open_client(profile, url) {
+        Ok(c) => c,
+        Err(e) => {
+            t.illegal_states += 1;
+            return Err(format!("profile does not open: {e}"));
+        }
+    };
+    let state = client.state();
+    if matches!(state, EnrollmentState::Wiped) {
+        t.illegal_states += 1;
+        return Err("a crash wiped the device".into());
+    }
+    if !acked.is_empty() {
+        if !state.is_trusted() {
+            t.illegal_states += 1;
+            return Err(format!("items were acknowledged but the state is {}", state.name()));
+        }
+        check_items(&client, vault, acked, t)?;
+    }
+    Ok(())
+}
+
+fn check_items(client: &Client, vault: Uuid, acked: &[Uuid], t: &mut Tally) -> Result<(), String> {
+    for id in acked {
+        let ok = client.get_item(vault, *id).map_err(|e| format!("get_item: {e}"))?;
+        if ok.as_deref() != Some(format!("crash-item {id}").as_bytes()) {
+            t.lost_writes += 1;
+            return Err(format!("acknowledged item {id} is missing or changed"));
+        }
+    }
+    Ok(())
+}
+
+struct Env {
+    url: String,
+    approver: Client,
+    vault: Uuid,
+    root: PathBuf,
+}
+
+async fn setup(root: &Path) -> (tokio::process::Child, Env) {
+    let mut server = Command::new(sibling("vouch-e2e-server"))
+        .args(["--dev", "--listen", "127.0.0.1:0", "--device-limit", "100000", "--approval-rate", "1000000", "--data"])
+        .arg(root.join("server"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn vouch-e2e-server");
+    let mut first = String::new();
+    let mut out = BufReader::new(server.stdout.take().expect("stdout"));
+    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut first).await.expect("listening line");
+    let url = first.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+
+    let approver = open_client(&root.join("approver"), &url).expect("approver profile");
+    approver.sign_in(EMAIL, PASSWORD).await.expect("sign in");
+    approver.register_device(&approver.default_device_name().expect("name")).await.expect("register");
+    approver.request_email_code().await.expect("code");
+    let code = read_code(&url).await;
+    approver.submit_email_code(&code).await.expect("verify");
+    let vault = approver.create_vault("Crash vault").await.expect("vault").id;
+    approver.flush_outbox().await.expect("flush");
+    (server, Env { url, approver, vault, root: root.to_path_buf() })
+}
+
+/// One iteration: up to three random kills, then a run to the end, then the checks.
+async fn iteration(env: &Env, i: u32, items: usize, rng: &mut Rng, t: &mut Tally) -> Result<(), String> {
+    let profile = env.root.join(format!("device-{i}"));
+    let method = if rng.below(2) == 0 { "email" } else { "approval" };
+    let mut acked = Vec::new();
+    // Lines a life prints: ~6 steps + REQUEST(s) + one ACK per item.
+    let lines = 8 + items as u64;
+    for _ in 0..1 + rng.below(3) {
+        let kill = match rng.below(4) {
+            0 => KillAt::AfterApproval { delay_us: rng.below(40_000) },
+            _ => KillAt::Line { n: rng.below(lines + 1), delay_us: rng.below(20_000) },
+        };
+        match run_once(&env.approver, &profile, &env.url, method, items, env.vault, kill, &mut acked).await {
+            Ok(Some(step)) => {
+                t.kills += 1;
+                *t.kills_by_step.entry(step).or_default() += 1;
+                check_after_kill(&profile, &env.url, env.vault, &acked, t)?;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                t.stuck += 1;
+                return Err(e);
+            }
+        }
+    }
+    if let Err(e) = run_once(&env.approver, &profile, &env.url, method, items, env.vault, KillAt::Never, &mut acked).await {
+        t.stuck += 1;
+        return Err(e);
+    }
+    // The device recovered by itself: trusted, key held, every write delivered.
+    let client = open_client(&profile, &env.url).map_err(|e| format!("open: {e}"))?;
+    if !client.state().is_trusted() {
+        t.illegal_states += 1;
+        return Err(format!("finished in state {}", client.state().name()));
+    }
+    check_items(&client, env.vault, &acked, t)?;
+    let local = client.list_items(env.vault).map_err(|e| e.to_string())?;
+    if local.len() != items || client.queued_operations().map_err(|e| e.to_string())? != 0 {
+        t.extra_items += 1;
+        return Err(format!("{} local items (wanted {items}), writes still queued or duplicated", local.len()));
+    }
+    // The server has each acknowledged write: the approver syncs and reads them.
+    env.approver.sync().await.map_err(|e| format!("approver sync: {e}"))?;
+    check_items(&env.approver, env.vault, &acked, t)?;
+    let device_id = client.state().device_id().ok_or("no device id")?;
+    drop(client);
+    env.approver.disable_device(device_id).await.map_err(|e| format!("disable: {e}"))?;
+    let _ = std::fs::remove_dir_all(&profile);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\nusage: vouch-crash-stress [--iterations N] [--items N] [--seed S]");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut server, env) = setup(dir.path()).await;
+    let mut rng = Rng(args.seed);
+    let mut t = Tally::default();
+    let mut failed = 0u32;
+    let start = Instant::now();
+    for i in 0..args.iterations {
+        if let Err(e) = iteration(&env, i, args.items, &mut rng, &mut t).await {
+            failed += 1;
+            eprintln!("iteration {i} (seed {}): {e}", args.seed);
+            // Do not let one stuck device block the next iterations' requests.
+            if let Ok(pending) = env.approver.pending_requests().await {
+                for p in pending {
+                    let _ = env.approver.deny(p.request_id).await;
+                }
+            }
+        }
+    }
+    let _ = server.start_kill();
+    let mut steps: Vec<_> = t.kills_by_step.iter().collect();
+    steps.sort();
+    let steps = steps.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
+    println!("kills by step: {steps}");
+    println!(
+        "crash-stress: {} iterations, {} kills, {} inconsistencies, {} lost writes, {} stuck, seed {}, {:.1} s",
+        args.iterations,
+        t.kills,
+        t.inconsistencies(),
+        t.lost_writes,
+        t.stuck,
+        args.seed,
+        start.elapsed().as_secs_f64()
+    );
+    if failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+}
