@@ -49,6 +49,12 @@ pub enum VouchError {
     /// The call does not fit the current state.
     #[error("not possible now: {reason}")]
     InvalidState { reason: String },
+    /// The server's certificate is not trusted (unknown issuer, wrong name, expired).
+    #[error("the server's certificate is not trusted")]
+    UntrustedCertificate,
+    /// The server's certificate does not match the pinned key: possibly intercepted.
+    #[error("the server's certificate does not match the pinned key")]
+    CertificatePinMismatch,
     /// An argument is not acceptable (name, id, URL).
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
@@ -78,6 +84,8 @@ impl From<vouch_core::Error> for VouchError {
             E::UnknownRequest => Self::InvalidState { reason: "no such pending request on this device".into() },
             E::InvalidInput(r) => Self::InvalidInput { reason: r },
             E::InsecureTransport => Self::InvalidInput { reason: "plain http:// is only allowed to loopback".into() },
+            E::UntrustedCertificate => Self::UntrustedCertificate,
+            E::CertificatePinMismatch => Self::CertificatePinMismatch,
             E::Server { code, message, attempts_left, retry_after_secs } => match code {
                 ErrorCode::InvalidCode => Self::WrongCode { attempts_left: attempts_left.unwrap_or(0) },
                 ErrorCode::CodeExpired => Self::CodeExpired,

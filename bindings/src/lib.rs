@@ -60,13 +60,15 @@ pub struct VouchClient {
 #[uniffi::export(async_runtime = "tokio")]
 impl VouchClient {
     /// Opens (or creates) the profile in `profile_dir` for `server_url`. No network.
-    #[uniffi::constructor]
+    /// `tls` optionally pins the server's key or adds a private CA (see [`TlsPolicy`]).
+    #[uniffi::constructor(default(tls = None))]
     pub fn new(
         profile_dir: String,
         server_url: String,
         device: DeviceInfo,
         secret_store: Arc<dyn SecretStore>,
         listener: Option<Arc<dyn VouchListener>>,
+        tls: Option<TlsPolicy>,
     ) -> R<Arc<Self>> {
         guard(|| {
             let inner = vouch_core::Client::open(vouch_core::ClientConfig {
@@ -75,6 +77,7 @@ impl VouchClient {
                 device: vouch_core::DeviceInfo { kind: device.kind.into(), model: device.model, os: device.os, app: device.app },
                 secret_store: Arc::new(foreign::StoreAdapter(secret_store)),
                 listener: listener.map(|l| Arc::new(foreign::ListenerAdapter(l)) as Arc<dyn vouch_core::ClientListener>),
+                tls: tls.map(Into::into).unwrap_or_default(),
             })?;
             Ok(Arc::new(Self { inner }))
         })

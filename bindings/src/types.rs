@@ -47,6 +47,22 @@ pub struct DeviceInfo {
     pub app: String,
 }
 
+/// Which server certificates to accept. Empty lists: the bundled roots, no pins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct TlsPolicy {
+    /// SPKI pins, `sha256/<base64>`; when not empty the certificate chain must contain
+    /// one of these keys (checked after normal validation).
+    pub pinned_spki_sha256: Vec<String>,
+    /// Extra trust anchors (DER certificates), e.g. a self-hosted server's private CA.
+    pub extra_roots_der: Vec<Vec<u8>>,
+}
+
+impl From<TlsPolicy> for vouch_core::TlsPolicy {
+    fn from(t: TlsPolicy) -> Self {
+        Self { pinned_spki_sha256: t.pinned_spki_sha256, extra_roots_der: t.extra_roots_der }
+    }
+}
+
 /// The signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct UserInfo {

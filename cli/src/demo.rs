@@ -35,6 +35,7 @@ fn device(root: &std::path::Path, name: &str, url: &str, kind: DeviceKind, model
         device: DeviceInfo { kind, model: model.into(), os: os.into(), app: "Vouch".into() },
         secret_store: Arc::new(keys),
         listener: None,
+        tls: Default::default(),
     })?)
 }
 

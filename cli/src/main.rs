@@ -176,7 +176,8 @@ pub enum AdminAction {
 
 /// A failure: one line for stderr and an exit code.
 ///
-/// Exit codes: 1 other, 2 usage/unknown profile, 3 offline, 4 refused by the server,
+/// Exit codes: 1 other, 2 usage/unknown profile, 3 offline or server certificate refused,
+/// 4 refused by the server,
 /// 5 wrong number or QR, 6 not possible in this state, 7 device wiped.
 #[derive(Debug)]
 pub struct CliError {
@@ -197,7 +198,7 @@ impl From<vouch_core::Error> for CliError {
     fn from(e: vouch_core::Error) -> Self {
         use vouch_core::Error as E;
         let code = match &e {
-            E::Offline => 3,
+            E::Offline | E::UntrustedCertificate | E::CertificatePinMismatch => 3,
             E::Server { code: ErrorCode::DeviceDisabled, .. } | E::Wiped => 7,
             E::Server { .. } => 4,
             E::WrongNumber | E::KeyMismatch | E::InvalidQrPayload(_) | E::UnknownRequest => 5,

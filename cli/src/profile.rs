@@ -55,5 +55,6 @@ pub fn open(dir: &Path, server: Option<&str>, kind: Option<DeviceKind>, create: 
         device,
         secret_store: Arc::new(keys),
         listener: None,
+        tls: Default::default(),
     })?)
 }

@@ -110,6 +110,14 @@ pub enum Error {
     /// The server URL uses plain `http://` to a host that is not loopback.
     #[error("refusing plain http:// to a non-loopback server; use https://")]
     InsecureTransport,
+    /// The server's TLS certificate failed validation (unknown issuer, wrong name,
+    /// expired): the connection was refused, nothing was sent.
+    #[error("the server's certificate is not trusted")]
+    UntrustedCertificate,
+    /// The server's certificate is valid but its key matches none of the pinned keys
+    /// (see [`crate::TlsPolicy`]): the connection was refused, nothing was sent.
+    #[error("the server's certificate does not match the pinned key")]
+    CertificatePinMismatch,
     /// A name, id or argument is not acceptable.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -21,6 +21,7 @@ pub mod crypto;
 mod error;
 pub mod keystore;
 pub mod store;
+pub mod tls;
 mod transport;
 
 pub use client::{
@@ -28,4 +29,5 @@ pub use client::{
     PendingRequest, SyncReport, VaultInfo, Verification,
 };
 pub use error::{Error, Result};
+pub use tls::TlsPolicy;
 pub use vouch_proto as proto;

@@ -11,7 +11,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Serialize, de::DeserializeOwned};
 use vouch_proto::{ErrorBody, Event};
 
-use crate::error::{Error, Result};
+use crate::{
+    TlsPolicy,
+    error::{Error, Result},
+};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -48,14 +51,19 @@ pub(crate) fn check_url(url: &str) -> Result<Url> {
 }
 
 impl Transport {
-    pub(crate) fn new(server_url: &str) -> Result<Self> {
+    pub(crate) fn new(server_url: &str, tls: &TlsPolicy) -> Result<Self> {
         let base = check_url(server_url)?;
-        let http = reqwest::Client::builder()
+        let https = base.scheme() == "https";
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("vouch-core/", env!("CARGO_PKG_VERSION")))
-            .https_only(base.scheme() == "https")
-            .build()
-            .map_err(|_| Error::Protocol("HTTP client could not be built"))?;
+            .https_only(https);
+        if https {
+            builder = builder.use_preconfigured_tls(crate::tls::client_config(tls)?);
+        } else if !tls.pinned_spki_sha256.is_empty() {
+            return Err(Error::InvalidInput("certificate pins need an https:// server URL".into()));
+        }
+        let http = builder.build().map_err(|_| Error::Protocol("HTTP client could not be built"))?;
         Ok(Self { http, base })
     }
 
@@ -83,12 +91,14 @@ impl Transport {
             }
             match req.send().await {
                 Ok(r) => break r,
+                // A refused certificate is not "offline" and retrying will not help.
+                Err(e) if crate::tls::rejection(&e).is_some() => return Err(unreachable_reason(&e)),
                 // Not connected: the request never reached the server, so retrying is safe.
                 Err(e) if e.is_connect() && attempt + 1 < ATTEMPTS => {
                     tokio::time::sleep(BACKOFF_BASE * 2u32.pow(attempt)).await;
                     attempt += 1;
                 }
-                Err(_) => return Err(Error::Offline),
+                Err(e) => return Err(unreachable_reason(&e)),
             }
         };
         let status = resp.status();
@@ -115,7 +125,7 @@ impl Transport {
         if let Some(id) = last_id {
             req = req.header("Last-Event-ID", id.to_string());
         }
-        let resp = req.send().await.map_err(|_| Error::Offline)?;
+        let resp = req.send().await.map_err(|e| unreachable_reason(&e))?;
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
@@ -138,6 +148,11 @@ impl Transport {
         });
         Ok(Box::pin(stream))
     }
+}
+
+/// Why a request did not reach the server: a refused certificate, or offline.
+fn unreachable_reason(e: &reqwest::Error) -> Error {
+    crate::tls::rejection(e).unwrap_or(Error::Offline)
 }
 
 fn server_error(status: StatusCode, bytes: &[u8]) -> Error {

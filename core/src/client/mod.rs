@@ -66,6 +66,8 @@ pub struct ClientConfig {
     pub secret_store: Arc<dyn SecretStore>,
     /// Who to tell about changes.
     pub listener: Option<Arc<dyn ClientListener>>,
+    /// Which server certificates to accept (default: the bundled roots, no pins).
+    pub tls: crate::TlsPolicy,
 }
 
 /// File name of the profile database.
@@ -93,7 +95,7 @@ struct Inner {
 impl Client {
     /// Opens (or creates) the profile and resumes its persisted state. No network.
     pub fn open(config: ClientConfig) -> Result<Self> {
-        let transport = Transport::new(&config.server_url)?;
+        let transport = Transport::new(&config.server_url, &config.tls)?;
         let store = Store::open(config.profile_dir.join(DATABASE_FILE), config.secret_store.as_ref())?;
         let (state, tokens) = match store.account()? {
             Some(row) => {

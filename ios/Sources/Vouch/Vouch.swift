@@ -14,10 +14,12 @@ public final class Vouch: @unchecked Sendable {
     /// "Trust this session?" requests waiting on this device.
     public var pendingRequests: AsyncStream<[PendingRequest]> { listener.pending() }
 
-    /// Opens the profile in `profileDir`; no network.
-    public init(profileDir: String, serverURL: String, device: DeviceInfo, secretStore: SecretStore = KeychainSecretStore()) throws {
+    /// Opens the profile in `profileDir`; no network. `tls` optionally pins the server's
+    /// key (`sha256/…`) or adds a private CA; a refused certificate is
+    /// `.certificatePinMismatch` / `.untrustedCertificate`, never `.offline`.
+    public init(profileDir: String, serverURL: String, device: DeviceInfo, secretStore: SecretStore = KeychainSecretStore(), tls: TlsPolicy? = nil) throws {
         listener = StreamListener()
-        client = try VouchClient(profileDir: profileDir, serverUrl: serverURL, device: device, secretStore: secretStore, listener: listener)
+        client = try VouchClient(profileDir: profileDir, serverUrl: serverURL, device: device, secretStore: secretStore, listener: listener, tls: tls)
     }
 
     public var state: EnrollmentState { client.state() }

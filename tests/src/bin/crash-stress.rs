@@ -106,6 +106,7 @@ fn open_client(profile: &Path, url: &str) -> vouch_core::Result<Client> {
         device: DeviceInfo { kind: DeviceKind::Web, model: "Stress".into(), os: "Linux".into(), app: "crash-stress".into() },
         secret_store: keys,
         listener: None,
+        tls: Default::default(),
     })
 }
 

@@ -41,6 +41,7 @@ async fn main() -> ExitCode {
         device: DeviceInfo { kind: DeviceKind::Web, model: model(profile), os: "Linux".into(), app: "e2e".into() },
         secret_store: keys,
         listener: None,
+        tls: Default::default(),
     })
     .expect("open");
     match mode {

@@ -151,6 +151,7 @@ impl Device {
             device: DeviceInfo { kind, model: name.to_owned(), os: "TestOS 1".into(), app: "e2e".into() },
             secret_store: keys,
             listener: Some(recorder.clone()),
+            tls: Default::default(),
         })
         .unwrap();
         Self { client, dir, recorder }

@@ -5,6 +5,7 @@ import app.vouch.ffi.DeviceInfo
 import app.vouch.ffi.EnrollmentState
 import app.vouch.ffi.PendingRequest
 import app.vouch.ffi.SecretStore
+import app.vouch.ffi.TlsPolicy
 import app.vouch.ffi.VaultInfo
 import app.vouch.ffi.VouchClient
 import app.vouch.ffi.VouchListener
@@ -39,10 +40,20 @@ class Vouch private constructor(
     val vaultChanges: SharedFlow<Unit> = listener.vaults.asSharedFlow()
 
     companion object {
-        /** Opens the profile in [profileDir]; no network. */
-        fun open(profileDir: String, serverUrl: String, device: DeviceInfo, secretStore: SecretStore): Vouch {
+        /**
+         * Opens the profile in [profileDir]; no network. [tls] optionally pins the
+         * server's key (`sha256/…`) or adds a private CA; a refused certificate is
+         * `VouchException.CertificatePinMismatch` / `UntrustedCertificate`, never `Offline`.
+         */
+        fun open(
+            profileDir: String,
+            serverUrl: String,
+            device: DeviceInfo,
+            secretStore: SecretStore,
+            tls: TlsPolicy? = null,
+        ): Vouch {
             val listener = FlowListener()
-            val client = VouchClient(profileDir, serverUrl, device, secretStore, listener)
+            val client = VouchClient(profileDir, serverUrl, device, secretStore, listener, tls)
             listener.state.value = client.state()
             return Vouch(client, listener)
         }

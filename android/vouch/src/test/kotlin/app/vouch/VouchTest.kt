@@ -4,6 +4,7 @@ import app.vouch.ffi.ApprovalPurpose
 import app.vouch.ffi.DeviceKind
 import app.vouch.ffi.EnrollmentState
 import app.vouch.ffi.LogLevel
+import app.vouch.ffi.TlsPolicy
 import app.vouch.ffi.Verification
 import app.vouch.ffi.VerifiedBy
 import app.vouch.ffi.VouchException
@@ -256,6 +257,16 @@ class VouchTest {
     fun `offline is a typed exception`(): Unit = runBlocking {
         val v = Vouch.open(tempProfile(), "http://127.0.0.1:9", device(), JvmSecretStore())
         v.use { assertThrows<VouchException.Offline> { runBlocking { it.signIn(ALICE, PASSWORD) } } }
+    }
+
+    @Test
+    fun `a malformed certificate pin is invalid input at open`(): Unit = runBlocking {
+        val badPin = TlsPolicy(pinnedSpkiSha256 = listOf("md5/abc"), extraRootsDer = emptyList())
+        assertThrows<VouchException.InvalidInput> {
+            Vouch.open(tempProfile(), "https://vouch.example", device(), JvmSecretStore(), badPin)
+        }
+        val pin = TlsPolicy(listOf("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="), emptyList())
+        Vouch.open(tempProfile(), "https://vouch.example", device(), JvmSecretStore(), pin).close()
     }
 
     @Test
