@@ -252,7 +252,6 @@ async fn email_code_flow_and_rules() {
     api.post(&verify, Some(&account), json!({"code": wrong})).await.err(409, "device_not_pending");
     let (other_session, _) = api.login("alice@acme.test").await;
     api.post(&verify, Some(&other_session), json!({"code": code})).await.err(409, "device_not_pending");
-    let token = token2;
     // Bound to its device: another user's session cannot touch it.
     let (bob, _) = api.login("bob@acme.test").await;
     api.post(&path, Some(&bob), json!({})).await.err(404, "not_found");
