@@ -21,6 +21,7 @@ pub mod crypto;
 mod error;
 pub mod keystore;
 pub mod store;
+pub mod sse;
 pub mod tls;
 mod transport;
 

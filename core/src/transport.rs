@@ -6,7 +6,7 @@
 
 use std::{pin::Pin, time::Duration};
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use reqwest::{Method, StatusCode, Url};
 use serde::{Serialize, de::DeserializeOwned};
 use vouch_proto::{ErrorBody, Event};
@@ -131,21 +131,7 @@ impl Transport {
             let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
             return Err(server_error(status, &bytes));
         }
-        use eventsource_stream::Eventsource;
-        let stream = resp.bytes_stream().eventsource().filter_map(|item| async move {
-            match item {
-                Err(_) => Some(Err(Error::Offline)),
-                Ok(ev) if ev.event.is_empty() || ev.event == "message" => None,
-                Ok(ev) => {
-                    let id = ev.id.parse::<i64>().ok()?;
-                    match serde_json::from_str::<Event>(&ev.data) {
-                        Ok(parsed) => Some(Ok((id, parsed))),
-                        // An event kind from a newer server: skip it, keep the cursor moving.
-                        Err(_) => None,
-                    }
-                }
-            }
-        });
+        let stream = crate::sse::decode(resp.bytes_stream());
         Ok(Box::pin(stream))
     }
 }

@@ -90,3 +90,63 @@ proptest! {
         prop_assert_eq!(serde_json::from_str::<Bytes>(&json).unwrap().0, bytes);
     }
 }
+
+fn event_of(kind: u8, a: u128, b: u128, version: u64) -> Event {
+    let (a, b) = (Uuid::from_u128(a), Uuid::from_u128(b));
+    match kind % 4 {
+        0 => Event::DeviceDisabled { device_id: a },
+        1 => Event::EnvelopeAdded { vault_id: a, request_id: b },
+        2 => Event::ItemChanged { vault_id: a, item_id: b, version },
+        _ => Event::ApprovalDecided { request_id: a, status: vouch_core::proto::ApprovalStatus::Denied },
+    }
+}
+
+/// `body` cut at the given points (sorted, deduplicated, in range).
+fn split_at(body: &[u8], mut cuts: Vec<usize>) -> Vec<&[u8]> {
+    cuts.iter_mut().for_each(|c| *c %= body.len() + 1);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for c in cuts {
+        out.push(&body[last..c]);
+        last = c;
+    }
+    out.push(&body[last..]);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Events the server writes, cut into chunks anywhere (as TCP delivers them), with
+    /// comments (keep-alives) and unknown kinds between them, decode to exactly the
+    /// known events with their ids, in order.
+    #[test]
+    fn sse_round_trip_across_any_chunking(
+        events in proptest::collection::vec((any::<u8>(), any::<u128>(), any::<u128>(), any::<u64>()), 0..8),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        crlf in any::<bool>(),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut body = String::new();
+        let mut expected = Vec::new();
+        for (i, (kind, a, b, v)) in events.iter().enumerate() {
+            let ev = event_of(*kind, *a, *b, *v);
+            let id = i as i64 + 1;
+            body += &format!(":keep-alive{nl}");
+            body += &format!("event: from_the_future{nl}id: {}{nl}data: {{\"type\":\"x\"}}{nl}{nl}", 1000 + i);
+            body += &format!("event: {}{nl}id: {id}{nl}data: {}{nl}{nl}", ev.name(), serde_json::to_string(&ev).unwrap());
+            expected.push((id, ev));
+        }
+        let chunks = split_at(body.as_bytes(), cuts);
+        let got: Vec<(i64, Event)> = vouch_core::sse::decode_chunks(&chunks).into_iter().map(|r| r.unwrap()).collect();
+        prop_assert_eq!(got, expected);
+    }
+
+    /// Garbage on the event stream never panics; whatever comes out is a typed event.
+    #[test]
+    fn sse_garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+        let _ = vouch_core::sse::decode_chunks(&split_at(&data, cuts));
+    }
+}

@@ -11,6 +11,20 @@ use crate::Bytes;
 use utoipa::ToSchema;
 
 macro_rules! wire {
+    // A body that carries a secret (password, code, token, mail text): `Debug` prints
+    // the type name only, so it cannot leak through a log line or a panic message.
+    (redacted $(#[$m:meta])* $vis:vis struct $name:ident $body:tt) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(ToSchema))]
+        $vis struct $name $body
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
     ($(#[$m:meta])* $vis:vis struct $name:ident $body:tt) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +53,7 @@ wire! {
 }
 
 wire! {
+    redacted
     /// `POST /v1/auth/login` body.
     pub struct LoginRequest {
         /// Account email.
@@ -67,6 +82,7 @@ wire! {
 }
 
 wire! {
+    redacted
     /// `POST /v1/auth/login` response: an account token (untrusted session).
     pub struct LoginResponse {
         /// Bearer token for account-level routes.
@@ -174,6 +190,7 @@ wire! {
 }
 
 wire! {
+    redacted
     /// `POST /v1/devices/{id}/email-code/verify` body.
     pub struct VerifyCodeRequest {
         /// The code from the email.
@@ -182,6 +199,7 @@ wire! {
 }
 
 wire! {
+    redacted
     /// A device just became trusted: its device token (returned once per issue).
     pub struct TrustedDevice {
         /// The device, now trusted.
@@ -259,6 +277,7 @@ wire! {
 }
 
 wire! {
+    redacted
     /// `GET /v1/approval-requests/{id}` response for the requester.
     pub struct ApprovalState {
         /// Request id.
@@ -471,6 +490,7 @@ impl Event {
 // ---- dev outbox ------------------------------------------------------------------------
 
 wire! {
+    redacted
     /// A message in the dev outbox (`GET /v1/dev/outbox?to=`), as a person would read it.
     pub struct Mail {
         /// Recipient.

@@ -678,3 +678,89 @@ async fn admin_command_creates_users_for_a_real_deployment() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+// ---- mail over SMTP ----------------------------------------------------------------------
+
+/// A minimal SMTP server that greets after `greeting_delay` and keeps what it receives.
+async fn fake_smtp(greeting_delay: std::time::Duration) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let keep = received.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                tokio::time::sleep(greeting_delay).await;
+                if w.write_all(b"220 fake ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                let (mut data, mut in_data) = (String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line == "." {
+                            in_data = false;
+                            keep.lock().unwrap().push(std::mem::take(&mut data));
+                            b"250 queued\r\n"
+                        } else {
+                            data.push_str(&line);
+                            data.push('\n');
+                            continue;
+                        }
+                    } else {
+                        match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            "EHLO" | "HELO" => b"250 fake\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = w.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 OK\r\n",
+                        }
+                    };
+                    if w.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+/// Regression (crash stress): a client that hung up right after asking for a code got
+/// the code stored and the re-send throttled — but the mail was never sent, because the
+/// handler was dropped while it talked to the mail server. Also the SMTP path itself.
+#[tokio::test]
+async fn the_code_mail_goes_out_over_smtp_even_if_the_client_hangs_up() {
+    let (port, received) = fake_smtp(std::time::Duration::from_millis(600)).await;
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let s = Server::start(&["--smtp-url", &smtp]);
+    let api = s.client();
+    let (account, _) = api.login("alice@acme.test").await;
+    let dev = api.register(&account, "laptop", "web").await.ok();
+    let hasty = reqwest::Client::builder().timeout(std::time::Duration::from_millis(150)).build().unwrap();
+    let r = hasty
+        .post(format!("{}/v1/devices/{}/email-code", api.base, id(&dev)))
+        .bearer_auth(&account)
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up before the answer");
+    let mut mail = None;
+    for _ in 0..100 {
+        if let Some(m) = received.lock().unwrap().first().cloned() {
+            mail = Some(m);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mail = mail.expect("the code mail reached the SMTP server");
+    assert!(mail.contains("Your Vouch verification code is"), "{mail}");
+    assert!(mail.contains("alice@acme.test"), "{mail}");
+}

@@ -131,7 +131,13 @@ pub async fn send(
          Enter it on the device \"{device_name}\" to trust it. The code expires in {minutes} minute(s) and works once.\n\
          If you did not try to sign in, change your password: someone knows it.\n"
     );
-    state.mailer.send(&state.db, &account.user.email, "Your Vouch verification code", &body).await?;
+    // The code is stored and the re-send throttle runs from now, so the mail must go out
+    // even if the client hangs up meanwhile (axum drops a handler whose client left):
+    // sent from a task of its own, which a dropped request cannot cancel.
+    let (mailer, db, to) = (state.mailer.clone(), state.db.clone(), account.user.email.clone());
+    tokio::spawn(async move { mailer.send(&db, &to, "Your Vouch verification code", &body).await })
+        .await
+        .map_err(|_| ApiError::internal())??;
     log::debug!("email code sent for device {id}");
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }

@@ -100,7 +100,7 @@ async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, 
                 out("STEP register".into());
                 c.register_device(&c.default_device_name()?).await?;
             }
-            EnrollmentState::Verifying { verification, .. } => {
+            EnrollmentState::Verifying { verification, device_name, .. } => {
                 if let Some(p) = c.approval_prompt()? {
                     out(format!("REQUEST {} {}", p.request_id, p.number));
                     out("STEP wait".into());
@@ -116,7 +116,7 @@ async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, 
                             }
                         }
                     }
-                    let code = read_code(url, email).await?;
+                    let code = read_code(url, email, &device_name).await?;
                     out("STEP submit_code".into());
                     c.submit_email_code(&code).await?;
                 } else {
@@ -157,17 +157,27 @@ async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, 
     }
 }
 
-/// The newest 6-digit code mailed to `email`, from the dev outbox.
-async fn read_code(url: &str, email: &str) -> vouch_core::Result<String> {
-    let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
-        .await
-        .map_err(|_| Error::Offline)?
-        .json()
-        .await
-        .map_err(|_| Error::Offline)?;
-    let body = mails.as_array().and_then(|m| m.last()).and_then(|m| m["body"].as_str()).unwrap_or_default();
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .map(str::to_owned)
-        .ok_or(Error::InvalidState("no code in the outbox"))
+/// The newest 6-digit code mailed to `email` for the device `device_name`, from the dev
+/// outbox. Like a person, it waits a little for the mail: the server stores the code
+/// (and throttles re-sends) before the mail is written, so a restarted client can be
+/// told "already sent" a moment before the mail is there.
+async fn read_code(url: &str, email: &str, device_name: &str) -> vouch_core::Result<String> {
+    let needle = format!("\"{device_name}\"");
+    for _ in 0..100 {
+        let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
+            .await
+            .map_err(|_| Error::Offline)?
+            .json()
+            .await
+            .map_err(|_| Error::Offline)?;
+        let body = mails
+            .as_array()
+            .and_then(|m| m.iter().rev().filter_map(|m| m["body"].as_str()).find(|b| b.contains(&needle)))
+            .unwrap_or_default();
+        if let Some(code) = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6) {
+            return Ok(code.to_owned());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(Error::InvalidState("no code in the outbox"))
 }

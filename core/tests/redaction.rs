@@ -1,0 +1,126 @@
+//! `Debug` of every secret-bearing type is redacted: a secret put in never comes out of
+//! `{:?}` — not as text, not as a decimal byte list, not as hex or base64. (`VaultKey`
+//! has no `Debug` at all, so it cannot be printed.)
+
+use base64::Engine;
+use uuid::Uuid;
+use vouch_core::{
+    ApprovalPrompt,
+    crypto::{DeviceIdentity, QrPayload, SecretBytes},
+    proto::{
+        ApprovalPurpose, ApprovalState, ApprovalStatus, Device, DeviceKind, DeviceStatus, LoginRequest, LoginResponse, Mail,
+        Role, TrustedDevice, UserInfo, VerifyCodeRequest,
+    },
+    store::{AccountRow, PendingApprovalRow},
+};
+
+const SECRET: &str = "hunter2-s3cr3t-token-481516";
+
+/// Whether `debug` shows `bytes` in any usual rendering.
+fn leaks(debug: &str, bytes: &[u8]) -> bool {
+    let decimal = bytes.iter().take(6).map(u8::to_string).collect::<Vec<_>>().join(", ");
+    let hex: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    debug.contains(&decimal) || debug.contains(&hex) || debug.contains(&b64[..b64.len().min(12)])
+        || std::str::from_utf8(bytes).is_ok_and(|s| debug.contains(s))
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::UNIX_EPOCH
+}
+
+fn user() -> UserInfo {
+    UserInfo {
+        id: Uuid::nil(),
+        email: "a@b.c".into(),
+        username: "a".into(),
+        role: Role::Member,
+        workspace_id: Uuid::nil(),
+        workspace_name: "W".into(),
+    }
+}
+
+fn device() -> Device {
+    Device {
+        id: Uuid::nil(),
+        user_id: Uuid::nil(),
+        name: "n".into(),
+        kind: DeviceKind::Web,
+        platform: "p".into(),
+        status: DeviceStatus::Trusted,
+        public_key: vec![1u8; 32].into(),
+        created_at: now(),
+        verified_at: None,
+        verified_by: None,
+        origin: "o".into(),
+    }
+}
+
+#[test]
+fn wire_bodies_with_passwords_codes_tokens_or_mail_are_redacted() {
+    let printed = [
+        format!("{:?}", LoginRequest { email: "a@b.c".into(), password: SECRET.into() }),
+        format!("{:?}", LoginResponse { account_token: SECRET.into(), expires_at: now(), user: user() }),
+        format!("{:?}", VerifyCodeRequest { code: SECRET.into() }),
+        format!("{:?}", TrustedDevice { device: device(), device_token: SECRET.into() }),
+        format!(
+            "{:?}",
+            ApprovalState {
+                id: Uuid::nil(),
+                status: ApprovalStatus::Approved,
+                purpose: ApprovalPurpose::Enrollment,
+                expires_at: now(),
+                envelopes: vec![],
+                device_token: Some(SECRET.into()),
+                decided_by: None,
+                via_qr: false,
+            }
+        ),
+        format!("{:?}", Mail { to: "a@b.c".into(), subject: "code".into(), body: SECRET.into(), sent_at: now() }),
+    ];
+    for p in printed {
+        assert!(!leaks(&p, SECRET.as_bytes()), "{p}");
+    }
+}
+
+#[test]
+fn core_secrets_are_redacted() {
+    let secret_bytes = SECRET.as_bytes().to_vec();
+    let p = format!("{:?}", SecretBytes::new(secret_bytes.clone()));
+    assert!(!leaks(&p, &secret_bytes), "{p}");
+
+    let p = format!(
+        "{:?}",
+        AccountRow { server_url: "https://s".into(), state_json: "{}".into(), secrets: Some(SecretBytes::new(secret_bytes.clone())) }
+    );
+    assert!(!leaks(&p, &secret_bytes), "{p}");
+    let p = format!(
+        "{:?}",
+        PendingApprovalRow { role: "requester".into(), payload: SecretBytes::new(secret_bytes.clone()), expires_at_ms: 0 }
+    );
+    assert!(!leaks(&p, &secret_bytes), "{p}");
+
+    // The QR payload: its secret (the last 32 bytes of the encoded text) never shows.
+    let id = DeviceIdentity::generate().unwrap();
+    let qr = QrPayload::new(Uuid::new_v4(), id.public_key()).unwrap();
+    let text = qr.encode();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim_start_matches("VOUCH1:")).unwrap();
+    let qr_secret = &raw[raw.len() - 32..];
+    let p = format!("{qr:?}");
+    assert!(!leaks(&p, qr_secret), "{p}");
+    let prompt = ApprovalPrompt {
+        request_id: qr.request_id,
+        purpose: ApprovalPurpose::Enrollment,
+        number: "07".into(),
+        phrase: "six words".into(),
+        qr_payload: text.to_string(),
+        expires_at: now(),
+    };
+    let p = format!("{prompt:?}");
+    assert!(!leaks(&p, qr_secret) && !p.contains(text.as_str()), "{p}");
+
+    // The identity prints its public key at most (the secret is not reachable to compare,
+    // so check the shape: no 32-number list beyond the public key's).
+    let p = format!("{id:?}");
+    assert!(!p.contains("secret:") || p.contains("redacted"), "{p}");
+}
