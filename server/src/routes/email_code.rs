@@ -100,6 +100,14 @@ pub async fn send(
     account: Account,
     PathParams(id): PathParams<Uuid>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    // Storing the code (which starts the re-send throttle) and mailing it are one unit:
+    // axum drops a handler whose client hung up, so the unit runs in a task of its own
+    // that a dropped request cannot cut between the commit and the mail.
+    let sent = tokio::spawn(store_and_mail(state, account, id)).await.map_err(|_| ApiError::internal())??;
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResult<CodeSent> {
     let ttl = state.settings.code_ttl.as_secs() as i64;
     let interval = state.settings.code_resend_interval.as_secs() as i64;
     let code = new_code()?;
@@ -131,15 +139,9 @@ pub async fn send(
          Enter it on the device \"{device_name}\" to trust it. The code expires in {minutes} minute(s) and works once.\n\
          If you did not try to sign in, change your password: someone knows it.\n"
     );
-    // The code is stored and the re-send throttle runs from now, so the mail must go out
-    // even if the client hangs up meanwhile (axum drops a handler whose client left):
-    // sent from a task of its own, which a dropped request cannot cancel.
-    let (mailer, db, to) = (state.mailer.clone(), state.db.clone(), account.user.email.clone());
-    tokio::spawn(async move { mailer.send(&db, &to, "Your Vouch verification code", &body).await })
-        .await
-        .map_err(|_| ApiError::internal())??;
+    state.mailer.send(&state.db, &account.user.email, "Your Vouch verification code", &body).await?;
     log::debug!("email code sent for device {id}");
-    Ok((StatusCode::ACCEPTED, Json(sent)))
+    Ok(sent)
 }
 
 enum Outcome {

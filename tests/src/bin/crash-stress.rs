@@ -317,9 +317,16 @@ async fn iteration(env: &Env, i: u32, items: usize, rng: &mut Rng, t: &mut Tally
     // Lines a life prints: ~6 steps + REQUEST(s) + one ACK per item.
     let lines = 8 + items as u64;
     for _ in 0..1 + rng.below(3) {
+        // Delays at three scales: right inside the step just announced, a few requests
+        // later, or well into the next step.
+        let scale = [1_000, 5_000, 20_000][rng.below(3) as usize];
+        let delay_us = rng.below(scale);
         let kill = match rng.below(4) {
             0 => KillAt::AfterApproval { delay_us: rng.below(40_000) },
-            _ => KillAt::Line { n: rng.below(lines + 1), delay_us: rng.below(20_000) },
+            // Half of the kills land in the enrollment steps (the first lines), half
+            // anywhere, so the short enrollment windows are hit as often as the writes.
+            1 => KillAt::Line { n: rng.below(7), delay_us },
+            _ => KillAt::Line { n: rng.below(lines + 1), delay_us },
         };
         match run_once(&env.approver, &profile, &env.url, method, items, env.vault, kill, &mut acked).await {
             Ok(Some(step)) => {
