@@ -12,6 +12,13 @@ pub const CODE_MAX_ATTEMPTS: u32 = 5;
 pub const CODE_LOCK_AFTER_FAILURES: u32 = 100;
 /// Minimum seconds between two codes sent for one device (re-send throttle).
 pub const CODE_RESEND_INTERVAL_SECS: u64 = 30;
+/// Wrong passwords for one email before sign-in slows down (password guessing,
+/// SP 800-63B §5.2.2).
+pub const LOGIN_FREE_FAILURES: u32 = 5;
+/// Longest wait between two sign-in attempts after repeated wrong passwords; the wait
+/// doubles from 1 s per failure up to this. No hard lock: without an unlock path it
+/// would let anyone who knows an email lock its owner out.
+pub const LOGIN_MAX_BACKOFF_SECS: u64 = 900;
 /// Digits of an email code.
 pub const CODE_DIGITS: usize = 6;
 /// Approval requests a user may open per [`APPROVAL_WINDOW_SECS`] (prompt throttle).

@@ -122,6 +122,14 @@ CREATE TABLE mail (
     body     TEXT NOT NULL,
     sent_at  INTEGER NOT NULL
 ) STRICT;
+"#, r#"
+-- Consecutive wrong passwords per (normalised) email, known user or not, so the throttle
+-- neither lets guessing run free nor tells which emails have accounts.
+CREATE TABLE login_failures (
+    email     TEXT PRIMARY KEY,
+    failures  INTEGER NOT NULL,
+    last_at   INTEGER NOT NULL   -- unix milliseconds of the last attempt
+) STRICT;
 "#];
 
 thread_local! {

@@ -73,6 +73,52 @@ async fn login_and_credentials() {
         .err(401, "invalid_credentials");
 }
 
+/// Password guessing slows down after 5 wrong passwords for one email (1 s, 2 s, … up to
+/// 15 min), whether the account exists or not; the check and the count are one
+/// transaction, and a right password resets the count.
+#[tokio::test]
+async fn wrong_passwords_slow_sign_in_down() {
+    let s = Server::start(&[]);
+    let api = s.client();
+    let wrong = |email: &'static str| {
+        let api = api.clone();
+        async move { api.post("/v1/auth/login", None, json!({"email": email, "password": "guess"})).await }
+    };
+    for email in ["alice@acme.test", "nobody@acme.test"] {
+        for _ in 0..5 {
+            wrong(email).await.err(401, "invalid_credentials");
+        }
+        let r = wrong(email).await;
+        r.err(429, "too_many_requests");
+        assert_eq!(r.retry_after.as_deref(), Some("1"));
+        // While throttled even the right password waits (nothing is checked).
+        api.post("/v1/auth/login", None, json!({"email": email, "password": PASSWORD})).await.err(429, "too_many_requests");
+    }
+    // Parallel guesses cannot share one window: exactly one of them is checked.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let tries: Vec<_> = (0..4).map(|_| tokio::spawn(wrong("alice@acme.test"))).collect();
+    let mut checked = 0;
+    for t in tries {
+        let r = t.await.unwrap();
+        if r.status == 401 {
+            checked += 1;
+        } else {
+            r.err(429, "too_many_requests");
+        }
+    }
+    assert_eq!(checked, 1);
+    let r = wrong("alice@acme.test").await;
+    r.err(429, "too_many_requests");
+    assert_eq!(r.retry_after.as_deref(), Some("2"), "the wait doubles");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (token, _) = api.login("Alice@acme.test").await;
+    assert!(token.starts_with("vat_"));
+    // The count starts over after a sign-in.
+    for _ in 0..5 {
+        wrong("alice@acme.test").await.err(401, "invalid_credentials");
+    }
+}
+
 #[tokio::test]
 async fn openapi_lists_every_route() {
     let s = Server::start(&[]);
@@ -429,9 +475,12 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
 
 #[tokio::test]
 async fn deny_one_pending_throttle_and_expiry() {
-    let s = Server::start(&["--approval-ttl", "1"]);
+    let s = Server::start(&["--approval-ttl", "2"]);
     let api = s.client();
     let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    // Everything slow (sign-in, registration) happens before the 2-second request opens.
+    let (account2, _) = api.login("alice@acme.test").await;
+    let other = api.register(&account2, "tablet", "web").await.ok();
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
     // Asking again for the same device (a client that crashed after opening it) is the
     // same request, not a second prompt.
@@ -439,13 +488,11 @@ async fn deny_one_pending_throttle_and_expiry() {
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(id(&again.body), rid);
     // One pending request per user.
-    let (account2, _) = api.login("alice@acme.test").await;
-    let other = api.register(&account2, "tablet", "web").await.ok();
     api.post(&format!("/v1/devices/{}/approval-requests", id(&other)), Some(&account2), json!({}))
         .await
         .err(409, "approval_pending");
     // Expiry: after the TTL the request cannot be approved.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     api.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&phone), json!({"envelopes": []}))
         .await
         .err(410, "request_expired");

@@ -3,7 +3,10 @@
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::Json;
 use rusqlite::{OptionalExtension, params};
-use vouch_proto::{ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LoginRequest, LoginResponse, UserInfo};
+use vouch_proto::{
+    ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LOGIN_FREE_FAILURES, LOGIN_MAX_BACKOFF_SECS, LoginRequest, LoginResponse,
+    UserInfo,
+};
 
 use crate::{
     AppState,
@@ -21,7 +24,8 @@ fn dummy_hash() -> &'static str {
 
 /// Signs in with email and password; returns an account token (untrusted session).
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials")))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials"),
+        (status = 429, body = ErrorBody, description = "too_many_requests after repeated wrong passwords (Retry-After)")))]
 pub async fn login(
     axum::extract::State(state): axum::extract::State<AppState>,
     JsonBody(req): JsonBody<LoginRequest>,
@@ -30,6 +34,33 @@ pub async fn login(
     if email.is_empty() || email.len() > 254 || req.password.len() > 1024 {
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
     }
+    let key = email.to_lowercase();
+    // The attempt is counted before the password is checked, in the same transaction as
+    // the throttle check, so parallel guesses cannot slip through one window.
+    let key2 = key.clone();
+    state
+        .db
+        .tx(move |tx| {
+            let row: Option<(u32, i64)> = tx
+                .query_row("SELECT failures, last_at FROM login_failures WHERE email = ?1", [&key2], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let t = now_ms();
+            if let Some((failures, last_at)) = row {
+                let wait_ms = last_at + login_backoff_secs(failures) as i64 * 1000 - t;
+                if wait_ms > 0 {
+                    return Err(ApiError::too_many((wait_ms as u64).div_ceil(1000), "too many wrong passwords"));
+                }
+            }
+            tx.execute(
+                "INSERT INTO login_failures (email, failures, last_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT(email) DO UPDATE SET failures = failures + 1, last_at = excluded.last_at",
+                params![key2, t],
+            )?;
+            Ok(())
+        })
+        .await?;
     let found = state
         .db
         .tx(move |tx| {
@@ -63,6 +94,7 @@ pub async fn login(
     state
         .db
         .tx(move |tx| {
+            tx.execute("DELETE FROM login_failures WHERE email = ?1", [&key])?;
             tx.execute("DELETE FROM account_tokens WHERE expires_at <= ?1", [now()])?;
             tx.execute(
                 "INSERT INTO account_tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
@@ -83,6 +115,22 @@ pub async fn login(
             role: user.role,
         },
     }))
+}
+
+/// Seconds to wait after `failures` consecutive wrong passwords before the next attempt:
+/// none for the first [`LOGIN_FREE_FAILURES`], then 1 s doubling up to
+/// [`LOGIN_MAX_BACKOFF_SECS`].
+fn login_backoff_secs(failures: u32) -> u64 {
+    match failures.checked_sub(LOGIN_FREE_FAILURES) {
+        None => 0,
+        Some(extra) => 1u64.checked_shl(extra.min(32)).unwrap_or(u64::MAX).min(LOGIN_MAX_BACKOFF_SECS),
+    }
+}
+
+/// Milliseconds since the epoch (the throttle counts in ms so a second boundary between
+/// two attempts does not shorten the wait).
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn verify(password: &str, hash: &str) -> bool {
