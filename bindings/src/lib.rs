@@ -227,6 +227,11 @@ impl VouchClient {
         .await
     }
 
+    /// Admin: lifts a user's email-code lock and sign-in throttle.
+    pub async fn admin_unlock(&self, user_id: String) -> R<()> {
+        guard_async(async { Ok(self.inner.admin_unlock(id(&user_id)?).await?) }).await
+    }
+
     /// Admin: deprovisions a user; returns the disabled device ids.
     pub async fn admin_deprovision(&self, user_id: String) -> R<Vec<String>> {
         guard_async(async { Ok(self.inner.admin_deprovision(id(&user_id)?).await?.iter().map(Uuid::to_string).collect()) })

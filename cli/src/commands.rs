@@ -180,6 +180,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                         list.iter().map(|d| format!("{}  user {}", output::device_human(d), d.user_id)).collect::<Vec<_>>().join("\n")
                     });
                 }
+                AdminAction::Unlock { user_id } => {
+                    client.admin_unlock(user_id).await?;
+                    out.emit(json!({"unlocked": user_id}), || "Unlocked: codes and sign-in work again.".to_owned());
+                }
                 AdminAction::Deprovision { user_id } => {
                     let ids = client.admin_deprovision(user_id).await?;
                     out.emit(json!({"disabled": ids}), || format!("Deprovisioned: {} device(s) disabled.", ids.len()));

@@ -172,6 +172,8 @@ pub enum AdminAction {
     },
     /// Disable every device of a user.
     Deprovision { user_id: uuid::Uuid },
+    /// Lift a user's email-code lock and sign-in throttle.
+    Unlock { user_id: uuid::Uuid },
 }
 
 /// A failure: one line for stderr and an exit code.

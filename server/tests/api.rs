@@ -146,6 +146,7 @@ async fn openapi_lists_every_route() {
         ("/v1/vaults/{id}/items/{item_id}", "put"),
         ("/v1/admin/devices", "get"),
         ("/v1/admin/users/{id}/deprovision", "post"),
+        ("/v1/admin/users/{id}/unlock", "post"),
         ("/v1/dev/outbox", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");
@@ -359,6 +360,16 @@ async fn hundred_consecutive_failures_lock_code_verification() {
     api.post(&path, Some(&account), json!({})).await.ok();
     let code = api.latest_code("bob@acme.test").await;
     api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(423, "code_locked");
+    // Only an admin of the workspace lifts the lock; then the code works.
+    let (_, _, alice) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let bob_id = api.login("bob@acme.test").await.1["id"].as_str().unwrap().to_owned();
+    api.post(&format!("/v1/admin/users/{bob_id}/unlock"), Some(&alice), json!({})).await.err(403, "forbidden");
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin phone", "mobile").await;
+    let r = api.post(&format!("/v1/admin/users/{bob_id}/unlock"), Some(&admin), json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    api.post(&format!("/v1/admin/users/{}/unlock", uuid::Uuid::new_v4()), Some(&admin), json!({})).await.err(404, "not_found");
+    let ok = api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.ok();
+    assert_eq!(ok["device"]["status"], "trusted");
 }
 
 // ---- approvals -------------------------------------------------------------------------

@@ -177,6 +177,12 @@ impl Client {
         Ok(out.disabled)
     }
 
+    /// Admin: lifts a user's email-code lock (100 failures) and sign-in throttle.
+    pub async fn admin_unlock(&self, user_id: uuid::Uuid) -> Result<()> {
+        let token = self.device_token()?;
+        self.guard(self.inner.transport.post(&format!("/v1/admin/users/{user_id}/unlock"), Some(&token), &()).await).await
+    }
+
     // ---- internals shared by the flows -------------------------------------------------
 
     fn device_token(&self) -> Result<String> {

@@ -83,3 +83,30 @@ pub async fn deprovision(
         .await?;
     Ok(Json(out))
 }
+
+/// Unlocks a user's sign-in and email-code verification: clears the 100-failure code lock
+/// and the wrong-password throttle (for example after the user proved who they are to
+/// the admin). Devices, tokens and codes are untouched.
+#[utoipa::path(post, path = "/v1/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 204, description = "unlocked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unlock(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    PathParams(user_id): PathParams<Uuid>,
+) -> ApiResult<axum::http::StatusCode> {
+    require_admin(&caller)?;
+    state
+        .db
+        .tx(move |tx| {
+            let user = UserRow::load(tx, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
+            if user.workspace_id != caller.user.workspace_id {
+                return Err(ApiError::not_found("user"));
+            }
+            tx.execute("UPDATE users SET code_failures = 0 WHERE id = ?1", [user_id.to_string()])?;
+            tx.execute("DELETE FROM login_failures WHERE email = ?1", [user.email.to_lowercase()])?;
+            Ok(())
+        })
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -55,6 +55,7 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(vaults::list_items))
         .routes(routes!(vaults::put_item))
         .routes(routes!(admin::devices))
-        .routes(routes!(admin::deprovision));
+        .routes(routes!(admin::deprovision))
+        .routes(routes!(admin::unlock));
     if dev { r.routes(routes!(dev::outbox)) } else { r }
 }
