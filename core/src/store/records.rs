@@ -257,11 +257,6 @@ impl Store {
         self.apply(&items.iter().map(Change::Item).collect::<Vec<_>>())
     }
 
-    /// Marks an item as acknowledged by the server if it is still at `version`.
-    pub fn mark_item_synced(&self, vault_id: Uuid, item_id: Uuid, version: u64) -> Result<()> {
-        self.apply(&[Change::ItemSynced { vault_id, item_id, version }])
-    }
-
     /// Applies `changes` in one transaction: after a crash either all of them are in the
     /// file or none is (an item and its queued upload, an acknowledgement and its
     /// outbox entry, a conflict copy and the write it replaces).
