@@ -8,8 +8,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn calls(c: &mut Criterion) {
-    c.bench_function("rust sync core_version()", |b| b.iter(|| black_box(vouch_ffi::core_version())));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    c.bench_function("rust sync core_version()", |b| {
+        b.iter(|| black_box(vouch_ffi::core_version()))
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     c.bench_function("rust async ping_async() (block_on)", |b| {
         b.iter(|| black_box(rt.block_on(vouch_ffi::ping_async(7))))
     });

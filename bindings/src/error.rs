@@ -81,16 +81,29 @@ impl From<vouch_core::Error> for VouchError {
             E::KeyMismatch | E::InvalidQrPayload(_) => Self::InvalidQrCode,
             E::Wiped => Self::DeviceWiped,
             E::InvalidState(r) => Self::InvalidState { reason: r.into() },
-            E::UnknownRequest => Self::InvalidState { reason: "no such pending request on this device".into() },
+            E::UnknownRequest => Self::InvalidState {
+                reason: "no such pending request on this device".into(),
+            },
             E::InvalidInput(r) => Self::InvalidInput { reason: r },
-            E::InsecureTransport => Self::InvalidInput { reason: "plain http:// is only allowed to loopback".into() },
+            E::InsecureTransport => Self::InvalidInput {
+                reason: "plain http:// is only allowed to loopback".into(),
+            },
             E::UntrustedCertificate => Self::UntrustedCertificate,
             E::CertificatePinMismatch => Self::CertificatePinMismatch,
-            E::Server { code, message, attempts_left, retry_after_secs } => match code {
-                ErrorCode::InvalidCode => Self::WrongCode { attempts_left: attempts_left.unwrap_or(0) },
+            E::Server {
+                code,
+                message,
+                attempts_left,
+                retry_after_secs,
+            } => match code {
+                ErrorCode::InvalidCode => Self::WrongCode {
+                    attempts_left: attempts_left.unwrap_or(0),
+                },
                 ErrorCode::CodeExpired => Self::CodeExpired,
                 ErrorCode::CodeLocked => Self::CodeLocked,
-                ErrorCode::TooManyRequests => Self::TooManyRequests { retry_after_secs: retry_after_secs.unwrap_or(1) },
+                ErrorCode::TooManyRequests => Self::TooManyRequests {
+                    retry_after_secs: retry_after_secs.unwrap_or(1),
+                },
                 ErrorCode::DeviceLimitReached => Self::DeviceLimitReached { detail: message },
                 ErrorCode::DeviceNameTaken => Self::DeviceNameTaken,
                 ErrorCode::InvalidCredentials => Self::InvalidCredentials,
@@ -98,12 +111,23 @@ impl From<vouch_core::Error> for VouchError {
                 ErrorCode::RequestExpired => Self::RequestExpired,
                 ErrorCode::DeviceDisabled => Self::DeviceWiped,
                 ErrorCode::InvalidDeviceName => Self::InvalidInput { reason: message },
-                other => Self::Server { code: other.to_string(), detail: message },
+                other => Self::Server {
+                    code: other.to_string(),
+                    detail: message,
+                },
             },
-            E::SecretStore(s) => Self::KeyStore { reason: s.to_string() },
-            E::WrappingKeyLost | E::WrongWrappingKey => Self::KeyStore { reason: e.to_string() },
-            E::Storage(_) | E::Io(_) | E::CorruptRow(_) | E::SchemaTooNew { .. } => Self::Storage { reason: e.to_string() },
-            other => Self::Internal { reason: other.to_string() },
+            E::SecretStore(s) => Self::KeyStore {
+                reason: s.to_string(),
+            },
+            E::WrappingKeyLost | E::WrongWrappingKey => Self::KeyStore {
+                reason: e.to_string(),
+            },
+            E::Storage(_) | E::Io(_) | E::CorruptRow(_) | E::SchemaTooNew { .. } => Self::Storage {
+                reason: e.to_string(),
+            },
+            other => Self::Internal {
+                reason: other.to_string(),
+            },
         }
     }
 }

@@ -60,10 +60,14 @@ fn core_err(e: SecretStoreError) -> CoreSecretStoreError {
 
 impl vouch_core::keystore::SecretStore for StoreAdapter {
     fn wrap(&self, label: &str, secret: &[u8]) -> Result<Vec<u8>, CoreSecretStoreError> {
-        self.0.wrap_secret(label.to_owned(), secret.to_vec()).map_err(core_err)
+        self.0
+            .wrap_secret(label.to_owned(), secret.to_vec())
+            .map_err(core_err)
     }
     fn unwrap(&self, label: &str, wrapped: &[u8]) -> Result<Vec<u8>, CoreSecretStoreError> {
-        self.0.unwrap_secret(label.to_owned(), wrapped.to_vec()).map_err(core_err)
+        self.0
+            .unwrap_secret(label.to_owned(), wrapped.to_vec())
+            .map_err(core_err)
     }
     fn delete(&self, label: &str) -> Result<(), CoreSecretStoreError> {
         self.0.delete_secret(label.to_owned()).map_err(core_err)
@@ -77,7 +81,8 @@ impl vouch_core::ClientListener for ListenerAdapter {
         self.0.on_state_changed(state.into());
     }
     fn pending_approvals_changed(&self, pending: Vec<vouch_core::PendingRequest>) {
-        self.0.on_pending_requests_changed(pending.into_iter().map(Into::into).collect());
+        self.0
+            .on_pending_requests_changed(pending.into_iter().map(Into::into).collect());
     }
     fn vaults_changed(&self) {
         self.0.on_vaults_changed();
@@ -98,7 +103,8 @@ impl log::Log for LogAdapter {
             log::Level::Debug => LogLevel::Debug,
             log::Level::Trace => LogLevel::Trace,
         };
-        self.0.log(level, record.target().to_owned(), record.args().to_string());
+        self.0
+            .log(level, record.target().to_owned(), record.args().to_string());
     }
     fn flush(&self) {}
 }

@@ -30,7 +30,9 @@ uniffi::setup_scaffolding!();
 type R<T> = Result<T, VouchError>;
 
 fn id(s: &str) -> R<Uuid> {
-    Uuid::parse_str(s.trim()).map_err(|_| VouchError::InvalidInput { reason: "not a valid id".into() })
+    Uuid::parse_str(s.trim()).map_err(|_| VouchError::InvalidInput {
+        reason: "not a valid id".into(),
+    })
 }
 
 const PANIC: &str = "unexpected internal error (a bug; see the log)";
@@ -39,16 +41,23 @@ const PANIC: &str = "unexpected internal error (a bug; see the log)";
 fn guard<T>(f: impl FnOnce() -> R<T>) -> R<T> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         log::error!("panic caught at the FFI boundary");
-        Err(VouchError::Internal { reason: PANIC.into() })
+        Err(VouchError::Internal {
+            reason: PANIC.into(),
+        })
     })
 }
 
 /// Awaits `fut`, turning a panic into `VouchError::Internal`.
 async fn guard_async<T>(fut: impl Future<Output = R<T>>) -> R<T> {
-    AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|_| {
-        log::error!("panic caught at the FFI boundary");
-        Err(VouchError::Internal { reason: PANIC.into() })
-    })
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            log::error!("panic caught at the FFI boundary");
+            Err(VouchError::Internal {
+                reason: PANIC.into(),
+            })
+        })
 }
 
 /// The Vouch client of one profile (a directory holding its SQLite file).
@@ -74,9 +83,16 @@ impl VouchClient {
             let inner = vouch_core::Client::open(vouch_core::ClientConfig {
                 profile_dir: profile_dir.into(),
                 server_url,
-                device: vouch_core::DeviceInfo { kind: device.kind.into(), model: device.model, os: device.os, app: device.app },
+                device: vouch_core::DeviceInfo {
+                    kind: device.kind.into(),
+                    model: device.model,
+                    os: device.os,
+                    app: device.app,
+                },
                 secret_store: Arc::new(foreign::StoreAdapter(secret_store)),
-                listener: listener.map(|l| Arc::new(foreign::ListenerAdapter(l)) as Arc<dyn vouch_core::ClientListener>),
+                listener: listener.map(|l| {
+                    Arc::new(foreign::ListenerAdapter(l)) as Arc<dyn vouch_core::ClientListener>
+                }),
                 tls: tls.map(Into::into).unwrap_or_default(),
             })?;
             Ok(Arc::new(Self { inner }))
@@ -141,7 +157,16 @@ impl VouchClient {
 
     /// The pending "Trust this session?" requests (trusted web/mobile devices).
     pub async fn pending_requests(&self) -> R<Vec<PendingRequest>> {
-        guard_async(async { Ok(self.inner.pending_requests().await?.into_iter().map(Into::into).collect()) }).await
+        guard_async(async {
+            Ok(self
+                .inner
+                .pending_requests()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
     }
 
     /// Approves with the number the user typed (`WrongNumber` if it does not match).
@@ -161,7 +186,16 @@ impl VouchClient {
 
     /// The user's devices.
     pub async fn devices(&self) -> R<Vec<Device>> {
-        guard_async(async { Ok(self.inner.devices().await?.into_iter().map(Into::into).collect()) }).await
+        guard_async(async {
+            Ok(self
+                .inner
+                .devices()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
     }
 
     /// Disables a device (web devices and admins).
@@ -180,27 +214,55 @@ impl VouchClient {
     }
 
     /// Writes an item (new when `item_id` is null); works offline.
-    pub async fn put_item(&self, vault_id: String, item_id: Option<String>, value: Vec<u8>) -> R<ItemInfo> {
+    pub async fn put_item(
+        &self,
+        vault_id: String,
+        item_id: Option<String>,
+        value: Vec<u8>,
+    ) -> R<ItemInfo> {
         guard_async(async {
             let item = item_id.as_deref().map(id).transpose()?;
-            Ok(self.inner.put_item(id(&vault_id)?, item, &value).await?.into())
+            Ok(self
+                .inner
+                .put_item(id(&vault_id)?, item, &value)
+                .await?
+                .into())
         })
         .await
     }
 
     /// An item's content, decrypted on the device (local).
     pub fn get_item(&self, vault_id: String, item_id: String) -> R<Option<Vec<u8>>> {
-        guard(|| Ok(self.inner.get_item(id(&vault_id)?, id(&item_id)?)?.map(|b| b.to_vec())))
+        guard(|| {
+            Ok(self
+                .inner
+                .get_item(id(&vault_id)?, id(&item_id)?)?
+                .map(|b| b.to_vec()))
+        })
     }
 
     /// A vault's items (local).
     pub fn list_items(&self, vault_id: String) -> R<Vec<ItemInfo>> {
-        guard(|| Ok(self.inner.list_items(id(&vault_id)?)?.into_iter().map(Into::into).collect()))
+        guard(|| {
+            Ok(self
+                .inner
+                .list_items(id(&vault_id)?)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
     }
 
     /// Deletes an item.
     pub async fn delete_item(&self, vault_id: String, item_id: String) -> R<ItemInfo> {
-        guard_async(async { Ok(self.inner.delete_item(id(&vault_id)?, id(&item_id)?).await?.into()) }).await
+        guard_async(async {
+            Ok(self
+                .inner
+                .delete_item(id(&vault_id)?, id(&item_id)?)
+                .await?
+                .into())
+        })
+        .await
     }
 
     /// Sends queued writes and pulls changes.
@@ -222,7 +284,13 @@ impl VouchClient {
     pub async fn admin_devices(&self, user_id: Option<String>) -> R<Vec<Device>> {
         guard_async(async {
             let user = user_id.as_deref().map(id).transpose()?;
-            Ok(self.inner.admin_devices(user).await?.into_iter().map(Into::into).collect())
+            Ok(self
+                .inner
+                .admin_devices(user)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
         })
         .await
     }
@@ -234,8 +302,16 @@ impl VouchClient {
 
     /// Admin: deprovisions a user; returns the disabled device ids.
     pub async fn admin_deprovision(&self, user_id: String) -> R<Vec<String>> {
-        guard_async(async { Ok(self.inner.admin_deprovision(id(&user_id)?).await?.iter().map(Uuid::to_string).collect()) })
-            .await
+        guard_async(async {
+            Ok(self
+                .inner
+                .admin_deprovision(id(&user_id)?)
+                .await?
+                .iter()
+                .map(Uuid::to_string)
+                .collect())
+        })
+        .await
     }
 }
 

@@ -59,7 +59,10 @@ pub struct TlsPolicy {
 
 impl From<TlsPolicy> for vouch_core::TlsPolicy {
     fn from(t: TlsPolicy) -> Self {
-        Self { pinned_spki_sha256: t.pinned_spki_sha256, extra_roots_der: t.extra_roots_der }
+        Self {
+            pinned_spki_sha256: t.pinned_spki_sha256,
+            extra_roots_der: t.extra_roots_der,
+        }
     }
 }
 
@@ -77,8 +80,14 @@ pub struct UserInfo {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum Verification {
     NotStarted,
-    EmailCode { expires_at: SystemTime, resend_after: SystemTime },
-    Approval { request_id: String, expires_at: SystemTime },
+    EmailCode {
+        expires_at: SystemTime,
+        resend_after: SystemTime,
+    },
+    Approval {
+        request_id: String,
+        expires_at: SystemTime,
+    },
 }
 
 /// Where this device is in its enrollment.
@@ -86,11 +95,28 @@ pub enum Verification {
 pub enum EnrollmentState {
     SignedOut,
     /// Signed in, not secure (no vault access); `reminded_later` after "Remind me later".
-    Untrusted { user: UserInfo, reminded_later: bool },
-    Verifying { user: UserInfo, device_id: String, device_name: String, verification: Verification },
-    Trusted { user: UserInfo, device_id: String, device_name: String, verified_by: VerifiedBy },
-    Denied { user: UserInfo },
-    Expired { user: UserInfo },
+    Untrusted {
+        user: UserInfo,
+        reminded_later: bool,
+    },
+    Verifying {
+        user: UserInfo,
+        device_id: String,
+        device_name: String,
+        verification: Verification,
+    },
+    Trusted {
+        user: UserInfo,
+        device_id: String,
+        device_name: String,
+        verified_by: VerifiedBy,
+    },
+    Denied {
+        user: UserInfo,
+    },
+    Expired {
+        user: UserInfo,
+    },
     /// Disabled or deprovisioned: keys, items and identity were wiped.
     Wiped,
 }
@@ -111,7 +137,9 @@ pub struct ApprovalPrompt {
 
 impl std::fmt::Debug for ApprovalPrompt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApprovalPrompt").field("request_id", &self.request_id).finish_non_exhaustive()
+        f.debug_struct("ApprovalPrompt")
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -237,12 +265,20 @@ impl From<vouch_core::Verification> for Verification {
     fn from(v: vouch_core::Verification) -> Self {
         match v {
             vouch_core::Verification::NotStarted => Self::NotStarted,
-            vouch_core::Verification::EmailCode { expires_at, resend_after } => {
-                Self::EmailCode { expires_at: expires_at.into(), resend_after: resend_after.into() }
-            }
-            vouch_core::Verification::Approval { request_id, expires_at } => {
-                Self::Approval { request_id: request_id.to_string(), expires_at: expires_at.into() }
-            }
+            vouch_core::Verification::EmailCode {
+                expires_at,
+                resend_after,
+            } => Self::EmailCode {
+                expires_at: expires_at.into(),
+                resend_after: resend_after.into(),
+            },
+            vouch_core::Verification::Approval {
+                request_id,
+                expires_at,
+            } => Self::Approval {
+                request_id: request_id.to_string(),
+                expires_at: expires_at.into(),
+            },
         }
     }
 }
@@ -252,14 +288,30 @@ impl From<vouch_core::EnrollmentState> for EnrollmentState {
         use vouch_core::EnrollmentState as S;
         match s {
             S::SignedOut => Self::SignedOut,
-            S::Untrusted { user, reminded_later } => Self::Untrusted { user: user.into(), reminded_later },
-            S::Verifying { user, device_id, device_name, verification } => Self::Verifying {
+            S::Untrusted {
+                user,
+                reminded_later,
+            } => Self::Untrusted {
+                user: user.into(),
+                reminded_later,
+            },
+            S::Verifying {
+                user,
+                device_id,
+                device_name,
+                verification,
+            } => Self::Verifying {
                 user: user.into(),
                 device_id: device_id.to_string(),
                 device_name,
                 verification: verification.into(),
             },
-            S::Trusted { user, device_id, device_name, verified_by } => Self::Trusted {
+            S::Trusted {
+                user,
+                device_id,
+                device_name,
+                verified_by,
+            } => Self::Trusted {
                 user: user.into(),
                 device_id: device_id.to_string(),
                 device_name,
@@ -318,18 +370,32 @@ impl From<proto::Device> for Device {
 
 impl From<vouch_core::VaultInfo> for VaultInfo {
     fn from(v: vouch_core::VaultInfo) -> Self {
-        Self { id: v.id.to_string(), name: v.name, has_key: v.has_key }
+        Self {
+            id: v.id.to_string(),
+            name: v.name,
+            has_key: v.has_key,
+        }
     }
 }
 
 impl From<vouch_core::ItemInfo> for ItemInfo {
     fn from(i: vouch_core::ItemInfo) -> Self {
-        Self { vault_id: i.vault_id.to_string(), item_id: i.item_id.to_string(), version: i.version, synced: i.synced }
+        Self {
+            vault_id: i.vault_id.to_string(),
+            item_id: i.item_id.to_string(),
+            version: i.version,
+            synced: i.synced,
+        }
     }
 }
 
 impl From<vouch_core::SyncReport> for SyncReport {
     fn from(r: vouch_core::SyncReport) -> Self {
-        Self { sent: r.sent, received: r.received, conflicts: r.conflicts, queued: r.queued }
+        Self {
+            sent: r.sent,
+            received: r.received,
+            conflicts: r.conflicts,
+            queued: r.queued,
+        }
     }
 }

@@ -6,7 +6,8 @@ use serde_json::json;
 use vouch_core::{Client, EnrollmentState, proto::DeviceKind};
 
 use crate::{
-    ApprovalAction, AdminAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind, VaultAction,
+    AdminAction, ApprovalAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind,
+    VaultAction,
     output::{self, Out},
     profile,
 };
@@ -21,7 +22,9 @@ fn kind(k: Kind) -> DeviceKind {
 
 fn read_stdin_line() -> Result<String, CliError> {
     let mut s = String::new();
-    std::io::stdin().read_line(&mut s).map_err(|e| CliError::other(format!("cannot read input: {e}")))?;
+    std::io::stdin()
+        .read_line(&mut s)
+        .map_err(|e| CliError::other(format!("cannot read input: {e}")))?;
     Ok(s.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -33,18 +36,26 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let open = || profile::open(&dir, server, None, false);
     match cli.command {
         Command::Demo => crate::demo::run(&out).await,
-        Command::SignIn { email, password_stdin, kind: k } => {
+        Command::SignIn {
+            email,
+            password_stdin,
+            kind: k,
+        } => {
             let password = if let Ok(p) = std::env::var("VOUCH_PASSWORD") {
                 p
             } else if password_stdin {
                 read_stdin_line()?
             } else {
-                rpassword::prompt_password("password: ").map_err(|e| CliError::other(format!("cannot read password: {e}")))?
+                rpassword::prompt_password("password: ")
+                    .map_err(|e| CliError::other(format!("cannot read password: {e}")))?
             };
             let client = profile::open(&dir, server, Some(kind(k)), true)?;
             let state = client.sign_in(&email, &password).await?;
             out.emit(output::state_json(&state), || {
-                format!("{}\nNext: `vouch setup` to trust this device, or `vouch remind-later`.", output::state_line(&state))
+                format!(
+                    "{}\nNext: `vouch setup` to trust this device, or `vouch remind-later`.",
+                    output::state_line(&state)
+                )
             });
             Ok(())
         }
@@ -89,40 +100,76 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 wait(&client, &out).await
             }
         }
-        Command::EmailCode { action: EmailCodeAction::Send } => {
+        Command::EmailCode {
+            action: EmailCodeAction::Send,
+        } => {
             let state = open()?.request_email_code().await?;
-            out.emit(output::state_json(&state), || "A verification code was sent; run `vouch email-code verify CODE`.".into());
+            out.emit(output::state_json(&state), || {
+                "A verification code was sent; run `vouch email-code verify CODE`.".into()
+            });
             Ok(())
         }
-        Command::EmailCode { action: EmailCodeAction::Verify { code } } => {
+        Command::EmailCode {
+            action: EmailCodeAction::Verify { code },
+        } => {
             let state = open()?.submit_email_code(&code).await?;
             out.emit(output::state_json(&state), || output::state_line(&state));
             Ok(())
         }
-        Command::Approval { action: ApprovalAction::Request { no_wait } } => {
+        Command::Approval {
+            action: ApprovalAction::Request { no_wait },
+        } => {
             let client = open()?;
             let prompt = client.start_approval().await?;
-            out.emit(output::prompt_json(&prompt), || output::prompt_human(&prompt));
-            if no_wait { Ok(()) } else { wait(&client, &Out { json: out.json }).await }
+            out.emit(output::prompt_json(&prompt), || {
+                output::prompt_human(&prompt)
+            });
+            if no_wait {
+                Ok(())
+            } else {
+                wait(&client, &Out { json: out.json }).await
+            }
         }
-        Command::Approval { action: ApprovalAction::Wait } => wait(&open()?, &out).await,
+        Command::Approval {
+            action: ApprovalAction::Wait,
+        } => wait(&open()?, &out).await,
         Command::RequestKeys => {
             let client = open()?;
             let prompt = client.request_vault_keys().await?;
-            out.emit(output::prompt_json(&prompt), || output::prompt_human(&prompt));
+            out.emit(output::prompt_json(&prompt), || {
+                output::prompt_human(&prompt)
+            });
             wait(&client, &out).await
         }
         Command::Pending => {
             let list = open()?.pending_requests().await?;
-            out.emit(json!(list.iter().map(output::pending_json).collect::<Vec<_>>()), || {
-                if list.is_empty() { "no pending requests".into() } else { list.iter().map(output::pending_human).collect::<Vec<_>>().join("\n\n") }
-            });
+            out.emit(
+                json!(list.iter().map(output::pending_json).collect::<Vec<_>>()),
+                || {
+                    if list.is_empty() {
+                        "no pending requests".into()
+                    } else {
+                        list.iter()
+                            .map(output::pending_human)
+                            .collect::<Vec<_>>()
+                            .join("\n\n")
+                    }
+                },
+            );
             Ok(())
         }
         Command::Approve { request_id, number } => {
             let client = open()?;
-            if client.pending_requests().await?.iter().all(|p| p.request_id != request_id) {
-                return Err(CliError { code: 5, message: "no such pending request".into() });
+            if client
+                .pending_requests()
+                .await?
+                .iter()
+                .all(|p| p.request_id != request_id)
+            {
+                return Err(CliError {
+                    code: 5,
+                    message: "no such pending request".into(),
+                });
             }
             let number = match number {
                 Some(n) => n,
@@ -132,19 +179,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             };
             client.approve(request_id, &number).await?;
-            out.emit(json!({"request_id": request_id, "status": "approved"}), || "Approved: the device is trusted and received your vault keys.".into());
+            out.emit(
+                json!({"request_id": request_id, "status": "approved"}),
+                || "Approved: the device is trusted and received your vault keys.".into(),
+            );
             Ok(())
         }
         Command::ApproveQr { payload } => {
             open()?.approve_qr(&payload).await?;
-            out.emit(json!({"status": "approved"}), || "Approved by QR code.".into());
+            out.emit(json!({"status": "approved"}), || {
+                "Approved by QR code.".into()
+            });
             Ok(())
         }
         Command::Deny { request_id } => {
             let client = open()?;
             client.pending_requests().await?;
             client.deny(request_id).await?;
-            out.emit(json!({"request_id": request_id, "status": "denied"}), || "Denied.".into());
+            out.emit(
+                json!({"request_id": request_id, "status": "denied"}),
+                || "Denied.".into(),
+            );
             Ok(())
         }
         Command::Devices { action } => {
@@ -152,13 +207,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             match action.unwrap_or(DevicesAction::List) {
                 DevicesAction::List => {
                     let list = client.devices().await?;
-                    out.emit(json!(list.iter().map(output::device_json).collect::<Vec<_>>()), || {
-                        list.iter().map(output::device_human).collect::<Vec<_>>().join("\n")
-                    });
+                    out.emit(
+                        json!(list.iter().map(output::device_json).collect::<Vec<_>>()),
+                        || {
+                            list.iter()
+                                .map(output::device_human)
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        },
+                    );
                 }
                 DevicesAction::Disable { device_id } => {
                     client.disable_device(device_id).await?;
-                    out.emit(json!({"disabled": [device_id]}), || format!("Disabled {device_id}."));
+                    out.emit(json!({"disabled": [device_id]}), || {
+                        format!("Disabled {device_id}.")
+                    });
                 }
             }
             Ok(())
@@ -176,17 +239,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             match action {
                 AdminAction::Devices { user } => {
                     let list = client.admin_devices(user).await?;
-                    out.emit(json!(list.iter().map(output::device_json).collect::<Vec<_>>()), || {
-                        list.iter().map(|d| format!("{}  user {}", output::device_human(d), d.user_id)).collect::<Vec<_>>().join("\n")
-                    });
+                    out.emit(
+                        json!(list.iter().map(output::device_json).collect::<Vec<_>>()),
+                        || {
+                            list.iter()
+                                .map(|d| format!("{}  user {}", output::device_human(d), d.user_id))
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        },
+                    );
                 }
                 AdminAction::Unlock { user_id } => {
                     client.admin_unlock(user_id).await?;
-                    out.emit(json!({"unlocked": user_id}), || "Unlocked: codes and sign-in work again.".to_owned());
+                    out.emit(json!({"unlocked": user_id}), || {
+                        "Unlocked: codes and sign-in work again.".to_owned()
+                    });
                 }
                 AdminAction::Deprovision { user_id } => {
                     let ids = client.admin_deprovision(user_id).await?;
-                    out.emit(json!({"disabled": ids}), || format!("Deprovisioned: {} device(s) disabled.", ids.len()));
+                    out.emit(json!({"disabled": ids}), || {
+                        format!("Deprovisioned: {} device(s) disabled.", ids.len())
+                    });
                 }
             }
             Ok(())
@@ -214,8 +287,14 @@ async fn wait(client: &Client, out: &Out) -> Result<(), CliError> {
     out.emit(output::state_json(&state), || output::state_line(&state));
     match state {
         EnrollmentState::Trusted { .. } => Ok(()),
-        EnrollmentState::Denied { .. } => Err(CliError { code: 4, message: "the request was denied".into() }),
-        EnrollmentState::Expired { .. } => Err(CliError { code: 4, message: "the request expired".into() }),
+        EnrollmentState::Denied { .. } => Err(CliError {
+            code: 4,
+            message: "the request was denied".into(),
+        }),
+        EnrollmentState::Expired { .. } => Err(CliError {
+            code: 4,
+            message: "the request expired".into(),
+        }),
         _ => Ok(()),
     }
 }
@@ -224,16 +303,32 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
     match action {
         VaultAction::Create { name } => {
             let v = client.create_vault(&name).await?;
-            out.emit(output::vault_json(&v), || format!("Created vault \"{}\" {}", v.name, v.id));
+            out.emit(output::vault_json(&v), || {
+                format!("Created vault \"{}\" {}", v.name, v.id)
+            });
         }
         VaultAction::List => {
             let list = client.vaults()?;
-            out.emit(json!(list.iter().map(output::vault_json).collect::<Vec<_>>()), || {
-                list.iter()
-                    .map(|v| format!("{}  {}{}", v.id, v.name, if v.has_key { "" } else { "  (no key on this device: `vouch request-keys`)" }))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            out.emit(
+                json!(list.iter().map(output::vault_json).collect::<Vec<_>>()),
+                || {
+                    list.iter()
+                        .map(|v| {
+                            format!(
+                                "{}  {}{}",
+                                v.id,
+                                v.name,
+                                if v.has_key {
+                                    ""
+                                } else {
+                                    "  (no key on this device: `vouch request-keys`)"
+                                }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            );
         }
         VaultAction::Items { vault_id } => {
             let items = client.list_items(vault_id)?;
@@ -241,30 +336,54 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                 items.iter().map(|i| format!("{}  v{}{}", i.item_id, i.version, if i.synced { "" } else { "  (queued)" })).collect::<Vec<_>>().join("\n")
             });
         }
-        VaultAction::Put { vault_id, item, value } => {
+        VaultAction::Put {
+            vault_id,
+            item,
+            value,
+        } => {
             let value = match value {
                 Some(v) => v.into_bytes(),
                 None => {
                     let mut buf = Vec::new();
-                    std::io::stdin().read_to_end(&mut buf).map_err(|e| CliError::other(format!("cannot read input: {e}")))?;
+                    std::io::stdin()
+                        .read_to_end(&mut buf)
+                        .map_err(|e| CliError::other(format!("cannot read input: {e}")))?;
                     buf
                 }
             };
             let info = client.put_item(vault_id, item, &value).await?;
-            out.emit(json!({"item_id": info.item_id, "version": info.version, "synced": info.synced}), || {
-                format!("Stored item {} v{}{}", info.item_id, info.version, if info.synced { "" } else { " (queued: server unreachable)" })
-            });
+            out.emit(
+                json!({"item_id": info.item_id, "version": info.version, "synced": info.synced}),
+                || {
+                    format!(
+                        "Stored item {} v{}{}",
+                        info.item_id,
+                        info.version,
+                        if info.synced {
+                            ""
+                        } else {
+                            " (queued: server unreachable)"
+                        }
+                    )
+                },
+            );
         }
         VaultAction::Get { vault_id, item_id } => {
             let Some(value) = client.get_item(vault_id, item_id)? else {
-                return Err(CliError { code: 4, message: "no such item".into() });
+                return Err(CliError {
+                    code: 4,
+                    message: "no such item".into(),
+                });
             };
             let text = String::from_utf8_lossy(&value).into_owned();
             out.emit(json!({"item_id": item_id, "value": text}), || text.clone());
         }
         VaultAction::Delete { vault_id, item_id } => {
             let info = client.delete_item(vault_id, item_id).await?;
-            out.emit(json!({"item_id": info.item_id, "version": info.version, "deleted": true}), || format!("Deleted {item_id}"));
+            out.emit(
+                json!({"item_id": info.item_id, "version": info.version, "deleted": true}),
+                || format!("Deleted {item_id}"),
+            );
         }
     }
     Ok(())

@@ -3,9 +3,15 @@
 
 use std::{sync::Arc, time::Instant};
 
-use vouch_core::{Client, ClientConfig, DeviceInfo, EnrollmentState, keystore::SoftwareSecretStore, proto::DeviceKind};
+use vouch_core::{
+    Client, ClientConfig, DeviceInfo, EnrollmentState, keystore::SoftwareSecretStore,
+    proto::DeviceKind,
+};
 
-use crate::{CliError, output::{self, Out}};
+use crate::{
+    CliError,
+    output::{self, Out},
+};
 
 const ALICE: &str = "alice@acme.test";
 const ADMIN: &str = "admin@acme.test";
@@ -19,20 +25,37 @@ fn say(out: &Out, text: &str) {
 
 fn bold(text: &str) -> String {
     use std::io::IsTerminal;
-    if std::io::stdout().is_terminal() { format!("\x1b[1m{text}\x1b[0m") } else { text.to_owned() }
+    if std::io::stdout().is_terminal() {
+        format!("\x1b[1m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
 }
 
 fn step(out: &Out, n: u32, text: &str) {
     say(out, &format!("\n{}", bold(&format!("{n}. {text}"))));
 }
 
-fn device(root: &std::path::Path, name: &str, url: &str, kind: DeviceKind, model: &str, os: &str) -> Result<Client, CliError> {
+fn device(
+    root: &std::path::Path,
+    name: &str,
+    url: &str,
+    kind: DeviceKind,
+    model: &str,
+    os: &str,
+) -> Result<Client, CliError> {
     let dir = root.join(name);
-    let keys = SoftwareSecretStore::open(dir.join("keys")).map_err(|e| CliError::other(e.to_string()))?;
+    let keys =
+        SoftwareSecretStore::open(dir.join("keys")).map_err(|e| CliError::other(e.to_string()))?;
     Ok(Client::open(ClientConfig {
         profile_dir: dir,
         server_url: url.into(),
-        device: DeviceInfo { kind, model: model.into(), os: os.into(), app: "Vouch".into() },
+        device: DeviceInfo {
+            kind,
+            model: model.into(),
+            os: os.into(),
+            app: "Vouch".into(),
+        },
         secret_store: Arc::new(keys),
         listener: None,
         tls: Default::default(),
@@ -46,7 +69,9 @@ async fn mailed_code(url: &str, to: &str) -> Result<(String, String), CliError> 
         .json()
         .await
         .map_err(|_| CliError::other("dev outbox answer"))?;
-    let mail = mails.last().ok_or_else(|| CliError::other("no mail arrived"))?;
+    let mail = mails
+        .last()
+        .ok_or_else(|| CliError::other("no mail arrived"))?;
     let code = mail
         .body
         .split(|c: char| !c.is_ascii_digit())
@@ -60,10 +85,16 @@ async fn enroll_by_email(out: &Out, c: &Client, url: &str, email: &str) -> Resul
     c.sign_in(email, PASSWORD).await?;
     let name = c.default_device_name()?;
     c.register_device(&name).await?;
-    say(out, &format!("   signed in; named the device \"{name}\" (pending)"));
+    say(
+        out,
+        &format!("   signed in; named the device \"{name}\" (pending)"),
+    );
     c.request_email_code().await?;
     let (subject, code) = mailed_code(url, email).await?;
-    say(out, &format!("   📧 \"{subject}\" arrives at {email}: code {code}"));
+    say(
+        out,
+        &format!("   📧 \"{subject}\" arrives at {email}: code {code}"),
+    );
     c.submit_email_code(&code).await?;
     say(out, &format!("   ✓ {}", output::state_line(&c.state())));
     Ok(())
@@ -73,18 +104,37 @@ async fn enroll_by_email(out: &Out, c: &Client, url: &str, email: &str) -> Resul
 pub async fn run(out: &Out) -> Result<(), CliError> {
     let started = Instant::now();
     let root = tempfile::tempdir().map_err(|e| CliError::other(e.to_string()))?;
-    let mut settings = vouch_server::Settings::new("127.0.0.1:0".parse().map_err(|_| CliError::other("addr"))?, root.path().join("server"));
+    let mut settings = vouch_server::Settings::new(
+        "127.0.0.1:0".parse().map_err(|_| CliError::other("addr"))?,
+        root.path().join("server"),
+    );
     settings.dev = true;
-    let server = vouch_server::start(settings).await.map_err(|e| CliError::other(e.to_string()))?;
+    let server = vouch_server::start(settings)
+        .await
+        .map_err(|e| CliError::other(e.to_string()))?;
     let url = server.url();
-    say(out, &format!("Vouch demo — embedded server on {url} (workspace \"Acme\", data in a temporary directory)"));
+    say(
+        out,
+        &format!(
+            "Vouch demo — embedded server on {url} (workspace \"Acme\", data in a temporary directory)"
+        ),
+    );
     let result = story(out, root.path(), &url).await;
     server.shutdown().await;
     drop(root);
     match &result {
         Ok(()) => {
-            say(out, &format!("\nDone in {:.1} s. The server stopped and the temporary data is gone.", started.elapsed().as_secs_f64()));
-            out.emit(serde_json::json!({"ok": true, "seconds": started.elapsed().as_secs_f64()}), String::new);
+            say(
+                out,
+                &format!(
+                    "\nDone in {:.1} s. The server stopped and the temporary data is gone.",
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+            out.emit(
+                serde_json::json!({"ok": true, "seconds": started.elapsed().as_secs_f64()}),
+                String::new,
+            );
         }
         Err(e) => say(out, &format!("\ndemo failed: {}", e.message)),
     }
@@ -92,69 +142,160 @@ pub async fn run(out: &Out) -> Result<(), CliError> {
 }
 
 async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliError> {
-    step(out, 1, "Alice signs in on her phone and sets it up with an email code (first device)");
-    let phone = device(root, "alice-phone", url, DeviceKind::Mobile, "Pixel 8", "Android 15")?;
+    step(
+        out,
+        1,
+        "Alice signs in on her phone and sets it up with an email code (first device)",
+    );
+    let phone = device(
+        root,
+        "alice-phone",
+        url,
+        DeviceKind::Mobile,
+        "Pixel 8",
+        "Android 15",
+    )?;
     enroll_by_email(out, &phone, url, ALICE).await?;
 
-    step(out, 2, "She creates a local vault and stores a secret (sealed on the phone)");
+    step(
+        out,
+        2,
+        "She creates a local vault and stores a secret (sealed on the phone)",
+    );
     let vault = phone.create_vault("Personal").await?;
     let secret = b"Wi-Fi password: correct-horse-battery-staple";
     let item = phone.put_item(vault.id, None, secret).await?;
-    say(out, &format!("   vault \"{}\" — its key exists only on trusted devices; item v{} synced as ciphertext", vault.name, item.version));
+    say(
+        out,
+        &format!(
+            "   vault \"{}\" — its key exists only on trusted devices; item v{} synced as ciphertext",
+            vault.name, item.version
+        ),
+    );
 
-    step(out, 3, "She signs in on her laptop, which asks her phone for approval");
-    let laptop = device(root, "alice-laptop", url, DeviceKind::Web, "ThinkPad", "Linux/Firefox")?;
+    step(
+        out,
+        3,
+        "She signs in on her laptop, which asks her phone for approval",
+    );
+    let laptop = device(
+        root,
+        "alice-laptop",
+        url,
+        DeviceKind::Web,
+        "ThinkPad",
+        "Linux/Firefox",
+    )?;
     laptop.sign_in(ALICE, PASSWORD).await?;
     let name = laptop.default_device_name()?;
     laptop.register_device(&name).await?;
     let prompt = laptop.start_approval().await?;
-    say(out, &format!("   laptop \"{name}\" shows the number  {}  and the phrase \"{}\"", bold(&prompt.number), prompt.phrase));
+    say(
+        out,
+        &format!(
+            "   laptop \"{name}\" shows the number  {}  and the phrase \"{}\"",
+            bold(&prompt.number),
+            prompt.phrase
+        ),
+    );
     let waiter = {
         let l = laptop.clone();
         tokio::spawn(async move { l.wait_for_approval().await })
     };
 
-    step(out, 4, "The phone asks \"Trust this session?\"; Alice types the number and approves");
+    step(
+        out,
+        4,
+        "The phone asks \"Trust this session?\"; Alice types the number and approves",
+    );
     let pending = phone.pending_requests().await?;
-    let req = pending.iter().find(|p| p.request_id == prompt.request_id).ok_or_else(|| CliError::other("request not shown"))?;
+    let req = pending
+        .iter()
+        .find(|p| p.request_id == prompt.request_id)
+        .ok_or_else(|| CliError::other("request not shown"))?;
     for line in output::pending_human(req).lines().take(4) {
         say(out, &format!("   {line}"));
     }
-    let wrong = format!("{:02}", (prompt.number.parse::<u32>().unwrap_or(0) + 1) % 100);
+    let wrong = format!(
+        "{:02}",
+        (prompt.number.parse::<u32>().unwrap_or(0) + 1) % 100
+    );
     match phone.approve(req.request_id, &wrong).await {
-        Err(vouch_core::Error::WrongNumber) => say(out, &format!("   a mistyped {wrong} is refused — nothing is sent")),
-        other => return Err(CliError::other(format!("a wrong number was not refused: {other:?}"))),
+        Err(vouch_core::Error::WrongNumber) => say(
+            out,
+            &format!("   a mistyped {wrong} is refused — nothing is sent"),
+        ),
+        other => {
+            return Err(CliError::other(format!(
+                "a wrong number was not refused: {other:?}"
+            )));
+        }
     }
     phone.approve(req.request_id, &prompt.number).await?;
-    say(out, &format!("   Alice types {} — approved; the vault key travels sealed to the laptop's key (HPKE)", prompt.number));
+    say(
+        out,
+        &format!(
+            "   Alice types {} — approved; the vault key travels sealed to the laptop's key (HPKE)",
+            prompt.number
+        ),
+    );
     let state = waiter.await.map_err(|_| CliError::other("waiter"))??;
     say(out, &format!("   ✓ laptop: {}", output::state_line(&state)));
 
     step(out, 5, "The laptop decrypts the secret the phone wrote");
     laptop.sync().await?;
-    let plain = laptop.get_item(vault.id, item.item_id)?.ok_or_else(|| CliError::other("item missing"))?;
+    let plain = laptop
+        .get_item(vault.id, item.item_id)?
+        .ok_or_else(|| CliError::other("item missing"))?;
     if plain.as_slice() != secret {
         return Err(CliError::other("the laptop read something else"));
     }
-    say(out, &format!("   🔓 \"{}\"", String::from_utf8_lossy(&plain)));
+    say(
+        out,
+        &format!("   🔓 \"{}\"", String::from_utf8_lossy(&plain)),
+    );
 
-    step(out, 6, "An admin deprovisions Alice; both devices wipe their keys");
-    let admin = device(root, "admin-laptop", url, DeviceKind::Web, "Workstation", "Linux/Chrome")?;
+    step(
+        out,
+        6,
+        "An admin deprovisions Alice; both devices wipe their keys",
+    );
+    let admin = device(
+        root,
+        "admin-laptop",
+        url,
+        DeviceKind::Web,
+        "Workstation",
+        "Linux/Chrome",
+    )?;
     enroll_by_email(out, &admin, url, ADMIN).await?;
-    let alice_id = phone.state().user().map(|u| u.id).ok_or_else(|| CliError::other("no user"))?;
+    let alice_id = phone
+        .state()
+        .user()
+        .map(|u| u.id)
+        .ok_or_else(|| CliError::other("no user"))?;
     let phone_events = {
         let p = phone.clone();
         tokio::spawn(async move { p.run_events().await })
     };
     let disabled = admin.admin_deprovision(alice_id).await?;
-    say(out, &format!("   admin: {} device(s) disabled in one transaction", disabled.len()));
+    say(
+        out,
+        &format!(
+            "   admin: {} device(s) disabled in one transaction",
+            disabled.len()
+        ),
+    );
     tokio::time::timeout(std::time::Duration::from_secs(10), phone_events)
         .await
         .map_err(|_| CliError::other("the phone did not learn it was disabled"))?
         .map_err(|_| CliError::other("event task"))??;
     say(out, "   phone: told over its event stream → wiped");
     match laptop.sync().await {
-        Err(vouch_core::Error::Wiped) => say(out, "   laptop: its next request answers device_disabled → wiped"),
+        Err(vouch_core::Error::Wiped) => say(
+            out,
+            "   laptop: its next request answers device_disabled → wiped",
+        ),
         other => return Err(CliError::other(format!("laptop not wiped: {other:?}"))),
     }
     for (name, c) in [("phone", &phone), ("laptop", &laptop)] {
@@ -166,6 +307,9 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
             return Err(CliError::other(format!("{name} still holds the secret")));
         }
     }
-    say(out, "   ✓ neither database holds a key or the secret any more (crypto-shredded)");
+    say(
+        out,
+        "   ✓ neither database holds a key or the secret any more (crypto-shredded)",
+    );
     Ok(())
 }

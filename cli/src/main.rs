@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vouch_core::proto::ErrorCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "vouch", version, about = "Vouch trusted devices: enroll this device, approve others, keep local vaults")]
+#[command(
+    name = "vouch",
+    version,
+    about = "Vouch trusted devices: enroll this device, approve others, keep local vaults"
+)]
 pub struct Cli {
     /// Profile directory (one per device identity) [default: <data dir>/vouch/default].
     #[arg(long, global = true, env = "VOUCH_PROFILE")]
@@ -158,9 +162,15 @@ pub enum VaultAction {
         value: Option<String>,
     },
     /// Print an item's value.
-    Get { vault_id: uuid::Uuid, item_id: uuid::Uuid },
+    Get {
+        vault_id: uuid::Uuid,
+        item_id: uuid::Uuid,
+    },
     /// Delete an item.
-    Delete { vault_id: uuid::Uuid, item_id: uuid::Uuid },
+    Delete {
+        vault_id: uuid::Uuid,
+        item_id: uuid::Uuid,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,10 +199,16 @@ pub struct CliError {
 
 impl CliError {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
     pub fn other(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
@@ -201,7 +217,11 @@ impl From<vouch_core::Error> for CliError {
         use vouch_core::Error as E;
         let code = match &e {
             E::Offline | E::UntrustedCertificate | E::CertificatePinMismatch => 3,
-            E::Server { code: ErrorCode::DeviceDisabled, .. } | E::Wiped => 7,
+            E::Server {
+                code: ErrorCode::DeviceDisabled,
+                ..
+            }
+            | E::Wiped => 7,
             E::Server { .. } => 4,
             E::WrongNumber | E::KeyMismatch | E::InvalidQrPayload(_) | E::UnknownRequest => 5,
             E::InvalidState(_) => 6,
@@ -209,7 +229,12 @@ impl From<vouch_core::Error> for CliError {
             _ => 1,
         };
         let message = match &e {
-            E::Server { code, message, attempts_left: Some(n), .. } if *code == ErrorCode::InvalidCode => {
+            E::Server {
+                code,
+                message,
+                attempts_left: Some(n),
+                ..
+            } if *code == ErrorCode::InvalidCode => {
                 format!("{message} ({n} attempt(s) left)")
             }
             E::Server { message, .. } => message.clone(),
@@ -221,7 +246,11 @@ impl From<vouch_core::Error> for CliError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");

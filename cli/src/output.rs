@@ -34,24 +34,55 @@ pub fn state_json(s: &EnrollmentState) -> Value {
 pub fn state_line(s: &EnrollmentState) -> String {
     match s {
         EnrollmentState::SignedOut => "signed out".into(),
-        EnrollmentState::Untrusted { user, reminded_later } => format!(
+        EnrollmentState::Untrusted {
+            user,
+            reminded_later,
+        } => format!(
             "signed in as {} — this session is NOT SECURE: no vault access{}",
             user.email,
-            if *reminded_later { " (setup postponed; run `vouch setup`)" } else { "" }
+            if *reminded_later {
+                " (setup postponed; run `vouch setup`)"
+            } else {
+                ""
+            }
         ),
-        EnrollmentState::Verifying { user, device_name, verification, .. } => {
+        EnrollmentState::Verifying {
+            user,
+            device_name,
+            verification,
+            ..
+        } => {
             let how = match verification {
                 vouch_core::Verification::NotStarted => "choose email code or approval".to_owned(),
-                vouch_core::Verification::EmailCode { expires_at, .. } => format!("email code sent, expires {}", ts(expires_at)),
-                vouch_core::Verification::Approval { expires_at, .. } => format!("waiting for approval until {}", ts(expires_at)),
+                vouch_core::Verification::EmailCode { expires_at, .. } => {
+                    format!("email code sent, expires {}", ts(expires_at))
+                }
+                vouch_core::Verification::Approval { expires_at, .. } => {
+                    format!("waiting for approval until {}", ts(expires_at))
+                }
             };
-            format!("{}: \"{device_name}\" is being verified ({how})", user.email)
+            format!(
+                "{}: \"{device_name}\" is being verified ({how})",
+                user.email
+            )
         }
-        EnrollmentState::Trusted { user, device_name, verified_by, .. } => {
-            format!("{}: \"{device_name}\" is TRUSTED (verified by {})", user.email, vouch_core::proto::enum_name(verified_by))
+        EnrollmentState::Trusted {
+            user,
+            device_name,
+            verified_by,
+            ..
+        } => {
+            format!(
+                "{}: \"{device_name}\" is TRUSTED (verified by {})",
+                user.email,
+                vouch_core::proto::enum_name(verified_by)
+            )
         }
         EnrollmentState::Denied { user } => format!("{}: this device was denied", user.email),
-        EnrollmentState::Expired { user } => format!("{}: the verification expired; run `vouch register` again", user.email),
+        EnrollmentState::Expired { user } => format!(
+            "{}: the verification expired; run `vouch register` again",
+            user.email
+        ),
         EnrollmentState::Wiped => "this device was disabled; its keys and items were wiped".into(),
     }
 }
@@ -60,7 +91,12 @@ pub fn state_line(s: &EnrollmentState) -> String {
 pub fn qr(text: &str) -> String {
     use qrcode::{QrCode, render::unicode::Dense1x2};
     match QrCode::new(text.as_bytes()) {
-        Ok(code) => code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build(),
+        Ok(code) => code
+            .render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
         Err(_) => String::new(),
     }
 }
@@ -75,7 +111,12 @@ pub fn prompt_json(p: &ApprovalPrompt) -> Value {
 pub fn prompt_human(p: &ApprovalPrompt) -> String {
     format!(
         "On a trusted device, approve \"Trust this session?\" and enter the number:\n\n    {}\n\nBoth screens show the phrase:  {}\n\nOr scan this code with the trusted device:\n{}\n(or paste: vouch approve-qr {})\nrequest {} expires {}",
-        p.number, p.phrase, qr(&p.qr_payload), p.qr_payload, p.request_id, ts(&p.expires_at)
+        p.number,
+        p.phrase,
+        qr(&p.qr_payload),
+        p.qr_payload,
+        p.request_id,
+        ts(&p.expires_at)
     )
 }
 

@@ -7,7 +7,9 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use vouch_core::{Client, ClientConfig, DeviceInfo, keystore::SoftwareSecretStore, proto::DeviceKind};
+use vouch_core::{
+    Client, ClientConfig, DeviceInfo, keystore::SoftwareSecretStore, proto::DeviceKind,
+};
 
 use crate::CliError;
 
@@ -24,7 +26,10 @@ pub struct Settings {
 
 /// The default profile directory: `<data dir>/vouch/default`.
 pub fn default_dir() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("vouch").join("default")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("vouch")
+        .join("default")
 }
 
 fn load_settings(dir: &Path) -> Option<Settings> {
@@ -34,21 +39,45 @@ fn load_settings(dir: &Path) -> Option<Settings> {
 
 /// Opens the profile. `create` is set by `sign-in` only; other commands refuse an unknown
 /// profile instead of silently making an empty one.
-pub fn open(dir: &Path, server: Option<&str>, kind: Option<DeviceKind>, create: bool) -> Result<Client, CliError> {
+pub fn open(
+    dir: &Path,
+    server: Option<&str>,
+    kind: Option<DeviceKind>,
+    create: bool,
+) -> Result<Client, CliError> {
     let saved = load_settings(dir);
     if saved.is_none() && !create {
-        return Err(CliError::usage(format!("no such profile: {} (run `vouch sign-in` first)", dir.display())));
+        return Err(CliError::usage(format!(
+            "no such profile: {} (run `vouch sign-in` first)",
+            dir.display()
+        )));
     }
     let settings = Settings {
-        server: server.map(str::to_owned).or(saved.as_ref().map(|s| s.server.clone())).unwrap_or_else(|| DEFAULT_SERVER.into()),
-        kind: kind.or(saved.as_ref().map(|s| s.kind)).unwrap_or(DeviceKind::Web),
+        server: server
+            .map(str::to_owned)
+            .or(saved.as_ref().map(|s| s.server.clone()))
+            .unwrap_or_else(|| DEFAULT_SERVER.into()),
+        kind: kind
+            .or(saved.as_ref().map(|s| s.kind))
+            .unwrap_or(DeviceKind::Web),
     };
-    std::fs::create_dir_all(dir).map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
     let json = serde_json::to_string_pretty(&settings).unwrap_or_default();
-    std::fs::write(dir.join(SETTINGS_FILE), json).map_err(|e| CliError::other(format!("cannot write profile: {e}")))?;
-    let keys = SoftwareSecretStore::open(dir.join("keys")).map_err(|e| CliError::other(format!("key store: {e}")))?;
-    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "desktop".into());
-    let device = DeviceInfo { kind: settings.kind, model: host, os: std::env::consts::OS.into(), app: "vouch CLI".into() };
+    std::fs::write(dir.join(SETTINGS_FILE), json)
+        .map_err(|e| CliError::other(format!("cannot write profile: {e}")))?;
+    let keys = SoftwareSecretStore::open(dir.join("keys"))
+        .map_err(|e| CliError::other(format!("key store: {e}")))?;
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "desktop".into());
+    let device = DeviceInfo {
+        kind: settings.kind,
+        model: host,
+        os: std::env::consts::OS.into(),
+        app: "vouch CLI".into(),
+    };
     Ok(Client::open(ClientConfig {
         profile_dir: dir.to_path_buf(),
         server_url: settings.server,

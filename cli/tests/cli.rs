@@ -11,29 +11,53 @@ struct Env {
 
 async fn server() -> (Env, vouch_server::RunningServer) {
     let root = tempfile::tempdir().unwrap();
-    let mut s = vouch_server::Settings::new("127.0.0.1:0".parse().unwrap(), root.path().join("server"));
+    let mut s =
+        vouch_server::Settings::new("127.0.0.1:0".parse().unwrap(), root.path().join("server"));
     s.dev = true;
     let server = vouch_server::start(s).await.unwrap();
-    (Env { url: server.url(), root }, server)
+    (
+        Env {
+            url: server.url(),
+            root,
+        },
+        server,
+    )
 }
 
 /// Runs `vouch` with `args` (and `stdin`) off the async runtime.
 async fn vouch(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
     let mut cmd = assert_cmd::Command::cargo_bin("vouch").unwrap();
-    cmd.arg("--profile").arg(profile).arg("--server").arg(server).args(args).write_stdin(stdin.to_owned());
+    cmd.arg("--profile")
+        .arg(profile)
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .write_stdin(stdin.to_owned());
     cmd.env_remove("VOUCH_PASSWORD");
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
 }
 
 #[track_caller]
 fn ok_json(o: &Output) -> Value {
-    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)))
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 #[track_caller]
 fn one_line_error(o: &Output, code: i32, contains: &str) {
-    assert_eq!(o.status.code(), Some(code), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     assert!(err.starts_with("error: "), "{err}");
@@ -41,9 +65,20 @@ fn one_line_error(o: &Output, code: i32, contains: &str) {
 }
 
 async fn code_from_outbox(url: &str, email: &str) -> String {
-    let mails: Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}")).await.unwrap().json().await.unwrap();
-    let body = mails.as_array().unwrap().last().unwrap()["body"].as_str().unwrap().to_owned();
-    body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned()
+    let mails: Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = mails.as_array().unwrap().last().unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +87,21 @@ async fn two_device_enrollment_and_approval_through_the_cli() {
     let (a, b) = (env.root.path().join("a"), env.root.path().join("b"));
     let u = env.url.as_str();
 
-    let s = ok_json(&vouch(&a, u, &["--json", "sign-in", "--email", "alice@acme.test", "--password-stdin"], "dev-password\n").await);
+    let s = ok_json(
+        &vouch(
+            &a,
+            u,
+            &[
+                "--json",
+                "sign-in",
+                "--email",
+                "alice@acme.test",
+                "--password-stdin",
+            ],
+            "dev-password\n",
+        )
+        .await,
+    );
     assert_eq!(s["state"], "untrusted");
     let s = ok_json(&vouch(&a, u, &["--json", "register", "--name", "Alice CLI"], "").await);
     assert_eq!(s["state"], "verifying");
@@ -62,22 +111,56 @@ async fn two_device_enrollment_and_approval_through_the_cli() {
     assert_eq!(s["state"], "trusted");
     let v = ok_json(&vouch(&a, u, &["--json", "vault", "create", "Personal"], "").await);
     let vault = v["id"].as_str().unwrap().to_owned();
-    let it = ok_json(&vouch(&a, u, &["--json", "vault", "put", &vault], "s3cret from the CLI").await);
+    let it = ok_json(
+        &vouch(
+            &a,
+            u,
+            &["--json", "vault", "put", &vault],
+            "s3cret from the CLI",
+        )
+        .await,
+    );
     assert_eq!(it["synced"], true);
     let item = it["item_id"].as_str().unwrap().to_owned();
 
-    ok_json(&vouch(&b, u, &["--json", "sign-in", "--email", "alice@acme.test", "--password-stdin"], "dev-password\n").await);
+    ok_json(
+        &vouch(
+            &b,
+            u,
+            &[
+                "--json",
+                "sign-in",
+                "--email",
+                "alice@acme.test",
+                "--password-stdin",
+            ],
+            "dev-password\n",
+        )
+        .await,
+    );
     ok_json(&vouch(&b, u, &["--json", "register"], "").await);
     let prompt = ok_json(&vouch(&b, u, &["--json", "approval", "request", "--no-wait"], "").await);
-    let (rid, number) = (prompt["request_id"].as_str().unwrap().to_owned(), prompt["number"].as_str().unwrap().to_owned());
-    assert!(prompt["qr_payload"].as_str().unwrap().starts_with("VOUCH1:"));
+    let (rid, number) = (
+        prompt["request_id"].as_str().unwrap().to_owned(),
+        prompt["number"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        prompt["qr_payload"]
+            .as_str()
+            .unwrap()
+            .starts_with("VOUCH1:")
+    );
 
     let pending = ok_json(&vouch(&a, u, &["--json", "pending"], "").await);
     assert_eq!(pending[0]["request_id"], rid.as_str());
     assert_eq!(pending[0]["phrase"], prompt["phrase"]);
     // Wrong number: refused, exit 5, nothing sent.
     let wrong = format!("{:02}", (number.parse::<u32>().unwrap() + 1) % 100);
-    one_line_error(&vouch(&a, u, &["approve", &rid, "--number", &wrong], "").await, 5, "number does not match");
+    one_line_error(
+        &vouch(&a, u, &["approve", &rid, "--number", &wrong], "").await,
+        5,
+        "number does not match",
+    );
     // The number typed at the prompt (stdin).
     let o = vouch(&a, u, &["approve", &rid], &format!("{number}\n")).await;
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -104,18 +187,54 @@ async fn bad_input_gives_one_line_and_an_exit_code() {
     let (env, _server) = server().await;
     let u = env.url.as_str();
     let missing = env.root.path().join("no-such-profile");
-    one_line_error(&vouch(&missing, u, &["status"], "").await, 2, "no such profile");
+    one_line_error(
+        &vouch(&missing, u, &["status"], "").await,
+        2,
+        "no such profile",
+    );
     assert!(!missing.exists(), "an unknown profile is not created");
     let p = env.root.path().join("p");
     one_line_error(
-        &vouch(&p, u, &["sign-in", "--email", "alice@acme.test", "--password-stdin"], "wrong\n").await,
+        &vouch(
+            &p,
+            u,
+            &["sign-in", "--email", "alice@acme.test", "--password-stdin"],
+            "wrong\n",
+        )
+        .await,
         4,
         "wrong email or password",
     );
-    ok_json(&vouch(&p, u, &["--json", "sign-in", "--email", "alice@acme.test", "--password-stdin"], "dev-password\n").await);
-    one_line_error(&vouch(&p, u, &["vault", "list"], "").await, 6, "trusted device");
-    one_line_error(&vouch(&p, u, &["register", "--name", "   "], "").await, 2, "empty");
-    one_line_error(&vouch(&p, "http://example.com", &["status"], "").await, 2, "plain http");
+    ok_json(
+        &vouch(
+            &p,
+            u,
+            &[
+                "--json",
+                "sign-in",
+                "--email",
+                "alice@acme.test",
+                "--password-stdin",
+            ],
+            "dev-password\n",
+        )
+        .await,
+    );
+    one_line_error(
+        &vouch(&p, u, &["vault", "list"], "").await,
+        6,
+        "trusted device",
+    );
+    one_line_error(
+        &vouch(&p, u, &["register", "--name", "   "], "").await,
+        2,
+        "empty",
+    );
+    one_line_error(
+        &vouch(&p, "http://example.com", &["status"], "").await,
+        2,
+        "plain http",
+    );
     let o = vouch(&p, u, &["approve", "not-a-uuid"], "").await;
     assert_eq!(o.status.code(), Some(2));
     let help = vouch(&p, u, &["vault", "--help"], "").await;
@@ -124,12 +243,24 @@ async fn bad_input_gives_one_line_and_an_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_runs_and_exits_zero() {
-    let o = tokio::task::spawn_blocking(|| assert_cmd::Command::cargo_bin("vouch").unwrap().arg("demo").output().unwrap())
-        .await
-        .unwrap();
+    let o = tokio::task::spawn_blocking(|| {
+        assert_cmd::Command::cargo_bin("vouch")
+            .unwrap()
+            .arg("demo")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
-    for needle in ["Trust this session?", "is refused", "correct-horse", "wiped", "Done in"] {
+    for needle in [
+        "Trust this session?",
+        "is refused",
+        "correct-horse",
+        "wiped",
+        "Done in",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }

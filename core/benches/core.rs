@@ -16,7 +16,11 @@ use vouch_core::{
 fn items(c: &mut Criterion) {
     let key = VaultKey::generate().unwrap();
     let raw = XChaCha20Poly1305::new(&[7u8; 32].into());
-    let at = ItemAad { vault_id: Uuid::new_v4(), item_id: Uuid::new_v4(), version: 1 };
+    let at = ItemAad {
+        vault_id: Uuid::new_v4(),
+        item_id: Uuid::new_v4(),
+        version: 1,
+    };
     let mut g = c.benchmark_group("item_seal_open");
     for size in [64usize, 1024, 65536] {
         let buf = vec![0x5au8; size];
@@ -43,7 +47,11 @@ fn items(c: &mut Criterion) {
 fn envelopes(c: &mut Criterion) {
     let device = DeviceIdentity::generate().unwrap();
     let key = VaultKey::generate().unwrap();
-    let ctx = EnvelopeContext { user_id: Uuid::new_v4(), request_id: Uuid::new_v4(), vault_id: Uuid::new_v4() };
+    let ctx = EnvelopeContext {
+        user_id: Uuid::new_v4(),
+        request_id: Uuid::new_v4(),
+        vault_id: Uuid::new_v4(),
+    };
     let mut g = c.benchmark_group("envelope");
     g.throughput(Throughput::Elements(1));
     g.bench_function("seal_open", |b| {
@@ -67,8 +75,23 @@ fn new_store() -> (tempfile::TempDir, Store, Uuid, VaultKey) {
 
 fn sealed_item(vault: Uuid, key: &VaultKey) -> StoredItem {
     let item_id = Uuid::new_v4();
-    let sealed = seal_item(key, &ItemAad { vault_id: vault, item_id, version: 1 }, &[0x33; 256]).unwrap();
-    StoredItem { vault_id: vault, item_id, version: 1, sealed: Some(sealed), dirty: true }
+    let sealed = seal_item(
+        key,
+        &ItemAad {
+            vault_id: vault,
+            item_id,
+            version: 1,
+        },
+        &[0x33; 256],
+    )
+    .unwrap();
+    StoredItem {
+        vault_id: vault,
+        item_id,
+        version: 1,
+        sealed: Some(sealed),
+        dirty: true,
+    }
 }
 
 fn store(c: &mut Criterion) {
@@ -79,12 +102,20 @@ fn store(c: &mut Criterion) {
     let (_dir, store, vault, key) = new_store();
     g.throughput(Throughput::Elements(1));
     g.bench_function("put_item/1_per_tx", |b| {
-        b.iter_batched(|| sealed_item(vault, &key), |it| store.put_item(&it).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(
+            || sealed_item(vault, &key),
+            |it| store.put_item(&it).unwrap(),
+            BatchSize::SmallInput,
+        )
     });
     g.throughput(Throughput::Elements(1000));
     g.bench_function("put_items/1000_per_tx", |b| {
         b.iter_batched(
-            || (0..1000).map(|_| sealed_item(vault, &key)).collect::<Vec<_>>(),
+            || {
+                (0..1000)
+                    .map(|_| sealed_item(vault, &key))
+                    .collect::<Vec<_>>()
+            },
             |batch| store.put_items(&batch).unwrap(),
             BatchSize::LargeInput,
         )
@@ -93,7 +124,13 @@ fn store(c: &mut Criterion) {
 
     let (dir, store, vault, key) = new_store();
     for _ in 0..10 {
-        store.put_items(&(0..1000).map(|_| sealed_item(vault, &key)).collect::<Vec<_>>()).unwrap();
+        store
+            .put_items(
+                &(0..1000)
+                    .map(|_| sealed_item(vault, &key))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
     }
     let path = store.path().to_path_buf();
     drop(store);

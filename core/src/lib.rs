@@ -20,14 +20,14 @@ mod client;
 pub mod crypto;
 mod error;
 pub mod keystore;
-pub mod store;
 pub mod sse;
+pub mod store;
 pub mod tls;
 mod transport;
 
 pub use client::{
-    ApprovalPrompt, Client, ClientConfig, ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo,
-    PendingRequest, SyncReport, VaultInfo, Verification,
+    ApprovalPrompt, Client, ClientConfig, ClientListener, DATABASE_FILE, DeviceInfo,
+    EnrollmentState, ItemInfo, PendingRequest, SyncReport, VaultInfo, Verification,
 };
 pub use error::{Error, Result};
 pub use tls::TlsPolicy;

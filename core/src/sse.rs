@@ -25,7 +25,9 @@ where
             Ok(ev) if ev.event.is_empty() || ev.event == "message" => None,
             Ok(ev) => {
                 let id = ev.id.parse::<i64>().ok()?;
-                serde_json::from_str::<Event>(&ev.data).ok().map(|parsed| Ok((id, parsed)))
+                serde_json::from_str::<Event>(&ev.data)
+                    .ok()
+                    .map(|parsed| Ok((id, parsed)))
             }
         }
     })
@@ -34,7 +36,14 @@ where
 /// Decodes a whole body given as chunks (split anywhere, even inside a UTF-8 sequence or
 /// a line ending): every event the client would act on, in order. Never panics.
 pub fn decode_chunks(chunks: &[&[u8]]) -> Vec<Result<(i64, Event)>> {
-    let body = futures_util::stream::iter(chunks.iter().map(|c| Ok::<_, std::convert::Infallible>(c.to_vec())));
+    let body = futures_util::stream::iter(
+        chunks
+            .iter()
+            .map(|c| Ok::<_, std::convert::Infallible>(c.to_vec())),
+    );
     // Every chunk is ready at once, so the stream finishes without waiting.
-    decode(body).collect::<Vec<_>>().now_or_never().unwrap_or_default()
+    decode(body)
+        .collect::<Vec<_>>()
+        .now_or_never()
+        .unwrap_or_default()
 }

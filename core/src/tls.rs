@@ -42,8 +42,12 @@ pub struct TlsPolicy {
 /// The SHA-256 pin of a DER certificate's public key, in the `sha256/…` text form.
 pub fn spki_pin_of(cert_der: &[u8]) -> Result<String> {
     let der = CertificateDer::from(cert_der);
-    let hash = spki_hash(&der).ok_or_else(|| Error::InvalidInput("not a DER certificate".into()))?;
-    Ok(format!("{PIN_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(hash)))
+    let hash =
+        spki_hash(&der).ok_or_else(|| Error::InvalidInput("not a DER certificate".into()))?;
+    Ok(format!(
+        "{PIN_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    ))
 }
 
 fn spki_hash(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
@@ -52,21 +56,33 @@ fn spki_hash(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
 }
 
 fn parse_pin(text: &str) -> Result<[u8; 32]> {
-    let bad = || Error::InvalidInput("a pin is `sha256/` followed by the base64 SHA-256 of a public key".into());
+    let bad = || {
+        Error::InvalidInput(
+            "a pin is `sha256/` followed by the base64 SHA-256 of a public key".into(),
+        )
+    };
     let b64 = text.trim().strip_prefix(PIN_PREFIX).ok_or_else(bad)?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| bad())?;
     bytes.try_into().map_err(|_| bad())
 }
 
 /// The rustls configuration for `policy`: webpki validation against the roots, then
 /// the pins. Bad pins or anchors are [`Error::InvalidInput`].
 pub(crate) fn client_config(policy: &TlsPolicy) -> Result<rustls::ClientConfig> {
-    let pins = policy.pinned_spki_sha256.iter().map(|p| parse_pin(p)).collect::<Result<Vec<_>>>()?;
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let pins = policy
+        .pinned_spki_sha256
+        .iter()
+        .map(|p| parse_pin(p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     for der in &policy.extra_roots_der {
-        roots
-            .add(CertificateDer::from(der.clone()))
-            .map_err(|_| Error::InvalidInput("an extra trust anchor is not a usable DER certificate".into()))?;
+        roots.add(CertificateDer::from(der.clone())).map_err(|_| {
+            Error::InvalidInput("an extra trust anchor is not a usable DER certificate".into())
+        })?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -98,18 +114,31 @@ impl ServerCertVerifier for PinningVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let verified = self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+        let verified = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
         if self.pins.is_empty() {
             return Ok(verified);
         }
-        let pinned = std::iter::once(end_entity).chain(intermediates).filter_map(spki_hash).any(|h| {
-            self.pins.iter().fold(false, |found, pin| found | bool::from(pin.ct_eq(&h)))
-        });
+        let pinned = std::iter::once(end_entity)
+            .chain(intermediates)
+            .filter_map(spki_hash)
+            .any(|h| {
+                self.pins
+                    .iter()
+                    .fold(false, |found, pin| found | bool::from(pin.ct_eq(&h)))
+            });
         if pinned {
             Ok(verified)
         } else {
             log::warn!("server certificate does not match any pinned key");
-            Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
         }
     }
 
@@ -146,7 +175,9 @@ pub(crate) fn rejection(err: &(dyn std::error::Error + 'static)) -> Option<Error
         }
         // io::Error hides the error it wraps from `source()`; step into it instead.
         cur = match e.downcast_ref::<std::io::Error>() {
-            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
             None => e.source(),
         };
     }
@@ -170,13 +201,34 @@ mod tests {
     #[test]
     fn pins_must_be_sha256_base64_of_32_bytes() {
         assert!(parse_pin("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").is_ok());
-        for bad in ["", "sha256/", "sha1/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "sha256/AAAA", "sha256/!!!"] {
-            assert!(matches!(parse_pin(bad), Err(Error::InvalidInput(_))), "{bad}");
+        for bad in [
+            "",
+            "sha256/",
+            "sha1/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            "sha256/AAAA",
+            "sha256/!!!",
+        ] {
+            assert!(
+                matches!(parse_pin(bad), Err(Error::InvalidInput(_))),
+                "{bad}"
+            );
         }
-        let policy = TlsPolicy { pinned_spki_sha256: vec!["nope".into()], ..Default::default() };
-        assert!(matches!(client_config(&policy), Err(Error::InvalidInput(_))));
-        let policy = TlsPolicy { extra_roots_der: vec![b"not a cert".to_vec()], ..Default::default() };
-        assert!(matches!(client_config(&policy), Err(Error::InvalidInput(_))));
+        let policy = TlsPolicy {
+            pinned_spki_sha256: vec!["nope".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            client_config(&policy),
+            Err(Error::InvalidInput(_))
+        ));
+        let policy = TlsPolicy {
+            extra_roots_der: vec![b"not a cert".to_vec()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            client_config(&policy),
+            Err(Error::InvalidInput(_))
+        ));
         assert!(client_config(&TlsPolicy::default()).is_ok());
     }
 }

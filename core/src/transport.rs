@@ -34,7 +34,8 @@ pub(crate) struct Transport {
 
 /// Whether `url` may be used: https anywhere, http only to loopback.
 pub(crate) fn check_url(url: &str) -> Result<Url> {
-    let parsed = Url::parse(url).map_err(|_| Error::InvalidInput("server URL is not a URL".into()))?;
+    let parsed =
+        Url::parse(url).map_err(|_| Error::InvalidInput("server URL is not a URL".into()))?;
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" => {
@@ -44,7 +45,11 @@ pub(crate) fn check_url(url: &str) -> Result<Url> {
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
             };
-            if loopback { Ok(parsed) } else { Err(Error::InsecureTransport) }
+            if loopback {
+                Ok(parsed)
+            } else {
+                Err(Error::InsecureTransport)
+            }
         }
         _ => Err(Error::InvalidInput("server URL must be https://".into())),
     }
@@ -61,14 +66,20 @@ impl Transport {
         if https {
             builder = builder.use_preconfigured_tls(crate::tls::client_config(tls)?);
         } else if !tls.pinned_spki_sha256.is_empty() {
-            return Err(Error::InvalidInput("certificate pins need an https:// server URL".into()));
+            return Err(Error::InvalidInput(
+                "certificate pins need an https:// server URL".into(),
+            ));
         }
-        let http = builder.build().map_err(|_| Error::Protocol("HTTP client could not be built"))?;
+        let http = builder
+            .build()
+            .map_err(|_| Error::Protocol("HTTP client could not be built"))?;
         Ok(Self { http, base })
     }
 
     fn url(&self, path: &str) -> Result<Url> {
-        self.base.join(path.trim_start_matches('/')).map_err(|_| Error::Protocol("bad path"))
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|_| Error::Protocol("bad path"))
     }
 
     /// Sends a JSON request and decodes the JSON answer.
@@ -82,7 +93,10 @@ impl Transport {
         let url = self.url(path)?;
         let mut attempt = 0;
         let resp = loop {
-            let mut req = self.http.request(method.clone(), url.clone()).timeout(REQUEST_TIMEOUT);
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(REQUEST_TIMEOUT);
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
@@ -92,7 +106,9 @@ impl Transport {
             match req.send().await {
                 Ok(r) => break r,
                 // A refused certificate is not "offline" and retrying will not help.
-                Err(e) if crate::tls::rejection(&e).is_some() => return Err(unreachable_reason(&e)),
+                Err(e) if crate::tls::rejection(&e).is_some() => {
+                    return Err(unreachable_reason(&e));
+                }
                 // Not connected: the request never reached the server, so retrying is safe.
                 Err(e) if e.is_connect() && attempt + 1 < ATTEMPTS => {
                     tokio::time::sleep(BACKOFF_BASE * 2u32.pow(attempt)).await;
@@ -104,22 +120,41 @@ impl Transport {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
         if status.is_success() {
-            let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
-            return serde_json::from_slice(bytes).map_err(|_| Error::Protocol("response body does not match the contract"));
+            let bytes = if bytes.is_empty() {
+                &b"null"[..]
+            } else {
+                &bytes[..]
+            };
+            return serde_json::from_slice(bytes)
+                .map_err(|_| Error::Protocol("response body does not match the contract"));
         }
         Err(server_error(status, &bytes))
     }
 
-    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T> {
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<T> {
         self.send::<(), T>(Method::GET, path, token, None).await
     }
 
-    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, token: Option<&str>, body: &B) -> Result<T> {
+    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<T> {
         self.send(Method::POST, path, token, Some(body)).await
     }
 
     /// Opens the event stream (`query` like `?device_id=…`), resuming after `last_id`.
-    pub(crate) async fn events(&self, token: &str, query: &str, last_id: Option<i64>) -> Result<EventStream> {
+    pub(crate) async fn events(
+        &self,
+        token: &str,
+        query: &str,
+        last_id: Option<i64>,
+    ) -> Result<EventStream> {
         let url = self.url(&format!("v1/events{query}"))?;
         let mut req = self.http.get(url).bearer_auth(token);
         if let Some(id) = last_id {

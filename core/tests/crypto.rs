@@ -1,18 +1,23 @@
 //! Round trips and rejections of the core's cryptography, through the public API only.
 
+use uuid::Uuid;
 use vouch_core::{
     Error,
     crypto::{
-        CheckValues, DeviceIdentity, ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopeMode, ItemAad, PublicKey,
-        QR_PREFIX, QrPayload, QrSecret, VaultKey, check_values, open_item, seal_item,
+        CheckValues, DeviceIdentity, ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopeMode,
+        ItemAad, PublicKey, QR_PREFIX, QrPayload, QrSecret, VaultKey, check_values, open_item,
+        seal_item,
     },
 };
-use uuid::Uuid;
 
 static_assertions::assert_not_impl_any!(VaultKey: std::fmt::Debug, std::fmt::Display, Clone, serde::Serialize);
 
 fn ctx() -> EnvelopeContext {
-    EnvelopeContext { user_id: Uuid::new_v4(), request_id: Uuid::new_v4(), vault_id: Uuid::new_v4() }
+    EnvelopeContext {
+        user_id: Uuid::new_v4(),
+        request_id: Uuid::new_v4(),
+        vault_id: Uuid::new_v4(),
+    }
 }
 
 #[test]
@@ -36,13 +41,28 @@ fn envelope_opens_only_for_its_recipient_and_context() {
     let c = ctx();
     let env = Envelope::seal(&key, device.public_key(), &c, None).unwrap();
 
-    assert!(matches!(env.open(&other, &c, None), Err(Error::EnvelopeOpen)));
+    assert!(matches!(
+        env.open(&other, &c, None),
+        Err(Error::EnvelopeOpen)
+    ));
     for wrong in [
-        EnvelopeContext { request_id: Uuid::new_v4(), ..c },
-        EnvelopeContext { vault_id: Uuid::new_v4(), ..c },
-        EnvelopeContext { user_id: Uuid::new_v4(), ..c },
+        EnvelopeContext {
+            request_id: Uuid::new_v4(),
+            ..c
+        },
+        EnvelopeContext {
+            vault_id: Uuid::new_v4(),
+            ..c
+        },
+        EnvelopeContext {
+            user_id: Uuid::new_v4(),
+            ..c
+        },
     ] {
-        assert!(matches!(env.open(&device, &wrong, None), Err(Error::EnvelopeOpen)));
+        assert!(matches!(
+            env.open(&device, &wrong, None),
+            Err(Error::EnvelopeOpen)
+        ));
     }
 }
 
@@ -57,12 +77,21 @@ fn envelope_psk_mode_needs_the_qr_secret() {
     assert!(env.open(&device, &c, Some(&secret)).unwrap().ct_eq(&key));
 
     let wrong = QrSecret::generate().unwrap();
-    assert!(matches!(env.open(&device, &c, Some(&wrong)), Err(Error::EnvelopeOpen)));
+    assert!(matches!(
+        env.open(&device, &c, Some(&wrong)),
+        Err(Error::EnvelopeOpen)
+    ));
     // A QR envelope is not accepted where base mode is expected, and vice versa: a party
     // that never scanned the code cannot pass a base-mode envelope off as the scanner's.
-    assert!(matches!(env.open(&device, &c, None), Err(Error::EnvelopeModeMismatch)));
+    assert!(matches!(
+        env.open(&device, &c, None),
+        Err(Error::EnvelopeModeMismatch)
+    ));
     let base = Envelope::seal(&key, device.public_key(), &c, None).unwrap();
-    assert!(matches!(base.open(&device, &c, Some(&secret)), Err(Error::EnvelopeModeMismatch)));
+    assert!(matches!(
+        base.open(&device, &c, Some(&secret)),
+        Err(Error::EnvelopeModeMismatch)
+    ));
 }
 
 #[test]
@@ -84,32 +113,69 @@ fn envelope_any_flipped_bit_fails() {
 
 #[test]
 fn envelope_rejects_malformed_bytes() {
-    assert!(matches!(Envelope::from_bytes(&[]), Err(Error::MalformedEnvelope)));
-    assert!(matches!(Envelope::from_bytes(&[9; ENVELOPE_LEN]), Err(Error::UnsupportedSuite(9))));
+    assert!(matches!(
+        Envelope::from_bytes(&[]),
+        Err(Error::MalformedEnvelope)
+    ));
+    assert!(matches!(
+        Envelope::from_bytes(&[9; ENVELOPE_LEN]),
+        Err(Error::UnsupportedSuite(9))
+    ));
     let mut short = vec![1u8, 0];
     short.extend_from_slice(&[7; 40]);
-    assert!(matches!(Envelope::from_bytes(&short), Err(Error::MalformedEnvelope)));
+    assert!(matches!(
+        Envelope::from_bytes(&short),
+        Err(Error::MalformedEnvelope)
+    ));
     let mut long = vec![1u8, 0];
     long.extend_from_slice(&[7; ENVELOPE_LEN]);
-    assert!(matches!(Envelope::from_bytes(&long), Err(Error::MalformedEnvelope)));
+    assert!(matches!(
+        Envelope::from_bytes(&long),
+        Err(Error::MalformedEnvelope)
+    ));
     let mut bad_mode = vec![1u8, 7];
     bad_mode.extend_from_slice(&[7; ENVELOPE_LEN - 2]);
-    assert!(matches!(Envelope::from_bytes(&bad_mode), Err(Error::MalformedEnvelope)));
+    assert!(matches!(
+        Envelope::from_bytes(&bad_mode),
+        Err(Error::MalformedEnvelope)
+    ));
 }
 
 #[test]
 fn public_key_validation() {
-    assert!(matches!(PublicKey::from_bytes(&[0u8; 32]), Err(Error::InvalidPublicKey)));
-    assert!(matches!(PublicKey::from_bytes(&[5u8; 31]), Err(Error::InvalidPublicKey)));
-    assert!(matches!(PublicKey::from_bytes(&[5u8; 33]), Err(Error::InvalidPublicKey)));
-    assert!(matches!(PublicKey::from_bytes(&[]), Err(Error::InvalidPublicKey)));
-    assert!(matches!(PublicKey::from_bytes(&[0xff; 32]), Err(Error::InvalidPublicKey)));
+    assert!(matches!(
+        PublicKey::from_bytes(&[0u8; 32]),
+        Err(Error::InvalidPublicKey)
+    ));
+    assert!(matches!(
+        PublicKey::from_bytes(&[5u8; 31]),
+        Err(Error::InvalidPublicKey)
+    ));
+    assert!(matches!(
+        PublicKey::from_bytes(&[5u8; 33]),
+        Err(Error::InvalidPublicKey)
+    ));
+    assert!(matches!(
+        PublicKey::from_bytes(&[]),
+        Err(Error::InvalidPublicKey)
+    ));
+    assert!(matches!(
+        PublicKey::from_bytes(&[0xff; 32]),
+        Err(Error::InvalidPublicKey)
+    ));
     let device = DeviceIdentity::generate().unwrap();
-    assert_eq!(PublicKey::from_bytes(device.public_key().as_bytes()).unwrap(), *device.public_key());
+    assert_eq!(
+        PublicKey::from_bytes(device.public_key().as_bytes()).unwrap(),
+        *device.public_key()
+    );
 }
 
 fn aad() -> ItemAad {
-    ItemAad { vault_id: Uuid::new_v4(), item_id: Uuid::new_v4(), version: 3 }
+    ItemAad {
+        vault_id: Uuid::new_v4(),
+        item_id: Uuid::new_v4(),
+        version: 3,
+    }
 }
 
 #[test]
@@ -123,14 +189,26 @@ fn item_round_trip_and_binding() {
     }
     let sealed = seal_item(&key, &at, b"hunter2").unwrap();
     for wrong in [
-        ItemAad { vault_id: Uuid::new_v4(), ..at },
-        ItemAad { item_id: Uuid::new_v4(), ..at },
+        ItemAad {
+            vault_id: Uuid::new_v4(),
+            ..at
+        },
+        ItemAad {
+            item_id: Uuid::new_v4(),
+            ..at
+        },
         ItemAad { version: 4, ..at },
     ] {
-        assert!(matches!(open_item(&key, &wrong, &sealed), Err(Error::ItemOpen)));
+        assert!(matches!(
+            open_item(&key, &wrong, &sealed),
+            Err(Error::ItemOpen)
+        ));
     }
     let other = VaultKey::generate().unwrap();
-    assert!(matches!(open_item(&other, &at, &sealed), Err(Error::ItemOpen)));
+    assert!(matches!(
+        open_item(&other, &at, &sealed),
+        Err(Error::ItemOpen)
+    ));
 }
 
 #[test]
@@ -143,8 +221,14 @@ fn item_any_flipped_bit_fails_and_garbage_is_refused() {
         b[bit / 8] ^= 1 << (bit % 8);
         assert!(open_item(&key, &at, &b).is_err(), "bit {bit}");
     }
-    assert!(matches!(open_item(&key, &at, &[]), Err(Error::MalformedItem)));
-    assert!(matches!(open_item(&key, &at, &sealed[..40]), Err(Error::MalformedItem)));
+    assert!(matches!(
+        open_item(&key, &at, &[]),
+        Err(Error::MalformedItem)
+    ));
+    assert!(matches!(
+        open_item(&key, &at, &sealed[..40]),
+        Err(Error::MalformedItem)
+    ));
 }
 
 // ---- check values: fixed vectors -------------------------------------------------------
@@ -158,7 +242,10 @@ struct Vector {
     phrase: String,
 }
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/check_values.json");
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/vectors/check_values.json"
+);
 
 fn pk(hex_str: &str) -> PublicKey {
     PublicKey::from_bytes(&hex::decode(hex_str).unwrap()).unwrap()
@@ -180,9 +267,18 @@ fn check_values_match_fixed_vectors() {
             "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
         ];
         let ids = [
-            ("6f1f4d2a-1c55-4c47-9f1e-0e3b6b8d2a10", "0b7d6c7e-55f8-4a3a-a1f8-8d3c6c1e9e01"),
-            ("6f1f4d2a-1c55-4c47-9f1e-0e3b6b8d2a10", "0b7d6c7e-55f8-4a3a-a1f8-8d3c6c1e9e02"),
-            ("c2d0f6a4-8f63-4a64-9d0e-5a4b2f7e3c99", "9a3f1e2d-4c5b-4a69-8e7f-1a2b3c4d5e6f"),
+            (
+                "6f1f4d2a-1c55-4c47-9f1e-0e3b6b8d2a10",
+                "0b7d6c7e-55f8-4a3a-a1f8-8d3c6c1e9e01",
+            ),
+            (
+                "6f1f4d2a-1c55-4c47-9f1e-0e3b6b8d2a10",
+                "0b7d6c7e-55f8-4a3a-a1f8-8d3c6c1e9e02",
+            ),
+            (
+                "c2d0f6a4-8f63-4a64-9d0e-5a4b2f7e3c99",
+                "9a3f1e2d-4c5b-4a69-8e7f-1a2b3c4d5e6f",
+            ),
         ];
         let mut out = Vec::new();
         for k in keys {
@@ -202,7 +298,8 @@ fn check_values_match_fixed_vectors() {
         }
         std::fs::write(VECTORS, serde_json::to_string_pretty(&out).unwrap() + "\n").unwrap();
     }
-    let vectors: Vec<Vector> = serde_json::from_str(&std::fs::read_to_string(VECTORS).unwrap()).unwrap();
+    let vectors: Vec<Vector> =
+        serde_json::from_str(&std::fs::read_to_string(VECTORS).unwrap()).unwrap();
     assert!(vectors.len() >= 9);
     for v in &vectors {
         let cv = derive(v);
@@ -223,20 +320,35 @@ fn check_values_change_with_any_key_bit() {
     for bit in 0..255 {
         let mut b = bytes;
         b[bit / 8] ^= 1 << (bit % 8);
-        let Ok(k) = PublicKey::from_bytes(&b) else { continue };
+        let Ok(k) = PublicKey::from_bytes(&b) else {
+            continue;
+        };
         tried += 1;
         let cv = check_values(&k, &user, &req);
-        assert_ne!(cv.phrase_text(), base.phrase_text(), "phrase unchanged after flipping bit {bit}");
+        assert_ne!(
+            cv.phrase_text(),
+            base.phrase_text(),
+            "phrase unchanged after flipping bit {bit}"
+        );
         if cv.number() != base.number() {
             number_changed += 1;
         }
     }
     assert!(tried > 240);
     // Two digits collide with probability 1/100 per flip; nearly every flip changes it.
-    assert!(number_changed * 100 >= tried * 90, "{number_changed}/{tried}");
+    assert!(
+        number_changed * 100 >= tried * 90,
+        "{number_changed}/{tried}"
+    );
     // And the request and user are bound too.
-    assert_ne!(check_values(device.public_key(), &user, &Uuid::new_v4()).phrase_text(), base.phrase_text());
-    assert_ne!(check_values(device.public_key(), &Uuid::new_v4(), &req).phrase_text(), base.phrase_text());
+    assert_ne!(
+        check_values(device.public_key(), &user, &Uuid::new_v4()).phrase_text(),
+        base.phrase_text()
+    );
+    assert_ne!(
+        check_values(device.public_key(), &Uuid::new_v4(), &req).phrase_text(),
+        base.phrase_text()
+    );
 }
 
 #[test]
@@ -268,7 +380,11 @@ fn qr_payload_round_trip() {
     assert!(!back.names_key(DeviceIdentity::generate().unwrap().public_key()));
     // The decoded secret is the same PSK: an envelope sealed with one opens with the other.
     let key = VaultKey::generate().unwrap();
-    let c = EnvelopeContext { user_id: Uuid::new_v4(), request_id: req, vault_id: Uuid::new_v4() };
+    let c = EnvelopeContext {
+        user_id: Uuid::new_v4(),
+        request_id: req,
+        vault_id: Uuid::new_v4(),
+    };
     let env = Envelope::seal(&key, device.public_key(), &c, Some(&back.secret)).unwrap();
     assert!(env.open(&device, &c, Some(&qr.secret)).unwrap().ct_eq(&key));
     assert!(!format!("{back:?}").contains(&text[QR_PREFIX.len() + 64..]));
@@ -277,11 +393,20 @@ fn qr_payload_round_trip() {
 #[test]
 fn qr_payload_rejects_garbage() {
     let device = DeviceIdentity::generate().unwrap();
-    let good = QrPayload::new(Uuid::new_v4(), device.public_key()).unwrap().encode();
+    let good = QrPayload::new(Uuid::new_v4(), device.public_key())
+        .unwrap()
+        .encode();
     let body = &good[QR_PREFIX.len()..];
     let zero_secret = format!("{QR_PREFIX}{}", {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([1u8; 16].iter().chain([2u8; 32].iter()).chain([0u8; 32].iter()).copied().collect::<Vec<_>>())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            [1u8; 16]
+                .iter()
+                .chain([2u8; 32].iter())
+                .chain([0u8; 32].iter())
+                .copied()
+                .collect::<Vec<_>>(),
+        )
     });
     let cases = [
         String::new(),
@@ -295,6 +420,9 @@ fn qr_payload_rejects_garbage() {
         zero_secret,
     ];
     for c in cases {
-        assert!(matches!(QrPayload::decode(&c), Err(Error::InvalidQrPayload(_))), "{c:?} accepted");
+        assert!(
+            matches!(QrPayload::decode(&c), Err(Error::InvalidQrPayload(_))),
+            "{c:?} accepted"
+        );
     }
 }

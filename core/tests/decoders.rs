@@ -5,14 +5,18 @@ use proptest::prelude::*;
 use uuid::Uuid;
 use vouch_core::{
     crypto::{
-        DeviceIdentity, ENVELOPE_LEN, Envelope, EnvelopeContext, ItemAad, PublicKey, QrPayload, VaultKey, check_values,
-        open_item, seal_item,
+        DeviceIdentity, ENVELOPE_LEN, Envelope, EnvelopeContext, ItemAad, PublicKey, QrPayload,
+        VaultKey, check_values, open_item, seal_item,
     },
     proto::{ApprovalState, Bytes, ErrorBody, Event, PendingApproval},
 };
 
 fn ctx() -> EnvelopeContext {
-    EnvelopeContext { user_id: Uuid::from_u128(1), request_id: Uuid::from_u128(2), vault_id: Uuid::from_u128(3) }
+    EnvelopeContext {
+        user_id: Uuid::from_u128(1),
+        request_id: Uuid::from_u128(2),
+        vault_id: Uuid::from_u128(3),
+    }
 }
 
 proptest! {
@@ -95,9 +99,19 @@ fn event_of(kind: u8, a: u128, b: u128, version: u64) -> Event {
     let (a, b) = (Uuid::from_u128(a), Uuid::from_u128(b));
     match kind % 4 {
         0 => Event::DeviceDisabled { device_id: a },
-        1 => Event::EnvelopeAdded { vault_id: a, request_id: b },
-        2 => Event::ItemChanged { vault_id: a, item_id: b, version },
-        _ => Event::ApprovalDecided { request_id: a, status: vouch_core::proto::ApprovalStatus::Denied },
+        1 => Event::EnvelopeAdded {
+            vault_id: a,
+            request_id: b,
+        },
+        2 => Event::ItemChanged {
+            vault_id: a,
+            item_id: b,
+            version,
+        },
+        _ => Event::ApprovalDecided {
+            request_id: a,
+            status: vouch_core::proto::ApprovalStatus::Denied,
+        },
     }
 }
 

@@ -8,8 +8,8 @@ use vouch_core::{
     ApprovalPrompt,
     crypto::{DeviceIdentity, QrPayload, SecretBytes},
     proto::{
-        ApprovalPurpose, ApprovalState, ApprovalStatus, Device, DeviceKind, DeviceStatus, LoginRequest, LoginResponse, Mail,
-        Role, TrustedDevice, UserInfo, VerifyCodeRequest,
+        ApprovalPurpose, ApprovalState, ApprovalStatus, Device, DeviceKind, DeviceStatus,
+        LoginRequest, LoginResponse, Mail, Role, TrustedDevice, UserInfo, VerifyCodeRequest,
     },
     store::{AccountRow, PendingApprovalRow},
 };
@@ -18,10 +18,17 @@ const SECRET: &str = "hunter2-s3cr3t-token-481516";
 
 /// Whether `debug` shows `bytes` in any usual rendering.
 fn leaks(debug: &str, bytes: &[u8]) -> bool {
-    let decimal = bytes.iter().take(6).map(u8::to_string).collect::<Vec<_>>().join(", ");
+    let decimal = bytes
+        .iter()
+        .take(6)
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let hex: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    debug.contains(&decimal) || debug.contains(&hex) || debug.contains(&b64[..b64.len().min(12)])
+    debug.contains(&decimal)
+        || debug.contains(&hex)
+        || debug.contains(&b64[..b64.len().min(12)])
         || std::str::from_utf8(bytes).is_ok_and(|s| debug.contains(s))
 }
 
@@ -59,10 +66,34 @@ fn device() -> Device {
 #[test]
 fn wire_bodies_with_passwords_codes_tokens_or_mail_are_redacted() {
     let printed = [
-        format!("{:?}", LoginRequest { email: "a@b.c".into(), password: SECRET.into() }),
-        format!("{:?}", LoginResponse { account_token: SECRET.into(), expires_at: now(), user: user() }),
-        format!("{:?}", VerifyCodeRequest { code: SECRET.into() }),
-        format!("{:?}", TrustedDevice { device: device(), device_token: SECRET.into() }),
+        format!(
+            "{:?}",
+            LoginRequest {
+                email: "a@b.c".into(),
+                password: SECRET.into()
+            }
+        ),
+        format!(
+            "{:?}",
+            LoginResponse {
+                account_token: SECRET.into(),
+                expires_at: now(),
+                user: user()
+            }
+        ),
+        format!(
+            "{:?}",
+            VerifyCodeRequest {
+                code: SECRET.into()
+            }
+        ),
+        format!(
+            "{:?}",
+            TrustedDevice {
+                device: device(),
+                device_token: SECRET.into()
+            }
+        ),
         format!(
             "{:?}",
             ApprovalState {
@@ -76,7 +107,15 @@ fn wire_bodies_with_passwords_codes_tokens_or_mail_are_redacted() {
                 via_qr: false,
             }
         ),
-        format!("{:?}", Mail { to: "a@b.c".into(), subject: "code".into(), body: SECRET.into(), sent_at: now() }),
+        format!(
+            "{:?}",
+            Mail {
+                to: "a@b.c".into(),
+                subject: "code".into(),
+                body: SECRET.into(),
+                sent_at: now()
+            }
+        ),
     ];
     for p in printed {
         assert!(!leaks(&p, SECRET.as_bytes()), "{p}");
@@ -91,12 +130,20 @@ fn core_secrets_are_redacted() {
 
     let p = format!(
         "{:?}",
-        AccountRow { server_url: "https://s".into(), state_json: "{}".into(), secrets: Some(SecretBytes::new(secret_bytes.clone())) }
+        AccountRow {
+            server_url: "https://s".into(),
+            state_json: "{}".into(),
+            secrets: Some(SecretBytes::new(secret_bytes.clone()))
+        }
     );
     assert!(!leaks(&p, &secret_bytes), "{p}");
     let p = format!(
         "{:?}",
-        PendingApprovalRow { role: "requester".into(), payload: SecretBytes::new(secret_bytes.clone()), expires_at_ms: 0 }
+        PendingApprovalRow {
+            role: "requester".into(),
+            payload: SecretBytes::new(secret_bytes.clone()),
+            expires_at_ms: 0
+        }
     );
     assert!(!leaks(&p, &secret_bytes), "{p}");
 
@@ -104,7 +151,9 @@ fn core_secrets_are_redacted() {
     let id = DeviceIdentity::generate().unwrap();
     let qr = QrPayload::new(Uuid::new_v4(), id.public_key()).unwrap();
     let text = qr.encode();
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim_start_matches("VOUCH1:")).unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_start_matches("VOUCH1:"))
+        .unwrap();
     let qr_secret = &raw[raw.len() - 32..];
     let p = format!("{qr:?}");
     assert!(!leaks(&p, qr_secret), "{p}");

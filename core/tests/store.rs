@@ -8,7 +8,7 @@ use vouch_core::{
     Error,
     crypto::{DeviceIdentity, ItemAad, VaultKey, open_item, seal_item},
     keystore::{SecretStore, SecretStoreError, SoftwareSecretStore},
-    store::{Change, StoredItem, Store, migrations},
+    store::{Change, Store, StoredItem, migrations},
 };
 
 struct Profile {
@@ -17,7 +17,9 @@ struct Profile {
 
 impl Profile {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn db(&self) -> std::path::PathBuf {
         self.dir.path().join("vouch.db")
@@ -29,8 +31,23 @@ impl Profile {
 
 fn item(vault: Uuid, key: &VaultKey, text: &str) -> StoredItem {
     let item_id = Uuid::new_v4();
-    let sealed = seal_item(key, &ItemAad { vault_id: vault, item_id, version: 1 }, text.as_bytes()).unwrap();
-    StoredItem { vault_id: vault, item_id, version: 1, sealed: Some(sealed), dirty: true }
+    let sealed = seal_item(
+        key,
+        &ItemAad {
+            vault_id: vault,
+            item_id,
+            version: 1,
+        },
+        text.as_bytes(),
+    )
+    .unwrap();
+    StoredItem {
+        vault_id: vault,
+        item_id,
+        version: 1,
+        sealed: Some(sealed),
+        dirty: true,
+    }
 }
 
 #[test]
@@ -45,12 +62,21 @@ fn survives_reopen() {
         store.save_identity(&identity).unwrap();
         store.create_vault(vault, "Personal", &key).unwrap();
         store.put_item(&it).unwrap();
-        store.save_account("https://vouch.example", r#"{"state":"trusted"}"#, Some(b"token-json")).unwrap();
+        store
+            .save_account(
+                "https://vouch.example",
+                r#"{"state":"trusted"}"#,
+                Some(b"token-json"),
+            )
+            .unwrap();
     }
     let store = Store::open(p.db(), &p.keys()).unwrap();
     assert_eq!(store.schema_version().unwrap(), migrations::CURRENT_VERSION);
     assert!(store.integrity_check().unwrap());
-    assert_eq!(store.identity().unwrap().unwrap().public_key(), identity.public_key());
+    assert_eq!(
+        store.identity().unwrap().unwrap().public_key(),
+        identity.public_key()
+    );
     let got_key = store.vault_key(vault).unwrap().unwrap();
     assert!(got_key.ct_eq(&key));
     let vaults = store.vaults().unwrap();
@@ -59,7 +85,16 @@ fn survives_reopen() {
     assert!(vaults[0].has_key);
     let back = store.item(vault, it.item_id).unwrap().unwrap();
     assert_eq!(back, it);
-    let pt = open_item(&got_key, &ItemAad { vault_id: vault, item_id: it.item_id, version: 1 }, back.sealed.as_ref().unwrap()).unwrap();
+    let pt = open_item(
+        &got_key,
+        &ItemAad {
+            vault_id: vault,
+            item_id: it.item_id,
+            version: 1,
+        },
+        back.sealed.as_ref().unwrap(),
+    )
+    .unwrap();
     assert_eq!(pt.as_slice(), b"the secret");
     let account = store.account().unwrap().unwrap();
     assert_eq!(account.server_url, "https://vouch.example");
@@ -101,7 +136,10 @@ fn refuses_a_newer_schema() {
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     match Store::open(p.db(), &p.keys()) {
-        Err(Error::SchemaTooNew { found: 99, supported }) => assert_eq!(supported, migrations::CURRENT_VERSION),
+        Err(Error::SchemaTooNew {
+            found: 99,
+            supported,
+        }) => assert_eq!(supported, migrations::CURRENT_VERSION),
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }
@@ -112,7 +150,10 @@ fn lost_wrapping_key_is_a_typed_error() {
     drop(Store::open(p.db(), &p.keys()).unwrap());
     let elsewhere = tempfile::tempdir().unwrap();
     let empty = SoftwareSecretStore::open(elsewhere.path()).unwrap();
-    assert!(matches!(Store::open(p.db(), &empty), Err(Error::WrappingKeyLost)));
+    assert!(matches!(
+        Store::open(p.db(), &empty),
+        Err(Error::WrappingKeyLost)
+    ));
 }
 
 #[test]
@@ -121,9 +162,17 @@ fn different_wrapping_key_is_a_typed_error() {
     drop(Store::open(p.db(), &p.keys()).unwrap());
     // Replace the key file's contents with another key under the same label.
     let keydir = p.dir.path().join("keys");
-    let file = std::fs::read_dir(&keydir).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(&keydir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&file, [0x42u8; 32]).unwrap();
-    assert!(matches!(Store::open(p.db(), &p.keys()), Err(Error::WrongWrappingKey)));
+    assert!(matches!(
+        Store::open(p.db(), &p.keys()),
+        Err(Error::WrongWrappingKey)
+    ));
 }
 
 /// A platform store that "unwraps" to the wrong bytes without complaint (as a broken or
@@ -151,11 +200,17 @@ impl SecretStore for LyingStore {
 #[test]
 fn canary_catches_a_store_returning_the_wrong_key() {
     let p = Profile::new();
-    let lying = LyingStore { inner: p.keys(), lie: AtomicUsize::new(0) };
+    let lying = LyingStore {
+        inner: p.keys(),
+        lie: AtomicUsize::new(0),
+    };
     drop(Store::open(p.db(), &lying).unwrap());
     Store::open(p.db(), &lying).unwrap();
     lying.lie.store(1, Ordering::SeqCst);
-    assert!(matches!(Store::open(p.db(), &lying), Err(Error::WrongWrappingKey)));
+    assert!(matches!(
+        Store::open(p.db(), &lying),
+        Err(Error::WrongWrappingKey)
+    ));
 }
 
 #[test]
@@ -165,7 +220,9 @@ fn batch_writes_are_all_or_nothing() {
     let vault = Uuid::new_v4();
     let key = VaultKey::generate().unwrap();
     store.create_vault(vault, "V", &key).unwrap();
-    let mut batch: Vec<StoredItem> = (0..10).map(|i| item(vault, &key, &format!("item {i}"))).collect();
+    let mut batch: Vec<StoredItem> = (0..10)
+        .map(|i| item(vault, &key, &format!("item {i}")))
+        .collect();
     batch[7].vault_id = Uuid::new_v4(); // no such vault: foreign key violation
     assert!(store.put_items(&batch).is_err());
     assert_eq!(store.item_count().unwrap(), 0);
@@ -188,7 +245,16 @@ fn an_item_and_its_upload_land_together_or_not_at_all() {
     let vault = Uuid::new_v4();
     let key = VaultKey::generate().unwrap();
     let (kind, payload) = ("create_vault", b"op".as_slice());
-    store.apply(&[Change::NewVault { id: vault, name: "V", key: &key }, Change::Enqueue { kind, payload }]).unwrap();
+    store
+        .apply(&[
+            Change::NewVault {
+                id: vault,
+                name: "V",
+                key: &key,
+            },
+            Change::Enqueue { kind, payload },
+        ])
+        .unwrap();
     assert_eq!(store.outbox_len().unwrap(), 1);
     // A batch whose last change fails leaves nothing of the earlier ones.
     let good = item(vault, &key, "kept?");
@@ -197,9 +263,15 @@ fn an_item_and_its_upload_land_together_or_not_at_all() {
     let seq = store.outbox_due(i64::MAX, 1).unwrap()[0].seq;
     let r = store.apply(&[
         Change::Item(&good),
-        Change::Enqueue { kind: "put_item", payload: b"upload" },
+        Change::Enqueue {
+            kind: "put_item",
+            payload: b"upload",
+        },
         Change::OutboxAck(seq),
-        Change::Setting { name: "cursor", value: "9" },
+        Change::Setting {
+            name: "cursor",
+            value: "9",
+        },
         Change::Item(&bad),
     ]);
     assert!(r.is_err());
@@ -210,15 +282,27 @@ fn an_item_and_its_upload_land_together_or_not_at_all() {
     store
         .apply(&[
             Change::Item(&good),
-            Change::Enqueue { kind: "put_item", payload: b"upload" },
+            Change::Enqueue {
+                kind: "put_item",
+                payload: b"upload",
+            },
             Change::OutboxAck(seq),
-            Change::Setting { name: "cursor", value: "9" },
+            Change::Setting {
+                name: "cursor",
+                value: "9",
+            },
         ])
         .unwrap();
     assert_eq!(store.item_count().unwrap(), 1);
     assert_eq!(store.outbox_len().unwrap(), 1);
     assert_eq!(store.setting("cursor").unwrap().as_deref(), Some("9"));
-    store.apply(&[Change::ItemSynced { vault_id: vault, item_id: good.item_id, version: 1 }]).unwrap();
+    store
+        .apply(&[Change::ItemSynced {
+            vault_id: vault,
+            item_id: good.item_id,
+            version: 1,
+        }])
+        .unwrap();
     assert!(!store.item(vault, good.item_id).unwrap().unwrap().dirty);
 }
 
@@ -228,7 +312,10 @@ fn vault_key_needs_an_existing_vault() {
     let store = Store::open(p.db(), &p.keys()).unwrap();
     let key = VaultKey::generate().unwrap();
     let vault = Uuid::new_v4();
-    assert!(matches!(store.put_vault_key(vault, &key), Err(Error::NotFound("vault"))));
+    assert!(matches!(
+        store.put_vault_key(vault, &key),
+        Err(Error::NotFound("vault"))
+    ));
     store.upsert_vault(vault, "Shared").unwrap();
     assert!(store.vault_key(vault).unwrap().is_none());
     assert!(!store.vaults().unwrap()[0].has_key);
@@ -242,7 +329,9 @@ fn outbox_is_ordered_and_survives_reopen() {
     {
         let store = Store::open(p.db(), &p.keys()).unwrap();
         for i in 0..5 {
-            store.enqueue("op", format!("op-data {i}").as_bytes()).unwrap();
+            store
+                .enqueue("op", format!("op-data {i}").as_bytes())
+                .unwrap();
         }
         let due = store.outbox_due(i64::MAX, 10).unwrap();
         store.outbox_ack(due[0].seq).unwrap();
@@ -267,7 +356,9 @@ fn pending_approvals_round_trip() {
     let p = Profile::new();
     let store = Store::open(p.db(), &p.keys()).unwrap();
     let rid = Uuid::new_v4();
-    store.put_pending_approval(rid, "requester", b"{\"qr_secret\":\"...\"}", 1234).unwrap();
+    store
+        .put_pending_approval(rid, "requester", b"{\"qr_secret\":\"...\"}", 1234)
+        .unwrap();
     let row = store.pending_approval(rid).unwrap().unwrap();
     assert_eq!(row.role, "requester");
     assert_eq!(row.expires_at_ms, 1234);
@@ -283,12 +374,23 @@ fn wipe_shreds_everything() {
     let store = Store::open(p.db(), &keys).unwrap();
     let vault = Uuid::new_v4();
     let key = VaultKey::generate().unwrap();
-    store.save_identity(&DeviceIdentity::generate().unwrap()).unwrap();
+    store
+        .save_identity(&DeviceIdentity::generate().unwrap())
+        .unwrap();
     store.create_vault(vault, "V", &key).unwrap();
     store.put_item(&item(vault, &key, "gone")).unwrap();
-    let key_files = || std::fs::read_dir(p.dir.path().join("keys")).unwrap().count();
+    let key_files = || {
+        std::fs::read_dir(p.dir.path().join("keys"))
+            .unwrap()
+            .count()
+    };
     assert_eq!(key_files(), 1);
-    let old_key = std::fs::read_dir(p.dir.path().join("keys")).unwrap().next().unwrap().unwrap().path();
+    let old_key = std::fs::read_dir(p.dir.path().join("keys"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     store.wipe(&keys).unwrap();
     assert!(store.identity().unwrap().is_none());
     assert!(store.vaults().unwrap().is_empty());

@@ -5,6 +5,10 @@ use vouch_core::crypto::{ItemAad, VaultKey, open_item};
 
 fuzz_target!(|data: &[u8]| {
     let key = VaultKey::generate().unwrap();
-    let at = ItemAad { vault_id: uuid::Uuid::nil(), item_id: uuid::Uuid::nil(), version: 1 };
+    let at = ItemAad {
+        vault_id: uuid::Uuid::nil(),
+        item_id: uuid::Uuid::nil(),
+        version: 1,
+    };
     assert!(open_item(&key, &at, data).is_err());
 });

@@ -1,7 +1,9 @@
 #![no_main]
 //! Server answers and SSE event data: every wire type decodes garbage without panicking.
 use libfuzzer_sys::fuzz_target;
-use vouch_core::proto::{ApprovalState, Bytes, Device, ErrorBody, Event, ItemRecord, LoginResponse, PendingApproval};
+use vouch_core::proto::{
+    ApprovalState, Bytes, Device, ErrorBody, Event, ItemRecord, LoginResponse, PendingApproval,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<ErrorBody>(data);

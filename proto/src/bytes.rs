@@ -57,7 +57,9 @@ impl utoipa::PartialSchema for Bytes {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::Custom("base64url".into())))
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(
+                "base64url".into(),
+            )))
             .description(Some("binary value, base64url without padding"))
             .into()
     }
@@ -76,7 +78,13 @@ mod tests {
         let json = serde_json::to_string(&b).unwrap();
         assert_eq!(json, "\"-_8AAQ\"");
         assert_eq!(serde_json::from_str::<Bytes>(&json).unwrap(), b);
-        for bad in ["\"+/8AAQ\"", "\"-_8AAQ==\"", "\" -_8AAQ\"", "12", "\"-_8AA\\nQ\""] {
+        for bad in [
+            "\"+/8AAQ\"",
+            "\"-_8AAQ==\"",
+            "\" -_8AAQ\"",
+            "12",
+            "\"-_8AA\\nQ\"",
+        ] {
             assert!(serde_json::from_str::<Bytes>(bad).is_err(), "{bad}");
         }
     }

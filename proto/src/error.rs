@@ -74,8 +74,8 @@ impl ErrorCode {
             Forbidden | DeviceDisabled | DeviceNotTrusted => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
-            DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending | AlreadyDecided
-            | VersionConflict => 409,
+            DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending
+            | AlreadyDecided | VersionConflict => 409,
             CodeExpired | RequestExpired => 410,
             PayloadTooLarge => 413,
             CodeLocked => 423,

@@ -18,7 +18,9 @@ impl std::fmt::Display for NameError {
         f.write_str(match self {
             Self::Empty => "device name is empty",
             Self::TooLong => "device name is longer than 64 characters",
-            Self::ForbiddenCharacter => "device name contains a control or bidirectional-override character",
+            Self::ForbiddenCharacter => {
+                "device name contains a control or bidirectional-override character"
+            }
         })
     }
 }
@@ -53,8 +55,20 @@ pub fn normalize_name(name: &str) -> String {
 /// The default name `[username][device name] - [operating system]/[browser or app]`,
 /// e.g. `alice Pixel 8 - Android/Vouch`, cut to 64 characters on a character boundary.
 pub fn default_device_name(username: &str, device: &str, os: &str, app: &str) -> String {
-    let clean = |s: &str| s.chars().filter(|c| !forbidden(*c)).collect::<String>().trim().to_string();
-    let name = format!("{} {} - {}/{}", clean(username), clean(device), clean(os), clean(app));
+    let clean = |s: &str| {
+        s.chars()
+            .filter(|c| !forbidden(*c))
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let name = format!(
+        "{} {} - {}/{}",
+        clean(username),
+        clean(device),
+        clean(os),
+        clean(app)
+    );
     let name: String = name.trim().chars().take(DEVICE_NAME_MAX_CHARS).collect();
     name.trim_end().to_string()
 }
@@ -67,17 +81,38 @@ mod tests {
     fn rules() {
         assert_eq!(validate_device_name("  Pixel  "), Ok("Pixel"));
         assert_eq!(validate_device_name("   "), Err(NameError::Empty));
-        assert_eq!(validate_device_name(&"é".repeat(64)).map(|s| s.chars().count()), Ok(64));
-        assert_eq!(validate_device_name(&"é".repeat(65)), Err(NameError::TooLong));
-        assert_eq!(validate_device_name("a\u{202E}b"), Err(NameError::ForbiddenCharacter));
-        assert_eq!(validate_device_name("a\u{2067}b"), Err(NameError::ForbiddenCharacter));
-        assert_eq!(validate_device_name("a\nb"), Err(NameError::ForbiddenCharacter));
-        assert_eq!(normalize_name(" Alice's Phone "), normalize_name("alice's phone"));
+        assert_eq!(
+            validate_device_name(&"é".repeat(64)).map(|s| s.chars().count()),
+            Ok(64)
+        );
+        assert_eq!(
+            validate_device_name(&"é".repeat(65)),
+            Err(NameError::TooLong)
+        );
+        assert_eq!(
+            validate_device_name("a\u{202E}b"),
+            Err(NameError::ForbiddenCharacter)
+        );
+        assert_eq!(
+            validate_device_name("a\u{2067}b"),
+            Err(NameError::ForbiddenCharacter)
+        );
+        assert_eq!(
+            validate_device_name("a\nb"),
+            Err(NameError::ForbiddenCharacter)
+        );
+        assert_eq!(
+            normalize_name(" Alice's Phone "),
+            normalize_name("alice's phone")
+        );
     }
 
     #[test]
     fn default_name() {
-        assert_eq!(default_device_name("alice", "Pixel 8", "Android", "Vouch"), "alice Pixel 8 - Android/Vouch");
+        assert_eq!(
+            default_device_name("alice", "Pixel 8", "Android", "Vouch"),
+            "alice Pixel 8 - Android/Vouch"
+        );
         let long = default_device_name(&"x".repeat(80), "d", "o", "a");
         assert!(validate_device_name(&long).is_ok());
         assert_eq!(default_device_name("a\u{202E}", "b", "c", "d"), "a b - c/d");

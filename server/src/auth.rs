@@ -13,7 +13,10 @@ use vouch_proto::{DeviceStatus, ErrorCode};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    model::{ACCOUNT_TOKEN_PREFIX, DEVICE_COLS, DEVICE_TOKEN_PREFIX, DeviceRow, USER_COLS, UserRow, now, token_hash},
+    model::{
+        ACCOUNT_TOKEN_PREFIX, DEVICE_COLS, DEVICE_TOKEN_PREFIX, DeviceRow, USER_COLS, UserRow, now,
+        token_hash,
+    },
 };
 
 /// A caller signed in with an account token.
@@ -59,9 +62,12 @@ fn bearer(parts: &Parts) -> ApiResult<String> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "expected `Authorization: Bearer <token>`"))?;
+    let token = value.strip_prefix("Bearer ").ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "expected `Authorization: Bearer <token>`",
+        )
+    })?;
     if token.len() > 200 {
         return Err(ApiError::new(ErrorCode::Unauthorized, "unknown token"));
     }
@@ -99,17 +105,30 @@ async fn resolve(state: &AppState, token: String) -> ApiResult<Caller> {
             .db
             .tx(move |tx| {
                 let device = tx
-                    .query_row(&format!("SELECT {DEVICE_COLS} FROM devices WHERE token_hash = ?1"), [&hash], DeviceRow::from_row)
+                    .query_row(
+                        &format!("SELECT {DEVICE_COLS} FROM devices WHERE token_hash = ?1"),
+                        [&hash],
+                        DeviceRow::from_row,
+                    )
                     .optional()?
                     .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token"))?;
                 match device.device.status {
                     DeviceStatus::Trusted => {}
                     DeviceStatus::Disabled => {
-                        return Err(ApiError::new(ErrorCode::DeviceDisabled, "this device was disabled; wipe its keys"));
+                        return Err(ApiError::new(
+                            ErrorCode::DeviceDisabled,
+                            "this device was disabled; wipe its keys",
+                        ));
                     }
-                    _ => return Err(ApiError::new(ErrorCode::DeviceNotTrusted, "this device is not trusted")),
+                    _ => {
+                        return Err(ApiError::new(
+                            ErrorCode::DeviceNotTrusted,
+                            "this device is not trusted",
+                        ));
+                    }
                 }
-                let user = UserRow::load(tx, device.device.user_id)?.ok_or_else(ApiError::internal)?;
+                let user =
+                    UserRow::load(tx, device.device.user_id)?.ok_or_else(ApiError::internal)?;
                 Ok(Caller::Device(DeviceCaller { user, device }))
             })
             .await
@@ -131,7 +150,10 @@ impl FromRequestParts<AppState> for Account {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::Account(a) => Ok(a),
-            Caller::Device(_) => Err(ApiError::new(ErrorCode::Unauthorized, "this route needs an account token")),
+            Caller::Device(_) => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "this route needs an account token",
+            )),
         }
     }
 }
@@ -141,7 +163,10 @@ impl FromRequestParts<AppState> for DeviceCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::Device(d) => Ok(d),
-            Caller::Account(_) => Err(ApiError::new(ErrorCode::DeviceNotTrusted, "this route needs a trusted device")),
+            Caller::Account(_) => Err(ApiError::new(
+                ErrorCode::DeviceNotTrusted,
+                "this route needs a trusted device",
+            )),
         }
     }
 }
@@ -152,7 +177,9 @@ impl DeviceCaller {
         if self.device.device.kind.can_approve() {
             Ok(())
         } else {
-            Err(ApiError::forbidden("browser extensions cannot approve or list approval requests"))
+            Err(ApiError::forbidden(
+                "browser extensions cannot approve or list approval requests",
+            ))
         }
     }
 

@@ -3,12 +3,16 @@
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
+use crate::{Db, Settings, seed};
 use clap::{Parser, Subcommand};
 use vouch_proto::Role;
-use crate::{Db, Settings, seed};
 
 #[derive(Parser, Debug)]
-#[command(name = "vouch-server", version, about = "Vouch reference server (v1 HTTP contract)")]
+#[command(
+    name = "vouch-server",
+    version,
+    about = "Vouch reference server (v1 HTTP contract)"
+)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, env = "VOUCH_LISTEN", default_value = "127.0.0.1:8787")]
@@ -39,7 +43,11 @@ struct Cli {
     #[arg(long, env = "VOUCH_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
     /// Sender address for SMTP mail.
-    #[arg(long, env = "VOUCH_MAIL_FROM", default_value = "Vouch <no-reply@vouch.invalid>")]
+    #[arg(
+        long,
+        env = "VOUCH_MAIL_FROM",
+        default_value = "Vouch <no-reply@vouch.invalid>"
+    )]
     mail_from: String,
     #[command(subcommand)]
     command: Option<Command>,
@@ -74,15 +82,26 @@ enum Admin {
 pub fn run() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    if let Some(Command::Admin { action: Admin::CreateUser { workspace, email, admin } }) = &cli.command {
+    if let Some(Command::Admin {
+        action:
+            Admin::CreateUser {
+                workspace,
+                email,
+                admin,
+            },
+    }) = &cli.command
+    {
         let Ok(password) = std::env::var("VOUCH_NEW_PASSWORD") else {
             eprintln!("error: set VOUCH_NEW_PASSWORD to the new user's password");
             return ExitCode::from(2);
         };
         let role = if *admin { Role::Admin } else { Role::Member };
-        return match Db::open(&cli.data).map_err(|e| e.to_string()).and_then(|db| {
-            seed::create_user(&db, workspace, email, &password, role).map_err(|e| format!("{e:?}"))
-        }) {
+        return match Db::open(&cli.data)
+            .map_err(|e| e.to_string())
+            .and_then(|db| {
+                seed::create_user(&db, workspace, email, &password, role)
+                    .map_err(|e| format!("{e:?}"))
+            }) {
             Ok(id) => {
                 println!("user {email} id {id}");
                 ExitCode::SUCCESS

@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
-const SCHEMA: &[&str] = &[r#"
+const SCHEMA: &[&str] = &[
+    r#"
 CREATE TABLE workspaces (
     id    TEXT PRIMARY KEY,
     name  TEXT NOT NULL UNIQUE
@@ -122,7 +123,8 @@ CREATE TABLE mail (
     body     TEXT NOT NULL,
     sent_at  INTEGER NOT NULL
 ) STRICT;
-"#, r#"
+"#,
+    r#"
 -- Consecutive wrong passwords per (normalised) email, known user or not, so the throttle
 -- neither lets guessing run free nor tells which emails have accounts.
 CREATE TABLE login_failures (
@@ -130,7 +132,8 @@ CREATE TABLE login_failures (
     failures  INTEGER NOT NULL,
     last_at   INTEGER NOT NULL   -- unix milliseconds of the last attempt
 ) STRICT;
-"#];
+"#,
+];
 
 thread_local! {
     /// Devices that got an event in the transaction running on this thread.
@@ -159,7 +162,9 @@ impl EventHub {
     pub fn subscribe(&self, device: Uuid) -> watch::Receiver<u64> {
         let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         subs.retain(|_, s| s.receiver_count() > 0);
-        subs.entry(device).or_insert_with(|| watch::channel(0).0).subscribe()
+        subs.entry(device)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
     }
 
     fn notify(&self, devices: &[Uuid]) {
@@ -209,7 +214,10 @@ impl Db {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
         tx.commit()?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), hub: Arc::default() })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            hub: Arc::default(),
+        })
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool; commits when
@@ -240,7 +248,11 @@ impl Db {
     }
 }
 
-fn run<T>(conn: &mut Connection, hub: &EventHub, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+fn run<T>(
+    conn: &mut Connection,
+    hub: &EventHub,
+    f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>,
+) -> ApiResult<T> {
     take_touched();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out = f(&tx);

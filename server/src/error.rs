@@ -21,26 +21,37 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a code and a sentence (no secrets in `message`).
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { body: ErrorBody::new(code, message) }
+        Self {
+            body: ErrorBody::new(code, message),
+        }
     }
 
     /// `invalid_code` with the tries left.
     pub fn invalid_code(attempts_left: u32) -> Self {
-        let mut e = Self::new(ErrorCode::InvalidCode, format!("wrong code; {attempts_left} attempt(s) left"));
+        let mut e = Self::new(
+            ErrorCode::InvalidCode,
+            format!("wrong code; {attempts_left} attempt(s) left"),
+        );
         e.body.error.attempts_left = Some(attempts_left);
         e
     }
 
     /// `too_many_requests` with a `Retry-After`.
     pub fn too_many(retry_after_secs: u64, what: &str) -> Self {
-        let mut e = Self::new(ErrorCode::TooManyRequests, format!("{what}; retry in {retry_after_secs} s"));
+        let mut e = Self::new(
+            ErrorCode::TooManyRequests,
+            format!("{what}; retry in {retry_after_secs} s"),
+        );
         e.body.error.retry_after_secs = Some(retry_after_secs.max(1));
         e
     }
 
     /// `version_conflict` with the server's version.
     pub fn conflict(current_version: u64) -> Self {
-        let mut e = Self::new(ErrorCode::VersionConflict, "the item changed on the server; re-read it and retry");
+        let mut e = Self::new(
+            ErrorCode::VersionConflict,
+            "the item changed on the server; re-read it and retry",
+        );
         e.body.error.current_version = Some(current_version);
         e
     }
@@ -76,7 +87,8 @@ impl From<rusqlite::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.body.error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.body.error.code.status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = self.body.error.retry_after_secs;
         let mut resp = (status, Json(self.body)).into_response();
         if let Some(v) = retry.and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok()) {

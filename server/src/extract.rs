@@ -20,22 +20,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::new(ErrorCode::InvalidJson, "the body is not valid JSON")),
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::new(
+                ErrorCode::InvalidJson,
+                "the body is not valid JSON",
+            )),
             Err(JsonRejection::JsonDataError(e)) => {
                 let text = e.body_text();
                 // Keep serde's "missing field `x`" (names only); drop messages that may quote values.
                 let msg = match text.find("missing field") {
-                    Some(i) => text[i..].split(" at line").next().unwrap_or("missing field").to_owned(),
+                    Some(i) => text[i..]
+                        .split(" at line")
+                        .next()
+                        .unwrap_or("missing field")
+                        .to_owned(),
                     None => "a field has the wrong type or value".to_owned(),
                 };
                 Err(ApiError::bad_request(msg))
             }
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::bad_request("expected `Content-Type: application/json`"))
-            }
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(ErrorCode::PayloadTooLarge, "the body is larger than 64 KiB"))
-            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad_request(
+                "expected `Content-Type: application/json`",
+            )),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the body is larger than 64 KiB",
+            )),
             Err(_) => Err(ApiError::bad_request("the body could not be read")),
         }
     }

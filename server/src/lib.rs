@@ -25,7 +25,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tokio::sync::oneshot;
-use vouch_proto::{DEFAULT_APPROVAL_TTL_SECS, DEFAULT_CODE_TTL_SECS, DEFAULT_DEVICE_LIMIT, ErrorCode, MAX_BODY_BYTES};
+use vouch_proto::{
+    DEFAULT_APPROVAL_TTL_SECS, DEFAULT_CODE_TTL_SECS, DEFAULT_DEVICE_LIMIT, ErrorCode,
+    MAX_BODY_BYTES,
+};
 
 pub use db::Db;
 pub use error::{ApiError, ApiResult};
@@ -135,15 +138,24 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(axum::middleware::from_fn(log_requests))
         .route(
             "/v1/openapi.json",
-            axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "application/json")], api_json) }),
+            axum::routing::get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], api_json)
+            }),
         )
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route",
+            )
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| -> Response {
-            log::error!("a handler panicked");
-            ApiError::internal().into_response()
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_| -> Response {
+                log::error!("a handler panicked");
+                ApiError::internal().into_response()
+            },
+        ))
         .with_state(state);
     (router, api)
 }
@@ -159,7 +171,11 @@ async fn log_requests(req: axum::extract::Request, next: axum::middleware::Next)
         .unwrap_or_else(|| "<unmatched>".into());
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
-    log::info!("{method} {route} -> {} ({:.1} ms)", resp.status().as_u16(), started.elapsed().as_secs_f64() * 1e3);
+    log::info!(
+        "{method} {route} -> {} ({:.1} ms)",
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
     resp
 }
 
@@ -180,13 +196,21 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
                     .map_err(|e| StartError::Smtp(e.to_string()))?
                     .build(),
             ),
-            from: settings.mail_from.parse().map_err(|_| StartError::Smtp("invalid --mail-from".into()))?,
+            from: settings
+                .mail_from
+                .parse()
+                .map_err(|_| StartError::Smtp("invalid --mail-from".into()))?,
         },
-        None => Mailer::Outbox { file: settings.data_dir.join("outbox.jsonl") },
+        None => Mailer::Outbox {
+            file: settings.data_dir.join("outbox.jsonl"),
+        },
     };
-    let listener =
-        tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| StartError::Bind(settings.listen, e))?;
-    let addr = listener.local_addr().map_err(|e| StartError::Bind(settings.listen, e))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Bind(settings.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(settings.listen, e))?;
     let state = AppState {
         db,
         settings: Arc::new(settings),
@@ -196,17 +220,24 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let shutdown_state = state.clone();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-                // Wake event streams so they notice the shutdown and end.
-                shutdown_state.db.hub().stop();
-            });
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+            // Wake event streams so they notice the shutdown and end.
+            shutdown_state.db.hub().stop();
+        });
         if let Err(e) = serve.await {
             log::error!("server stopped: {e}");
         }
     });
-    Ok(RunningServer { addr, stop: Some(stop_tx), task })
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop_tx),
+        task,
+    })
 }
 
 /// Status of a JSON 200/201/202 response.

@@ -14,7 +14,10 @@ pub enum Mailer {
     /// The dev outbox file (and table).
     Outbox { file: PathBuf },
     /// An SMTP relay.
-    Smtp { transport: Box<AsyncSmtpTransport<Tokio1Executor>>, from: Mailbox },
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        from: Mailbox,
+    },
 }
 
 impl Mailer {
@@ -39,7 +42,11 @@ impl Mailer {
                 });
                 let file = file.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&file) {
+                    if let Ok(mut f) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&file)
+                    {
                         let _ = writeln!(f, "{line}");
                     }
                 })
@@ -47,7 +54,9 @@ impl Mailer {
                 Ok(())
             }
             Mailer::Smtp { transport, from } => {
-                let to_box: Mailbox = to.parse().map_err(|_| crate::error::ApiError::bad_request("invalid email address"))?;
+                let to_box: Mailbox = to
+                    .parse()
+                    .map_err(|_| crate::error::ApiError::bad_request("invalid email address"))?;
                 let msg = Message::builder()
                     .from(from.clone())
                     .to(to_box)
@@ -55,7 +64,10 @@ impl Mailer {
                     .body(body.to_owned())
                     .map_err(|_| crate::error::ApiError::internal())?;
                 transport.send(msg).await.map_err(|e| {
-                    log::error!("smtp send failed: {}", e.to_string().lines().next().unwrap_or("error"));
+                    log::error!(
+                        "smtp send failed: {}",
+                        e.to_string().lines().next().unwrap_or("error")
+                    );
                     crate::error::ApiError::internal()
                 })?;
                 Ok(())

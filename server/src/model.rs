@@ -23,13 +23,16 @@ pub use vouch_proto::enum_name as enum_str;
 
 /// Parses a stored snake_case enum value.
 pub fn parse_enum<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// Parses a stored UUID.
 pub fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// Token prefixes tell account tokens from device tokens without a lookup.
@@ -78,7 +81,11 @@ impl UserRow {
 
     pub fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
         Ok(tx
-            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.to_string()], Self::from_row)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id.to_string()],
+                Self::from_row,
+            )
             .optional()?)
     }
 }
@@ -90,8 +97,7 @@ pub struct DeviceRow {
     pub registered_by: Vec<u8>,
 }
 
-pub const DEVICE_COLS: &str =
-    "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by";
+pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by";
 
 impl DeviceRow {
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -107,7 +113,10 @@ impl DeviceRow {
                 public_key: vouch_proto::Bytes(r.get(6)?),
                 created_at: ts(r.get(7)?),
                 verified_at: r.get::<_, Option<i64>>(8)?.map(ts),
-                verified_by: verified_by.as_deref().map(parse_enum::<VerifiedBy>).transpose()?,
+                verified_by: verified_by
+                    .as_deref()
+                    .map(parse_enum::<VerifiedBy>)
+                    .transpose()?,
                 origin: r.get(10)?,
             },
             registered_by: r.get(11)?,
@@ -116,14 +125,19 @@ impl DeviceRow {
 
     pub fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
         Ok(tx
-            .query_row(&format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"), [id.to_string()], Self::from_row)
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
+                [id.to_string()],
+                Self::from_row,
+            )
             .optional()?)
     }
 
     /// Devices of a user, optionally only those in the given statuses.
     pub fn for_user(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<Vec<Self>> {
-        let mut stmt =
-            tx.prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 ORDER BY created_at, id"))?;
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 ORDER BY created_at, id"
+        ))?;
         let rows = stmt.query_map([user_id.to_string()], Self::from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -131,7 +145,10 @@ impl DeviceRow {
 
 /// Sets a device's status.
 pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -> ApiResult<()> {
-    tx.execute("UPDATE devices SET status = ?2 WHERE id = ?1", params![id.to_string(), enum_str(&status)])?;
+    tx.execute(
+        "UPDATE devices SET status = ?2 WHERE id = ?1",
+        params![id.to_string(), enum_str(&status)],
+    )?;
     Ok(())
 }
 
@@ -148,7 +165,10 @@ pub fn trust_device(tx: &Transaction<'_>, id: Uuid, by: VerifiedBy) -> ApiResult
 /// Replaces a trusted device's token (the old one stops working).
 pub fn rotate_device_token(tx: &Transaction<'_>, id: Uuid) -> ApiResult<String> {
     let (token, hash) = new_token(DEVICE_TOKEN_PREFIX)?;
-    tx.execute("UPDATE devices SET token_hash = ?2 WHERE id = ?1", params![id.to_string(), hash])?;
+    tx.execute(
+        "UPDATE devices SET token_hash = ?2 WHERE id = ?1",
+        params![id.to_string(), hash],
+    )?;
     Ok(token)
 }
 

@@ -32,13 +32,21 @@ pub fn hash_password(password: &str) -> ApiResult<String> {
 
 /// Creates a user (and its workspace if new). Returns the user id; an existing email
 /// is left unchanged and its id returned.
-pub fn create_user(db: &Db, workspace: &str, email: &str, password: &str, role: Role) -> ApiResult<Uuid> {
+pub fn create_user(
+    db: &Db,
+    workspace: &str,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> ApiResult<Uuid> {
     let email = email.trim().to_owned();
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::bad_request("invalid email address"));
     }
     if password.len() < 8 {
-        return Err(ApiError::bad_request("passwords need at least 8 characters"));
+        return Err(ApiError::bad_request(
+            "passwords need at least 8 characters",
+        ));
     }
     let hash = hash_password(password)?;
     let workspace = workspace.to_owned();

@@ -20,18 +20,48 @@ async fn bad_input_never_500() {
     let http = &api.http;
     let url = |p: &str| format!("{}{p}", api.base);
 
-    let r = http.post(url("/v1/auth/login")).header("content-type", "application/json").body("{bad").send().await.unwrap();
+    let r = http
+        .post(url("/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{bad")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_json");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_json"
+    );
 
-    api.post("/v1/auth/login", None, json!({"email": "x@y"})).await.err(400, "bad_request");
-    api.post("/v1/auth/login", None, json!({"email": 5, "password": "secret-value-123"}))
+    api.post("/v1/auth/login", None, json!({"email": "x@y"}))
         .await
         .err(400, "bad_request");
-    let r = api.post("/v1/auth/login", None, json!({"email": ["a"], "password": 123456})).await;
-    assert!(!r.body.to_string().contains("123456"), "error echoes input: {}", r.body);
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": 5, "password": "secret-value-123"}),
+    )
+    .await
+    .err(400, "bad_request");
+    let r = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": ["a"], "password": 123456}),
+        )
+        .await;
+    assert!(
+        !r.body.to_string().contains("123456"),
+        "error echoes input: {}",
+        r.body
+    );
 
-    let r = http.post(url("/v1/auth/login")).body("{}").send().await.unwrap();
+    let r = http
+        .post(url("/v1/auth/login"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 
     let big = "x".repeat(70 * 1024);
@@ -43,16 +73,31 @@ async fn bad_input_never_500() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
 
-    api.get("/v1/nothing-here", None).await.err(404, "not_found");
-    api.call(Method::DELETE, "/v1/auth/login", None, None).await.err(405, "method_not_allowed");
+    api.get("/v1/nothing-here", None)
+        .await
+        .err(404, "not_found");
+    api.call(Method::DELETE, "/v1/auth/login", None, None)
+        .await
+        .err(405, "method_not_allowed");
     api.get("/v1/devices", None).await.err(401, "unauthorized");
-    api.get("/v1/devices", Some("vdt_not-a-token")).await.err(401, "unauthorized");
-    api.get("/v1/devices", Some("garbage")).await.err(401, "unauthorized");
+    api.get("/v1/devices", Some("vdt_not-a-token"))
+        .await
+        .err(401, "unauthorized");
+    api.get("/v1/devices", Some("garbage"))
+        .await
+        .err(401, "unauthorized");
     let (account, _) = api.login("alice@acme.test").await;
-    api.get("/v1/approval-requests/not-a-uuid", Some(&account)).await.err(400, "bad_request");
-    api.get("/v1/devices", Some(&account)).await.err(403, "device_not_trusted");
+    api.get("/v1/approval-requests/not-a-uuid", Some(&account))
+        .await
+        .err(400, "bad_request");
+    api.get("/v1/devices", Some(&account))
+        .await
+        .err(403, "device_not_trusted");
 }
 
 #[tokio::test]
@@ -65,12 +110,20 @@ async fn login_and_credentials() {
     assert_eq!(user["username"], "alice");
     assert_eq!(user["role"], "member");
     assert_eq!(user["workspace_name"], "Acme");
-    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": "nope"}))
-        .await
-        .err(401, "invalid_credentials");
-    api.post("/v1/auth/login", None, json!({"email": "nobody@acme.test", "password": "nope"}))
-        .await
-        .err(401, "invalid_credentials");
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": "alice@acme.test", "password": "nope"}),
+    )
+    .await
+    .err(401, "invalid_credentials");
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": "nobody@acme.test", "password": "nope"}),
+    )
+    .await
+    .err(401, "invalid_credentials");
 }
 
 /// Password guessing slows down after 5 wrong passwords for one email (1 s, 2 s, … up to
@@ -82,7 +135,14 @@ async fn wrong_passwords_slow_sign_in_down() {
     let api = s.client();
     let wrong = |email: &'static str| {
         let api = api.clone();
-        async move { api.post("/v1/auth/login", None, json!({"email": email, "password": "guess"})).await }
+        async move {
+            api.post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": "guess"}),
+            )
+            .await
+        }
     };
     for email in ["alice@acme.test", "nobody@acme.test"] {
         for _ in 0..5 {
@@ -92,11 +152,19 @@ async fn wrong_passwords_slow_sign_in_down() {
         r.err(429, "too_many_requests");
         assert_eq!(r.retry_after.as_deref(), Some("1"));
         // While throttled even the right password waits (nothing is checked).
-        api.post("/v1/auth/login", None, json!({"email": email, "password": PASSWORD})).await.err(429, "too_many_requests");
+        api.post(
+            "/v1/auth/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+        .err(429, "too_many_requests");
     }
     // Parallel guesses cannot share one window: exactly one of them is checked.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let tries: Vec<_> = (0..4).map(|_| tokio::spawn(wrong("alice@acme.test"))).collect();
+    let tries: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(wrong("alice@acme.test")))
+        .collect();
     let mut checked = 0;
     for t in tries {
         let r = t.await.unwrap();
@@ -115,7 +183,9 @@ async fn wrong_passwords_slow_sign_in_down() {
     assert!(token.starts_with("vat_"));
     // The count starts over after a sign-in.
     for _ in 0..5 {
-        wrong("alice@acme.test").await.err(401, "invalid_credentials");
+        wrong("alice@acme.test")
+            .await
+            .err(401, "invalid_credentials");
     }
 }
 
@@ -149,10 +219,18 @@ async fn openapi_lists_every_route() {
         ("/v1/admin/users/{id}/unlock", "post"),
         ("/v1/dev/outbox", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from openapi.json"
+        );
     }
     let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
-    for code in ["device_limit_reached", "already_decided", "code_locked", "version_conflict"] {
+    for code in [
+        "device_limit_reached",
+        "already_decided",
+        "code_locked",
+        "version_conflict",
+    ] {
         assert!(codes.contains(code), "{code}");
     }
 }
@@ -161,10 +239,16 @@ async fn openapi_lists_every_route() {
 async fn dev_outbox_only_with_dev_flag() {
     let s = Server::start_with(false, &[]);
     let api = s.client();
-    api.get("/v1/dev/outbox?to=alice@acme.test", None).await.err(404, "not_found");
-    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": PASSWORD}))
+    api.get("/v1/dev/outbox?to=alice@acme.test", None)
         .await
-        .err(401, "invalid_credentials");
+        .err(404, "not_found");
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": "alice@acme.test", "password": PASSWORD}),
+    )
+    .await
+    .err(401, "invalid_credentials");
 }
 
 // ---- registration ----------------------------------------------------------------------
@@ -180,13 +264,25 @@ async fn registration_rules() {
     assert_eq!(d.body["user_id"], user["id"]);
     assert_eq!(d.body["origin"], "127.0.0.1");
 
-    api.register(&account, "  alice's phone ", "web").await.err(409, "device_name_taken");
+    api.register(&account, "  alice's phone ", "web")
+        .await
+        .err(409, "device_name_taken");
     for bad in ["", "   ", "a\u{202E}b", "tab\there", &"x".repeat(65)] {
-        api.register(&account, bad, "web").await.err(400, "invalid_device_name");
+        api.register(&account, bad, "web")
+            .await
+            .err(400, "invalid_device_name");
     }
     let mut order8 = [0u8; 32];
-    order8.copy_from_slice(&hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"));
-    for key in [vec![0u8; 32], vec![1u8; 31], vec![9u8; 33], order8.to_vec(), vec![0xff; 32]] {
+    order8.copy_from_slice(&hex(
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    ));
+    for key in [
+        vec![0u8; 32],
+        vec![1u8; 31],
+        vec![9u8; 33],
+        order8.to_vec(),
+        vec![0xff; 32],
+    ] {
         api.post(
             "/v1/devices",
             Some(&account),
@@ -200,7 +296,10 @@ async fn registration_rules() {
         .err(400, "bad_request");
     // Another user may use the same name.
     let (bob, _) = api.login("bob@acme.test").await;
-    assert_eq!(api.register(&bob, "Alice's Phone", "mobile").await.status, 201);
+    assert_eq!(
+        api.register(&bob, "Alice's Phone", "mobile").await.status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -209,27 +308,41 @@ async fn a_repeated_registration_of_the_same_pending_key_is_the_same_device() {
     let api = s.client();
     let (account, _) = api.login("alice@acme.test").await;
     let key = b64(&new_public_key());
-    let body = |name: &str| json!({"name": name, "kind": "web", "platform": "p", "public_key": key});
-    let first = api.post("/v1/devices", Some(&account), body("laptop")).await;
+    let body =
+        |name: &str| json!({"name": name, "kind": "web", "platform": "p", "public_key": key});
+    let first = api
+        .post("/v1/devices", Some(&account), body("laptop"))
+        .await;
     assert_eq!(first.status, 201);
     // The client crashed before it stored the answer and registers again.
-    let again = api.post("/v1/devices", Some(&account), body("laptop")).await;
+    let again = api
+        .post("/v1/devices", Some(&account), body("laptop"))
+        .await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["id"], first.body["id"]);
     // … or picked another name meanwhile: the same device, renamed.
-    let renamed = api.post("/v1/devices", Some(&account), body("work laptop")).await.ok();
+    let renamed = api
+        .post("/v1/devices", Some(&account), body("work laptop"))
+        .await
+        .ok();
     assert_eq!(renamed["id"], first.body["id"]);
     assert_eq!(renamed["name"], "work laptop");
     // The name it left is free again; another session's repeat of the key is a new device
     // only if the name is free, never a takeover of this one.
     assert_eq!(api.register(&account, "laptop", "web").await.status, 201);
     let (other, _) = api.login("alice@acme.test").await;
-    let theirs = api.post("/v1/devices", Some(&other), body("tablet")).await.ok();
+    let theirs = api
+        .post("/v1/devices", Some(&other), body("tablet"))
+        .await
+        .ok();
     assert_ne!(theirs["id"], first.body["id"]);
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -238,12 +351,19 @@ async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
     let api = s.client();
     let (account, _) = api.login("carol@acme.test").await;
     for i in 0..19 {
-        assert_eq!(api.register(&account, &format!("device {i}"), "web").await.status, 201);
+        assert_eq!(
+            api.register(&account, &format!("device {i}"), "web")
+                .await
+                .status,
+            201
+        );
     }
     let mut tasks = Vec::new();
     for i in 0..10 {
         let (api, account) = (api.clone(), account.clone());
-        tasks.push(tokio::spawn(async move { api.register(&account, &format!("racer {i}"), "web").await }));
+        tasks.push(tokio::spawn(async move {
+            api.register(&account, &format!("racer {i}"), "web").await
+        }));
     }
     let mut ok = 0;
     for t in tasks {
@@ -252,11 +372,18 @@ async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
             ok += 1;
         } else {
             r.err(409, "device_limit_reached");
-            assert!(r.body["error"]["message"].as_str().unwrap().contains("disable one"));
+            assert!(
+                r.body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("disable one")
+            );
         }
     }
     assert_eq!(ok, 1);
-    api.register(&account, "one more", "web").await.err(409, "device_limit_reached");
+    api.register(&account, "one more", "web")
+        .await
+        .err(409, "device_limit_reached");
 }
 
 // ---- email codes -----------------------------------------------------------------------
@@ -277,31 +404,63 @@ async fn email_code_flow_and_rules() {
     let code = api.latest_code("alice@acme.test").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let verify = format!("{path}/verify");
-    let r = api.post(&verify, Some(&account), json!({"code": wrong})).await;
+    let r = api
+        .post(&verify, Some(&account), json!({"code": wrong}))
+        .await;
     r.err(400, "invalid_code");
     assert_eq!(r.body["error"]["attempts_left"], 4);
     assert!(!r.body.to_string().contains(&code));
-    let ok = api.post(&verify, Some(&account), json!({"code": code})).await.ok();
+    let ok = api
+        .post(&verify, Some(&account), json!({"code": code}))
+        .await
+        .ok();
     assert_eq!(ok["device"]["status"], "trusted");
     assert_eq!(ok["device"]["verified_by"], "email_code");
     let token = ok["device_token"].as_str().unwrap();
     assert!(token.starts_with("vdt_"));
-    assert_eq!(api.get("/v1/devices", Some(token)).await.ok().as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.get("/v1/devices", Some(token))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Single use: the device is no longer pending. The one exception is a retry by the
     // session that verified it (a client killed before it stored the token): the same
     // code, within its lifetime, gets a fresh token and revokes the unsaved one.
-    let again = api.post(&verify, Some(&account), json!({"code": code})).await.ok();
+    let again = api
+        .post(&verify, Some(&account), json!({"code": code}))
+        .await
+        .ok();
     let token2 = again["device_token"].as_str().unwrap();
     assert_ne!(token, token2);
     assert_eq!(again["device"]["id"], dev["id"]);
-    api.get("/v1/devices", Some(token)).await.err(401, "unauthorized");
-    assert_eq!(api.get("/v1/devices", Some(token2)).await.ok().as_array().unwrap().len(), 1);
-    api.post(&verify, Some(&account), json!({"code": wrong})).await.err(409, "device_not_pending");
+    api.get("/v1/devices", Some(token))
+        .await
+        .err(401, "unauthorized");
+    assert_eq!(
+        api.get("/v1/devices", Some(token2))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    api.post(&verify, Some(&account), json!({"code": wrong}))
+        .await
+        .err(409, "device_not_pending");
     let (other_session, _) = api.login("alice@acme.test").await;
-    api.post(&verify, Some(&other_session), json!({"code": code})).await.err(409, "device_not_pending");
+    api.post(&verify, Some(&other_session), json!({"code": code}))
+        .await
+        .err(409, "device_not_pending");
     // Bound to its device: another user's session cannot touch it.
     let (bob, _) = api.login("bob@acme.test").await;
-    api.post(&path, Some(&bob), json!({})).await.err(404, "not_found");
+    api.post(&path, Some(&bob), json!({}))
+        .await
+        .err(404, "not_found");
 }
 
 #[tokio::test]
@@ -315,11 +474,23 @@ async fn five_wrong_tries_void_the_code() {
     let code = api.latest_code("alice@acme.test").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for left in (0..5).rev() {
-        let r = api.post(&format!("{path}/verify"), Some(&account), json!({"code": wrong})).await;
+        let r = api
+            .post(
+                &format!("{path}/verify"),
+                Some(&account),
+                json!({"code": wrong}),
+            )
+            .await;
         r.err(400, "invalid_code");
         assert_eq!(r.body["error"]["attempts_left"], left);
     }
-    api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(410, "code_expired");
+    api.post(
+        &format!("{path}/verify"),
+        Some(&account),
+        json!({"code": code}),
+    )
+    .await
+    .err(410, "code_expired");
 }
 
 #[tokio::test]
@@ -330,11 +501,23 @@ async fn code_used_after_ttl_is_expired() {
     let dev = api.register(&account, "laptop", "web").await.ok();
     let path = format!("/v1/devices/{}/email-code", id(&dev));
     // Verifying before any code was sent is an expired (absent) code too.
-    api.post(&format!("{path}/verify"), Some(&account), json!({"code": "123456"})).await.err(410, "code_expired");
+    api.post(
+        &format!("{path}/verify"),
+        Some(&account),
+        json!({"code": "123456"}),
+    )
+    .await
+    .err(410, "code_expired");
     api.post(&path, Some(&account), json!({})).await.ok();
     let code = api.latest_code("alice@acme.test").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(410, "code_expired");
+    api.post(
+        &format!("{path}/verify"),
+        Some(&account),
+        json!({"code": code}),
+    )
+    .await
+    .err(410, "code_expired");
 }
 
 #[tokio::test]
@@ -349,7 +532,13 @@ async fn hundred_consecutive_failures_lock_code_verification() {
         let code = api.latest_code("bob@acme.test").await;
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for i in 0..5 {
-            let r = api.post(&format!("{path}/verify"), Some(&account), json!({"code": wrong})).await;
+            let r = api
+                .post(
+                    &format!("{path}/verify"),
+                    Some(&account),
+                    json!({"code": wrong}),
+                )
+                .await;
             if round == 19 && i == 4 {
                 r.err(423, "code_locked");
             } else {
@@ -359,16 +548,54 @@ async fn hundred_consecutive_failures_lock_code_verification() {
     }
     api.post(&path, Some(&account), json!({})).await.ok();
     let code = api.latest_code("bob@acme.test").await;
-    api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.err(423, "code_locked");
+    api.post(
+        &format!("{path}/verify"),
+        Some(&account),
+        json!({"code": code}),
+    )
+    .await
+    .err(423, "code_locked");
     // Only an admin of the workspace lifts the lock; then the code works.
-    let (_, _, alice) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
-    let bob_id = api.login("bob@acme.test").await.1["id"].as_str().unwrap().to_owned();
-    api.post(&format!("/v1/admin/users/{bob_id}/unlock"), Some(&alice), json!({})).await.err(403, "forbidden");
-    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin phone", "mobile").await;
-    let r = api.post(&format!("/v1/admin/users/{bob_id}/unlock"), Some(&admin), json!({})).await;
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let bob_id = api.login("bob@acme.test").await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(
+        &format!("/v1/admin/users/{bob_id}/unlock"),
+        Some(&alice),
+        json!({}),
+    )
+    .await
+    .err(403, "forbidden");
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin phone", "mobile")
+        .await;
+    let r = api
+        .post(
+            &format!("/v1/admin/users/{bob_id}/unlock"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    api.post(&format!("/v1/admin/users/{}/unlock", uuid::Uuid::new_v4()), Some(&admin), json!({})).await.err(404, "not_found");
-    let ok = api.post(&format!("{path}/verify"), Some(&account), json!({"code": code})).await.ok();
+    api.post(
+        &format!("/v1/admin/users/{}/unlock", uuid::Uuid::new_v4()),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .err(404, "not_found");
+    let ok = api
+        .post(
+            &format!("{path}/verify"),
+            Some(&account),
+            json!({"code": code}),
+        )
+        .await
+        .ok();
     assert_eq!(ok["device"]["status"], "trusted");
 }
 
@@ -378,7 +605,13 @@ async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, 
     let (account, _) = api.login(email).await;
     let dev = api.register(&account, name, "web").await.ok();
     let did = id(&dev);
-    let opened = api.post(&format!("/v1/devices/{did}/approval-requests"), Some(&account), json!({})).await;
+    let opened = api
+        .post(
+            &format!("/v1/devices/{did}/approval-requests"),
+            Some(&account),
+            json!({}),
+        )
+        .await;
     assert_eq!(opened.status, 201, "{}", opened.body);
     (account, did, id(&opened.body))
 }
@@ -387,15 +620,38 @@ async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, 
 async fn approval_flow_with_envelopes_and_events() {
     let s = Server::start(&[]);
     let api = s.client();
-    let (_, phone, phone_token) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
-    let (_, _, ext_token) = api.trusted_device("alice@acme.test", "extension", "extension").await;
+    let (_, phone, phone_token) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (_, _, ext_token) = api
+        .trusted_device("alice@acme.test", "extension", "extension")
+        .await;
     let vault = uuid::Uuid::new_v4().to_string();
-    assert_eq!(api.post("/v1/vaults", Some(&phone_token), json!({"id": vault, "name": "Personal"})).await.status, 201);
-    assert_eq!(api.post("/v1/vaults", Some(&phone_token), json!({"id": vault, "name": "Personal"})).await.status, 200);
+    assert_eq!(
+        api.post(
+            "/v1/vaults",
+            Some(&phone_token),
+            json!({"id": vault, "name": "Personal"})
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        api.post(
+            "/v1/vaults",
+            Some(&phone_token),
+            json!({"id": vault, "name": "Personal"})
+        )
+        .await
+        .status,
+        200
+    );
 
     let mut phone_events = Events::connect(&api, &phone_token, "", None).await;
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
-    let mut laptop_events = Events::connect(&api, &account, &format!("?device_id={laptop}"), None).await;
+    let mut laptop_events =
+        Events::connect(&api, &account, &format!("?device_id={laptop}"), None).await;
 
     let (_, ev) = phone_events.expect("approval_requested").await;
     assert_eq!(ev["request"]["id"], rid);
@@ -403,14 +659,26 @@ async fn approval_flow_with_envelopes_and_events() {
     assert_eq!(ev["request"]["device"]["kind"], "web");
     assert_eq!(ev["request"]["origin"], "127.0.0.1");
 
-    let list = api.get("/v1/approval-requests?status=pending", Some(&phone_token)).await.ok();
+    let list = api
+        .get("/v1/approval-requests?status=pending", Some(&phone_token))
+        .await
+        .ok();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    api.get("/v1/approval-requests?status=pending", Some(&ext_token)).await.err(403, "forbidden");
-    api.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&ext_token), json!({"envelopes": []}))
+    api.get("/v1/approval-requests?status=pending", Some(&ext_token))
         .await
         .err(403, "forbidden");
+    api.post(
+        &format!("/v1/approval-requests/{rid}/approve"),
+        Some(&ext_token),
+        json!({"envelopes": []}),
+    )
+    .await
+    .err(403, "forbidden");
 
-    let st = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    let st = api
+        .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
+        .await
+        .ok();
     assert_eq!(st["status"], "pending");
     assert!(st.get("device_token").is_none());
 
@@ -427,31 +695,50 @@ async fn approval_flow_with_envelopes_and_events() {
     let (_, ev) = laptop_events.expect("approval_decided").await;
     assert_eq!(ev["status"], "approved");
 
-    let st = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    let st = api
+        .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
+        .await
+        .ok();
     assert_eq!(st["status"], "approved");
     assert_eq!(st["envelopes"][0]["envelope"], envelope);
     assert_eq!(st["decided_by"], phone["id"]);
     let token = st["device_token"].as_str().unwrap().to_owned();
     let devices = api.get("/v1/devices", Some(&token)).await.ok();
-    let me = devices.as_array().unwrap().iter().find(|d| d["id"] == laptop.as_str()).unwrap().clone();
+    let me = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == laptop.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(me["status"], "trusted");
     assert_eq!(me["verified_by"], "approval");
-    let mine = api.get(&format!("/v1/vaults/{vault}/envelopes"), Some(&token)).await.ok();
+    let mine = api
+        .get(&format!("/v1/vaults/{vault}/envelopes"), Some(&token))
+        .await
+        .ok();
     assert_eq!(mine[0]["request_id"], rid);
     assert_eq!(mine[0]["sealed_by"], phone["id"]);
     let (_, ev) = phone_events.expect("device_added").await;
     assert_eq!(ev["device"]["id"], laptop);
 
     // A second read rotates the token; the old one stops working.
-    let st2 = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+    let st2 = api
+        .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
+        .await
+        .ok();
     let token2 = st2["device_token"].as_str().unwrap();
     assert_ne!(token2, token);
-    api.get("/v1/devices", Some(&token)).await.err(401, "unauthorized");
+    api.get("/v1/devices", Some(&token))
+        .await
+        .err(401, "unauthorized");
     api.get("/v1/devices", Some(token2)).await.ok();
 
     // Another session of the same user cannot read it.
     let (other, _) = api.login("alice@acme.test").await;
-    api.get(&format!("/v1/approval-requests/{rid}"), Some(&other)).await.err(404, "not_found");
+    api.get(&format!("/v1/approval-requests/{rid}"), Some(&other))
+        .await
+        .err(404, "not_found");
 }
 
 #[tokio::test]
@@ -460,7 +747,15 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
     let api = s.client();
     let mut approvers = Vec::new();
     for i in 0..4 {
-        approvers.push(api.trusted_device("alice@acme.test", &format!("approver {i}"), if i % 2 == 0 { "mobile" } else { "web" }).await.2);
+        approvers.push(
+            api.trusted_device(
+                "alice@acme.test",
+                &format!("approver {i}"),
+                if i % 2 == 0 { "mobile" } else { "web" },
+            )
+            .await
+            .2,
+        );
     }
     let (_, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
     let mut tasks = Vec::new();
@@ -468,7 +763,12 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
         let (api, rid) = (api.clone(), rid.clone());
         tasks.push(tokio::spawn(async move {
             let action = if i % 2 == 0 { "approve" } else { "deny" };
-            api.post(&format!("/v1/approval-requests/{rid}/{action}"), Some(&t), json!({"envelopes": []})).await
+            api.post(
+                &format!("/v1/approval-requests/{rid}/{action}"),
+                Some(&t),
+                json!({"envelopes": []}),
+            )
+            .await
         }));
     }
     let mut wins = Vec::new();
@@ -488,47 +788,113 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
 async fn deny_one_pending_throttle_and_expiry() {
     let s = Server::start(&["--approval-ttl", "2"]);
     let api = s.client();
-    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
     // Everything slow (sign-in, registration) happens before the 2-second request opens.
     let (account2, _) = api.login("alice@acme.test").await;
     let other = api.register(&account2, "tablet", "web").await.ok();
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
     // Asking again for the same device (a client that crashed after opening it) is the
     // same request, not a second prompt.
-    let again = api.post(&format!("/v1/devices/{laptop}/approval-requests"), Some(&account), json!({})).await;
+    let again = api
+        .post(
+            &format!("/v1/devices/{laptop}/approval-requests"),
+            Some(&account),
+            json!({}),
+        )
+        .await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(id(&again.body), rid);
     // One pending request per user.
-    api.post(&format!("/v1/devices/{}/approval-requests", id(&other)), Some(&account2), json!({}))
-        .await
-        .err(409, "approval_pending");
+    api.post(
+        &format!("/v1/devices/{}/approval-requests", id(&other)),
+        Some(&account2),
+        json!({}),
+    )
+    .await
+    .err(409, "approval_pending");
     // Expiry: after the TTL the request cannot be approved.
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-    api.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&phone), json!({"envelopes": []}))
+    api.post(
+        &format!("/v1/approval-requests/{rid}/approve"),
+        Some(&phone),
+        json!({"envelopes": []}),
+    )
+    .await
+    .err(410, "request_expired");
+    let st = api
+        .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
         .await
-        .err(410, "request_expired");
-    let st = api.get(&format!("/v1/approval-requests/{rid}"), Some(&account)).await.ok();
+        .ok();
     assert_eq!(st["status"], "expired");
     // Deny.
-    let r2 = api.post(&format!("/v1/devices/{laptop}/approval-requests"), Some(&account), json!({})).await.ok();
-    let d = api.post(&format!("/v1/approval-requests/{}/deny", id(&r2)), Some(&phone), json!({})).await.ok();
+    let r2 = api
+        .post(
+            &format!("/v1/devices/{laptop}/approval-requests"),
+            Some(&account),
+            json!({}),
+        )
+        .await
+        .ok();
+    let d = api
+        .post(
+            &format!("/v1/approval-requests/{}/deny", id(&r2)),
+            Some(&phone),
+            json!({}),
+        )
+        .await
+        .ok();
     assert_eq!(d["status"], "denied");
-    api.post(&format!("/v1/approval-requests/{}/approve", id(&r2)), Some(&phone), json!({"envelopes": []}))
+    api.post(
+        &format!("/v1/approval-requests/{}/approve", id(&r2)),
+        Some(&phone),
+        json!({"envelopes": []}),
+    )
+    .await
+    .err(409, "already_decided");
+    let st = api
+        .get(
+            &format!("/v1/approval-requests/{}", id(&r2)),
+            Some(&account),
+        )
         .await
-        .err(409, "already_decided");
-    let st = api.get(&format!("/v1/approval-requests/{}", id(&r2)), Some(&account)).await.ok();
+        .ok();
     assert_eq!(st["status"], "denied");
-    api.post(&format!("/v1/devices/{laptop}/approval-requests"), Some(&account), json!({}))
-        .await
-        .err(409, "device_not_pending");
+    api.post(
+        &format!("/v1/devices/{laptop}/approval-requests"),
+        Some(&account),
+        json!({}),
+    )
+    .await
+    .err(409, "device_not_pending");
     // Throttle: at most 5 requests per user per 10 minutes (2 so far).
     for n in 0..3 {
         let d = api.register(&account2, &format!("t{n}"), "web").await.ok();
-        let r = api.post(&format!("/v1/devices/{}/approval-requests", id(&d)), Some(&account2), json!({})).await.ok();
-        api.post(&format!("/v1/approval-requests/{}/deny", id(&r)), Some(&phone), json!({})).await.ok();
+        let r = api
+            .post(
+                &format!("/v1/devices/{}/approval-requests", id(&d)),
+                Some(&account2),
+                json!({}),
+            )
+            .await
+            .ok();
+        api.post(
+            &format!("/v1/approval-requests/{}/deny", id(&r)),
+            Some(&phone),
+            json!({}),
+        )
+        .await
+        .ok();
     }
     let d = api.register(&account2, "t-last", "web").await.ok();
-    let r = api.post(&format!("/v1/devices/{}/approval-requests", id(&d)), Some(&account2), json!({})).await;
+    let r = api
+        .post(
+            &format!("/v1/devices/{}/approval-requests", id(&d)),
+            Some(&account2),
+            json!({}),
+        )
+        .await;
     r.err(429, "too_many_requests");
     assert!(r.retry_after.is_some());
 }
@@ -537,12 +903,30 @@ async fn deny_one_pending_throttle_and_expiry() {
 async fn key_sharing_request_from_an_email_verified_device() {
     let s = Server::start(&[]);
     let api = s.client();
-    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
     let vault = uuid::Uuid::new_v4().to_string();
-    api.post("/v1/vaults", Some(&phone), json!({"id": vault, "name": "V"})).await.ok();
+    api.post(
+        "/v1/vaults",
+        Some(&phone),
+        json!({"id": vault, "name": "V"}),
+    )
+    .await
+    .ok();
     let (_, laptop, laptop_token) = api.trusted_device("alice@acme.test", "laptop", "web").await;
-    let r = api.post(&format!("/v1/devices/{}/approval-requests", id(&laptop)), Some(&laptop_token), json!({})).await.ok();
-    let pending = api.get("/v1/approval-requests?status=pending", Some(&phone)).await.ok();
+    let r = api
+        .post(
+            &format!("/v1/devices/{}/approval-requests", id(&laptop)),
+            Some(&laptop_token),
+            json!({}),
+        )
+        .await
+        .ok();
+    let pending = api
+        .get("/v1/approval-requests?status=pending", Some(&phone))
+        .await
+        .ok();
     assert_eq!(pending[0]["purpose"], "key_sharing");
     api.post(
         &format!("/v1/approval-requests/{}/approve", id(&r)),
@@ -551,13 +935,23 @@ async fn key_sharing_request_from_an_email_verified_device() {
     )
     .await
     .ok();
-    let st = api.get(&format!("/v1/approval-requests/{}", id(&r)), Some(&laptop_token)).await.ok();
+    let st = api
+        .get(
+            &format!("/v1/approval-requests/{}", id(&r)),
+            Some(&laptop_token),
+        )
+        .await
+        .ok();
     assert_eq!(st["status"], "approved");
     assert_eq!(st["envelopes"].as_array().unwrap().len(), 1);
     assert!(st.get("device_token").is_none());
     // An envelope for a vault of another user is refused.
-    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob phone", "mobile").await;
-    let (_, _, bob2) = api.trusted_device("bob@acme.test", "bob laptop", "web").await;
+    let (_, _, bob) = api
+        .trusted_device("bob@acme.test", "bob phone", "mobile")
+        .await;
+    let (_, _, bob2) = api
+        .trusted_device("bob@acme.test", "bob laptop", "web")
+        .await;
     let _ = bob2;
     let (acc, _, rid) = pending_laptop(&api, "bob@acme.test", "bob tablet").await;
     api.post(
@@ -576,20 +970,49 @@ async fn key_sharing_request_from_an_email_verified_device() {
 async fn disable_policy_and_revocation() {
     let s = Server::start(&[]);
     let api = s.client();
-    let (_, phone, phone_token) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
-    let (_, web, web_token) = api.trusted_device("alice@acme.test", "browser", "web").await;
-    let (_, _, bob_web) = api.trusted_device("bob@acme.test", "bob browser", "web").await;
+    let (_, phone, phone_token) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (_, web, web_token) = api
+        .trusted_device("alice@acme.test", "browser", "web")
+        .await;
+    let (_, _, bob_web) = api
+        .trusted_device("bob@acme.test", "bob browser", "web")
+        .await;
     // Mobile cannot manage devices.
-    api.post(&format!("/v1/devices/{}/disable", id(&web)), Some(&phone_token), json!({})).await.err(403, "forbidden");
+    api.post(
+        &format!("/v1/devices/{}/disable", id(&web)),
+        Some(&phone_token),
+        json!({}),
+    )
+    .await
+    .err(403, "forbidden");
     // Another user's web device cannot see it.
-    api.post(&format!("/v1/devices/{}/disable", id(&phone)), Some(&bob_web), json!({})).await.err(404, "not_found");
+    api.post(
+        &format!("/v1/devices/{}/disable", id(&phone)),
+        Some(&bob_web),
+        json!({}),
+    )
+    .await
+    .err(404, "not_found");
     let mut phone_events = Events::connect(&api, &phone_token, "", None).await;
-    let out = api.post(&format!("/v1/devices/{}/disable", id(&phone)), Some(&web_token), json!({})).await.ok();
+    let out = api
+        .post(
+            &format!("/v1/devices/{}/disable", id(&phone)),
+            Some(&web_token),
+            json!({}),
+        )
+        .await
+        .ok();
     assert_eq!(out["disabled"][0], phone["id"]);
     let (_, ev) = phone_events.expect("device_disabled").await;
     assert_eq!(ev["device_id"], phone["id"]);
-    api.get("/v1/devices", Some(&phone_token)).await.err(403, "device_disabled");
-    api.get("/v1/vaults", Some(&phone_token)).await.err(403, "device_disabled");
+    api.get("/v1/devices", Some(&phone_token))
+        .await
+        .err(403, "device_disabled");
+    api.get("/v1/vaults", Some(&phone_token))
+        .await
+        .err(403, "device_disabled");
     // The name is free again, and the device no longer counts.
     let (acc, _) = api.login("alice@acme.test").await;
     assert_eq!(api.register(&acc, "phone", "mobile").await.status, 201);
@@ -599,27 +1022,77 @@ async fn disable_policy_and_revocation() {
 async fn admin_lists_and_deprovisions() {
     let s = Server::start(&[]);
     let api = s.client();
-    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin laptop", "web").await;
-    let (_, _, a1) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let (_, _, a1) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
     let (_, _, a2) = api.trusted_device("alice@acme.test", "laptop", "web").await;
-    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob laptop", "web").await;
+    let (_, _, bob) = api
+        .trusted_device("bob@acme.test", "bob laptop", "web")
+        .await;
     let all = api.get("/v1/admin/devices", Some(&admin)).await.ok();
     assert_eq!(all.as_array().unwrap().len(), 4);
-    api.get("/v1/admin/devices", Some(&bob)).await.err(403, "forbidden");
-    let alice_id = api.get("/v1/devices", Some(&a1)).await.ok()[0]["user_id"].as_str().unwrap().to_owned();
-    let only = api.get(&format!("/v1/admin/devices?user_id={alice_id}"), Some(&admin)).await.ok();
+    api.get("/v1/admin/devices", Some(&bob))
+        .await
+        .err(403, "forbidden");
+    let alice_id = api.get("/v1/devices", Some(&a1)).await.ok()[0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let only = api
+        .get(
+            &format!("/v1/admin/devices?user_id={alice_id}"),
+            Some(&admin),
+        )
+        .await
+        .ok();
     assert_eq!(only.as_array().unwrap().len(), 2);
-    api.post(&format!("/v1/admin/users/{alice_id}/deprovision"), Some(&bob), json!({})).await.err(403, "forbidden");
+    api.post(
+        &format!("/v1/admin/users/{alice_id}/deprovision"),
+        Some(&bob),
+        json!({}),
+    )
+    .await
+    .err(403, "forbidden");
     let mut events = Events::connect(&api, &a2, "", None).await;
-    let out = api.post(&format!("/v1/admin/users/{alice_id}/deprovision"), Some(&admin), json!({})).await.ok();
+    let out = api
+        .post(
+            &format!("/v1/admin/users/{alice_id}/deprovision"),
+            Some(&admin),
+            json!({}),
+        )
+        .await
+        .ok();
     assert_eq!(out["disabled"].as_array().unwrap().len(), 2);
     events.expect("device_disabled").await;
     for t in [&a1, &a2] {
-        api.get("/v1/devices", Some(t)).await.err(403, "device_disabled");
+        api.get("/v1/devices", Some(t))
+            .await
+            .err(403, "device_disabled");
     }
-    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": PASSWORD})).await.err(403, "forbidden");
-    let after = api.get(&format!("/v1/admin/devices?user_id={alice_id}"), Some(&admin)).await.ok();
-    assert!(after.as_array().unwrap().iter().all(|d| d["status"] == "disabled"));
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": "alice@acme.test", "password": PASSWORD}),
+    )
+    .await
+    .err(403, "forbidden");
+    let after = api
+        .get(
+            &format!("/v1/admin/devices?user_id={alice_id}"),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "disabled")
+    );
     api.get("/v1/devices", Some(&bob)).await.ok();
 }
 
@@ -629,15 +1102,25 @@ async fn admin_lists_and_deprovisions() {
 async fn sse_reconnect_with_last_event_id_gets_what_it_missed() {
     let s = Server::start(&[]);
     let api = s.client();
-    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
     let mut events = Events::connect(&api, &phone, "", None).await;
     let (acc, first, rid) = pending_laptop(&api, "alice@acme.test", "laptop one").await;
     let (last_id, ev) = events.expect("approval_requested").await;
     assert_eq!(ev["request"]["id"], rid);
     drop(events);
     // While disconnected: a deny and a new device added by email code.
-    api.post(&format!("/v1/approval-requests/{rid}/deny"), Some(&phone), json!({})).await.ok();
-    let (_, added, _) = api.trusted_device("alice@acme.test", "laptop two", "web").await;
+    api.post(
+        &format!("/v1/approval-requests/{rid}/deny"),
+        Some(&phone),
+        json!({}),
+    )
+    .await
+    .ok();
+    let (_, added, _) = api
+        .trusted_device("alice@acme.test", "laptop two", "web")
+        .await;
     let mut events = Events::connect(&api, &phone, "", Some(&last_id)).await;
     let (id1, ev) = events.expect("approval_decided").await;
     assert_eq!(ev["request_id"], rid);
@@ -655,14 +1138,34 @@ async fn sse_reconnect_with_last_event_id_gets_what_it_missed() {
 async fn items_are_versioned_and_conflicts_detected() {
     let s = Server::start(&[]);
     let api = s.client();
-    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
     let (_, _, laptop) = api.trusted_device("alice@acme.test", "laptop", "web").await;
     let (_, _, bob) = api.trusted_device("bob@acme.test", "bob", "web").await;
     let vault = uuid::Uuid::new_v4();
     let item = uuid::Uuid::new_v4();
-    api.post("/v1/vaults", Some(&phone), json!({"id": vault, "name": "Personal"})).await.ok();
-    api.post("/v1/vaults", Some(&phone), json!({"id": vault, "name": " "})).await.err(400, "bad_request");
-    api.post("/v1/vaults", Some(&bob), json!({"id": vault, "name": "mine"})).await.err(403, "forbidden");
+    api.post(
+        "/v1/vaults",
+        Some(&phone),
+        json!({"id": vault, "name": "Personal"}),
+    )
+    .await
+    .ok();
+    api.post(
+        "/v1/vaults",
+        Some(&phone),
+        json!({"id": vault, "name": " "}),
+    )
+    .await
+    .err(400, "bad_request");
+    api.post(
+        "/v1/vaults",
+        Some(&bob),
+        json!({"id": vault, "name": "mine"}),
+    )
+    .await
+    .err(403, "forbidden");
     let path = format!("/v1/vaults/{vault}/items/{item}");
     let put = |tok: String, base: u64, ct: Option<&[u8]>| {
         let api = api.clone();
@@ -683,23 +1186,62 @@ async fn items_are_versioned_and_conflicts_detected() {
     assert_eq!(r.body["error"]["current_version"], 1);
     put(laptop.clone(), 1, Some(b"v2")).await.ok();
     put(phone.clone(), 2, None).await.ok();
-    api.call(Method::PUT, &path, Some(&phone), Some(json!({"version": 9, "base_version": 3}))).await.err(400, "bad_request");
-    let items = api.get(&format!("/v1/vaults/{vault}/items?since=0"), Some(&laptop)).await.ok();
+    api.call(
+        Method::PUT,
+        &path,
+        Some(&phone),
+        Some(json!({"version": 9, "base_version": 3})),
+    )
+    .await
+    .err(400, "bad_request");
+    let items = api
+        .get(&format!("/v1/vaults/{vault}/items?since=0"), Some(&laptop))
+        .await
+        .ok();
     assert_eq!(items.as_array().unwrap().len(), 1);
     assert_eq!(items[0]["version"], 3);
     assert!(items[0].get("ciphertext").is_none());
     let seq = items[0]["seq"].as_u64().unwrap();
-    assert!(api.get(&format!("/v1/vaults/{vault}/items?since={seq}"), Some(&laptop)).await.ok().as_array().unwrap().is_empty());
-    api.get(&format!("/v1/vaults/{vault}/items"), Some(&bob)).await.err(404, "not_found");
-    assert_eq!(api.get("/v1/vaults", Some(&laptop)).await.ok().as_array().unwrap().len(), 1);
-    assert!(api.get("/v1/vaults", Some(&bob)).await.ok().as_array().unwrap().is_empty());
+    assert!(
+        api.get(
+            &format!("/v1/vaults/{vault}/items?since={seq}"),
+            Some(&laptop)
+        )
+        .await
+        .ok()
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
+    api.get(&format!("/v1/vaults/{vault}/items"), Some(&bob))
+        .await
+        .err(404, "not_found");
+    assert_eq!(
+        api.get("/v1/vaults", Some(&laptop))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        api.get("/v1/vaults", Some(&bob))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn graceful_shutdown_on_sigterm_with_open_streams() {
     let mut s = Server::start(&[]);
     let api = s.client();
-    let (_, _, phone) = api.trusted_device("alice@acme.test", "phone", "mobile").await;
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
     let _events = Events::connect(&api, &phone, "", None).await;
     let status = tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
     assert!(status.success(), "{status:?}");
@@ -709,30 +1251,82 @@ async fn graceful_shutdown_on_sigterm_with_open_streams() {
 async fn admin_command_creates_users_for_a_real_deployment() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
-        .args(["--data", dir.path().to_str().unwrap(), "admin", "create-user", "--workspace", "Initech", "--email", "peter@initech.test", "--admin"])
+        .args([
+            "--data",
+            dir.path().to_str().unwrap(),
+            "admin",
+            "create-user",
+            "--workspace",
+            "Initech",
+            "--email",
+            "peter@initech.test",
+            "--admin",
+        ])
         .env("VOUCH_NEW_PASSWORD", "a-long-password")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let missing = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
-        .args(["--data", dir.path().to_str().unwrap(), "admin", "create-user", "--workspace", "W", "--email", "x@y.test"])
+        .args([
+            "--data",
+            dir.path().to_str().unwrap(),
+            "admin",
+            "create-user",
+            "--workspace",
+            "W",
+            "--email",
+            "x@y.test",
+        ])
         .env_remove("VOUCH_NEW_PASSWORD")
         .output()
         .unwrap();
     assert!(!missing.status.success());
     // The same data directory served without --dev: the user signs in, no dev users exist.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
-        .args(["--listen", "127.0.0.1:0", "--data", dir.path().to_str().unwrap()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            dir.path().to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let api = Api { base: line.trim().strip_prefix("listening on ").unwrap().to_owned(), http: reqwest::Client::new() };
-    let r = api.post("/v1/auth/login", None, json!({"email": "peter@initech.test", "password": "a-long-password"})).await.ok();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let api = Api {
+        base: line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned(),
+        http: reqwest::Client::new(),
+    };
+    let r = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "peter@initech.test", "password": "a-long-password"}),
+        )
+        .await
+        .ok();
     assert_eq!(r["user"]["role"], "admin");
     assert_eq!(r["user"]["workspace_name"], "Initech");
-    api.post("/v1/auth/login", None, json!({"email": "alice@acme.test", "password": PASSWORD})).await.err(401, "invalid_credentials");
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": "alice@acme.test", "password": PASSWORD}),
+    )
+    .await
+    .err(401, "invalid_credentials");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -740,7 +1334,9 @@ async fn admin_command_creates_users_for_a_real_deployment() {
 // ---- mail over SMTP ----------------------------------------------------------------------
 
 /// A minimal SMTP server that greets after `greeting_delay` and keeps what it receives.
-async fn fake_smtp(greeting_delay: std::time::Duration) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+async fn fake_smtp(
+    greeting_delay: std::time::Duration,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -803,7 +1399,10 @@ async fn the_code_mail_goes_out_over_smtp_even_if_the_client_hangs_up() {
     let api = s.client();
     let (account, _) = api.login("alice@acme.test").await;
     let dev = api.register(&account, "laptop", "web").await.ok();
-    let hasty = reqwest::Client::builder().timeout(std::time::Duration::from_millis(150)).build().unwrap();
+    let hasty = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(150))
+        .build()
+        .unwrap();
     let r = hasty
         .post(format!("{}/v1/devices/{}/email-code", api.base, id(&dev)))
         .bearer_auth(&account)

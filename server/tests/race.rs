@@ -8,6 +8,13 @@ fn race_stress_small_n_has_no_violations() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("device-limit violations: 0, decision violations: 0"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("device-limit violations: 0, decision violations: 0"),
+        "{stdout}"
+    );
 }

@@ -11,7 +11,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Self {
-        Self { http: reqwest::Client::new(), base: base.to_owned() }
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+        }
     }
 
     /// POST, returning the status and the JSON body (no assertion).
@@ -25,7 +28,6 @@ impl Client {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-
     /// POST that must succeed.
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
         let (status, v) = self.try_post(path, token, body).await;
@@ -33,10 +35,23 @@ impl Client {
         v
     }
     pub async fn get(&self, path: &str) -> Value {
-        self.http.get(format!("{}{path}", self.base)).send().await.expect("get").json().await.expect("json")
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
     }
     pub async fn login(&self, email: &str) -> String {
-        let v = self.post("/v1/auth/login", None, json!({"email": email, "password": seed::DEV_PASSWORD})).await;
+        let v = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": seed::DEV_PASSWORD}),
+            )
+            .await;
         v["account_token"].as_str().unwrap().to_owned()
     }
     /// Registers a pending device with a fresh key; returns its id.
@@ -54,12 +69,29 @@ impl Client {
         v["id"].as_str().unwrap().to_owned()
     }
     pub async fn email_verify(&self, account: &str, email: &str, device: &str) -> String {
-        self.post(&format!("/v1/devices/{device}/email-code"), Some(account), json!({})).await;
+        self.post(
+            &format!("/v1/devices/{device}/email-code"),
+            Some(account),
+            json!({}),
+        )
+        .await;
         let mails = self.get(&format!("/v1/dev/outbox?to={email}")).await;
-        let body = mails.as_array().unwrap().last().unwrap()["body"].as_str().unwrap().to_owned();
-        let code = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned();
-        let v = self.post(&format!("/v1/devices/{device}/email-code/verify"), Some(account), json!({"code": code})).await;
+        let body = mails.as_array().unwrap().last().unwrap()["body"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let code = body
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_owned();
+        let v = self
+            .post(
+                &format!("/v1/devices/{device}/email-code/verify"),
+                Some(account),
+                json!({"code": code}),
+            )
+            .await;
         v["device_token"].as_str().unwrap().to_owned()
     }
 }
-

@@ -11,6 +11,12 @@ fn random_sigkills_leave_a_consistent_device_that_lost_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}{stderr}");
-    assert!(out.status.success(), "crash stress failed:\n{stdout}{stderr}");
-    assert!(stdout.contains("0 inconsistencies, 0 lost writes, 0 stuck"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "crash stress failed:\n{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("0 inconsistencies, 0 lost writes, 0 stuck"),
+        "{stdout}"
+    );
 }

@@ -4,9 +4,11 @@ mod common;
 
 use std::{io::BufRead, sync::atomic::Ordering};
 
-
 use common::*;
-use vouch_core::{EnrollmentState, Error, proto::{DeviceKind, ErrorCode, VerifiedBy}};
+use vouch_core::{
+    EnrollmentState, Error,
+    proto::{DeviceKind, ErrorCode, VerifiedBy},
+};
 
 const ALICE: &str = "alice@acme.test";
 
@@ -19,16 +21,35 @@ async fn three_devices_email_number_and_qr() {
     let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
     assert_eq!(phone.client.state(), EnrollmentState::SignedOut);
     enroll_by_email(&phone, &server.url, ALICE).await;
-    assert!(matches!(phone.client.state(), EnrollmentState::Trusted { verified_by: VerifiedBy::EmailCode, .. }));
-    assert_eq!(*phone.recorder.states.lock().unwrap(), ["untrusted", "verifying", "verifying", "trusted"]);
+    assert!(matches!(
+        phone.client.state(),
+        EnrollmentState::Trusted {
+            verified_by: VerifiedBy::EmailCode,
+            ..
+        }
+    ));
+    assert_eq!(
+        *phone.recorder.states.lock().unwrap(),
+        ["untrusted", "verifying", "verifying", "trusted"]
+    );
     let vault = phone.client.create_vault("Personal").await.unwrap();
-    let item = phone.client.put_item(vault.id, None, b"wifi password: hunter2").await.unwrap();
+    let item = phone
+        .client
+        .put_item(vault.id, None, b"wifi password: hunter2")
+        .await
+        .unwrap();
     assert!(item.synced);
 
     // Laptop: number-matched approval.
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
     sign_in_and_register(&laptop, ALICE).await;
-    assert!(laptop.client.default_device_name().unwrap().starts_with("alice laptop - TestOS 1/e2e"));
+    assert!(
+        laptop
+            .client
+            .default_device_name()
+            .unwrap()
+            .starts_with("alice laptop - TestOS 1/e2e")
+    );
     let prompt = laptop.client.start_approval().await.unwrap();
     assert_eq!(prompt.number.len(), 2);
     assert_eq!(prompt.phrase.split(' ').count(), 6);
@@ -41,16 +62,37 @@ async fn three_devices_email_number_and_qr() {
     assert_eq!(pending[0].request_id, prompt.request_id);
     assert_eq!(pending[0].device_kind, DeviceKind::Web);
     assert_eq!(pending[0].origin, "127.0.0.1");
-    assert_eq!(pending[0].phrase, prompt.phrase, "both screens show the same phrase");
-    phone.client.approve(prompt.request_id, &prompt.number).await.unwrap();
-    let state = tokio::time::timeout(std::time::Duration::from_secs(15), waiter).await.unwrap().unwrap().unwrap();
-    assert!(matches!(state, EnrollmentState::Trusted { verified_by: VerifiedBy::Approval, .. }));
+    assert_eq!(
+        pending[0].phrase, prompt.phrase,
+        "both screens show the same phrase"
+    );
+    phone
+        .client
+        .approve(prompt.request_id, &prompt.number)
+        .await
+        .unwrap();
+    let state = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        state,
+        EnrollmentState::Trusted {
+            verified_by: VerifiedBy::Approval,
+            ..
+        }
+    ));
     laptop.client.sync().await.unwrap();
     let vaults = laptop.client.vaults().unwrap();
     assert_eq!(vaults.len(), 1);
     assert_eq!(vaults[0].name, "Personal");
     assert!(vaults[0].has_key);
-    let plain = laptop.client.get_item(vault.id, item.item_id).unwrap().unwrap();
+    let plain = laptop
+        .client
+        .get_item(vault.id, item.item_id)
+        .unwrap()
+        .unwrap();
     assert_eq!(plain.as_slice(), b"wifi password: hunter2");
 
     // Tablet: QR approval by the laptop (a web device may approve too).
@@ -60,15 +102,37 @@ async fn three_devices_email_number_and_qr() {
     assert!(prompt.qr_payload.starts_with("VOUCH1:"));
     laptop.client.approve_qr(&prompt.qr_payload).await.unwrap();
     let state = tablet.client.wait_for_approval().await.unwrap();
-    assert!(matches!(state, EnrollmentState::Trusted { verified_by: VerifiedBy::QrApproval, .. }));
+    assert!(matches!(
+        state,
+        EnrollmentState::Trusted {
+            verified_by: VerifiedBy::QrApproval,
+            ..
+        }
+    ));
     tablet.client.sync().await.unwrap();
-    assert_eq!(tablet.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"wifi password: hunter2");
+    assert_eq!(
+        tablet
+            .client
+            .get_item(vault.id, item.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"wifi password: hunter2"
+    );
 
     // State survives a restart of the client.
     drop(tablet);
     let tablet = Device::open(root.path(), "tablet", &server.url, DeviceKind::Mobile);
     assert!(tablet.client.state().is_trusted());
-    assert_eq!(tablet.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"wifi password: hunter2");
+    assert_eq!(
+        tablet
+            .client
+            .get_item(vault.id, item.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"wifi password: hunter2"
+    );
     assert_eq!(tablet.client.devices().await.unwrap().len(), 3);
 }
 
@@ -88,14 +152,38 @@ async fn wrong_number_is_refused_and_nothing_is_sent() {
     let prompt = laptop.client.start_approval().await.unwrap();
     approver.client.pending_requests().await.unwrap();
     let wrong = format!("{:02}", (prompt.number.parse::<u32>().unwrap() + 1) % 100);
-    assert!(matches!(approver.client.approve(prompt.request_id, &wrong).await, Err(Error::WrongNumber)));
-    assert!(matches!(approver.client.approve(prompt.request_id, "banana").await, Err(Error::WrongNumber)));
-    assert!(relay.approvals_forwarded.lock().unwrap().is_empty(), "nothing may reach the server");
-    assert_eq!(laptop.client.check_approval().await.unwrap(), None, "still pending");
+    assert!(matches!(
+        approver.client.approve(prompt.request_id, &wrong).await,
+        Err(Error::WrongNumber)
+    ));
+    assert!(matches!(
+        approver.client.approve(prompt.request_id, "banana").await,
+        Err(Error::WrongNumber)
+    ));
+    assert!(
+        relay.approvals_forwarded.lock().unwrap().is_empty(),
+        "nothing may reach the server"
+    );
+    assert_eq!(
+        laptop.client.check_approval().await.unwrap(),
+        None,
+        "still pending"
+    );
     // The right number then works.
-    approver.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    approver
+        .client
+        .approve(prompt.request_id, &prompt.number)
+        .await
+        .unwrap();
     assert_eq!(relay.approvals_forwarded.lock().unwrap().len(), 1);
-    assert!(laptop.client.wait_for_approval().await.unwrap().is_trusted());
+    assert!(
+        laptop
+            .client
+            .wait_for_approval()
+            .await
+            .unwrap()
+            .is_trusted()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +202,9 @@ async fn a_server_that_swaps_the_key_is_caught() {
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
     sign_in_and_register(&laptop, ALICE).await;
     let attacker = vouch_core::crypto::PublicKey::from_bytes(
-        &vouch_core::proto::Bytes::from_b64(ATTACKER_KEY_B64).unwrap().0,
+        &vouch_core::proto::Bytes::from_b64(ATTACKER_KEY_B64)
+            .unwrap()
+            .0,
     )
     .unwrap();
     let user = laptop.client.state().user().unwrap().id;
@@ -122,23 +212,38 @@ async fn a_server_that_swaps_the_key_is_caught() {
     // request where they do not, so the test is deterministic.
     let prompt = loop {
         let p = laptop.client.start_approval().await.unwrap();
-        if vouch_core::crypto::check_values(&attacker, &user, &p.request_id).number_text() != p.number {
+        if vouch_core::crypto::check_values(&attacker, &user, &p.request_id).number_text()
+            != p.number
+        {
             break p;
         }
         relay.swap.store(false, Ordering::SeqCst);
         approver.client.pending_requests().await.unwrap();
         approver.client.deny(p.request_id).await.unwrap();
         laptop.client.wait_for_approval().await.unwrap();
-        laptop.client.register_device(&format!("laptop {}", p.request_id)).await.unwrap();
+        laptop
+            .client
+            .register_device(&format!("laptop {}", p.request_id))
+            .await
+            .unwrap();
     };
     relay.swap.store(true, Ordering::SeqCst);
     let shown = approver.client.pending_requests().await.unwrap();
-    assert_ne!(shown[0].phrase, prompt.phrase, "the phrases differ: the person can see the swap");
-    let r = approver.client.approve(prompt.request_id, &prompt.number).await;
+    assert_ne!(
+        shown[0].phrase, prompt.phrase,
+        "the phrases differ: the person can see the swap"
+    );
+    let r = approver
+        .client
+        .approve(prompt.request_id, &prompt.number)
+        .await;
     assert!(matches!(r, Err(Error::WrongNumber)));
     assert!(relay.approvals_forwarded.lock().unwrap().is_empty());
     approver.client.deny(prompt.request_id).await.unwrap();
-    assert!(matches!(laptop.client.wait_for_approval().await.unwrap(), EnrollmentState::Denied { .. }));
+    assert!(matches!(
+        laptop.client.wait_for_approval().await.unwrap(),
+        EnrollmentState::Denied { .. }
+    ));
 
     // 2. Genuine when listed, swapped afterwards: the approver keeps its first snapshot
     //    and seals to the key it derived the number from; the new device opens it.
@@ -150,10 +255,24 @@ async fn a_server_that_swaps_the_key_is_caught() {
     relay.swap.store(true, Ordering::SeqCst);
     let again = approver.client.pending_requests().await.unwrap();
     assert_eq!(again[0].phrase, prompt.phrase, "the first snapshot is kept");
-    approver.client.approve(prompt.request_id, &prompt.number).await.unwrap();
-    assert!(laptop.client.wait_for_approval().await.unwrap().is_trusted());
+    approver
+        .client
+        .approve(prompt.request_id, &prompt.number)
+        .await
+        .unwrap();
+    assert!(
+        laptop
+            .client
+            .wait_for_approval()
+            .await
+            .unwrap()
+            .is_trusted()
+    );
     laptop.client.sync().await.unwrap();
-    assert!(laptop.client.vaults().unwrap()[0].has_key, "the envelope was sealed to the genuine key");
+    assert!(
+        laptop.client.vaults().unwrap()[0].has_key,
+        "the envelope was sealed to the genuine key"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,12 +287,18 @@ async fn deny_expiry_and_device_limit() {
     let prompt = laptop.client.start_approval().await.unwrap();
     phone.client.pending_requests().await.unwrap();
     phone.client.deny(prompt.request_id).await.unwrap();
-    assert!(matches!(laptop.client.wait_for_approval().await.unwrap(), EnrollmentState::Denied { .. }));
+    assert!(matches!(
+        laptop.client.wait_for_approval().await.unwrap(),
+        EnrollmentState::Denied { .. }
+    ));
 
     laptop.client.register_device("laptop 2").await.unwrap();
     laptop.client.start_approval().await.unwrap();
     let state = laptop.client.wait_for_approval().await.unwrap();
-    assert!(matches!(state, EnrollmentState::Expired { .. }), "{state:?}");
+    assert!(
+        matches!(state, EnrollmentState::Expired { .. }),
+        "{state:?}"
+    );
 
     // Limit 3: phone + laptop 2 (expired request, device still pending) + one more.
     let third = Device::open(root.path(), "third", &server.url, DeviceKind::Web);
@@ -181,10 +306,17 @@ async fn deny_expiry_and_device_limit() {
     let fourth = Device::open(root.path(), "fourth", &server.url, DeviceKind::Web);
     fourth.client.sign_in(ALICE, PASSWORD).await.unwrap();
     match fourth.client.register_device("fourth").await {
-        Err(Error::Server { code: ErrorCode::DeviceLimitReached, message, .. }) => assert!(message.contains("disable one")),
+        Err(Error::Server {
+            code: ErrorCode::DeviceLimitReached,
+            message,
+            ..
+        }) => assert!(message.contains("disable one")),
         other => panic!("expected device_limit_reached, got {other:?}"),
     }
-    assert!(matches!(fourth.client.state(), EnrollmentState::Untrusted { .. }));
+    assert!(matches!(
+        fourth.client.state(),
+        EnrollmentState::Untrusted { .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,27 +330,50 @@ async fn email_code_errors_are_typed() {
     let code = read_code(&server.url, ALICE).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     match d.client.submit_email_code(wrong).await {
-        Err(Error::Server { code: ErrorCode::InvalidCode, attempts_left: Some(4), .. }) => {}
+        Err(Error::Server {
+            code: ErrorCode::InvalidCode,
+            attempts_left: Some(4),
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     match d.client.submit_email_code(&code).await {
-        Err(Error::Server { code: ErrorCode::CodeExpired, .. }) => {}
+        Err(Error::Server {
+            code: ErrorCode::CodeExpired,
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     match d.client.request_email_code().await {
-        Err(Error::Server { code: ErrorCode::TooManyRequests, retry_after_secs: Some(_), .. }) => {}
+        Err(Error::Server {
+            code: ErrorCode::TooManyRequests,
+            retry_after_secs: Some(_),
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     // "Remind me later" is only for an untrusted, unregistered session.
     let e = Device::open(root.path(), "e", &server.url, DeviceKind::Web);
     e.client.sign_in(ALICE, PASSWORD).await.unwrap();
     let s = e.client.remind_me_later().await.unwrap();
-    assert!(matches!(s, EnrollmentState::Untrusted { reminded_later: true, .. }));
+    assert!(matches!(
+        s,
+        EnrollmentState::Untrusted {
+            reminded_later: true,
+            ..
+        }
+    ));
     assert!(matches!(e.client.vaults(), Err(Error::InvalidState(_))));
     drop(e);
     let e = Device::open(root.path(), "e", &server.url, DeviceKind::Web);
-    assert!(matches!(e.client.state(), EnrollmentState::Untrusted { reminded_later: true, .. }));
+    assert!(matches!(
+        e.client.state(),
+        EnrollmentState::Untrusted {
+            reminded_later: true,
+            ..
+        }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,21 +383,43 @@ async fn email_only_device_gets_keys_only_after_an_approval() {
     let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
     enroll_by_email(&phone, &server.url, ALICE).await;
     let vault = phone.client.create_vault("Personal").await.unwrap();
-    let item = phone.client.put_item(vault.id, None, b"secret").await.unwrap();
+    let item = phone
+        .client
+        .put_item(vault.id, None, b"secret")
+        .await
+        .unwrap();
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
     enroll_by_email(&laptop, &server.url, ALICE).await; // "I don't have access to my trusted device"
     laptop.client.sync().await.unwrap();
     let vaults = laptop.client.vaults().unwrap();
     assert_eq!(vaults.len(), 1);
     assert!(!vaults[0].has_key, "email alone does not bring vault keys");
-    assert!(matches!(laptop.client.get_item(vault.id, item.item_id), Err(Error::InvalidState(_))));
+    assert!(matches!(
+        laptop.client.get_item(vault.id, item.item_id),
+        Err(Error::InvalidState(_))
+    ));
     let prompt = laptop.client.request_vault_keys().await.unwrap();
     let pending = phone.client.pending_requests().await.unwrap();
-    assert_eq!(pending[0].purpose, vouch_core::proto::ApprovalPurpose::KeySharing);
-    phone.client.approve(prompt.request_id, &prompt.number).await.unwrap();
+    assert_eq!(
+        pending[0].purpose,
+        vouch_core::proto::ApprovalPurpose::KeySharing
+    );
+    phone
+        .client
+        .approve(prompt.request_id, &prompt.number)
+        .await
+        .unwrap();
     laptop.client.wait_for_approval().await.unwrap();
     laptop.client.sync().await.unwrap();
-    assert_eq!(laptop.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"secret");
+    assert_eq!(
+        laptop
+            .client
+            .get_item(vault.id, item.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"secret"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,19 +434,45 @@ async fn conflicting_writes_are_kept() {
     let item = phone.client.put_item(vault.id, None, b"v1").await.unwrap();
     laptop.client.sync().await.unwrap();
     // Both edit version 1.
-    phone.client.put_item(vault.id, Some(item.item_id), b"phone edit").await.unwrap();
-    let mine = laptop.client.put_item(vault.id, Some(item.item_id), b"laptop edit").await.unwrap();
+    phone
+        .client
+        .put_item(vault.id, Some(item.item_id), b"phone edit")
+        .await
+        .unwrap();
+    let mine = laptop
+        .client
+        .put_item(vault.id, Some(item.item_id), b"laptop edit")
+        .await
+        .unwrap();
     assert!(!mine.synced, "the server refused it as stale");
     laptop.client.sync().await.unwrap();
-    assert_eq!(laptop.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"phone edit");
+    assert_eq!(
+        laptop
+            .client
+            .get_item(vault.id, item.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"phone edit"
+    );
     let all: Vec<Vec<u8>> = laptop
         .client
         .list_items(vault.id)
         .unwrap()
         .iter()
-        .map(|i| laptop.client.get_item(vault.id, i.item_id).unwrap().unwrap().to_vec())
+        .map(|i| {
+            laptop
+                .client
+                .get_item(vault.id, i.item_id)
+                .unwrap()
+                .unwrap()
+                .to_vec()
+        })
         .collect();
-    assert!(all.contains(&b"laptop edit".to_vec()), "the losing write is kept as a copy");
+    assert!(
+        all.contains(&b"laptop edit".to_vec()),
+        "the losing write is kept as a copy"
+    );
     phone.client.sync().await.unwrap();
     assert_eq!(phone.client.list_items(vault.id).unwrap().len(), 2);
 }
@@ -285,23 +488,37 @@ async fn disable_wipes_the_device_on_disk() {
     enroll_by_approval(&phone, &web, ALICE).await;
     phone.client.sync().await.unwrap();
     let plaintext = b"PLAINTEXT-the-phone-held-this";
-    let it = phone.client.put_item(vault.id, None, plaintext).await.unwrap();
+    let it = phone
+        .client
+        .put_item(vault.id, None, plaintext)
+        .await
+        .unwrap();
     // The item's ciphertext as stored on the phone (and the server).
     let sealed = stored_ciphertext(&phone, vault.id, it.item_id);
-    assert!(contains(&phone.database_bytes(), &sealed), "control: the ciphertext was on disk");
+    assert!(
+        contains(&phone.database_bytes(), &sealed),
+        "control: the ciphertext was on disk"
+    );
     let events = {
         let c = phone.client.clone();
         tokio::spawn(async move { c.run_events().await })
     };
     let phone_id = phone.client.state().device_id().unwrap();
     web.client.disable_device(phone_id).await.unwrap();
-    tokio::time::timeout(std::time::Duration::from_secs(15), events).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(15), events)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(phone.client.state(), EnrollmentState::Wiped);
     assert!(phone.recorder.states.lock().unwrap().last().unwrap() == "wiped");
     let bytes = phone.database_bytes();
     assert!(!contains(&bytes, &sealed), "item ciphertext still on disk");
     assert!(!contains(&bytes, plaintext));
-    assert!(matches!(phone.client.get_item(vault.id, it.item_id), Err(Error::Wiped)));
+    assert!(matches!(
+        phone.client.get_item(vault.id, it.item_id),
+        Err(Error::Wiped)
+    ));
     assert!(matches!(phone.client.devices().await, Err(Error::Wiped)));
 }
 
@@ -321,7 +538,11 @@ async fn deprovisioning_wipes_every_device_of_the_user() {
     let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
     enroll_by_email(&phone, &server.url, ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
-    phone.client.put_item(vault.id, None, b"gone soon").await.unwrap();
+    phone
+        .client
+        .put_item(vault.id, None, b"gone soon")
+        .await
+        .unwrap();
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
     enroll_by_approval(&laptop, &phone, ALICE).await;
     laptop.client.sync().await.unwrap();
@@ -331,10 +552,22 @@ async fn deprovisioning_wipes_every_device_of_the_user() {
         tokio::spawn(async move { c.run_events().await })
     };
     let alice_id = phone.client.state().user().unwrap().id;
-    assert_eq!(admin.client.admin_devices(Some(alice_id)).await.unwrap().len(), 2);
+    assert_eq!(
+        admin
+            .client
+            .admin_devices(Some(alice_id))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let disabled = admin.client.admin_deprovision(alice_id).await.unwrap();
     assert_eq!(disabled.len(), 2);
-    tokio::time::timeout(std::time::Duration::from_secs(15), events).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(15), events)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(phone.client.state(), EnrollmentState::Wiped);
     assert!(matches!(laptop.client.sync().await, Err(Error::Wiped)));
     assert_eq!(laptop.client.state(), EnrollmentState::Wiped);
@@ -357,18 +590,40 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
     enroll_by_email(&phone, &server.url, ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
-    let online = phone.client.put_item(vault.id, None, b"written online").await.unwrap();
+    let online = phone
+        .client
+        .put_item(vault.id, None, b"written online")
+        .await
+        .unwrap();
     server.stop();
     // Reads come from the store.
-    assert_eq!(phone.client.get_item(vault.id, online.item_id).unwrap().unwrap().as_slice(), b"written online");
+    assert_eq!(
+        phone
+            .client
+            .get_item(vault.id, online.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"written online"
+    );
     // Writes are accepted locally and queued.
-    let offline = phone.client.put_item(vault.id, None, b"written offline").await.unwrap();
+    let offline = phone
+        .client
+        .put_item(vault.id, None, b"written offline")
+        .await
+        .unwrap();
     assert!(!offline.synced);
     let v2 = phone.client.create_vault("Made offline").await.unwrap();
-    let in_v2 = phone.client.put_item(v2.id, None, b"in the offline vault").await.unwrap();
+    let in_v2 = phone
+        .client
+        .put_item(v2.id, None, b"in the offline vault")
+        .await
+        .unwrap();
     assert_eq!(phone.client.queued_operations().unwrap(), 3);
     match phone.client.sync().await {
-        Err(e @ Error::Offline) => assert_eq!(e.to_string(), "offline: the server cannot be reached"),
+        Err(e @ Error::Offline) => {
+            assert_eq!(e.to_string(), "offline: the server cannot be reached")
+        }
         other => panic!("expected Offline, got {other:?}"),
     }
     assert!(matches!(phone.client.devices().await, Err(Error::Offline)));
@@ -383,8 +638,24 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
     enroll_by_approval(&laptop, &phone, ALICE).await;
     laptop.client.sync().await.unwrap();
-    assert_eq!(laptop.client.get_item(vault.id, offline.item_id).unwrap().unwrap().as_slice(), b"written offline");
-    assert_eq!(laptop.client.get_item(v2.id, in_v2.item_id).unwrap().unwrap().as_slice(), b"in the offline vault");
+    assert_eq!(
+        laptop
+            .client
+            .get_item(vault.id, offline.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"written offline"
+    );
+    assert_eq!(
+        laptop
+            .client
+            .get_item(v2.id, in_v2.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"in the offline vault"
+    );
 }
 
 /// Regression (crash stress): the server committed, the client never heard. Registering,
@@ -399,13 +670,26 @@ async fn answers_lost_after_the_server_committed_are_retried_safely() {
     let phone = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
     phone.client.sign_in(ALICE, PASSWORD).await.unwrap();
     relay.lose_next_answer("/v1/devices");
-    assert!(matches!(phone.client.register_device("phone").await, Err(Error::Offline)));
+    assert!(matches!(
+        phone.client.register_device("phone").await,
+        Err(Error::Offline)
+    ));
     let state = phone.client.register_device("phone").await.unwrap();
     phone.client.request_email_code().await.unwrap();
     let code = read_code(&server.url, ALICE).await;
     relay.lose_next_answer("/email-code/verify");
-    assert!(matches!(phone.client.submit_email_code(&code).await, Err(Error::Offline)));
-    assert!(phone.client.submit_email_code(&code).await.unwrap().is_trusted());
+    assert!(matches!(
+        phone.client.submit_email_code(&code).await,
+        Err(Error::Offline)
+    ));
+    assert!(
+        phone
+            .client
+            .submit_email_code(&code)
+            .await
+            .unwrap()
+            .is_trusted()
+    );
     let devices = phone.client.devices().await.unwrap();
     assert_eq!(devices.len(), 1, "no orphan pending device");
     assert_eq!(Some(devices[0].id), state.device_id());
@@ -413,25 +697,62 @@ async fn answers_lost_after_the_server_committed_are_retried_safely() {
     let vault = phone.client.create_vault("V").await.unwrap();
     let item = uuid::Uuid::new_v4();
     relay.lose_next_answer(&format!("/items/{item}"));
-    let lost_put = phone.client.put_item(vault.id, Some(item), b"sent once, heard never").await.unwrap();
+    let lost_put = phone
+        .client
+        .put_item(vault.id, Some(item), b"sent once, heard never")
+        .await
+        .unwrap();
     assert!(!lost_put.synced);
     let report = phone.client.flush_outbox().await.unwrap();
     assert_eq!((report.sent, report.conflicts, report.queued), (1, 0, 0));
-    assert_eq!(phone.client.list_items(vault.id).unwrap().len(), 1, "no conflict copy of our own write");
+    assert_eq!(
+        phone.client.list_items(vault.id).unwrap().len(),
+        1,
+        "no conflict copy of our own write"
+    );
 
     let laptop = Device::open(root.path(), "laptop", &relay.url, DeviceKind::Web);
     sign_in_and_register(&laptop, ALICE).await;
     relay.lose_next_answer("/approval-requests");
-    assert!(matches!(laptop.client.start_approval().await, Err(Error::Offline)));
+    assert!(matches!(
+        laptop.client.start_approval().await,
+        Err(Error::Offline)
+    ));
     let prompt = laptop.client.start_approval().await.unwrap();
     phone.client.pending_requests().await.unwrap();
-    phone.client.approve(prompt.request_id, &prompt.number).await.unwrap();
-    assert!(laptop.client.wait_for_approval().await.unwrap().is_trusted());
+    phone
+        .client
+        .approve(prompt.request_id, &prompt.number)
+        .await
+        .unwrap();
+    assert!(
+        laptop
+            .client
+            .wait_for_approval()
+            .await
+            .unwrap()
+            .is_trusted()
+    );
     laptop.client.sync().await.unwrap();
-    assert_eq!(laptop.client.get_item(vault.id, lost_put.item_id).unwrap().unwrap().as_slice(), b"sent once, heard never");
+    assert_eq!(
+        laptop
+            .client
+            .get_item(vault.id, lost_put.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"sent once, heard never"
+    );
 }
 
-fn spawn_client(profile: &std::path::Path, url: &str, args: &[&str]) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
+fn spawn_client(
+    profile: &std::path::Path,
+    url: &str,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-e2e-client"))
         .arg(profile)
         .arg(url)
@@ -444,7 +765,10 @@ fn spawn_client(profile: &std::path::Path, url: &str, args: &[&str]) -> (std::pr
 }
 
 fn sigkill(child: &mut std::process::Child) {
-    let _ = std::process::Command::new("kill").arg("-KILL").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
 }
 
@@ -455,7 +779,11 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
     enroll_by_email(&phone, &server.url, ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
-    let item = phone.client.put_item(vault.id, None, b"before the crash").await.unwrap();
+    let item = phone
+        .client
+        .put_item(vault.id, None, b"before the crash")
+        .await
+        .unwrap();
     // The crashing device: registered in this process, then driven by a child process.
     let crash_dir = root.path().join("crash");
     {
@@ -463,20 +791,29 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
         sign_in_and_register(&d, ALICE).await;
     }
     let (mut child, mut lines) = spawn_client(&crash_dir, &server.url, &["request"]);
-    let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap()).await.unwrap();
+    let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap())
+        .await
+        .unwrap();
     let parts: Vec<&str> = line.split(' ').collect();
     assert_eq!(parts[0], "REQUEST");
     let (request_id, number) = (parts[1].to_owned(), parts[2].to_owned());
     sigkill(&mut child); // killed while waiting for the decision
     phone.client.pending_requests().await.unwrap();
-    phone.client.approve(request_id.parse().unwrap(), &number).await.unwrap();
+    phone
+        .client
+        .approve(request_id.parse().unwrap(), &number)
+        .await
+        .unwrap();
     let (mut child, mut lines) = spawn_client(&crash_dir, &server.url, &["resume"]);
-    let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap()).await.unwrap();
+    let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap())
+        .await
+        .unwrap();
     assert_eq!(line, "STATE trusted");
     let _ = child.wait();
 
     // Vault writes killed at a random point: every acknowledged item survives.
-    let (mut child, lines) = spawn_client(&crash_dir, &server.url, &["write", &vault.id.to_string()]);
+    let (mut child, lines) =
+        spawn_client(&crash_dir, &server.url, &["write", &vault.id.to_string()]);
     let acked = tokio::task::spawn_blocking(move || {
         let mut acked = Vec::new();
         for line in lines.take(15) {
@@ -490,13 +827,29 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     let d = Device::open(root.path(), "crash", &server.url, DeviceKind::Web);
     assert!(d.client.state().is_trusted());
     let keys = vouch_core::keystore::SoftwareSecretStore::open(crash_dir.join("keys")).unwrap();
-    assert!(vouch_core::store::Store::open(d.client.database_path(), &keys).unwrap().integrity_check().unwrap());
+    assert!(
+        vouch_core::store::Store::open(d.client.database_path(), &keys)
+            .unwrap()
+            .integrity_check()
+            .unwrap()
+    );
     for line in &acked {
         let parts: Vec<&str> = line.split(' ').collect();
-        let got = d.client.get_item(vault.id, parts[1].parse().unwrap()).unwrap().expect("acknowledged item lost");
+        let got = d
+            .client
+            .get_item(vault.id, parts[1].parse().unwrap())
+            .unwrap()
+            .expect("acknowledged item lost");
         assert_eq!(got.as_slice(), format!("item {}", parts[2]).as_bytes());
     }
     d.client.sync().await.unwrap();
-    assert_eq!(d.client.get_item(vault.id, item.item_id).unwrap().unwrap().as_slice(), b"before the crash");
+    assert_eq!(
+        d.client
+            .get_item(vault.id, item.item_id)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"before the crash"
+    );
     assert_eq!(d.client.queued_operations().unwrap(), 0);
 }

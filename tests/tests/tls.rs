@@ -10,7 +10,10 @@ use std::sync::Arc;
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use vouch_core::{Client, ClientConfig, DeviceInfo, EnrollmentState, Error, TlsPolicy, keystore::SoftwareSecretStore, proto::DeviceKind, tls::spki_pin_of};
+use vouch_core::{
+    Client, ClientConfig, DeviceInfo, EnrollmentState, Error, TlsPolicy,
+    keystore::SoftwareSecretStore, proto::DeviceKind, tls::spki_pin_of,
+};
 
 const ALICE: &str = "alice@acme.test";
 
@@ -25,12 +28,21 @@ fn make_pki() -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Vouch test CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Vouch test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap().der().clone();
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&leaf_key, &issuer).unwrap();
-    Pki { ca, leaf: leaf.der().clone(), leaf_key: leaf_key.serialize_der() }
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    Pki {
+        ca,
+        leaf: leaf.der().clone(),
+        leaf_key: leaf_key.serialize_der(),
+    }
 }
 
 /// Terminates TLS with `pki`'s chain (leaf + CA) on a loopback port and relays the
@@ -55,8 +67,13 @@ async fn start_tls_front(pki: &Pki, upstream_port: u16) -> String {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 // A refused handshake just ends this connection.
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
-                let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await
+                else {
+                    return;
+                };
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
             });
         }
@@ -64,12 +81,22 @@ async fn start_tls_front(pki: &Pki, upstream_port: u16) -> String {
     url
 }
 
-fn device(root: &std::path::Path, name: &str, url: &str, tls: TlsPolicy) -> vouch_core::Result<Client> {
+fn device(
+    root: &std::path::Path,
+    name: &str,
+    url: &str,
+    tls: TlsPolicy,
+) -> vouch_core::Result<Client> {
     let dir = root.join(name);
     Client::open(ClientConfig {
         profile_dir: dir.clone(),
         server_url: url.to_owned(),
-        device: DeviceInfo { kind: DeviceKind::Web, model: name.into(), os: "TestOS".into(), app: "tls".into() },
+        device: DeviceInfo {
+            kind: DeviceKind::Web,
+            model: name.into(),
+            os: "TestOS".into(),
+            app: "tls".into(),
+        },
         secret_store: Arc::new(SoftwareSecretStore::open(dir.join("keys"))?),
         listener: None,
         tls,
@@ -86,40 +113,101 @@ async fn spki_pinning_against_a_real_tls_server() {
     let ca_pin = spki_pin_of(&pki.ca).unwrap();
     let other_pin = spki_pin_of(&make_pki().leaf).unwrap();
     assert_ne!(leaf_pin, other_pin);
-    let trust_ca = |pins: Vec<String>| TlsPolicy { pinned_spki_sha256: pins, extra_roots_der: vec![pki.ca.to_vec()] };
+    let trust_ca = |pins: Vec<String>| TlsPolicy {
+        pinned_spki_sha256: pins,
+        extra_roots_der: vec![pki.ca.to_vec()],
+    };
 
     // The pinned server key matches: a whole enrollment over TLS, event stream included.
-    let phone = device(root.path(), "phone", &https, trust_ca(vec![other_pin.clone(), leaf_pin.clone()])).unwrap();
+    let phone = device(
+        root.path(),
+        "phone",
+        &https,
+        trust_ca(vec![other_pin.clone(), leaf_pin.clone()]),
+    )
+    .unwrap();
     phone.sign_in(ALICE, PASSWORD).await.unwrap();
     phone.register_device("phone").await.unwrap();
     phone.request_email_code().await.unwrap();
     let code = read_code(&server.url, ALICE).await;
     assert!(phone.submit_email_code(&code).await.unwrap().is_trusted());
-    let laptop = device(root.path(), "laptop", &https, trust_ca(vec![ca_pin.clone()])).unwrap();
+    let laptop = device(
+        root.path(),
+        "laptop",
+        &https,
+        trust_ca(vec![ca_pin.clone()]),
+    )
+    .unwrap();
     laptop.sign_in(ALICE, PASSWORD).await.unwrap();
     laptop.register_device("laptop").await.unwrap();
     let prompt = laptop.start_approval().await.unwrap();
     phone.pending_requests().await.unwrap();
-    phone.approve(prompt.request_id, &prompt.number).await.unwrap();
-    assert!(laptop.wait_for_approval().await.unwrap().is_trusted(), "pinning the CA's key (in the chain) works too");
+    phone
+        .approve(prompt.request_id, &prompt.number)
+        .await
+        .unwrap();
+    assert!(
+        laptop.wait_for_approval().await.unwrap().is_trusted(),
+        "pinning the CA's key (in the chain) works too"
+    );
 
     // A valid certificate whose key is not pinned: refused, typed, nothing sent.
-    let wrong = device(root.path(), "wrong-pin", &https, trust_ca(vec![other_pin.clone()])).unwrap();
+    let wrong = device(
+        root.path(),
+        "wrong-pin",
+        &https,
+        trust_ca(vec![other_pin.clone()]),
+    )
+    .unwrap();
     let r = wrong.sign_in(ALICE, PASSWORD).await;
     assert!(matches!(r, Err(Error::CertificatePinMismatch)), "{r:?}");
     assert_eq!(wrong.state(), EnrollmentState::SignedOut);
 
     // A certificate no trusted root vouches for (pins alone never replace validation).
-    let untrusted =
-        device(root.path(), "untrusted", &https, TlsPolicy { pinned_spki_sha256: vec![leaf_pin], extra_roots_der: vec![] }).unwrap();
-    assert!(matches!(untrusted.sign_in(ALICE, PASSWORD).await, Err(Error::UntrustedCertificate)));
+    let untrusted = device(
+        root.path(),
+        "untrusted",
+        &https,
+        TlsPolicy {
+            pinned_spki_sha256: vec![leaf_pin],
+            extra_roots_der: vec![],
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        untrusted.sign_in(ALICE, PASSWORD).await,
+        Err(Error::UntrustedCertificate)
+    ));
     let plain = device(root.path(), "plain", &https, TlsPolicy::default()).unwrap();
-    assert!(matches!(plain.sign_in(ALICE, PASSWORD).await, Err(Error::UntrustedCertificate)));
+    assert!(matches!(
+        plain.sign_in(ALICE, PASSWORD).await,
+        Err(Error::UntrustedCertificate)
+    ));
 
     // Bad configuration is refused when the client is opened.
-    let bad = TlsPolicy { pinned_spki_sha256: vec!["sha1/abc".into()], extra_roots_der: vec![] };
-    assert!(matches!(device(root.path(), "bad", &https, bad), Err(Error::InvalidInput(_))));
-    let pins_on_http = TlsPolicy { pinned_spki_sha256: vec![ca_pin], extra_roots_der: vec![] };
-    assert!(matches!(device(root.path(), "http", &server.url, pins_on_http), Err(Error::InvalidInput(_))));
-    assert!(matches!(device(root.path(), "lan", "http://192.0.2.1:8787", TlsPolicy::default()), Err(Error::InsecureTransport)));
+    let bad = TlsPolicy {
+        pinned_spki_sha256: vec!["sha1/abc".into()],
+        extra_roots_der: vec![],
+    };
+    assert!(matches!(
+        device(root.path(), "bad", &https, bad),
+        Err(Error::InvalidInput(_))
+    ));
+    let pins_on_http = TlsPolicy {
+        pinned_spki_sha256: vec![ca_pin],
+        extra_roots_der: vec![],
+    };
+    assert!(matches!(
+        device(root.path(), "http", &server.url, pins_on_http),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        device(
+            root.path(),
+            "lan",
+            "http://192.0.2.1:8787",
+            TlsPolicy::default()
+        ),
+        Err(Error::InsecureTransport)
+    ));
 }

@@ -12,13 +12,22 @@ use std::{
 };
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("+ {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed: {status}")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
 }
 
 fn cargo() -> Command {
@@ -28,9 +37,16 @@ fn cargo() -> Command {
 }
 
 fn library(release: bool) -> PathBuf {
-    let dir = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    let name = if cfg!(target_os = "macos") { "libvouch_ffi.dylib" } else { "libvouch_ffi.so" };
-    dir.join(if release { "release" } else { "debug" }).join(name)
+    let dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let name = if cfg!(target_os = "macos") {
+        "libvouch_ffi.dylib"
+    } else {
+        "libvouch_ffi.so"
+    };
+    dir.join(if release { "release" } else { "debug" })
+        .join(name)
 }
 
 fn bindings(lang: &str, release: bool, out: Option<PathBuf>) -> Result<(), String> {
@@ -39,7 +55,16 @@ fn bindings(lang: &str, release: bool, out: Option<PathBuf>) -> Result<(), Strin
     }
     // One build gives both the library and the generator (same features, no rebuild).
     let mut build = cargo();
-    build.args(["build", "-p", "vouch-ffi", "--features", "cli", "--lib", "--bin", "uniffi-bindgen"]);
+    build.args([
+        "build",
+        "-p",
+        "vouch-ffi",
+        "--features",
+        "cli",
+        "--lib",
+        "--bin",
+        "uniffi-bindgen",
+    ]);
     if release {
         build.arg("--release");
     }
@@ -65,8 +90,15 @@ fn size() -> Result<(), String> {
     let stripped = lib.with_extension("stripped.so");
     std::fs::copy(&lib, &stripped).map_err(|e| e.to_string())?;
     run(Command::new("strip").arg("--strip-all").arg(&stripped))?;
-    let bytes = std::fs::metadata(&stripped).map_err(|e| e.to_string())?.len();
-    println!("stripped release cdylib ({}): {} bytes = {:.2} MB", env::consts::ARCH, bytes, bytes as f64 / 1e6);
+    let bytes = std::fs::metadata(&stripped)
+        .map_err(|e| e.to_string())?
+        .len();
+    println!(
+        "stripped release cdylib ({}): {} bytes = {:.2} MB",
+        env::consts::ARCH,
+        bytes,
+        bytes as f64 / 1e6
+    );
     Ok(())
 }
 
@@ -74,9 +106,21 @@ fn xcframework() -> Result<(), String> {
     if !cfg!(target_os = "macos") {
         return Err("the xcframework needs macOS with Xcode".into());
     }
-    let targets = ["aarch64-apple-ios", "aarch64-apple-ios-sim", "x86_64-apple-ios"];
+    let targets = [
+        "aarch64-apple-ios",
+        "aarch64-apple-ios-sim",
+        "x86_64-apple-ios",
+    ];
     for t in targets {
-        run(cargo().args(["build", "-p", "vouch-ffi", "--lib", "--release", "--target", t]))?;
+        run(cargo().args([
+            "build",
+            "-p",
+            "vouch-ffi",
+            "--lib",
+            "--release",
+            "--target",
+            t,
+        ]))?;
     }
     bindings("swift", true, Some(root().join("ios/Sources/VouchFFI")))?;
     let target = root().join("target");
@@ -106,7 +150,11 @@ fn xcframework() -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let flag = |f: &str| args.iter().any(|a| a == f);
-    let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let result = match args.first().map(String::as_str) {
         Some("bindings") => match args.get(1) {
             Some(lang) => bindings(lang, flag("--release"), out),
@@ -114,7 +162,10 @@ fn main() -> ExitCode {
         },
         Some("size") => size(),
         Some("xcframework") => xcframework(),
-        _ => Err("usage: cargo xtask bindings kotlin|swift [--release] [--out DIR] | size | xcframework".into()),
+        _ => Err(
+            "usage: cargo xtask bindings kotlin|swift [--release] [--out DIR] | size | xcframework"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

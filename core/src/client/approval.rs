@@ -13,13 +13,16 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vouch_proto::{
-    ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus, ApproveRequest, Bytes, Decision, DeviceKind,
-    EnvelopeWire, ErrorCode, Event, PendingApproval,
+    ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus, ApproveRequest, Bytes,
+    Decision, DeviceKind, EnvelopeWire, ErrorCode, Event, PendingApproval,
 };
 
 use super::{Client, EnrollmentState, Verification, state::Tokens};
 use crate::{
-    crypto::{Envelope, EnvelopeContext, EnvelopeMode, PublicKey, QrPayload, QrSecret, VaultKey, check_values},
+    crypto::{
+        Envelope, EnvelopeContext, EnvelopeMode, PublicKey, QrPayload, QrSecret, VaultKey,
+        check_values,
+    },
     error::{Error, Result},
     store::now_ms,
 };
@@ -49,7 +52,10 @@ pub struct ApprovalPrompt {
 
 impl std::fmt::Debug for ApprovalPrompt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApprovalPrompt").field("request_id", &self.request_id).field("expires_at", &self.expires_at).finish()
+        f.debug_struct("ApprovalPrompt")
+            .field("request_id", &self.request_id)
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
@@ -93,14 +99,24 @@ impl Client {
         let _t = self.inner.transition.lock().await;
         let (user, device_id, device_name) = self.verifying()?;
         let account = self.account_token()?;
-        let opened: ApprovalOpened =
-            self.inner.transport.post(&format!("/v1/devices/{device_id}/approval-requests"), Some(&account), &()).await?;
+        let opened: ApprovalOpened = self
+            .inner
+            .transport
+            .post(
+                &format!("/v1/devices/{device_id}/approval-requests"),
+                Some(&account),
+                &(),
+            )
+            .await?;
         let prompt = self.remember_request(opened, user.id, ApprovalPurpose::Enrollment)?;
         let state = EnrollmentState::Verifying {
             user,
             device_id,
             device_name,
-            verification: Verification::Approval { request_id: prompt.request_id, expires_at: prompt.expires_at },
+            verification: Verification::Approval {
+                request_id: prompt.request_id,
+                expires_at: prompt.expires_at,
+            },
         };
         self.persist(state, None)?;
         Ok(prompt)
@@ -110,17 +126,36 @@ impl Client {
     /// share them (the same number-matched prompt on the approver).
     pub async fn request_vault_keys(&self) -> Result<ApprovalPrompt> {
         let _t = self.inner.transition.lock().await;
-        let EnrollmentState::Trusted { user, device_id, .. } = self.state() else {
-            return Err(Error::InvalidState("only a trusted device can ask for vault keys"));
+        let EnrollmentState::Trusted {
+            user, device_id, ..
+        } = self.state()
+        else {
+            return Err(Error::InvalidState(
+                "only a trusted device can ask for vault keys",
+            ));
         };
         let token = self.device_token()?;
         let opened: ApprovalOpened = self
-            .guard(self.inner.transport.post(&format!("/v1/devices/{device_id}/approval-requests"), Some(&token), &()).await)
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/devices/{device_id}/approval-requests"),
+                        Some(&token),
+                        &(),
+                    )
+                    .await,
+            )
             .await?;
         self.remember_request(opened, user.id, ApprovalPurpose::KeySharing)
     }
 
-    fn remember_request(&self, opened: ApprovalOpened, user_id: Uuid, purpose: ApprovalPurpose) -> Result<ApprovalPrompt> {
+    fn remember_request(
+        &self,
+        opened: ApprovalOpened,
+        user_id: Uuid,
+        purpose: ApprovalPurpose,
+    ) -> Result<ApprovalPrompt> {
         let secret = QrSecret::generate()?;
         let row = RequesterRow {
             request_id: opened.id,
@@ -129,21 +164,38 @@ impl Client {
             qr_secret: Bytes(secret.expose().to_vec()),
             expires_at: opened.expires_at,
         };
-        let payload = crate::crypto::SecretBytes::new(serde_json::to_vec(&row).map_err(|_| Error::Protocol("encoding"))?);
+        let payload = crate::crypto::SecretBytes::new(
+            serde_json::to_vec(&row).map_err(|_| Error::Protocol("encoding"))?,
+        );
         let expires_ms = (opened.expires_at.unix_timestamp_nanos() / 1_000_000) as i64;
         // Keep only the newest request of this device.
         for (old, _) in self.inner.store.pending_approvals(REQUESTER)? {
             self.inner.store.delete_pending_approval(old)?;
         }
-        self.inner.store.put_pending_approval(opened.id, REQUESTER, &payload, expires_ms)?;
+        self.inner
+            .store
+            .put_pending_approval(opened.id, REQUESTER, &payload, expires_ms)?;
         self.prompt_from(&row)
     }
 
     fn prompt_from(&self, row: &RequesterRow) -> Result<ApprovalPrompt> {
-        let identity = self.inner.store.identity()?.ok_or(Error::InvalidState("no device identity"))?;
+        let identity = self
+            .inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))?;
         let cv = check_values(identity.public_key(), &row.user_id, &row.request_id);
-        let secret: [u8; 32] = row.qr_secret.0.as_slice().try_into().map_err(|_| Error::CorruptRow("pending_approvals"))?;
-        let qr = QrPayload { request_id: row.request_id, key_hash: identity.public_key().hash(), secret: QrSecret::from_bytes(secret) };
+        let secret: [u8; 32] = row
+            .qr_secret
+            .0
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::CorruptRow("pending_approvals"))?;
+        let qr = QrPayload {
+            request_id: row.request_id,
+            key_hash: identity.public_key().hash(),
+            secret: QrSecret::from_bytes(secret),
+        };
         Ok(ApprovalPrompt {
             request_id: row.request_id,
             purpose: row.purpose,
@@ -157,14 +209,19 @@ impl Client {
     fn requester_row(&self) -> Result<Option<RequesterRow>> {
         let rows = self.inner.store.pending_approvals(REQUESTER)?;
         match rows.into_iter().next() {
-            Some((_, row)) => Ok(Some(serde_json::from_slice(&row.payload).map_err(|_| Error::CorruptRow("pending_approvals"))?)),
+            Some((_, row)) => Ok(Some(
+                serde_json::from_slice(&row.payload)
+                    .map_err(|_| Error::CorruptRow("pending_approvals"))?,
+            )),
             None => Ok(None),
         }
     }
 
     /// The prompt of the request this device is waiting on, if any (after a restart too).
     pub fn approval_prompt(&self) -> Result<Option<ApprovalPrompt>> {
-        self.requester_row()?.map(|r| self.prompt_from(&r)).transpose()
+        self.requester_row()?
+            .map(|r| self.prompt_from(&r))
+            .transpose()
     }
 
     /// Checks the request once. Returns the new state when it was decided (approved:
@@ -172,14 +229,25 @@ impl Client {
     pub async fn check_approval(&self) -> Result<Option<EnrollmentState>> {
         let _t = self.inner.transition.lock().await;
         let Some(row) = self.requester_row()? else {
-            return Err(Error::InvalidState("no approval request is open on this device"));
+            return Err(Error::InvalidState(
+                "no approval request is open on this device",
+            ));
         };
         let token = match row.purpose {
             ApprovalPurpose::Enrollment => self.account_token()?,
             ApprovalPurpose::KeySharing => self.device_token()?,
         };
-        let st: ApprovalState =
-            self.guard(self.inner.transport.get(&format!("/v1/approval-requests/{}", row.request_id), Some(&token)).await).await?;
+        let st: ApprovalState = self
+            .guard(
+                self.inner
+                    .transport
+                    .get(
+                        &format!("/v1/approval-requests/{}", row.request_id),
+                        Some(&token),
+                    )
+                    .await,
+            )
+            .await?;
         if st.id != row.request_id {
             return Err(Error::Protocol("answer for another request"));
         }
@@ -192,7 +260,10 @@ impl Client {
                 if row.purpose == ApprovalPurpose::KeySharing {
                     return Ok(Some(state));
                 }
-                let user = state.user().cloned().ok_or(Error::InvalidState("not signed in"))?;
+                let user = state
+                    .user()
+                    .cloned()
+                    .ok_or(Error::InvalidState("not signed in"))?;
                 let next = if st.status == ApprovalStatus::Denied {
                     EnrollmentState::Denied { user }
                 } else {
@@ -207,8 +278,17 @@ impl Client {
     /// Opens every envelope for our own pending request (once: the request row is removed
     /// in the same transaction that stores the keys) and moves to `Trusted`.
     fn accept_approval(&self, row: &RequesterRow, st: ApprovalState) -> Result<EnrollmentState> {
-        let identity = self.inner.store.identity()?.ok_or(Error::InvalidState("no device identity"))?;
-        let secret: [u8; 32] = row.qr_secret.0.as_slice().try_into().map_err(|_| Error::CorruptRow("pending_approvals"))?;
+        let identity = self
+            .inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))?;
+        let secret: [u8; 32] = row
+            .qr_secret
+            .0
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::CorruptRow("pending_approvals"))?;
         let qr_secret = QrSecret::from_bytes(secret);
         let mut keys: Vec<(Uuid, VaultKey)> = Vec::new();
         let mut via_qr = st.via_qr;
@@ -221,31 +301,75 @@ impl Client {
                 }
                 EnvelopeMode::Base => None,
             };
-            let ctx = EnvelopeContext { user_id: row.user_id, request_id: row.request_id, vault_id: e.vault_id };
+            let ctx = EnvelopeContext {
+                user_id: row.user_id,
+                request_id: row.request_id,
+                vault_id: e.vault_id,
+            };
             keys.push((e.vault_id, env.open(&identity, &ctx, psk)?));
         }
         let state = self.state();
         let (next, tokens) = match (row.purpose, &state) {
-            (ApprovalPurpose::Enrollment, EnrollmentState::Verifying { user, device_id, device_name, .. }) => {
-                let device_token = st.device_token.clone().ok_or(Error::Protocol("approved without a device token"))?;
-                let verified_by = if via_qr { vouch_proto::VerifiedBy::QrApproval } else { vouch_proto::VerifiedBy::Approval };
+            (
+                ApprovalPurpose::Enrollment,
+                EnrollmentState::Verifying {
+                    user,
+                    device_id,
+                    device_name,
+                    ..
+                },
+            ) => {
+                let device_token = st
+                    .device_token
+                    .clone()
+                    .ok_or(Error::Protocol("approved without a device token"))?;
+                let verified_by = if via_qr {
+                    vouch_proto::VerifiedBy::QrApproval
+                } else {
+                    vouch_proto::VerifiedBy::Approval
+                };
                 let next = EnrollmentState::Trusted {
                     user: user.clone(),
                     device_id: *device_id,
                     device_name: device_name.clone(),
                     verified_by,
                 };
-                (next, Tokens { account: self.account_token().ok(), device: Some(device_token) })
+                (
+                    next,
+                    Tokens {
+                        account: self.account_token().ok(),
+                        device: Some(device_token),
+                    },
+                )
             }
-            (ApprovalPurpose::KeySharing, EnrollmentState::Trusted { .. }) => {
-                (state.clone(), self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            (ApprovalPurpose::KeySharing, EnrollmentState::Trusted { .. }) => (
+                state.clone(),
+                self.inner
+                    .tokens
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
+            _ => {
+                return Err(Error::InvalidState(
+                    "the approval does not match this device's state",
+                ));
             }
-            _ => return Err(Error::InvalidState("the approval does not match this device's state")),
         };
-        let state_json = serde_json::to_string(&next).map_err(|_| Error::Protocol("state encoding"))?;
-        let secrets = crate::crypto::SecretBytes::new(serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("encoding"))?);
-        self.inner.store.complete_approval(row.request_id, &keys, Some((&self.inner.server_url, &state_json, &secrets)))?;
-        self.inner.store.audit("approval_accepted", &format!("{} vault key(s), qr={via_qr}", keys.len()))?;
+        let state_json =
+            serde_json::to_string(&next).map_err(|_| Error::Protocol("state encoding"))?;
+        let secrets = crate::crypto::SecretBytes::new(
+            serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("encoding"))?,
+        );
+        self.inner.store.complete_approval(
+            row.request_id,
+            &keys,
+            Some((&self.inner.server_url, &state_json, &secrets)),
+        )?;
+        self.inner.store.audit(
+            "approval_accepted",
+            &format!("{} vault key(s), qr={via_qr}", keys.len()),
+        )?;
         self.commit_memory(next.clone(), tokens);
         if let Some(l) = &self.inner.listener {
             l.vaults_changed();
@@ -261,15 +385,23 @@ impl Client {
             if let Some(state) = self.check_approval().await? {
                 return Ok(state);
             }
-            let row = self.requester_row()?.ok_or(Error::InvalidState("no approval request is open"))?;
+            let row = self
+                .requester_row()?
+                .ok_or(Error::InvalidState("no approval request is open"))?;
             let (token, query) = match (row.purpose, self.state().device_id()) {
-                (ApprovalPurpose::Enrollment, Some(dev)) => (self.account_token()?, format!("?device_id={dev}")),
+                (ApprovalPurpose::Enrollment, Some(dev)) => {
+                    (self.account_token()?, format!("?device_id={dev}"))
+                }
                 _ => (self.device_token()?, String::new()),
             };
             match self.inner.transport.events(&token, &query, None).await {
                 Ok(mut stream) => loop {
                     match tokio::time::timeout(POLL_INTERVAL, stream.next()).await {
-                        Ok(Some(Ok((_, Event::ApprovalDecided { request_id, .. })))) if request_id == row.request_id => break,
+                        Ok(Some(Ok((_, Event::ApprovalDecided { request_id, .. }))))
+                            if request_id == row.request_id =>
+                        {
+                            break;
+                        }
                         Ok(Some(Ok(_))) => continue,
                         // Stream ended or failed, or nothing for a while: check by polling.
                         _ => break,
@@ -285,7 +417,9 @@ impl Client {
 
     fn require_approver(&self) -> Result<()> {
         if !self.inner.device.kind.can_approve() {
-            return Err(Error::InvalidState("browser extensions cannot approve devices"));
+            return Err(Error::InvalidState(
+                "browser extensions cannot approve devices",
+            ));
         }
         if !self.state().is_trusted() {
             return Err(Error::InvalidState("only a trusted device can approve"));
@@ -298,22 +432,39 @@ impl Client {
     pub async fn pending_requests(&self) -> Result<Vec<PendingRequest>> {
         self.require_approver()?;
         let token = self.device_token()?;
-        let listed: Vec<PendingApproval> =
-            self.guard(self.inner.transport.get("/v1/approval-requests?status=pending", Some(&token)).await).await?;
-        let known: std::collections::HashSet<Uuid> =
-            self.inner.store.pending_approvals(APPROVER)?.into_iter().map(|(id, _)| id).collect();
+        let listed: Vec<PendingApproval> = self
+            .guard(
+                self.inner
+                    .transport
+                    .get("/v1/approval-requests?status=pending", Some(&token))
+                    .await,
+            )
+            .await?;
+        let known: std::collections::HashSet<Uuid> = self
+            .inner
+            .store
+            .pending_approvals(APPROVER)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         let live: std::collections::HashSet<Uuid> = listed.iter().map(|p| p.id).collect();
         for p in &listed {
             if !known.contains(&p.id) {
                 let payload = serde_json::to_vec(p).map_err(|_| Error::Protocol("encoding"))?;
                 let exp = (p.expires_at.unix_timestamp_nanos() / 1_000_000) as i64;
-                self.inner.store.put_pending_approval(p.id, APPROVER, &payload, exp)?;
+                self.inner
+                    .store
+                    .put_pending_approval(p.id, APPROVER, &payload, exp)?;
             }
         }
         for id in known.difference(&live) {
             self.inner.store.delete_pending_approval(*id)?;
         }
-        let views = self.snapshots()?.into_iter().map(|s| view(&s)).collect::<Vec<_>>();
+        let views = self
+            .snapshots()?
+            .into_iter()
+            .map(|s| view(&s))
+            .collect::<Vec<_>>();
         if let Some(l) = &self.inner.listener {
             l.pending_approvals_changed(views.clone());
         }
@@ -326,12 +477,20 @@ impl Client {
             .pending_approvals(APPROVER)?
             .into_iter()
             .filter(|(_, row)| row.expires_at_ms > now_ms())
-            .map(|(_, row)| serde_json::from_slice(&row.payload).map_err(|_| Error::CorruptRow("pending_approvals")))
+            .map(|(_, row)| {
+                serde_json::from_slice(&row.payload)
+                    .map_err(|_| Error::CorruptRow("pending_approvals"))
+            })
             .collect()
     }
 
     fn snapshot(&self, request_id: Uuid) -> Result<PendingApproval> {
-        let row = self.inner.store.pending_approval(request_id)?.filter(|r| r.role == APPROVER).ok_or(Error::UnknownRequest)?;
+        let row = self
+            .inner
+            .store
+            .pending_approval(request_id)?
+            .filter(|r| r.role == APPROVER)
+            .ok_or(Error::UnknownRequest)?;
         serde_json::from_slice(&row.payload).map_err(|_| Error::CorruptRow("pending_approvals"))
     }
 
@@ -344,7 +503,9 @@ impl Client {
         let snap = self.snapshot(request_id)?;
         let key = self.snapshot_key(&snap)?;
         if !check_values(&key, &snap.user_id, &snap.id).matches_number(typed_number) {
-            self.inner.store.audit("approval_refused", "wrong number typed")?;
+            self.inner
+                .store
+                .audit("approval_refused", "wrong number typed")?;
             return Err(Error::WrongNumber);
         }
         self.send_approval(&snap, &key, None).await
@@ -362,7 +523,9 @@ impl Client {
         let snap = self.snapshot(qr.request_id)?;
         let key = self.snapshot_key(&snap)?;
         if !qr.names_key(&key) {
-            self.inner.store.audit("approval_refused", "QR key hash does not match")?;
+            self.inner
+                .store
+                .audit("approval_refused", "QR key hash does not match")?;
             return Err(Error::KeyMismatch);
         }
         self.send_approval(&snap, &key, Some(&qr.secret)).await
@@ -376,20 +539,47 @@ impl Client {
         PublicKey::from_bytes(&snap.device.public_key.0)
     }
 
-    async fn send_approval(&self, snap: &PendingApproval, key: &PublicKey, psk: Option<&QrSecret>) -> Result<()> {
+    async fn send_approval(
+        &self,
+        snap: &PendingApproval,
+        key: &PublicKey,
+        psk: Option<&QrSecret>,
+    ) -> Result<()> {
         let token = self.device_token()?;
         let mut envelopes = Vec::new();
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
-            let Some(vault_key) = self.inner.store.vault_key(v.id)? else { continue };
-            let ctx = EnvelopeContext { user_id: snap.user_id, request_id: snap.id, vault_id: v.id };
+            let Some(vault_key) = self.inner.store.vault_key(v.id)? else {
+                continue;
+            };
+            let ctx = EnvelopeContext {
+                user_id: snap.user_id,
+                request_id: snap.id,
+                vault_id: v.id,
+            };
             let env = Envelope::seal(&vault_key, key, &ctx, psk)?;
-            envelopes.push(EnvelopeWire { vault_id: v.id, envelope: Bytes(env.as_bytes().to_vec()) });
+            envelopes.push(EnvelopeWire {
+                vault_id: v.id,
+                envelope: Bytes(env.as_bytes().to_vec()),
+            });
         }
         // Vaults created offline must exist on the server before their envelopes.
         let _ = self.flush(false).await;
-        let body = ApproveRequest { envelopes, via_qr: psk.is_some() };
-        let r: Result<Decision> =
-            self.guard(self.inner.transport.post(&format!("/v1/approval-requests/{}/approve", snap.id), Some(&token), &body).await).await;
+        let body = ApproveRequest {
+            envelopes,
+            via_qr: psk.is_some(),
+        };
+        let r: Result<Decision> = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/approval-requests/{}/approve", snap.id),
+                        Some(&token),
+                        &body,
+                    )
+                    .await,
+            )
+            .await;
         self.settle(snap.id, r.map(|_| ()))
     }
 
@@ -397,15 +587,28 @@ impl Client {
     pub async fn deny(&self, request_id: Uuid) -> Result<()> {
         self.require_approver()?;
         let token = self.device_token()?;
-        let r: Result<Decision> =
-            self.guard(self.inner.transport.post(&format!("/v1/approval-requests/{request_id}/deny"), Some(&token), &()).await).await;
+        let r: Result<Decision> = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/approval-requests/{request_id}/deny"),
+                        Some(&token),
+                        &(),
+                    )
+                    .await,
+            )
+            .await;
         self.settle(request_id, r.map(|_| ()))
     }
 
     fn settle(&self, request_id: Uuid, r: Result<()>) -> Result<()> {
         let finished = match &r {
             Ok(()) => true,
-            Err(Error::Server { code, .. }) => matches!(code, ErrorCode::AlreadyDecided | ErrorCode::RequestExpired | ErrorCode::NotFound),
+            Err(Error::Server { code, .. }) => matches!(
+                code,
+                ErrorCode::AlreadyDecided | ErrorCode::RequestExpired | ErrorCode::NotFound
+            ),
             Err(_) => false,
         };
         if finished {
@@ -416,7 +619,9 @@ impl Client {
             }
         }
         if r.is_ok() {
-            self.inner.store.audit("approval_decided", &request_id.to_string())?;
+            self.inner
+                .store
+                .audit("approval_decided", &request_id.to_string())?;
         }
         r
     }

@@ -2,8 +2,8 @@
 
 use uuid::Uuid;
 use vouch_proto::{
-    CodeSent, Device, ErrorCode, LoginRequest, LoginResponse, RegisterDeviceRequest, TrustedDevice, VerifyCodeRequest,
-    default_device_name, validate_device_name,
+    CodeSent, Device, ErrorCode, LoginRequest, LoginResponse, RegisterDeviceRequest, TrustedDevice,
+    VerifyCodeRequest, default_device_name, validate_device_name,
 };
 
 use super::{Client, EnrollmentState, Verification, state::Tokens};
@@ -17,13 +17,32 @@ impl Client {
     /// enrollment) to `Untrusted`; the account token is kept sealed.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<EnrollmentState> {
         let _t = self.inner.transition.lock().await;
-        if matches!(self.state(), EnrollmentState::Trusted { .. } | EnrollmentState::Verifying { .. }) {
+        if matches!(
+            self.state(),
+            EnrollmentState::Trusted { .. } | EnrollmentState::Verifying { .. }
+        ) {
             return Err(Error::InvalidState("already signed in on this device"));
         }
-        let req = LoginRequest { email: email.trim().to_owned(), password: password.to_owned() };
-        let resp: LoginResponse = self.inner.transport.post("/v1/auth/login", None, &req).await?;
-        let state = EnrollmentState::Untrusted { user: resp.user, reminded_later: false };
-        self.persist(state.clone(), Some(Tokens { account: Some(resp.account_token), device: None }))?;
+        let req = LoginRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+        };
+        let resp: LoginResponse = self
+            .inner
+            .transport
+            .post("/v1/auth/login", None, &req)
+            .await?;
+        let state = EnrollmentState::Untrusted {
+            user: resp.user,
+            reminded_later: false,
+        };
+        self.persist(
+            state.clone(),
+            Some(Tokens {
+                account: Some(resp.account_token),
+                device: None,
+            }),
+        )?;
         Ok(state)
     }
 
@@ -33,17 +52,26 @@ impl Client {
         let _t = self.inner.transition.lock().await;
         match self.state() {
             EnrollmentState::Untrusted { user, .. } => {
-                let state = EnrollmentState::Untrusted { user, reminded_later: true };
+                let state = EnrollmentState::Untrusted {
+                    user,
+                    reminded_later: true,
+                };
                 self.persist(state.clone(), None)?;
                 Ok(state)
             }
-            _ => Err(Error::InvalidState("only an untrusted session can postpone setup")),
+            _ => Err(Error::InvalidState(
+                "only an untrusted session can postpone setup",
+            )),
         }
     }
 
     /// The suggested name `[username][device name] - [OS]/[browser or app]`.
     pub fn default_device_name(&self) -> Result<String> {
-        let user = self.state().user().cloned().ok_or(Error::InvalidState("not signed in"))?;
+        let user = self
+            .state()
+            .user()
+            .cloned()
+            .ok_or(Error::InvalidState("not signed in"))?;
         let d = &self.inner.device;
         Ok(default_device_name(&user.username, &d.model, &d.os, &d.app))
     }
@@ -55,9 +83,15 @@ impl Client {
         let (user, retry) = match self.state() {
             EnrollmentState::Untrusted { user, .. } => (user, true),
             EnrollmentState::Denied { user } | EnrollmentState::Expired { user } => (user, false),
-            _ => return Err(Error::InvalidState("sign in first (or this device is already registered)")),
+            _ => {
+                return Err(Error::InvalidState(
+                    "sign in first (or this device is already registered)",
+                ));
+            }
         };
-        let name = validate_device_name(name).map_err(|e| Error::InvalidInput(e.to_string()))?.to_owned();
+        let name = validate_device_name(name)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?
+            .to_owned();
         let account = self.account_token()?;
         // The identity is saved before it is announced, so a crash cannot lose the secret
         // half of a key the server already knows. An untrusted session that already made
@@ -80,7 +114,11 @@ impl Client {
             platform: format!("{} / {}", d.os, d.app),
             public_key: identity.public_key().as_bytes().to_vec().into(),
         };
-        let device: Device = self.inner.transport.post("/v1/devices", Some(&account), &req).await?;
+        let device: Device = self
+            .inner
+            .transport
+            .post("/v1/devices", Some(&account), &req)
+            .await?;
         if device.public_key.0 != identity.public_key().as_bytes() {
             return Err(Error::Protocol("server registered another key"));
         }
@@ -91,14 +129,23 @@ impl Client {
             verification: Verification::NotStarted,
         };
         self.persist(state.clone(), None)?;
-        self.inner.store.audit("device_registered", &device.id.to_string())?;
+        self.inner
+            .store
+            .audit("device_registered", &device.id.to_string())?;
         Ok(state)
     }
 
     pub(super) fn verifying(&self) -> Result<(vouch_proto::UserInfo, Uuid, String)> {
         match self.state() {
-            EnrollmentState::Verifying { user, device_id, device_name, .. } => Ok((user, device_id, device_name)),
-            _ => Err(Error::InvalidState("this device is not waiting for verification")),
+            EnrollmentState::Verifying {
+                user,
+                device_id,
+                device_name,
+                ..
+            } => Ok((user, device_id, device_name)),
+            _ => Err(Error::InvalidState(
+                "this device is not waiting for verification",
+            )),
         }
     }
 
@@ -109,13 +156,23 @@ impl Client {
         let _t = self.inner.transition.lock().await;
         let (user, device_id, device_name) = self.verifying()?;
         let account = self.account_token()?;
-        let sent: CodeSent =
-            self.inner.transport.post(&format!("/v1/devices/{device_id}/email-code"), Some(&account), &()).await?;
+        let sent: CodeSent = self
+            .inner
+            .transport
+            .post(
+                &format!("/v1/devices/{device_id}/email-code"),
+                Some(&account),
+                &(),
+            )
+            .await?;
         let state = EnrollmentState::Verifying {
             user,
             device_id,
             device_name,
-            verification: Verification::EmailCode { expires_at: sent.expires_at, resend_after: sent.resend_after },
+            verification: Verification::EmailCode {
+                expires_at: sent.expires_at,
+                resend_after: sent.resend_after,
+            },
         };
         self.persist(state.clone(), None)?;
         Ok(state)
@@ -133,12 +190,21 @@ impl Client {
         let resp: Result<TrustedDevice> = self
             .inner
             .transport
-            .post(&format!("/v1/devices/{device_id}/email-code/verify"), Some(&account), &VerifyCodeRequest { code })
+            .post(
+                &format!("/v1/devices/{device_id}/email-code/verify"),
+                Some(&account),
+                &VerifyCodeRequest { code },
+            )
             .await;
         let trusted = match resp {
             Ok(t) => t,
-            Err(Error::Server { code: ErrorCode::DeviceNotPending, .. }) => {
-                return Err(Error::InvalidState("the server no longer has this device pending"));
+            Err(Error::Server {
+                code: ErrorCode::DeviceNotPending,
+                ..
+            }) => {
+                return Err(Error::InvalidState(
+                    "the server no longer has this device pending",
+                ));
             }
             Err(e) => return Err(e),
         };
@@ -148,7 +214,10 @@ impl Client {
             device_name: trusted.device.name,
             verified_by: vouch_proto::VerifiedBy::EmailCode,
         };
-        let tokens = Tokens { account: Some(account), device: Some(trusted.device_token) };
+        let tokens = Tokens {
+            account: Some(account),
+            device: Some(trusted.device_token),
+        };
         self.persist(state.clone(), Some(tokens))?;
         self.inner.store.audit("trusted", "email_code")?;
         Ok(state)

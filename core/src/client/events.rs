@@ -21,8 +21,14 @@ impl Client {
         let mut backoff = RECONNECT_MIN;
         while self.state().is_trusted() {
             let token = self.device_token()?;
-            let last = self.inner.store.setting(LAST_EVENT_ID)?.and_then(|s| s.parse().ok());
-            let stream = self.guard(self.inner.transport.events(&token, "", last).await).await;
+            let last = self
+                .inner
+                .store
+                .setting(LAST_EVENT_ID)?
+                .and_then(|s| s.parse().ok());
+            let stream = self
+                .guard(self.inner.transport.events(&token, "", last).await)
+                .await;
             let mut stream = match stream {
                 Ok(s) => s,
                 Err(Error::Wiped) => return Ok(()),
@@ -39,7 +45,9 @@ impl Client {
             while let Some(item) = stream.next().await {
                 let Ok((id, event)) = item else { break };
                 let handled = self.handle_event(event).await;
-                self.inner.store.set_setting(LAST_EVENT_ID, &id.to_string())?;
+                self.inner
+                    .store
+                    .set_setting(LAST_EVENT_ID, &id.to_string())?;
                 match handled {
                     Err(Error::Wiped) => return Ok(()),
                     Err(e) => log::warn!("event handling failed: {e}"),
@@ -90,4 +98,3 @@ impl Client {
         }
     }
 }
-

@@ -18,9 +18,9 @@ use std::{
 };
 
 pub use approval::{ApprovalPrompt, PendingRequest};
+use state::Tokens;
 pub use state::{EnrollmentState, Verification};
 pub use vault::{ItemInfo, SyncReport, VaultInfo};
-use state::Tokens;
 use vouch_proto::{Device, DeviceKind, ErrorCode};
 
 use crate::{
@@ -96,13 +96,18 @@ impl Client {
     /// Opens (or creates) the profile and resumes its persisted state. No network.
     pub fn open(config: ClientConfig) -> Result<Self> {
         let transport = Transport::new(&config.server_url, &config.tls)?;
-        let store = Store::open(config.profile_dir.join(DATABASE_FILE), config.secret_store.as_ref())?;
+        let store = Store::open(
+            config.profile_dir.join(DATABASE_FILE),
+            config.secret_store.as_ref(),
+        )?;
         let (state, tokens) = match store.account()? {
             Some(row) => {
-                let state: EnrollmentState =
-                    serde_json::from_str(&row.state_json).map_err(|_| Error::CorruptRow("account"))?;
+                let state: EnrollmentState = serde_json::from_str(&row.state_json)
+                    .map_err(|_| Error::CorruptRow("account"))?;
                 let tokens: Tokens = match row.secrets {
-                    Some(s) => serde_json::from_slice(&s).map_err(|_| Error::CorruptRow("account"))?,
+                    Some(s) => {
+                        serde_json::from_slice(&s).map_err(|_| Error::CorruptRow("account"))?
+                    }
                     None => Tokens::default(),
                 };
                 (state, tokens)
@@ -126,7 +131,11 @@ impl Client {
 
     /// The current enrollment state (a local read).
     pub fn state(&self) -> EnrollmentState {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The profile database path.
@@ -142,7 +151,8 @@ impl Client {
     /// The user's devices (trusted device only).
     pub async fn devices(&self) -> Result<Vec<Device>> {
         let token = self.device_token()?;
-        self.guard(self.inner.transport.get("/v1/devices", Some(&token)).await).await
+        self.guard(self.inner.transport.get("/v1/devices", Some(&token)).await)
+            .await
     }
 
     /// Disables a device (allowed to web devices of the same user and to admins). Disabling
@@ -150,7 +160,16 @@ impl Client {
     pub async fn disable_device(&self, device_id: uuid::Uuid) -> Result<()> {
         let token = self.device_token()?;
         let _: vouch_proto::Disabled = self
-            .guard(self.inner.transport.post(&format!("/v1/devices/{device_id}/disable"), Some(&token), &()).await)
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/devices/{device_id}/disable"),
+                        Some(&token),
+                        &(),
+                    )
+                    .await,
+            )
             .await?;
         if self.state().device_id() == Some(device_id) {
             self.wipe_now()?;
@@ -165,14 +184,24 @@ impl Client {
             Some(u) => format!("/v1/admin/devices?user_id={u}"),
             None => "/v1/admin/devices".to_owned(),
         };
-        self.guard(self.inner.transport.get(&path, Some(&token)).await).await
+        self.guard(self.inner.transport.get(&path, Some(&token)).await)
+            .await
     }
 
     /// Admin: deprovisions a user (every device disabled in one transaction).
     pub async fn admin_deprovision(&self, user_id: uuid::Uuid) -> Result<Vec<uuid::Uuid>> {
         let token = self.device_token()?;
         let out: vouch_proto::Disabled = self
-            .guard(self.inner.transport.post(&format!("/v1/admin/users/{user_id}/deprovision"), Some(&token), &()).await)
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/admin/users/{user_id}/deprovision"),
+                        Some(&token),
+                        &(),
+                    )
+                    .await,
+            )
             .await?;
         Ok(out.disabled)
     }
@@ -180,7 +209,17 @@ impl Client {
     /// Admin: lifts a user's email-code lock (100 failures) and sign-in throttle.
     pub async fn admin_unlock(&self, user_id: uuid::Uuid) -> Result<()> {
         let token = self.device_token()?;
-        self.guard(self.inner.transport.post(&format!("/v1/admin/users/{user_id}/unlock"), Some(&token), &()).await).await
+        self.guard(
+            self.inner
+                .transport
+                .post(
+                    &format!("/v1/admin/users/{user_id}/unlock"),
+                    Some(&token),
+                    &(),
+                )
+                .await,
+        )
+        .await
     }
 
     // ---- internals shared by the flows -------------------------------------------------
@@ -212,13 +251,21 @@ impl Client {
     fn persist(&self, state: EnrollmentState, tokens: Option<Tokens>) -> Result<()> {
         let tokens = match tokens {
             Some(t) => t,
-            None => self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            None => self
+                .inner
+                .tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         };
-        let state_json = serde_json::to_string(&state).map_err(|_| Error::Protocol("state encoding"))?;
+        let state_json =
+            serde_json::to_string(&state).map_err(|_| Error::Protocol("state encoding"))?;
         let secrets = crate::crypto::SecretBytes::new(
             serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("token encoding"))?,
         );
-        self.inner.store.save_account(&self.inner.server_url, &state_json, Some(&secrets))?;
+        self.inner
+            .store
+            .save_account(&self.inner.server_url, &state_json, Some(&secrets))?;
         self.commit_memory(state, tokens);
         Ok(())
     }
@@ -236,7 +283,10 @@ impl Client {
     /// disabled (rule 6: on learning that, the device wipes its keys and items).
     async fn guard<T>(&self, r: Result<T>) -> Result<T> {
         match r {
-            Err(Error::Server { code: ErrorCode::DeviceDisabled, .. }) => {
+            Err(Error::Server {
+                code: ErrorCode::DeviceDisabled,
+                ..
+            }) => {
                 self.wipe_now()?;
                 Err(Error::Wiped)
             }
@@ -256,7 +306,9 @@ impl Client {
             return Ok(());
         }
         self.inner.store.wipe(self.inner.secrets.as_ref())?;
-        self.inner.store.audit("wiped", "device disabled or deprovisioned")?;
+        self.inner
+            .store
+            .audit("wiped", "device disabled or deprovisioned")?;
         self.persist(EnrollmentState::Wiped, Some(Tokens::default()))?;
         if let Some(l) = &self.inner.listener {
             l.vaults_changed();

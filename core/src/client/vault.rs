@@ -54,8 +54,16 @@ pub struct SyncReport {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Op {
-    CreateVault { id: Uuid, name: String },
-    PutItem { vault_id: Uuid, item_id: Uuid, version: u64, ciphertext: Option<Bytes> },
+    CreateVault {
+        id: Uuid,
+        name: String,
+    },
+    PutItem {
+        vault_id: Uuid,
+        item_id: Uuid,
+        version: u64,
+        ciphertext: Option<Bytes>,
+    },
 }
 
 const OUTBOX_BATCH: usize = 100;
@@ -72,7 +80,12 @@ impl Client {
     }
 
     fn key_of(&self, vault_id: Uuid) -> Result<VaultKey> {
-        self.inner.store.vault_key(vault_id)?.ok_or(Error::InvalidState("this device does not hold the vault's key"))
+        self.inner
+            .store
+            .vault_key(vault_id)?
+            .ok_or(Error::InvalidState(
+                "this device does not hold the vault's key",
+            ))
     }
 
     /// Creates a local vault: a fresh 256-bit key that never leaves the device unsealed.
@@ -80,29 +93,68 @@ impl Client {
         self.require_trusted()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::InvalidInput("vault names are 1–128 characters".into()));
+            return Err(Error::InvalidInput(
+                "vault names are 1–128 characters".into(),
+            ));
         }
         let id = Uuid::new_v4();
         let key = VaultKey::generate()?;
-        let (kind, payload) = encode(&Op::CreateVault { id, name: name.to_owned() })?;
+        let (kind, payload) = encode(&Op::CreateVault {
+            id,
+            name: name.to_owned(),
+        })?;
         // The vault and its queued create land together or not at all.
-        self.inner.store.apply(&[Change::NewVault { id, name, key: &key }, Change::Enqueue { kind, payload: &payload }])?;
+        self.inner.store.apply(&[
+            Change::NewVault {
+                id,
+                name,
+                key: &key,
+            },
+            Change::Enqueue {
+                kind,
+                payload: &payload,
+            },
+        ])?;
         self.inner.store.audit("vault_created", &id.to_string())?;
         let _ = self.flush(false).await;
         self.notify_vaults();
-        Ok(VaultInfo { id, name: name.to_owned(), has_key: true })
+        Ok(VaultInfo {
+            id,
+            name: name.to_owned(),
+            has_key: true,
+        })
     }
 
     /// The vaults this device knows (a local read; works offline).
     pub fn vaults(&self) -> Result<Vec<VaultInfo>> {
         self.require_trusted()?;
-        Ok(self.inner.store.vaults()?.into_iter().map(|v| VaultInfo { id: v.id, name: v.name, has_key: v.has_key }).collect())
+        Ok(self
+            .inner
+            .store
+            .vaults()?
+            .into_iter()
+            .map(|v| VaultInfo {
+                id: v.id,
+                name: v.name,
+                has_key: v.has_key,
+            })
+            .collect())
     }
 
     /// Writes an item (new when `item_id` is `None`): sealed here, stored, queued for the
     /// server. Works offline; `synced` tells whether the server already has it.
-    pub async fn put_item(&self, vault_id: Uuid, item_id: Option<Uuid>, plaintext: &[u8]) -> Result<ItemInfo> {
-        self.write_item(vault_id, item_id.unwrap_or_else(Uuid::new_v4), Some(plaintext)).await
+    pub async fn put_item(
+        &self,
+        vault_id: Uuid,
+        item_id: Option<Uuid>,
+        plaintext: &[u8],
+    ) -> Result<ItemInfo> {
+        self.write_item(
+            vault_id,
+            item_id.unwrap_or_else(Uuid::new_v4),
+            Some(plaintext),
+        )
+        .await
     }
 
     /// Deletes an item (a new version without content, synced like any write).
@@ -110,20 +162,69 @@ impl Client {
         self.write_item(vault_id, item_id, None).await
     }
 
-    async fn write_item(&self, vault_id: Uuid, item_id: Uuid, plaintext: Option<&[u8]>) -> Result<ItemInfo> {
+    async fn write_item(
+        &self,
+        vault_id: Uuid,
+        item_id: Uuid,
+        plaintext: Option<&[u8]>,
+    ) -> Result<ItemInfo> {
         self.require_trusted()?;
         let key = self.key_of(vault_id)?;
-        let version = self.inner.store.item(vault_id, item_id)?.map(|i| i.version).unwrap_or(0) + 1;
-        let sealed = plaintext.map(|p| seal_item(&key, &ItemAad { vault_id, item_id, version }, p)).transpose()?;
-        let item = StoredItem { vault_id, item_id, version, sealed: sealed.clone(), dirty: true };
-        let (kind, payload) = encode(&Op::PutItem { vault_id, item_id, version, ciphertext: sealed.map(Bytes) })?;
+        let version = self
+            .inner
+            .store
+            .item(vault_id, item_id)?
+            .map(|i| i.version)
+            .unwrap_or(0)
+            + 1;
+        let sealed = plaintext
+            .map(|p| {
+                seal_item(
+                    &key,
+                    &ItemAad {
+                        vault_id,
+                        item_id,
+                        version,
+                    },
+                    p,
+                )
+            })
+            .transpose()?;
+        let item = StoredItem {
+            vault_id,
+            item_id,
+            version,
+            sealed: sealed.clone(),
+            dirty: true,
+        };
+        let (kind, payload) = encode(&Op::PutItem {
+            vault_id,
+            item_id,
+            version,
+            ciphertext: sealed.map(Bytes),
+        })?;
         // The item and its queued upload land together: a crash cannot leave a local
         // write that is never sent.
-        self.inner.store.apply(&[Change::Item(&item), Change::Enqueue { kind, payload: &payload }])?;
+        self.inner.store.apply(&[
+            Change::Item(&item),
+            Change::Enqueue {
+                kind,
+                payload: &payload,
+            },
+        ])?;
         let _ = self.flush(false).await;
-        let synced = self.inner.store.item(vault_id, item_id)?.is_some_and(|i| i.version == version && !i.dirty);
+        let synced = self
+            .inner
+            .store
+            .item(vault_id, item_id)?
+            .is_some_and(|i| i.version == version && !i.dirty);
         self.notify_vaults();
-        Ok(ItemInfo { vault_id, item_id, version, synced })
+        Ok(ItemInfo {
+            vault_id,
+            item_id,
+            version,
+            synced,
+        })
     }
 
     /// An item's plaintext, decrypted on the device (a local read; works offline).
@@ -131,9 +232,22 @@ impl Client {
     pub fn get_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<SecretBytes>> {
         self.require_trusted()?;
         let key = self.key_of(vault_id)?;
-        let Some(item) = self.inner.store.item(vault_id, item_id)? else { return Ok(None) };
-        let Some(sealed) = item.sealed else { return Ok(None) };
-        open_item(&key, &ItemAad { vault_id, item_id, version: item.version }, &sealed).map(Some)
+        let Some(item) = self.inner.store.item(vault_id, item_id)? else {
+            return Ok(None);
+        };
+        let Some(sealed) = item.sealed else {
+            return Ok(None);
+        };
+        open_item(
+            &key,
+            &ItemAad {
+                vault_id,
+                item_id,
+                version: item.version,
+            },
+            &sealed,
+        )
+        .map(Some)
     }
 
     /// The live items of a vault (a local read).
@@ -144,7 +258,12 @@ impl Client {
             .store
             .items(vault_id)?
             .into_iter()
-            .map(|i| ItemInfo { vault_id, item_id: i.item_id, version: i.version, synced: !i.dirty })
+            .map(|i| ItemInfo {
+                vault_id,
+                item_id: i.item_id,
+                version: i.version,
+                synced: !i.dirty,
+            })
             .collect())
     }
 
@@ -175,19 +294,41 @@ impl Client {
         let now = if force { i64::MAX } else { now_ms() };
         let entries = self.inner.store.outbox_due(now, OUTBOX_BATCH)?;
         for entry in entries {
-            let op: Op = serde_json::from_slice(&entry.payload).map_err(|_| Error::CorruptRow("outbox"))?;
+            let op: Op =
+                serde_json::from_slice(&entry.payload).map_err(|_| Error::CorruptRow("outbox"))?;
             let result = match &op {
                 Op::CreateVault { id, name } => self
                     .inner
                     .transport
-                    .post::<_, Vault>("/v1/vaults", Some(&token), &CreateVault { id: *id, name: name.clone() })
+                    .post::<_, Vault>(
+                        "/v1/vaults",
+                        Some(&token),
+                        &CreateVault {
+                            id: *id,
+                            name: name.clone(),
+                        },
+                    )
                     .await
                     .map(|_| ()),
-                Op::PutItem { vault_id, item_id, version, ciphertext } => {
-                    let body = PutItem { version: *version, base_version: version - 1, ciphertext: ciphertext.clone() };
+                Op::PutItem {
+                    vault_id,
+                    item_id,
+                    version,
+                    ciphertext,
+                } => {
+                    let body = PutItem {
+                        version: *version,
+                        base_version: version - 1,
+                        ciphertext: ciphertext.clone(),
+                    };
                     self.inner
                         .transport
-                        .send::<_, ItemRecord>(reqwest::Method::PUT, &format!("/v1/vaults/{vault_id}/items/{item_id}"), Some(&token), Some(&body))
+                        .send::<_, ItemRecord>(
+                            reqwest::Method::PUT,
+                            &format!("/v1/vaults/{vault_id}/items/{item_id}"),
+                            Some(&token),
+                            Some(&body),
+                        )
                         .await
                         .map(|_| ())
                 }
@@ -195,8 +336,17 @@ impl Client {
             match self.guard(result).await {
                 Ok(()) => {
                     match &op {
-                        Op::PutItem { vault_id, item_id, version, .. } => self.inner.store.apply(&[
-                            Change::ItemSynced { vault_id: *vault_id, item_id: *item_id, version: *version },
+                        Op::PutItem {
+                            vault_id,
+                            item_id,
+                            version,
+                            ..
+                        } => self.inner.store.apply(&[
+                            Change::ItemSynced {
+                                vault_id: *vault_id,
+                                item_id: *item_id,
+                                version: *version,
+                            },
                             Change::OutboxAck(entry.seq),
                         ])?,
                         Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
@@ -205,23 +355,33 @@ impl Client {
                 }
                 Err(Error::Offline) => {
                     let delay = (RETRY_BASE_MS << entry.attempts.min(6)).min(RETRY_MAX_MS);
-                    self.inner.store.outbox_retry_at(entry.seq, now_ms() + delay)?;
+                    self.inner
+                        .store
+                        .outbox_retry_at(entry.seq, now_ms() + delay)?;
                     return Err(Error::Offline);
                 }
-                Err(Error::Server { code: ErrorCode::VersionConflict, .. }) => {
-                    match op {
-                        Op::PutItem { vault_id, item_id, version, ciphertext } => {
-                            self.keep_conflict_copy(entry.seq, vault_id, item_id, version, ciphertext)?;
-                            report.conflicts += 1;
-                        }
-                        Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
+                Err(Error::Server {
+                    code: ErrorCode::VersionConflict,
+                    ..
+                }) => match op {
+                    Op::PutItem {
+                        vault_id,
+                        item_id,
+                        version,
+                        ciphertext,
+                    } => {
+                        self.keep_conflict_copy(entry.seq, vault_id, item_id, version, ciphertext)?;
+                        report.conflicts += 1;
                     }
-                }
+                    Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
+                },
                 Err(e @ Error::Wiped) => return Err(e),
                 Err(e) => {
                     // Refused for good (e.g. the vault is gone): drop it, keep a trace.
                     log::warn!("queued {} refused: {e}", entry.kind);
-                    self.inner.store.audit("outbox_dropped", &format!("{}: {}", entry.kind, e))?;
+                    self.inner
+                        .store
+                        .audit("outbox_dropped", &format!("{}: {}", entry.kind, e))?;
                     self.inner.store.outbox_ack(entry.seq)?;
                 }
             }
@@ -234,21 +394,76 @@ impl Client {
     /// item (re-sealed under its new id) and let the next pull bring the server's. The
     /// copy, its queued upload and the acknowledgement of the refused write `seq` are one
     /// transaction, so a crash cannot make two copies or none.
-    fn keep_conflict_copy(&self, seq: i64, vault_id: Uuid, item_id: Uuid, version: u64, ciphertext: Option<Bytes>) -> Result<()> {
-        self.inner.store.audit("conflict", &format!("item {item_id} v{version} kept as a copy"))?;
+    fn keep_conflict_copy(
+        &self,
+        seq: i64,
+        vault_id: Uuid,
+        item_id: Uuid,
+        version: u64,
+        ciphertext: Option<Bytes>,
+    ) -> Result<()> {
+        self.inner.store.audit(
+            "conflict",
+            &format!("item {item_id} v{version} kept as a copy"),
+        )?;
         // Forget our losing version so the pull can bring the server's.
-        let forget = StoredItem { vault_id, item_id, version: 0, sealed: None, dirty: false };
+        let forget = StoredItem {
+            vault_id,
+            item_id,
+            version: 0,
+            sealed: None,
+            dirty: false,
+        };
         let cursor = format!("items_seq.{vault_id}");
-        let mut changes = vec![Change::Item(&forget), Change::Setting { name: &cursor, value: "0" }, Change::OutboxAck(seq)];
-        let Some(ct) = ciphertext else { return self.inner.store.apply(&changes) };
+        let mut changes = vec![
+            Change::Item(&forget),
+            Change::Setting {
+                name: &cursor,
+                value: "0",
+            },
+            Change::OutboxAck(seq),
+        ];
+        let Some(ct) = ciphertext else {
+            return self.inner.store.apply(&changes);
+        };
         let key = self.key_of(vault_id)?;
-        let plain = open_item(&key, &ItemAad { vault_id, item_id, version }, &ct.0)?;
+        let plain = open_item(
+            &key,
+            &ItemAad {
+                vault_id,
+                item_id,
+                version,
+            },
+            &ct.0,
+        )?;
         let copy_id = Uuid::new_v4();
-        let sealed = seal_item(&key, &ItemAad { vault_id, item_id: copy_id, version: 1 }, &plain)?;
-        let copy = StoredItem { vault_id, item_id: copy_id, version: 1, sealed: Some(sealed.clone()), dirty: true };
-        let (kind, payload) = encode(&Op::PutItem { vault_id, item_id: copy_id, version: 1, ciphertext: Some(Bytes(sealed)) })?;
+        let sealed = seal_item(
+            &key,
+            &ItemAad {
+                vault_id,
+                item_id: copy_id,
+                version: 1,
+            },
+            &plain,
+        )?;
+        let copy = StoredItem {
+            vault_id,
+            item_id: copy_id,
+            version: 1,
+            sealed: Some(sealed.clone()),
+            dirty: true,
+        };
+        let (kind, payload) = encode(&Op::PutItem {
+            vault_id,
+            item_id: copy_id,
+            version: 1,
+            ciphertext: Some(Bytes(sealed)),
+        })?;
         changes.push(Change::Item(&copy));
-        changes.push(Change::Enqueue { kind, payload: &payload });
+        changes.push(Change::Enqueue {
+            kind,
+            payload: &payload,
+        });
         self.inner.store.apply(&changes)
     }
 
@@ -263,7 +478,9 @@ impl Client {
             report.queued = again.queued;
         }
         let token = self.device_token()?;
-        let vaults: Vec<Vault> = self.guard(self.inner.transport.get("/v1/vaults", Some(&token)).await).await?;
+        let vaults: Vec<Vault> = self
+            .guard(self.inner.transport.get("/v1/vaults", Some(&token)).await)
+            .await?;
         for v in &vaults {
             self.inner.store.upsert_vault(v.id, &v.name)?;
         }
@@ -276,9 +493,22 @@ impl Client {
 
     async fn pull_items(&self, token: &str, vault_id: Uuid) -> Result<u32> {
         let cursor_key = format!("items_seq.{vault_id}");
-        let since: u64 = self.inner.store.setting(&cursor_key)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let since: u64 = self
+            .inner
+            .store
+            .setting(&cursor_key)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let records: Vec<ItemRecord> = self
-            .guard(self.inner.transport.get(&format!("/v1/vaults/{vault_id}/items?since={since}"), Some(token)).await)
+            .guard(
+                self.inner
+                    .transport
+                    .get(
+                        &format!("/v1/vaults/{vault_id}/items?since={since}"),
+                        Some(token),
+                    )
+                    .await,
+            )
             .await?;
         let mut max_seq = since;
         let mut fresh = Vec::new();
@@ -286,18 +516,33 @@ impl Client {
             max_seq = max_seq.max(r.seq);
             let local = self.inner.store.item(vault_id, r.item_id)?;
             // A newer local write not yet acknowledged wins locally until it is sent.
-            if local.as_ref().is_some_and(|l| l.dirty && l.version > r.version) {
+            if local
+                .as_ref()
+                .is_some_and(|l| l.dirty && l.version > r.version)
+            {
                 continue;
             }
-            if local.as_ref().is_some_and(|l| l.version >= r.version && !l.dirty) {
+            if local
+                .as_ref()
+                .is_some_and(|l| l.version >= r.version && !l.dirty)
+            {
                 continue;
             }
-            fresh.push(StoredItem { vault_id, item_id: r.item_id, version: r.version, sealed: r.ciphertext.map(|b| b.0), dirty: false });
+            fresh.push(StoredItem {
+                vault_id,
+                item_id: r.item_id,
+                version: r.version,
+                sealed: r.ciphertext.map(|b| b.0),
+                dirty: false,
+            });
         }
         // The items and the cursor move together.
         let cursor = max_seq.to_string();
         let mut changes: Vec<Change<'_>> = fresh.iter().map(Change::Item).collect();
-        changes.push(Change::Setting { name: &cursor_key, value: &cursor });
+        changes.push(Change::Setting {
+            name: &cursor_key,
+            value: &cursor,
+        });
         self.inner.store.apply(&changes)?;
         Ok(fresh.len() as u32)
     }
@@ -305,7 +550,8 @@ impl Client {
 
 /// An operation's outbox kind and sealed-to-be payload.
 fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
-    let payload = SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
+    let payload =
+        SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
     let kind = match op {
         Op::CreateVault { .. } => "create_vault",
         Op::PutItem { .. } => "put_item",

@@ -72,7 +72,9 @@ pub fn check_values(requester: &PublicKey, user_id: &Uuid, request_id: &Uuid) ->
     let mut okm = [0u8; 17];
     // 17 bytes is far below HKDF-SHA256's 8160-byte limit: this cannot fail.
     let _ = hk.expand(&info, &mut okm);
-    let number = (u64::from_be_bytes([okm[0], okm[1], okm[2], okm[3], okm[4], okm[5], okm[6], okm[7]]) % 100) as u8;
+    let number = (u64::from_be_bytes([
+        okm[0], okm[1], okm[2], okm[3], okm[4], okm[5], okm[6], okm[7],
+    ]) % 100) as u8;
     let words = bip39::Language::English.word_list();
     let mut phrase = [""; PHRASE_WORDS];
     for (i, w) in phrase.iter_mut().enumerate() {

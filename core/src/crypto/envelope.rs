@@ -7,10 +7,8 @@
 //! the device, request and vault it was made for.
 
 use hpke::{
-    Deserializable, OpModeR, OpModeS, PskBundle, Serializable,
-    aead::ChaCha20Poly1305,
-    kdf::HkdfSha256,
-    kem::X25519HkdfSha256,
+    Deserializable, OpModeR, OpModeS, PskBundle, Serializable, aead::ChaCha20Poly1305,
+    kdf::HkdfSha256, kem::X25519HkdfSha256,
 };
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -84,12 +82,18 @@ impl Envelope {
         ctx: &EnvelopeContext,
         psk: Option<&QrSecret>,
     ) -> Result<Self> {
-        let mode = if psk.is_some() { EnvelopeMode::Qr } else { EnvelopeMode::Base };
+        let mode = if psk.is_some() {
+            EnvelopeMode::Qr
+        } else {
+            EnvelopeMode::Base
+        };
         let header = [SUITE_X25519_CHACHA20, mode.byte()];
         let info = info(&header, ctx, recipient);
         let psk_id = psk_id(ctx);
         let bundle = match psk {
-            Some(secret) => Some(PskBundle::new(secret.expose(), &psk_id).map_err(|_| Error::EnvelopeOpen)?),
+            Some(secret) => {
+                Some(PskBundle::new(secret.expose(), &psk_id).map_err(|_| Error::EnvelopeOpen)?)
+            }
             None => None,
         };
         let op = match bundle {
@@ -133,7 +137,11 @@ impl Envelope {
 
     /// The mode the envelope claims (authenticated when it is opened).
     pub fn mode(&self) -> EnvelopeMode {
-        if self.0[1] == 1 { EnvelopeMode::Qr } else { EnvelopeMode::Base }
+        if self.0[1] == 1 {
+            EnvelopeMode::Qr
+        } else {
+            EnvelopeMode::Base
+        }
     }
 
     /// Opens the envelope with this device's identity. `psk` must be given exactly when
@@ -145,7 +153,11 @@ impl Envelope {
         ctx: &EnvelopeContext,
         psk: Option<&QrSecret>,
     ) -> Result<VaultKey> {
-        let expected = if psk.is_some() { EnvelopeMode::Qr } else { EnvelopeMode::Base };
+        let expected = if psk.is_some() {
+            EnvelopeMode::Qr
+        } else {
+            EnvelopeMode::Base
+        };
         if self.mode() != expected {
             return Err(Error::EnvelopeModeMismatch);
         }
@@ -153,15 +165,17 @@ impl Envelope {
         let info = info(&header, ctx, identity.public_key());
         let psk_id = psk_id(ctx);
         let op = match psk {
-            Some(secret) => {
-                OpModeR::Psk(PskBundle::new(secret.expose(), &psk_id).map_err(|_| Error::EnvelopeOpen)?)
-            }
+            Some(secret) => OpModeR::Psk(
+                PskBundle::new(secret.expose(), &psk_id).map_err(|_| Error::EnvelopeOpen)?,
+            ),
             None => OpModeR::Base,
         };
         let sk = identity.secret_bytes();
-        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(&sk[..]).map_err(|_| Error::EnvelopeOpen)?;
-        let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&self.0[HEADER_LEN..HEADER_LEN + ENC_LEN])
-            .map_err(|_| Error::MalformedEnvelope)?;
+        let sk =
+            <Kem as hpke::Kem>::PrivateKey::from_bytes(&sk[..]).map_err(|_| Error::EnvelopeOpen)?;
+        let enc =
+            <Kem as hpke::Kem>::EncappedKey::from_bytes(&self.0[HEADER_LEN..HEADER_LEN + ENC_LEN])
+                .map_err(|_| Error::MalformedEnvelope)?;
         let pt = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
             &op,
             &sk,

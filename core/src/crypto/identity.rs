@@ -28,7 +28,10 @@ impl PublicKey {
             return Err(Error::InvalidPublicKey);
         }
         let probe = StaticSecret::from(ORDER_PROBE);
-        if !probe.diffie_hellman(&x25519_dalek::PublicKey::from(arr)).was_contributory() {
+        if !probe
+            .diffie_hellman(&x25519_dalek::PublicKey::from(arr))
+            .was_contributory()
+        {
             return Err(Error::InvalidPublicKey);
         }
         Ok(Self(arr))
@@ -70,7 +73,12 @@ fn is_canonical(k: &[u8; 32]) -> bool {
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
-    bytes.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>() + "…"
+    bytes
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        + "…"
 }
 
 /// This device's X25519 identity. The secret scalar is zeroized on drop, never leaves the
@@ -138,7 +146,10 @@ mod tests {
         let order8 = hex_arr("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800");
         let order8b = hex_arr("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157");
         for k in [one, order8, order8b] {
-            assert!(matches!(PublicKey::from_bytes(&k), Err(Error::InvalidPublicKey)));
+            assert!(matches!(
+                PublicKey::from_bytes(&k),
+                Err(Error::InvalidPublicKey)
+            ));
         }
     }
 

@@ -5,13 +5,13 @@
 //! associated data is `vault id (16) ‖ item id (16) ‖ version (u64 big-endian)`, so a
 //! ciphertext moved to another vault, item or version fails to open.
 
+use super::{SecretBytes, VaultKey};
+use crate::error::{Error, Result};
 use chacha20poly1305::{
     KeyInit, XChaCha20Poly1305, XNonce,
     aead::{AeadInOut, inout::InOutBuf},
 };
 use uuid::Uuid;
-use super::{SecretBytes, VaultKey};
-use crate::error::{Error, Result};
 
 /// Format byte of the current item layout.
 pub const ITEM_FORMAT_V1: u8 = 1;
@@ -67,7 +67,9 @@ pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<SecretBy
     if sealed.len() < ITEM_OVERHEAD || sealed[0] != ITEM_FORMAT_V1 {
         return Err(Error::MalformedItem);
     }
-    let nonce: [u8; NONCE_LEN] = sealed[1..HEADER_LEN].try_into().map_err(|_| Error::MalformedItem)?;
+    let nonce: [u8; NONCE_LEN] = sealed[1..HEADER_LEN]
+        .try_into()
+        .map_err(|_| Error::MalformedItem)?;
     let (body, tag) = sealed[HEADER_LEN..].split_at(sealed.len() - ITEM_OVERHEAD);
     let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::MalformedItem)?;
     let cipher = XChaCha20Poly1305::new(key.expose().into());

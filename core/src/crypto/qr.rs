@@ -56,7 +56,11 @@ pub struct QrPayload {
 impl QrPayload {
     /// Builds the payload for `request_id` and the requester's `key` with a fresh secret.
     pub fn new(request_id: Uuid, key: &PublicKey) -> Result<Self> {
-        Ok(Self { request_id, key_hash: key.hash(), secret: QrSecret::generate()? })
+        Ok(Self {
+            request_id,
+            key_hash: key.hash(),
+            secret: QrSecret::generate()?,
+        })
     }
 
     /// The text to put in the QR code. Contains the secret: show it, never log it.
@@ -85,13 +89,22 @@ impl QrPayload {
         if raw.len() != RAW_LEN {
             return Err(Error::InvalidQrPayload("wrong length"));
         }
-        let request_id = Uuid::from_slice(&raw[..16]).map_err(|_| Error::InvalidQrPayload("wrong length"))?;
-        let key_hash: [u8; 32] = raw[16..48].try_into().map_err(|_| Error::InvalidQrPayload("wrong length"))?;
-        let secret: [u8; 32] = raw[48..].try_into().map_err(|_| Error::InvalidQrPayload("wrong length"))?;
+        let request_id =
+            Uuid::from_slice(&raw[..16]).map_err(|_| Error::InvalidQrPayload("wrong length"))?;
+        let key_hash: [u8; 32] = raw[16..48]
+            .try_into()
+            .map_err(|_| Error::InvalidQrPayload("wrong length"))?;
+        let secret: [u8; 32] = raw[48..]
+            .try_into()
+            .map_err(|_| Error::InvalidQrPayload("wrong length"))?;
         if secret.iter().all(|b| *b == 0) {
             return Err(Error::InvalidQrPayload("empty secret"));
         }
-        Ok(Self { request_id, key_hash, secret: QrSecret::from_bytes(secret) })
+        Ok(Self {
+            request_id,
+            key_hash,
+            secret: QrSecret::from_bytes(secret),
+        })
     }
 
     /// Whether `key` is the key this payload names (constant-time hash comparison).

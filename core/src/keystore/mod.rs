@@ -49,6 +49,12 @@ pub trait SecretStore: Send + Sync {
 pub fn validate_label(label: &str) -> Result<(), SecretStoreError> {
     let ok = (1..=64).contains(&label.len())
         && !label.starts_with('.')
-        && label.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok { Ok(()) } else { Err(SecretStoreError::InvalidLabel) }
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(SecretStoreError::InvalidLabel)
+    }
 }

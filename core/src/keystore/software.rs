@@ -44,12 +44,18 @@ impl SoftwareSecretStore {
     fn load_key(&self, label: &str) -> Result<Zeroizing<[u8; 32]>, SecretStoreError> {
         let bytes = match fs::read(self.key_path(label)) {
             Ok(b) => Zeroizing::new(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SecretStoreError::KeyNotFound),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SecretStoreError::KeyNotFound);
+            }
             Err(e) => return Err(unavailable(e)),
         };
-        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| SecretStoreError::Unavailable {
-            reason: "key file has the wrong length".into(),
-        })?;
+        let arr: [u8; 32] =
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| SecretStoreError::Unavailable {
+                    reason: "key file has the wrong length".into(),
+                })?;
         Ok(Zeroizing::new(arr))
     }
 
@@ -59,10 +65,14 @@ impl SoftwareSecretStore {
             other => return other,
         }
         let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut key[..]).map_err(|_| SecretStoreError::Unavailable { reason: "no randomness".into() })?;
+        getrandom::fill(&mut key[..]).map_err(|_| SecretStoreError::Unavailable {
+            reason: "no randomness".into(),
+        })?;
         // Write to a temporary file with 0600, fsync, then rename: a crash never leaves a
         // half-written key, and a concurrent creator loses cleanly (we re-read the winner).
-        let tmp = self.dir.join(format!(".{label}.{}.tmp", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!(".{label}.{}.tmp", std::process::id()));
         {
             let mut opts = fs::OpenOptions::new();
             opts.write(true).create_new(true);
@@ -93,11 +103,21 @@ impl SecretStore for SoftwareSecretStore {
         validate_label(label)?;
         let key = self.load_or_create_key(label)?;
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| SecretStoreError::Unavailable { reason: "no randomness".into() })?;
+        getrandom::fill(&mut nonce).map_err(|_| SecretStoreError::Unavailable {
+            reason: "no randomness".into(),
+        })?;
         let cipher = XChaCha20Poly1305::new((&*key).into());
         let ct = cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: secret, aad: label.as_bytes() })
-            .map_err(|_| SecretStoreError::Unavailable { reason: "encryption failed".into() })?;
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: label.as_bytes(),
+                },
+            )
+            .map_err(|_| SecretStoreError::Unavailable {
+                reason: "encryption failed".into(),
+            })?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(out)
@@ -110,10 +130,18 @@ impl SecretStore for SoftwareSecretStore {
             return Err(SecretStoreError::AuthenticationFailed);
         }
         let (nonce, ct) = wrapped.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SecretStoreError::AuthenticationFailed)?;
+        let nonce: [u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| SecretStoreError::AuthenticationFailed)?;
         let cipher = XChaCha20Poly1305::new((&*key).into());
         cipher
-            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: label.as_bytes() })
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: label.as_bytes(),
+                },
+            )
             .map_err(|_| SecretStoreError::AuthenticationFailed)
     }
 
@@ -134,7 +162,9 @@ impl SecretStore for SoftwareSecretStore {
 }
 
 fn unavailable(e: std::io::Error) -> SecretStoreError {
-    SecretStoreError::Unavailable { reason: e.kind().to_string() }
+    SecretStoreError::Unavailable {
+        reason: e.kind().to_string(),
+    }
 }
 
 fn restrict(path: &Path, mode: u32) -> Result<(), SecretStoreError> {

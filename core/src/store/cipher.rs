@@ -30,16 +30,31 @@ impl std::fmt::Debug for DbCipher {
 
 impl DbCipher {
     pub(crate) fn new(key: Zeroizing<[u8; 32]>) -> Self {
-        Self { cipher: XChaCha20Poly1305::new((&*key).into()), _key: key }
+        Self {
+            cipher: XChaCha20Poly1305::new((&*key).into()),
+            _key: key,
+        }
     }
 
     /// Seals `plaintext` for the place named by `table`, `column` and `row`.
-    pub(crate) fn seal(&self, table: &'static str, column: &str, row: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn seal(
+        &self,
+        table: &'static str,
+        column: &str,
+        row: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
         let nonce: [u8; NONCE_LEN] = crate::crypto::random_array()?;
         let aad = aad(table, column, row);
         let ct = self
             .cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| Error::CorruptRow(table))?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
@@ -48,7 +63,13 @@ impl DbCipher {
     }
 
     /// Opens a value sealed for the same place; the plaintext zeroizes on drop.
-    pub(crate) fn open(&self, table: &'static str, column: &str, row: &str, sealed: &[u8]) -> Result<SecretBytes> {
+    pub(crate) fn open(
+        &self,
+        table: &'static str,
+        column: &str,
+        row: &str,
+        sealed: &[u8],
+    ) -> Result<SecretBytes> {
         if sealed.len() < NONCE_LEN + 16 {
             return Err(Error::CorruptRow(table));
         }

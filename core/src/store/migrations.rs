@@ -90,7 +90,10 @@ pub(crate) fn version(tx: &Transaction<'_>) -> Result<i64> {
 pub(crate) fn migrate(tx: &Transaction<'_>, target: i64) -> Result<()> {
     let found = version(tx)?;
     if found > CURRENT_VERSION {
-        return Err(Error::SchemaTooNew { found, supported: CURRENT_VERSION });
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
     }
     for v in found..target.min(CURRENT_VERSION) {
         tx.execute_batch(MIGRATIONS[v as usize])?;

@@ -20,11 +20,13 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-pub use records::{AccountRow, AuditEntry, Change, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord};
+pub use records::{
+    AccountRow, AuditEntry, Change, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord,
+};
 
 use crate::{
-    error::{Error, Result},
     crypto::SecretBytes,
+    error::{Error, Result},
     keystore::{SecretStore, SecretStoreError},
 };
 use cipher::DbCipher;
@@ -51,7 +53,11 @@ impl Store {
 
     /// Creates a database at an older schema version. For migration tests only.
     #[doc(hidden)]
-    pub fn create_at_version(path: impl AsRef<Path>, secrets: &dyn SecretStore, version: i64) -> Result<Self> {
+    pub fn create_at_version(
+        path: impl AsRef<Path>,
+        secrets: &dyn SecretStore,
+        version: i64,
+    ) -> Result<Self> {
         Self::open_at(path.as_ref(), secrets, version)
     }
 
@@ -70,9 +76,17 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let fresh = migrations::version(&tx)? == 0;
         migrations::migrate(&tx, target)?;
-        let (label, cipher) = if fresh { init_key(&tx, secrets)? } else { unlock_key(&tx, secrets)? };
+        let (label, cipher) = if fresh {
+            init_key(&tx, secrets)?
+        } else {
+            unlock_key(&tx, secrets)?
+        };
         tx.commit()?;
-        Ok(Self { conn: Mutex::new(conn), key: RwLock::new((cipher, label)), path: path.to_path_buf() })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            key: RwLock::new((cipher, label)),
+            path: path.to_path_buf(),
+        })
     }
 
     /// The database file's path.
@@ -82,12 +96,16 @@ impl Store {
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn()?.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn()?
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; `Ok(true)` when the file is sound.
     pub fn integrity_check(&self) -> Result<bool> {
-        let ok: String = self.conn()?.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let ok: String = self
+            .conn()?
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(ok == "ok")
     }
 
@@ -121,9 +139,14 @@ impl Store {
     pub fn setting(&self, name: &str) -> Result<Option<String>> {
         let v: Option<Vec<u8>> = self
             .conn()?
-            .query_row("SELECT value FROM meta WHERE key = ?1", [format!("setting.{name}")], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("setting.{name}")],
+                |r| r.get(0),
+            )
             .optional()?;
-        v.map(|b| String::from_utf8(b).map_err(|_| Error::CorruptRow("meta"))).transpose()
+        v.map(|b| String::from_utf8(b).map_err(|_| Error::CorruptRow("meta")))
+            .transpose()
     }
 
     /// Writes a small non-secret setting.
@@ -146,20 +169,35 @@ impl Store {
     }
 }
 
-fn init_key(tx: &rusqlite::Transaction<'_>, secrets: &dyn SecretStore) -> Result<(String, DbCipher)> {
+fn init_key(
+    tx: &rusqlite::Transaction<'_>,
+    secrets: &dyn SecretStore,
+) -> Result<(String, DbCipher)> {
     let db_id = Uuid::new_v4().simple().to_string();
     let label = format!("{LABEL_PREFIX}{db_id}");
     let key = Zeroizing::new(crate::crypto::random_array::<32>()?);
     let wrapped = secrets.wrap(&label, &key[..])?;
     let cipher = DbCipher::new(key);
     let canary = cipher.seal("meta", "canary", "", CANARY)?;
-    tx.execute("INSERT INTO meta (key, value) VALUES ('db_id', ?1)", params![db_id.as_bytes()])?;
-    tx.execute("INSERT INTO meta (key, value) VALUES ('wrapped_db_key', ?1)", params![wrapped])?;
-    tx.execute("INSERT INTO meta (key, value) VALUES ('canary', ?1)", params![canary])?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('db_id', ?1)",
+        params![db_id.as_bytes()],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('wrapped_db_key', ?1)",
+        params![wrapped],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('canary', ?1)",
+        params![canary],
+    )?;
     Ok((label, cipher))
 }
 
-fn unlock_key(tx: &rusqlite::Transaction<'_>, secrets: &dyn SecretStore) -> Result<(String, DbCipher)> {
+fn unlock_key(
+    tx: &rusqlite::Transaction<'_>,
+    secrets: &dyn SecretStore,
+) -> Result<(String, DbCipher)> {
     let meta = |k: &str| -> Result<Vec<u8>> {
         tx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
             .optional()?
@@ -173,7 +211,10 @@ fn unlock_key(tx: &rusqlite::Transaction<'_>, secrets: &dyn SecretStore) -> Resu
         Err(SecretStoreError::AuthenticationFailed) => return Err(Error::WrongWrappingKey),
         Err(e) => return Err(e.into()),
     };
-    let key: [u8; 32] = key.as_slice().try_into().map_err(|_| Error::WrongWrappingKey)?;
+    let key: [u8; 32] = key
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::WrongWrappingKey)?;
     let cipher = DbCipher::new(Zeroizing::new(key));
     match cipher.open("meta", "canary", "", &meta("canary")?) {
         Ok(c) if c.as_slice() == CANARY => Ok((label, cipher)),
@@ -193,7 +234,10 @@ fn restrict_file(path: &Path) {
 
 /// Milliseconds since the Unix epoch (0 if the clock is before 1970).
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

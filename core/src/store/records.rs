@@ -151,7 +151,11 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-fn uuid_col(row: &Row<'_>, idx: usize, table: &'static str) -> rusqlite::Result<std::result::Result<Uuid, Error>> {
+fn uuid_col(
+    row: &Row<'_>,
+    idx: usize,
+    table: &'static str,
+) -> rusqlite::Result<std::result::Result<Uuid, Error>> {
     let s: String = row.get(idx)?;
     Ok(Uuid::parse_str(&s).map_err(|_| Error::CorruptRow(table)))
 }
@@ -163,7 +167,10 @@ fn version_to_sql(v: u64) -> Result<i64> {
 impl Store {
     /// Saves this device's identity (replacing any previous one); the secret is sealed.
     pub fn save_identity(&self, identity: &DeviceIdentity) -> Result<()> {
-        let sealed = self.cipher().0.seal("identity", "secret_key", "1", &identity.secret_bytes()[..])?;
+        let sealed =
+            self.cipher()
+                .0
+                .seal("identity", "secret_key", "1", &identity.secret_bytes()[..])?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO identity (id, public_key, secret_key, created_at) VALUES (1, ?1, ?2, ?3)",
             params![&identity.public_key().as_bytes()[..], sealed, now_ms()],
@@ -175,14 +182,25 @@ impl Store {
     pub fn identity(&self) -> Result<Option<DeviceIdentity>> {
         let row: Option<(Vec<u8>, Vec<u8>)> = self
             .conn()?
-            .query_row("SELECT public_key, secret_key FROM identity WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT public_key, secret_key FROM identity WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
-        let Some((public, sealed)) = row else { return Ok(None) };
-        let secret = self.cipher().0.open("identity", "secret_key", "1", &sealed)?;
-        let secret: Zeroizing<[u8; 32]> =
-            Zeroizing::new(secret.as_slice().try_into().map_err(|_| Error::CorruptRow("identity"))?);
+        let Some((public, sealed)) = row else {
+            return Ok(None);
+        };
+        let secret = self
+            .cipher()
+            .0
+            .open("identity", "secret_key", "1", &sealed)?;
+        let secret: Zeroizing<[u8; 32]> = Zeroizing::new(
+            secret
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::CorruptRow("identity"))?,
+        );
         let identity = DeviceIdentity::from_secret_bytes(&secret)?;
         if identity.public_key().as_bytes()[..] != public[..] {
             return Err(Error::CorruptRow("identity"));
@@ -213,22 +231,40 @@ impl Store {
              ON CONFLICT(vault_id) DO UPDATE SET sealed_key = excluded.sealed_key",
             params![id.to_string(), sealed],
         )?;
-        if n == 0 { Err(Error::NotFound("vault")) } else { Ok(()) }
+        if n == 0 {
+            Err(Error::NotFound("vault"))
+        } else {
+            Ok(())
+        }
     }
 
     fn seal_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<Vec<u8>> {
-        self.cipher().0.seal("vault_keys", "sealed_key", &id.to_string(), key.expose())
+        self.cipher()
+            .0
+            .seal("vault_keys", "sealed_key", &id.to_string(), key.expose())
     }
 
     /// The key of a vault, if this device holds it.
     pub fn vault_key(&self, id: Uuid) -> Result<Option<VaultKey>> {
         let sealed: Option<Vec<u8>> = self
             .conn()?
-            .query_row("SELECT sealed_key FROM vault_keys WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))
+            .query_row(
+                "SELECT sealed_key FROM vault_keys WHERE vault_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
             .optional()?;
-        let Some(sealed) = sealed else { return Ok(None) };
-        let bytes = self.cipher().0.open("vault_keys", "sealed_key", &id.to_string(), &sealed)?;
-        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| Error::CorruptRow("vault_keys"))?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let bytes = self
+            .cipher()
+            .0
+            .open("vault_keys", "sealed_key", &id.to_string(), &sealed)?;
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::CorruptRow("vault_keys"))?;
         Ok(Some(VaultKey::from_bytes(Zeroizing::new(arr))))
     }
 
@@ -239,10 +275,16 @@ impl Store {
             "SELECT v.id, v.name, k.vault_id IS NOT NULL FROM vaults v
              LEFT JOIN vault_keys k ON k.vault_id = v.id ORDER BY v.name, v.id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((uuid_col(r, 0, "vaults")?, r.get(1)?, r.get(2)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((uuid_col(r, 0, "vaults")?, r.get(1)?, r.get(2)?))
+        })?;
         rows.map(|row| {
             let (id, name, has_key) = row?;
-            Ok(VaultRecord { id: id?, name, has_key })
+            Ok(VaultRecord {
+                id: id?,
+                name,
+                has_key,
+            })
         })
         .collect()
     }
@@ -281,7 +323,11 @@ impl Store {
                         now_ms()
                     ])?;
                 }
-                Change::ItemSynced { vault_id, item_id, version } => {
+                Change::ItemSynced {
+                    vault_id,
+                    item_id,
+                    version,
+                } => {
                     tx.prepare_cached("UPDATE items SET dirty = 0 WHERE vault_id = ?1 AND id = ?2 AND version = ?3")?
                         .execute(params![vault_id.to_string(), item_id.to_string(), version_to_sql(*version)?])?;
                 }
@@ -320,9 +366,12 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT vault_id, id, version, sealed, dirty FROM items WHERE vault_id = ?1 AND id = ?2",
         )?;
-        stmt.query_row(params![vault_id.to_string(), item_id.to_string()], item_from_row)
-            .optional()?
-            .transpose()
+        stmt.query_row(
+            params![vault_id.to_string(), item_id.to_string()],
+            item_from_row,
+        )
+        .optional()?
+        .transpose()
     }
 
     /// Every live (not deleted) item of a vault.
@@ -338,7 +387,11 @@ impl Store {
 
     /// Number of live items across all vaults.
     pub fn item_count(&self) -> Result<u64> {
-        let n: i64 = self.conn()?.query_row("SELECT count(*) FROM items WHERE sealed IS NOT NULL", [], |r| r.get(0))?;
+        let n: i64 = self.conn()?.query_row(
+            "SELECT count(*) FROM items WHERE sealed IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n as u64)
     }
 
@@ -351,9 +404,19 @@ impl Store {
         Ok(seq)
     }
 
-    fn insert_outbox(&self, tx: &rusqlite::Transaction<'_>, kind: &str, payload: &[u8]) -> Result<i64> {
-        let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM outbox", [], |r| r.get(0))?;
-        let sealed = self.cipher().0.seal("outbox", "sealed", &seq.to_string(), payload)?;
+    fn insert_outbox(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        kind: &str,
+        payload: &[u8],
+    ) -> Result<i64> {
+        let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM outbox", [], |r| {
+            r.get(0)
+        })?;
+        let sealed = self
+            .cipher()
+            .0
+            .seal("outbox", "sealed", &seq.to_string(), payload)?;
         tx.execute(
             "INSERT INTO outbox (seq, kind, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![seq, kind, sealed, now_ms()],
@@ -371,19 +434,34 @@ impl Store {
              ORDER BY seq LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })?;
         rows.map(|row| {
             let (seq, kind, sealed, attempts) = row?;
-            let payload = self.cipher().0.open("outbox", "sealed", &seq.to_string(), &sealed)?;
-            Ok(OutboxEntry { seq, kind, payload, attempts: attempts.clamp(0, u32::MAX as i64) as u32 })
+            let payload = self
+                .cipher()
+                .0
+                .open("outbox", "sealed", &seq.to_string(), &sealed)?;
+            Ok(OutboxEntry {
+                seq,
+                kind,
+                payload,
+                attempts: attempts.clamp(0, u32::MAX as i64) as u32,
+            })
         })
         .collect()
     }
 
     /// Number of queued operations.
     pub fn outbox_len(&self) -> Result<u64> {
-        let n: i64 = self.conn()?.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn()?
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -413,15 +491,29 @@ impl Store {
     /// The newest `limit` audit entries, newest first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached("SELECT at, event, detail FROM audit_log ORDER BY seq DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| Ok(AuditEntry { at_ms: r.get(0)?, event: r.get(1)?, detail: r.get(2)? }))?;
+        let mut stmt = conn
+            .prepare_cached("SELECT at, event, detail FROM audit_log ORDER BY seq DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(AuditEntry {
+                at_ms: r.get(0)?,
+                event: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Saves the account row: server URL, enrollment state (JSON, no secrets) and the
     /// secrets blob (tokens), which is sealed.
-    pub fn save_account(&self, server_url: &str, state_json: &str, secrets: Option<&[u8]>) -> Result<()> {
-        let sealed = secrets.map(|s| self.cipher().0.seal("account", "secrets", "1", s)).transpose()?;
+    pub fn save_account(
+        &self,
+        server_url: &str,
+        state_json: &str,
+        secrets: Option<&[u8]>,
+    ) -> Result<()> {
+        let sealed = secrets
+            .map(|s| self.cipher().0.seal("account", "secrets", "1", s))
+            .transpose()?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
             params![server_url, state_json, sealed, now_ms()],
@@ -433,20 +525,39 @@ impl Store {
     pub fn account(&self) -> Result<Option<AccountRow>> {
         let row: Option<(String, String, Option<Vec<u8>>)> = self
             .conn()?
-            .query_row("SELECT server_url, state, secrets FROM account WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT server_url, state, secrets FROM account WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
-        let Some((url, state, sealed)) = row else { return Ok(None) };
-        let secrets = sealed.map(|s| self.cipher().0.open("account", "secrets", "1", &s)).transpose()?;
-        Ok(Some(AccountRow { server_url: url, state_json: state, secrets }))
+        let Some((url, state, sealed)) = row else {
+            return Ok(None);
+        };
+        let secrets = sealed
+            .map(|s| self.cipher().0.open("account", "secrets", "1", &s))
+            .transpose()?;
+        Ok(Some(AccountRow {
+            server_url: url,
+            state_json: state,
+            secrets,
+        }))
     }
 
     /// Stores a pending approval (either side); the payload (which may hold a QR secret)
     /// is sealed.
-    pub fn put_pending_approval(&self, request_id: Uuid, role: &str, payload: &[u8], expires_at_ms: i64) -> Result<()> {
+    pub fn put_pending_approval(
+        &self,
+        request_id: Uuid,
+        role: &str,
+        payload: &[u8],
+        expires_at_ms: i64,
+    ) -> Result<()> {
         let rid = request_id.to_string();
-        let sealed = self.cipher().0.seal("pending_approvals", "sealed", &rid, payload)?;
+        let sealed = self
+            .cipher()
+            .0
+            .seal("pending_approvals", "sealed", &rid, payload)?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO pending_approvals (request_id, role, sealed, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![rid, role, sealed, expires_at_ms],
@@ -465,9 +576,18 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((role, sealed, exp)) = row else { return Ok(None) };
-        let payload = self.cipher().0.open("pending_approvals", "sealed", &rid, &sealed)?;
-        Ok(Some(PendingApprovalRow { role, payload, expires_at_ms: exp }))
+        let Some((role, sealed, exp)) = row else {
+            return Ok(None);
+        };
+        let payload = self
+            .cipher()
+            .0
+            .open("pending_approvals", "sealed", &rid, &sealed)?;
+        Ok(Some(PendingApprovalRow {
+            role,
+            payload,
+            expires_at_ms: exp,
+        }))
     }
 
     /// Every pending approval row of one role: `(request id, row)`.
@@ -476,12 +596,28 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT request_id, sealed, expires_at FROM pending_approvals WHERE role = ?1 ORDER BY expires_at",
         )?;
-        let rows = stmt.query_map([role], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))?;
+        let rows = stmt.query_map([role], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
         rows.map(|row| {
             let (rid, sealed, exp) = row?;
             let id = Uuid::parse_str(&rid).map_err(|_| Error::CorruptRow("pending_approvals"))?;
-            let payload = self.cipher().0.open("pending_approvals", "sealed", &rid, &sealed)?;
-            Ok((id, PendingApprovalRow { role: role.to_owned(), payload, expires_at_ms: exp }))
+            let payload = self
+                .cipher()
+                .0
+                .open("pending_approvals", "sealed", &rid, &sealed)?;
+            Ok((
+                id,
+                PendingApprovalRow {
+                    role: role.to_owned(),
+                    payload,
+                    expires_at_ms: exp,
+                },
+            ))
         })
         .collect()
     }
@@ -498,10 +634,21 @@ impl Store {
         let cipher = self.cipher();
         let mut sealed_keys = Vec::with_capacity(keys.len());
         for (vault, key) in keys {
-            sealed_keys.push((vault.to_string(), cipher.0.seal("vault_keys", "sealed_key", &vault.to_string(), key.expose())?));
+            sealed_keys.push((
+                vault.to_string(),
+                cipher
+                    .0
+                    .seal("vault_keys", "sealed_key", &vault.to_string(), key.expose())?,
+            ));
         }
         let sealed_account = account
-            .map(|(url, state, secrets)| Ok::<_, Error>((url, state, cipher.0.seal("account", "secrets", "1", secrets)?)))
+            .map(|(url, state, secrets)| {
+                Ok::<_, Error>((
+                    url,
+                    state,
+                    cipher.0.seal("account", "secrets", "1", secrets)?,
+                ))
+            })
             .transpose()?;
         drop(cipher);
         let mut conn = self.conn()?;
@@ -517,7 +664,10 @@ impl Store {
                 params![vault, sealed],
             )?;
         }
-        tx.execute("DELETE FROM pending_approvals WHERE request_id = ?1", [request_id.to_string()])?;
+        tx.execute(
+            "DELETE FROM pending_approvals WHERE request_id = ?1",
+            [request_id.to_string()],
+        )?;
         if let Some((url, state, sealed)) = sealed_account {
             tx.execute(
                 "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
@@ -530,7 +680,10 @@ impl Store {
 
     /// Forgets a pending approval (decided, expired or cancelled).
     pub fn delete_pending_approval(&self, request_id: Uuid) -> Result<()> {
-        self.conn()?.execute("DELETE FROM pending_approvals WHERE request_id = ?1", [request_id.to_string()])?;
+        self.conn()?.execute(
+            "DELETE FROM pending_approvals WHERE request_id = ?1",
+            [request_id.to_string()],
+        )?;
         Ok(())
     }
 }

@@ -42,13 +42,32 @@ fn no_plaintext_key_or_item_bytes_on_disk() {
         let items: Vec<StoredItem> = (0..50)
             .map(|v| {
                 let item_id = Uuid::new_v4();
-                let sealed = seal_item(&vault_key, &ItemAad { vault_id: vault, item_id, version: v }, plaintext).unwrap();
-                StoredItem { vault_id: vault, item_id, version: v, sealed: Some(sealed), dirty: true }
+                let sealed = seal_item(
+                    &vault_key,
+                    &ItemAad {
+                        vault_id: vault,
+                        item_id,
+                        version: v,
+                    },
+                    plaintext,
+                )
+                .unwrap();
+                StoredItem {
+                    vault_id: vault,
+                    item_id,
+                    version: v,
+                    sealed: Some(sealed),
+                    dirty: true,
+                }
             })
             .collect();
         store.put_items(&items).unwrap();
-        store.save_account("http://127.0.0.1:1", "{}", Some(token)).unwrap();
-        store.put_pending_approval(Uuid::new_v4(), "requester", qr_secret, 0).unwrap();
+        store
+            .save_account("http://127.0.0.1:1", "{}", Some(token))
+            .unwrap();
+        store
+            .put_pending_approval(Uuid::new_v4(), "requester", qr_secret, 0)
+            .unwrap();
         store.enqueue("put_item", plaintext).unwrap();
 
         let secrets: [(&str, &[u8]); 6] = [
@@ -82,12 +101,22 @@ fn debug_output_is_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let keys = SoftwareSecretStore::open(dir.path().join("keys")).unwrap();
     let store = Store::open(dir.path().join("v.db"), &keys).unwrap();
-    let key_hex: String = store.cipher().0._key.iter().map(|b| format!("{b:02x}")).collect();
+    let key_hex: String = store
+        .cipher()
+        .0
+        ._key
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let dbg = format!("{store:?}");
     assert!(dbg.contains("<redacted>"));
     assert!(!dbg.contains(&key_hex[..16]));
     let id = DeviceIdentity::generate().unwrap();
-    let secret_hex: String = id.secret_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let secret_hex: String = id
+        .secret_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let dbg = format!("{id:?} {id:#?}");
     assert!(!dbg.contains(&secret_hex[..12]));
     let secret_dec = format!("{:?}", &id.secret_bytes()[..4]);

@@ -56,10 +56,15 @@ fn raw_commit_rate(dir: &std::path::Path, n: usize) -> f64 {
     let conn = rusqlite::Connection::open(dir.join("raw.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)").unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+        .unwrap();
     let t = Instant::now();
     for i in 0..n {
-        conn.execute("INSERT INTO t (id, v) VALUES (?1, zeroblob(64))", [i as i64]).unwrap();
+        conn.execute(
+            "INSERT INTO t (id, v) VALUES (?1, zeroblob(64))",
+            [i as i64],
+        )
+        .unwrap();
     }
     n as f64 / t.elapsed().as_secs_f64()
 }
@@ -69,22 +74,40 @@ async fn main() {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("vouch-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    println!("raw SQLite commits (WAL, synchronous=FULL, one row each): {:.0} commits/s", raw_commit_rate(&dir, 1000));
+    println!(
+        "raw SQLite commits (WAL, synchronous=FULL, one row each): {:.0} commits/s",
+        raw_commit_rate(&dir, 1000)
+    );
 
-    let mut settings = Settings::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), dir.join("server"));
+    let mut settings = Settings::new(
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        dir.join("server"),
+    );
     settings.dev = true;
     settings.device_limit = u32::MAX;
     settings.approval_rate_limit = u32::MAX;
     settings.code_resend_interval = Duration::ZERO;
     let server = vouch_server::start(settings).await.expect("start server");
     let db = vouch_server::Db::open(&dir.join("server")).unwrap();
-    let emails: Vec<String> = (0..args.clients).map(|i| format!("load{i}@acme.test")).collect();
+    let emails: Vec<String> = (0..args.clients)
+        .map(|i| format!("load{i}@acme.test"))
+        .collect();
     for e in &emails {
-        seed::create_user(&db, "Acme", e, seed::DEV_PASSWORD, vouch_proto::Role::Member).unwrap();
+        seed::create_user(
+            &db,
+            "Acme",
+            e,
+            seed::DEV_PASSWORD,
+            vouch_proto::Role::Member,
+        )
+        .unwrap();
     }
     drop(db);
     let base = server.url();
-    println!("server {base}, {} clients × {} cycles", args.clients, args.cycles);
+    println!(
+        "server {base}, {} clients × {} cycles",
+        args.clients, args.cycles
+    );
 
     // Phase 1: enrollment by email code.
     let t = Instant::now();
@@ -120,14 +143,26 @@ async fn main() {
             let account = c.login(&email).await;
             let approver_dev = c.register(&account, "approver", "mobile").await;
             let approver = c.email_verify(&account, &email, &approver_dev).await;
-            let resp = c.http.get(format!("{base}/v1/events")).bearer_auth(&approver).send().await.unwrap();
+            let resp = c
+                .http
+                .get(format!("{base}/v1/events"))
+                .bearer_auth(&approver)
+                .send()
+                .await
+                .unwrap();
             use eventsource_stream::Eventsource;
             let mut events = Box::pin(resp.bytes_stream().eventsource());
             let (mut cycle_lat, mut push_lat) = (Vec::new(), Vec::new());
             for i in 0..cycles {
                 let d = c.register(&account, &format!("approval {i}"), "web").await;
                 let t0 = Instant::now();
-                let opened = c.post(&format!("/v1/devices/{d}/approval-requests"), Some(&account), json!({})).await;
+                let opened = c
+                    .post(
+                        &format!("/v1/devices/{d}/approval-requests"),
+                        Some(&account),
+                        json!({}),
+                    )
+                    .await;
                 let rid = opened["id"].as_str().unwrap().to_owned();
                 loop {
                     let ev = events.next().await.expect("stream").expect("event");
@@ -136,7 +171,12 @@ async fn main() {
                     }
                 }
                 push_lat.push(t0.elapsed());
-                c.post(&format!("/v1/approval-requests/{rid}/approve"), Some(&approver), json!({"envelopes": []})).await;
+                c.post(
+                    &format!("/v1/approval-requests/{rid}/approve"),
+                    Some(&approver),
+                    json!({"envelopes": []}),
+                )
+                .await;
                 cycle_lat.push(t0.elapsed());
             }
             (cycle_lat, push_lat)

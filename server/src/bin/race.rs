@@ -29,7 +29,10 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("vouch-race-{}", std::process::id()));
-    let mut settings = Settings::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), dir.join("server"));
+    let mut settings = Settings::new(
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        dir.join("server"),
+    );
     settings.dev = true;
     settings.code_resend_interval = std::time::Duration::ZERO;
     settings.approval_rate_limit = u32::MAX;
@@ -41,7 +44,14 @@ async fn main() -> std::process::ExitCode {
     for round in 0..args.rounds {
         // Device limit: 19 devices, then 10 at once.
         let email = format!("limit{round}@race.test");
-        seed::create_user(&db, "Race", &email, seed::DEV_PASSWORD, vouch_proto::Role::Member).unwrap();
+        seed::create_user(
+            &db,
+            "Race",
+            &email,
+            seed::DEV_PASSWORD,
+            vouch_proto::Role::Member,
+        )
+        .unwrap();
         let account = c.login(&email).await;
         for i in 0..19 {
             c.register(&account, &format!("d{i}"), "web").await;
@@ -68,8 +78,14 @@ async fn main() -> std::process::ExitCode {
                 other => panic!("unexpected answer {other} {body}"),
             }
         }
-        let (_, again) = c.try_post("/v1/devices", Some(&account), json!({"name": "after", "kind": "web", "platform": "race",
-            "public_key": vouch_proto::Bytes(vec![9; 32])})).await;
+        let (_, again) = c
+            .try_post(
+                "/v1/devices",
+                Some(&account),
+                json!({"name": "after", "kind": "web", "platform": "race",
+            "public_key": vouch_proto::Bytes(vec![9; 32])}),
+            )
+            .await;
         if created != 1 || again["error"]["code"] != "device_limit_reached" {
             limit_violations += 1;
             eprintln!("round {round}: {created} registrations won the race");
@@ -77,15 +93,34 @@ async fn main() -> std::process::ExitCode {
 
         // Decisions: 4 trusted devices race on one request.
         let email = format!("decide{round}@race.test");
-        seed::create_user(&db, "Race", &email, seed::DEV_PASSWORD, vouch_proto::Role::Member).unwrap();
+        seed::create_user(
+            &db,
+            "Race",
+            &email,
+            seed::DEV_PASSWORD,
+            vouch_proto::Role::Member,
+        )
+        .unwrap();
         let account = c.login(&email).await;
         let mut approvers = Vec::new();
         for i in 0..4 {
-            let d = c.register(&account, &format!("approver {i}"), if i % 2 == 0 { "mobile" } else { "web" }).await;
+            let d = c
+                .register(
+                    &account,
+                    &format!("approver {i}"),
+                    if i % 2 == 0 { "mobile" } else { "web" },
+                )
+                .await;
             approvers.push(c.email_verify(&account, &email, &d).await);
         }
         let pending = c.register(&account, "new device", "web").await;
-        let opened = c.post(&format!("/v1/devices/{pending}/approval-requests"), Some(&account), json!({})).await;
+        let opened = c
+            .post(
+                &format!("/v1/devices/{pending}/approval-requests"),
+                Some(&account),
+                json!({}),
+            )
+            .await;
         let rid = opened["id"].as_str().unwrap().to_owned();
         let deciders: Vec<_> = approvers
             .into_iter()
@@ -94,8 +129,13 @@ async fn main() -> std::process::ExitCode {
                 let (c, rid) = (Client::new(&c.base), rid.clone());
                 tokio::spawn(async move {
                     let action = if i % 2 == 0 { "approve" } else { "deny" };
-                    let (status, body) =
-                        c.try_post(&format!("/v1/approval-requests/{rid}/{action}"), Some(&token), json!({"envelopes": []})).await;
+                    let (status, body) = c
+                        .try_post(
+                            &format!("/v1/approval-requests/{rid}/{action}"),
+                            Some(&token),
+                            json!({"envelopes": []}),
+                        )
+                        .await;
                     (status, body, action)
                 })
             })
@@ -104,7 +144,11 @@ async fn main() -> std::process::ExitCode {
         for d in deciders {
             let (status, body, action) = d.await.unwrap();
             match status {
-                200 => winners.push(if action == "approve" { "approved" } else { "denied" }),
+                200 => winners.push(if action == "approve" {
+                    "approved"
+                } else {
+                    "denied"
+                }),
                 409 if body["error"]["code"] == "already_decided" => {}
                 other => panic!("unexpected answer {other} {body}"),
             }
@@ -121,7 +165,10 @@ async fn main() -> std::process::ExitCode {
             .unwrap();
         if winners.len() != 1 || state["status"] != winners[0] {
             decision_violations += 1;
-            eprintln!("round {round}: winners {winners:?}, stored {}", state["status"]);
+            eprintln!(
+                "round {round}: winners {winners:?}, stored {}",
+                state["status"]
+            );
         }
     }
     server.shutdown().await;
@@ -131,5 +178,9 @@ async fn main() -> std::process::ExitCode {
         args.rounds,
         started.elapsed().as_secs_f64()
     );
-    if limit_violations + decision_violations == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+    if limit_violations + decision_violations == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }

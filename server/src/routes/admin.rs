@@ -16,7 +16,11 @@ use crate::{
 };
 
 fn require_admin(caller: &DeviceCaller) -> ApiResult<()> {
-    if caller.is_admin() { Ok(()) } else { Err(ApiError::forbidden("admins only")) }
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("admins only"))
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -71,9 +75,15 @@ pub async fn deprovision(
             if user.workspace_id != caller.user.workspace_id {
                 return Err(ApiError::not_found("user"));
             }
-            let devices: Vec<Device> = DeviceRow::for_user(tx, user_id)?.into_iter().map(|d| d.device).collect();
+            let devices: Vec<Device> = DeviceRow::for_user(tx, user_id)?
+                .into_iter()
+                .map(|d| d.device)
+                .collect();
             let out = disable_devices(tx, &devices)?;
-            tx.execute("DELETE FROM account_tokens WHERE user_id = ?1", [user_id.to_string()])?;
+            tx.execute(
+                "DELETE FROM account_tokens WHERE user_id = ?1",
+                [user_id.to_string()],
+            )?;
             tx.execute(
                 "UPDATE users SET deprovisioned_at = coalesce(deprovisioned_at, ?2) WHERE id = ?1",
                 params![user_id.to_string(), now()],
@@ -103,8 +113,14 @@ pub async fn unlock(
             if user.workspace_id != caller.user.workspace_id {
                 return Err(ApiError::not_found("user"));
             }
-            tx.execute("UPDATE users SET code_failures = 0 WHERE id = ?1", [user_id.to_string()])?;
-            tx.execute("DELETE FROM login_failures WHERE email = ?1", [user.email.to_lowercase()])?;
+            tx.execute(
+                "UPDATE users SET code_failures = 0 WHERE id = ?1",
+                [user_id.to_string()],
+            )?;
+            tx.execute(
+                "DELETE FROM login_failures WHERE email = ?1",
+                [user.email.to_lowercase()],
+            )?;
             Ok(())
         })
         .await?;

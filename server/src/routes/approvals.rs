@@ -8,7 +8,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
     APPROVAL_WINDOW_SECS, ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus,
-    ApproveRequest, Bytes, Decision, DeviceStatus, EnvelopeWire, ErrorBody, ErrorCode, Event, PendingApproval, VerifiedBy,
+    ApproveRequest, Bytes, Decision, DeviceStatus, EnvelopeWire, ErrorBody, ErrorCode, Event,
+    PendingApproval, VerifiedBy,
 };
 
 use crate::{
@@ -16,7 +17,10 @@ use crate::{
     auth::{Caller, DeviceCaller, Origin},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams, QueryParams},
-    model::{DeviceRow, enum_str, now, parse_enum, parse_uuid, push_event, push_event_to_user, rotate_device_token, set_device_status, trust_device, ts},
+    model::{
+        DeviceRow, enum_str, now, parse_enum, parse_uuid, push_event, push_event_to_user,
+        rotate_device_token, set_device_status, trust_device, ts,
+    },
 };
 
 /// Largest envelope accepted (a suite-1 envelope is 82 bytes; room for a PQ suite).
@@ -36,7 +40,8 @@ struct RequestRow {
     via_qr: bool,
 }
 
-const REQ_COLS: &str = "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by, via_qr";
+const REQ_COLS: &str =
+    "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by, via_qr";
 
 impl RequestRow {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -49,7 +54,11 @@ impl RequestRow {
             origin: r.get(5)?,
             created_at: r.get(6)?,
             expires_at: r.get(7)?,
-            decided_by: r.get::<_, Option<String>>(8)?.as_deref().map(parse_uuid).transpose()?,
+            decided_by: r
+                .get::<_, Option<String>>(8)?
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?,
             via_qr: r.get(9)?,
         })
     }
@@ -58,7 +67,11 @@ impl RequestRow {
     fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
         expire(tx, Some(id), None)?;
         Ok(tx
-            .query_row(&format!("SELECT {REQ_COLS} FROM approval_requests WHERE id = ?1"), [id.to_string()], Self::from_row)
+            .query_row(
+                &format!("SELECT {REQ_COLS} FROM approval_requests WHERE id = ?1"),
+                [id.to_string()],
+                Self::from_row,
+            )
             .optional()?)
     }
 }
@@ -71,11 +84,24 @@ fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResu
          AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR user_id = ?3)"
     ))?;
     let stale: Vec<RequestRow> = stmt
-        .query_map(params![now(), id.map(|i| i.to_string()), user.map(|u| u.to_string())], RequestRow::from_row)?
+        .query_map(
+            params![
+                now(),
+                id.map(|i| i.to_string()),
+                user.map(|u| u.to_string())
+            ],
+            RequestRow::from_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     for r in stale {
-        tx.execute("UPDATE approval_requests SET status = 'expired' WHERE id = ?1", [r.id.to_string()])?;
-        let ev = Event::ApprovalDecided { request_id: r.id, status: ApprovalStatus::Expired };
+        tx.execute(
+            "UPDATE approval_requests SET status = 'expired' WHERE id = ?1",
+            [r.id.to_string()],
+        )?;
+        let ev = Event::ApprovalDecided {
+            request_id: r.id,
+            status: ApprovalStatus::Expired,
+        };
         push_event(tx, r.device_id, &ev)?;
         push_event_to_user(tx, r.user_id, Some(r.device_id), true, &ev)?;
     }
@@ -83,7 +109,9 @@ fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResu
 }
 
 fn pending_view(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<PendingApproval> {
-    let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
+    let device = DeviceRow::load(tx, r.device_id)?
+        .ok_or_else(ApiError::internal)?
+        .device;
     Ok(PendingApproval {
         id: r.id,
         user_id: r.user_id,
@@ -274,24 +302,44 @@ fn decidable(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult
         return Err(ApiError::not_found("approval request"));
     }
     if r.device_id == caller.device.device.id {
-        return Err(ApiError::forbidden("a device cannot decide its own request"));
+        return Err(ApiError::forbidden(
+            "a device cannot decide its own request",
+        ));
     }
     match r.status {
         ApprovalStatus::Pending => Ok(r),
-        ApprovalStatus::Expired => Err(ApiError::new(ErrorCode::RequestExpired, "the request expired")),
-        _ => Err(ApiError::new(ErrorCode::AlreadyDecided, "the request was already decided")),
+        ApprovalStatus::Expired => Err(ApiError::new(
+            ErrorCode::RequestExpired,
+            "the request expired",
+        )),
+        _ => Err(ApiError::new(
+            ErrorCode::AlreadyDecided,
+            "the request was already decided",
+        )),
     }
 }
 
-fn decide(tx: &Transaction<'_>, caller: &DeviceCaller, r: &RequestRow, status: ApprovalStatus, via_qr: bool) -> ApiResult<()> {
+fn decide(
+    tx: &Transaction<'_>,
+    caller: &DeviceCaller,
+    r: &RequestRow,
+    status: ApprovalStatus,
+    via_qr: bool,
+) -> ApiResult<()> {
     let n = tx.execute(
         "UPDATE approval_requests SET status = ?2, decided_by = ?3, decided_at = ?4, via_qr = ?5 WHERE id = ?1 AND status = 'pending'",
         params![r.id.to_string(), enum_str(&status), caller.device.device.id.to_string(), now(), via_qr],
     )?;
     if n != 1 {
-        return Err(ApiError::new(ErrorCode::AlreadyDecided, "the request was already decided"));
+        return Err(ApiError::new(
+            ErrorCode::AlreadyDecided,
+            "the request was already decided",
+        ));
     }
-    let ev = Event::ApprovalDecided { request_id: r.id, status };
+    let ev = Event::ApprovalDecided {
+        request_id: r.id,
+        status,
+    };
     push_event(tx, r.device_id, &ev)?;
     push_event_to_user(tx, r.user_id, Some(r.device_id), true, &ev)?;
     Ok(())
@@ -312,7 +360,11 @@ pub async fn approve(
     JsonBody(req): JsonBody<ApproveRequest>,
 ) -> ApiResult<Json<Decision>> {
     caller.require_approver()?;
-    if req.envelopes.iter().any(|e| e.envelope.0.is_empty() || e.envelope.0.len() > MAX_ENVELOPE_BYTES) {
+    if req
+        .envelopes
+        .iter()
+        .any(|e| e.envelope.0.is_empty() || e.envelope.0.len() > MAX_ENVELOPE_BYTES)
+    {
         return Err(ApiError::bad_request("an envelope is empty or too large"));
     }
     let out = state
@@ -380,7 +432,10 @@ pub async fn deny(
             if r.purpose == ApprovalPurpose::Enrollment {
                 set_device_status(tx, r.device_id, DeviceStatus::Denied)?;
             }
-            Ok(Decision { id: r.id, status: ApprovalStatus::Denied })
+            Ok(Decision {
+                id: r.id,
+                status: ApprovalStatus::Denied,
+            })
         })
         .await?;
     Ok(Json(out))

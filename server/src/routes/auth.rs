@@ -4,8 +4,8 @@ use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::Json;
 use rusqlite::{OptionalExtension, params};
 use vouch_proto::{
-    ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LOGIN_FREE_FAILURES, LOGIN_MAX_BACKOFF_SECS, LoginRequest, LoginResponse,
-    UserInfo,
+    ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LOGIN_FREE_FAILURES, LOGIN_MAX_BACKOFF_SECS,
+    LoginRequest, LoginResponse, UserInfo,
 };
 
 use crate::{
@@ -32,7 +32,10 @@ pub async fn login(
 ) -> ApiResult<Json<LoginResponse>> {
     let email = req.email.trim().to_owned();
     if email.is_empty() || email.len() > 254 || req.password.len() > 1024 {
-        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong email or password",
+        ));
     }
     let key = email.to_lowercase();
     // The attempt is counted before the password is checked, in the same transaction as
@@ -78,12 +81,20 @@ pub async fn login(
         Some(f) => f,
         None => {
             let _ = tokio::task::spawn_blocking(move || verify(&password, dummy_hash())).await;
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "wrong email or password",
+            ));
         }
     };
-    let ok = tokio::task::spawn_blocking(move || verify(&password, &hash)).await.unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
+        .await
+        .unwrap_or(false);
     if !ok {
-        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong email or password",
+        ));
     }
     if user.deprovisioned {
         return Err(ApiError::forbidden("this account was deprovisioned"));
@@ -123,7 +134,10 @@ pub async fn login(
 fn login_backoff_secs(failures: u32) -> u64 {
     match failures.checked_sub(LOGIN_FREE_FAILURES) {
         None => 0,
-        Some(extra) => 1u64.checked_shl(extra.min(32)).unwrap_or(u64::MAX).min(LOGIN_MAX_BACKOFF_SECS),
+        Some(extra) => 1u64
+            .checked_shl(extra.min(32))
+            .unwrap_or(u64::MAX)
+            .min(LOGIN_MAX_BACKOFF_SECS),
     }
 }
 
@@ -134,5 +148,11 @@ fn now_ms() -> i64 {
 }
 
 fn verify(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }

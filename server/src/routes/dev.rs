@@ -14,14 +14,24 @@ pub struct OutboxQuery {
 
 /// Messages sent to `to`, oldest first.
 #[utoipa::path(get, path = "/v1/dev/outbox", tag = "dev", params(OutboxQuery), responses((status = 200, body = Vec<Mail>)))]
-pub async fn outbox(State(state): State<AppState>, QueryParams(q): QueryParams<OutboxQuery>) -> ApiResult<Json<Vec<Mail>>> {
+pub async fn outbox(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams<OutboxQuery>,
+) -> ApiResult<Json<Vec<Mail>>> {
     let out = state
         .db
         .tx(move |tx| {
-            let mut stmt = tx.prepare_cached("SELECT to_addr, subject, body, sent_at FROM mail WHERE to_addr = ?1 ORDER BY seq")?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT to_addr, subject, body, sent_at FROM mail WHERE to_addr = ?1 ORDER BY seq",
+            )?;
             let rows = stmt
                 .query_map([q.to.trim()], |r| {
-                    Ok(Mail { to: r.get(0)?, subject: r.get(1)?, body: r.get(2)?, sent_at: ts(r.get(3)?) })
+                    Ok(Mail {
+                        to: r.get(0)?,
+                        subject: r.get(1)?,
+                        body: r.get(2)?,
+                        sent_at: ts(r.get(3)?),
+                    })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)

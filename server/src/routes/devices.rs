@@ -3,7 +3,9 @@
 use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
-use vouch_proto::{Device, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event, NameError, RegisterDeviceRequest};
+use vouch_proto::{
+    Device, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event, NameError, RegisterDeviceRequest,
+};
 use x25519_dalek::{PublicKey, StaticSecret};
 
 use crate::{
@@ -28,7 +30,9 @@ pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid
 
 /// Validates an X25519 public key: 32 bytes, canonical, not of small order.
 pub(crate) fn valid_public_key(bytes: &[u8]) -> bool {
-    let Ok(arr) = <[u8; 32]>::try_from(bytes) else { return false };
+    let Ok(arr) = <[u8; 32]>::try_from(bytes) else {
+        return false;
+    };
     if arr[31] & 0x80 != 0 || arr.iter().all(|b| *b == 0) {
         return false;
     }
@@ -36,8 +40,14 @@ pub(crate) fn valid_public_key(bytes: &[u8]) -> bool {
     let mut p = [0xffu8; 32];
     p[0] = 0xed;
     p[31] = 0x7f;
-    let canonical = (0..32).rev().find(|&i| arr[i] != p[i]).is_some_and(|i| arr[i] < p[i]);
-    canonical && StaticSecret::from([0x5a; 32]).diffie_hellman(&PublicKey::from(arr)).was_contributory()
+    let canonical = (0..32)
+        .rev()
+        .find(|&i| arr[i] != p[i])
+        .is_some_and(|i| arr[i] < p[i]);
+    canonical
+        && StaticSecret::from([0x5a; 32])
+            .diffie_hellman(&PublicKey::from(arr))
+            .was_contributory()
 }
 
 /// Registers this install as a pending device of the signed-in user.
@@ -57,9 +67,18 @@ pub async fn register(
         .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?
         .to_owned();
     if !valid_public_key(&req.public_key.0) {
-        return Err(ApiError::new(ErrorCode::InvalidPublicKey, "public_key must be a valid 32-byte X25519 key"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidPublicKey,
+            "public_key must be a valid 32-byte X25519 key",
+        ));
     }
-    let platform: String = req.platform.trim().chars().filter(|c| !c.is_control()).take(128).collect();
+    let platform: String = req
+        .platform
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
     let limit = state.settings.device_limit;
     let user_id = account.user.id;
     let (status, device) = state
@@ -135,9 +154,15 @@ pub async fn register(
 /// The calling user's devices (every status), oldest first.
 #[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = Vec<Device>), (status = 403, body = ErrorBody, description = "device_disabled")))]
-pub async fn list(State(state): State<AppState>, caller: DeviceCaller) -> ApiResult<Json<Vec<Device>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+) -> ApiResult<Json<Vec<Device>>> {
     let user_id = caller.user.id;
-    let devices = state.db.tx(move |tx| DeviceRow::for_user(tx, user_id)).await?;
+    let devices = state
+        .db
+        .tx(move |tx| DeviceRow::for_user(tx, user_id))
+        .await?;
     Ok(Json(devices.into_iter().map(|d| d.device).collect()))
 }
 
@@ -154,19 +179,24 @@ pub async fn disable(
     let out = state
         .db
         .tx(move |tx| {
-            let target = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?.device;
+            let target = DeviceRow::load(tx, id)?
+                .ok_or_else(|| ApiError::not_found("device"))?
+                .device;
             let same_workspace = crate::model::UserRow::load(tx, target.user_id)?
                 .is_some_and(|u| u.workspace_id == caller.user.workspace_id);
             let allowed = if caller.is_admin() {
                 same_workspace
             } else {
-                target.user_id == caller.user.id && caller.device.device.kind == vouch_proto::DeviceKind::Web
+                target.user_id == caller.user.id
+                    && caller.device.device.kind == vouch_proto::DeviceKind::Web
             };
             if !allowed {
                 if target.user_id != caller.user.id && !caller.is_admin() {
                     return Err(ApiError::not_found("device"));
                 }
-                return Err(ApiError::forbidden("only a web device of this user or an admin can disable devices"));
+                return Err(ApiError::forbidden(
+                    "only a web device of this user or an admin can disable devices",
+                ));
             }
             disable_devices(tx, &[target])
         })
@@ -176,7 +206,10 @@ pub async fn disable(
 
 /// Disables the given devices (skipping ones already disabled), revokes their tokens and
 /// tells each of them and the owner's other devices.
-pub(crate) fn disable_devices(tx: &rusqlite::Transaction<'_>, devices: &[Device]) -> ApiResult<Disabled> {
+pub(crate) fn disable_devices(
+    tx: &rusqlite::Transaction<'_>,
+    devices: &[Device],
+) -> ApiResult<Disabled> {
     let mut disabled = Vec::new();
     for d in devices {
         if d.status == DeviceStatus::Disabled {

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use vouch_proto::{
-    CODE_LOCK_AFTER_FAILURES, CODE_MAX_ATTEMPTS, CodeSent, DeviceStatus, ErrorBody, ErrorCode, Event, TrustedDevice,
-    VerifiedBy, VerifyCodeRequest,
+    CODE_LOCK_AFTER_FAILURES, CODE_MAX_ATTEMPTS, CodeSent, DeviceStatus, ErrorBody, ErrorCode,
+    Event, TrustedDevice, VerifiedBy, VerifyCodeRequest,
 };
 
 use crate::{
@@ -44,13 +44,20 @@ fn new_code() -> ApiResult<String> {
 }
 
 /// Loads a pending device of the caller's user (the session that registered it).
-fn own_pending_device(tx: &rusqlite::Transaction<'_>, account: &Account, id: Uuid) -> ApiResult<DeviceRow> {
+fn own_pending_device(
+    tx: &rusqlite::Transaction<'_>,
+    account: &Account,
+    id: Uuid,
+) -> ApiResult<DeviceRow> {
     let d = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?;
     if d.device.user_id != account.user.id {
         return Err(ApiError::not_found("device"));
     }
     if d.device.status != DeviceStatus::Pending {
-        return Err(ApiError::new(ErrorCode::DeviceNotPending, "this device is not waiting for verification"));
+        return Err(ApiError::new(
+            ErrorCode::DeviceNotPending,
+            "this device is not waiting for verification",
+        ));
     }
     Ok(d)
 }
@@ -65,7 +72,9 @@ fn verified_again(
     id: Uuid,
     typed: &str,
 ) -> ApiResult<Option<TrustedDevice>> {
-    let Some(d) = DeviceRow::load(tx, id)? else { return Ok(None) };
+    let Some(d) = DeviceRow::load(tx, id)? else {
+        return Ok(None);
+    };
     if d.device.user_id != account.user.id
         || d.device.status != DeviceStatus::Trusted
         || d.device.verified_by != Some(VerifiedBy::EmailCode)
@@ -80,13 +89,19 @@ fn verified_again(
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let Some((stored, expires_at, used)) = row else { return Ok(None) };
-    let same = typed.len() == vouch_proto::CODE_DIGITS && bool::from(code_hash(id, typed).ct_eq(&stored));
+    let Some((stored, expires_at, used)) = row else {
+        return Ok(None);
+    };
+    let same =
+        typed.len() == vouch_proto::CODE_DIGITS && bool::from(code_hash(id, typed).ct_eq(&stored));
     if !used || expires_at <= now() || !same {
         return Ok(None);
     }
     let token = rotate_device_token(tx, id)?;
-    Ok(Some(TrustedDevice { device: d.device, device_token: token }))
+    Ok(Some(TrustedDevice {
+        device: d.device,
+        device_token: token,
+    }))
 }
 
 /// Emails a verification code for a pending device (202). Throttled per device.
@@ -103,7 +118,9 @@ pub async fn send(
     // Storing the code (which starts the re-send throttle) and mailing it are one unit:
     // axum drops a handler whose client hung up, so the unit runs in a task of its own
     // that a dropped request cannot cut between the commit and the mail.
-    let sent = tokio::spawn(store_and_mail(state, account, id)).await.map_err(|_| ApiError::internal())??;
+    let sent = tokio::spawn(store_and_mail(state, account, id))
+        .await
+        .map_err(|_| ApiError::internal())??;
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 
@@ -139,7 +156,15 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
          Enter it on the device \"{device_name}\" to trust it. The code expires in {minutes} minute(s) and works once.\n\
          If you did not try to sign in, change your password: someone knows it.\n"
     );
-    state.mailer.send(&state.db, &account.user.email, "Your Vouch verification code", &body).await?;
+    state
+        .mailer
+        .send(
+            &state.db,
+            &account.user.email,
+            "Your Vouch verification code",
+            &body,
+        )
+        .await?;
     log::debug!("email code sent for device {id}");
     Ok(sent)
 }
@@ -208,11 +233,12 @@ pub async fn verify(
         })
         .await?;
     match outcome {
-        Outcome::Trusted(t) => {
-            Ok(Json(t))
-        }
+        Outcome::Trusted(t) => Ok(Json(t)),
         Outcome::Wrong(left) => Err(ApiError::invalid_code(left)),
-        Outcome::Expired => Err(ApiError::new(ErrorCode::CodeExpired, "the code expired or was used; request a new one")),
+        Outcome::Expired => Err(ApiError::new(
+            ErrorCode::CodeExpired,
+            "the code expired or was used; request a new one",
+        )),
         Outcome::Locked => Err(ApiError::new(
             ErrorCode::CodeLocked,
             "too many wrong codes: code verification is locked for this account; ask an admin",

@@ -57,13 +57,16 @@ pub async fn stream(
     let device_id = match &caller {
         Caller::Device(d) => d.device.device.id,
         Caller::Account(a) => {
-            let id = q.device_id.ok_or_else(|| ApiError::bad_request("an account token needs ?device_id= of its pending device"))?;
+            let id = q.device_id.ok_or_else(|| {
+                ApiError::bad_request("an account token needs ?device_id= of its pending device")
+            })?;
             let (a2, id2) = (a.clone(), id);
             let ok = state
                 .db
                 .tx(move |tx| {
-                    Ok(DeviceRow::load(tx, id2)?
-                        .is_some_and(|d| d.device.user_id == a2.user.id && d.registered_by == a2.token_hash))
+                    Ok(DeviceRow::load(tx, id2)?.is_some_and(|d| {
+                        d.device.user_id == a2.user.id && d.registered_by == a2.token_hash
+                    }))
                 })
                 .await?;
             if !ok {
@@ -72,10 +75,20 @@ pub async fn stream(
             id
         }
     };
-    let header_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<i64>().ok());
+    let header_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<i64>().ok());
     let last = header_id.or(q.last_event_id).unwrap_or(0).max(0);
     let rx = state.db.hub().subscribe(device_id);
-    let cursor = Cursor { state, device_id, last, buffer: VecDeque::new(), rx, done: false };
+    let cursor = Cursor {
+        state,
+        device_id,
+        last,
+        buffer: VecDeque::new(),
+        rx,
+        done: false,
+    };
     let s = stream::unfold(cursor, |mut c| async move {
         loop {
             if c.done || c.state.db.hub().stopping() {
@@ -86,7 +99,10 @@ pub async fn stream(
                 if kind == "device_disabled" && data.contains(&c.device_id.to_string()) {
                     c.done = true; // the device learned it is revoked; nothing more for it
                 }
-                let ev = SseEvent::default().id(seq.to_string()).event(kind).data(data);
+                let ev = SseEvent::default()
+                    .id(seq.to_string())
+                    .event(kind)
+                    .data(data);
                 return Some((Ok(ev), c));
             }
             // Mark the current notification seen before querying, so none is missed.

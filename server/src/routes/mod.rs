@@ -57,5 +57,9 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::devices))
         .routes(routes!(admin::deprovision))
         .routes(routes!(admin::unlock));
-    if dev { r.routes(routes!(dev::outbox)) } else { r }
+    if dev {
+        r.routes(routes!(dev::outbox))
+    } else {
+        r
+    }
 }

@@ -6,7 +6,9 @@ use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
-use vouch_proto::{Bytes, CreateVault, DeviceEnvelope, ErrorBody, Event, ItemRecord, PutItem, Vault};
+use vouch_proto::{
+    Bytes, CreateVault, DeviceEnvelope, ErrorBody, Event, ItemRecord, PutItem, Vault,
+};
 
 use crate::{
     AppState,
@@ -53,7 +55,9 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Vault>)> {
     let name = req.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("vault names are 1–128 characters without control characters"));
+        return Err(ApiError::bad_request(
+            "vault names are 1–128 characters without control characters",
+        ));
     }
     let out = state
         .db
@@ -76,13 +80,19 @@ pub async fn create(
 
 /// The caller's vaults.
 #[utoipa::path(get, path = "/v1/vaults", tag = "vaults", security(("bearer" = [])), responses((status = 200, body = Vec<Vault>)))]
-pub async fn list(State(state): State<AppState>, caller: DeviceCaller) -> ApiResult<Json<Vec<Vault>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+) -> ApiResult<Json<Vec<Vault>>> {
     let out = state
         .db
         .tx(move |tx| {
-            let mut stmt = tx.prepare_cached("SELECT id FROM vaults WHERE user_id = ?1 ORDER BY created_at, id")?;
-            let ids: Vec<String> =
-                stmt.query_map([caller.user.id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM vaults WHERE user_id = ?1 ORDER BY created_at, id",
+            )?;
+            let ids: Vec<String> = stmt
+                .query_map([caller.user.id.to_string()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             ids.iter()
                 .filter_map(|i| Uuid::parse_str(i).ok())
                 .map(|id| load_vault(tx, id)?.ok_or_else(ApiError::internal))

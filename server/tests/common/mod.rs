@@ -26,25 +26,43 @@ impl Server {
     pub fn start_with(dev: bool, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch-server"));
-        cmd.arg("--listen").arg("127.0.0.1:0").arg("--data").arg(dir.path());
+        cmd.arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data")
+            .arg(dir.path());
         if dev {
             cmd.arg("--dev");
         }
-        cmd.args(extra).env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn vouch-server");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
         Self { child, url, dir }
     }
 
     pub fn client(&self) -> Api {
-        Api { base: self.url.clone(), http: reqwest::Client::new() }
+        Api {
+            base: self.url.clone(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Stops the process with SIGTERM (graceful) and waits for it.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..100 {
             if let Ok(Some(s)) = self.child.try_wait() {
                 return s;
@@ -83,19 +101,35 @@ impl Resp {
     }
     #[track_caller]
     pub fn ok(self) -> Value {
-        assert!(self.status.is_success(), "expected success, got {} {}", self.status, self.body);
+        assert!(
+            self.status.is_success(),
+            "expected success, got {} {}",
+            self.status,
+            self.body
+        );
         self.body
     }
     #[track_caller]
     pub fn err(&self, status: u16, code: &str) {
-        assert_eq!((self.status.as_u16(), self.code()), (status, code), "body: {}", self.body);
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "body: {}",
+            self.body
+        );
     }
 }
 
 pub const PASSWORD: &str = "dev-password";
 
 impl Api {
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -105,10 +139,21 @@ impl Api {
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
-        let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Resp { status, body, retry_after }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            body,
+            retry_after,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -120,8 +165,18 @@ impl Api {
     }
 
     pub async fn login(&self, email: &str) -> (String, Value) {
-        let v = self.post("/v1/auth/login", None, json!({"email": email, "password": PASSWORD})).await.ok();
-        (v["account_token"].as_str().unwrap().to_owned(), v["user"].clone())
+        let v = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await
+            .ok();
+        (
+            v["account_token"].as_str().unwrap().to_owned(),
+            v["user"].clone(),
+        )
     }
 
     pub async fn register(&self, account: &str, name: &str, kind: &str) -> Resp {
@@ -135,21 +190,58 @@ impl Api {
 
     /// The newest code mailed to `email`, read from the dev outbox as a person would.
     pub async fn latest_code(&self, email: &str) -> String {
-        let mails = self.get(&format!("/v1/dev/outbox?to={email}"), None).await.ok();
-        let body = mails.as_array().unwrap().last().expect("a mail").get("body").unwrap().as_str().unwrap().to_owned();
-        body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("6-digit code").to_owned()
+        let mails = self
+            .get(&format!("/v1/dev/outbox?to={email}"), None)
+            .await
+            .ok();
+        let body = mails
+            .as_array()
+            .unwrap()
+            .last()
+            .expect("a mail")
+            .get("body")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("6-digit code")
+            .to_owned()
     }
 
     /// Signs in, registers a device of `kind` and trusts it by email code.
     /// Returns (account token, device json, device token).
-    pub async fn trusted_device(&self, email: &str, name: &str, kind: &str) -> (String, Value, String) {
+    pub async fn trusted_device(
+        &self,
+        email: &str,
+        name: &str,
+        kind: &str,
+    ) -> (String, Value, String) {
         let (account, _) = self.login(email).await;
         let device = self.register(&account, name, kind).await.ok();
         let id = device["id"].as_str().unwrap().to_owned();
-        self.post(&format!("/v1/devices/{id}/email-code"), Some(&account), json!({})).await.ok();
+        self.post(
+            &format!("/v1/devices/{id}/email-code"),
+            Some(&account),
+            json!({}),
+        )
+        .await
+        .ok();
         let code = self.latest_code(email).await;
-        let t = self.post(&format!("/v1/devices/{id}/email-code/verify"), Some(&account), json!({"code": code})).await.ok();
-        (account, t["device"].clone(), t["device_token"].as_str().unwrap().to_owned())
+        let t = self
+            .post(
+                &format!("/v1/devices/{id}/email-code/verify"),
+                Some(&account),
+                json!({"code": code}),
+            )
+            .await
+            .ok();
+        (
+            account,
+            t["device"].clone(),
+            t["device_token"].as_str().unwrap().to_owned(),
+        )
     }
 }
 
@@ -166,27 +258,47 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// An open SSE connection.
 pub struct Events {
-    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<eventsource_stream::Event, String>> + Send>>,
+    stream: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<eventsource_stream::Event, String>> + Send>,
+    >,
 }
 
 impl Events {
     pub async fn connect(api: &Api, token: &str, query: &str, last_event_id: Option<&str>) -> Self {
-        let mut req = api.http.get(format!("{}/v1/events{query}", api.base)).bearer_auth(token);
+        let mut req = api
+            .http
+            .get(format!("{}/v1/events{query}", api.base))
+            .bearer_auth(token);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
         let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), 200, "events: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            200,
+            "events: {}",
+            resp.text().await.unwrap_or_default()
+        );
         use eventsource_stream::Eventsource;
-        let stream = resp.bytes_stream().eventsource().map(|r| r.map_err(|e| e.to_string()));
-        Self { stream: Box::pin(stream) }
+        let stream = resp
+            .bytes_stream()
+            .eventsource()
+            .map(|r| r.map_err(|e| e.to_string()));
+        Self {
+            stream: Box::pin(stream),
+        }
     }
 
     /// The next event (skipping keep-alives), or panics after 10 s.
     pub async fn next(&mut self) -> eventsource_stream::Event {
         tokio::time::timeout(Duration::from_secs(10), async {
             loop {
-                let ev = self.stream.next().await.expect("stream ended").expect("sse error");
+                let ev = self
+                    .stream
+                    .next()
+                    .await
+                    .expect("stream ended")
+                    .expect("sse error");
                 if !ev.event.is_empty() && ev.event != "message" {
                     return ev;
                 }

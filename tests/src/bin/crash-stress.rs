@@ -28,7 +28,10 @@ use tokio::{
     sync::mpsc,
 };
 use uuid::Uuid;
-use vouch_core::{Client, ClientConfig, DeviceInfo, EnrollmentState, keystore::SoftwareSecretStore, proto::DeviceKind};
+use vouch_core::{
+    Client, ClientConfig, DeviceInfo, EnrollmentState, keystore::SoftwareSecretStore,
+    proto::DeviceKind,
+};
 
 const EMAIL: &str = "alice@acme.test";
 const PASSWORD: &str = "dev-password";
@@ -42,7 +45,11 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { iterations: 20, items: 8, seed: rand_seed() };
+    let mut a = Args {
+        iterations: 20,
+        items: 8,
+        seed: rand_seed(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -103,7 +110,12 @@ fn open_client(profile: &Path, url: &str) -> vouch_core::Result<Client> {
     Client::open(ClientConfig {
         profile_dir: profile.to_path_buf(),
         server_url: url.to_owned(),
-        device: DeviceInfo { kind: DeviceKind::Web, model: "Stress".into(), os: "Linux".into(), app: "crash-stress".into() },
+        device: DeviceInfo {
+            kind: DeviceKind::Web,
+            model: "Stress".into(),
+            os: "Linux".into(),
+            app: "crash-stress".into(),
+        },
         secret_store: keys,
         listener: None,
         tls: Default::default(),
@@ -112,10 +124,22 @@ fn open_client(profile: &Path, url: &str) -> vouch_core::Result<Client> {
 
 /// The newest 6-digit code mailed to `email`.
 async fn read_code(url: &str) -> String {
-    let mails: serde_json::Value =
-        reqwest::get(format!("{url}/v1/dev/outbox?to={EMAIL}")).await.expect("outbox").json().await.expect("json");
-    let body = mails.as_array().and_then(|m| m.last()).and_then(|m| m["body"].as_str()).unwrap_or_default().to_owned();
-    body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("a code").to_owned()
+    let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={EMAIL}"))
+        .await
+        .expect("outbox")
+        .json()
+        .await
+        .expect("json");
+    let body = mails
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["body"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a code")
+        .to_owned()
 }
 
 /// Lines a child printed, as they come.
@@ -124,10 +148,23 @@ enum Line {
     Closed,
 }
 
-fn spawn_child(profile: &Path, url: &str, method: &str, items: usize, vault: Uuid) -> (Child, mpsc::UnboundedReceiver<Line>) {
+fn spawn_child(
+    profile: &Path,
+    url: &str,
+    method: &str,
+    items: usize,
+    vault: Uuid,
+) -> (Child, mpsc::UnboundedReceiver<Line>) {
     let mut child = Command::new(sibling("vouch-e2e-client"))
         .arg(profile)
-        .args([url, "life", EMAIL, method, &items.to_string(), &vault.to_string()])
+        .args([
+            url,
+            "life",
+            EMAIL,
+            method,
+            &items.to_string(),
+            &vault.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -199,17 +236,25 @@ async fn run_once(
                     step = "write".into();
                 } else if let Some(rest) = l.strip_prefix("REQUEST ") {
                     let mut parts = rest.split(' ');
-                    let (Some(id), Some(number)) = (parts.next(), parts.next()) else { return Err(format!("bad line {l}")) };
+                    let (Some(id), Some(number)) = (parts.next(), parts.next()) else {
+                        return Err(format!("bad line {l}"));
+                    };
                     let id: Uuid = id.parse().map_err(|_| format!("bad request id in {l}"))?;
-                    approver.pending_requests().await.map_err(|e| format!("approver list: {e}"))?;
+                    approver
+                        .pending_requests()
+                        .await
+                        .map_err(|e| format!("approver list: {e}"))?;
                     match approver.approve(id, number).await {
                         // Already approved before a crash, or listed no more: fine.
-                        Ok(()) | Err(vouch_core::Error::Server { .. }) | Err(vouch_core::Error::UnknownRequest) => {}
+                        Ok(())
+                        | Err(vouch_core::Error::Server { .. })
+                        | Err(vouch_core::Error::UnknownRequest) => {}
                         Err(e) => return Err(format!("approve: {e}")),
                     }
                     if let KillAt::AfterApproval { delay_us } = kill {
                         step = "envelope_receipt".into();
-                        kill_deadline.get_or_insert(Instant::now() + Duration::from_micros(delay_us));
+                        kill_deadline
+                            .get_or_insert(Instant::now() + Duration::from_micros(delay_us));
                     }
                 } else if l == "DONE" {
                     let _ = child.wait().await;
@@ -226,7 +271,9 @@ async fn run_once(
             }
             Some(Line::Closed) | None => {
                 let status = child.wait().await.map_err(|e| e.to_string())?;
-                return Err(format!("client exited ({status}) at step {step} without DONE"));
+                return Err(format!(
+                    "client exited ({status}) at step {step} without DONE"
+                ));
             }
         }
     }
@@ -234,11 +281,19 @@ async fn run_once(
 
 /// After a kill: the file is intact, the profile opens in a legal state, and every
 /// acknowledged item reads back.
-fn check_after_kill(profile: &Path, url: &str, vault: Uuid, acked: &[Uuid], t: &mut Tally) -> Result<(), String> {
+fn check_after_kill(
+    profile: &Path,
+    url: &str,
+    vault: Uuid,
+    acked: &[Uuid],
+    t: &mut Tally,
+) -> Result<(), String> {
     let db = profile.join(vouch_core::DATABASE_FILE);
     if db.exists() {
         let conn = rusqlite::Connection::open(&db).map_err(|e| format!("open db: {e}"))?;
-        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| format!("integrity_check: {e}"))?;
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| format!("integrity_check: {e}"))?;
         if ok != "ok" {
             t.integrity_failures += 1;
             return Err(format!("integrity_check: {ok}"));
@@ -259,7 +314,10 @@ fn check_after_kill(profile: &Path, url: &str, vault: Uuid, acked: &[Uuid], t: &
     if !acked.is_empty() {
         if !state.is_trusted() {
             t.illegal_states += 1;
-            return Err(format!("items were acknowledged but the state is {}", state.name()));
+            return Err(format!(
+                "items were acknowledged but the state is {}",
+                state.name()
+            ));
         }
         check_items(&client, vault, acked, t)?;
     }
@@ -268,7 +326,9 @@ fn check_after_kill(profile: &Path, url: &str, vault: Uuid, acked: &[Uuid], t: &
 
 fn check_items(client: &Client, vault: Uuid, acked: &[Uuid], t: &mut Tally) -> Result<(), String> {
     for id in acked {
-        let ok = client.get_item(vault, *id).map_err(|e| format!("get_item: {e}"))?;
+        let ok = client
+            .get_item(vault, *id)
+            .map_err(|e| format!("get_item: {e}"))?;
         if ok.as_deref() != Some(format!("crash-item {id}").as_bytes()) {
             t.lost_writes += 1;
             return Err(format!("acknowledged item {id} is missing or changed"));
@@ -286,7 +346,16 @@ struct Env {
 
 async fn setup(root: &Path) -> (tokio::process::Child, Env) {
     let mut server = Command::new(sibling("vouch-e2e-server"))
-        .args(["--dev", "--listen", "127.0.0.1:0", "--device-limit", "100000", "--approval-rate", "1000000", "--data"])
+        .args([
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--device-limit",
+            "100000",
+            "--approval-rate",
+            "1000000",
+            "--data",
+        ])
         .arg(root.join("server"))
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
@@ -295,24 +364,55 @@ async fn setup(root: &Path) -> (tokio::process::Child, Env) {
         .expect("spawn vouch-e2e-server");
     let mut first = String::new();
     let mut out = BufReader::new(server.stdout.take().expect("stdout"));
-    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut first).await.expect("listening line");
-    let url = first.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut first)
+        .await
+        .expect("listening line");
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_owned();
 
     let approver = open_client(&root.join("approver"), &url).expect("approver profile");
     approver.sign_in(EMAIL, PASSWORD).await.expect("sign in");
-    approver.register_device(&approver.default_device_name().expect("name")).await.expect("register");
+    approver
+        .register_device(&approver.default_device_name().expect("name"))
+        .await
+        .expect("register");
     approver.request_email_code().await.expect("code");
     let code = read_code(&url).await;
     approver.submit_email_code(&code).await.expect("verify");
-    let vault = approver.create_vault("Crash vault").await.expect("vault").id;
+    let vault = approver
+        .create_vault("Crash vault")
+        .await
+        .expect("vault")
+        .id;
     approver.flush_outbox().await.expect("flush");
-    (server, Env { url, approver, vault, root: root.to_path_buf() })
+    (
+        server,
+        Env {
+            url,
+            approver,
+            vault,
+            root: root.to_path_buf(),
+        },
+    )
 }
 
 /// One iteration: up to three random kills, then a run to the end, then the checks.
-async fn iteration(env: &Env, i: u32, items: usize, rng: &mut Rng, t: &mut Tally) -> Result<(), String> {
+async fn iteration(
+    env: &Env,
+    i: u32,
+    items: usize,
+    rng: &mut Rng,
+    t: &mut Tally,
+) -> Result<(), String> {
     let profile = env.root.join(format!("device-{i}"));
-    let method = if rng.below(2) == 0 { "email" } else { "approval" };
+    let method = if rng.below(2) == 0 {
+        "email"
+    } else {
+        "approval"
+    };
     let mut acked = Vec::new();
     // Lines a life prints: ~6 steps + REQUEST(s) + one ACK per item.
     let lines = 8 + items as u64;
@@ -322,13 +422,32 @@ async fn iteration(env: &Env, i: u32, items: usize, rng: &mut Rng, t: &mut Tally
         let scale = [1_000, 5_000, 20_000][rng.below(3) as usize];
         let delay_us = rng.below(scale);
         let kill = match rng.below(4) {
-            0 => KillAt::AfterApproval { delay_us: rng.below(40_000) },
+            0 => KillAt::AfterApproval {
+                delay_us: rng.below(40_000),
+            },
             // Half of the kills land in the enrollment steps (the first lines), half
             // anywhere, so the short enrollment windows are hit as often as the writes.
-            1 => KillAt::Line { n: rng.below(7), delay_us },
-            _ => KillAt::Line { n: rng.below(lines + 1), delay_us },
+            1 => KillAt::Line {
+                n: rng.below(7),
+                delay_us,
+            },
+            _ => KillAt::Line {
+                n: rng.below(lines + 1),
+                delay_us,
+            },
         };
-        match run_once(&env.approver, &profile, &env.url, method, items, env.vault, kill, &mut acked).await {
+        match run_once(
+            &env.approver,
+            &profile,
+            &env.url,
+            method,
+            items,
+            env.vault,
+            kill,
+            &mut acked,
+        )
+        .await
+        {
             Ok(Some(step)) => {
                 t.kills += 1;
                 *t.kills_by_step.entry(step).or_default() += 1;
@@ -341,7 +460,18 @@ async fn iteration(env: &Env, i: u32, items: usize, rng: &mut Rng, t: &mut Tally
             }
         }
     }
-    if let Err(e) = run_once(&env.approver, &profile, &env.url, method, items, env.vault, KillAt::Never, &mut acked).await {
+    if let Err(e) = run_once(
+        &env.approver,
+        &profile,
+        &env.url,
+        method,
+        items,
+        env.vault,
+        KillAt::Never,
+        &mut acked,
+    )
+    .await
+    {
         t.stuck += 1;
         return Err(e);
     }
@@ -355,14 +485,23 @@ async fn iteration(env: &Env, i: u32, items: usize, rng: &mut Rng, t: &mut Tally
     let local = client.list_items(env.vault).map_err(|e| e.to_string())?;
     if local.len() != items || client.queued_operations().map_err(|e| e.to_string())? != 0 {
         t.extra_items += 1;
-        return Err(format!("{} local items (wanted {items}), writes still queued or duplicated", local.len()));
+        return Err(format!(
+            "{} local items (wanted {items}), writes still queued or duplicated",
+            local.len()
+        ));
     }
     // The server has each acknowledged write: the approver syncs and reads them.
-    env.approver.sync().await.map_err(|e| format!("approver sync: {e}"))?;
+    env.approver
+        .sync()
+        .await
+        .map_err(|e| format!("approver sync: {e}"))?;
     check_items(&env.approver, env.vault, &acked, t)?;
     let device_id = client.state().device_id().ok_or("no device id")?;
     drop(client);
-    env.approver.disable_device(device_id).await.map_err(|e| format!("disable: {e}"))?;
+    env.approver
+        .disable_device(device_id)
+        .await
+        .map_err(|e| format!("disable: {e}"))?;
     let _ = std::fs::remove_dir_all(&profile);
     Ok(())
 }
@@ -397,7 +536,11 @@ async fn main() -> std::process::ExitCode {
     let _ = server.start_kill();
     let mut steps: Vec<_> = t.kills_by_step.iter().collect();
     steps.sort();
-    let steps = steps.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
+    let steps = steps
+        .iter()
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     println!("kills by step: {steps}");
     println!(
         "crash-stress: {} iterations, {} kills, {} inconsistencies, {} lost writes, {} stuck, seed {}, {:.1} s",
@@ -409,5 +552,9 @@ async fn main() -> std::process::ExitCode {
         args.seed,
         start.elapsed().as_secs_f64()
     );
-    if failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }

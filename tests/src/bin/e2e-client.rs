@@ -16,7 +16,8 @@
 use std::{io::Write, process::ExitCode, sync::Arc};
 
 use vouch_core::{
-    Client, ClientConfig, DeviceInfo, EnrollmentState, Error, Verification, keystore::SoftwareSecretStore,
+    Client, ClientConfig, DeviceInfo, EnrollmentState, Error, Verification,
+    keystore::SoftwareSecretStore,
     proto::{DeviceKind, ErrorCode},
 };
 
@@ -38,7 +39,12 @@ async fn main() -> ExitCode {
         profile_dir: profile.into(),
         server_url: url.clone(),
         // The profile directory's name makes the default device name unique per profile.
-        device: DeviceInfo { kind: DeviceKind::Web, model: model(profile), os: "Linux".into(), app: "e2e".into() },
+        device: DeviceInfo {
+            kind: DeviceKind::Web,
+            model: model(profile),
+            os: "Linux".into(),
+            app: "e2e".into(),
+        },
         secret_store: keys,
         listener: None,
         tls: Default::default(),
@@ -59,7 +65,10 @@ async fn main() -> ExitCode {
             let vault: uuid::Uuid = args[4].parse().expect("vault id");
             for i in 0u64.. {
                 let item = uuid::Uuid::new_v4();
-                client.put_item(vault, Some(item), format!("item {i}").as_bytes()).await.expect("put");
+                client
+                    .put_item(vault, Some(item), format!("item {i}").as_bytes())
+                    .await
+                    .expect("put");
                 out(format!("ACK {item} {i}"));
             }
         }
@@ -79,7 +88,9 @@ async fn main() -> ExitCode {
 }
 
 fn model(profile: &str) -> String {
-    std::path::Path::new(profile).file_name().map_or("Crash".into(), |n| n.to_string_lossy().into_owned())
+    std::path::Path::new(profile)
+        .file_name()
+        .map_or("Crash".into(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Text of the item with this id (the crash stress checks it after every restart).
@@ -89,18 +100,31 @@ fn item_text(id: uuid::Uuid) -> String {
 
 /// Drives the device from whatever state it is in to "trusted, holds the vault key,
 /// `items` items written and delivered".
-async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, vault: uuid::Uuid) -> vouch_core::Result<()> {
+async fn life(
+    c: &Client,
+    url: &str,
+    email: &str,
+    by_email: bool,
+    items: usize,
+    vault: uuid::Uuid,
+) -> vouch_core::Result<()> {
     loop {
         match c.state() {
             EnrollmentState::SignedOut => {
                 out("STEP sign_in".into());
                 c.sign_in(email, PASSWORD).await?;
             }
-            EnrollmentState::Untrusted { .. } | EnrollmentState::Denied { .. } | EnrollmentState::Expired { .. } => {
+            EnrollmentState::Untrusted { .. }
+            | EnrollmentState::Denied { .. }
+            | EnrollmentState::Expired { .. } => {
                 out("STEP register".into());
                 c.register_device(&c.default_device_name()?).await?;
             }
-            EnrollmentState::Verifying { verification, device_name, .. } => {
+            EnrollmentState::Verifying {
+                verification,
+                device_name,
+                ..
+            } => {
                 if let Some(p) = c.approval_prompt()? {
                     out(format!("REQUEST {} {}", p.request_id, p.number));
                     out("STEP wait".into());
@@ -110,7 +134,10 @@ async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, 
                         out("STEP email_code".into());
                         match c.request_email_code().await {
                             // A code was sent before a crash: it is in the mail already.
-                            Err(Error::Server { code: ErrorCode::TooManyRequests, .. }) => {}
+                            Err(Error::Server {
+                                code: ErrorCode::TooManyRequests,
+                                ..
+                            }) => {}
                             r => {
                                 r?;
                             }
@@ -135,7 +162,9 @@ async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, 
                         out("STEP request_keys".into());
                         c.request_vault_keys().await?;
                     }
-                    let Some(p) = c.approval_prompt()? else { continue };
+                    let Some(p) = c.approval_prompt()? else {
+                        continue;
+                    };
                     out(format!("REQUEST {} {}", p.request_id, p.number));
                     out("STEP wait".into());
                     c.wait_for_approval().await?;
@@ -144,7 +173,8 @@ async fn life(c: &Client, url: &str, email: &str, by_email: bool, items: usize, 
                 let mut written = c.list_items(vault)?.len();
                 while written < items {
                     let id = uuid::Uuid::new_v4();
-                    c.put_item(vault, Some(id), item_text(id).as_bytes()).await?;
+                    c.put_item(vault, Some(id), item_text(id).as_bytes())
+                        .await?;
                     out(format!("ACK {id}"));
                     written += 1;
                 }
@@ -172,9 +202,17 @@ async fn read_code(url: &str, email: &str, device_name: &str) -> vouch_core::Res
             .map_err(|_| Error::Offline)?;
         let body = mails
             .as_array()
-            .and_then(|m| m.iter().rev().filter_map(|m| m["body"].as_str()).find(|b| b.contains(&needle)))
+            .and_then(|m| {
+                m.iter()
+                    .rev()
+                    .filter_map(|m| m["body"].as_str())
+                    .find(|b| b.contains(&needle))
+            })
             .unwrap_or_default();
-        if let Some(code) = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6) {
+        if let Some(code) = body
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+        {
             return Ok(code.to_owned());
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

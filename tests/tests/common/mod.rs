@@ -17,8 +17,7 @@ use std::{
 
 use vouch_core::{
     Client, ClientConfig, ClientListener, DeviceInfo, EnrollmentState, PendingRequest,
-    keystore::SoftwareSecretStore,
-    proto::DeviceKind,
+    keystore::SoftwareSecretStore, proto::DeviceKind,
 };
 
 /// Password of the seeded dev users.
@@ -36,7 +35,11 @@ pub struct ServerProc {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl ServerProc {
@@ -70,7 +73,10 @@ impl ServerProc {
 
     /// The server's captured log.
     pub fn log_text(&self) -> String {
-        self.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 
     /// (Re)starts the process on the same port and data directory.
@@ -84,7 +90,12 @@ impl ServerProc {
             None => Stdio::inherit(),
         };
         let mut child = Command::new(env!("CARGO_BIN_EXE_vouch-e2e-server"))
-            .args(["--dev", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
+            .args([
+                "--dev",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--data",
+            ])
             .arg(&self.data)
             .args(&self.args)
             .env("RUST_LOG", level)
@@ -93,15 +104,24 @@ impl ServerProc {
             .spawn()
             .expect("spawn server");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        self.url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        self.url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
         self.child = Some(child);
     }
 
     /// Stops it with SIGTERM and waits.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let _ = c.wait();
         }
     }
@@ -148,20 +168,31 @@ impl Device {
         let client = Client::open(ClientConfig {
             profile_dir: dir.clone(),
             server_url: url.to_owned(),
-            device: DeviceInfo { kind, model: name.to_owned(), os: "TestOS 1".into(), app: "e2e".into() },
+            device: DeviceInfo {
+                kind,
+                model: name.to_owned(),
+                os: "TestOS 1".into(),
+                app: "e2e".into(),
+            },
             secret_store: keys,
             listener: Some(recorder.clone()),
             tls: Default::default(),
         })
         .unwrap();
-        Self { client, dir, recorder }
+        Self {
+            client,
+            dir,
+            recorder,
+        }
     }
 
     /// The profile's database files (db, -wal, -shm) as bytes.
     pub fn database_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
         for suffix in ["", "-wal", "-shm"] {
-            if let Ok(b) = std::fs::read(format!("{}{suffix}", self.client.database_path().display())) {
+            if let Ok(b) =
+                std::fs::read(format!("{}{suffix}", self.client.database_path().display()))
+            {
                 all.extend(b);
             }
         }
@@ -171,10 +202,20 @@ impl Device {
 
 /// The newest 6-digit code mailed to `email`, read from the dev outbox.
 pub async fn read_code(url: &str, email: &str) -> String {
-    let mails: serde_json::Value =
-        reqwest::get(format!("{url}/v1/dev/outbox?to={email}")).await.unwrap().json().await.unwrap();
-    let body = mails.as_array().unwrap().last().expect("a mail")["body"].as_str().unwrap().to_owned();
-    body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("code").to_owned()
+    let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = mails.as_array().unwrap().last().expect("a mail")["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("code")
+        .to_owned()
 }
 
 /// Signs in and registers with the default name.
@@ -198,7 +239,11 @@ pub async fn enroll_by_approval(new: &Device, approver: &Device, email: &str) {
     sign_in_and_register(new, email).await;
     let p = new.client.start_approval().await.unwrap();
     approver.client.pending_requests().await.unwrap();
-    approver.client.approve(p.request_id, &p.number).await.unwrap();
+    approver
+        .client
+        .approve(p.request_id, &p.number)
+        .await
+        .unwrap();
     assert!(new.client.wait_for_approval().await.unwrap().is_trusted());
 }
 
@@ -237,15 +282,31 @@ pub async fn start_relay(upstream: String) -> Relay {
     let (swap2, fwd2, lose2) = (swap.clone(), forwarded.clone(), lose.clone());
     let http = reqwest::Client::new();
     let app = axum::Router::new().fallback(move |req: Request| {
-        let (swap, fwd, lose, http, upstream) = (swap2.clone(), fwd2.clone(), lose2.clone(), http.clone(), upstream.clone());
+        let (swap, fwd, lose, http, upstream) = (
+            swap2.clone(),
+            fwd2.clone(),
+            lose2.clone(),
+            http.clone(),
+            upstream.clone(),
+        );
         async move {
             let (parts, body) = req.into_parts();
-            let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
-            let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+            let body: Bytes = axum::body::to_bytes(body, 1 << 20)
+                .await
+                .unwrap_or_default();
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
             if path.contains("/approve") {
-                fwd.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+                fwd.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
             }
-            let mut r = http.request(parts.method.clone(), format!("{upstream}{path}")).body(body.to_vec());
+            let mut r = http
+                .request(parts.method.clone(), format!("{upstream}{path}"))
+                .body(body.to_vec());
             if let Some(a) = parts.headers.get("authorization") {
                 r = r.header("authorization", a);
             }
@@ -266,7 +327,10 @@ pub async fn start_relay(upstream: String) -> Relay {
             let resp = r.send().await.unwrap();
             if lost {
                 let _ = resp.bytes().await;
-                return Response::builder().status(502).body(axum::body::Body::empty()).unwrap();
+                return Response::builder()
+                    .status(502)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
             }
             let status = resp.status();
             let mut bytes = resp.bytes().await.unwrap().to_vec();
@@ -289,7 +353,12 @@ pub async fn start_relay(upstream: String) -> Relay {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Relay { url, swap, approvals_forwarded: forwarded, lose_answer: lose }
+    Relay {
+        url,
+        swap,
+        approvals_forwarded: forwarded,
+        lose_answer: lose,
+    }
 }
 
 /// Polls `f` until it returns true (10 s at most).
