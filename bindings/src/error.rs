@@ -37,6 +37,14 @@ pub enum VouchError {
     /// The scanned QR code does not belong to the request (or is not a Vouch code).
     #[error("the QR code does not belong to this request")]
     InvalidQrCode,
+    /// Only a key holder may do this; this device was verified by email only and can ask
+    /// a key holder to share the vault keys.
+    #[error("only a device that holds the vault keys can do this")]
+    KeyHolderRequired,
+    /// A different key arrived for a vault this device already holds: refused, the held
+    /// key kept.
+    #[error("a different key for a vault this device already holds was refused")]
+    KeyConflict,
     /// The request was already approved or denied elsewhere.
     #[error("the request was already decided")]
     AlreadyDecided,
@@ -80,6 +88,8 @@ impl From<vouch_core::Error> for VouchError {
             E::WrongNumber => Self::WrongNumber,
             E::KeyMismatch | E::InvalidQrPayload(_) => Self::InvalidQrCode,
             E::Wiped => Self::DeviceWiped,
+            E::KeyHolderRequired => Self::KeyHolderRequired,
+            E::KeyConflict => Self::KeyConflict,
             E::InvalidState(r) => Self::InvalidState { reason: r.into() },
             E::UnknownRequest => Self::InvalidState {
                 reason: "no such pending request on this device".into(),
@@ -110,6 +120,7 @@ impl From<vouch_core::Error> for VouchError {
                 ErrorCode::AlreadyDecided => Self::AlreadyDecided,
                 ErrorCode::RequestExpired => Self::RequestExpired,
                 ErrorCode::DeviceDisabled => Self::DeviceWiped,
+                ErrorCode::KeyHolderRequired => Self::KeyHolderRequired,
                 ErrorCode::InvalidDeviceName => Self::InvalidInput { reason: message },
                 other => Self::Server {
                     code: other.to_string(),

@@ -21,6 +21,23 @@ pub enum VerifiedBy {
     QrApproval,
 }
 
+/// What a trusted device may do: a key holder approves, manages and writes; an
+/// email-only device sees its own state and asks a key holder for the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Tier {
+    KeyHolder,
+    EmailOnly,
+}
+
+impl From<proto::Tier> for Tier {
+    fn from(t: proto::Tier) -> Self {
+        match t {
+            proto::Tier::KeyHolder => Self::KeyHolder,
+            proto::Tier::EmailOnly => Self::EmailOnly,
+        }
+    }
+}
+
 /// Why an approval is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ApprovalPurpose {
@@ -110,6 +127,7 @@ pub enum EnrollmentState {
         device_id: String,
         device_name: String,
         verified_by: VerifiedBy,
+        tier: Tier,
     },
     Denied {
         user: UserInfo,
@@ -311,11 +329,13 @@ impl From<vouch_core::EnrollmentState> for EnrollmentState {
                 device_id,
                 device_name,
                 verified_by,
+                tier,
             } => Self::Trusted {
                 user: user.into(),
                 device_id: device_id.to_string(),
                 device_name,
                 verified_by: verified_by.into(),
+                tier: tier.into(),
             },
             S::Denied { user } => Self::Denied { user: user.into() },
             S::Expired { user } => Self::Expired { user: user.into() },

@@ -222,9 +222,13 @@ impl From<vouch_core::Error> for CliError {
                 ..
             }
             | E::Wiped => 7,
+            E::Server {
+                code: ErrorCode::KeyHolderRequired,
+                ..
+            } => 6,
             E::Server { .. } => 4,
             E::WrongNumber | E::KeyMismatch | E::InvalidQrPayload(_) | E::UnknownRequest => 5,
-            E::InvalidState(_) => 6,
+            E::InvalidState(_) | E::KeyHolderRequired => 6,
             E::InvalidInput(_) | E::InsecureTransport => 2,
             _ => 1,
         };

@@ -70,10 +70,17 @@ pub fn state_line(s: &EnrollmentState) -> String {
             user,
             device_name,
             verified_by,
+            tier,
             ..
         } => {
+            let tier = match tier {
+                vouch_core::proto::Tier::KeyHolder => "key holder",
+                vouch_core::proto::Tier::EmailOnly => {
+                    "email-only: no vault keys; ask a key holder with `vouch request-keys`"
+                }
+            };
             format!(
-                "{}: \"{device_name}\" is TRUSTED (verified by {})",
+                "{}: \"{device_name}\" is TRUSTED (verified by {}; {tier})",
                 user.email,
                 vouch_core::proto::enum_name(verified_by)
             )

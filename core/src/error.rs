@@ -101,6 +101,14 @@ pub enum Error {
     /// The scanned QR code names another key than the request's: nothing was sent.
     #[error("the QR code does not belong to this request")]
     KeyMismatch,
+    /// Only a key holder may do this; this device was verified by email only (it can ask
+    /// a key holder for the vault keys, nothing else).
+    #[error("only a device that holds the vault keys can do this; ask a key holder to share them")]
+    KeyHolderRequired,
+    /// A different key arrived for a vault this device already holds: refused and
+    /// reported, the held key kept.
+    #[error("a different key for a vault this device already holds was refused")]
+    KeyConflict,
     /// No pending request with this id was shown on this device.
     #[error("no such pending request on this device")]
     UnknownRequest,

@@ -59,6 +59,8 @@ fn device() -> Device {
         created_at: now(),
         verified_at: None,
         verified_by: None,
+        tier: None,
+        approved_by: None,
         origin: "o".into(),
     }
 }

@@ -321,6 +321,14 @@ fn vault_key_needs_an_existing_vault() {
     assert!(!store.vaults().unwrap()[0].has_key);
     store.put_vault_key(vault, &key).unwrap();
     assert!(store.vault_key(vault).unwrap().unwrap().ct_eq(&key));
+    // The same key again is a no-op; a different one is refused and changes nothing.
+    store.put_vault_key(vault, &key).unwrap();
+    let other = VaultKey::generate().unwrap();
+    assert!(matches!(
+        store.put_vault_key(vault, &other),
+        Err(Error::KeyConflict)
+    ));
+    assert!(store.vault_key(vault).unwrap().unwrap().ct_eq(&key));
 }
 
 #[test]

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     DeviceDisabled,
     /// 403: the device is not trusted (yet).
     DeviceNotTrusted,
+    /// 403: only a key holder may do this; an email-only device sees its own state and
+    /// asks for keys, nothing else (Trust v2).
+    KeyHolderRequired,
     /// 409: another non-disabled device of the user has this name.
     DeviceNameTaken,
     /// 400: the name breaks the naming rules.
@@ -71,7 +74,7 @@ impl ErrorCode {
         match self {
             BadRequest | InvalidJson | InvalidDeviceName | InvalidPublicKey | InvalidCode => 400,
             Unauthorized | TokenExpired | InvalidCredentials => 401,
-            Forbidden | DeviceDisabled | DeviceNotTrusted => 403,
+            Forbidden | DeviceDisabled | DeviceNotTrusted | KeyHolderRequired => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending

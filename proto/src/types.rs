@@ -145,6 +145,17 @@ wire! {
 }
 
 wire! {
+    /// What a trusted device may do (Trust v2). Fixed at verification; changed only by a
+    /// key holder's approval of that device, never by other devices going away.
+    pub enum Tier {
+        /// Holds (or may receive) vault keys; approves, denies and manages as its kind allows.
+        KeyHolder,
+        /// Verified by email only: sees its own state and asks for keys, nothing else.
+        EmailOnly,
+    }
+}
+
+wire! {
     /// `POST /v1/devices` body.
     pub struct RegisterDeviceRequest {
         /// Display name (rule 2).
@@ -184,6 +195,12 @@ wire! {
         /// How it became trusted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub verified_by: Option<VerifiedBy>,
+        /// Its tier, once trusted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tier: Option<Tier>,
+        /// The device whose approval made it a key holder (none for an email root).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub approved_by: Option<Uuid>,
         /// Where it registered from (client address as the server saw it).
         pub origin: String,
     }

@@ -171,6 +171,36 @@ impl FromRequestParts<AppState> for DeviceCaller {
     }
 }
 
+/// A trusted device of the key-holder tier (Trust v2): the only caller that may list,
+/// approve or deny requests, disable devices, write vaults and items, or act as an admin.
+/// An email-only device's token gets 403 `key_holder_required` from every such route.
+#[derive(Debug, Clone)]
+pub struct KeyHolder(pub DeviceCaller);
+
+impl FromRequestParts<AppState> for KeyHolder {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = DeviceCaller::from_request_parts(parts, state).await?;
+        if caller.device.device.tier == Some(vouch_proto::Tier::KeyHolder) {
+            Ok(Self(caller))
+        } else {
+            Err(ApiError::new(
+                ErrorCode::KeyHolderRequired,
+                "this device was verified by email only: it can ask a key holder for access, nothing else",
+            ))
+        }
+    }
+}
+
+impl std::ops::Deref for KeyHolder {
+    type Target = DeviceCaller;
+
+    fn deref(&self) -> &DeviceCaller {
+        &self.0
+    }
+}
+
 impl DeviceCaller {
     /// Refuses extensions (rule 4: approvals only from web and mobile devices).
     pub fn require_approver(&self) -> ApiResult<()> {

@@ -76,12 +76,38 @@ enum Admin {
         #[arg(long)]
         admin: bool,
     },
+    /// Last resort for a user who lost every key holder: their next web or mobile email
+    /// verification makes a first key holder again, once (logged; their devices are told).
+    AllowEmailRoot {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// Parses `std::env::args`, runs the server (or the admin command) and returns the exit code.
 pub fn run() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if let Some(Command::Admin {
+        action: Admin::AllowEmailRoot { email },
+    }) = &cli.command
+    {
+        return match Db::open(&cli.data)
+            .map_err(|e| e.to_string())
+            .and_then(|db| seed::allow_email_root(&db, email).map_err(|e| format!("{e:?}")))
+        {
+            Ok(id) => {
+                println!(
+                    "user {email} id {id}: the next web or mobile email verification makes a key holder"
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Admin {
         action:
             Admin::CreateUser {

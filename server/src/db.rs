@@ -133,6 +133,35 @@ CREATE TABLE login_failures (
     last_at   INTEGER NOT NULL   -- unix milliseconds of the last attempt
 ) STRICT;
 "#,
+    r#"
+-- Trust v2 tiers. A trusted device is a `key_holder` or `email_only`, set at verification
+-- and changed only by an approval of that device; `approved_by` names the key holder whose
+-- approval made it one. Devices trusted before tiers existed: an approval made a key
+-- holder; by email, the user's first web/mobile device did, the others stay email-only.
+ALTER TABLE devices ADD COLUMN tier TEXT CHECK (tier IN ('key_holder', 'email_only'));
+ALTER TABLE devices ADD COLUMN approved_by TEXT;
+-- The operator's last resort (`vouch-server admin allow-email-root`): the user's next
+-- web/mobile email verification makes a first key holder again, once.
+ALTER TABLE users ADD COLUMN email_root_allowed INTEGER NOT NULL DEFAULT 0;
+UPDATE devices SET tier = 'key_holder',
+    approved_by = (SELECT decided_by FROM approval_requests a
+                   WHERE a.device_id = devices.id AND a.status = 'approved'
+                   ORDER BY a.decided_at DESC LIMIT 1)
+    WHERE verified_by IN ('approval', 'qr_approval');
+UPDATE devices SET tier = 'key_holder'
+    WHERE verified_by = 'email_code' AND kind IN ('web', 'mobile')
+      AND id = (SELECT d.id FROM devices d WHERE d.user_id = devices.user_id
+                AND d.verified_by = 'email_code' AND d.kind IN ('web', 'mobile')
+                ORDER BY d.verified_at, d.id LIMIT 1)
+      AND NOT EXISTS (SELECT 1 FROM devices o WHERE o.user_id = devices.user_id
+                      AND o.verified_by IN ('approval', 'qr_approval')
+                      AND o.verified_at < devices.verified_at);
+UPDATE devices SET tier = 'email_only' WHERE verified_by IS NOT NULL AND tier IS NULL;
+-- Key sharing that made an email-only device a key holder is an approval too.
+UPDATE devices SET tier = 'key_holder'
+    WHERE tier = 'email_only' AND EXISTS (SELECT 1 FROM approval_requests a
+        WHERE a.device_id = devices.id AND a.status = 'approved' AND a.purpose = 'key_sharing');
+"#,
 ];
 
 thread_local! {

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vouch_proto::{Device, DeviceStatus, Event, Role, VerifiedBy};
+use vouch_proto::{Device, DeviceKind, DeviceStatus, Event, Role, Tier, VerifiedBy};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -97,7 +97,7 @@ pub struct DeviceRow {
     pub registered_by: Vec<u8>,
 }
 
-pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by";
+pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by";
 
 impl DeviceRow {
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -118,6 +118,16 @@ impl DeviceRow {
                     .map(parse_enum::<VerifiedBy>)
                     .transpose()?,
                 origin: r.get(10)?,
+                tier: r
+                    .get::<_, Option<String>>(12)?
+                    .as_deref()
+                    .map(parse_enum::<Tier>)
+                    .transpose()?,
+                approved_by: r
+                    .get::<_, Option<String>>(13)?
+                    .as_deref()
+                    .map(parse_uuid)
+                    .transpose()?,
             },
             registered_by: r.get(11)?,
         })
@@ -153,13 +163,66 @@ pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -
 }
 
 /// Marks a device trusted and issues its device token (returned in the clear once).
-pub fn trust_device(tx: &Transaction<'_>, id: Uuid, by: VerifiedBy) -> ApiResult<String> {
+/// Trusts a pending device with its tier (and the key holder that approved it, if one
+/// did) and returns its new device token.
+pub fn trust_device(
+    tx: &Transaction<'_>,
+    id: Uuid,
+    by: VerifiedBy,
+    tier: Tier,
+    approved_by: Option<Uuid>,
+) -> ApiResult<String> {
     let (token, hash) = new_token(DEVICE_TOKEN_PREFIX)?;
     tx.execute(
-        "UPDATE devices SET status = 'trusted', verified_at = ?2, verified_by = ?3, token_hash = ?4 WHERE id = ?1",
-        params![id.to_string(), now(), enum_str(&by), hash],
+        "UPDATE devices SET status = 'trusted', verified_at = ?2, verified_by = ?3, token_hash = ?4,
+         tier = ?5, approved_by = ?6 WHERE id = ?1",
+        params![
+            id.to_string(),
+            now(),
+            enum_str(&by),
+            hash,
+            enum_str(&tier),
+            approved_by.map(|a| a.to_string())
+        ],
     )?;
     Ok(token)
+}
+
+/// Makes a trusted device a key holder because `approver` (a key holder) approved it.
+/// The only way a tier changes after verification.
+pub fn make_key_holder(tx: &Transaction<'_>, id: Uuid, approver: Uuid) -> ApiResult<()> {
+    tx.execute(
+        "UPDATE devices SET tier = 'key_holder', approved_by = ?2 WHERE id = ?1 AND status = 'trusted'",
+        params![id.to_string(), approver.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The tier an email verification gives `kind` for `user_id`: a key holder only for a
+/// `web`/`mobile` device of a user who never had a key holder (any status, ever) — or
+/// once after the operator allowed an email root, which this consumes. Everything else is
+/// email-only, for good: nothing promotes it later.
+pub fn email_tier(tx: &Transaction<'_>, user_id: Uuid, kind: DeviceKind) -> ApiResult<Tier> {
+    if !kind.can_approve() {
+        return Ok(Tier::EmailOnly);
+    }
+    let ever_had: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND tier = 'key_holder')",
+        [user_id.to_string()],
+        |r| r.get(0),
+    )?;
+    if !ever_had {
+        return Ok(Tier::KeyHolder);
+    }
+    let allowed = tx.execute(
+        "UPDATE users SET email_root_allowed = 0 WHERE id = ?1 AND email_root_allowed = 1",
+        [user_id.to_string()],
+    )?;
+    Ok(if allowed == 1 {
+        Tier::KeyHolder
+    } else {
+        Tier::EmailOnly
+    })
 }
 
 /// Replaces a trusted device's token (the old one stops working).

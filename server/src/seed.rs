@@ -90,3 +90,26 @@ pub fn dev_workspace(db: &Db) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// The operator's last resort (DESIGN, Trust v2 (c)): the user's next `web`/`mobile`
+/// email verification makes a first key holder again, once — for a user who lost every
+/// key holder and has neither an admin's `new_root` approval nor a recovery key. Logged;
+/// every device of the user is told when that device is added. Returns the user id.
+pub fn allow_email_root(db: &Db, email: &str) -> ApiResult<Uuid> {
+    let email = email.trim().to_owned();
+    let id = db.tx_blocking(move |tx| {
+        let id: String = tx
+            .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        tx.execute(
+            "UPDATE users SET email_root_allowed = 1 WHERE id = ?1",
+            [&id],
+        )?;
+        Uuid::parse_str(&id).map_err(|_| ApiError::internal())
+    })?;
+    log::warn!("operator allowed one email root for user {id}");
+    Ok(id)
+}

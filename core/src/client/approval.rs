@@ -308,6 +308,26 @@ impl Client {
             };
             keys.push((e.vault_id, env.open(&identity, &ctx, psk)?));
         }
+        // A key for a vault this device already holds is never replaced: a different one
+        // is refused and reported (an approver, or a server, choosing the key the device
+        // seals its next items under would read them).
+        let mut conflicts = 0;
+        let mut fresh = Vec::with_capacity(keys.len());
+        for (vault, key) in keys {
+            match self.inner.store.vault_key(vault)? {
+                Some(held) if !held.ct_eq(&key) => conflicts += 1,
+                Some(_) => {}
+                None => fresh.push((vault, key)),
+            }
+        }
+        let keys = fresh;
+        if conflicts > 0 {
+            log::warn!("refused {conflicts} different key(s) for vaults this device holds");
+            self.inner.store.audit(
+                "key_conflict",
+                &format!("{conflicts} different key(s) for held vaults refused"),
+            )?;
+        }
         let state = self.state();
         let (next, tokens) = match (row.purpose, &state) {
             (
@@ -333,6 +353,7 @@ impl Client {
                     device_id: *device_id,
                     device_name: device_name.clone(),
                     verified_by,
+                    tier: vouch_proto::Tier::KeyHolder,
                 };
                 (
                     next,
@@ -342,8 +363,24 @@ impl Client {
                     },
                 )
             }
-            (ApprovalPurpose::KeySharing, EnrollmentState::Trusted { .. }) => (
-                state.clone(),
+            (
+                ApprovalPurpose::KeySharing,
+                EnrollmentState::Trusted {
+                    user,
+                    device_id,
+                    device_name,
+                    verified_by,
+                    ..
+                },
+            ) => (
+                // A key holder's approval is the one way a tier changes.
+                EnrollmentState::Trusted {
+                    user: user.clone(),
+                    device_id: *device_id,
+                    device_name: device_name.clone(),
+                    verified_by: *verified_by,
+                    tier: vouch_proto::Tier::KeyHolder,
+                },
                 self.inner
                     .tokens
                     .lock()
@@ -421,10 +458,9 @@ impl Client {
                 "browser extensions cannot approve devices",
             ));
         }
-        if !self.state().is_trusted() {
-            return Err(Error::InvalidState("only a trusted device can approve"));
-        }
-        Ok(())
+        // Only a key holder approves (Trust v2): an email-only device's envelopes would
+        // hold keys of its own choosing.
+        self.require_key_holder_device()
     }
 
     /// Fetches the pending requests and returns what to show. A request seen before keeps

@@ -213,6 +213,9 @@ impl Client {
             device_id,
             device_name: trusted.device.name,
             verified_by: vouch_proto::VerifiedBy::EmailCode,
+            // The server decides (a key holder only for a user who never had one); an
+            // answer without a tier is read as the weaker one.
+            tier: trusted.device.tier.unwrap_or(vouch_proto::Tier::EmailOnly),
         };
         let tokens = Tokens {
             account: Some(account),

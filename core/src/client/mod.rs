@@ -158,27 +158,40 @@ impl Client {
     /// Disables a device (allowed to web devices of the same user and to admins). Disabling
     /// this device itself wipes it.
     pub async fn disable_device(&self, device_id: uuid::Uuid) -> Result<()> {
+        self.disable_devices(device_id, false).await.map(|_| ())
+    }
+
+    /// Disables a device and, with `also_approved`, the devices it approved in the last
+    /// 30 days (rule 6: a stolen phone's approvals go with it). Returns every device
+    /// disabled. Key holders only. Disabling this device itself wipes it.
+    pub async fn disable_devices(
+        &self,
+        device_id: uuid::Uuid,
+        also_approved: bool,
+    ) -> Result<Vec<uuid::Uuid>> {
+        self.require_key_holder_device()?;
         let token = self.device_token()?;
-        let _: vouch_proto::Disabled = self
+        let out: vouch_proto::Disabled = self
             .guard(
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/devices/{device_id}/disable"),
+                        &format!("/v1/devices/{device_id}/disable?also_approved={also_approved}"),
                         Some(&token),
                         &(),
                     )
                     .await,
             )
             .await?;
-        if self.state().device_id() == Some(device_id) {
+        if out.disabled.contains(&device_id) && self.state().device_id() == Some(device_id) {
             self.wipe_now()?;
         }
-        Ok(())
+        Ok(out.disabled)
     }
 
     /// Admin: every device of the workspace, optionally of one user.
     pub async fn admin_devices(&self, user_id: Option<uuid::Uuid>) -> Result<Vec<Device>> {
+        self.require_key_holder_device()?;
         let token = self.device_token()?;
         let path = match user_id {
             Some(u) => format!("/v1/admin/devices?user_id={u}"),
@@ -190,6 +203,7 @@ impl Client {
 
     /// Admin: deprovisions a user (every device disabled in one transaction).
     pub async fn admin_deprovision(&self, user_id: uuid::Uuid) -> Result<Vec<uuid::Uuid>> {
+        self.require_key_holder_device()?;
         let token = self.device_token()?;
         let out: vouch_proto::Disabled = self
             .guard(
@@ -208,6 +222,7 @@ impl Client {
 
     /// Admin: lifts a user's email-code lock (100 failures) and sign-in throttle.
     pub async fn admin_unlock(&self, user_id: uuid::Uuid) -> Result<()> {
+        self.require_key_holder_device()?;
         let token = self.device_token()?;
         self.guard(
             self.inner
@@ -223,6 +238,17 @@ impl Client {
     }
 
     // ---- internals shared by the flows -------------------------------------------------
+
+    /// Management and admin calls are for key holders (Trust v2); the server refuses them
+    /// too, this says so before asking.
+    pub(crate) fn require_key_holder_device(&self) -> Result<()> {
+        match self.state() {
+            EnrollmentState::Trusted { .. } if self.state().is_key_holder() => Ok(()),
+            EnrollmentState::Trusted { .. } => Err(Error::KeyHolderRequired),
+            EnrollmentState::Wiped => Err(Error::Wiped),
+            _ => Err(Error::InvalidState("only a trusted device can do this")),
+        }
+    }
 
     fn device_token(&self) -> Result<String> {
         if matches!(self.state(), EnrollmentState::Wiped) {

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vouch_proto::{UserInfo, VerifiedBy};
+use vouch_proto::{Tier, UserInfo, VerifiedBy};
 
 /// How a pending device is being verified right now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,8 +72,12 @@ pub enum EnrollmentState {
         device_id: Uuid,
         /// Its name.
         device_name: String,
-        /// How it became trusted (email-only devices get vault keys only after an approval).
+        /// How it became trusted.
         verified_by: VerifiedBy,
+        /// Key holder, or email-only (sees its own state and asks for keys, nothing
+        /// else). Profiles from before tiers read as email-only until the server says more.
+        #[serde(default = "email_only")]
+        tier: Tier,
     },
     /// An approver denied this device.
     Denied {
@@ -89,7 +93,24 @@ pub enum EnrollmentState {
     Wiped,
 }
 
+fn email_only() -> Tier {
+    Tier::EmailOnly
+}
+
 impl EnrollmentState {
+    /// This device's tier, when trusted.
+    pub fn tier(&self) -> Option<Tier> {
+        match self {
+            Self::Trusted { tier, .. } => Some(*tier),
+            _ => None,
+        }
+    }
+
+    /// Whether the device is a trusted key holder (approves, manages, writes).
+    pub fn is_key_holder(&self) -> bool {
+        self.tier() == Some(Tier::KeyHolder)
+    }
+
     /// Whether the device is trusted (vault access possible).
     pub fn is_trusted(&self) -> bool {
         matches!(self, Self::Trusted { .. })

@@ -90,7 +90,8 @@ impl Client {
 
     /// Creates a local vault: a fresh 256-bit key that never leaves the device unsealed.
     pub async fn create_vault(&self, name: &str) -> Result<VaultInfo> {
-        self.require_trusted()?;
+        // Vault and item writes are for key holders only (Trust v2).
+        self.require_key_holder_device()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
             return Err(Error::InvalidInput(
@@ -168,7 +169,8 @@ impl Client {
         item_id: Uuid,
         plaintext: Option<&[u8]>,
     ) -> Result<ItemInfo> {
-        self.require_trusted()?;
+        // Vault and item writes are for key holders only (Trust v2).
+        self.require_key_holder_device()?;
         let key = self.key_of(vault_id)?;
         let version = self
             .inner

@@ -223,12 +223,19 @@ impl Store {
         Ok(())
     }
 
-    /// Stores (or replaces) the key of an existing vault, sealed under the database key.
+    /// Stores the key of an existing vault, sealed under the database key. A held key is
+    /// never replaced: the same key again is a no-op, a different one is
+    /// [`Error::KeyConflict`] and changes nothing.
     pub fn put_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<()> {
+        match self.vault_key(id)? {
+            Some(held) if held.ct_eq(key) => return Ok(()),
+            Some(_) => return Err(Error::KeyConflict),
+            None => {}
+        }
         let sealed = self.seal_vault_key(id, key)?;
         let n = self.conn()?.execute(
             "INSERT INTO vault_keys (vault_id, sealed_key) SELECT id, ?2 FROM vaults WHERE id = ?1
-             ON CONFLICT(vault_id) DO UPDATE SET sealed_key = excluded.sealed_key",
+             ON CONFLICT(vault_id) DO NOTHING",
             params![id.to_string(), sealed],
         )?;
         if n == 0 {
@@ -659,8 +666,9 @@ impl Store {
                 params![vault, now_ms()],
             )?;
             tx.execute(
+                // A held key is never replaced (the caller filtered conflicts already).
                 "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)
-                 ON CONFLICT(vault_id) DO UPDATE SET sealed_key = excluded.sealed_key",
+                 ON CONFLICT(vault_id) DO NOTHING",
                 params![vault, sealed],
             )?;
         }

@@ -8,7 +8,7 @@ use vouch_proto::{Device, Disabled, ErrorBody};
 
 use crate::{
     AppState,
-    auth::DeviceCaller,
+    auth::{DeviceCaller, KeyHolder},
     error::{ApiError, ApiResult},
     extract::{PathParams, QueryParams},
     model::{DEVICE_COLS, DeviceRow, UserRow, now},
@@ -34,7 +34,7 @@ pub struct AdminDevicesQuery {
     responses((status = 200, body = Vec<Device>), (status = 403, body = ErrorBody)))]
 pub async fn devices(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     QueryParams(q): QueryParams<AdminDevicesQuery>,
 ) -> ApiResult<Json<Vec<Device>>> {
     require_admin(&caller)?;
@@ -64,7 +64,7 @@ pub async fn devices(
     responses((status = 200, body = Disabled), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn deprovision(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams(user_id): PathParams<Uuid>,
 ) -> ApiResult<Json<Disabled>> {
     require_admin(&caller)?;
@@ -102,7 +102,7 @@ pub async fn deprovision(
     responses((status = 204, description = "unlocked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn unlock(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams(user_id): PathParams<Uuid>,
 ) -> ApiResult<axum::http::StatusCode> {
     require_admin(&caller)?;

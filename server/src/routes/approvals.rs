@@ -9,17 +9,17 @@ use uuid::Uuid;
 use vouch_proto::{
     APPROVAL_WINDOW_SECS, ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus,
     ApproveRequest, Bytes, Decision, DeviceStatus, EnvelopeWire, ErrorBody, ErrorCode, Event,
-    PendingApproval, VerifiedBy,
+    PendingApproval, Tier, VerifiedBy,
 };
 
 use crate::{
     AppState,
-    auth::{Caller, DeviceCaller, Origin},
+    auth::{Caller, DeviceCaller, KeyHolder, Origin},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams, QueryParams},
     model::{
-        DeviceRow, enum_str, now, parse_enum, parse_uuid, push_event, push_event_to_user,
-        rotate_device_token, set_device_status, trust_device, ts,
+        DeviceRow, enum_str, make_key_holder, now, parse_enum, parse_uuid, push_event,
+        push_event_to_user, rotate_device_token, set_device_status, trust_device, ts,
     },
 };
 
@@ -272,7 +272,7 @@ pub struct ListQuery {
     responses((status = 200, body = Vec<PendingApproval>), (status = 403, body = ErrorBody, description = "extensions cannot approve")))]
 pub async fn list_pending(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<PendingApproval>>> {
     caller.require_approver()?;
@@ -355,7 +355,7 @@ fn decide(
         (status = 403, body = ErrorBody, description = "extensions cannot approve")))]
 pub async fn approve(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams(id): PathParams<Uuid>,
     JsonBody(req): JsonBody<ApproveRequest>,
 ) -> ApiResult<Json<Decision>> {
@@ -398,10 +398,13 @@ pub async fn approve(
                 )?;
             }
             decide(tx, &caller, &r, ApprovalStatus::Approved, req.via_qr)?;
+            if r.purpose == ApprovalPurpose::KeySharing {
+                make_key_holder(tx, r.device_id, caller.device.device.id)?;
+            }
             if r.purpose == ApprovalPurpose::Enrollment {
                 let by = if req.via_qr { VerifiedBy::QrApproval } else { VerifiedBy::Approval };
                 // The token made here is replaced when the requester reads the request.
-                let _ = trust_device(tx, r.device_id, by)?;
+                let _ = trust_device(tx, r.device_id, by, Tier::KeyHolder, Some(caller.device.device.id))?;
                 let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
                 push_event_to_user(tx, r.user_id, Some(r.device_id), false, &Event::DeviceAdded { device })?;
             }
@@ -420,7 +423,7 @@ pub async fn approve(
     responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided")))]
 pub async fn deny(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams(id): PathParams<Uuid>,
 ) -> ApiResult<Json<Decision>> {
     caller.require_approver()?;

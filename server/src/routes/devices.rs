@@ -2,6 +2,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, params};
+use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
     Device, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event, NameError, RegisterDeviceRequest,
@@ -10,10 +11,12 @@ use x25519_dalek::{PublicKey, StaticSecret};
 
 use crate::{
     AppState,
-    auth::{Account, DeviceCaller, Origin},
+    auth::{Account, DeviceCaller, KeyHolder, Origin},
     error::{ApiError, ApiResult},
-    extract::{JsonBody, PathParams},
-    model::{DeviceRow, enum_str, now, push_event, push_event_to_user, set_device_status},
+    extract::{JsonBody, PathParams, QueryParams},
+    model::{
+        DEVICE_COLS, DeviceRow, enum_str, now, push_event, push_event_to_user, set_device_status,
+    },
 };
 
 /// Pending devices that were never verified expire after this long (rule: pending → expired).
@@ -166,15 +169,30 @@ pub async fn list(
     Ok(Json(devices.into_iter().map(|d| d.device).collect()))
 }
 
-/// Disables (revokes) a device. Allowed to a `web` device of the same user, or to an admin.
+/// `?also_approved=true` on a disable (rule 6).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DisableQuery {
+    /// Also disable the devices this one approved in the last 30 days.
+    #[serde(default)]
+    also_approved: bool,
+}
+
+/// How far back "the devices it approved" reaches when a device is disabled (rule 6).
+const APPROVED_RECENTLY_SECS: i64 = 30 * 24 * 3600;
+
+/// Disables (revokes) a device. Allowed to a key-holder `web` device of the same user, or
+/// to an admin's key holder; with `?also_approved=true` also the devices it approved in
+/// the last 30 days (a stolen phone's approvals go with it).
 #[utoipa::path(post, path = "/v1/devices/{id}/disable", tag = "devices", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "device id")),
-    responses((status = 200, body = Disabled), (status = 403, body = ErrorBody, description = "forbidden"),
+    params(("id" = Uuid, Path, description = "device id"), DisableQuery),
+    responses((status = 200, body = Disabled),
+        (status = 403, body = ErrorBody, description = "forbidden, key_holder_required"),
         (status = 404, body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams(id): PathParams<Uuid>,
+    QueryParams(q): QueryParams<DisableQuery>,
 ) -> ApiResult<Json<Disabled>> {
     let out = state
         .db
@@ -198,7 +216,17 @@ pub async fn disable(
                     "only a web device of this user or an admin can disable devices",
                 ));
             }
-            disable_devices(tx, &[target])
+            let mut targets = vec![target];
+            if q.also_approved {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {DEVICE_COLS} FROM devices WHERE approved_by = ?1 AND status = 'trusted' AND verified_at > ?2"
+                ))?;
+                let approved = stmt
+                    .query_map(params![id.to_string(), now() - APPROVED_RECENTLY_SECS], DeviceRow::from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                targets.extend(approved.into_iter().map(|d| d.device));
+            }
+            disable_devices(tx, &targets)
         })
         .await?;
     Ok(Json(out))

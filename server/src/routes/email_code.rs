@@ -20,7 +20,9 @@ use crate::{
     auth::Account,
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams},
-    model::{DeviceRow, now, push_event_to_user, rotate_device_token, trust_device, ts},
+    model::{
+        DeviceRow, email_tier, now, push_event_to_user, rotate_device_token, trust_device, ts,
+    },
 };
 
 fn code_hash(device_id: Uuid, code: &str) -> Vec<u8> {
@@ -225,7 +227,9 @@ pub async fn verify(
             }
             tx.execute("UPDATE email_codes SET used = 1 WHERE device_id = ?1", [id.to_string()])?;
             tx.execute("UPDATE users SET code_failures = 0 WHERE id = ?1", [&uid])?;
-            let token = trust_device(tx, id, VerifiedBy::EmailCode)?;
+            // Trust v2: email makes a key holder only for a user who never had one.
+            let tier = email_tier(tx, d.device.user_id, d.device.kind)?;
+            let token = trust_device(tx, id, VerifiedBy::EmailCode, tier, None)?;
             let device = DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device;
             // Rule 3: every existing device is told that a device was added.
             push_event_to_user(tx, d.device.user_id, Some(id), false, &Event::DeviceAdded { device: device.clone() })?;

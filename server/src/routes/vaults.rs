@@ -12,7 +12,7 @@ use vouch_proto::{
 
 use crate::{
     AppState,
-    auth::DeviceCaller,
+    auth::{DeviceCaller, KeyHolder},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams, QueryParams},
     model::{now, parse_uuid, push_event_to_user, ts},
@@ -50,7 +50,7 @@ fn own_vault(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult
         (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     JsonBody(req): JsonBody<CreateVault>,
 ) -> ApiResult<(StatusCode, Json<Vault>)> {
     let name = req.name.trim().to_owned();
@@ -184,7 +184,7 @@ pub async fn list_items(
     responses((status = 200, body = ItemRecord), (status = 409, body = ErrorBody, description = "version_conflict")))]
 pub async fn put_item(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams((id, item_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(req): JsonBody<PutItem>,
 ) -> ApiResult<Json<ItemRecord>> {

@@ -47,6 +47,7 @@ class VouchTest {
                 assertTrue((sent as EnrollmentState.Verifying).verification is Verification.EmailCode)
                 val trusted = v.submitEmailCode(server.latestCode(ALICE))
                 assertEquals(VerifiedBy.EMAIL_CODE, (trusted as EnrollmentState.Trusted).verifiedBy)
+                assertEquals(Tier.KEY_HOLDER, (trusted as EnrollmentState.Trusted).tier, "the first device of a user is its first key holder")
                 assertTrue(v.state.value is EnrollmentState.Trusted, "the StateFlow follows")
             }
         }
