@@ -1,8 +1,12 @@
 //! The `vouch` binary run as a user would, against a real server over loopback HTTP.
 
+// Helpers below (`vouch`, `server`) unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{path::Path, process::Output};
 
 use serde_json::Value;
+use vouch_testkit::{Api, DEV_PASSWORD};
 
 struct Env {
     url: String,
@@ -39,6 +43,18 @@ async fn vouch(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Outp
         .unwrap()
 }
 
+/// `vouch --json sign-in` as alice with the dev password on stdin; the JSON it printed.
+async fn sign_in_alice(profile: &Path, server: &str) -> Value {
+    let args = [
+        "--json",
+        "sign-in",
+        "--email",
+        "alice@acme.test",
+        "--password-stdin",
+    ];
+    ok_json(&vouch(profile, server, &args, &format!("{DEV_PASSWORD}\n")).await)
+}
+
 #[track_caller]
 fn ok_json(o: &Output) -> Value {
     assert!(
@@ -64,49 +80,18 @@ fn one_line_error(o: &Output, code: i32, contains: &str) {
     assert!(err.contains(contains), "{err}");
 }
 
-async fn code_from_outbox(url: &str, email: &str) -> String {
-    let mails: Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let body = mails.as_array().unwrap().last().unwrap()["body"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_device_enrollment_and_approval_through_the_cli() {
     let (env, server) = server().await;
     let (a, b) = (env.root.path().join("a"), env.root.path().join("b"));
     let u = env.url.as_str();
 
-    let s = ok_json(
-        &vouch(
-            &a,
-            u,
-            &[
-                "--json",
-                "sign-in",
-                "--email",
-                "alice@acme.test",
-                "--password-stdin",
-            ],
-            "dev-password\n",
-        )
-        .await,
-    );
+    let s = sign_in_alice(&a, u).await;
     assert_eq!(s["state"], "untrusted");
     let s = ok_json(&vouch(&a, u, &["--json", "register", "--name", "Alice CLI"], "").await);
     assert_eq!(s["state"], "verifying");
     ok_json(&vouch(&a, u, &["--json", "email-code", "send"], "").await);
-    let code = code_from_outbox(u, "alice@acme.test").await;
+    let code = Api::new(u).latest_code("alice@acme.test").await;
     let s = ok_json(&vouch(&a, u, &["--json", "email-code", "verify", &code], "").await);
     assert_eq!(s["state"], "trusted");
     let v = ok_json(&vouch(&a, u, &["--json", "vault", "create", "Personal"], "").await);
@@ -123,21 +108,7 @@ async fn two_device_enrollment_and_approval_through_the_cli() {
     assert_eq!(it["synced"], true);
     let item = it["item_id"].as_str().unwrap().to_owned();
 
-    ok_json(
-        &vouch(
-            &b,
-            u,
-            &[
-                "--json",
-                "sign-in",
-                "--email",
-                "alice@acme.test",
-                "--password-stdin",
-            ],
-            "dev-password\n",
-        )
-        .await,
-    );
+    sign_in_alice(&b, u).await;
     ok_json(&vouch(&b, u, &["--json", "register"], "").await);
     let prompt = ok_json(&vouch(&b, u, &["--json", "approval", "request", "--no-wait"], "").await);
     let (rid, number) = (
@@ -205,21 +176,7 @@ async fn bad_input_gives_one_line_and_an_exit_code() {
         4,
         "wrong email or password",
     );
-    ok_json(
-        &vouch(
-            &p,
-            u,
-            &[
-                "--json",
-                "sign-in",
-                "--email",
-                "alice@acme.test",
-                "--password-stdin",
-            ],
-            "dev-password\n",
-        )
-        .await,
-    );
+    sign_in_alice(&p, u).await;
     one_line_error(
         &vouch(&p, u, &["vault", "list"], "").await,
         6,

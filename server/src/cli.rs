@@ -36,7 +36,7 @@ struct Cli {
     #[arg(long, env = "VOUCH_APPROVAL_RATE", default_value_t = vouch_proto::APPROVAL_REQUESTS_PER_WINDOW)]
     approval_rate: u32,
     /// Seed workspace "Acme" (admin@, alice@, bob@, carol@acme.test / dev-password) and
-    /// serve GET /v1/dev/outbox.
+    /// serve GET /v1/dev/outbox and POST /v1/dev/clock.
     #[arg(long, env = "VOUCH_DEV")]
     dev: bool,
     /// SMTP relay URL, e.g. smtps://user:pass@smtp.example.com:465 (default: outbox file).

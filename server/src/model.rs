@@ -1,5 +1,7 @@
 //! Rows of the server database and their wire forms; tokens and time helpers.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -9,9 +11,26 @@ use vouch_proto::{Device, DeviceKind, DeviceStatus, Event, Role, Tier, VerifiedB
 
 use crate::error::{ApiError, ApiResult};
 
-/// Seconds since the Unix epoch.
+/// How far the server's clock runs ahead of the real time, in ms. Only the dev route
+/// `POST /v1/dev/clock` (served with `--dev`) moves it; process-wide.
+static CLOCK_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Milliseconds since the Unix epoch on the server's clock (real time + the dev offset).
+pub fn now_ms() -> i64 {
+    let real = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    real as i64 + CLOCK_OFFSET_MS.load(Ordering::Relaxed)
+}
+
+/// Seconds since the Unix epoch on the server's clock.
 pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    now_ms().div_euclid(1000)
+}
+
+/// Moves the server's clock forward by `secs` (dev only: tests skip waits with it).
+/// Returns how far it is ahead now, in seconds.
+pub fn advance_clock(secs: u32) -> i64 {
+    let ms = i64::from(secs) * 1000;
+    (CLOCK_OFFSET_MS.fetch_add(ms, Ordering::Relaxed) + ms) / 1000
 }
 
 /// Unix seconds to a wire timestamp.

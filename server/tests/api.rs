@@ -1,24 +1,24 @@
 //! The v1 contract driven over real HTTP against a real `vouch-server` process:
 //! every route, every error code and every rule of DESIGN.md.
 
-mod common;
+// Helpers below (fake SMTP server, …) unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use common::*;
-use reqwest::Method;
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use vouch_testkit::{Api, DEV_PASSWORD, Method, TestServer, b64, id, new_public_key, poll_until};
 
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
+const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 
 // ---- transport-level errors ------------------------------------------------------------
 
 #[tokio::test]
 async fn bad_input_never_500() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let http = &api.http;
-    let url = |p: &str| format!("{}{p}", api.base);
+    let url = |p: &str| api.url(p);
 
     let r = http
         .post(url("/v1/auth/login"))
@@ -81,7 +81,7 @@ async fn bad_input_never_500() {
     api.get("/v1/nothing-here", None)
         .await
         .err(404, "not_found");
-    api.call(Method::DELETE, "/v1/auth/login", None, None)
+    api.delete("/v1/auth/login", None)
         .await
         .err(405, "method_not_allowed");
     api.get("/v1/devices", None).await.err(401, "unauthorized");
@@ -102,8 +102,8 @@ async fn bad_input_never_500() {
 
 #[tokio::test]
 async fn login_and_credentials() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (token, user) = api.login("Alice@Acme.test").await;
     assert!(token.starts_with("vat_"));
     assert_eq!(user["email"], "alice@acme.test");
@@ -131,8 +131,8 @@ async fn login_and_credentials() {
 /// transaction, and a right password resets the count.
 #[tokio::test]
 async fn wrong_passwords_slow_sign_in_down() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let wrong = |email: &'static str| {
         let api = api.clone();
         async move {
@@ -150,18 +150,18 @@ async fn wrong_passwords_slow_sign_in_down() {
         }
         let r = wrong(email).await;
         r.err(429, "too_many_requests");
-        assert_eq!(r.retry_after.as_deref(), Some("1"));
+        assert_eq!(r.retry_after(), Some(1));
         // While throttled even the right password waits (nothing is checked).
         api.post(
             "/v1/auth/login",
             None,
-            json!({"email": email, "password": PASSWORD}),
+            json!({"email": email, "password": DEV_PASSWORD}),
         )
         .await
         .err(429, "too_many_requests");
     }
     // Parallel guesses cannot share one window: exactly one of them is checked.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    api.advance_clock(1).await;
     let tries: Vec<_> = (0..4)
         .map(|_| tokio::spawn(wrong("alice@acme.test")))
         .collect();
@@ -177,8 +177,8 @@ async fn wrong_passwords_slow_sign_in_down() {
     assert_eq!(checked, 1);
     let r = wrong("alice@acme.test").await;
     r.err(429, "too_many_requests");
-    assert_eq!(r.retry_after.as_deref(), Some("2"), "the wait doubles");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(r.retry_after(), Some(2), "the wait doubles");
+    api.advance_clock(2).await;
     let (token, _) = api.login("Alice@acme.test").await;
     assert!(token.starts_with("vat_"));
     // The count starts over after a sign-in.
@@ -191,8 +191,8 @@ async fn wrong_passwords_slow_sign_in_down() {
 
 #[tokio::test]
 async fn openapi_lists_every_route() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let doc = api.get("/v1/openapi.json", None).await.ok();
     assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
     let paths = doc["paths"].as_object().unwrap();
@@ -218,6 +218,7 @@ async fn openapi_lists_every_route() {
         ("/v1/admin/users/{id}/deprovision", "post"),
         ("/v1/admin/users/{id}/unlock", "post"),
         ("/v1/dev/outbox", "get"),
+        ("/v1/dev/clock", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -237,15 +238,18 @@ async fn openapi_lists_every_route() {
 
 #[tokio::test]
 async fn dev_outbox_only_with_dev_flag() {
-    let s = Server::start_with(false, &[]);
-    let api = s.client();
+    let s = TestServer::builder(SERVER).dev(false).start();
+    let api = s.api();
     api.get("/v1/dev/outbox?to=alice@acme.test", None)
+        .await
+        .err(404, "not_found");
+    api.post("/v1/dev/clock", None, json!({"advance_secs": 60}))
         .await
         .err(404, "not_found");
     api.post(
         "/v1/auth/login",
         None,
-        json!({"email": "alice@acme.test", "password": PASSWORD}),
+        json!({"email": "alice@acme.test", "password": DEV_PASSWORD}),
     )
     .await
     .err(401, "invalid_credentials");
@@ -255,8 +259,8 @@ async fn dev_outbox_only_with_dev_flag() {
 
 #[tokio::test]
 async fn registration_rules() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (account, user) = api.login("alice@acme.test").await;
     let d = api.register(&account, "Alice's Phone", "mobile").await;
     assert_eq!(d.status, 201);
@@ -304,8 +308,8 @@ async fn registration_rules() {
 
 #[tokio::test]
 async fn a_repeated_registration_of_the_same_pending_key_is_the_same_device() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
     let key = b64(&new_public_key());
     let body =
@@ -347,8 +351,8 @@ fn hex(s: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (account, _) = api.login("carol@acme.test").await;
     for i in 0..19 {
         assert_eq!(
@@ -390,8 +394,8 @@ async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
 
 #[tokio::test]
 async fn email_code_flow_and_rules() {
-    let s = Server::start(&["--code-resend-interval", "2"]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &["--code-resend-interval", "2"]);
+    let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
     let dev = api.register(&account, "laptop", "web").await.ok();
     let path = format!("/v1/devices/{}/email-code", id(&dev));
@@ -399,7 +403,7 @@ async fn email_code_flow_and_rules() {
     assert_eq!(sent.status, 202);
     let again = api.post(&path, Some(&account), json!({})).await;
     again.err(429, "too_many_requests");
-    assert!(again.retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(again.retry_after().unwrap() >= 1);
 
     let code = api.latest_code("alice@acme.test").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -465,8 +469,8 @@ async fn email_code_flow_and_rules() {
 
 #[tokio::test]
 async fn five_wrong_tries_void_the_code() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
     let dev = api.register(&account, "laptop", "web").await.ok();
     let path = format!("/v1/devices/{}/email-code", id(&dev));
@@ -495,8 +499,8 @@ async fn five_wrong_tries_void_the_code() {
 
 #[tokio::test]
 async fn code_used_after_ttl_is_expired() {
-    let s = Server::start(&["--code-ttl", "1"]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &["--code-ttl", "10"]);
+    let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
     let dev = api.register(&account, "laptop", "web").await.ok();
     let path = format!("/v1/devices/{}/email-code", id(&dev));
@@ -510,7 +514,7 @@ async fn code_used_after_ttl_is_expired() {
     .err(410, "code_expired");
     api.post(&path, Some(&account), json!({})).await.ok();
     let code = api.latest_code("alice@acme.test").await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    api.advance_clock(11).await;
     api.post(
         &format!("{path}/verify"),
         Some(&account),
@@ -522,8 +526,8 @@ async fn code_used_after_ttl_is_expired() {
 
 #[tokio::test]
 async fn hundred_consecutive_failures_lock_code_verification() {
-    let s = Server::start(&["--code-resend-interval", "0"]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &["--code-resend-interval", "0"]);
+    let api = s.api();
     let (account, _) = api.login("bob@acme.test").await;
     let dev = api.register(&account, "laptop", "web").await.ok();
     let path = format!("/v1/devices/{}/email-code", id(&dev));
@@ -605,21 +609,15 @@ async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, 
     let (account, _) = api.login(email).await;
     let dev = api.register(&account, name, "web").await.ok();
     let did = id(&dev);
-    let opened = api
-        .post(
-            &format!("/v1/devices/{did}/approval-requests"),
-            Some(&account),
-            json!({}),
-        )
-        .await;
+    let opened = api.open_approval(&account, &did).await;
     assert_eq!(opened.status, 201, "{}", opened.body);
     (account, did, id(&opened.body))
 }
 
 #[tokio::test]
 async fn approval_flow_with_envelopes_and_events() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, phone, phone_token) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
@@ -648,10 +646,11 @@ async fn approval_flow_with_envelopes_and_events() {
         200
     );
 
-    let mut phone_events = Events::connect(&api, &phone_token, "", None).await;
+    let mut phone_events = api.events(&phone_token, "", None).await;
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
-    let mut laptop_events =
-        Events::connect(&api, &account, &format!("?device_id={laptop}"), None).await;
+    let mut laptop_events = api
+        .events(&account, &format!("?device_id={laptop}"), None)
+        .await;
 
     let (_, ev) = phone_events.expect("approval_requested").await;
     assert_eq!(ev["request"]["id"], rid);
@@ -743,8 +742,8 @@ async fn approval_flow_with_envelopes_and_events() {
 
 #[tokio::test]
 async fn exactly_one_of_four_concurrent_decisions_wins() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let mut approvers = Vec::new();
     for i in 0..4 {
         approvers.push(
@@ -786,36 +785,25 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
 
 #[tokio::test]
 async fn deny_one_pending_throttle_and_expiry() {
-    let s = Server::start(&["--approval-ttl", "2"]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &["--approval-ttl", "60"]);
+    let api = s.api();
     let (_, _, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
-    // Everything slow (sign-in, registration) happens before the 2-second request opens.
     let (account2, _) = api.login("alice@acme.test").await;
     let other = api.register(&account2, "tablet", "web").await.ok();
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
     // Asking again for the same device (a client that crashed after opening it) is the
     // same request, not a second prompt.
-    let again = api
-        .post(
-            &format!("/v1/devices/{laptop}/approval-requests"),
-            Some(&account),
-            json!({}),
-        )
-        .await;
+    let again = api.open_approval(&account, &laptop).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(id(&again.body), rid);
     // One pending request per user.
-    api.post(
-        &format!("/v1/devices/{}/approval-requests", id(&other)),
-        Some(&account2),
-        json!({}),
-    )
-    .await
-    .err(409, "approval_pending");
+    api.open_approval(&account2, &id(&other))
+        .await
+        .err(409, "approval_pending");
     // Expiry: after the TTL the request cannot be approved.
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    api.advance_clock(61).await;
     api.post(
         &format!("/v1/approval-requests/{rid}/approve"),
         Some(&phone),
@@ -829,14 +817,7 @@ async fn deny_one_pending_throttle_and_expiry() {
         .ok();
     assert_eq!(st["status"], "expired");
     // Deny.
-    let r2 = api
-        .post(
-            &format!("/v1/devices/{laptop}/approval-requests"),
-            Some(&account),
-            json!({}),
-        )
-        .await
-        .ok();
+    let r2 = api.open_approval(&account, &laptop).await.ok();
     let d = api
         .post(
             &format!("/v1/approval-requests/{}/deny", id(&r2)),
@@ -861,24 +842,13 @@ async fn deny_one_pending_throttle_and_expiry() {
         .await
         .ok();
     assert_eq!(st["status"], "denied");
-    api.post(
-        &format!("/v1/devices/{laptop}/approval-requests"),
-        Some(&account),
-        json!({}),
-    )
-    .await
-    .err(409, "device_not_pending");
+    api.open_approval(&account, &laptop)
+        .await
+        .err(409, "device_not_pending");
     // Throttle: at most 5 requests per user per 10 minutes (2 so far).
     for n in 0..3 {
         let d = api.register(&account2, &format!("t{n}"), "web").await.ok();
-        let r = api
-            .post(
-                &format!("/v1/devices/{}/approval-requests", id(&d)),
-                Some(&account2),
-                json!({}),
-            )
-            .await
-            .ok();
+        let r = api.open_approval(&account2, &id(&d)).await.ok();
         api.post(
             &format!("/v1/approval-requests/{}/deny", id(&r)),
             Some(&phone),
@@ -888,21 +858,15 @@ async fn deny_one_pending_throttle_and_expiry() {
         .ok();
     }
     let d = api.register(&account2, "t-last", "web").await.ok();
-    let r = api
-        .post(
-            &format!("/v1/devices/{}/approval-requests", id(&d)),
-            Some(&account2),
-            json!({}),
-        )
-        .await;
+    let r = api.open_approval(&account2, &id(&d)).await;
     r.err(429, "too_many_requests");
-    assert!(r.retry_after.is_some());
+    assert!(r.retry_after().is_some());
 }
 
 #[tokio::test]
 async fn key_sharing_request_from_an_email_verified_device() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, _, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
@@ -915,14 +879,7 @@ async fn key_sharing_request_from_an_email_verified_device() {
     .await
     .ok();
     let (_, laptop, laptop_token) = api.trusted_device("alice@acme.test", "laptop", "web").await;
-    let r = api
-        .post(
-            &format!("/v1/devices/{}/approval-requests", id(&laptop)),
-            Some(&laptop_token),
-            json!({}),
-        )
-        .await
-        .ok();
+    let r = api.open_approval(&laptop_token, &id(&laptop)).await.ok();
     let pending = api
         .get("/v1/approval-requests?status=pending", Some(&phone))
         .await
@@ -968,8 +925,8 @@ async fn key_sharing_request_from_an_email_verified_device() {
 
 #[tokio::test]
 async fn disable_policy_and_revocation() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, phone, phone_token) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
@@ -995,7 +952,7 @@ async fn disable_policy_and_revocation() {
     )
     .await
     .err(404, "not_found");
-    let mut phone_events = Events::connect(&api, &phone_token, "", None).await;
+    let mut phone_events = api.events(&phone_token, "", None).await;
     let out = api
         .post(
             &format!("/v1/devices/{}/disable", id(&phone)),
@@ -1020,8 +977,8 @@ async fn disable_policy_and_revocation() {
 
 #[tokio::test]
 async fn admin_lists_and_deprovisions() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, _, admin) = api
         .trusted_device("admin@acme.test", "admin laptop", "web")
         .await;
@@ -1056,7 +1013,7 @@ async fn admin_lists_and_deprovisions() {
     )
     .await
     .err(403, "forbidden");
-    let mut events = Events::connect(&api, &a2, "", None).await;
+    let mut events = api.events(&a2, "", None).await;
     let out = api
         .post(
             &format!("/v1/admin/users/{alice_id}/deprovision"),
@@ -1075,7 +1032,7 @@ async fn admin_lists_and_deprovisions() {
     api.post(
         "/v1/auth/login",
         None,
-        json!({"email": "alice@acme.test", "password": PASSWORD}),
+        json!({"email": "alice@acme.test", "password": DEV_PASSWORD}),
     )
     .await
     .err(403, "forbidden");
@@ -1100,12 +1057,12 @@ async fn admin_lists_and_deprovisions() {
 
 #[tokio::test]
 async fn sse_reconnect_with_last_event_id_gets_what_it_missed() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, _, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
-    let mut events = Events::connect(&api, &phone, "", None).await;
+    let mut events = api.events(&phone, "", None).await;
     let (acc, first, rid) = pending_laptop(&api, "alice@acme.test", "laptop one").await;
     let (last_id, ev) = events.expect("approval_requested").await;
     assert_eq!(ev["request"]["id"], rid);
@@ -1121,7 +1078,7 @@ async fn sse_reconnect_with_last_event_id_gets_what_it_missed() {
     let (_, added, _) = api
         .trusted_device("alice@acme.test", "laptop two", "web")
         .await;
-    let mut events = Events::connect(&api, &phone, "", Some(&last_id)).await;
+    let mut events = api.events(&phone, "", Some(&last_id)).await;
     let (id1, ev) = events.expect("approval_decided").await;
     assert_eq!(ev["request_id"], rid);
     assert_eq!(ev["status"], "denied");
@@ -1136,8 +1093,8 @@ async fn sse_reconnect_with_last_event_id_gets_what_it_missed() {
 
 #[tokio::test]
 async fn items_are_versioned_and_conflicts_detected() {
-    let s = Server::start(&[]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, _, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
@@ -1174,7 +1131,7 @@ async fn items_are_versioned_and_conflicts_detected() {
             Some(c) => json!({"version": base + 1, "base_version": base, "ciphertext": b64(c)}),
             None => json!({"version": base + 1, "base_version": base}),
         };
-        async move { api.call(Method::PUT, &path, Some(&tok), Some(body)).await }
+        async move { api.put(&path, Some(&tok), body).await }
     };
     let first = put(phone.clone(), 0, Some(b"v1")).await.ok();
     assert_eq!(first["version"], 1);
@@ -1186,11 +1143,10 @@ async fn items_are_versioned_and_conflicts_detected() {
     assert_eq!(r.body["error"]["current_version"], 1);
     put(laptop.clone(), 1, Some(b"v2")).await.ok();
     put(phone.clone(), 2, None).await.ok();
-    api.call(
-        Method::PUT,
+    api.put(
         &path,
         Some(&phone),
-        Some(json!({"version": 9, "base_version": 3})),
+        json!({"version": 9, "base_version": 3}),
     )
     .await
     .err(400, "bad_request");
@@ -1237,20 +1193,23 @@ async fn items_are_versioned_and_conflicts_detected() {
 
 #[tokio::test]
 async fn graceful_shutdown_on_sigterm_with_open_streams() {
-    let mut s = Server::start(&[]);
-    let api = s.client();
+    let mut s = TestServer::start(SERVER, &[]);
+    let api = s.api();
     let (_, _, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
-    let _events = Events::connect(&api, &phone, "", None).await;
-    let status = tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
+    let _events = api.events(&phone, "", None).await;
+    let status = tokio::task::spawn_blocking(move || s.stop())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test]
 async fn admin_command_creates_users_for_a_real_deployment() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
+    let out = std::process::Command::new(SERVER)
         .args([
             "--data",
             dir.path().to_str().unwrap(),
@@ -1270,7 +1229,7 @@ async fn admin_command_creates_users_for_a_real_deployment() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
+    let missing = std::process::Command::new(SERVER)
         .args([
             "--data",
             dir.path().to_str().unwrap(),
@@ -1286,30 +1245,11 @@ async fn admin_command_creates_users_for_a_real_deployment() {
         .unwrap();
     assert!(!missing.status.success());
     // The same data directory served without --dev: the user signs in, no dev users exist.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            dir.path().to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let api = Api {
-        base: line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned(),
-        http: reqwest::Client::new(),
-    };
+    let s = TestServer::builder(SERVER)
+        .dev(false)
+        .data(dir.path())
+        .start();
+    let api = s.api();
     let r = api
         .post(
             "/v1/auth/login",
@@ -1323,12 +1263,10 @@ async fn admin_command_creates_users_for_a_real_deployment() {
     api.post(
         "/v1/auth/login",
         None,
-        json!({"email": "alice@acme.test", "password": PASSWORD}),
+        json!({"email": "alice@acme.test", "password": DEV_PASSWORD}),
     )
     .await
     .err(401, "invalid_credentials");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 // ---- mail over SMTP ----------------------------------------------------------------------
@@ -1393,31 +1331,23 @@ async fn fake_smtp(
 /// handler was dropped while it talked to the mail server. Also the SMTP path itself.
 #[tokio::test]
 async fn the_code_mail_goes_out_over_smtp_even_if_the_client_hangs_up() {
-    let (port, received) = fake_smtp(std::time::Duration::from_millis(600)).await;
+    let (port, received) = fake_smtp(Duration::from_millis(600)).await;
     let smtp = format!("smtp://127.0.0.1:{port}");
-    let s = Server::start(&["--smtp-url", &smtp]);
-    let api = s.client();
+    let s = TestServer::start(SERVER, &["--smtp-url", &smtp]);
+    let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
     let dev = api.register(&account, "laptop", "web").await.ok();
-    let hasty = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(150))
-        .build()
-        .unwrap();
+    let hasty = Api::with_timeout(api.base.clone(), Duration::from_millis(150));
+    let path = format!("/v1/devices/{}/email-code", id(&dev));
     let r = hasty
-        .post(format!("{}/v1/devices/{}/email-code", api.base, id(&dev)))
-        .bearer_auth(&account)
-        .send()
+        .try_call(Method::POST, &path, Some(&account), Some(json!({})))
         .await;
     assert!(r.is_err(), "the client gave up before the answer");
-    let mut mail = None;
-    for _ in 0..100 {
-        if let Some(m) = received.lock().unwrap().first().cloned() {
-            mail = Some(m);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let mail = mail.expect("the code mail reached the SMTP server");
+    let mail = poll_until(Duration::from_secs(5), || {
+        std::future::ready(received.lock().unwrap().first().cloned())
+    })
+    .await
+    .expect("the code mail reached the SMTP server");
     assert!(mail.contains("Your Vouch verification code is"), "{mail}");
     assert!(mail.contains("alice@acme.test"), "{mail}");
 }

@@ -2,3 +2,20 @@
 //! (each its own profile directory and SQLite file) against a real `vouch-server` process
 //! (the `vouch-e2e-server` binary of this crate runs the same `vouch_server::cli::run`) over
 //! real HTTP. `vouch-e2e-client` is a client process the crash tests kill and restart.
+//!
+//! This library is what those tests and binaries share about clients: a profile directory
+//! opened as a client ([`open_client`], [`Device`]), the enrollment steps, and a [`Relay`]
+//! that can play a tampering server. The server process, the JSON client and the dev outbox
+//! come from `vouch-testkit`.
+
+// Test support: a failed unwrap here is a test failure with a message, not an app crash.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod device;
+mod relay;
+
+pub use device::{
+    Device, Recorder, contains, enroll_by_approval, enroll_by_email, open_client,
+    sign_in_and_register,
+};
+pub use relay::{ATTACKER_KEY_B64, Relay, start_relay};

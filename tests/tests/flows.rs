@@ -1,26 +1,29 @@
 //! The client end to end: three and more devices against a real server process.
 
-mod common;
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{io::BufRead, sync::atomic::Ordering};
 
-use common::*;
 use vouch_core::{
     EnrollmentState, Error,
     proto::{DeviceKind, ErrorCode, VerifiedBy},
 };
+use vouch_e2e::*;
+use vouch_testkit::{DEV_PASSWORD, TestServer};
 
 const ALICE: &str = "alice@acme.test";
+const SERVER: &str = env!("CARGO_BIN_EXE_vouch-e2e-server");
 
 /// Phone by email code, laptop by number-matched approval (then decrypts what the phone
 /// wrote), tablet by QR approval; listener and persisted state along the way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_devices_email_number_and_qr() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    let server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
     assert_eq!(phone.client.state(), EnrollmentState::SignedOut);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     assert!(matches!(
         phone.client.state(),
         EnrollmentState::Trusted {
@@ -41,8 +44,8 @@ async fn three_devices_email_number_and_qr() {
     assert!(item.synced);
 
     // Laptop: number-matched approval.
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
     assert!(
         laptop
             .client
@@ -96,8 +99,8 @@ async fn three_devices_email_number_and_qr() {
     assert_eq!(plain.as_slice(), b"wifi password: hunter2");
 
     // Tablet: QR approval by the laptop (a web device may approve too).
-    let tablet = Device::open(root.path(), "tablet", &server.url, DeviceKind::Mobile);
-    sign_in_and_register(&tablet, ALICE).await;
+    let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
+    sign_in_and_register(&tablet.client, ALICE).await;
     let prompt = tablet.client.start_approval().await.unwrap();
     assert!(prompt.qr_payload.starts_with("VOUCH1:"));
     laptop.client.approve_qr(&prompt.qr_payload).await.unwrap();
@@ -122,7 +125,7 @@ async fn three_devices_email_number_and_qr() {
 
     // State survives a restart of the client.
     drop(tablet);
-    let tablet = Device::open(root.path(), "tablet", &server.url, DeviceKind::Mobile);
+    let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
     assert!(tablet.client.state().is_trusted());
     assert_eq!(
         tablet
@@ -139,16 +142,16 @@ async fn three_devices_email_number_and_qr() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_number_is_refused_and_nothing_is_sent() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     phone.client.create_vault("V").await.unwrap();
-    let relay = start_relay(server.url.clone()).await;
+    let relay = start_relay(server.url().to_owned()).await;
     // The approver talks through the relay (in pass-through mode) so we see what it sends.
     let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
     drop(phone);
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
     let prompt = laptop.client.start_approval().await.unwrap();
     approver.client.pending_requests().await.unwrap();
     let wrong = format!("{:02}", (prompt.number.parse::<u32>().unwrap() + 1) % 100);
@@ -189,18 +192,18 @@ async fn wrong_number_is_refused_and_nothing_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_swaps_the_key_is_caught() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     phone.client.create_vault("V").await.unwrap();
     drop(phone);
-    let relay = start_relay(server.url.clone()).await;
+    let relay = start_relay(server.url().to_owned()).await;
     let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
 
     // 1. Swapped before the approver lists: the number it would derive differs from the
     //    one on the new device, so the person's number is refused; nothing is sealed.
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
     let attacker = vouch_core::crypto::PublicKey::from_bytes(
         &vouch_core::proto::Bytes::from_b64(ATTACKER_KEY_B64)
             .unwrap()
@@ -278,11 +281,11 @@ async fn a_server_that_swaps_the_key_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deny_expiry_and_device_limit() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &["--approval-ttl", "2", "--device-limit", "3"]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
+    let server = TestServer::start(SERVER, &["--approval-ttl", "60", "--device-limit", "3"]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
 
     let prompt = laptop.client.start_approval().await.unwrap();
     phone.client.pending_requests().await.unwrap();
@@ -294,6 +297,7 @@ async fn deny_expiry_and_device_limit() {
 
     laptop.client.register_device("laptop 2").await.unwrap();
     laptop.client.start_approval().await.unwrap();
+    server.api().advance_clock(61).await;
     let state = laptop.client.wait_for_approval().await.unwrap();
     assert!(
         matches!(state, EnrollmentState::Expired { .. }),
@@ -301,10 +305,10 @@ async fn deny_expiry_and_device_limit() {
     );
 
     // Limit 3: phone + laptop 2 (expired request, device still pending) + one more.
-    let third = Device::open(root.path(), "third", &server.url, DeviceKind::Web);
-    sign_in_and_register(&third, ALICE).await;
-    let fourth = Device::open(root.path(), "fourth", &server.url, DeviceKind::Web);
-    fourth.client.sign_in(ALICE, PASSWORD).await.unwrap();
+    let third = Device::open(root.path(), "third", server.url(), DeviceKind::Web);
+    sign_in_and_register(&third.client, ALICE).await;
+    let fourth = Device::open(root.path(), "fourth", server.url(), DeviceKind::Web);
+    fourth.client.sign_in(ALICE, DEV_PASSWORD).await.unwrap();
     match fourth.client.register_device("fourth").await {
         Err(Error::Server {
             code: ErrorCode::DeviceLimitReached,
@@ -322,12 +326,13 @@ async fn deny_expiry_and_device_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_code_errors_are_typed() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &["--code-ttl", "1"]);
-    let d = Device::open(root.path(), "d", &server.url, DeviceKind::Mobile);
-    sign_in_and_register(&d, ALICE).await;
+    // Expired after 10 s, re-sent after 30 s (the default): between the two.
+    let server = TestServer::start(SERVER, &["--code-ttl", "10"]);
+    let d = Device::open(root.path(), "d", server.url(), DeviceKind::Mobile);
+    sign_in_and_register(&d.client, ALICE).await;
     d.client.remind_me_later().await.err();
     d.client.request_email_code().await.unwrap();
-    let code = read_code(&server.url, ALICE).await;
+    let code = server.api().latest_code(ALICE).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     match d.client.submit_email_code(wrong).await {
         Err(Error::Server {
@@ -337,7 +342,7 @@ async fn email_code_errors_are_typed() {
         }) => {}
         other => panic!("{other:?}"),
     }
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    server.api().advance_clock(11).await;
     match d.client.submit_email_code(&code).await {
         Err(Error::Server {
             code: ErrorCode::CodeExpired,
@@ -354,8 +359,8 @@ async fn email_code_errors_are_typed() {
         other => panic!("{other:?}"),
     }
     // "Remind me later" is only for an untrusted, unregistered session.
-    let e = Device::open(root.path(), "e", &server.url, DeviceKind::Web);
-    e.client.sign_in(ALICE, PASSWORD).await.unwrap();
+    let e = Device::open(root.path(), "e", server.url(), DeviceKind::Web);
+    e.client.sign_in(ALICE, DEV_PASSWORD).await.unwrap();
     let s = e.client.remind_me_later().await.unwrap();
     assert!(matches!(
         s,
@@ -366,7 +371,7 @@ async fn email_code_errors_are_typed() {
     ));
     assert!(matches!(e.client.vaults(), Err(Error::InvalidState(_))));
     drop(e);
-    let e = Device::open(root.path(), "e", &server.url, DeviceKind::Web);
+    let e = Device::open(root.path(), "e", server.url(), DeviceKind::Web);
     assert!(matches!(
         e.client.state(),
         EnrollmentState::Untrusted {
@@ -379,17 +384,17 @@ async fn email_code_errors_are_typed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_only_device_gets_keys_only_after_an_approval() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     let vault = phone.client.create_vault("Personal").await.unwrap();
     let item = phone
         .client
         .put_item(vault.id, None, b"secret")
         .await
         .unwrap();
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    enroll_by_email(&laptop, &server.url, ALICE).await; // "I don't have access to my trusted device"
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    enroll_by_email(&laptop.client, server.url(), ALICE).await; // "I don't have access to my trusted device"
     laptop.client.sync().await.unwrap();
     let vaults = laptop.client.vaults().unwrap();
     assert_eq!(vaults.len(), 1);
@@ -425,12 +430,12 @@ async fn email_only_device_gets_keys_only_after_an_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_writes_are_kept() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    enroll_by_approval(&laptop, &phone, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
     let item = phone.client.put_item(vault.id, None, b"v1").await.unwrap();
     laptop.client.sync().await.unwrap();
     // Both edit version 1.
@@ -480,12 +485,12 @@ async fn conflicting_writes_are_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_wipes_the_device_on_disk() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let web = Device::open(root.path(), "web", &server.url, DeviceKind::Web);
-    enroll_by_email(&web, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let web = Device::open(root.path(), "web", server.url(), DeviceKind::Web);
+    enroll_by_email(&web.client, server.url(), ALICE).await;
     let vault = web.client.create_vault("V").await.unwrap();
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_approval(&phone, &web, ALICE).await;
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_approval(&phone.client, &web.client, ALICE).await;
     phone.client.sync().await.unwrap();
     let plaintext = b"PLAINTEXT-the-phone-held-this";
     let it = phone
@@ -532,19 +537,19 @@ fn stored_ciphertext(d: &Device, vault: uuid::Uuid, item: uuid::Uuid) -> Vec<u8>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deprovisioning_wipes_every_device_of_the_user() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let admin = Device::open(root.path(), "admin", &server.url, DeviceKind::Web);
-    enroll_by_email(&admin, &server.url, "admin@acme.test").await;
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let admin = Device::open(root.path(), "admin", server.url(), DeviceKind::Web);
+    enroll_by_email(&admin.client, server.url(), "admin@acme.test").await;
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
     phone
         .client
         .put_item(vault.id, None, b"gone soon")
         .await
         .unwrap();
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    enroll_by_approval(&laptop, &phone, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
     laptop.client.sync().await.unwrap();
     // The phone listens for events; the laptop is offline-ish and learns on its next call.
     let events = {
@@ -586,9 +591,9 @@ async fn deprovisioning_wipes_every_device_of_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     let root = tempfile::tempdir().unwrap();
-    let mut server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let mut server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
     let online = phone
         .client
@@ -630,13 +635,13 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     // Restart the client too: the queue is on disk.
     drop(phone);
     server.restart();
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
     let report = phone.client.sync().await.unwrap();
     assert_eq!(report.sent, 3);
     assert_eq!(phone.client.queued_operations().unwrap(), 0);
     // Another device sees them.
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    enroll_by_approval(&laptop, &phone, ALICE).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
     laptop.client.sync().await.unwrap();
     assert_eq!(
         laptop
@@ -665,10 +670,10 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_lost_after_the_server_committed_are_retried_safely() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let relay = start_relay(server.url.clone()).await;
+    let server = TestServer::start(SERVER, &[]);
+    let relay = start_relay(server.url().to_owned()).await;
     let phone = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
-    phone.client.sign_in(ALICE, PASSWORD).await.unwrap();
+    phone.client.sign_in(ALICE, DEV_PASSWORD).await.unwrap();
     relay.lose_next_answer("/v1/devices");
     assert!(matches!(
         phone.client.register_device("phone").await,
@@ -676,7 +681,7 @@ async fn answers_lost_after_the_server_committed_are_retried_safely() {
     ));
     let state = phone.client.register_device("phone").await.unwrap();
     phone.client.request_email_code().await.unwrap();
-    let code = read_code(&server.url, ALICE).await;
+    let code = server.api().latest_code(ALICE).await;
     relay.lose_next_answer("/email-code/verify");
     assert!(matches!(
         phone.client.submit_email_code(&code).await,
@@ -712,7 +717,7 @@ async fn answers_lost_after_the_server_committed_are_retried_safely() {
     );
 
     let laptop = Device::open(root.path(), "laptop", &relay.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE).await;
+    sign_in_and_register(&laptop.client, ALICE).await;
     relay.lose_next_answer("/approval-requests");
     assert!(matches!(
         laptop.client.start_approval().await,
@@ -775,9 +780,9 @@ fn sigkill(child: &mut std::process::Child) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
-    enroll_by_email(&phone, &server.url, ALICE).await;
+    let server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
     let item = phone
         .client
@@ -787,10 +792,10 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     // The crashing device: registered in this process, then driven by a child process.
     let crash_dir = root.path().join("crash");
     {
-        let d = Device::open(root.path(), "crash", &server.url, DeviceKind::Web);
-        sign_in_and_register(&d, ALICE).await;
+        let d = Device::open(root.path(), "crash", server.url(), DeviceKind::Web);
+        sign_in_and_register(&d.client, ALICE).await;
     }
-    let (mut child, mut lines) = spawn_client(&crash_dir, &server.url, &["request"]);
+    let (mut child, mut lines) = spawn_client(&crash_dir, server.url(), &["request"]);
     let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap())
         .await
         .unwrap();
@@ -804,7 +809,7 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
         .approve(request_id.parse().unwrap(), &number)
         .await
         .unwrap();
-    let (mut child, mut lines) = spawn_client(&crash_dir, &server.url, &["resume"]);
+    let (mut child, mut lines) = spawn_client(&crash_dir, server.url(), &["resume"]);
     let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap())
         .await
         .unwrap();
@@ -813,7 +818,7 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
 
     // Vault writes killed at a random point: every acknowledged item survives.
     let (mut child, lines) =
-        spawn_client(&crash_dir, &server.url, &["write", &vault.id.to_string()]);
+        spawn_client(&crash_dir, server.url(), &["write", &vault.id.to_string()]);
     let acked = tokio::task::spawn_blocking(move || {
         let mut acked = Vec::new();
         for line in lines.take(15) {
@@ -824,7 +829,7 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     .await
     .unwrap();
     sigkill(&mut child);
-    let d = Device::open(root.path(), "crash", &server.url, DeviceKind::Web);
+    let d = Device::open(root.path(), "crash", server.url(), DeviceKind::Web);
     assert!(d.client.state().is_trusted());
     let keys = vouch_core::keystore::SoftwareSecretStore::open(crash_dir.join("keys")).unwrap();
     assert!(

@@ -2,12 +2,14 @@
 //! the client and the server; no password, code, token, QR secret or item plaintext may
 //! appear in any log line or error string.
 
-mod common;
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Mutex;
 
-use common::*;
 use vouch_core::proto::DeviceKind;
+use vouch_e2e::{Device, sign_in_and_register};
+use vouch_testkit::{DEV_PASSWORD, TestServer};
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -33,14 +35,17 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
     log::set_logger(&CAPTURE).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start_logged(root.path(), "trace");
-    let phone = Device::open(root.path(), "phone", &server.url, DeviceKind::Mobile);
+    let server = TestServer::builder(env!("CARGO_BIN_EXE_vouch-e2e-server"))
+        .log_to(root.path().join("server.log"))
+        .log_level("trace")
+        .start();
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
     let mut errors = Vec::new();
 
-    phone.client.sign_in(ALICE_H, PASSWORD).await.unwrap();
+    phone.client.sign_in(ALICE_H, DEV_PASSWORD).await.unwrap();
     phone.client.register_device("phone").await.unwrap();
     phone.client.request_email_code().await.unwrap();
-    let code = read_code(&server.url, ALICE_H).await;
+    let code = server.api().latest_code(ALICE_H).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     errors.push(
         phone
@@ -63,8 +68,8 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
         .await
         .unwrap();
 
-    let laptop = Device::open(root.path(), "laptop", &server.url, DeviceKind::Web);
-    sign_in_and_register(&laptop, ALICE_H).await;
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE_H).await;
     let prompt = laptop.client.start_approval().await.unwrap();
     phone.client.pending_requests().await.unwrap();
     errors.push(
@@ -96,7 +101,8 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
         .into_iter()
         .chain(stored_tokens(&root.path().join("laptop")));
     let qr_body = prompt.qr_payload.trim_start_matches("VOUCH1:").to_owned();
-    let mut secrets: Vec<String> = vec![PASSWORD.into(), code.clone(), plaintext.into(), qr_body];
+    let mut secrets: Vec<String> =
+        vec![DEV_PASSWORD.into(), code.clone(), plaintext.into(), qr_body];
     secrets.extend(tokens);
 
     let server_log = server.log_text();

@@ -3,17 +3,18 @@
 //! enrollment through; one that does not — or a certificate nobody vouches for — is
 //! refused with a typed error before a byte of the request is sent.
 
-mod common;
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use common::*;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vouch_core::{
-    Client, ClientConfig, DeviceInfo, EnrollmentState, Error, TlsPolicy,
-    keystore::SoftwareSecretStore, proto::DeviceKind, tls::spki_pin_of,
+    Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, proto::DeviceKind, tls::spki_pin_of,
 };
+use vouch_e2e::open_client;
+use vouch_testkit::{DEV_PASSWORD, TestServer};
 
 const ALICE: &str = "alice@acme.test";
 
@@ -87,28 +88,21 @@ fn device(
     url: &str,
     tls: TlsPolicy,
 ) -> vouch_core::Result<Client> {
-    let dir = root.join(name);
-    Client::open(ClientConfig {
-        profile_dir: dir.clone(),
-        server_url: url.to_owned(),
-        device: DeviceInfo {
-            kind: DeviceKind::Web,
-            model: name.into(),
-            os: "TestOS".into(),
-            app: "tls".into(),
-        },
-        secret_store: Arc::new(SoftwareSecretStore::open(dir.join("keys"))?),
-        listener: None,
-        tls,
-    })
+    let info = DeviceInfo {
+        kind: DeviceKind::Web,
+        model: name.into(),
+        os: "TestOS".into(),
+        app: "tls".into(),
+    };
+    open_client(&root.join(name), url, info, None, tls)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spki_pinning_against_a_real_tls_server() {
     let root = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(root.path(), &[]);
+    let server = TestServer::start(env!("CARGO_BIN_EXE_vouch-e2e-server"), &[]);
     let pki = make_pki();
-    let https = start_tls_front(&pki, server.port).await;
+    let https = start_tls_front(&pki, server.addr().port()).await;
     let leaf_pin = spki_pin_of(&pki.leaf).unwrap();
     let ca_pin = spki_pin_of(&pki.ca).unwrap();
     let other_pin = spki_pin_of(&make_pki().leaf).unwrap();
@@ -126,10 +120,10 @@ async fn spki_pinning_against_a_real_tls_server() {
         trust_ca(vec![other_pin.clone(), leaf_pin.clone()]),
     )
     .unwrap();
-    phone.sign_in(ALICE, PASSWORD).await.unwrap();
+    phone.sign_in(ALICE, DEV_PASSWORD).await.unwrap();
     phone.register_device("phone").await.unwrap();
     phone.request_email_code().await.unwrap();
-    let code = read_code(&server.url, ALICE).await;
+    let code = server.api().latest_code(ALICE).await;
     assert!(phone.submit_email_code(&code).await.unwrap().is_trusted());
     let laptop = device(
         root.path(),
@@ -138,7 +132,7 @@ async fn spki_pinning_against_a_real_tls_server() {
         trust_ca(vec![ca_pin.clone()]),
     )
     .unwrap();
-    laptop.sign_in(ALICE, PASSWORD).await.unwrap();
+    laptop.sign_in(ALICE, DEV_PASSWORD).await.unwrap();
     laptop.register_device("laptop").await.unwrap();
     let prompt = laptop.start_approval().await.unwrap();
     phone.pending_requests().await.unwrap();
@@ -159,7 +153,7 @@ async fn spki_pinning_against_a_real_tls_server() {
         trust_ca(vec![other_pin.clone()]),
     )
     .unwrap();
-    let r = wrong.sign_in(ALICE, PASSWORD).await;
+    let r = wrong.sign_in(ALICE, DEV_PASSWORD).await;
     assert!(matches!(r, Err(Error::CertificatePinMismatch)), "{r:?}");
     assert_eq!(wrong.state(), EnrollmentState::SignedOut);
 
@@ -175,12 +169,12 @@ async fn spki_pinning_against_a_real_tls_server() {
     )
     .unwrap();
     assert!(matches!(
-        untrusted.sign_in(ALICE, PASSWORD).await,
+        untrusted.sign_in(ALICE, DEV_PASSWORD).await,
         Err(Error::UntrustedCertificate)
     ));
     let plain = device(root.path(), "plain", &https, TlsPolicy::default()).unwrap();
     assert!(matches!(
-        plain.sign_in(ALICE, PASSWORD).await,
+        plain.sign_in(ALICE, DEV_PASSWORD).await,
         Err(Error::UntrustedCertificate)
     ));
 
@@ -198,7 +192,7 @@ async fn spki_pinning_against_a_real_tls_server() {
         extra_roots_der: vec![],
     };
     assert!(matches!(
-        device(root.path(), "http", &server.url, pins_on_http),
+        device(root.path(), "http", server.url(), pins_on_http),
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(

@@ -141,10 +141,10 @@ fn login_backoff_secs(failures: u32) -> u64 {
     }
 }
 
-/// Milliseconds since the epoch (the throttle counts in ms so a second boundary between
-/// two attempts does not shorten the wait).
+/// Milliseconds since the epoch on the server's clock (the throttle counts in ms so a
+/// second boundary between two attempts does not shorten the wait).
 fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    crate::model::now_ms()
 }
 
 fn verify(password: &str, hash: &str) -> bool {

@@ -1,10 +1,16 @@
-//! `GET /v1/dev/outbox` (only with `--dev`): the mail a person would read.
+//! Served only with `--dev`: `GET /v1/dev/outbox`, the mail a person would read, and
+//! `POST /v1/dev/clock`, which moves the server's clock forward so tests need not sleep.
 
 use axum::{Json, extract::State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use vouch_proto::Mail;
 
-use crate::{AppState, error::ApiResult, extract::QueryParams, model::ts};
+use crate::{
+    AppState,
+    error::ApiResult,
+    extract::{JsonBody, QueryParams},
+    model::{advance_clock, ts},
+};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct OutboxQuery {
@@ -38,4 +44,27 @@ pub async fn outbox(
         })
         .await?;
     Ok(Json(out))
+}
+
+/// How far to move the clock.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ClockAdvance {
+    /// Seconds to add to the server's clock (it never goes back).
+    advance_secs: u32,
+}
+
+/// The server's clock after the move.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClockOffset {
+    /// Seconds the server's clock now runs ahead of the real time.
+    offset_secs: i64,
+}
+
+/// Moves the server's clock forward: codes, approval requests, tokens and throttles see
+/// the time as passed.
+#[utoipa::path(post, path = "/v1/dev/clock", tag = "dev", request_body = ClockAdvance, responses((status = 200, body = ClockOffset)))]
+pub async fn clock(JsonBody(req): JsonBody<ClockAdvance>) -> Json<ClockOffset> {
+    Json(ClockOffset {
+        offset_secs: advance_clock(req.advance_secs),
+    })
 }

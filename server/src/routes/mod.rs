@@ -36,7 +36,7 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The routes; `dev` adds the dev outbox.
+/// The routes; `dev` adds the dev outbox and the dev clock.
 pub fn router(dev: bool) -> OpenApiRouter<AppState> {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
@@ -58,7 +58,7 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::deprovision))
         .routes(routes!(admin::unlock));
     if dev {
-        r.routes(routes!(dev::outbox))
+        r.routes(routes!(dev::outbox)).routes(routes!(dev::clock))
     } else {
         r
     }

@@ -14,11 +14,13 @@
 //! `vouch-crash-stress [--iterations N] [--items N] [--seed S]`; prints one summary line
 //! and exits non-zero on any inconsistency, lost write or stuck device.
 
+// A stress binary: a failed unwrap is a failure it reports, not a crash in an app.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -28,13 +30,11 @@ use tokio::{
     sync::mpsc,
 };
 use uuid::Uuid;
-use vouch_core::{
-    Client, ClientConfig, DeviceInfo, EnrollmentState, keystore::SoftwareSecretStore,
-    proto::DeviceKind,
-};
+use vouch_core::{Client, DeviceInfo, EnrollmentState, TlsPolicy, proto::DeviceKind};
+use vouch_e2e::enroll_by_email;
+use vouch_testkit::TestServer;
 
 const EMAIL: &str = "alice@acme.test";
-const PASSWORD: &str = "dev-password";
 /// How long a child may take to finish its life once it is not killed any more.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -106,40 +106,13 @@ fn sibling(name: &str) -> PathBuf {
 }
 
 fn open_client(profile: &Path, url: &str) -> vouch_core::Result<Client> {
-    let keys = Arc::new(SoftwareSecretStore::open(profile.join("keys"))?);
-    Client::open(ClientConfig {
-        profile_dir: profile.to_path_buf(),
-        server_url: url.to_owned(),
-        device: DeviceInfo {
-            kind: DeviceKind::Web,
-            model: "Stress".into(),
-            os: "Linux".into(),
-            app: "crash-stress".into(),
-        },
-        secret_store: keys,
-        listener: None,
-        tls: Default::default(),
-    })
-}
-
-/// The newest 6-digit code mailed to `email`.
-async fn read_code(url: &str) -> String {
-    let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={EMAIL}"))
-        .await
-        .expect("outbox")
-        .json()
-        .await
-        .expect("json");
-    let body = mails
-        .as_array()
-        .and_then(|m| m.last())
-        .and_then(|m| m["body"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a code")
-        .to_owned()
+    let info = DeviceInfo {
+        kind: DeviceKind::Web,
+        model: "Stress".into(),
+        os: "Linux".into(),
+        app: "crash-stress".into(),
+    };
+    vouch_e2e::open_client(profile, url, info, None, TlsPolicy::default())
 }
 
 /// Lines a child printed, as they come.
@@ -195,16 +168,15 @@ enum KillAt {
 /// Runs the child once. Returns the last step it announced before it was killed (or
 /// `None` when it finished with `DONE`).
 async fn run_once(
-    approver: &Client,
+    env: &Env,
     profile: &Path,
-    url: &str,
     method: &str,
     items: usize,
-    vault: Uuid,
     kill: KillAt,
     acked: &mut Vec<Uuid>,
 ) -> Result<Option<String>, String> {
-    let (mut child, mut rx) = spawn_child(profile, url, method, items, vault);
+    let approver = &env.approver;
+    let (mut child, mut rx) = spawn_child(profile, &env.url, method, items, env.vault);
     let mut seen = 0u64;
     let mut step = "start".to_owned();
     let deadline = Instant::now() + FINISH_TIMEOUT;
@@ -344,44 +316,15 @@ struct Env {
     root: PathBuf,
 }
 
-async fn setup(root: &Path) -> (tokio::process::Child, Env) {
-    let mut server = Command::new(sibling("vouch-e2e-server"))
-        .args([
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--device-limit",
-            "100000",
-            "--approval-rate",
-            "1000000",
-            "--data",
-        ])
-        .arg(root.join("server"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn vouch-e2e-server");
-    let mut first = String::new();
-    let mut out = BufReader::new(server.stdout.take().expect("stdout"));
-    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut first)
-        .await
-        .expect("listening line");
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_owned();
-
+async fn setup(root: &Path) -> (TestServer, Env) {
+    let server = TestServer::builder(sibling("vouch-e2e-server"))
+        .data(root.join("server"))
+        .args(&["--device-limit", "100000", "--approval-rate", "1000000"])
+        .log_level("error")
+        .start();
+    let url = server.url().to_owned();
     let approver = open_client(&root.join("approver"), &url).expect("approver profile");
-    approver.sign_in(EMAIL, PASSWORD).await.expect("sign in");
-    approver
-        .register_device(&approver.default_device_name().expect("name"))
-        .await
-        .expect("register");
-    approver.request_email_code().await.expect("code");
-    let code = read_code(&url).await;
-    approver.submit_email_code(&code).await.expect("verify");
+    enroll_by_email(&approver, &url, EMAIL).await;
     let vault = approver
         .create_vault("Crash vault")
         .await
@@ -436,18 +379,7 @@ async fn iteration(
                 delay_us,
             },
         };
-        match run_once(
-            &env.approver,
-            &profile,
-            &env.url,
-            method,
-            items,
-            env.vault,
-            kill,
-            &mut acked,
-        )
-        .await
-        {
+        match run_once(env, &profile, method, items, kill, &mut acked).await {
             Ok(Some(step)) => {
                 t.kills += 1;
                 *t.kills_by_step.entry(step).or_default() += 1;
@@ -460,18 +392,7 @@ async fn iteration(
             }
         }
     }
-    if let Err(e) = run_once(
-        &env.approver,
-        &profile,
-        &env.url,
-        method,
-        items,
-        env.vault,
-        KillAt::Never,
-        &mut acked,
-    )
-    .await
-    {
+    if let Err(e) = run_once(env, &profile, method, items, KillAt::Never, &mut acked).await {
         t.stuck += 1;
         return Err(e);
     }
@@ -533,7 +454,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    let _ = server.start_kill();
+    server.stop();
     let mut steps: Vec<_> = t.kills_by_step.iter().collect();
     steps.sort();
     let steps = steps

@@ -13,16 +13,17 @@
 //!                                            prints `STEP`, `REQUEST`, `ACK`, `DONE`
 //! Every line is flushed before the next step, so what the test read was acknowledged.
 
-use std::{io::Write, process::ExitCode, sync::Arc};
+// A test binary: a failed unwrap is a test failure the crash stress reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{io::Write, path::Path, process::ExitCode};
 
 use vouch_core::{
-    Client, ClientConfig, DeviceInfo, EnrollmentState, Error, Verification,
-    keystore::SoftwareSecretStore,
+    Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, Verification,
     proto::{DeviceKind, ErrorCode},
 };
-
-/// Password of the seeded dev users.
-const PASSWORD: &str = "dev-password";
+use vouch_e2e::open_client;
+use vouch_testkit::{Api, DEV_PASSWORD};
 
 fn out(line: String) {
     let mut o = std::io::stdout().lock();
@@ -34,22 +35,15 @@ fn out(line: String) {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (profile, url, mode) = (&args[1], &args[2], args[3].as_str());
-    let keys = Arc::new(SoftwareSecretStore::open(format!("{profile}/keys")).expect("keys"));
-    let client = Client::open(ClientConfig {
-        profile_dir: profile.into(),
-        server_url: url.clone(),
-        // The profile directory's name makes the default device name unique per profile.
-        device: DeviceInfo {
-            kind: DeviceKind::Web,
-            model: model(profile),
-            os: "Linux".into(),
-            app: "e2e".into(),
-        },
-        secret_store: keys,
-        listener: None,
-        tls: Default::default(),
-    })
-    .expect("open");
+    // The profile directory's name makes the default device name unique per profile.
+    let info = DeviceInfo {
+        kind: DeviceKind::Web,
+        model: model(profile),
+        os: "Linux".into(),
+        app: "e2e".into(),
+    };
+    let client =
+        open_client(Path::new(profile), url, info, None, TlsPolicy::default()).expect("open");
     match mode {
         "request" => {
             let p = client.start_approval().await.expect("start approval");
@@ -88,7 +82,7 @@ async fn main() -> ExitCode {
 }
 
 fn model(profile: &str) -> String {
-    std::path::Path::new(profile)
+    Path::new(profile)
         .file_name()
         .map_or("Crash".into(), |n| n.to_string_lossy().into_owned())
 }
@@ -112,7 +106,7 @@ async fn life(
         match c.state() {
             EnrollmentState::SignedOut => {
                 out("STEP sign_in".into());
-                c.sign_in(email, PASSWORD).await?;
+                c.sign_in(email, DEV_PASSWORD).await?;
             }
             EnrollmentState::Untrusted { .. }
             | EnrollmentState::Denied { .. }
@@ -192,30 +186,8 @@ async fn life(
 /// (and throttles re-sends) before the mail is written, so a restarted client can be
 /// told "already sent" a moment before the mail is there.
 async fn read_code(url: &str, email: &str, device_name: &str) -> vouch_core::Result<String> {
-    let needle = format!("\"{device_name}\"");
-    for _ in 0..100 {
-        let mails: serde_json::Value = reqwest::get(format!("{url}/v1/dev/outbox?to={email}"))
-            .await
-            .map_err(|_| Error::Offline)?
-            .json()
-            .await
-            .map_err(|_| Error::Offline)?;
-        let body = mails
-            .as_array()
-            .and_then(|m| {
-                m.iter()
-                    .rev()
-                    .filter_map(|m| m["body"].as_str())
-                    .find(|b| b.contains(&needle))
-            })
-            .unwrap_or_default();
-        if let Some(code) = body
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() == 6)
-        {
-            return Ok(code.to_owned());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Err(Error::InvalidState("no code in the outbox"))
+    Api::new(url)
+        .mailed_code(email, Some(&format!("\"{device_name}\"")))
+        .await
+        .ok_or(Error::InvalidState("no code in the outbox"))
 }

@@ -8,7 +8,10 @@
 //! and the delay from opening a request to a connected approver receiving
 //! `approval_requested` over SSE.
 //!
-//! `cargo run --release -p vouch-server --bin vouch-server-load -- --clients 8 --cycles 50`
+//! `cargo run --release -p vouch-e2e --bin vouch-server-load -- --clients 8 --cycles 50`
+
+// A bench binary: a failed unwrap is a failed run, not a crash in an app.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
     net::SocketAddr,
@@ -16,13 +19,9 @@ use std::{
 };
 
 use clap::Parser;
-use futures_util::StreamExt;
 use serde_json::json;
 use vouch_server::{Settings, seed};
-
-#[path = "../../tools/harness.rs"]
-mod harness;
-use harness::Client;
+use vouch_testkit::{Api, id};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -113,15 +112,17 @@ async fn main() {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for email in emails.clone() {
-        let (base, cycles) = (base.clone(), args.cycles);
+        let (api, cycles) = (Api::new(&base), args.cycles);
         tasks.push(tokio::spawn(async move {
-            let c = Client::new(&base);
-            let account = c.login(&email).await;
+            let (account, _) = api.login(&email).await;
             let mut lat = Vec::new();
             for i in 0..cycles {
                 let t0 = Instant::now();
-                let d = c.register(&account, &format!("email {i}"), "web").await;
-                c.email_verify(&account, &email, &d).await;
+                let d = id(&api
+                    .register(&account, &format!("email {i}"), "web")
+                    .await
+                    .ok());
+                api.verify_by_email(&account, &email, &d).await;
                 lat.push(t0.elapsed());
             }
             lat
@@ -137,46 +138,35 @@ async fn main() {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for email in emails {
-        let (base, cycles) = (base.clone(), args.cycles);
+        let (api, cycles) = (Api::new(&base), args.cycles);
         tasks.push(tokio::spawn(async move {
-            let c = Client::new(&base);
-            let account = c.login(&email).await;
-            let approver_dev = c.register(&account, "approver", "mobile").await;
-            let approver = c.email_verify(&account, &email, &approver_dev).await;
-            let resp = c
-                .http
-                .get(format!("{base}/v1/events"))
-                .bearer_auth(&approver)
-                .send()
-                .await
-                .unwrap();
-            use eventsource_stream::Eventsource;
-            let mut events = Box::pin(resp.bytes_stream().eventsource());
+            let (account, _) = api.login(&email).await;
+            let approver_dev = id(&api.register(&account, "approver", "mobile").await.ok());
+            let approver =
+                api.verify_by_email(&account, &email, &approver_dev).await["device_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            let mut events = api.events(&approver, "", None).await;
             let (mut cycle_lat, mut push_lat) = (Vec::new(), Vec::new());
             for i in 0..cycles {
-                let d = c.register(&account, &format!("approval {i}"), "web").await;
+                let d = id(&api
+                    .register(&account, &format!("approval {i}"), "web")
+                    .await
+                    .ok());
                 let t0 = Instant::now();
-                let opened = c
-                    .post(
-                        &format!("/v1/devices/{d}/approval-requests"),
-                        Some(&account),
-                        json!({}),
-                    )
-                    .await;
-                let rid = opened["id"].as_str().unwrap().to_owned();
-                loop {
-                    let ev = events.next().await.expect("stream").expect("event");
-                    if ev.event == "approval_requested" && ev.data.contains(&rid) {
-                        break;
-                    }
+                let opened = api.open_approval(&account, &d).await.ok();
+                let rid = id(&opened);
+                while events.expect("approval_requested").await.1["request"]["id"] != rid.as_str() {
                 }
                 push_lat.push(t0.elapsed());
-                c.post(
+                api.post(
                     &format!("/v1/approval-requests/{rid}/approve"),
                     Some(&approver),
                     json!({"envelopes": []}),
                 )
-                .await;
+                .await
+                .ok();
                 cycle_lat.push(t0.elapsed());
             }
             (cycle_lat, push_lat)

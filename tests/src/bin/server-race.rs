@@ -6,23 +6,29 @@
 //! `already_decided`) and the stored status must be the winner's. Prints the violations;
 //! exits 1 if there are any.
 //!
-//! `cargo run --release -p vouch-server --bin vouch-server-race -- --rounds 1000`
+//! `cargo run --release -p vouch-e2e --bin vouch-server-race -- --rounds 1000`
+
+// A stress binary: a failed unwrap is a failed run, not a crash in an app.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{net::SocketAddr, time::Instant};
 
 use clap::Parser;
 use serde_json::json;
 use vouch_server::{Settings, seed};
-
-#[path = "../../tools/harness.rs"]
-mod harness;
-use harness::Client;
+use vouch_testkit::{Api, DEV_PASSWORD, b64, id, new_public_key};
 
 #[derive(Parser, Debug)]
 struct Args {
     /// Rounds of each race.
     #[arg(long, default_value_t = 20)]
     rounds: usize,
+}
+
+/// Creates a member of workspace "Race" and signs it in; returns the account token.
+async fn new_user(db: &vouch_server::Db, c: &Api, email: &str) -> String {
+    seed::create_user(db, "Race", email, DEV_PASSWORD, vouch_proto::Role::Member).unwrap();
+    c.login(email).await.0
 }
 
 #[tokio::main]
@@ -38,131 +44,97 @@ async fn main() -> std::process::ExitCode {
     settings.approval_rate_limit = u32::MAX;
     let server = vouch_server::start(settings).await.expect("start server");
     let db = vouch_server::Db::open(&dir.join("server")).unwrap();
-    let c = Client::new(&server.url());
+    let c = Api::new(server.url());
     let started = Instant::now();
     let (mut limit_violations, mut decision_violations) = (0usize, 0usize);
     for round in 0..args.rounds {
         // Device limit: 19 devices, then 10 at once.
         let email = format!("limit{round}@race.test");
-        seed::create_user(
-            &db,
-            "Race",
-            &email,
-            seed::DEV_PASSWORD,
-            vouch_proto::Role::Member,
-        )
-        .unwrap();
-        let account = c.login(&email).await;
+        let account = new_user(&db, &c, &email).await;
         for i in 0..19 {
-            c.register(&account, &format!("d{i}"), "web").await;
+            c.register(&account, &format!("d{i}"), "web").await.ok();
         }
         let racers: Vec<_> = (0..10)
             .map(|i| {
-                let (c, account) = (Client::new(&c.base), account.clone());
-                tokio::spawn(async move {
-                    let mut sk = [0u8; 32];
-                    getrandom::fill(&mut sk).unwrap();
-                    let pk = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(sk));
-                    let body = json!({"name": format!("racer {i}"), "kind": "web", "platform": "race",
-                        "public_key": vouch_proto::Bytes(pk.as_bytes().to_vec())});
-                    c.try_post("/v1/devices", Some(&account), body).await
-                })
+                let (c, account) = (Api::new(&c.base), account.clone());
+                tokio::spawn(
+                    async move { c.register(&account, &format!("racer {i}"), "web").await },
+                )
             })
             .collect();
         let mut created = 0;
         for r in racers {
-            let (status, body) = r.await.unwrap();
-            match status {
+            let r = r.await.unwrap();
+            match r.status.as_u16() {
                 201 => created += 1,
-                409 if body["error"]["code"] == "device_limit_reached" => {}
-                other => panic!("unexpected answer {other} {body}"),
+                409 if r.code() == "device_limit_reached" => {}
+                other => panic!("unexpected answer {other} {}", r.body),
             }
         }
-        let (_, again) = c
-            .try_post(
+        let again = c
+            .post(
                 "/v1/devices",
                 Some(&account),
                 json!({"name": "after", "kind": "web", "platform": "race",
-            "public_key": vouch_proto::Bytes(vec![9; 32])}),
+                    "public_key": b64(&new_public_key())}),
             )
             .await;
-        if created != 1 || again["error"]["code"] != "device_limit_reached" {
+        if created != 1 || again.code() != "device_limit_reached" {
             limit_violations += 1;
             eprintln!("round {round}: {created} registrations won the race");
         }
 
         // Decisions: 4 trusted devices race on one request.
         let email = format!("decide{round}@race.test");
-        seed::create_user(
-            &db,
-            "Race",
-            &email,
-            seed::DEV_PASSWORD,
-            vouch_proto::Role::Member,
-        )
-        .unwrap();
-        let account = c.login(&email).await;
+        let account = new_user(&db, &c, &email).await;
         let mut approvers = Vec::new();
         for i in 0..4 {
-            let d = c
-                .register(
-                    &account,
-                    &format!("approver {i}"),
-                    if i % 2 == 0 { "mobile" } else { "web" },
-                )
-                .await;
-            approvers.push(c.email_verify(&account, &email, &d).await);
+            let kind = if i % 2 == 0 { "mobile" } else { "web" };
+            let d = id(&c
+                .register(&account, &format!("approver {i}"), kind)
+                .await
+                .ok());
+            let trusted = c.verify_by_email(&account, &email, &d).await;
+            approvers.push(trusted["device_token"].as_str().unwrap().to_owned());
         }
-        let pending = c.register(&account, "new device", "web").await;
-        let opened = c
-            .post(
-                &format!("/v1/devices/{pending}/approval-requests"),
-                Some(&account),
-                json!({}),
-            )
-            .await;
-        let rid = opened["id"].as_str().unwrap().to_owned();
+        let pending = id(&c.register(&account, "new device", "web").await.ok());
+        let opened = c.open_approval(&account, &pending).await.ok();
+        let rid = id(&opened);
         let deciders: Vec<_> = approvers
             .into_iter()
             .enumerate()
             .map(|(i, token)| {
-                let (c, rid) = (Client::new(&c.base), rid.clone());
+                let (c, rid) = (Api::new(&c.base), rid.clone());
                 tokio::spawn(async move {
                     let action = if i % 2 == 0 { "approve" } else { "deny" };
-                    let (status, body) = c
-                        .try_post(
+                    let r = c
+                        .post(
                             &format!("/v1/approval-requests/{rid}/{action}"),
                             Some(&token),
                             json!({"envelopes": []}),
                         )
                         .await;
-                    (status, body, action)
+                    (r, action)
                 })
             })
             .collect();
         let mut winners = Vec::new();
         for d in deciders {
-            let (status, body, action) = d.await.unwrap();
-            match status {
+            let (r, action) = d.await.unwrap();
+            match r.status.as_u16() {
                 200 => winners.push(if action == "approve" {
                     "approved"
                 } else {
                     "denied"
                 }),
-                409 if body["error"]["code"] == "already_decided" => {}
-                other => panic!("unexpected answer {other} {body}"),
+                409 if r.code() == "already_decided" => {}
+                other => panic!("unexpected answer {other} {}", r.body),
             }
         }
-        let state: serde_json::Value = c
-            .http
-            .get(format!("{}/v1/approval-requests/{rid}", c.base))
-            .bearer_auth(&account)
-            .send()
+        let state = c
+            .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .ok();
         if winners.len() != 1 || state["status"] != winners[0] {
             decision_violations += 1;
             eprintln!(

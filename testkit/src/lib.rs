@@ -1,0 +1,33 @@
+//! Test support shared by every test, bench and stress binary of the workspace:
+//!
+//! - [`TestServer`]: a real server process on a loopback port, its address read from what
+//!   it prints (no port picked in advance), restartable on the same address;
+//! - [`Api`]: the one JSON client, with the dev outbox ([`Api::latest_code`]) and the dev
+//!   clock ([`Api::advance_clock`]) instead of sleeping;
+//! - [`Events`]: a server-sent event stream;
+//! - [`wait_until`] / [`poll_until`]: a condition polled up to a deadline.
+//!
+//! ```no_run
+//! # async fn t(server_bin: &str) {
+//! // From an integration test, `server_bin` is `env!("CARGO_BIN_EXE_vouch-server")`.
+//! let server = vouch_testkit::TestServer::start(server_bin, &[]);
+//! let api = server.api();
+//! let (account, _user) = api.login("alice@acme.test").await;
+//! # }
+//! ```
+
+// Test support: a failed unwrap here is a test failure with a message, not an app crash.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod events;
+mod server;
+mod wait;
+
+pub use api::{Api, Resp, b64, id, new_public_key};
+pub use events::Events;
+pub use reqwest::{Method, StatusCode};
+pub use server::{ServerBuilder, TestServer};
+/// Password of every seeded dev user (`--dev`): the server's own constant.
+pub use vouch_server::seed::DEV_PASSWORD;
+pub use wait::{poll_until, wait_until};

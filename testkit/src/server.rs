@@ -1,0 +1,238 @@
+//! A real server process on a loopback port.
+
+use std::{
+    fs::File,
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::Api;
+
+/// How long a SIGTERMed server may take to shut down before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a [`TestServer`] is started; from [`TestServer::builder`].
+#[must_use]
+pub struct ServerBuilder {
+    bin: PathBuf,
+    data: Option<PathBuf>,
+    dev: bool,
+    args: Vec<String>,
+    log: Option<PathBuf>,
+    log_level: String,
+}
+
+impl ServerBuilder {
+    /// Serves this data directory (default: a temporary one, removed with the server).
+    pub fn data(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data = Some(dir.into());
+        self
+    }
+
+    /// With `--dev` (the default): seeded users, the dev outbox and the dev clock.
+    pub fn dev(mut self, dev: bool) -> Self {
+        self.dev = dev;
+        self
+    }
+
+    /// Extra command-line arguments, after `--listen`, `--data` and `--dev`.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// The server's log (`RUST_LOG`, default `warn`).
+    pub fn log_level(mut self, level: &str) -> Self {
+        level.clone_into(&mut self.log_level);
+        self
+    }
+
+    /// Appends the server's stderr (its log) to `file` instead of this process's stderr.
+    pub fn log_to(mut self, file: impl Into<PathBuf>) -> Self {
+        self.log = Some(file.into());
+        self
+    }
+
+    /// Starts the server on `127.0.0.1:0` and returns once it listens.
+    ///
+    /// # Panics
+    /// If it cannot be started or does not print `listening on URL` first.
+    pub fn start(self) -> TestServer {
+        let (data, temp) = match self.data {
+            Some(d) => (d, None),
+            None => {
+                let t = tempfile::tempdir().expect("temporary data directory");
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let mut server = TestServer {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            url: String::new(),
+            bin: self.bin,
+            data,
+            dev: self.dev,
+            args: self.args,
+            log: self.log,
+            log_level: self.log_level,
+            _temp: temp,
+        };
+        server.spawn();
+        server
+    }
+}
+
+/// A server process (`vouch-server` or a binary running `vouch_server::cli::run`) on a
+/// loopback port. Killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    addr: SocketAddr,
+    url: String,
+    bin: PathBuf,
+    data: PathBuf,
+    dev: bool,
+    args: Vec<String>,
+    log: Option<PathBuf>,
+    log_level: String,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A builder for the server binary at `bin` — from a test of the server's own
+    /// package, `env!("CARGO_BIN_EXE_vouch-server")`.
+    pub fn builder(bin: impl Into<PathBuf>) -> ServerBuilder {
+        ServerBuilder {
+            bin: bin.into(),
+            data: None,
+            dev: true,
+            args: Vec::new(),
+            log: None,
+            log_level: "warn".into(),
+        }
+    }
+
+    /// Starts `bin --dev` with `args` and a temporary data directory.
+    ///
+    /// # Panics
+    /// As [`ServerBuilder::start`].
+    pub fn start(bin: impl Into<PathBuf>, args: &[&str]) -> Self {
+        Self::builder(bin).args(args).start()
+    }
+
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The address it listens on; the same after [`TestServer::restart`].
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// A JSON client for it.
+    pub fn api(&self) -> Api {
+        Api::new(&self.url)
+    }
+
+    /// What it logged so far (with [`ServerBuilder::log_to`]; empty otherwise).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit (killed after 10 s). `None` if it
+    /// was not running.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => {
+                    let _ = child.kill();
+                    return child.wait().ok();
+                }
+            }
+        }
+    }
+
+    /// Stops it if it runs, then starts it again on the same address and data directory.
+    ///
+    /// # Panics
+    /// As [`ServerBuilder::start`] (e.g. if another process took the port meanwhile).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let stderr = match &self.log {
+            Some(path) => Stdio::from(
+                File::options()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("server log file"),
+            ),
+            None => Stdio::inherit(),
+        };
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data")
+            .arg(&self.data);
+        if self.dev {
+            cmd.arg("--dev");
+        }
+        let mut child = cmd
+            .args(&self.args)
+            .env("RUST_LOG", &self.log_level)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("the server did not start: first line {line:?}, exit {status:?}");
+        };
+        let addr = url
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("not a loopback URL: {url}"));
+        url.clone_into(&mut self.url);
+        self.addr = addr;
+        self.child = Some(child);
+        // Whatever else it prints is read and dropped, so it never writes to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
