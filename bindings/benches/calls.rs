@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p vouch-ffi --bench calls`
 
+// A bench: a failed unwrap is a failed measurement, not an app crash.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

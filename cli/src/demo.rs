@@ -258,7 +258,41 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
     step(
         out,
         6,
-        "An admin deprovisions Alice; both devices wipe their keys",
+        "A thief with Alice's password and her mailbox sets up a browser by email code",
+    );
+    let thief = device(
+        root,
+        "thief-browser",
+        url,
+        DeviceKind::Web,
+        "Unknown PC",
+        "Windows/Edge",
+    )?;
+    enroll_by_email(out, &thief, url, ALICE).await?;
+    match thief.pending_requests().await {
+        Err(vouch_core::Error::KeyHolderRequired) => say(
+            out,
+            "   email alone makes it email-only: it cannot list or approve requests",
+        ),
+        other => {
+            return Err(CliError::other(format!(
+                "an email-only device was not refused: {other:?}"
+            )));
+        }
+    }
+    thief.sync().await?;
+    if thief.get_item(vault.id, item.item_id).is_ok() {
+        return Err(CliError::other("the thief read the vault"));
+    }
+    say(
+        out,
+        "   and it holds no vault key: the secret stays unreadable to it",
+    );
+
+    step(
+        out,
+        7,
+        "An admin deprovisions Alice; her devices wipe their keys",
     );
     let admin = device(
         root,
@@ -298,7 +332,10 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
         ),
         other => return Err(CliError::other(format!("laptop not wiped: {other:?}"))),
     }
-    for (name, c) in [("phone", &phone), ("laptop", &laptop)] {
+    if !matches!(thief.sync().await, Err(vouch_core::Error::Wiped)) {
+        return Err(CliError::other("the thief's browser was not wiped"));
+    }
+    for (name, c) in [("phone", &phone), ("laptop", &laptop), ("thief", &thief)] {
         if c.state() != EnrollmentState::Wiped {
             return Err(CliError::other(format!("{name} is not wiped")));
         }
@@ -309,7 +346,7 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
     }
     say(
         out,
-        "   ✓ neither database holds a key or the secret any more (crypto-shredded)",
+        "   ✓ no database holds a key or the secret any more (crypto-shredded)",
     );
     Ok(())
 }

@@ -20,7 +20,7 @@ use vouch_core::proto::ErrorCode;
     about = "Vouch trusted devices: enroll this device, approve others, keep local vaults"
 )]
 pub struct Cli {
-    /// Profile directory (one per device identity) [default: <data dir>/vouch/default].
+    /// Profile directory, one per device identity [default: platform data dir + vouch/default].
     #[arg(long, global = true, env = "VOUCH_PROFILE")]
     profile: Option<PathBuf>,
     /// Server URL (remembered in the profile) [default: http://127.0.0.1:8787].

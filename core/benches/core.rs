@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p vouch-core --bench core` — the README reports the figures.
 
+// A bench: a failed unwrap is a failed measurement, not an app crash.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce, aead::Aead};

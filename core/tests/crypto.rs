@@ -1,5 +1,8 @@
 //! Round trips and rejections of the core's cryptography, through the public API only.
 
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use uuid::Uuid;
 use vouch_core::{
     Error,

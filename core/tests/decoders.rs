@@ -1,6 +1,9 @@
 //! Properties of every decoder that takes outside bytes: garbage never panics and is
 //! refused with a typed error; valid values round-trip.
 
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use uuid::Uuid;
 use vouch_core::{

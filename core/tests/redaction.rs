@@ -2,6 +2,9 @@
 //! `{:?}` — not as text, not as a decimal byte list, not as hex or base64. (`VaultKey`
 //! has no `Debug` at all, so it cannot be printed.)
 
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use base64::Engine;
 use uuid::Uuid;
 use vouch_core::{

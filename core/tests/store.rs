@@ -1,6 +1,9 @@
 //! The on-device store through its public API: reopen, migration, wrong or lost wrapping
 //! key, atomic batches, outbox and audit log.
 
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use uuid::Uuid;

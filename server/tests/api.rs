@@ -665,14 +665,14 @@ async fn approval_flow_with_envelopes_and_events() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     api.get("/v1/approval-requests?status=pending", Some(&ext_token))
         .await
-        .err(403, "forbidden");
+        .err(403, "key_holder_required");
     api.post(
         &format!("/v1/approval-requests/{rid}/approve"),
         Some(&ext_token),
         json!({"envelopes": []}),
     )
     .await
-    .err(403, "forbidden");
+    .err(403, "key_holder_required");
 
     let st = api
         .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
@@ -744,13 +744,17 @@ async fn approval_flow_with_envelopes_and_events() {
 async fn exactly_one_of_four_concurrent_decisions_wins() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let mut approvers = Vec::new();
-    for i in 0..4 {
+    let (_, _, first) = api
+        .trusted_device("alice@acme.test", "approver 0", "mobile")
+        .await;
+    let mut approvers = vec![first.clone()];
+    for i in 1..4 {
         approvers.push(
-            api.trusted_device(
+            api.approved_device(
                 "alice@acme.test",
                 &format!("approver {i}"),
                 if i % 2 == 0 { "mobile" } else { "web" },
+                &first,
             )
             .await
             .2,
@@ -931,7 +935,7 @@ async fn disable_policy_and_revocation() {
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
     let (_, web, web_token) = api
-        .trusted_device("alice@acme.test", "browser", "web")
+        .approved_device("alice@acme.test", "browser", "web", &phone_token)
         .await;
     let (_, _, bob_web) = api
         .trusted_device("bob@acme.test", "bob browser", "web")
@@ -985,7 +989,9 @@ async fn admin_lists_and_deprovisions() {
     let (_, _, a1) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
-    let (_, _, a2) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let (_, _, a2) = api
+        .approved_device("alice@acme.test", "laptop", "web", &a1)
+        .await;
     let (_, _, bob) = api
         .trusted_device("bob@acme.test", "bob laptop", "web")
         .await;
@@ -1098,7 +1104,9 @@ async fn items_are_versioned_and_conflicts_detected() {
     let (_, _, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
-    let (_, _, laptop) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let (_, _, laptop) = api
+        .approved_device("alice@acme.test", "laptop", "web", &phone)
+        .await;
     let (_, _, bob) = api.trusted_device("bob@acme.test", "bob", "web").await;
     let vault = uuid::Uuid::new_v4();
     let item = uuid::Uuid::new_v4();
@@ -1350,4 +1358,54 @@ async fn the_code_mail_goes_out_over_smtp_even_if_the_client_hangs_up() {
     .expect("the code mail reached the SMTP server");
     assert!(mail.contains("Your Vouch verification code is"), "{mail}");
     assert!(mail.contains("alice@acme.test"), "{mail}");
+}
+
+#[tokio::test]
+async fn disable_with_what_it_approved() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, web) = api
+        .trusted_device("alice@acme.test", "browser", "web")
+        .await;
+    let (_, phone, phone_token) = api
+        .approved_device("alice@acme.test", "phone", "mobile", &web)
+        .await;
+    let (_, laptop, laptop_token) = api
+        .approved_device("alice@acme.test", "laptop", "web", &phone_token)
+        .await;
+    let (_, tablet, tablet_token) = api
+        .approved_device("alice@acme.test", "tablet", "mobile", &web)
+        .await;
+    assert_eq!(laptop["approved_by"], phone["id"]);
+    assert_eq!(laptop["tier"], "key_holder");
+    // The stolen phone goes, and with it the laptop it approved; not the tablet.
+    let out = api
+        .post(
+            &format!("/v1/devices/{}/disable?also_approved=true", id(&phone)),
+            Some(&web),
+            json!({}),
+        )
+        .await
+        .ok();
+    let disabled: Vec<&str> = out["disabled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(disabled, [id(&phone), id(&laptop)]);
+    api.get("/v1/devices", Some(&laptop_token))
+        .await
+        .err(403, "device_disabled");
+    api.get("/v1/devices", Some(&tablet_token)).await.ok();
+    // Without the flag only the device itself.
+    let out = api
+        .post(
+            &format!("/v1/devices/{}/disable", id(&tablet)),
+            Some(&web),
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(out["disabled"].as_array().unwrap().len(), 1);
 }

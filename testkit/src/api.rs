@@ -245,6 +245,55 @@ impl Api {
         (account, t["device"].clone(), token)
     }
 
+    /// Has the key holder whose device token is `approver` approve the pending device
+    /// `device_id` (registered by `account`), making it a key holder; returns its device
+    /// token.
+    ///
+    /// # Panics
+    /// If a step fails.
+    pub async fn approve_pending(&self, account: &str, device_id: &str, approver: &str) -> String {
+        let rid = id(&self.open_approval(account, device_id).await.ok());
+        let path = format!("/v1/approval-requests/{rid}");
+        self.post(
+            &format!("{path}/approve"),
+            Some(approver),
+            json!({"envelopes": []}),
+        )
+        .await
+        .ok();
+        let st = self.get(&path, Some(account)).await.ok();
+        st["device_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in, registers a device of `kind` and has the key holder `approver` approve
+    /// it: a second key holder (an email verification would make it email-only). Returns
+    /// (account token, device, device token).
+    ///
+    /// # Panics
+    /// If a step fails.
+    pub async fn approved_device(
+        &self,
+        email: &str,
+        name: &str,
+        kind: &str,
+        approver: &str,
+    ) -> (String, Value, String) {
+        let (account, _) = self.login(email).await;
+        let device = self.register(&account, name, kind).await.ok();
+        let token = self.approve_pending(&account, &id(&device), approver).await;
+        let device = self
+            .get("/v1/devices", Some(&token))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == device["id"])
+            .unwrap()
+            .clone();
+        (account, device, token)
+    }
+
     /// The 6-digit code of the newest mail to `email` (whose text contains `containing`,
     /// if given) in the dev outbox, as a person would read it; waits up to 10 s for one
     /// to arrive. `None` if none did.

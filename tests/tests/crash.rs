@@ -2,6 +2,9 @@
 //! SIGKILLed at random points of its whole life and restarted; the README reports a run
 //! of 1,000 iterations. A failing seed is printed and can be replayed with `--seed`.
 
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[test]
 fn random_sigkills_leave_a_consistent_device_that_lost_nothing() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-crash-stress"))

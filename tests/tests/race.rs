@@ -1,5 +1,8 @@
 //! Runs the race stress binary for a few rounds (the README reports a 1,000-round run).
 
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[test]
 fn race_stress_small_n_has_no_violations() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-server-race"))

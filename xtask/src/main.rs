@@ -4,6 +4,8 @@
 //!   cdylib and generates the bindings in library mode (default `target/bindings/<lang>`).
 //! - `cargo xtask size` builds the shipped release cdylib, strips a copy and prints its size.
 //! - `cargo xtask xcframework` (macOS) builds the iOS slices and assembles `VouchFFI.xcframework`.
+//! - `cargo xtask ci` checks what review would: `cargo fmt --check`, clippy on every target
+//!   with warnings denied, and `cargo doc` with warnings denied (`.ci/run` calls it).
 
 use std::{
     env,
@@ -102,6 +104,23 @@ fn size() -> Result<(), String> {
     Ok(())
 }
 
+/// Formatting, lints and docs, each failing on any warning.
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings"))
+}
+
 fn xcframework() -> Result<(), String> {
     if !cfg!(target_os = "macos") {
         return Err("the xcframework needs macOS with Xcode".into());
@@ -162,8 +181,9 @@ fn main() -> ExitCode {
         },
         Some("size") => size(),
         Some("xcframework") => xcframework(),
+        Some("ci") => ci(),
         _ => Err(
-            "usage: cargo xtask bindings kotlin|swift [--release] [--out DIR] | size | xcframework"
+            "usage: cargo xtask bindings kotlin|swift [--release] [--out DIR] | size | xcframework | ci"
                 .into(),
         ),
     };

@@ -2,7 +2,7 @@
 //! keys on, `secure_delete` on), versioned migrations, one writer.
 //!
 //! Every secret column is sealed under a random 256-bit database key; the key itself is
-//! stored only wrapped by the platform [`SecretStore`](crate::keystore::SecretStore). A
+//! stored only wrapped by the platform [`crate::keystore::SecretStore`]. A
 //! canary sealed under the database key tells a lost or different wrapping key
 //! ([`Error::WrappingKeyLost`], [`Error::WrongWrappingKey`]) apart from corruption.
 

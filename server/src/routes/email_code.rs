@@ -172,7 +172,7 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
 }
 
 enum Outcome {
-    Trusted(TrustedDevice),
+    Trusted(Box<TrustedDevice>),
     Wrong(u32),
     Expired,
     Locked,
@@ -196,7 +196,7 @@ pub async fn verify(
         .db
         .tx(move |tx| {
             if let Some(again) = verified_again(tx, &account, id, &typed)? {
-                return Ok(Outcome::Trusted(again));
+                return Ok(Outcome::Trusted(Box::new(again)));
             }
             let d = own_pending_device(tx, &account, id)?;
             let uid = account.user.id.to_string();
@@ -233,11 +233,11 @@ pub async fn verify(
             let device = DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device;
             // Rule 3: every existing device is told that a device was added.
             push_event_to_user(tx, d.device.user_id, Some(id), false, &Event::DeviceAdded { device: device.clone() })?;
-            Ok(Outcome::Trusted(TrustedDevice { device, device_token: token }))
+            Ok(Outcome::Trusted(Box::new(TrustedDevice { device, device_token: token })))
         })
         .await?;
     match outcome {
-        Outcome::Trusted(t) => Ok(Json(t)),
+        Outcome::Trusted(t) => Ok(Json(*t)),
         Outcome::Wrong(left) => Err(ApiError::invalid_code(left)),
         Outcome::Expired => Err(ApiError::new(
             ErrorCode::CodeExpired,

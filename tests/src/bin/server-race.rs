@@ -87,15 +87,23 @@ async fn main() -> std::process::ExitCode {
         // Decisions: 4 trusted devices race on one request.
         let email = format!("decide{round}@race.test");
         let account = new_user(&db, &c, &email).await;
-        let mut approvers = Vec::new();
+        let mut approvers: Vec<String> = Vec::new();
         for i in 0..4 {
             let kind = if i % 2 == 0 { "mobile" } else { "web" };
             let d = id(&c
                 .register(&account, &format!("approver {i}"), kind)
                 .await
                 .ok());
-            let trusted = c.verify_by_email(&account, &email, &d).await;
-            approvers.push(trusted["device_token"].as_str().unwrap().to_owned());
+            // The first is the user's first key holder (email); the others are key
+            // holders by its approval (an email verification would make them email-only).
+            let token = match approvers.first() {
+                None => c.verify_by_email(&account, &email, &d).await["device_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                Some(first) => c.approve_pending(&account, &d, first).await,
+            };
+            approvers.push(token);
         }
         let pending = id(&c.register(&account, "new device", "web").await.ok());
         let opened = c.open_approval(&account, &pending).await.ok();

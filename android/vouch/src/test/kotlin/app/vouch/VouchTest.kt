@@ -4,6 +4,7 @@ import app.vouch.ffi.ApprovalPurpose
 import app.vouch.ffi.DeviceKind
 import app.vouch.ffi.EnrollmentState
 import app.vouch.ffi.LogLevel
+import app.vouch.ffi.Tier
 import app.vouch.ffi.TlsPolicy
 import app.vouch.ffi.Verification
 import app.vouch.ffi.VerifiedBy
