@@ -22,10 +22,8 @@ pub enum Error {
     /// An envelope names a suite/version this build does not know.
     #[error("unsupported envelope suite {0}")]
     UnsupportedSuite(u8),
-    /// The envelope was sealed in another mode (base vs QR/PSK) than the caller requires.
-    #[error("envelope mode does not match the expected mode")]
-    EnvelopeModeMismatch,
-    /// Authentication failed: wrong recipient key, context, PSK, or tampered bytes.
+    /// Authentication failed: wrong recipient or sender key, context, psk, mode, or
+    /// tampered bytes.
     #[error("envelope could not be opened")]
     EnvelopeOpen,
     /// A sealed item is truncated or names an unknown format version.
@@ -34,6 +32,9 @@ pub enum Error {
     /// Authentication failed: wrong key, vault id, item id, version, or tampered bytes.
     #[error("item could not be opened")]
     ItemOpen,
+    /// An approval payload does not open under the run's key or does not parse.
+    #[error("the approval payload could not be opened")]
+    MalformedPayload,
     /// A scanned QR payload is not a Vouch approval payload.
     #[error("invalid QR payload: {0}")]
     InvalidQrPayload(&'static str),
@@ -94,19 +95,31 @@ pub enum Error {
     /// The call does not fit the current enrollment state (e.g. approving while untrusted).
     #[error("not possible now: {0}")]
     InvalidState(&'static str),
-    /// The number typed by the approver is not the one shown on the new device; nothing
-    /// was sent.
-    #[error("the number does not match the one shown on the new device")]
-    WrongNumber,
-    /// The scanned QR code names another key than the request's: nothing was sent.
+    /// The code (or QR) entered on the approver is not the one the new device shows, or
+    /// something between them changed what both sides saw: the run failed and nothing was
+    /// sealed. Ask the person to check the code and try again.
+    #[error("the code does not match the one shown on the new device")]
+    WrongCode,
+    /// The scanned QR code belongs to another request or device: nothing was sent.
     #[error("the QR code does not belong to this request")]
-    KeyMismatch,
+    QrMismatch,
+    /// The new device did not answer the run in time (a lost connection, not a wrong code).
+    #[error("the new device did not answer; check that it is still showing the code")]
+    NoAnswer,
+    /// The new device's code was used up (three runs, or ten minutes on its own clock);
+    /// the person asks for a new code on that device.
+    #[error("this code can no longer be used; ask for a new code on the new device")]
+    CodeUsedUp,
+    /// The app did not confirm the user's presence (biometric or device credential);
+    /// nothing was sent.
+    #[error("approving needs your fingerprint, face or device passcode")]
+    UserPresenceRequired,
     /// Only a key holder may do this; this device was verified by email only (it can ask
     /// a key holder for the vault keys, nothing else).
     #[error("only a device that holds the vault keys can do this; ask a key holder to share them")]
     KeyHolderRequired,
-    /// A different key arrived for a vault this device already holds: refused and
-    /// reported, the held key kept.
+    /// A different key arrived for a vault and epoch this device already holds: refused
+    /// and reported, the held key kept.
     #[error("a different key for a vault this device already holds was refused")]
     KeyConflict,
     /// No pending request with this id was shown on this device.

@@ -54,7 +54,8 @@ pub enum ErrorCode {
     CodeLocked,
     /// 409: the user already has a pending approval request.
     ApprovalPending,
-    /// 409: the request was already approved or denied.
+    /// 409: the request was already decided (approved, denied, cancelled) or the run is
+    /// no longer the current one.
     AlreadyDecided,
     /// 410: the approval request expired.
     RequestExpired,

@@ -1,6 +1,6 @@
 //! # vouch-proto
 //!
-//! The v1 HTTP contract of Vouch as Rust types: request and response bodies, the error
+//! The HTTP contract (v1 routes, Trust v2 approvals) of Vouch as Rust types: request and response bodies, the error
 //! body and its codes, server-sent events, and the rules both sides check (device names,
 //! public-key encoding). The server and the core client both use these types, so the
 //! contract is defined exactly once; with the `openapi` feature each type also describes
@@ -14,12 +14,16 @@
 
 mod bytes;
 mod error;
+mod keys;
 mod limits;
 mod names;
 mod types;
 
 pub use bytes::Bytes;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use keys::{
+    KEY_BUNDLE_V1, KEY_TYPE_X25519, KeyBundle, KeyError, X25519_KEY_LEN, validate_x25519,
+};
 pub use limits::*;
 pub use names::{NameError, default_device_name, normalize_name, validate_device_name};
 pub use types::*;

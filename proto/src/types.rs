@@ -135,12 +135,10 @@ wire! {
 wire! {
     /// How a device became trusted.
     pub enum VerifiedBy {
-        /// Email code (a weak factor: vault keys need an approval to share).
+        /// Email code (a weak factor: a key holder only for a user who never had one).
         EmailCode,
-        /// Number-matched approval from a trusted device.
+        /// A key holder's approval, authenticated by the code or QR the person carried.
         Approval,
-        /// QR approval from a trusted device (PSK mode).
-        QrApproval,
     }
 }
 
@@ -164,8 +162,8 @@ wire! {
         pub kind: DeviceKind,
         /// Operating system / browser or app, e.g. "Android 15 / Vouch 1.0".
         pub platform: String,
-        /// The device's X25519 public key (32 bytes).
-        pub public_key: Bytes,
+        /// The device's key bundle ([`crate::KeyBundle`] bytes).
+        pub key_bundle: Bytes,
     }
 }
 
@@ -184,8 +182,8 @@ wire! {
         pub platform: String,
         /// Status.
         pub status: DeviceStatus,
-        /// X25519 public key.
-        pub public_key: Bytes,
+        /// Its key bundle ([`crate::KeyBundle`] bytes).
+        pub key_bundle: Bytes,
         /// Registration time.
         #[serde(with = "crate::rfc3339")]
         pub created_at: OffsetDateTime,
@@ -249,34 +247,57 @@ wire! {
 // ---- approvals -------------------------------------------------------------------------
 
 wire! {
-    /// Why a request asks for approval.
+    /// Why a request asks for approval (bound in the PAKE transcript).
     pub enum ApprovalPurpose {
-        /// A pending device asks to become trusted (and to receive vault keys).
-        Enrollment,
-        /// A device trusted by email code asks a key holder to share vault keys.
-        KeySharing,
+        /// A pending device asks a key holder to trust it and share the vault keys.
+        Enroll,
+        /// An email-only device asks a key holder for the vault keys (and the tier).
+        ShareKeys,
+        /// A user with no key holder left asks an admin's key holder to make this device
+        /// a first key holder again. Never carries envelopes.
+        NewRoot,
     }
 }
 
 wire! {
     /// Status of an approval request.
     pub enum ApprovalStatus {
-        /// Waiting for a decision.
+        /// Waiting for a code run to succeed, a denial or the expiry.
         Pending,
-        /// Approved: envelopes (and, for enrollment, the device token) are ready.
+        /// The approver confirmed a run and sent the payload; the device has not yet
+        /// acknowledged it ("approved, waiting for the device").
         Approved,
+        /// The device opened the payload and acknowledged it: it is trusted (and its tier
+        /// set) now.
+        Completed,
+        /// The device could not open the payload; it may start again.
+        Failed,
         /// Denied.
         Denied,
         /// Nobody decided in time.
         Expired,
+        /// The requester withdrew it.
+        Cancelled,
+    }
+}
+
+wire! {
+    /// Which secret the approver entered as the PAKE password.
+    pub enum PakeSecret {
+        /// The 6-digit code typed from the new device's screen.
+        Code,
+        /// The 32-byte secret of the QR code scanned from the new device's screen.
+        Qr,
     }
 }
 
 wire! {
     /// `POST /v1/devices/{id}/approval-requests` response.
     pub struct ApprovalOpened {
-        /// Request id (binds the check values and the envelopes).
+        /// Request id (bound in the PAKE identities and the transcript).
         pub id: Uuid,
+        /// What the server decided the request is for.
+        pub purpose: ApprovalPurpose,
         /// When it expires.
         #[serde(with = "crate::rfc3339")]
         pub expires_at: OffsetDateTime,
@@ -284,17 +305,35 @@ wire! {
 }
 
 wire! {
-    /// A vault key sealed to one device for one request.
-    pub struct EnvelopeWire {
-        /// Vault whose key is inside.
-        pub vault_id: Uuid,
-        /// The sealed key (see `vouch_core::crypto::Envelope`).
-        pub envelope: Bytes,
+    /// One PAKE run of a request, as the server relays it.
+    pub struct ApprovalRun {
+        /// Run id.
+        pub id: Uuid,
+        /// The approving device (its key bundle is bound in the transcript).
+        pub approver: Device,
+        /// Which secret the approver used.
+        pub secret: PakeSecret,
+        /// The approver's SPAKE2 message (side A).
+        pub msg_a: Bytes,
+        /// The requester's SPAKE2 message (side B), once answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub msg_b: Option<Bytes>,
+        /// The requester's confirmation MAC, once answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mac_b: Option<Bytes>,
+        /// The approver's confirmation MAC, once it approved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mac_a: Option<Bytes>,
+        /// The encrypted payload (envelopes), once approved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub payload: Option<Bytes>,
+        /// Whether either side aborted it (a wrong code).
+        #[serde(default)]
+        pub aborted: bool,
     }
 }
 
 wire! {
-    redacted
     /// `GET /v1/approval-requests/{id}` response for the requester.
     pub struct ApprovalState {
         /// Request id.
@@ -306,20 +345,12 @@ wire! {
         /// Expiry.
         #[serde(with = "crate::rfc3339")]
         pub expires_at: OffsetDateTime,
-        /// Once approved: the vault keys sealed to the requester.
-        #[serde(default)]
-        pub envelopes: Vec<EnvelopeWire>,
-        /// Once an enrollment is approved: the device token. Each read issues a fresh
-        /// token and revokes the previous one, so a client that crashed before saving it
-        /// can ask again.
+        /// The newest run, if an approver started one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub device_token: Option<String>,
+        pub run: Option<ApprovalRun>,
         /// Which device decided.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub decided_by: Option<Uuid>,
-        /// Whether the approver scanned the QR code.
-        #[serde(default)]
-        pub via_qr: bool,
     }
 }
 
@@ -328,12 +359,12 @@ wire! {
     pub struct PendingApproval {
         /// Request id.
         pub id: Uuid,
-        /// The user (same as the approver's).
+        /// The requester's user (the approver's own, or another for an admin's `new_root`).
         pub user_id: Uuid,
         /// Purpose.
         pub purpose: ApprovalPurpose,
-        /// The requesting device: name, kind, platform and the public key the check
-        /// values are derived from and the envelopes must be sealed to.
+        /// The requesting device: name, kind, platform, origin, key bundle and tier (the
+        /// descriptor bound in the transcript).
         pub device: Device,
         /// When it was opened.
         #[serde(with = "crate::rfc3339")]
@@ -343,27 +374,95 @@ wire! {
         pub expires_at: OffsetDateTime,
         /// Where the request came from (client address as the server saw it).
         pub origin: String,
+        /// The request came from another network than the listing device's.
+        #[serde(default)]
+        pub other_network: bool,
+        /// Status (`pending`, or `approved` while waiting for the device).
+        pub status: ApprovalStatus,
+    }
+}
+
+wire! {
+    /// `POST /v1/approval-requests/{id}/runs` body.
+    pub struct StartRun {
+        /// Which secret is the password.
+        pub secret: PakeSecret,
+        /// The approver's SPAKE2 message.
+        pub msg_a: Bytes,
+    }
+}
+
+wire! {
+    /// `POST /v1/approval-requests/{id}/runs` response.
+    pub struct RunStarted {
+        /// Run id.
+        pub run_id: Uuid,
+    }
+}
+
+wire! {
+    /// `POST /v1/approval-requests/{id}/runs/{run}/response` body.
+    pub struct RunResponse {
+        /// The requester's SPAKE2 message.
+        pub msg_b: Bytes,
+        /// HMAC(kB, "vouch/v2/confirm/B" ‖ transcript).
+        pub mac_b: Bytes,
     }
 }
 
 wire! {
     /// `POST /v1/approval-requests/{id}/approve` body.
     pub struct ApproveRequest {
-        /// Every vault key the approver holds, sealed to the requester's key.
-        pub envelopes: Vec<EnvelopeWire>,
-        /// Whether the approver scanned the requester's QR code (PSK-mode envelopes).
-        #[serde(default)]
-        pub via_qr: bool,
+        /// The run whose answer verified.
+        pub run_id: Uuid,
+        /// HMAC(kA, "vouch/v2/confirm/A" ‖ transcript).
+        pub mac_a: Bytes,
+        /// The encrypted payload container.
+        pub payload: Bytes,
     }
 }
 
 wire! {
-    /// Response to approve/deny.
+    /// `POST /v1/approval-requests/{id}/ack` body.
+    pub struct AckRequest {
+        /// The run whose payload the requester opened (or failed to).
+        pub run_id: Uuid,
+        /// Whether it opened and its keys are stored.
+        pub opened: bool,
+    }
+}
+
+wire! {
+    redacted
+    /// `POST /v1/approval-requests/{id}/ack` response.
+    pub struct AckResult {
+        /// `completed` or `failed`.
+        pub status: ApprovalStatus,
+        /// For `enroll` and `new_root` from a pending device: its device token (a repeat
+        /// of the ack issues a fresh one and revokes the last).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub device_token: Option<String>,
+        /// The device's tier now.
+        pub tier: Tier,
+    }
+}
+
+wire! {
+    /// Response to approve/deny/cancel/abort.
     pub struct Decision {
         /// Request id.
         pub id: Uuid,
         /// The new status.
         pub status: ApprovalStatus,
+    }
+}
+
+wire! {
+    /// `POST /v1/devices/{id}/disable` body (optional).
+    pub struct DisableRequest {
+        /// Also disable the devices this one approved in the last 30 days (rule 6).
+        #[serde(default)]
+        pub also_approved: bool,
     }
 }
 
@@ -393,22 +492,6 @@ wire! {
         /// Creation time.
         #[serde(with = "crate::rfc3339")]
         pub created_at: OffsetDateTime,
-    }
-}
-
-wire! {
-    /// An envelope addressed to the calling device.
-    pub struct DeviceEnvelope {
-        /// Vault.
-        pub vault_id: Uuid,
-        /// The request it answered (binds the envelope's `info`).
-        pub request_id: Uuid,
-        /// The sealed key.
-        pub envelope: Bytes,
-        /// Device that sealed it.
-        pub sealed_by: Uuid,
-        /// Whether it was sealed in QR (PSK) mode.
-        pub via_qr: bool,
     }
 }
 
@@ -455,7 +538,7 @@ pub enum Event {
         /// What to show.
         request: PendingApproval,
     },
-    /// A request was approved, denied or expired (sent to the requester and approvers).
+    /// A request changed status (sent to the requester and approvers).
     ApprovalDecided {
         /// Request id.
         request_id: Uuid,
@@ -472,12 +555,13 @@ pub enum Event {
         /// Device id.
         device_id: Uuid,
     },
-    /// A vault key was sealed to the receiving device.
-    EnvelopeAdded {
-        /// Vault.
-        vault_id: Uuid,
-        /// Request it answered.
+    /// The other side of a PAKE run moved (sent to the requester when an approver starts
+    /// a run, to the approver when the requester answers, to both on an abort).
+    ApprovalRun {
+        /// Request id.
         request_id: Uuid,
+        /// Run id.
+        run_id: Uuid,
     },
     /// An item changed (so other devices can sync).
     ItemChanged {
@@ -498,7 +582,7 @@ impl Event {
             Self::ApprovalDecided { .. } => "approval_decided",
             Self::DeviceAdded { .. } => "device_added",
             Self::DeviceDisabled { .. } => "device_disabled",
-            Self::EnvelopeAdded { .. } => "envelope_added",
+            Self::ApprovalRun { .. } => "approval_run",
             Self::ItemChanged { .. } => "item_changed",
         }
     }

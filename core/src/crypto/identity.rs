@@ -1,6 +1,5 @@
 //! Device identity: the X25519 key pair made on the device, and validated public keys.
 
-use sha2::{Digest, Sha256};
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
@@ -14,37 +13,30 @@ pub const PUBLIC_KEY_LEN: usize = 32;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PublicKey([u8; PUBLIC_KEY_LEN]);
 
-/// A fixed clamped scalar used only to test keys for small order: `k·P` is the identity
-/// exactly when `P` lies in the small subgroup, because every clamped scalar is a multiple
-/// of the cofactor 8.
-const ORDER_PROBE: [u8; 32] = [0x5a; 32];
-
 impl PublicKey {
-    /// Validates and wraps raw key bytes. Refuses wrong lengths, non-canonical encodings
-    /// (≥ 2^255 − 19 or high bit set), the all-zero key and small-order points.
+    /// Validates and wraps raw key bytes with the one check the server uses too
+    /// ([`vouch_proto::validate_x25519`]): wrong lengths, non-canonical encodings, the
+    /// all-zero key and small-order points are refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let arr: [u8; PUBLIC_KEY_LEN] = bytes.try_into().map_err(|_| Error::InvalidPublicKey)?;
-        if !is_canonical(&arr) || arr.iter().all(|b| *b == 0) {
-            return Err(Error::InvalidPublicKey);
-        }
-        let probe = StaticSecret::from(ORDER_PROBE);
-        if !probe
-            .diffie_hellman(&x25519_dalek::PublicKey::from(arr))
-            .was_contributory()
-        {
-            return Err(Error::InvalidPublicKey);
-        }
+        vouch_proto::validate_x25519(&arr).map_err(|_| Error::InvalidPublicKey)?;
         Ok(Self(arr))
+    }
+
+    /// The X25519 key of a registered key bundle.
+    pub fn from_bundle(bundle: &[u8]) -> Result<Self> {
+        let b = vouch_proto::KeyBundle::decode(bundle).map_err(|_| Error::InvalidPublicKey)?;
+        Ok(Self(b.x25519))
+    }
+
+    /// The key bundle bytes this key registers as.
+    pub fn bundle(&self) -> Vec<u8> {
+        vouch_proto::KeyBundle { x25519: self.0 }.encode()
     }
 
     /// The 32 key bytes (public, safe to send and display).
     pub fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
         &self.0
-    }
-
-    /// SHA-256 of the key bytes: the key hash carried in the QR approval payload.
-    pub fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.0).into()
     }
 }
 
@@ -52,24 +44,6 @@ impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PublicKey({})", hex_prefix(&self.0))
     }
-}
-
-/// Little-endian encoding of p = 2^255 − 19.
-const P_LE: [u8; 32] = {
-    let mut p = [0xffu8; 32];
-    p[0] = 0xed;
-    p[31] = 0x7f;
-    p
-};
-
-/// True when `k < p` read as a little-endian integer (so the high bit is clear too).
-fn is_canonical(k: &[u8; 32]) -> bool {
-    for i in (0..32).rev() {
-        if k[i] != P_LE[i] {
-            return k[i] < P_LE[i];
-        }
-    }
-    false
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
@@ -125,15 +99,6 @@ impl std::fmt::Debug for DeviceIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_bound() {
-        assert!(!is_canonical(&P_LE));
-        let mut below = P_LE;
-        below[0] -= 1;
-        assert!(is_canonical(&below));
-        assert!(!is_canonical(&[0xff; 32]));
-    }
 
     #[test]
     fn small_order_points_are_refused() {

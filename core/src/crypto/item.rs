@@ -1,59 +1,81 @@
-//! Vault items sealed with XChaCha20-Poly1305 under the vault key.
+//! Vault items sealed with XChaCha20-Poly1305 under the vault key of one epoch. A delete
+//! is a sealed tombstone, so only a key holder can delete, and a pulled record is trusted
+//! only after it opens.
 //!
-//! Layout (format 1): `format (1) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`. The nonce is
-//! random (192 bits, so random nonces are safe for any realistic number of items). The
-//! associated data is `vault id (16) ‖ item id (16) ‖ version (u64 big-endian)`, so a
-//! ciphertext moved to another vault, item or version fails to open.
+//! Layout (format 2): `format (1) ‖ flags (1) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`;
+//! flags bit 0 = deleted (a tombstone's plaintext is empty). The nonce is random (192
+//! bits). The associated data is `"vouch/item/v2" ‖ vault id ‖ item id ‖ version (u64 BE)
+//! ‖ epoch (u32 BE) ‖ flags`, so a ciphertext moved to another vault, item, version or
+//! epoch, or a live record turned into a tombstone (or back), fails to open.
 
-use super::{SecretBytes, VaultKey};
-use crate::error::{Error, Result};
 use chacha20poly1305::{
     KeyInit, XChaCha20Poly1305, XNonce,
     aead::{AeadInOut, inout::InOutBuf},
 };
 use uuid::Uuid;
 
-/// Format byte of the current item layout.
-pub const ITEM_FORMAT_V1: u8 = 1;
+use super::{SecretBytes, VaultKey};
+use crate::error::{Error, Result};
+
+/// Format byte of sealed items.
+pub const ITEM_FORMAT_V2: u8 = 2;
+const FLAG_DELETED: u8 = 1;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
-const HEADER_LEN: usize = 1 + NONCE_LEN;
+const HEADER_LEN: usize = 2 + NONCE_LEN;
 /// Bytes a sealed item adds to its plaintext.
 pub const ITEM_OVERHEAD: usize = HEADER_LEN + TAG_LEN;
+const AAD_LABEL: &[u8] = b"vouch/item/v2";
 
-/// Where an item lives; the associated data of its seal.
+/// Where an item ciphertext belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ItemAad {
-    /// The vault holding the item.
+    /// Vault.
     pub vault_id: Uuid,
-    /// The item's id, stable across versions.
+    /// Item.
     pub item_id: Uuid,
-    /// The version this ciphertext is (each write increments it).
+    /// Version of this write.
     pub version: u64,
+    /// Epoch of the vault key it is sealed under.
+    pub epoch: u32,
 }
 
 impl ItemAad {
-    fn bytes(&self) -> [u8; 40] {
-        let mut aad = [0u8; 40];
-        aad[..16].copy_from_slice(self.vault_id.as_bytes());
-        aad[16..32].copy_from_slice(self.item_id.as_bytes());
-        aad[32..].copy_from_slice(&self.version.to_be_bytes());
+    fn bytes(&self, flags: u8) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(AAD_LABEL.len() + 45);
+        aad.extend_from_slice(AAD_LABEL);
+        aad.extend_from_slice(self.vault_id.as_bytes());
+        aad.extend_from_slice(self.item_id.as_bytes());
+        aad.extend_from_slice(&self.version.to_be_bytes());
+        aad.extend_from_slice(&self.epoch.to_be_bytes());
+        aad.push(flags);
         aad
     }
 }
 
-/// Seals `plaintext` for `at` under `key`. One allocation, encryption in place.
-pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: &[u8]) -> Result<Vec<u8>> {
+/// A sealed record, opened.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OpenedItem {
+    /// A live item's plaintext.
+    Live(SecretBytes),
+    /// An authenticated delete.
+    Deleted,
+}
+
+/// Seals an item's plaintext, or a tombstone when `plaintext` is `None`.
+pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: Option<&[u8]>) -> Result<Vec<u8>> {
     let nonce: [u8; NONCE_LEN] = super::random_array()?;
+    let flags = if plaintext.is_none() { FLAG_DELETED } else { 0 };
+    let body = plaintext.unwrap_or_default();
     let cipher = XChaCha20Poly1305::new(key.expose().into());
-    let mut out = Vec::with_capacity(ITEM_OVERHEAD + plaintext.len());
-    out.push(ITEM_FORMAT_V1);
+    let mut out = Vec::with_capacity(ITEM_OVERHEAD + body.len());
+    out.extend_from_slice(&[ITEM_FORMAT_V2, flags]);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
+    out.extend_from_slice(body);
     let tag = cipher
         .encrypt_inout_detached(
             &XNonce::from(nonce),
-            &at.bytes(),
+            &at.bytes(flags),
             InOutBuf::from(&mut out[HEADER_LEN..]),
         )
         .map_err(|_| Error::ItemOpen)?;
@@ -61,26 +83,34 @@ pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: &[u8]) -> Result<Vec<u
     Ok(out)
 }
 
-/// Opens a sealed item; the plaintext is zeroized when dropped. Fails with
-/// [`Error::ItemOpen`] on a wrong key, vault id, item id, version or any flipped bit.
-pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<SecretBytes> {
-    if sealed.len() < ITEM_OVERHEAD || sealed[0] != ITEM_FORMAT_V1 {
+/// Opens a sealed record: its plaintext, or [`OpenedItem::Deleted`] for a tombstone.
+/// Fails with [`Error::MalformedItem`] or [`Error::ItemOpen`] for anything else.
+pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<OpenedItem> {
+    if sealed.len() < ITEM_OVERHEAD || sealed[0] != ITEM_FORMAT_V2 || sealed[1] > FLAG_DELETED {
         return Err(Error::MalformedItem);
     }
-    let nonce: [u8; NONCE_LEN] = sealed[1..HEADER_LEN]
+    let flags = sealed[1];
+    let nonce: [u8; NONCE_LEN] = sealed[2..HEADER_LEN]
         .try_into()
         .map_err(|_| Error::MalformedItem)?;
     let (body, tag) = sealed[HEADER_LEN..].split_at(sealed.len() - ITEM_OVERHEAD);
     let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::MalformedItem)?;
+    if flags == FLAG_DELETED && !body.is_empty() {
+        return Err(Error::MalformedItem);
+    }
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let mut buf = SecretBytes::new(body.to_vec());
     cipher
         .decrypt_inout_detached(
             &XNonce::from(nonce),
-            &at.bytes(),
+            &at.bytes(flags),
             InOutBuf::from(buf.as_mut_slice()),
             &tag.into(),
         )
         .map_err(|_| Error::ItemOpen)?;
-    Ok(buf)
+    Ok(if flags == FLAG_DELETED {
+        OpenedItem::Deleted
+    } else {
+        OpenedItem::Live(buf)
+    })
 }

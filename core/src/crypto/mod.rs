@@ -1,25 +1,36 @@
-//! Cryptography of Vouch: device identities, vault keys, HPKE envelopes, sealed items,
-//! approval check values and the QR approval payload.
+//! Cryptography of Vouch: device identities, vault keys, the approval's PAKE and
+//! transcript, HPKE envelopes, the approval payload, sealed items and the QR code.
 //!
-//! Every algorithm comes from a maintained crate (`x25519-dalek`, `hpke`,
-//! `chacha20poly1305`, `hkdf`, `sha2`); this module only fixes the parameters, the domain
-//! labels and the byte layouts, which are versioned so a post-quantum suite can be added.
-//! Secret types zeroize on drop and never print their bytes.
+//! Every algorithm comes from a maintained crate (`x25519-dalek`, `spake2`, `hpke`,
+//! `chacha20poly1305`, `hkdf`, `hmac`, `sha2`); this module only fixes the parameters, the
+//! domain labels and the byte layouts (docs/TRUST_V2.md), which are versioned so a
+//! post-quantum suite can be added. Secret types zeroize on drop and never print their
+//! bytes.
 
-mod check;
+mod code;
 mod envelope;
 mod identity;
 mod item;
+mod pake;
+mod payload;
 mod qr;
 mod secret_bytes;
+mod transcript;
 mod vault_key;
 
-pub use check::{CheckValues, PHRASE_WORDS, check_values};
-pub use envelope::{ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopeMode, SUITE_X25519_CHACHA20};
+pub use code::{ApprovalCode, CODE_DIGITS};
+pub use envelope::{
+    ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopePurpose, SUITE_AUTH_PSK_X25519_CHACHA20,
+};
 pub use identity::{DeviceIdentity, PUBLIC_KEY_LEN, PublicKey};
-pub use item::{ITEM_FORMAT_V1, ITEM_OVERHEAD, ItemAad, open_item, seal_item};
+pub use item::{ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, OpenedItem, open_item, seal_item};
+pub use pake::{
+    ApprovalPsk, ApproverRun, ConfirmedRun, MAC_LEN, PakePassword, RequesterRun, RunAnswer,
+};
+pub use payload::{ApprovalPayload, PAYLOAD_V1, PayloadEnvelope};
 pub use qr::{QR_PREFIX, QrPayload, QrSecret};
 pub use secret_bytes::SecretBytes;
+pub use transcript::{Descriptor, PROTOCOL_VERSION, RunContext};
 pub use vault_key::VaultKey;
 
 use crate::error::{Error, Result};

@@ -1,23 +1,25 @@
-//! The QR approval payload: request id, the requester's key hash and a fresh 32-byte
-//! secret. The approver scans it and seals in HPKE PSK mode with the secret, so the new
-//! device knows the envelope came from the device that scanned its screen.
+//! The QR code a new device shows beside its 6-digit code: version, request id, the hash
+//! of the device's descriptor, a 32-byte secret (the PAKE password when scanned) and a
+//! checksum, so a corrupted or foreign code is refused before anything is sent.
 //!
-//! Text form: `VOUCH1:` followed by base64url (no padding) of
-//! `request id (16) ‖ key hash (32) ‖ secret (32)` — 115 characters, QR byte mode.
+//! Text form: `VOUCH2:` + base64url (no padding) of `version 0x02 ‖ request id (16) ‖
+//! descriptor hash (32) ‖ secret (32) ‖ SHA-256(previous bytes)[0..4]`.
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::PublicKey;
 use crate::error::{Error, Result};
 
-/// Prefix (and version) of the payload text.
-pub const QR_PREFIX: &str = "VOUCH1:";
-const RAW_LEN: usize = 16 + 32 + 32;
+/// Prefix of the QR text.
+pub const QR_PREFIX: &str = "VOUCH2:";
+const QR_VERSION: u8 = 0x02;
+const BODY_LEN: usize = 1 + 16 + 32 + 32;
+const RAW_LEN: usize = BODY_LEN + 4;
 
-/// The 32-byte QR secret (the HPKE PSK). Zeroized on drop, redacted from `Debug`.
+/// The 32-byte secret of a QR code. Zeroized on drop; `Debug` never shows it.
 #[derive(Clone)]
 pub struct QrSecret(Zeroizing<[u8; 32]>);
 
@@ -42,43 +44,38 @@ impl std::fmt::Debug for QrSecret {
     }
 }
 
-/// What the new device's QR code carries.
+/// A decoded QR code.
 #[derive(Debug, Clone)]
 pub struct QrPayload {
-    /// The approval request being answered.
+    /// The request it belongs to.
     pub request_id: Uuid,
-    /// SHA-256 of the requester's public key.
-    pub key_hash: [u8; 32],
-    /// The PSK for the envelope.
+    /// SHA-256 of the new device's descriptor.
+    pub descriptor_hash: [u8; 32],
+    /// The PAKE password when scanned.
     pub secret: QrSecret,
 }
 
 impl QrPayload {
-    /// Builds the payload for `request_id` and the requester's `key` with a fresh secret.
-    pub fn new(request_id: Uuid, key: &PublicKey) -> Result<Self> {
-        Ok(Self {
-            request_id,
-            key_hash: key.hash(),
-            secret: QrSecret::generate()?,
-        })
-    }
-
-    /// The text to put in the QR code. Contains the secret: show it, never log it.
+    /// The QR text (contains the secret: show it, never log it).
     pub fn encode(&self) -> Zeroizing<String> {
         let mut raw = Zeroizing::new([0u8; RAW_LEN]);
-        raw[..16].copy_from_slice(self.request_id.as_bytes());
-        raw[16..48].copy_from_slice(&self.key_hash);
-        raw[48..].copy_from_slice(self.secret.expose());
-        let mut out = String::with_capacity(QR_PREFIX.len() + 107);
+        raw[0] = QR_VERSION;
+        raw[1..17].copy_from_slice(self.request_id.as_bytes());
+        raw[17..49].copy_from_slice(&self.descriptor_hash);
+        raw[49..BODY_LEN].copy_from_slice(self.secret.expose());
+        let sum = Sha256::digest(&raw[..BODY_LEN]);
+        raw[BODY_LEN..].copy_from_slice(&sum[..4]);
+        let mut out = String::with_capacity(QR_PREFIX.len() + 120);
         out.push_str(QR_PREFIX);
         URL_SAFE_NO_PAD.encode_string(&raw[..], &mut out);
         Zeroizing::new(out)
     }
 
-    /// Parses scanned text; refuses anything that is not exactly a version-1 payload.
+    /// Decodes scanned text; refuses another prefix or version, a wrong length, a bad
+    /// checksum and an all-zero secret ([`Error::InvalidQrPayload`]).
     pub fn decode(text: &str) -> Result<Self> {
-        let text = text.trim();
         let body = text
+            .trim()
             .strip_prefix(QR_PREFIX)
             .ok_or(Error::InvalidQrPayload("not a Vouch approval code"))?;
         let raw = Zeroizing::new(
@@ -89,12 +86,19 @@ impl QrPayload {
         if raw.len() != RAW_LEN {
             return Err(Error::InvalidQrPayload("wrong length"));
         }
+        let sum = Sha256::digest(&raw[..BODY_LEN]);
+        if !bool::from(sum[..4].ct_eq(&raw[BODY_LEN..])) {
+            return Err(Error::InvalidQrPayload("checksum does not match"));
+        }
+        if raw[0] != QR_VERSION {
+            return Err(Error::InvalidQrPayload("unknown version"));
+        }
         let request_id =
-            Uuid::from_slice(&raw[..16]).map_err(|_| Error::InvalidQrPayload("wrong length"))?;
-        let key_hash: [u8; 32] = raw[16..48]
+            Uuid::from_slice(&raw[1..17]).map_err(|_| Error::InvalidQrPayload("wrong length"))?;
+        let descriptor_hash: [u8; 32] = raw[17..49]
             .try_into()
             .map_err(|_| Error::InvalidQrPayload("wrong length"))?;
-        let secret: [u8; 32] = raw[48..]
+        let secret: [u8; 32] = raw[49..BODY_LEN]
             .try_into()
             .map_err(|_| Error::InvalidQrPayload("wrong length"))?;
         if secret.iter().all(|b| *b == 0) {
@@ -102,13 +106,13 @@ impl QrPayload {
         }
         Ok(Self {
             request_id,
-            key_hash,
+            descriptor_hash,
             secret: QrSecret::from_bytes(secret),
         })
     }
 
-    /// Whether `key` is the key this payload names (constant-time hash comparison).
-    pub fn names_key(&self, key: &PublicKey) -> bool {
-        key.hash().ct_eq(&self.key_hash).into()
+    /// Whether the code names this descriptor hash (constant time).
+    pub fn names(&self, descriptor_hash: &[u8; 32]) -> bool {
+        self.descriptor_hash.ct_eq(descriptor_hash).into()
     }
 }

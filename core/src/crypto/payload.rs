@@ -1,0 +1,141 @@
+//! The approval's payload after confirmation: one versioned, encrypted container with
+//! typed sections (envelopes now; the vouch chain and the new device's counter-signature
+//! later), so the server sees neither vault ids nor how many keys moved.
+//!
+//! Layout: `0x01 ‖ nonce (24) ‖ XChaCha20-Poly1305(payload key, AAD = transcript, body)`;
+//! body = sections `type (1) ‖ len (u32 BE) ‖ bytes`; section 1 = envelopes, repeated
+//! `vault id (16) ‖ epoch (u32 BE) ‖ len (u16 BE) ‖ envelope`. Unknown section types and
+//! trailing bytes are refused.
+
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce, aead::Aead, aead::Payload};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{ConfirmedRun, Envelope, RequesterRun, pake::RunKeys};
+use crate::error::{Error, Result};
+
+/// Container format version.
+pub const PAYLOAD_V1: u8 = 0x01;
+const SECTION_ENVELOPES: u8 = 1;
+const NONCE_LEN: usize = 24;
+
+/// One vault key in a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadEnvelope {
+    /// The vault.
+    pub vault_id: Uuid,
+    /// The key's epoch.
+    pub epoch: u32,
+    /// The sealed key.
+    pub envelope: Envelope,
+}
+
+/// What a payload carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalPayload {
+    /// Vault keys (none for `new_root`).
+    pub envelopes: Vec<PayloadEnvelope>,
+}
+
+impl ApprovalPayload {
+    fn body(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let mut envs = Vec::new();
+        for e in &self.envelopes {
+            envs.extend_from_slice(e.vault_id.as_bytes());
+            envs.extend_from_slice(&e.epoch.to_be_bytes());
+            let bytes = e.envelope.as_bytes();
+            let len = u16::try_from(bytes.len()).map_err(|_| Error::MalformedEnvelope)?;
+            envs.extend_from_slice(&len.to_be_bytes());
+            envs.extend_from_slice(bytes);
+        }
+        let mut body = Zeroizing::new(Vec::with_capacity(envs.len() + 5));
+        if !self.envelopes.is_empty() {
+            body.push(SECTION_ENVELOPES);
+            let len = u32::try_from(envs.len()).map_err(|_| Error::MalformedEnvelope)?;
+            body.extend_from_slice(&len.to_be_bytes());
+            body.extend_from_slice(&envs);
+        }
+        Ok(body)
+    }
+
+    fn parse(body: &[u8]) -> Result<Self> {
+        let bad = Error::MalformedPayload;
+        let mut out = Self::default();
+        let mut rest = body;
+        let mut seen_envelopes = false;
+        while let Some((&ty, r)) = rest.split_first() {
+            let len = u32::from_be_bytes(r.get(..4).ok_or(bad)?.try_into().map_err(|_| bad)?);
+            let section = r.get(4..4 + len as usize).ok_or(bad)?;
+            rest = &r[4 + len as usize..];
+            match ty {
+                SECTION_ENVELOPES if !seen_envelopes => {
+                    seen_envelopes = true;
+                    let mut s = section;
+                    while !s.is_empty() {
+                        let vault_id = Uuid::from_slice(s.get(..16).ok_or(bad)?).map_err(|_| bad)?;
+                        let epoch =
+                            u32::from_be_bytes(s.get(16..20).ok_or(bad)?.try_into().map_err(|_| bad)?);
+                        let n = u16::from_be_bytes(s.get(20..22).ok_or(bad)?.try_into().map_err(|_| bad)?)
+                            as usize;
+                        let envelope = Envelope::from_bytes(s.get(22..22 + n).ok_or(bad)?)?;
+                        s = &s[22 + n..];
+                        out.envelopes.push(PayloadEnvelope {
+                            vault_id,
+                            epoch,
+                            envelope,
+                        });
+                    }
+                }
+                _ => return Err(bad),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Encrypts the container under the confirmed run's payload key, bound to its transcript.
+    pub fn seal(&self, run: &ConfirmedRun) -> Result<Vec<u8>> {
+        seal(&run.keys, &self.body()?)
+    }
+
+    /// Opens a container with the requester's run keys (call only after the approver's
+    /// MAC verified); [`Error::MalformedPayload`] for anything that does not open or parse.
+    pub fn open(run: &RequesterRun, bytes: &[u8]) -> Result<Self> {
+        let keys = &run.keys;
+        if bytes.len() < 1 + NONCE_LEN || bytes[0] != PAYLOAD_V1 {
+            return Err(Error::MalformedPayload);
+        }
+        let cipher = XChaCha20Poly1305::new((&*keys.payload).into());
+        let nonce = XNonce::try_from(&bytes[1..1 + NONCE_LEN]).map_err(|_| Error::MalformedPayload)?;
+        let body = Zeroizing::new(
+            cipher
+                .decrypt(
+                    &nonce,
+                    Payload {
+                        msg: &bytes[1 + NONCE_LEN..],
+                        aad: &keys.transcript,
+                    },
+                )
+                .map_err(|_| Error::MalformedPayload)?,
+        );
+        Self::parse(&body)
+    }
+}
+
+fn seal(keys: &RunKeys, body: &[u8]) -> Result<Vec<u8>> {
+    let nonce: [u8; NONCE_LEN] = super::random_array()?;
+    let cipher = XChaCha20Poly1305::new((&*keys.payload).into());
+    let ct = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: body,
+                aad: &keys.transcript,
+            },
+        )
+        .map_err(|_| Error::MalformedPayload)?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    out.push(PAYLOAD_V1);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
