@@ -59,25 +59,25 @@ impl ApprovalPayload {
     }
 
     fn parse(body: &[u8]) -> Result<Self> {
-        let bad = Error::MalformedPayload;
+        let bad = || Error::MalformedPayload;
         let mut out = Self::default();
         let mut rest = body;
         let mut seen_envelopes = false;
         while let Some((&ty, r)) = rest.split_first() {
-            let len = u32::from_be_bytes(r.get(..4).ok_or(bad)?.try_into().map_err(|_| bad)?);
-            let section = r.get(4..4 + len as usize).ok_or(bad)?;
+            let len = u32::from_be_bytes(r.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+            let section = r.get(4..4 + len as usize).ok_or_else(bad)?;
             rest = &r[4 + len as usize..];
             match ty {
                 SECTION_ENVELOPES if !seen_envelopes => {
                     seen_envelopes = true;
                     let mut s = section;
                     while !s.is_empty() {
-                        let vault_id = Uuid::from_slice(s.get(..16).ok_or(bad)?).map_err(|_| bad)?;
+                        let vault_id = Uuid::from_slice(s.get(..16).ok_or_else(bad)?).map_err(|_| bad())?;
                         let epoch =
-                            u32::from_be_bytes(s.get(16..20).ok_or(bad)?.try_into().map_err(|_| bad)?);
-                        let n = u16::from_be_bytes(s.get(20..22).ok_or(bad)?.try_into().map_err(|_| bad)?)
+                            u32::from_be_bytes(s.get(16..20).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+                        let n = u16::from_be_bytes(s.get(20..22).ok_or_else(bad)?.try_into().map_err(|_| bad())?)
                             as usize;
-                        let envelope = Envelope::from_bytes(s.get(22..22 + n).ok_or(bad)?)?;
+                        let envelope = Envelope::from_bytes(s.get(22..22 + n).ok_or_else(bad)?)?;
                         s = &s[22 + n..];
                         out.envelopes.push(PayloadEnvelope {
                             vault_id,
@@ -86,7 +86,7 @@ impl ApprovalPayload {
                         });
                     }
                 }
-                _ => return Err(bad),
+                _ => return Err(bad()),
             }
         }
         Ok(out)
