@@ -301,6 +301,10 @@ wire! {
         /// When it expires.
         #[serde(with = "crate::rfc3339")]
         pub expires_at: OffsetDateTime,
+        /// The requesting device as the server recorded it (its descriptor and key bundle,
+        /// bound in the transcript: a server that shows the approver something else fails
+        /// the run).
+        pub device: Device,
     }
 }
 

@@ -162,6 +162,33 @@ UPDATE devices SET tier = 'key_holder'
     WHERE tier = 'email_only' AND EXISTS (SELECT 1 FROM approval_requests a
         WHERE a.device_id = devices.id AND a.status = 'approved' AND a.purpose = 'key_sharing');
 "#,
+    r#"
+-- Trust v2 approvals (docs/TRUST_V2.md). v1 requests (number matching, base-mode
+-- envelopes) are dropped, not misread; envelopes now travel inside the encrypted payload
+-- of a PAKE run, so the envelope table goes too.
+DELETE FROM approval_requests;
+DROP TABLE envelopes;
+DROP INDEX approval_one_pending;
+ALTER TABLE approval_requests DROP COLUMN via_qr;
+ALTER TABLE approval_requests ADD COLUMN current_run TEXT;
+-- One open request per device; nobody's request blocks another's (rule 4).
+CREATE UNIQUE INDEX approval_one_open ON approval_requests(device_id)
+    WHERE status IN ('pending', 'approved');
+CREATE TABLE approval_runs (
+    id           TEXT PRIMARY KEY,
+    request_id   TEXT NOT NULL REFERENCES approval_requests(id),
+    approver_id  TEXT NOT NULL REFERENCES devices(id),
+    secret       TEXT NOT NULL CHECK (secret IN ('code', 'qr')),
+    msg_a        BLOB NOT NULL,
+    msg_b        BLOB,
+    mac_b        BLOB,
+    mac_a        BLOB,
+    payload      BLOB,
+    aborted      INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX approval_runs_request ON approval_runs(request_id);
+"#,
 ];
 
 thread_local! {

@@ -118,6 +118,14 @@ pub struct DeviceRow {
 
 pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by";
 
+/// The wire key bundle of a stored X25519 key.
+fn key_bundle(x25519: &[u8]) -> rusqlite::Result<Vec<u8>> {
+    let key: [u8; 32] = x25519
+        .try_into()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(6, "public_key".into(), rusqlite::types::Type::Blob))?;
+    Ok(vouch_proto::KeyBundle { x25519: key }.encode())
+}
+
 impl DeviceRow {
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         let verified_by: Option<String> = r.get(9)?;
@@ -129,7 +137,8 @@ impl DeviceRow {
                 kind: parse_enum(&r.get::<_, String>(3)?)?,
                 platform: r.get(4)?,
                 status: parse_enum(&r.get::<_, String>(5)?)?,
-                public_key: vouch_proto::Bytes(r.get(6)?),
+                // The column holds the X25519 key; the wire carries it as a key bundle.
+                key_bundle: vouch_proto::Bytes(key_bundle(&r.get::<_, Vec<u8>>(6)?)?),
                 created_at: ts(r.get(7)?),
                 verified_at: r.get::<_, Option<i64>>(8)?.map(ts),
                 verified_by: verified_by
@@ -278,7 +287,7 @@ pub fn push_event_to_user(
         if Some(d.id) == skip || d.status != DeviceStatus::Trusted {
             continue;
         }
-        if only_approvers && !d.kind.can_approve() {
+        if only_approvers && (!d.kind.can_approve() || d.tier != Some(Tier::KeyHolder)) {
             continue;
         }
         push_event(tx, d.id, event)?;

@@ -1,30 +1,45 @@
-//! Approval requests ("Trust this session?"), rule 4: open, read, list pending,
-//! approve (with envelopes) and deny. Exactly one decision wins; the rest get 409
-//! `already_decided`. One pending request per user; at most 5 per user per 10 minutes.
+//! Approval requests, Trust v2 (docs/TRUST_V2.md): the new device opens a request and
+//! shows a code; an approver runs SPAKE2 with the code the person typed, through this
+//! server, which only relays and stores. Nothing the server says authenticates a key: the
+//! two devices' MACs over their own transcripts do.
+//!
+//! Statuses: `pending` → `approved` (the approver confirmed a run and sent the payload) →
+//! `completed` (the device acknowledged; only now is it trusted) | `failed`; `pending` →
+//! `denied` | `expired` | `cancelled`. One open request per device; at most
+//! [`APPROVAL_REQUESTS_PER_WINDOW`](vouch_proto::APPROVAL_REQUESTS_PER_WINDOW) per user per
+//! window; the server also refuses a fourth run of a request (the devices count on their
+//! own and do not rely on this).
 
 use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
-    APPROVAL_WINDOW_SECS, ApprovalOpened, ApprovalPurpose, ApprovalState, ApprovalStatus,
-    ApproveRequest, Bytes, Decision, DeviceStatus, EnvelopeWire, ErrorBody, ErrorCode, Event,
-    PendingApproval, Tier, VerifiedBy,
+    APPROVAL_WINDOW_SECS, AckRequest, AckResult, ApprovalOpened, ApprovalPurpose, ApprovalRun,
+    ApprovalState, ApprovalStatus, ApproveRequest, Bytes, Decision, DeviceKind, DeviceStatus,
+    ErrorBody, ErrorCode, Event, PakeSecret, PendingApproval, Role, RunResponse, RunStarted,
+    StartRun, Tier, VerifiedBy,
 };
 
 use crate::{
     AppState,
-    auth::{Caller, DeviceCaller, KeyHolder, Origin},
+    auth::{Caller, KeyHolder, Origin},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams, QueryParams},
     model::{
-        DeviceRow, enum_str, make_key_holder, now, parse_enum, parse_uuid, push_event,
+        DeviceRow, UserRow, enum_str, make_key_holder, now, parse_enum, parse_uuid, push_event,
         push_event_to_user, rotate_device_token, set_device_status, trust_device, ts,
     },
 };
 
-/// Largest envelope accepted (a suite-1 envelope is 82 bytes; room for a PQ suite).
-const MAX_ENVELOPE_BYTES: usize = 2048;
+/// Runs the server allows per request (the new device allows as many per code).
+pub const RUNS_PER_REQUEST: u32 = 3;
+/// Largest SPAKE2 message accepted (an Ed25519-group message is 33 bytes).
+const MAX_PAKE_MESSAGE: usize = 64;
+/// Length of a confirmation MAC (HMAC-SHA256).
+const MAC_LEN: usize = 32;
+/// Largest approval payload accepted (envelopes of many vaults, later the chain).
+const MAX_PAYLOAD: usize = 48 * 1024;
 
 #[derive(Debug, Clone)]
 struct RequestRow {
@@ -37,11 +52,17 @@ struct RequestRow {
     created_at: i64,
     expires_at: i64,
     decided_by: Option<Uuid>,
-    via_qr: bool,
+    current_run: Option<Uuid>,
 }
 
-const REQ_COLS: &str =
-    "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by, via_qr";
+const REQ_COLS: &str = "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by, current_run";
+
+fn opt_uuid(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
+    r.get::<_, Option<String>>(i)?
+        .as_deref()
+        .map(parse_uuid)
+        .transpose()
+}
 
 impl RequestRow {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -54,12 +75,8 @@ impl RequestRow {
             origin: r.get(5)?,
             created_at: r.get(6)?,
             expires_at: r.get(7)?,
-            decided_by: r
-                .get::<_, Option<String>>(8)?
-                .as_deref()
-                .map(parse_uuid)
-                .transpose()?,
-            via_qr: r.get(9)?,
+            decided_by: opt_uuid(r, 8)?,
+            current_run: opt_uuid(r, 9)?,
         })
     }
 
@@ -74,14 +91,104 @@ impl RequestRow {
             )
             .optional()?)
     }
+
+    fn is_open(&self) -> bool {
+        matches!(
+            self.status,
+            ApprovalStatus::Pending | ApprovalStatus::Approved
+        )
+    }
 }
 
-/// Expires pending requests whose time passed (for one request or one user) and tells
-/// the requester and approvers.
+#[derive(Debug, Clone)]
+struct RunRow {
+    id: Uuid,
+    approver_id: Uuid,
+    secret: PakeSecret,
+    msg_a: Vec<u8>,
+    msg_b: Option<Vec<u8>>,
+    mac_b: Option<Vec<u8>>,
+    mac_a: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+    aborted: bool,
+}
+
+const RUN_COLS: &str = "id, approver_id, secret, msg_a, msg_b, mac_b, mac_a, payload, aborted";
+
+impl RunRow {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: parse_uuid(&r.get::<_, String>(0)?)?,
+            approver_id: parse_uuid(&r.get::<_, String>(1)?)?,
+            secret: parse_enum(&r.get::<_, String>(2)?)?,
+            msg_a: r.get(3)?,
+            msg_b: r.get(4)?,
+            mac_b: r.get(5)?,
+            mac_a: r.get(6)?,
+            payload: r.get(7)?,
+            aborted: r.get(8)?,
+        })
+    }
+
+    fn load(tx: &Transaction<'_>, request: Uuid, run: Uuid) -> ApiResult<Self> {
+        tx.query_row(
+            &format!("SELECT {RUN_COLS} FROM approval_runs WHERE id = ?1 AND request_id = ?2"),
+            params![run.to_string(), request.to_string()],
+            Self::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("run"))
+    }
+
+    fn view(&self, tx: &Transaction<'_>) -> ApiResult<ApprovalRun> {
+        let approver = DeviceRow::load(tx, self.approver_id)?
+            .ok_or_else(ApiError::internal)?
+            .device;
+        Ok(ApprovalRun {
+            id: self.id,
+            approver,
+            secret: self.secret,
+            msg_a: Bytes(self.msg_a.clone()),
+            msg_b: self.msg_b.clone().map(Bytes),
+            mac_b: self.mac_b.clone().map(Bytes),
+            mac_a: self.mac_a.clone().map(Bytes),
+            payload: self.payload.clone().map(Bytes),
+            aborted: self.aborted,
+        })
+    }
+}
+
+/// Tells the requester and everyone who may decide a request.
+fn notify(tx: &Transaction<'_>, r: &RequestRow, ev: &Event) -> ApiResult<()> {
+    push_event(tx, r.device_id, ev)?;
+    notify_approvers(tx, r, ev)
+}
+
+/// Tells the devices that may decide `r`: the user's key holders, and for `new_root` the
+/// workspace admins' key holders.
+fn notify_approvers(tx: &Transaction<'_>, r: &RequestRow, ev: &Event) -> ApiResult<()> {
+    push_event_to_user(tx, r.user_id, Some(r.device_id), true, ev)?;
+    if r.purpose == ApprovalPurpose::NewRoot {
+        let mut stmt = tx.prepare_cached(
+            "SELECT a.id FROM users a JOIN users u ON u.workspace_id = a.workspace_id
+             WHERE u.id = ?1 AND a.role = 'admin' AND a.id != ?1 AND a.deprovisioned_at IS NULL",
+        )?;
+        let admins: Vec<String> = stmt
+            .query_map([r.user_id.to_string()], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for a in admins {
+            push_event_to_user(tx, parse_uuid(&a)?, None, true, ev)?;
+        }
+    }
+    Ok(())
+}
+
+/// Expires open requests whose time passed (one request, or one user's) and tells both
+/// sides. An approved request the device never acknowledged expires too.
 fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResult<()> {
     let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {REQ_COLS} FROM approval_requests WHERE status = 'pending' AND expires_at <= ?1
-         AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR user_id = ?3)"
+        "SELECT {REQ_COLS} FROM approval_requests WHERE status IN ('pending', 'approved')
+         AND expires_at <= ?1 AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR user_id = ?3)"
     ))?;
     let stale: Vec<RequestRow> = stmt
         .query_map(
@@ -94,21 +201,50 @@ fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResu
         )?
         .collect::<rusqlite::Result<_>>()?;
     for r in stale {
-        tx.execute(
-            "UPDATE approval_requests SET status = 'expired' WHERE id = ?1",
-            [r.id.to_string()],
-        )?;
-        let ev = Event::ApprovalDecided {
-            request_id: r.id,
-            status: ApprovalStatus::Expired,
-        };
-        push_event(tx, r.device_id, &ev)?;
-        push_event_to_user(tx, r.user_id, Some(r.device_id), true, &ev)?;
+        set_status(tx, &r, ApprovalStatus::Expired)?;
     }
     Ok(())
 }
 
-fn pending_view(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<PendingApproval> {
+/// Moves `r` to `status` (from an open status) and tells both sides.
+fn set_status(tx: &Transaction<'_>, r: &RequestRow, status: ApprovalStatus) -> ApiResult<()> {
+    let n = tx.execute(
+        "UPDATE approval_requests SET status = ?2 WHERE id = ?1 AND status = ?3",
+        params![r.id.to_string(), enum_str(&status), enum_str(&r.status)],
+    )?;
+    if n != 1 {
+        return Err(already_decided());
+    }
+    notify(
+        tx,
+        r,
+        &Event::ApprovalDecided {
+            request_id: r.id,
+            status,
+        },
+    )
+}
+
+fn already_decided() -> ApiError {
+    ApiError::new(
+        ErrorCode::AlreadyDecided,
+        "the request was already decided",
+    )
+}
+
+fn has_live_key_holder(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder')",
+        [user_id.to_string()],
+        |r| r.get(0),
+    )?)
+}
+
+fn pending_view(
+    tx: &Transaction<'_>,
+    r: &RequestRow,
+    viewer_origin: &str,
+) -> ApiResult<PendingApproval> {
     let device = DeviceRow::load(tx, r.device_id)?
         .ok_or_else(ApiError::internal)?
         .device;
@@ -120,16 +256,20 @@ fn pending_view(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<PendingApprov
         created_at: ts(r.created_at),
         expires_at: ts(r.expires_at),
         origin: r.origin.clone(),
+        other_network: r.origin != viewer_origin,
+        status: r.status,
     })
 }
 
-/// Opens an approval request for device `id`: a pending device (account token of the
-/// session that registered it) asks to be trusted, or a device trusted by email code
-/// (its own device token) asks a key holder to share vault keys.
+/// Opens an approval request for device `id` and says what it is for: a pending device
+/// (account token of the session that registered it) asks to `enroll`; an email-only
+/// device (its own token) asks to `share_keys`; either asks for `new_root` when the user
+/// has no key holder left. Extensions enroll by email code only.
 #[utoipa::path(post, path = "/v1/devices/{id}/approval-requests", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "requesting device id")),
     responses((status = 201, body = ApprovalOpened),
         (status = 200, body = ApprovalOpened, description = "a retry: this device's own request is still open"),
+        (status = 403, body = ErrorBody, description = "forbidden: extensions enroll by email code; key holders need no keys"),
         (status = 409, body = ErrorBody, description = "approval_pending, device_not_pending"),
         (status = 429, body = ErrorBody, description = "too_many_requests")))]
 pub async fn open(
@@ -144,41 +284,48 @@ pub async fn open(
         .db
         .tx(move |tx| {
             let d = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?;
+            let user_id = d.device.user_id;
+            let rooted = has_live_key_holder(tx, user_id)?;
             let purpose = match &caller {
                 Caller::Account(a) => {
-                    if d.device.user_id != a.user.id {
+                    if user_id != a.user.id || d.registered_by != a.token_hash {
                         return Err(ApiError::not_found("device"));
                     }
                     if d.device.status != DeviceStatus::Pending {
                         return Err(ApiError::new(ErrorCode::DeviceNotPending, "this device is not waiting for verification"));
                     }
-                    ApprovalPurpose::Enrollment
+                    if d.device.kind == DeviceKind::Extension {
+                        return Err(ApiError::forbidden("browser extensions enroll by email code, then ask for keys"));
+                    }
+                    if rooted { ApprovalPurpose::Enroll } else { ApprovalPurpose::NewRoot }
                 }
                 Caller::Device(c) => {
                     if c.device.device.id != id {
                         return Err(ApiError::forbidden("a device can only ask for keys for itself"));
                     }
-                    ApprovalPurpose::KeySharing
+                    if c.device.device.tier != Some(Tier::EmailOnly) {
+                        return Err(ApiError::forbidden("this device already holds the keys"));
+                    }
+                    if rooted { ApprovalPurpose::ShareKeys } else { ApprovalPurpose::NewRoot }
                 }
             };
-            let user_id = d.device.user_id;
             expire(tx, None, Some(user_id))?;
-            let pending: Option<(String, String, String, i64)> = tx
+            let open: Option<RequestRow> = tx
                 .query_row(
-                    "SELECT id, device_id, purpose, expires_at FROM approval_requests WHERE user_id = ?1 AND status = 'pending'",
-                    [user_id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    &format!("SELECT {REQ_COLS} FROM approval_requests WHERE device_id = ?1 AND status IN ('pending', 'approved')"),
+                    [id.to_string()],
+                    RequestRow::from_row,
                 )
                 .optional()?;
-            if let Some((rid, device, pending_purpose, expires_at)) = pending {
+            if let Some(r) = open {
                 // This device's own open request, asked again (the client crashed or lost
                 // the answer): the same request, no new prompt on the approvers.
-                if device == id.to_string() && pending_purpose == enum_str(&purpose) {
-                    return Ok((StatusCode::OK, ApprovalOpened { id: parse_uuid(&rid)?, expires_at: ts(expires_at) }));
+                if r.purpose == purpose && r.status == ApprovalStatus::Pending {
+                    return Ok((StatusCode::OK, ApprovalOpened { id: r.id, purpose, expires_at: ts(r.expires_at), device: d.device }));
                 }
                 return Err(ApiError::new(
                     ErrorCode::ApprovalPending,
-                    "another approval request is waiting; decide or let it expire first",
+                    "this device already has an open request; cancel it first",
                 ));
             }
             let t = now();
@@ -198,16 +345,38 @@ pub async fn open(
                 params![rid.to_string(), user_id.to_string(), id.to_string(), enum_str(&purpose), origin, t, t + ttl],
             )?;
             let row = RequestRow::load(tx, rid)?.ok_or_else(ApiError::internal)?;
-            let view = pending_view(tx, &row)?;
-            push_event_to_user(tx, user_id, Some(id), true, &Event::ApprovalRequested { request: view })?;
-            Ok((StatusCode::CREATED, ApprovalOpened { id: rid, expires_at: ts(t + ttl) }))
+            // Each approver is told; the flag for another network is computed per viewer
+            // when it lists, so the event carries the request as seen from its origin.
+            let view = pending_view(tx, &row, &row.origin)?;
+            notify_approvers(tx, &row, &Event::ApprovalRequested { request: view })?;
+            Ok((StatusCode::CREATED, ApprovalOpened { id: rid, purpose, expires_at: ts(t + ttl), device: d.device }))
         })
         .await?;
     Ok((opened.0, Json(opened.1)))
 }
 
-/// The requester reads its request; once approved it gets the envelopes and (for an
-/// enrollment) a device token — each read issues a fresh token and revokes the last.
+/// Loads a request the caller asked for: the session that registered the pending device,
+/// or the requesting device itself. Anyone else gets 404.
+fn own_request(tx: &Transaction<'_>, caller: &Caller, id: Uuid) -> ApiResult<RequestRow> {
+    let r = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
+    let d = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?;
+    let allowed = match caller {
+        Caller::Account(a) => a.user.id == r.user_id && a.token_hash == d.registered_by,
+        Caller::Device(c) => c.device.device.id == r.device_id,
+    };
+    if allowed {
+        Ok(r)
+    } else {
+        Err(ApiError::not_found("approval request"))
+    }
+}
+
+fn current_run(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<Option<RunRow>> {
+    r.current_run.map(|run| RunRow::load(tx, r.id, run)).transpose()
+}
+
+/// The requester reads its request: status, and the current run (the approver's device and
+/// key bundle, A's message, and once approved A's MAC and the payload).
 #[utoipa::path(get, path = "/v1/approval-requests/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")),
     responses((status = 200, body = ApprovalState), (status = 404, body = ErrorBody)))]
@@ -219,42 +388,42 @@ pub async fn get(
     let out = state
         .db
         .tx(move |tx| {
-            let r = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
-            let d = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?;
-            let allowed = match &caller {
-                Caller::Account(a) => a.user.id == r.user_id && a.token_hash == d.registered_by,
-                Caller::Device(c) => c.device.device.id == r.device_id,
-            };
-            if !allowed {
-                return Err(ApiError::not_found("approval request"));
-            }
-            let mut state = ApprovalState {
+            let r = own_request(tx, &caller, id)?;
+            let run = current_run(tx, &r)?.map(|run| run.view(tx)).transpose()?;
+            Ok(ApprovalState {
                 id: r.id,
                 status: r.status,
                 purpose: r.purpose,
                 expires_at: ts(r.expires_at),
-                envelopes: Vec::new(),
-                device_token: None,
+                run,
                 decided_by: r.decided_by,
-                via_qr: r.via_qr,
-            };
-            if r.status == ApprovalStatus::Approved {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT vault_id, envelope FROM envelopes WHERE device_id = ?1 AND request_id = ?2 ORDER BY vault_id",
-                )?;
-                state.envelopes = stmt
-                    .query_map(params![r.device_id.to_string(), r.id.to_string()], |row| {
-                        Ok(EnvelopeWire { vault_id: parse_uuid(&row.get::<_, String>(0)?)?, envelope: Bytes(row.get(1)?) })
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-                if r.purpose == ApprovalPurpose::Enrollment
-                    && matches!(caller, Caller::Account(_))
-                    && d.device.status == DeviceStatus::Trusted
-                {
-                    state.device_token = Some(rotate_device_token(tx, r.device_id)?);
-                }
+            })
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// The requester withdraws its open request (to show a new code, or to give up).
+#[utoipa::path(post, path = "/v1/approval-requests/{id}/cancel", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "request id")),
+    responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<Uuid>,
+) -> ApiResult<Json<Decision>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            let r = own_request(tx, &caller, id)?;
+            if !r.is_open() {
+                return Err(already_decided());
             }
-            Ok(state)
+            set_status(tx, &r, ApprovalStatus::Cancelled)?;
+            Ok(Decision {
+                id,
+                status: ApprovalStatus::Cancelled,
+            })
         })
         .await?;
     Ok(Json(out))
@@ -262,17 +431,22 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
-    /// Only `pending` is supported.
+    /// Only `pending` is supported (it lists requests still waiting for the approver or
+    /// for the new device's acknowledgement).
     status: Option<String>,
 }
 
-/// What a trusted web or mobile device shows: the user's pending requests from other devices.
+/// What a key-holder web or mobile device shows: the user's open requests from other
+/// devices, and for an admin the workspace's `new_root` requests; each with the requester's
+/// tier (in `device`) and whether it came from another network than the caller.
 #[utoipa::path(get, path = "/v1/approval-requests", tag = "approvals", security(("bearer" = [])),
     params(ListQuery),
-    responses((status = 200, body = Vec<PendingApproval>), (status = 403, body = ErrorBody, description = "extensions cannot approve")))]
+    responses((status = 200, body = Vec<PendingApproval>),
+        (status = 403, body = ErrorBody, description = "forbidden (extensions), key_holder_required")))]
 pub async fn list_pending(
     State(state): State<AppState>,
     caller: KeyHolder,
+    Origin(viewer): Origin,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<PendingApproval>>> {
     caller.require_approver()?;
@@ -284,27 +458,49 @@ pub async fn list_pending(
         .tx(move |tx| {
             expire(tx, None, Some(caller.user.id))?;
             let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {REQ_COLS} FROM approval_requests WHERE user_id = ?1 AND status = 'pending' AND device_id != ?2 ORDER BY created_at"
+                "SELECT {REQ_COLS} FROM approval_requests r WHERE status IN ('pending', 'approved') AND device_id != ?2
+                 AND (user_id = ?1 OR (?3 AND purpose = 'new_root' AND user_id IN
+                      (SELECT id FROM users WHERE workspace_id = ?4 AND id != ?1)))
+                 ORDER BY created_at"
             ))?;
             let rows: Vec<RequestRow> = stmt
-                .query_map(params![caller.user.id.to_string(), caller.device.device.id.to_string()], RequestRow::from_row)?
+                .query_map(
+                    params![
+                        caller.user.id.to_string(),
+                        caller.device.device.id.to_string(),
+                        caller.user.role == Role::Admin,
+                        caller.user.workspace_id.to_string()
+                    ],
+                    RequestRow::from_row,
+                )?
                 .collect::<rusqlite::Result<_>>()?;
-            rows.iter().map(|r| pending_view(tx, r)).collect()
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                if r.expires_at > now() {
+                    out.push(pending_view(tx, &r, &viewer)?);
+                }
+            }
+            Ok(out)
         })
         .await?;
     Ok(Json(out))
 }
 
-/// Loads a request the caller may decide: same user, not its own, still pending.
-fn decidable(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult<RequestRow> {
+/// Loads a request the caller may decide: the same user's request from another device,
+/// or (admins) another user's `new_root` request in the workspace. Anyone else: 404.
+fn decidable(tx: &Transaction<'_>, caller: &KeyHolder, id: Uuid) -> ApiResult<RequestRow> {
+    caller.require_approver()?;
     let r = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
-    if r.user_id != caller.user.id {
+    let allowed = if r.user_id == caller.user.id {
+        r.device_id != caller.device.device.id
+    } else {
+        r.purpose == ApprovalPurpose::NewRoot
+            && caller.user.role == Role::Admin
+            && UserRow::load(tx, r.user_id)?
+                .is_some_and(|u| u.workspace_id == caller.user.workspace_id)
+    };
+    if !allowed {
         return Err(ApiError::not_found("approval request"));
-    }
-    if r.device_id == caller.device.device.id {
-        return Err(ApiError::forbidden(
-            "a device cannot decide its own request",
-        ));
     }
     match r.status {
         ApprovalStatus::Pending => Ok(r),
@@ -312,112 +508,291 @@ fn decidable(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult
             ErrorCode::RequestExpired,
             "the request expired",
         )),
-        _ => Err(ApiError::new(
-            ErrorCode::AlreadyDecided,
-            "the request was already decided",
-        )),
+        _ => Err(already_decided()),
     }
 }
 
-fn decide(
-    tx: &Transaction<'_>,
-    caller: &DeviceCaller,
-    r: &RequestRow,
-    status: ApprovalStatus,
-    via_qr: bool,
-) -> ApiResult<()> {
-    let n = tx.execute(
-        "UPDATE approval_requests SET status = ?2, decided_by = ?3, decided_at = ?4, via_qr = ?5 WHERE id = ?1 AND status = 'pending'",
-        params![r.id.to_string(), enum_str(&status), caller.device.device.id.to_string(), now(), via_qr],
-    )?;
-    if n != 1 {
-        return Err(ApiError::new(
-            ErrorCode::AlreadyDecided,
-            "the request was already decided",
-        ));
+fn check_len(b: &[u8], max: usize, what: &str) -> ApiResult<()> {
+    if b.is_empty() || b.len() > max {
+        Err(ApiError::bad_request(format!("{what} is empty or too long")))
+    } else {
+        Ok(())
     }
-    let ev = Event::ApprovalDecided {
-        request_id: r.id,
-        status,
-    };
-    push_event(tx, r.device_id, &ev)?;
-    push_event_to_user(tx, r.user_id, Some(r.device_id), true, &ev)?;
-    Ok(())
 }
 
-/// Approves: stores the envelopes (every vault key the approver holds, sealed to the
-/// requester's key) and, for an enrollment, trusts the device.
+/// An approver starts a run with the code (or QR secret) the person entered: it sends its
+/// SPAKE2 message; the new device is told. A newer run replaces the current one.
+#[utoipa::path(post, path = "/v1/approval-requests/{id}/runs", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "request id")), request_body = StartRun,
+    responses((status = 201, body = RunStarted),
+        (status = 403, body = ErrorBody, description = "forbidden (extensions), key_holder_required"),
+        (status = 409, body = ErrorBody, description = "already_decided"),
+        (status = 429, body = ErrorBody, description = "too_many_requests: three runs were tried")))]
+pub async fn start_run(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    PathParams(id): PathParams<Uuid>,
+    JsonBody(req): JsonBody<StartRun>,
+) -> ApiResult<(StatusCode, Json<RunStarted>)> {
+    check_len(&req.msg_a.0, MAX_PAKE_MESSAGE, "msg_a")?;
+    let out = state
+        .db
+        .tx(move |tx| {
+            let r = decidable(tx, &caller, id)?;
+            let runs: u32 = tx.query_row(
+                "SELECT count(*) FROM approval_runs WHERE request_id = ?1",
+                [id.to_string()],
+                |row| row.get(0),
+            )?;
+            if runs >= RUNS_PER_REQUEST {
+                return Err(ApiError::too_many(
+                    APPROVAL_WINDOW_SECS,
+                    "this request's code was tried three times; the new device shows a new one",
+                ));
+            }
+            let run = Uuid::new_v4();
+            tx.execute(
+                "INSERT INTO approval_runs (id, request_id, approver_id, secret, msg_a, aborted, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![
+                    run.to_string(),
+                    id.to_string(),
+                    caller.device.device.id.to_string(),
+                    enum_str(&req.secret),
+                    req.msg_a.0,
+                    now()
+                ],
+            )?;
+            tx.execute(
+                "UPDATE approval_requests SET current_run = ?2 WHERE id = ?1",
+                params![id.to_string(), run.to_string()],
+            )?;
+            push_event(
+                tx,
+                r.device_id,
+                &Event::ApprovalRun {
+                    request_id: id,
+                    run_id: run,
+                },
+            )?;
+            Ok(RunStarted { run_id: run })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// The run's approver reads it (the new device's answer once it is there).
+#[utoipa::path(get, path = "/v1/approval-requests/{id}/runs/{run}", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "request id"), ("run" = Uuid, Path, description = "run id")),
+    responses((status = 200, body = ApprovalRun), (status = 404, body = ErrorBody)))]
+pub async fn get_run(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    PathParams((id, run)): PathParams<(Uuid, Uuid)>,
+) -> ApiResult<Json<ApprovalRun>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            let row = RunRow::load(tx, id, run)?;
+            if row.approver_id != caller.device.device.id {
+                return Err(ApiError::not_found("run"));
+            }
+            row.view(tx)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// The new device answers the current run: its SPAKE2 message and its MAC.
+#[utoipa::path(post, path = "/v1/approval-requests/{id}/runs/{run}/response", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "request id"), ("run" = Uuid, Path, description = "run id")),
+    request_body = RunResponse,
+    responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided: not the current run, or answered")))]
+pub async fn respond(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((id, run)): PathParams<(Uuid, Uuid)>,
+    JsonBody(req): JsonBody<RunResponse>,
+) -> ApiResult<Json<Decision>> {
+    check_len(&req.msg_b.0, MAX_PAKE_MESSAGE, "msg_b")?;
+    if req.mac_b.0.len() != MAC_LEN {
+        return Err(ApiError::bad_request("mac_b must be 32 bytes"));
+    }
+    let out = state
+        .db
+        .tx(move |tx| {
+            let r = own_request(tx, &caller, id)?;
+            let row = RunRow::load(tx, id, run)?;
+            if r.status != ApprovalStatus::Pending
+                || r.current_run != Some(run)
+                || row.aborted
+                || row.msg_b.is_some()
+            {
+                return Err(already_decided());
+            }
+            tx.execute(
+                "UPDATE approval_runs SET msg_b = ?2, mac_b = ?3 WHERE id = ?1",
+                params![run.to_string(), req.msg_b.0, req.mac_b.0],
+            )?;
+            push_event(
+                tx,
+                row.approver_id,
+                &Event::ApprovalRun {
+                    request_id: id,
+                    run_id: run,
+                },
+            )?;
+            Ok(Decision {
+                id,
+                status: r.status,
+            })
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Either side ends a run that failed (a wrong code, a MAC that did not verify); the
+/// request stays open for another run.
+#[utoipa::path(post, path = "/v1/approval-requests/{id}/runs/{run}/abort", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "request id"), ("run" = Uuid, Path, description = "run id")),
+    responses((status = 200, body = Decision), (status = 404, body = ErrorBody)))]
+pub async fn abort(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((id, run)): PathParams<(Uuid, Uuid)>,
+) -> ApiResult<Json<Decision>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            let row_req = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
+            let row = RunRow::load(tx, id, run)?;
+            let is_approver = matches!(&caller, Caller::Device(c) if c.device.device.id == row.approver_id);
+            let r = if is_approver { row_req } else { own_request(tx, &caller, id)? };
+            tx.execute("UPDATE approval_runs SET aborted = 1 WHERE id = ?1", [run.to_string()])?;
+            let other = if is_approver { r.device_id } else { row.approver_id };
+            push_event(tx, other, &Event::ApprovalRun { request_id: id, run_id: run })?;
+            // An approved request whose payload the device refused is failed, not pending.
+            if r.status == ApprovalStatus::Approved && r.current_run == Some(run) {
+                set_status(tx, &r, ApprovalStatus::Failed)?;
+                return Ok(Decision { id, status: ApprovalStatus::Failed });
+            }
+            Ok(Decision { id, status: r.status })
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// The run's approver confirms it: its MAC and the encrypted payload. The request is
+/// `approved` — waiting for the device to acknowledge; nobody is trusted yet.
 #[utoipa::path(post, path = "/v1/approval-requests/{id}/approve", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")), request_body = ApproveRequest,
     responses((status = 200, body = Decision),
-        (status = 409, body = ErrorBody, description = "already_decided"),
+        (status = 409, body = ErrorBody, description = "already_decided (or not this approver's answered run)"),
         (status = 410, body = ErrorBody, description = "request_expired"),
-        (status = 403, body = ErrorBody, description = "extensions cannot approve")))]
+        (status = 403, body = ErrorBody, description = "forbidden (extensions), key_holder_required")))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: KeyHolder,
     PathParams(id): PathParams<Uuid>,
     JsonBody(req): JsonBody<ApproveRequest>,
 ) -> ApiResult<Json<Decision>> {
-    caller.require_approver()?;
-    if req
-        .envelopes
-        .iter()
-        .any(|e| e.envelope.0.is_empty() || e.envelope.0.len() > MAX_ENVELOPE_BYTES)
-    {
-        return Err(ApiError::bad_request("an envelope is empty or too large"));
+    if req.mac_a.0.len() != MAC_LEN {
+        return Err(ApiError::bad_request("mac_a must be 32 bytes"));
     }
+    check_len(&req.payload.0, MAX_PAYLOAD, "payload")?;
     let out = state
         .db
         .tx(move |tx| {
             let r = decidable(tx, &caller, id)?;
-            let t = now();
-            let mut seen = std::collections::HashSet::new();
-            for e in &req.envelopes {
-                if !seen.insert(e.vault_id) {
-                    return Err(ApiError::bad_request("two envelopes for one vault"));
-                }
-                let owner: Option<String> = tx
-                    .query_row("SELECT user_id FROM vaults WHERE id = ?1", [e.vault_id.to_string()], |row| row.get(0))
-                    .optional()?;
-                if owner.as_deref() != Some(&r.user_id.to_string()) {
-                    return Err(ApiError::bad_request("an envelope names a vault that is not the user's"));
-                }
-                tx.execute(
-                    "INSERT INTO envelopes (device_id, vault_id, request_id, envelope, sealed_by, via_qr, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        r.device_id.to_string(),
-                        e.vault_id.to_string(),
-                        r.id.to_string(),
-                        e.envelope.0,
-                        caller.device.device.id.to_string(),
-                        req.via_qr,
-                        t
-                    ],
-                )?;
+            let run = RunRow::load(tx, id, req.run_id)?;
+            if r.current_run != Some(run.id)
+                || run.approver_id != caller.device.device.id
+                || run.msg_b.is_none()
+                || run.aborted
+            {
+                return Err(already_decided());
             }
-            decide(tx, &caller, &r, ApprovalStatus::Approved, req.via_qr)?;
-            if r.purpose == ApprovalPurpose::KeySharing {
-                make_key_holder(tx, r.device_id, caller.device.device.id)?;
-            }
-            if r.purpose == ApprovalPurpose::Enrollment {
-                let by = if req.via_qr { VerifiedBy::QrApproval } else { VerifiedBy::Approval };
-                // The token made here is replaced when the requester reads the request.
-                let _ = trust_device(tx, r.device_id, by, Tier::KeyHolder, Some(caller.device.device.id))?;
-                let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
-                push_event_to_user(tx, r.user_id, Some(r.device_id), false, &Event::DeviceAdded { device })?;
-            }
-            for e in &req.envelopes {
-                push_event(tx, r.device_id, &Event::EnvelopeAdded { vault_id: e.vault_id, request_id: r.id })?;
-            }
-            Ok(Decision { id: r.id, status: ApprovalStatus::Approved })
+            tx.execute(
+                "UPDATE approval_runs SET mac_a = ?2, payload = ?3 WHERE id = ?1",
+                params![run.id.to_string(), req.mac_a.0, req.payload.0],
+            )?;
+            tx.execute(
+                "UPDATE approval_requests SET decided_by = ?2, decided_at = ?3 WHERE id = ?1",
+                params![id.to_string(), caller.device.device.id.to_string(), now()],
+            )?;
+            set_status(tx, &r, ApprovalStatus::Approved)?;
+            Ok(Decision {
+                id,
+                status: ApprovalStatus::Approved,
+            })
         })
         .await?;
     Ok(Json(out))
 }
 
-/// Denies: an enrollment's device becomes `denied`. Always allowed while pending.
+/// The new device acknowledges the payload of the current run: `opened` → `completed`,
+/// and only now is it trusted and its tier set (a device token for a pending device; a
+/// repeat of the ack issues a fresh one and revokes the last); otherwise `failed`.
+#[utoipa::path(post, path = "/v1/approval-requests/{id}/ack", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "request id")), request_body = AckRequest,
+    responses((status = 200, body = AckResult), (status = 409, body = ErrorBody, description = "already_decided")))]
+pub async fn ack(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<Uuid>,
+    JsonBody(req): JsonBody<AckRequest>,
+) -> ApiResult<Json<AckResult>> {
+    let out = state
+        .db
+        .tx(move |tx| {
+            let r = own_request(tx, &caller, id)?;
+            if r.current_run != Some(req.run_id) {
+                return Err(already_decided());
+            }
+            let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
+            let approver = r.decided_by.ok_or_else(already_decided)?;
+            let tier = |tx: &Transaction<'_>| -> ApiResult<Tier> {
+                DeviceRow::load(tx, r.device_id)?
+                    .and_then(|d| d.device.tier)
+                    .ok_or_else(ApiError::internal)
+            };
+            match (r.status, req.opened) {
+                (ApprovalStatus::Approved, false) => {
+                    set_status(tx, &r, ApprovalStatus::Failed)?;
+                    return Ok(AckResult { status: ApprovalStatus::Failed, device_token: None, tier: device.tier.unwrap_or(Tier::EmailOnly) });
+                }
+                (ApprovalStatus::Approved, true) => {}
+                // A retry of a lost answer: the same outcome, a fresh token for a pending
+                // device's session.
+                (ApprovalStatus::Completed, true) => {
+                    let token = match caller {
+                        Caller::Account(_) if device.status == DeviceStatus::Trusted => Some(rotate_device_token(tx, r.device_id)?),
+                        _ => None,
+                    };
+                    return Ok(AckResult { status: ApprovalStatus::Completed, device_token: token, tier: tier(tx)? });
+                }
+                _ => return Err(already_decided()),
+            }
+            let token = match device.status {
+                DeviceStatus::Pending => Some(trust_device(tx, r.device_id, VerifiedBy::Approval, Tier::KeyHolder, Some(approver))?),
+                DeviceStatus::Trusted => {
+                    make_key_holder(tx, r.device_id, approver)?;
+                    None
+                }
+                _ => return Err(ApiError::new(ErrorCode::DeviceNotPending, "the device is no longer waiting")),
+            };
+            set_status(tx, &r, ApprovalStatus::Completed)?;
+            let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
+            // Rule 3: every other device of the user is told a device was added (or now
+            // holds the keys).
+            push_event_to_user(tx, r.user_id, Some(r.device_id), false, &Event::DeviceAdded { device })?;
+            Ok(AckResult { status: ApprovalStatus::Completed, device_token: token, tier: Tier::KeyHolder })
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Denies: a pending device becomes `denied`. Always allowed while pending.
 #[utoipa::path(post, path = "/v1/approval-requests/{id}/deny", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")),
     responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided")))]
@@ -426,17 +801,21 @@ pub async fn deny(
     caller: KeyHolder,
     PathParams(id): PathParams<Uuid>,
 ) -> ApiResult<Json<Decision>> {
-    caller.require_approver()?;
     let out = state
         .db
         .tx(move |tx| {
             let r = decidable(tx, &caller, id)?;
-            decide(tx, &caller, &r, ApprovalStatus::Denied, false)?;
-            if r.purpose == ApprovalPurpose::Enrollment {
+            tx.execute(
+                "UPDATE approval_requests SET decided_by = ?2, decided_at = ?3 WHERE id = ?1",
+                params![id.to_string(), caller.device.device.id.to_string(), now()],
+            )?;
+            set_status(tx, &r, ApprovalStatus::Denied)?;
+            let d = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?;
+            if d.device.status == DeviceStatus::Pending {
                 set_device_status(tx, r.device_id, DeviceStatus::Denied)?;
             }
             Ok(Decision {
-                id: r.id,
+                id,
                 status: ApprovalStatus::Denied,
             })
         })

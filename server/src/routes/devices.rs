@@ -7,7 +7,6 @@ use uuid::Uuid;
 use vouch_proto::{
     Device, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event, NameError, RegisterDeviceRequest,
 };
-use x25519_dalek::{PublicKey, StaticSecret};
 
 use crate::{
     AppState,
@@ -31,27 +30,6 @@ pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid
     Ok(())
 }
 
-/// Validates an X25519 public key: 32 bytes, canonical, not of small order.
-pub(crate) fn valid_public_key(bytes: &[u8]) -> bool {
-    let Ok(arr) = <[u8; 32]>::try_from(bytes) else {
-        return false;
-    };
-    if arr[31] & 0x80 != 0 || arr.iter().all(|b| *b == 0) {
-        return false;
-    }
-    // ≥ p = 2^255 − 19 is non-canonical.
-    let mut p = [0xffu8; 32];
-    p[0] = 0xed;
-    p[31] = 0x7f;
-    let canonical = (0..32)
-        .rev()
-        .find(|&i| arr[i] != p[i])
-        .is_some_and(|i| arr[i] < p[i]);
-    canonical
-        && StaticSecret::from([0x5a; 32])
-            .diffie_hellman(&PublicKey::from(arr))
-            .was_contributory()
-}
 
 /// Registers this install as a pending device of the signed-in user.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDeviceRequest,
@@ -69,12 +47,11 @@ pub async fn register(
     let name = vouch_proto::validate_device_name(&req.name)
         .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?
         .to_owned();
-    if !valid_public_key(&req.public_key.0) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidPublicKey,
-            "public_key must be a valid 32-byte X25519 key",
-        ));
-    }
+    // The one key check the client uses too (canonical, contributory X25519).
+    let public_key = vouch_proto::KeyBundle::decode(&req.key_bundle.0)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidPublicKey, e.to_string()))?
+        .x25519
+        .to_vec();
     let platform: String = req
         .platform
         .trim()
@@ -95,7 +72,7 @@ pub async fn register(
             let retried: Option<String> = tx
                 .query_row(
                     "SELECT id FROM devices WHERE user_id = ?1 AND public_key = ?2 AND status = 'pending' AND registered_by = ?3",
-                    params![user_id.to_string(), req.public_key.0, account.token_hash],
+                    params![user_id.to_string(), public_key, account.token_hash],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -142,7 +119,7 @@ pub async fn register(
                     key,
                     enum_str(&req.kind),
                     platform,
-                    req.public_key.0,
+                    public_key,
                     origin,
                     now(),
                     account.token_hash
@@ -246,7 +223,7 @@ pub(crate) fn disable_devices(
         set_device_status(tx, d.id, DeviceStatus::Disabled)?;
         // Open requests of the device die with it.
         tx.execute(
-            "UPDATE approval_requests SET status = 'expired' WHERE device_id = ?1 AND status = 'pending'",
+            "UPDATE approval_requests SET status = 'expired' WHERE device_id = ?1 AND status IN ('pending', 'approved')",
             [d.id.to_string()],
         )?;
         let event = Event::DeviceDisabled { device_id: d.id };

@@ -1,4 +1,4 @@
-//! `/v1/vaults…`: vault metadata, envelopes addressed to the caller, and items as
+//! `/v1/vaults…`: vault metadata and items as
 //! ciphertext with versions (a write based on a stale version gets 409
 //! `version_conflict`, never a silent overwrite). The server never sees a usable key.
 
@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
-    Bytes, CreateVault, DeviceEnvelope, ErrorBody, Event, ItemRecord, PutItem, Vault,
+    Bytes, CreateVault, ErrorBody, Event, ItemRecord, PutItem, Vault,
 };
 
 use crate::{
@@ -97,39 +97,6 @@ pub async fn list(
                 .filter_map(|i| Uuid::parse_str(i).ok())
                 .map(|id| load_vault(tx, id)?.ok_or_else(ApiError::internal))
                 .collect()
-        })
-        .await?;
-    Ok(Json(out))
-}
-
-/// Envelopes of this vault addressed to the calling device.
-#[utoipa::path(get, path = "/v1/vaults/{id}/envelopes", tag = "vaults", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "vault id")),
-    responses((status = 200, body = Vec<DeviceEnvelope>), (status = 404, body = ErrorBody)))]
-pub async fn envelopes(
-    State(state): State<AppState>,
-    caller: DeviceCaller,
-    PathParams(id): PathParams<Uuid>,
-) -> ApiResult<Json<Vec<DeviceEnvelope>>> {
-    let out = state
-        .db
-        .tx(move |tx| {
-            own_vault(tx, &caller, id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT vault_id, request_id, envelope, sealed_by, via_qr FROM envelopes WHERE device_id = ?1 AND vault_id = ?2 ORDER BY created_at",
-            )?;
-            let rows = stmt
-                .query_map(params![caller.device.device.id.to_string(), id.to_string()], |r| {
-                    Ok(DeviceEnvelope {
-                        vault_id: parse_uuid(&r.get::<_, String>(0)?)?,
-                        request_id: parse_uuid(&r.get::<_, String>(1)?)?,
-                        envelope: Bytes(r.get(2)?),
-                        sealed_by: parse_uuid(&r.get::<_, String>(3)?)?,
-                        via_qr: r.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
         })
         .await?;
     Ok(Json(out))
