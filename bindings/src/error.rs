@@ -31,9 +31,24 @@ pub enum VouchError {
     /// Wrong email or password.
     #[error("wrong email or password")]
     InvalidCredentials,
-    /// The number typed does not match the new device's; nothing was sent.
-    #[error("the number does not match the one shown on the new device")]
-    WrongNumber,
+    /// The code entered does not match the new device's (or something between them
+    /// changed what both saw); nothing was sealed. Ask the person to check and retry.
+    #[error("the code does not match the one shown on the new device")]
+    CodeMismatch,
+    /// The new device did not answer in time: a lost connection, not a wrong code.
+    #[error("the new device did not answer; is it still showing the code?")]
+    NoAnswer,
+    /// The new device's code is used up (three tries or ten minutes): ask for a new one
+    /// on that device.
+    #[error("this code can no longer be used; ask for a new code on the new device")]
+    CodeUsedUp,
+    /// The OS's user-presence check was not passed; nothing was sent.
+    #[error("approving needs your fingerprint, face or device passcode")]
+    UserPresenceRequired,
+    /// The approval's payload could not be opened; the request failed on both sides and
+    /// setup can start again.
+    #[error("the approval could not be completed on this device; start again")]
+    ApprovalFailed,
     /// The scanned QR code does not belong to the request (or is not a Vouch code).
     #[error("the QR code does not belong to this request")]
     InvalidQrCode,
@@ -85,8 +100,12 @@ impl From<vouch_core::Error> for VouchError {
         use vouch_core::Error as E;
         match e {
             E::Offline => Self::Offline,
-            E::WrongNumber => Self::WrongNumber,
-            E::KeyMismatch | E::InvalidQrPayload(_) => Self::InvalidQrCode,
+            E::WrongCode => Self::CodeMismatch,
+            E::NoAnswer => Self::NoAnswer,
+            E::CodeUsedUp => Self::CodeUsedUp,
+            E::UserPresenceRequired => Self::UserPresenceRequired,
+            E::MalformedPayload => Self::ApprovalFailed,
+            E::QrMismatch | E::InvalidQrPayload(_) => Self::InvalidQrCode,
             E::Wiped => Self::DeviceWiped,
             E::KeyHolderRequired => Self::KeyHolderRequired,
             E::KeyConflict => Self::KeyConflict,

@@ -31,6 +31,27 @@ pub trait VouchListener: Send + Sync {
     fn on_vaults_changed(&self);
 }
 
+/// The OS's user-presence check (BiometricPrompt / LocalAuthentication, device credential
+/// allowed) a phone runs before it approves. Called on a Rust thread (never the UI
+/// thread); may block until the person answers. `false` refuses; nothing is sent.
+#[uniffi::export(with_foreign)]
+pub trait UserPresence: Send + Sync {
+    /// Asks the person to confirm `reason`.
+    fn confirm_presence(&self, reason: String) -> bool;
+}
+
+pub(crate) struct PresenceAdapter(pub Arc<dyn UserPresence>);
+
+impl vouch_core::UserPresence for PresenceAdapter {
+    fn confirm(&self, reason: String) -> bool {
+        // A foreign panic or exception counts as "not confirmed".
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.0.confirm_presence(reason)
+        }))
+        .unwrap_or(false)
+    }
+}
+
 /// Severity of a log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum LogLevel {

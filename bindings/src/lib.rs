@@ -22,7 +22,7 @@ use futures_util::FutureExt;
 use uuid::Uuid;
 
 pub use error::{SecretStoreError, VouchError};
-pub use foreign::{LogLevel, SecretStore, VouchListener, VouchLogger};
+pub use foreign::{LogLevel, SecretStore, UserPresence, VouchListener, VouchLogger};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -70,7 +70,9 @@ pub struct VouchClient {
 impl VouchClient {
     /// Opens (or creates) the profile in `profile_dir` for `server_url`. No network.
     /// `tls` optionally pins the server's key or adds a private CA (see [`TlsPolicy`]).
-    #[uniffi::constructor(default(tls = None))]
+    /// `presence` is the OS's user-presence check a phone runs before it approves
+    /// (required on `Mobile`: without it a phone cannot approve).
+    #[uniffi::constructor(default(tls = None, presence = None))]
     pub fn new(
         profile_dir: String,
         server_url: String,
@@ -78,6 +80,7 @@ impl VouchClient {
         secret_store: Arc<dyn SecretStore>,
         listener: Option<Arc<dyn VouchListener>>,
         tls: Option<TlsPolicy>,
+        presence: Option<Arc<dyn UserPresence>>,
     ) -> R<Arc<Self>> {
         guard(|| {
             let inner = vouch_core::Client::open(vouch_core::ClientConfig {
@@ -94,6 +97,9 @@ impl VouchClient {
                     Arc::new(foreign::ListenerAdapter(l)) as Arc<dyn vouch_core::ClientListener>
                 }),
                 tls: tls.map(Into::into).unwrap_or_default(),
+                presence: presence.map(|p| {
+                    Arc::new(foreign::PresenceAdapter(p)) as Arc<dyn vouch_core::UserPresence>
+                }),
             })?;
             Ok(Arc::new(Self { inner }))
         })
@@ -134,7 +140,7 @@ impl VouchClient {
         guard_async(async { Ok(self.inner.submit_email_code(&code).await?.into()) }).await
     }
 
-    /// Opens an approval request; returns the number, phrase and QR text to show.
+    /// Opens an approval request; returns the code and QR text to show.
     pub async fn start_approval(&self) -> R<ApprovalPrompt> {
         guard_async(async { Ok(self.inner.start_approval().await?.into()) }).await
     }
@@ -169,14 +175,33 @@ impl VouchClient {
         .await
     }
 
-    /// Approves with the number the user typed (`WrongNumber` if it does not match).
-    pub async fn approve(&self, request_id: String, typed_number: String) -> R<()> {
-        guard_async(async { Ok(self.inner.approve(id(&request_id)?, &typed_number).await?) }).await
+    /// Approves a request with the code the person typed on its "Trust this session?"
+    /// screen (`CodeMismatch` if the new device shows another; `NoAnswer` if it is gone;
+    /// `UserPresenceRequired` if the OS check was not passed on a phone).
+    pub async fn approve(&self, request_id: String, typed_code: String) -> R<()> {
+        guard_async(async { Ok(self.inner.approve(id(&request_id)?, &typed_code).await?) }).await
     }
 
-    /// Approves by the scanned QR text.
-    pub async fn approve_qr(&self, qr_text: String) -> R<()> {
-        guard_async(async { Ok(self.inner.approve_qr(&qr_text).await?) }).await
+    /// Approves a request with the QR code the app's own camera scanned on its screen
+    /// (`InvalidQrCode` if it is not this request's; nothing is sent then).
+    pub async fn approve_scanned(&self, request_id: String, scanned: String) -> R<()> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .approve_scanned(id(&request_id)?, &scanned)
+                .await?)
+        })
+        .await
+    }
+
+    /// The new device's person asks for a new code: the request is replaced.
+    pub async fn new_code(&self) -> R<ApprovalPrompt> {
+        guard_async(async { Ok(self.inner.new_code().await?.into()) }).await
+    }
+
+    /// Withdraws this device's open request.
+    pub async fn cancel_approval(&self) -> R<()> {
+        guard_async(async { Ok(self.inner.cancel_approval().await?) }).await
     }
 
     /// Denies a request.
@@ -348,6 +373,13 @@ pub fn set_logger(logger: Arc<dyn VouchLogger>, max_level: LogLevel) {
         LogLevel::Debug => log::LevelFilter::Debug,
         LogLevel::Trace => log::LevelFilter::Trace,
     });
+}
+
+/// The words the "Trust this session?" screen shows above the code field (one text on
+/// every platform).
+#[uniffi::export]
+pub fn approver_warning() -> String {
+    vouch_core::APPROVER_WARNING.to_owned()
 }
 
 /// The library version (also a trivial call for binding health checks and benchmarks).

@@ -18,7 +18,6 @@ pub enum DeviceKind {
 pub enum VerifiedBy {
     EmailCode,
     Approval,
-    QrApproval,
 }
 
 /// What a trusted device may do: a key holder approves, manages and writes; an
@@ -41,8 +40,41 @@ impl From<proto::Tier> for Tier {
 /// Why an approval is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ApprovalPurpose {
-    Enrollment,
-    KeySharing,
+    /// A new device asks to be trusted and to receive the vault keys.
+    Enroll,
+    /// An email-only device asks for the vault keys.
+    ShareKeys,
+    /// A user with no key holder left asks an admin's key holder (no keys travel).
+    NewRoot,
+}
+
+/// Status of a request on the approver's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ApprovalStatus {
+    Pending,
+    /// Approved; waiting for the new device to acknowledge ("approved, waiting for the
+    /// device").
+    Approved,
+    Completed,
+    Failed,
+    Denied,
+    Expired,
+    Cancelled,
+}
+
+impl From<proto::ApprovalStatus> for ApprovalStatus {
+    fn from(s: proto::ApprovalStatus) -> Self {
+        use proto::ApprovalStatus as S;
+        match s {
+            S::Pending => Self::Pending,
+            S::Approved => Self::Approved,
+            S::Completed => Self::Completed,
+            S::Failed => Self::Failed,
+            S::Denied => Self::Denied,
+            S::Expired => Self::Expired,
+            S::Cancelled => Self::Cancelled,
+        }
+    }
 }
 
 /// Lifecycle of a device.
@@ -144,13 +176,14 @@ pub enum EnrollmentState {
 pub struct ApprovalPrompt {
     pub request_id: String,
     pub purpose: ApprovalPurpose,
-    /// Two digits the approver types.
-    pub number: String,
-    /// Six words both screens show.
-    pub phrase: String,
+    /// The 6-digit code, grouped ("482 913"): display it, never log it.
+    pub code: String,
     /// QR code text (holds the QR secret: display, never log).
     pub qr_payload: String,
+    /// When the code stops working on this device.
     pub expires_at: SystemTime,
+    /// Runs the code still answers (0: ask for a new code).
+    pub runs_left: u32,
 }
 
 impl std::fmt::Debug for ApprovalPrompt {
@@ -172,7 +205,12 @@ pub struct PendingRequest {
     pub origin: String,
     pub created_at: SystemTime,
     pub expires_at: SystemTime,
-    pub phrase: String,
+    /// The requester's tier when it is already trusted (email-only: flag it).
+    pub requester_tier: Option<Tier>,
+    /// It asked from another network than this device's: flag it.
+    pub other_network: bool,
+    /// `Pending`, or `Approved` while waiting for the new device.
+    pub status: ApprovalStatus,
 }
 
 /// A device of the user.
@@ -241,7 +279,6 @@ impl From<proto::VerifiedBy> for VerifiedBy {
         match v {
             proto::VerifiedBy::EmailCode => Self::EmailCode,
             proto::VerifiedBy::Approval => Self::Approval,
-            proto::VerifiedBy::QrApproval => Self::QrApproval,
         }
     }
 }
@@ -249,8 +286,9 @@ impl From<proto::VerifiedBy> for VerifiedBy {
 impl From<proto::ApprovalPurpose> for ApprovalPurpose {
     fn from(p: proto::ApprovalPurpose) -> Self {
         match p {
-            proto::ApprovalPurpose::Enrollment => Self::Enrollment,
-            proto::ApprovalPurpose::KeySharing => Self::KeySharing,
+            proto::ApprovalPurpose::Enroll => Self::Enroll,
+            proto::ApprovalPurpose::ShareKeys => Self::ShareKeys,
+            proto::ApprovalPurpose::NewRoot => Self::NewRoot,
         }
     }
 }
@@ -349,10 +387,10 @@ impl From<vouch_core::ApprovalPrompt> for ApprovalPrompt {
         Self {
             request_id: p.request_id.to_string(),
             purpose: p.purpose.into(),
-            number: p.number,
-            phrase: p.phrase,
+            code: p.code,
             qr_payload: p.qr_payload,
             expires_at: p.expires_at.into(),
+            runs_left: p.runs_left,
         }
     }
 }
@@ -368,7 +406,9 @@ impl From<vouch_core::PendingRequest> for PendingRequest {
             origin: p.origin,
             created_at: p.created_at.into(),
             expires_at: p.expires_at.into(),
-            phrase: p.phrase,
+            requester_tier: p.requester_tier.map(Into::into),
+            other_network: p.other_network,
+            status: p.status.into(),
         }
     }
 }

@@ -158,38 +158,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Approve { request_id, number } => {
+        Command::Approve { request_id } => {
             let client = open()?;
-            if client
-                .pending_requests()
-                .await?
-                .iter()
-                .all(|p| p.request_id != request_id)
-            {
+            let pending = client.pending_requests().await?;
+            let Some(req) = pending.iter().find(|p| p.request_id == request_id) else {
                 return Err(CliError {
                     code: 5,
                     message: "no such pending request".into(),
                 });
-            }
-            let number = match number {
-                Some(n) => n,
-                None => {
-                    eprint!("Enter the number shown on the new device: ");
-                    read_stdin_line()?
-                }
             };
-            client.approve(request_id, &number).await?;
+            // The code is entered only here, after the request's details and the warning.
+            eprintln!(
+                "{}\n\n{}",
+                output::pending_human(req),
+                vouch_core::APPROVER_WARNING
+            );
+            eprint!("Code: ");
+            let code = read_stdin_line()?;
+            client.approve(request_id, &code).await?;
             out.emit(
                 json!({"request_id": request_id, "status": "approved"}),
-                || "Approved: the device is trusted and received your vault keys.".into(),
+                || "Approved: the new device is receiving your vault keys.".into(),
             );
-            Ok(())
-        }
-        Command::ApproveQr { payload } => {
-            open()?.approve_qr(&payload).await?;
-            out.emit(json!({"status": "approved"}), || {
-                "Approved by QR code.".into()
-            });
             Ok(())
         }
         Command::Deny { request_id } => {

@@ -17,6 +17,15 @@ const ALICE: &str = "alice@acme.test";
 const ADMIN: &str = "admin@acme.test";
 const PASSWORD: &str = "dev-password";
 
+/// The person at the phone's fingerprint prompt, who says yes (the demo narrates it).
+struct PersonPresent;
+
+impl vouch_core::UserPresence for PersonPresent {
+    fn confirm(&self, _reason: String) -> bool {
+        true
+    }
+}
+
 fn say(out: &Out, text: &str) {
     if !out.json {
         println!("{text}");
@@ -59,6 +68,8 @@ fn device(
         secret_store: Arc::new(keys),
         listener: None,
         tls: Default::default(),
+        // The demo's phone stands in for the person at the fingerprint prompt.
+        presence: Some(Arc::new(PersonPresent)),
     })?)
 }
 
@@ -193,9 +204,8 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
     say(
         out,
         &format!(
-            "   laptop \"{name}\" shows the number  {}  and the phrase \"{}\"",
-            bold(&prompt.number),
-            prompt.phrase
+            "   laptop \"{name}\" shows the code  {}  (and a QR code for phone cameras)",
+            bold(&prompt.code)
         ),
     );
     let waiter = {
@@ -206,7 +216,7 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
     step(
         out,
         4,
-        "The phone asks \"Trust this session?\"; Alice types the number and approves",
+        "The phone asks \"Trust this session?\"; Alice types the code the laptop shows",
     );
     let pending = phone.pending_requests().await?;
     let req = pending
@@ -216,27 +226,37 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
     for line in output::pending_human(req).lines().take(4) {
         say(out, &format!("   {line}"));
     }
-    let wrong = format!(
-        "{:02}",
-        (prompt.number.parse::<u32>().unwrap_or(0) + 1) % 100
-    );
+    say(out, &format!("   \"{}\"", vouch_core::APPROVER_WARNING));
+    let digits: String = prompt.code.chars().filter(char::is_ascii_digit).collect();
+    let wrong: String = digits
+        .chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect();
     match phone.approve(req.request_id, &wrong).await {
-        Err(vouch_core::Error::WrongNumber) => say(
+        Err(vouch_core::Error::WrongCode) => say(
             out,
-            &format!("   a mistyped {wrong} is refused — nothing is sent"),
+            &format!(
+                "   a mistyped {wrong} fails the PAKE on both sides — nothing is sealed or sent"
+            ),
         ),
         other => {
             return Err(CliError::other(format!(
-                "a wrong number was not refused: {other:?}"
+                "a wrong code was not refused: {other:?}"
             )));
         }
     }
-    phone.approve(req.request_id, &prompt.number).await?;
+    phone.approve(req.request_id, &prompt.code).await?;
     say(
         out,
         &format!(
-            "   Alice types {} — approved; the vault key travels sealed to the laptop's key (HPKE)",
-            prompt.number
+            "   Alice types {} and confirms with her fingerprint — SPAKE2 proves both screens\n   show the same code; the vault key travels sealed to the laptop (HPKE auth+psk)",
+            prompt.code
         ),
     );
     let state = waiter.await.map_err(|_| CliError::other("waiter"))??;

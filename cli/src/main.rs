@@ -85,15 +85,9 @@ pub enum Command {
     },
     /// List pending "Trust this session?" requests (trusted web/mobile devices).
     Pending,
-    /// Approve a request; asks for the number shown on the new device.
-    Approve {
-        request_id: uuid::Uuid,
-        /// The number shown on the new device (asked for when missing).
-        #[arg(long)]
-        number: Option<String>,
-    },
-    /// Approve by the pasted QR payload (`VOUCH1:…`).
-    ApproveQr { payload: String },
+    /// Approve a request: shows "Trust this session?", then asks for the code shown on the
+    /// new device (typed at the prompt, never passed on the command line).
+    Approve { request_id: uuid::Uuid },
     /// Deny a request.
     Deny { request_id: uuid::Uuid },
     /// Ask a device that holds the vault keys to share them (devices verified by email).
@@ -227,7 +221,12 @@ impl From<vouch_core::Error> for CliError {
                 ..
             } => 6,
             E::Server { .. } => 4,
-            E::WrongNumber | E::KeyMismatch | E::InvalidQrPayload(_) | E::UnknownRequest => 5,
+            E::WrongCode
+            | E::QrMismatch
+            | E::InvalidQrPayload(_)
+            | E::UnknownRequest
+            | E::CodeUsedUp
+            | E::NoAnswer => 5,
             E::InvalidState(_) | E::KeyHolderRequired => 6,
             E::InvalidInput(_) | E::InsecureTransport => 2,
             _ => 1,

@@ -110,34 +110,49 @@ pub fn qr(text: &str) -> String {
 
 pub fn prompt_json(p: &ApprovalPrompt) -> Value {
     json!({
-        "request_id": p.request_id, "number": p.number, "phrase": p.phrase,
-        "qr_payload": p.qr_payload, "expires_at": ts(&p.expires_at),
+        "request_id": p.request_id, "purpose": vouch_core::proto::enum_name(&p.purpose),
+        "code": p.code, "qr_payload": p.qr_payload, "expires_at": ts(&p.expires_at),
+        "runs_left": p.runs_left,
     })
 }
 
 pub fn prompt_human(p: &ApprovalPrompt) -> String {
     format!(
-        "On a trusted device, approve \"Trust this session?\" and enter the number:\n\n    {}\n\nBoth screens show the phrase:  {}\n\nOr scan this code with the trusted device:\n{}\n(or paste: vouch approve-qr {})\nrequest {} expires {}",
-        p.number,
-        p.phrase,
+        "On a device that holds your keys, open \"Trust this session?\" for this device and enter\nthe code (apps can scan the QR code instead):\n\n    {}\n\n{}\nrequest {}; the code works until {} and for {} more tr{}",
+        p.code,
         qr(&p.qr_payload),
-        p.qr_payload,
         p.request_id,
-        ts(&p.expires_at)
+        ts(&p.expires_at),
+        p.runs_left,
+        if p.runs_left == 1 { "y" } else { "ies" },
     )
 }
 
 pub fn pending_json(p: &PendingRequest) -> Value {
     json!({
-        "request_id": p.request_id, "purpose": vouch_core::proto::enum_name(&p.purpose), "device_name": p.device_name,
-        "device_kind": vouch_core::proto::enum_name(&p.device_kind), "platform": p.platform, "origin": p.origin,
-        "created_at": ts(&p.created_at), "expires_at": ts(&p.expires_at), "phrase": p.phrase,
+        "request_id": p.request_id, "purpose": vouch_core::proto::enum_name(&p.purpose),
+        "device_name": p.device_name, "device_kind": vouch_core::proto::enum_name(&p.device_kind),
+        "platform": p.platform, "origin": p.origin, "created_at": ts(&p.created_at),
+        "expires_at": ts(&p.expires_at),
+        "requester_tier": p.requester_tier.map(|t| vouch_core::proto::enum_name(&t)),
+        "other_network": p.other_network, "status": vouch_core::proto::enum_name(&p.status),
     })
 }
 
+/// The "Trust this session?" screen: who asks, from where, its flags, and the warning.
 pub fn pending_human(p: &PendingRequest) -> String {
+    let mut flags = String::new();
+    if p.requester_tier == Some(vouch_core::proto::Tier::EmailOnly) {
+        flags.push_str("\n  ⚠ this device was verified by email only");
+    }
+    if p.other_network {
+        flags.push_str("\n  ⚠ it asks from another network than this device");
+    }
+    if p.status == vouch_core::proto::ApprovalStatus::Approved {
+        flags.push_str("\n  approved — waiting for the device");
+    }
     format!(
-        "Trust this session?  [{}]\n  device:   {} ({}, {})\n  from:     {}\n  asked at: {}   expires: {}\n  phrase:   {}\n  approve:  vouch approve {}   (you will be asked for the number it shows)",
+        "Trust this session?  [{}]\n  device:   {} ({}, {})\n  from:     {}\n  asked at: {}   expires: {}{flags}\n  approve:  vouch approve {}",
         vouch_core::proto::enum_name(&p.purpose),
         p.device_name,
         vouch_core::proto::enum_name(&p.device_kind),
@@ -145,7 +160,6 @@ pub fn pending_human(p: &PendingRequest) -> String {
         p.origin,
         ts(&p.created_at),
         ts(&p.expires_at),
-        p.phrase,
         p.request_id
     )
 }

@@ -85,5 +85,7 @@ pub fn open(
         secret_store: Arc::new(keys),
         listener: None,
         tls: Default::default(),
+        // A desktop device: no OS user-presence prompt (phones pass one).
+        presence: None,
     })?)
 }

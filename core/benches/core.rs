@@ -11,7 +11,11 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce, aead::Aead};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use uuid::Uuid;
 use vouch_core::{
-    crypto::{DeviceIdentity, Envelope, EnvelopeContext, ItemAad, VaultKey, open_item, seal_item},
+    crypto::{
+        ApprovalCode, ApproverRun, ConfirmedRun, Descriptor, DeviceIdentity, Envelope,
+        EnvelopeContext, EnvelopePurpose, ItemAad, PakePassword, RequesterRun, RunContext,
+        VaultKey, open_item, seal_item,
+    },
     keystore::SoftwareSecretStore,
     store::{Store, StoredItem},
 };
@@ -23,6 +27,7 @@ fn items(c: &mut Criterion) {
         vault_id: Uuid::new_v4(),
         item_id: Uuid::new_v4(),
         version: 1,
+        epoch: 0,
     };
     let mut g = c.benchmark_group("item_seal_open");
     for size in [64usize, 1024, 65536] {
@@ -30,7 +35,7 @@ fn items(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(size as u64));
         g.bench_function(format!("vouch/{size}"), |b| {
             b.iter(|| {
-                let sealed = seal_item(&key, &at, black_box(&buf)).unwrap();
+                let sealed = seal_item(&key, &at, Some(black_box(&buf[..]))).unwrap();
                 black_box(open_item(&key, &at, &sealed).unwrap());
             })
         });
@@ -47,20 +52,66 @@ fn items(c: &mut Criterion) {
     g.finish();
 }
 
-fn envelopes(c: &mut Criterion) {
-    let device = DeviceIdentity::generate().unwrap();
-    let key = VaultKey::generate().unwrap();
-    let ctx = EnvelopeContext {
+fn run_context(approver: &DeviceIdentity, requester: &DeviceIdentity) -> RunContext {
+    RunContext {
+        purpose: "enroll".into(),
         user_id: Uuid::new_v4(),
         request_id: Uuid::new_v4(),
-        vault_id: Uuid::new_v4(),
-    };
-    let mut g = c.benchmark_group("envelope");
+        requester_id: Uuid::new_v4(),
+        approver_id: Uuid::new_v4(),
+        requester_bundle: requester.public_key().bundle(),
+        approver_bundle: approver.public_key().bundle(),
+        descriptor: Descriptor {
+            name: "laptop".into(),
+            kind: "web".into(),
+            platform: "Linux / Vouch".into(),
+            origin: "127.0.0.1".into(),
+        },
+    }
+}
+
+/// One whole PAKE run, both sides: SPAKE2, transcript, HKDF, both MACs.
+fn run_pair(ctx: &RunContext, code: &ApprovalCode) -> (ConfirmedRun, RequesterRun) {
+    let a = ApproverRun::start(PakePassword::Code(code), ctx.user_id, ctx.request_id).unwrap();
+    let (b, answer) = RequesterRun::answer(PakePassword::Code(code), ctx, a.message()).unwrap();
+    let confirmed = a.finish(ctx, &answer.msg_b, &answer.mac_b).unwrap();
+    b.confirm(&confirmed.mac_a().unwrap()).unwrap();
+    (confirmed, b)
+}
+
+fn approvals(c: &mut Criterion) {
+    let approver = DeviceIdentity::generate().unwrap();
+    let requester = DeviceIdentity::generate().unwrap();
+    let ctx = run_context(&approver, &requester);
+    let code = ApprovalCode::generate().unwrap();
+    let mut g = c.benchmark_group("approval");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("seal_open", |b| {
+    g.bench_function("pake_run_both_sides", |b| {
+        b.iter(|| black_box(run_pair(&ctx, &code)))
+    });
+    let (confirmed, b_run) = run_pair(&ctx, &code);
+    let key = VaultKey::generate().unwrap();
+    let ectx = EnvelopeContext {
+        purpose: EnvelopePurpose::Approval,
+        user_id: ctx.user_id,
+        request_id: ctx.request_id,
+        vault_id: Uuid::new_v4(),
+        epoch: 0,
+    };
+    g.bench_function("envelope_auth_psk_seal_open", |b| {
         b.iter(|| {
-            let env = Envelope::seal(&key, device.public_key(), &ctx, None).unwrap();
-            black_box(env.open(&device, &ctx, None).unwrap());
+            let env = Envelope::seal(
+                &key,
+                &approver,
+                requester.public_key(),
+                confirmed.psk(),
+                &ectx,
+            )
+            .unwrap();
+            black_box(
+                env.open(&requester, approver.public_key(), b_run.psk(), &ectx)
+                    .unwrap(),
+            );
         })
     });
     g.finish();
@@ -84,8 +135,9 @@ fn sealed_item(vault: Uuid, key: &VaultKey) -> StoredItem {
             vault_id: vault,
             item_id,
             version: 1,
+            epoch: 0,
         },
-        &[0x33; 256],
+        Some(&[0x33; 256]),
     )
     .unwrap();
     StoredItem {
@@ -93,7 +145,9 @@ fn sealed_item(vault: Uuid, key: &VaultKey) -> StoredItem {
         item_id,
         version: 1,
         sealed: Some(sealed),
+        deleted: false,
         dirty: true,
+        high: 1,
     }
 }
 
@@ -148,5 +202,5 @@ fn store(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, items, envelopes, store);
+criterion_group!(benches, items, approvals, store);
 criterion_main!(benches);

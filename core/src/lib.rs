@@ -3,8 +3,8 @@
 //! The trusted-devices core of Vouch, shared by the Android and iOS apps (through
 //! `vouch-ffi`), the desktop CLI and the tests.
 //!
-//! - [`crypto`]: device identity, vault keys, HPKE envelopes, sealed items, approval check
-//!   values and the QR approval payload.
+//! - [`crypto`]: device identity, vault keys, the approval's PAKE and transcript, HPKE
+//!   envelopes (mode_auth_psk), the approval payload, sealed items and the QR code.
 //! - [`keystore`]: the [`keystore::SecretStore`] the apps implement over Android
 //!   Keystore / iOS Keychain, and a software store for desktop, tests and CI.
 //! - [`store`]: the on-device SQLite database with every secret column encrypted.
@@ -26,8 +26,9 @@ pub mod tls;
 mod transport;
 
 pub use client::{
-    ApprovalPrompt, Client, ClientConfig, ClientListener, DATABASE_FILE, DeviceInfo,
-    EnrollmentState, ItemInfo, PendingRequest, SyncReport, VaultInfo, Verification,
+    APPROVER_WARNING, ApprovalPrompt, CODE_LIFETIME_MS, Client, ClientConfig, ClientListener,
+    DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, PendingRequest, RUNS_PER_CODE,
+    SyncReport, UserPresence, VaultInfo, Verification,
 };
 pub use error::{Error, Result};
 pub use tls::TlsPolicy;

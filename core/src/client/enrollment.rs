@@ -8,7 +8,7 @@ use vouch_proto::{
 
 use super::{Client, EnrollmentState, Verification, state::Tokens};
 use crate::{
-    crypto::DeviceIdentity,
+    crypto::{DeviceIdentity, PublicKey},
     error::{Error, Result},
 };
 
@@ -112,14 +112,14 @@ impl Client {
             name: name.clone(),
             kind: d.kind,
             platform: format!("{} / {}", d.os, d.app),
-            public_key: identity.public_key().as_bytes().to_vec().into(),
+            key_bundle: identity.public_key().bundle().into(),
         };
         let device: Device = self
             .inner
             .transport
             .post("/v1/devices", Some(&account), &req)
             .await?;
-        if device.public_key.0 != identity.public_key().as_bytes() {
+        if PublicKey::from_bundle(&device.key_bundle.0)? != *identity.public_key() {
             return Err(Error::Protocol("server registered another key"));
         }
         let state = EnrollmentState::Verifying {

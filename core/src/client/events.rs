@@ -61,8 +61,13 @@ impl Client {
         Ok(())
     }
 
+    /// A key holder of an approving kind lists requests; nobody else may.
+    fn may_approve(&self) -> bool {
+        self.inner.device.kind.can_approve() && self.state().is_key_holder()
+    }
+
     async fn refresh_after_reconnect(&self) -> Result<()> {
-        if self.inner.device.kind.can_approve() {
+        if self.may_approve() {
             self.pending_requests().await?;
         }
         if self.approval_prompt()?.is_some() {
@@ -79,7 +84,7 @@ impl Client {
                 Err(Error::Wiped)
             }
             Event::ApprovalRequested { .. } | Event::ApprovalDecided { .. } => {
-                if self.inner.device.kind.can_approve() {
+                if self.may_approve() {
                     self.pending_requests().await?;
                 }
                 if self.approval_prompt()?.is_some() {
@@ -87,11 +92,11 @@ impl Client {
                 }
                 Ok(())
             }
-            Event::EnvelopeAdded { .. } => {
+            Event::ApprovalRun { .. } => {
                 if self.approval_prompt()?.is_some() {
                     self.check_approval().await?;
                 }
-                self.sync().await.map(|_| ())
+                Ok(())
             }
             Event::ItemChanged { .. } => self.sync().await.map(|_| ()),
             Event::DeviceAdded { .. } | Event::DeviceDisabled { .. } => Ok(()),

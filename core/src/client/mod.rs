@@ -6,9 +6,10 @@
 //! crosses this API. State changes are written to the store first, then reported to the
 //! [`ClientListener`].
 
-mod approval;
+mod approver;
 mod enrollment;
 mod events;
+mod requester;
 mod state;
 mod vault;
 
@@ -17,7 +18,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-pub use approval::{ApprovalPrompt, PendingRequest};
+pub use approver::{APPROVER_WARNING, PendingRequest};
+pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;
 pub use state::{EnrollmentState, Verification};
 pub use vault::{ItemInfo, SyncReport, VaultInfo};
@@ -39,6 +41,15 @@ pub trait ClientListener: Send + Sync {
     fn pending_approvals_changed(&self, pending: Vec<PendingRequest>);
     /// Vaults or items changed (sync, new keys, remote edits).
     fn vaults_changed(&self);
+}
+
+/// The OS's user-presence check before a phone approves (BiometricPrompt /
+/// LocalAuthentication, device credential allowed), implemented by the app. Called from a
+/// Rust thread; may block until the person answers. `false` refuses the approval and
+/// nothing is sent.
+pub trait UserPresence: Send + Sync {
+    /// Asks the person to confirm `reason` (e.g. `Trust "Alice's laptop"?`).
+    fn confirm(&self, reason: String) -> bool;
 }
 
 /// What this install is, for registration and the default device name.
@@ -66,6 +77,9 @@ pub struct ClientConfig {
     pub secret_store: Arc<dyn SecretStore>,
     /// Who to tell about changes.
     pub listener: Option<Arc<dyn ClientListener>>,
+    /// The user-presence check a `mobile` device runs before it approves (required there:
+    /// without one a phone cannot approve).
+    pub presence: Option<Arc<dyn UserPresence>>,
     /// Which server certificates to accept (default: the bundled roots, no pins).
     pub tls: crate::TlsPolicy,
 }
@@ -86,6 +100,7 @@ struct Inner {
     server_url: String,
     device: DeviceInfo,
     listener: Option<Arc<dyn ClientListener>>,
+    presence: Option<Arc<dyn UserPresence>>,
     state: Mutex<EnrollmentState>,
     tokens: Mutex<Tokens>,
     /// Serialises state transitions (one writer of the state machine).
@@ -122,6 +137,7 @@ impl Client {
                 server_url: config.server_url,
                 device: config.device,
                 listener: config.listener,
+                presence: config.presence,
                 state: Mutex::new(state),
                 tokens: Mutex::new(tokens),
                 transition: tokio::sync::Mutex::new(()),

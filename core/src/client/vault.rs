@@ -9,7 +9,7 @@ use vouch_proto::{Bytes, CreateVault, ErrorCode, ItemRecord, PutItem, Vault};
 
 use super::{Client, EnrollmentState};
 use crate::{
-    crypto::{ItemAad, SecretBytes, VaultKey, open_item, seal_item},
+    crypto::{ItemAad, OpenedItem, SecretBytes, VaultKey, open_item, seal_item, sealed_item_epoch},
     error::{Error, Result},
     store::{Change, StoredItem, now_ms},
 };
@@ -49,6 +49,9 @@ pub struct SyncReport {
     pub conflicts: u32,
     /// Operations still queued (the server was unreachable).
     pub queued: u32,
+    /// Pulled records refused and held back: they did not open, were below a version this
+    /// device already had (a rollback), or were unsealed deletes. The last good copy stays.
+    pub refused: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -79,13 +82,32 @@ impl Client {
         }
     }
 
-    fn key_of(&self, vault_id: Uuid) -> Result<VaultKey> {
+    fn key_of(&self, vault_id: Uuid, epoch: u32) -> Result<VaultKey> {
         self.inner
             .store
-            .vault_key(vault_id)?
+            .vault_key(vault_id, epoch)?
             .ok_or(Error::InvalidState(
                 "this device does not hold the vault's key",
             ))
+    }
+
+    /// The newest key epoch of a vault this device holds: what new writes are sealed under.
+    fn write_epoch(&self, vault_id: Uuid) -> Result<u32> {
+        self.inner
+            .store
+            .vault_key_epochs(vault_id)?
+            .last()
+            .copied()
+            .ok_or(Error::InvalidState(
+                "this device does not hold the vault's key",
+            ))
+    }
+
+    /// Opens a stored or pulled record with the key of the epoch it names.
+    fn open_record(&self, at: ItemAad, sealed: &[u8]) -> Result<OpenedItem> {
+        let epoch = sealed_item_epoch(sealed)?;
+        let key = self.key_of(at.vault_id, epoch)?;
+        open_item(&key, &ItemAad { epoch, ..at }, sealed)
     }
 
     /// Creates a local vault: a fresh 256-bit key that never leaves the device unsealed.
@@ -171,7 +193,8 @@ impl Client {
     ) -> Result<ItemInfo> {
         // Vault and item writes are for key holders only (Trust v2).
         self.require_key_holder_device()?;
-        let key = self.key_of(vault_id)?;
+        let epoch = self.write_epoch(vault_id)?;
+        let key = self.key_of(vault_id, epoch)?;
         let version = self
             .inner
             .store
@@ -179,31 +202,31 @@ impl Client {
             .map(|i| i.version)
             .unwrap_or(0)
             + 1;
-        let sealed = plaintext
-            .map(|p| {
-                seal_item(
-                    &key,
-                    &ItemAad {
-                        vault_id,
-                        item_id,
-                        version,
-                    },
-                    p,
-                )
-            })
-            .transpose()?;
+        // A delete is a sealed tombstone: only a key holder can make one that opens.
+        let sealed = seal_item(
+            &key,
+            &ItemAad {
+                vault_id,
+                item_id,
+                version,
+                epoch,
+            },
+            plaintext,
+        )?;
         let item = StoredItem {
             vault_id,
             item_id,
             version,
-            sealed: sealed.clone(),
+            sealed: Some(sealed.clone()),
+            deleted: plaintext.is_none(),
             dirty: true,
+            high: version,
         };
         let (kind, payload) = encode(&Op::PutItem {
             vault_id,
             item_id,
             version,
-            ciphertext: sealed.map(Bytes),
+            ciphertext: Some(Bytes(sealed)),
         })?;
         // The item and its queued upload land together: a crash cannot leave a local
         // write that is never sent.
@@ -233,23 +256,23 @@ impl Client {
     /// `None` when the item does not exist or was deleted.
     pub fn get_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<SecretBytes>> {
         self.require_trusted()?;
-        let key = self.key_of(vault_id)?;
+        self.write_epoch(vault_id)?;
         let Some(item) = self.inner.store.item(vault_id, item_id)? else {
             return Ok(None);
         };
         let Some(sealed) = item.sealed else {
             return Ok(None);
         };
-        open_item(
-            &key,
-            &ItemAad {
-                vault_id,
-                item_id,
-                version: item.version,
-            },
-            &sealed,
-        )
-        .map(Some)
+        let at = ItemAad {
+            vault_id,
+            item_id,
+            version: item.version,
+            epoch: 0,
+        };
+        match self.open_record(at, &sealed)? {
+            OpenedItem::Live(plain) => Ok(Some(plain)),
+            OpenedItem::Deleted => Ok(None),
+        }
     }
 
     /// The live items of a vault (a local read).
@@ -414,7 +437,9 @@ impl Client {
             item_id,
             version: 0,
             sealed: None,
+            deleted: false,
             dirty: false,
+            high: 0,
         };
         let cursor = format!("items_seq.{vault_id}");
         let mut changes = vec![
@@ -428,16 +453,18 @@ impl Client {
         let Some(ct) = ciphertext else {
             return self.inner.store.apply(&changes);
         };
-        let key = self.key_of(vault_id)?;
-        let plain = open_item(
-            &key,
-            &ItemAad {
-                vault_id,
-                item_id,
-                version,
-            },
-            &ct.0,
-        )?;
+        let at = ItemAad {
+            vault_id,
+            item_id,
+            version,
+            epoch: 0,
+        };
+        // A losing delete needs no copy: the server's version wins.
+        let OpenedItem::Live(plain) = self.open_record(at, &ct.0)? else {
+            return self.inner.store.apply(&changes);
+        };
+        let epoch = self.write_epoch(vault_id)?;
+        let key = self.key_of(vault_id, epoch)?;
         let copy_id = Uuid::new_v4();
         let sealed = seal_item(
             &key,
@@ -445,15 +472,18 @@ impl Client {
                 vault_id,
                 item_id: copy_id,
                 version: 1,
+                epoch,
             },
-            &plain,
+            Some(&plain),
         )?;
         let copy = StoredItem {
             vault_id,
             item_id: copy_id,
             version: 1,
             sealed: Some(sealed.clone()),
+            deleted: false,
             dirty: true,
+            high: 1,
         };
         let (kind, payload) = encode(&Op::PutItem {
             vault_id,
@@ -487,13 +517,16 @@ impl Client {
             self.inner.store.upsert_vault(v.id, &v.name)?;
         }
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
-            report.received += self.pull_items(&token, v.id).await?;
+            let (received, refused) = self.pull_items(&token, v.id).await?;
+            report.received += received;
+            report.refused += refused;
         }
         self.notify_vaults();
         Ok(report)
     }
 
-    async fn pull_items(&self, token: &str, vault_id: Uuid) -> Result<u32> {
+    /// Pulls a vault's new records: (stored, refused).
+    async fn pull_items(&self, token: &str, vault_id: Uuid) -> Result<(u32, u32)> {
         let cursor_key = format!("items_seq.{vault_id}");
         let since: u64 = self
             .inner
@@ -514,6 +547,7 @@ impl Client {
             .await?;
         let mut max_seq = since;
         let mut fresh = Vec::new();
+        let mut refused = Vec::new();
         for r in records {
             max_seq = max_seq.max(r.seq);
             let local = self.inner.store.item(vault_id, r.item_id)?;
@@ -530,23 +564,62 @@ impl Client {
             {
                 continue;
             }
-            fresh.push(StoredItem {
-                vault_id,
-                item_id: r.item_id,
-                version: r.version,
-                sealed: r.ciphertext.map(|b| b.0),
-                dirty: false,
-            });
+            // Trust v2: a record replaces the local copy only if it opens, and never
+            // below the highest version this device opened or wrote.
+            let high = local.as_ref().map_or(0, |l| l.high);
+            let verdict = match &r.ciphertext {
+                _ if r.version < high => Err("rollback below a version this device had"),
+                None => Err("unsealed delete"),
+                Some(ct) => {
+                    let at = ItemAad {
+                        vault_id,
+                        item_id: r.item_id,
+                        version: r.version,
+                        epoch: 0,
+                    };
+                    self.open_record(at, &ct.0)
+                        .map_err(|_| "does not open under the vault key")
+                }
+            };
+            match verdict {
+                Ok(opened) => fresh.push(StoredItem {
+                    vault_id,
+                    item_id: r.item_id,
+                    version: r.version,
+                    sealed: r.ciphertext.map(|b| b.0),
+                    deleted: matches!(opened, OpenedItem::Deleted),
+                    dirty: false,
+                    high: r.version,
+                }),
+                Err(reason) => {
+                    log::warn!("refused item {} v{}: {reason}", r.item_id, r.version);
+                    refused.push((r.item_id, r.version, reason));
+                }
+            }
         }
-        // The items and the cursor move together.
+        // The items, the refusals and the cursor move together.
         let cursor = max_seq.to_string();
         let mut changes: Vec<Change<'_>> = fresh.iter().map(Change::Item).collect();
+        for (item_id, version, reason) in &refused {
+            changes.push(Change::HoldBack {
+                vault_id,
+                item_id: *item_id,
+                version: *version,
+                reason,
+            });
+        }
         changes.push(Change::Setting {
             name: &cursor_key,
             value: &cursor,
         });
         self.inner.store.apply(&changes)?;
-        Ok(fresh.len() as u32)
+        if !refused.is_empty() {
+            self.inner.store.audit(
+                "items_refused",
+                &format!("{} record(s) of vault {vault_id} held back", refused.len()),
+            )?;
+        }
+        Ok((fresh.len() as u32, refused.len() as u32))
     }
 }
 

@@ -2,9 +2,9 @@
 //! is a sealed tombstone, so only a key holder can delete, and a pulled record is trusted
 //! only after it opens.
 //!
-//! Layout (format 2): `format (1) ‖ flags (1) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`;
-//! flags bit 0 = deleted (a tombstone's plaintext is empty). The nonce is random (192
-//! bits). The associated data is `"vouch/item/v2" ‖ vault id ‖ item id ‖ version (u64 BE)
+//! Layout (format 2): `format (1) ‖ flags (1) ‖ epoch (u32 BE) ‖ nonce (24) ‖ ciphertext
+//! ‖ tag (16)`; flags bit 0 = deleted (a tombstone's plaintext is empty); the epoch names
+//! the vault key it is sealed under. The nonce is random (192 bits). The associated data is `"vouch/item/v2" ‖ vault id ‖ item id ‖ version (u64 BE)
 //! ‖ epoch (u32 BE) ‖ flags`, so a ciphertext moved to another vault, item, version or
 //! epoch, or a live record turned into a tombstone (or back), fails to open.
 
@@ -22,7 +22,7 @@ pub const ITEM_FORMAT_V2: u8 = 2;
 const FLAG_DELETED: u8 = 1;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
-const HEADER_LEN: usize = 2 + NONCE_LEN;
+const HEADER_LEN: usize = 2 + 4 + NONCE_LEN;
 /// Bytes a sealed item adds to its plaintext.
 pub const ITEM_OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 const AAD_LABEL: &[u8] = b"vouch/item/v2";
@@ -70,6 +70,7 @@ pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: Option<&[u8]>) -> Resu
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let mut out = Vec::with_capacity(ITEM_OVERHEAD + body.len());
     out.extend_from_slice(&[ITEM_FORMAT_V2, flags]);
+    out.extend_from_slice(&at.epoch.to_be_bytes());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(body);
     let tag = cipher
@@ -83,14 +84,24 @@ pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: Option<&[u8]>) -> Resu
     Ok(out)
 }
 
-/// Opens a sealed record: its plaintext, or [`OpenedItem::Deleted`] for a tombstone.
-/// Fails with [`Error::MalformedItem`] or [`Error::ItemOpen`] for anything else.
-pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<OpenedItem> {
+/// The epoch a sealed record names (authenticated only when it opens): which vault key
+/// to open it with.
+pub fn sealed_item_epoch(sealed: &[u8]) -> Result<u32> {
     if sealed.len() < ITEM_OVERHEAD || sealed[0] != ITEM_FORMAT_V2 || sealed[1] > FLAG_DELETED {
         return Err(Error::MalformedItem);
     }
+    let epoch: [u8; 4] = sealed[2..6].try_into().map_err(|_| Error::MalformedItem)?;
+    Ok(u32::from_be_bytes(epoch))
+}
+
+/// Opens a sealed record: its plaintext, or [`OpenedItem::Deleted`] for a tombstone.
+/// Fails with [`Error::MalformedItem`] or [`Error::ItemOpen`] for anything else.
+pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<OpenedItem> {
+    if sealed_item_epoch(sealed)? != at.epoch {
+        return Err(Error::ItemOpen);
+    }
     let flags = sealed[1];
-    let nonce: [u8; NONCE_LEN] = sealed[2..HEADER_LEN]
+    let nonce: [u8; NONCE_LEN] = sealed[6..HEADER_LEN]
         .try_into()
         .map_err(|_| Error::MalformedItem)?;
     let (body, tag) = sealed[HEADER_LEN..].split_at(sealed.len() - ITEM_OVERHEAD);

@@ -23,7 +23,9 @@ pub use envelope::{
     ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopePurpose, SUITE_AUTH_PSK_X25519_CHACHA20,
 };
 pub use identity::{DeviceIdentity, PUBLIC_KEY_LEN, PublicKey};
-pub use item::{ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, OpenedItem, open_item, seal_item};
+pub use item::{
+    ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, OpenedItem, open_item, seal_item, sealed_item_epoch,
+};
 pub use pake::{
     ApprovalPsk, ApproverRun, ConfirmedRun, MAC_LEN, PakePassword, RequesterRun, RunAnswer,
 };

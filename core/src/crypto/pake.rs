@@ -108,17 +108,21 @@ impl RunKeys {
     }
 
     fn mac_a(&self) -> Result<[u8; MAC_LEN]> {
-        Ok(Self::mac(&self.k_a, b"vouch/v2/confirm/A", &self.transcript)?
-            .finalize()
-            .into_bytes()
-            .into())
+        Ok(
+            Self::mac(&self.k_a, b"vouch/v2/confirm/A", &self.transcript)?
+                .finalize()
+                .into_bytes()
+                .into(),
+        )
     }
 
     fn mac_b(&self) -> Result<[u8; MAC_LEN]> {
-        Ok(Self::mac(&self.k_b, b"vouch/v2/confirm/B", &self.transcript)?
-            .finalize()
-            .into_bytes()
-            .into())
+        Ok(
+            Self::mac(&self.k_b, b"vouch/v2/confirm/B", &self.transcript)?
+                .finalize()
+                .into_bytes()
+                .into(),
+        )
     }
 
     /// Constant-time check of the other side's MAC.
@@ -306,7 +310,12 @@ mod tests {
         }
     }
 
-    fn run(shown: &ApprovalCode, typed: &ApprovalCode, a: &RunContext, b: &RunContext) -> Result<()> {
+    fn run(
+        shown: &ApprovalCode,
+        typed: &ApprovalCode,
+        a: &RunContext,
+        b: &RunContext,
+    ) -> Result<()> {
         let ar = ApproverRun::start(PakePassword::Code(typed), a.user_id, a.request_id)?;
         let (br, answer) = RequesterRun::answer(PakePassword::Code(shown), b, ar.message())?;
         let confirmed = ar.finish(a, &answer.msg_b, &answer.mac_b)?;
@@ -330,6 +339,9 @@ mod tests {
         assert!(matches!(run(&code, &wrong, &c, &c), Err(Error::WrongCode)));
         let mut other = c.clone();
         other.purpose = "share_keys".into();
-        assert!(matches!(run(&code, &code, &c, &other), Err(Error::WrongCode)));
+        assert!(matches!(
+            run(&code, &code, &c, &other),
+            Err(Error::WrongCode)
+        ));
     }
 }

@@ -64,7 +64,8 @@ impl ApprovalPayload {
         let mut rest = body;
         let mut seen_envelopes = false;
         while let Some((&ty, r)) = rest.split_first() {
-            let len = u32::from_be_bytes(r.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+            let len =
+                u32::from_be_bytes(r.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
             let section = r.get(4..4 + len as usize).ok_or_else(bad)?;
             rest = &r[4 + len as usize..];
             match ty {
@@ -72,11 +73,20 @@ impl ApprovalPayload {
                     seen_envelopes = true;
                     let mut s = section;
                     while !s.is_empty() {
-                        let vault_id = Uuid::from_slice(s.get(..16).ok_or_else(bad)?).map_err(|_| bad())?;
-                        let epoch =
-                            u32::from_be_bytes(s.get(16..20).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
-                        let n = u16::from_be_bytes(s.get(20..22).ok_or_else(bad)?.try_into().map_err(|_| bad())?)
-                            as usize;
+                        let vault_id =
+                            Uuid::from_slice(s.get(..16).ok_or_else(bad)?).map_err(|_| bad())?;
+                        let epoch = u32::from_be_bytes(
+                            s.get(16..20)
+                                .ok_or_else(bad)?
+                                .try_into()
+                                .map_err(|_| bad())?,
+                        );
+                        let n = u16::from_be_bytes(
+                            s.get(20..22)
+                                .ok_or_else(bad)?
+                                .try_into()
+                                .map_err(|_| bad())?,
+                        ) as usize;
                         let envelope = Envelope::from_bytes(s.get(22..22 + n).ok_or_else(bad)?)?;
                         s = &s[22 + n..];
                         out.envelopes.push(PayloadEnvelope {
@@ -105,7 +115,8 @@ impl ApprovalPayload {
             return Err(Error::MalformedPayload);
         }
         let cipher = XChaCha20Poly1305::new((&*keys.payload).into());
-        let nonce = XNonce::try_from(&bytes[1..1 + NONCE_LEN]).map_err(|_| Error::MalformedPayload)?;
+        let nonce =
+            XNonce::try_from(&bytes[1..1 + NONCE_LEN]).map_err(|_| Error::MalformedPayload)?;
         let body = Zeroizing::new(
             cipher
                 .decrypt(

@@ -76,6 +76,34 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX items_dirty ON items(dirty) WHERE dirty = 1;
     "#,
+    // v3: Trust v2. Vault keys per (vault, epoch), never replaced; each item keeps the
+    // highest version this device opened or wrote (`high`: no rollback below it) and
+    // whether it is a sealed tombstone; records that did not open are held back, not
+    // stored over a good copy. v1 approval rows (number matching) are dropped.
+    r#"
+    CREATE TABLE vault_keys_v3 (
+        vault_id    TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+        epoch       INTEGER NOT NULL,
+        sealed_key  BLOB NOT NULL,          -- sealed under the database key
+        PRIMARY KEY (vault_id, epoch)
+    ) STRICT;
+    INSERT INTO vault_keys_v3 (vault_id, epoch, sealed_key)
+        SELECT vault_id, 0, sealed_key FROM vault_keys;
+    DROP TABLE vault_keys;
+    ALTER TABLE vault_keys_v3 RENAME TO vault_keys;
+    ALTER TABLE items ADD COLUMN high INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    UPDATE items SET high = version, deleted = (sealed IS NULL);
+    CREATE TABLE held_back (
+        vault_id    TEXT NOT NULL,
+        item_id     TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        reason      TEXT NOT NULL,          -- why it was refused (no secrets)
+        at          INTEGER NOT NULL,
+        PRIMARY KEY (vault_id, item_id, version)
+    ) STRICT;
+    DELETE FROM pending_approvals;
+    "#,
 ];
 
 /// The schema version this build writes.

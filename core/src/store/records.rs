@@ -31,10 +31,17 @@ pub struct StoredItem {
     pub item_id: Uuid,
     /// Version of this ciphertext.
     pub version: u64,
-    /// `crypto::seal_item` output; `None` marks a deletion (tombstone).
+    /// `crypto::seal_item` output (a live item or a sealed tombstone); `None` only for a
+    /// row forgotten after a lost conflict.
     pub sealed: Option<Vec<u8>>,
+    /// A sealed tombstone (the item was deleted by a key holder).
+    pub deleted: bool,
     /// Written locally and not yet acknowledged by the server.
     pub dirty: bool,
+    /// The highest version this device opened or wrote for the item (tombstones
+    /// included); a pulled record below it is a rollback and is refused. Kept across
+    /// writes: a write never lowers it.
+    pub high: u64,
 }
 
 /// One write of a [`Store::apply`] batch.
@@ -49,6 +56,37 @@ pub enum Change<'a> {
         item_id: Uuid,
         /// The version the server acknowledged.
         version: u64,
+    },
+    /// Store a received vault key for (vault, epoch), creating a placeholder vault row; a
+    /// held key is never replaced (the caller refuses a different one first).
+    VaultKey {
+        /// Vault id.
+        vault_id: Uuid,
+        /// Key epoch.
+        epoch: u32,
+        /// The key.
+        key: &'a VaultKey,
+    },
+    /// Replace a pending approval row's sealed payload.
+    PendingApproval {
+        /// Request id.
+        request_id: Uuid,
+        /// The new payload.
+        payload: &'a [u8],
+    },
+    /// Forget a pending approval row.
+    ForgetApproval(Uuid),
+    /// Record a pulled item version that was refused (did not open, rollback, unsealed
+    /// delete), with the reason; the local copy stays.
+    HoldBack {
+        /// Vault id.
+        vault_id: Uuid,
+        /// Item id.
+        item_id: Uuid,
+        /// The refused version.
+        version: u64,
+        /// Why (no secrets).
+        reason: &'a str,
     },
     /// Create a vault with its key (sealed under the database key).
     NewVault {
@@ -223,20 +261,20 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the key of an existing vault, sealed under the database key. A held key is
-    /// never replaced: the same key again is a no-op, a different one is
+    /// Stores the key of an existing vault for `epoch`, sealed under the database key. A
+    /// held key is never replaced: the same key again is a no-op, a different one is
     /// [`Error::KeyConflict`] and changes nothing.
-    pub fn put_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<()> {
-        match self.vault_key(id)? {
+    pub fn put_vault_key(&self, id: Uuid, epoch: u32, key: &VaultKey) -> Result<()> {
+        match self.vault_key(id, epoch)? {
             Some(held) if held.ct_eq(key) => return Ok(()),
             Some(_) => return Err(Error::KeyConflict),
             None => {}
         }
-        let sealed = self.seal_vault_key(id, key)?;
+        let sealed = self.seal_vault_key(id, epoch, key)?;
         let n = self.conn()?.execute(
-            "INSERT INTO vault_keys (vault_id, sealed_key) SELECT id, ?2 FROM vaults WHERE id = ?1
-             ON CONFLICT(vault_id) DO NOTHING",
-            params![id.to_string(), sealed],
+            "INSERT INTO vault_keys (vault_id, epoch, sealed_key) SELECT id, ?2, ?3 FROM vaults WHERE id = ?1
+             ON CONFLICT(vault_id, epoch) DO NOTHING",
+            params![id.to_string(), epoch, sealed],
         )?;
         if n == 0 {
             Err(Error::NotFound("vault"))
@@ -245,29 +283,44 @@ impl Store {
         }
     }
 
-    fn seal_vault_key(&self, id: Uuid, key: &VaultKey) -> Result<Vec<u8>> {
-        self.cipher()
-            .0
-            .seal("vault_keys", "sealed_key", &id.to_string(), key.expose())
+    /// The sealed column's row key: the vault id for epoch 0 (as before epochs), else
+    /// `vault#epoch`, so a key copied to another epoch's row does not open.
+    fn key_row(id: Uuid, epoch: u32) -> String {
+        if epoch == 0 {
+            id.to_string()
+        } else {
+            format!("{id}#{epoch}")
+        }
     }
 
-    /// The key of a vault, if this device holds it.
-    pub fn vault_key(&self, id: Uuid) -> Result<Option<VaultKey>> {
+    fn seal_vault_key(&self, id: Uuid, epoch: u32, key: &VaultKey) -> Result<Vec<u8>> {
+        self.cipher().0.seal(
+            "vault_keys",
+            "sealed_key",
+            &Self::key_row(id, epoch),
+            key.expose(),
+        )
+    }
+
+    /// The key of a vault for one epoch, if this device holds it.
+    pub fn vault_key(&self, id: Uuid, epoch: u32) -> Result<Option<VaultKey>> {
         let sealed: Option<Vec<u8>> = self
             .conn()?
             .query_row(
-                "SELECT sealed_key FROM vault_keys WHERE vault_id = ?1",
-                [id.to_string()],
+                "SELECT sealed_key FROM vault_keys WHERE vault_id = ?1 AND epoch = ?2",
+                params![id.to_string(), epoch],
                 |r| r.get(0),
             )
             .optional()?;
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let bytes = self
-            .cipher()
-            .0
-            .open("vault_keys", "sealed_key", &id.to_string(), &sealed)?;
+        let bytes = self.cipher().0.open(
+            "vault_keys",
+            "sealed_key",
+            &Self::key_row(id, epoch),
+            &sealed,
+        )?;
         let arr: [u8; 32] = bytes
             .as_slice()
             .try_into()
@@ -275,12 +328,47 @@ impl Store {
         Ok(Some(VaultKey::from_bytes(Zeroizing::new(arr))))
     }
 
+    /// The epochs of a vault's keys this device holds, oldest first.
+    pub fn vault_key_epochs(&self, id: Uuid) -> Result<Vec<u32>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT epoch FROM vault_keys WHERE vault_id = ?1 ORDER BY epoch")?;
+        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, u32>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Pulled records this device refused, newest first: (vault, item, version, reason).
+    pub fn held_back(&self) -> Result<Vec<(Uuid, Uuid, u64, String)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT vault_id, item_id, version, reason FROM held_back ORDER BY at DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (v, i, ver, reason) = row?;
+            Ok((
+                Uuid::parse_str(&v).map_err(|_| Error::CorruptRow("held_back"))?,
+                Uuid::parse_str(&i).map_err(|_| Error::CorruptRow("held_back"))?,
+                u64::try_from(ver).map_err(|_| Error::CorruptRow("held_back"))?,
+                reason,
+            ))
+        })
+        .collect()
+    }
+
     /// Every vault this device knows, by name.
     pub fn vaults(&self) -> Result<Vec<VaultRecord>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT v.id, v.name, k.vault_id IS NOT NULL FROM vaults v
-             LEFT JOIN vault_keys k ON k.vault_id = v.id ORDER BY v.name, v.id",
+            "SELECT v.id, v.name, EXISTS (SELECT 1 FROM vault_keys k WHERE k.vault_id = v.id)
+             FROM vaults v ORDER BY v.name, v.id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((uuid_col(r, 0, "vaults")?, r.get(1)?, r.get(2)?))
@@ -316,10 +404,11 @@ impl Store {
             match change {
                 Change::Item(it) => {
                     tx.prepare_cached(
-                        "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                        "INSERT INTO items (vault_id, id, version, sealed, dirty, updated_at, high, deleted)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?7)
                          ON CONFLICT(vault_id, id) DO UPDATE SET version = excluded.version,
-                           sealed = excluded.sealed, dirty = excluded.dirty, updated_at = excluded.updated_at",
+                           sealed = excluded.sealed, dirty = excluded.dirty, updated_at = excluded.updated_at,
+                           deleted = excluded.deleted, high = max(items.high, excluded.version)",
                     )?
                     .execute(params![
                         it.vault_id.to_string(),
@@ -327,7 +416,8 @@ impl Store {
                         version_to_sql(it.version)?,
                         it.sealed,
                         it.dirty,
-                        now_ms()
+                        now_ms(),
+                        it.deleted
                     ])?;
                 }
                 Change::ItemSynced {
@@ -339,14 +429,61 @@ impl Store {
                         .execute(params![vault_id.to_string(), item_id.to_string(), version_to_sql(*version)?])?;
                 }
                 Change::NewVault { id, name, key } => {
-                    let sealed = self.seal_vault_key(*id, key)?;
+                    let sealed = self.seal_vault_key(*id, 0, key)?;
                     tx.execute(
                         "INSERT INTO vaults (id, name, created_at) VALUES (?1, ?2, ?3)",
                         params![id.to_string(), name, now_ms()],
                     )?;
                     tx.execute(
-                        "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)",
+                        "INSERT INTO vault_keys (vault_id, epoch, sealed_key) VALUES (?1, 0, ?2)",
                         params![id.to_string(), sealed],
+                    )?;
+                }
+                Change::VaultKey {
+                    vault_id,
+                    epoch,
+                    key,
+                } => {
+                    let sealed = self.seal_vault_key(*vault_id, *epoch, key)?;
+                    tx.execute(
+                        "INSERT INTO vaults (id, name, created_at) VALUES (?1, '', ?2) ON CONFLICT(id) DO NOTHING",
+                        params![vault_id.to_string(), now_ms()],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO vault_keys (vault_id, epoch, sealed_key) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(vault_id, epoch) DO NOTHING",
+                        params![vault_id.to_string(), epoch, sealed],
+                    )?;
+                }
+                Change::PendingApproval {
+                    request_id,
+                    payload,
+                } => {
+                    let rid = request_id.to_string();
+                    let sealed =
+                        self.cipher()
+                            .0
+                            .seal("pending_approvals", "sealed", &rid, payload)?;
+                    tx.execute(
+                        "UPDATE pending_approvals SET sealed = ?2 WHERE request_id = ?1",
+                        params![rid, sealed],
+                    )?;
+                }
+                Change::ForgetApproval(request_id) => {
+                    tx.execute(
+                        "DELETE FROM pending_approvals WHERE request_id = ?1",
+                        [request_id.to_string()],
+                    )?;
+                }
+                Change::HoldBack {
+                    vault_id,
+                    item_id,
+                    version,
+                    reason,
+                } => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO held_back (vault_id, item_id, version, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![vault_id.to_string(), item_id.to_string(), version_to_sql(*version)?, reason, now_ms()],
                     )?;
                 }
                 Change::Enqueue { kind, payload } => {
@@ -371,7 +508,7 @@ impl Store {
     pub fn item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<StoredItem>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT vault_id, id, version, sealed, dirty FROM items WHERE vault_id = ?1 AND id = ?2",
+            "SELECT vault_id, id, version, sealed, dirty, deleted, high FROM items WHERE vault_id = ?1 AND id = ?2",
         )?;
         stmt.query_row(
             params![vault_id.to_string(), item_id.to_string()],
@@ -385,8 +522,8 @@ impl Store {
     pub fn items(&self, vault_id: Uuid) -> Result<Vec<StoredItem>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT vault_id, id, version, sealed, dirty FROM items
-             WHERE vault_id = ?1 AND sealed IS NOT NULL ORDER BY id",
+            "SELECT vault_id, id, version, sealed, dirty, deleted, high FROM items
+             WHERE vault_id = ?1 AND sealed IS NOT NULL AND deleted = 0 ORDER BY id",
         )?;
         let rows = stmt.query_map([vault_id.to_string()], item_from_row)?;
         rows.map(|r| r?).collect()
@@ -395,7 +532,7 @@ impl Store {
     /// Number of live items across all vaults.
     pub fn item_count(&self) -> Result<u64> {
         let n: i64 = self.conn()?.query_row(
-            "SELECT count(*) FROM items WHERE sealed IS NOT NULL",
+            "SELECT count(*) FROM items WHERE sealed IS NOT NULL AND deleted = 0",
             [],
             |r| r.get(0),
         )?;
@@ -629,59 +766,27 @@ impl Store {
         .collect()
     }
 
-    /// Completes an approval in one transaction: stores the received vault keys (creating
-    /// placeholder vault rows), forgets the pending request, and saves the account row.
-    /// Either all of it is on disk or none.
+    /// Completes an approval in one transaction: forgets the pending request and saves
+    /// the account row (state and sealed tokens). The keys were stored before the device
+    /// acknowledged them ([`Change::VaultKey`]).
     pub fn complete_approval(
         &self,
         request_id: Uuid,
-        keys: &[(Uuid, VaultKey)],
-        account: Option<(&str, &str, &[u8])>,
+        server_url: &str,
+        state_json: &str,
+        secrets: &[u8],
     ) -> Result<()> {
-        let cipher = self.cipher();
-        let mut sealed_keys = Vec::with_capacity(keys.len());
-        for (vault, key) in keys {
-            sealed_keys.push((
-                vault.to_string(),
-                cipher
-                    .0
-                    .seal("vault_keys", "sealed_key", &vault.to_string(), key.expose())?,
-            ));
-        }
-        let sealed_account = account
-            .map(|(url, state, secrets)| {
-                Ok::<_, Error>((
-                    url,
-                    state,
-                    cipher.0.seal("account", "secrets", "1", secrets)?,
-                ))
-            })
-            .transpose()?;
-        drop(cipher);
+        let sealed = self.cipher().0.seal("account", "secrets", "1", secrets)?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (vault, sealed) in &sealed_keys {
-            tx.execute(
-                "INSERT INTO vaults (id, name, created_at) VALUES (?1, '', ?2) ON CONFLICT(id) DO NOTHING",
-                params![vault, now_ms()],
-            )?;
-            tx.execute(
-                // A held key is never replaced (the caller filtered conflicts already).
-                "INSERT INTO vault_keys (vault_id, sealed_key) VALUES (?1, ?2)
-                 ON CONFLICT(vault_id) DO NOTHING",
-                params![vault, sealed],
-            )?;
-        }
         tx.execute(
             "DELETE FROM pending_approvals WHERE request_id = ?1",
             [request_id.to_string()],
         )?;
-        if let Some((url, state, sealed)) = sealed_account {
-            tx.execute(
-                "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
-                params![url, state, sealed, now_ms()],
-            )?;
-        }
+        tx.execute(
+            "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
+            params![server_url, state_json, sealed, now_ms()],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -702,13 +807,17 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Result<StoredItem>> {
     let version: i64 = r.get(2)?;
     let sealed: Option<Vec<u8>> = r.get(3)?;
     let dirty: bool = r.get(4)?;
+    let deleted: bool = r.get(5)?;
+    let high: i64 = r.get(6)?;
     Ok((|| {
         Ok(StoredItem {
             vault_id: vault_id?,
             item_id: item_id?,
             version: u64::try_from(version).map_err(|_| Error::CorruptRow("items"))?,
             sealed,
+            deleted,
             dirty,
+            high: u64::try_from(high).map_err(|_| Error::CorruptRow("items"))?,
         })
     })())
 }

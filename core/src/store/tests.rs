@@ -48,8 +48,9 @@ fn no_plaintext_key_or_item_bytes_on_disk() {
                         vault_id: vault,
                         item_id,
                         version: v,
+                        epoch: 0,
                     },
-                    plaintext,
+                    Some(plaintext),
                 )
                 .unwrap();
                 StoredItem {
@@ -57,7 +58,9 @@ fn no_plaintext_key_or_item_bytes_on_disk() {
                     item_id,
                     version: v,
                     sealed: Some(sealed),
+                    deleted: false,
                     dirty: true,
+                    high: v,
                 }
             })
             .collect();

@@ -226,10 +226,7 @@ fn set_status(tx: &Transaction<'_>, r: &RequestRow, status: ApprovalStatus) -> A
 }
 
 fn already_decided() -> ApiError {
-    ApiError::new(
-        ErrorCode::AlreadyDecided,
-        "the request was already decided",
-    )
+    ApiError::new(ErrorCode::AlreadyDecided, "the request was already decided")
 }
 
 fn has_live_key_holder(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<bool> {
@@ -372,7 +369,9 @@ fn own_request(tx: &Transaction<'_>, caller: &Caller, id: Uuid) -> ApiResult<Req
 }
 
 fn current_run(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<Option<RunRow>> {
-    r.current_run.map(|run| RunRow::load(tx, r.id, run)).transpose()
+    r.current_run
+        .map(|run| RunRow::load(tx, r.id, run))
+        .transpose()
 }
 
 /// The requester reads its request: status, and the current run (the approver's device and
@@ -514,7 +513,9 @@ fn decidable(tx: &Transaction<'_>, caller: &KeyHolder, id: Uuid) -> ApiResult<Re
 
 fn check_len(b: &[u8], max: usize, what: &str) -> ApiResult<()> {
     if b.is_empty() || b.len() > max {
-        Err(ApiError::bad_request(format!("{what} is empty or too long")))
+        Err(ApiError::bad_request(format!(
+            "{what} is empty or too long"
+        )))
     } else {
         Ok(())
     }
@@ -664,19 +665,45 @@ pub async fn abort(
     let out = state
         .db
         .tx(move |tx| {
-            let row_req = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
+            let row_req =
+                RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
             let row = RunRow::load(tx, id, run)?;
-            let is_approver = matches!(&caller, Caller::Device(c) if c.device.device.id == row.approver_id);
-            let r = if is_approver { row_req } else { own_request(tx, &caller, id)? };
-            tx.execute("UPDATE approval_runs SET aborted = 1 WHERE id = ?1", [run.to_string()])?;
-            let other = if is_approver { r.device_id } else { row.approver_id };
-            push_event(tx, other, &Event::ApprovalRun { request_id: id, run_id: run })?;
+            let is_approver =
+                matches!(&caller, Caller::Device(c) if c.device.device.id == row.approver_id);
+            let r = if is_approver {
+                row_req
+            } else {
+                own_request(tx, &caller, id)?
+            };
+            tx.execute(
+                "UPDATE approval_runs SET aborted = 1 WHERE id = ?1",
+                [run.to_string()],
+            )?;
+            let other = if is_approver {
+                r.device_id
+            } else {
+                row.approver_id
+            };
+            push_event(
+                tx,
+                other,
+                &Event::ApprovalRun {
+                    request_id: id,
+                    run_id: run,
+                },
+            )?;
             // An approved request whose payload the device refused is failed, not pending.
             if r.status == ApprovalStatus::Approved && r.current_run == Some(run) {
                 set_status(tx, &r, ApprovalStatus::Failed)?;
-                return Ok(Decision { id, status: ApprovalStatus::Failed });
+                return Ok(Decision {
+                    id,
+                    status: ApprovalStatus::Failed,
+                });
             }
-            Ok(Decision { id, status: r.status })
+            Ok(Decision {
+                id,
+                status: r.status,
+            })
         })
         .await?;
     Ok(Json(out))
@@ -749,7 +776,9 @@ pub async fn ack(
             if r.current_run != Some(req.run_id) {
                 return Err(already_decided());
             }
-            let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
+            let device = DeviceRow::load(tx, r.device_id)?
+                .ok_or_else(ApiError::internal)?
+                .device;
             let approver = r.decided_by.ok_or_else(already_decided)?;
             let tier = |tx: &Transaction<'_>| -> ApiResult<Tier> {
                 DeviceRow::load(tx, r.device_id)?
@@ -759,34 +788,67 @@ pub async fn ack(
             match (r.status, req.opened) {
                 (ApprovalStatus::Approved, false) => {
                     set_status(tx, &r, ApprovalStatus::Failed)?;
-                    return Ok(AckResult { status: ApprovalStatus::Failed, device_token: None, tier: device.tier.unwrap_or(Tier::EmailOnly) });
+                    return Ok(AckResult {
+                        status: ApprovalStatus::Failed,
+                        device_token: None,
+                        tier: device.tier.unwrap_or(Tier::EmailOnly),
+                    });
                 }
                 (ApprovalStatus::Approved, true) => {}
                 // A retry of a lost answer: the same outcome, a fresh token for a pending
                 // device's session.
                 (ApprovalStatus::Completed, true) => {
                     let token = match caller {
-                        Caller::Account(_) if device.status == DeviceStatus::Trusted => Some(rotate_device_token(tx, r.device_id)?),
+                        Caller::Account(_) if device.status == DeviceStatus::Trusted => {
+                            Some(rotate_device_token(tx, r.device_id)?)
+                        }
                         _ => None,
                     };
-                    return Ok(AckResult { status: ApprovalStatus::Completed, device_token: token, tier: tier(tx)? });
+                    return Ok(AckResult {
+                        status: ApprovalStatus::Completed,
+                        device_token: token,
+                        tier: tier(tx)?,
+                    });
                 }
                 _ => return Err(already_decided()),
             }
             let token = match device.status {
-                DeviceStatus::Pending => Some(trust_device(tx, r.device_id, VerifiedBy::Approval, Tier::KeyHolder, Some(approver))?),
+                DeviceStatus::Pending => Some(trust_device(
+                    tx,
+                    r.device_id,
+                    VerifiedBy::Approval,
+                    Tier::KeyHolder,
+                    Some(approver),
+                )?),
                 DeviceStatus::Trusted => {
                     make_key_holder(tx, r.device_id, approver)?;
                     None
                 }
-                _ => return Err(ApiError::new(ErrorCode::DeviceNotPending, "the device is no longer waiting")),
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorCode::DeviceNotPending,
+                        "the device is no longer waiting",
+                    ));
+                }
             };
             set_status(tx, &r, ApprovalStatus::Completed)?;
-            let device = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?.device;
+            let device = DeviceRow::load(tx, r.device_id)?
+                .ok_or_else(ApiError::internal)?
+                .device;
             // Rule 3: every other device of the user is told a device was added (or now
             // holds the keys).
-            push_event_to_user(tx, r.user_id, Some(r.device_id), false, &Event::DeviceAdded { device })?;
-            Ok(AckResult { status: ApprovalStatus::Completed, device_token: token, tier: Tier::KeyHolder })
+            push_event_to_user(
+                tx,
+                r.user_id,
+                Some(r.device_id),
+                false,
+                &Event::DeviceAdded { device },
+            )?;
+            Ok(AckResult {
+                status: ApprovalStatus::Completed,
+                device_token: token,
+                tier: Tier::KeyHolder,
+            })
         })
         .await?;
     Ok(Json(out))

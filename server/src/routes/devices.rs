@@ -30,7 +30,6 @@ pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid
     Ok(())
 }
 
-
 /// Registers this install as a pending device of the signed-in user.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDeviceRequest,
     security(("bearer" = [])),

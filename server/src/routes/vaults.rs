@@ -6,9 +6,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
-use vouch_proto::{
-    Bytes, CreateVault, ErrorBody, Event, ItemRecord, PutItem, Vault,
-};
+use vouch_proto::{Bytes, CreateVault, ErrorBody, Event, ItemRecord, PutItem, Vault};
 
 use crate::{
     AppState,

@@ -1,0 +1,766 @@
+//! "Trust this session?" from the new device's side (Trust v2, docs/TRUST_V2.md): it opens
+//! a request, makes its own 6-digit code and QR secret, answers an approver's PAKE run
+//! with them, and accepts the payload only after the approver's MAC verifies.
+//!
+//! **It counts on its own.** Every answer is counted in the store before it is sent; a
+//! code answers at most [`RUNS_PER_CODE`] runs and lives [`CODE_LIFETIME_MS`] on this
+//! device's clock, whatever the server says; after that only [`Client::new_code`] (the
+//! person asks) makes another. So a relay that ignores failures, or answers "expired" to
+//! make the device start over, gets at most three online guesses per code the person
+//! asked for.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use vouch_proto::{
+    AckRequest, AckResult, ApprovalOpened, ApprovalPurpose, ApprovalRun, ApprovalState,
+    ApprovalStatus, Bytes, Decision, Device, Event, PakeSecret, RunResponse, Tier,
+};
+use zeroize::Zeroizing;
+
+use super::{Client, EnrollmentState, Verification, state::Tokens};
+use crate::{
+    crypto::{
+        ApprovalCode, ApprovalPayload, CODE_DIGITS, Descriptor, EnvelopeContext, EnvelopePurpose,
+        PakePassword, PublicKey, QrPayload, QrSecret, RequesterRun, RunContext, SecretBytes,
+    },
+    error::{Error, Result},
+    store::{Change, now_ms},
+};
+
+pub(super) const REQUESTER: &str = "requester";
+/// Runs one code answers (then the person asks for a new code).
+pub const RUNS_PER_CODE: u32 = 3;
+/// How long a code lives on the new device's own clock.
+pub const CODE_LIFETIME_MS: i64 = 10 * 60 * 1000;
+/// Polling interval when the event stream is unavailable, and the longest wait between
+/// two checks while it is.
+const POLL_INTERVAL: Duration = Duration::from_secs(3);
+
+/// What the new device shows while it waits: the code and the QR text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApprovalPrompt {
+    /// The open request.
+    pub request_id: Uuid,
+    /// Why: enrollment, key sharing, or a new first key holder.
+    pub purpose: ApprovalPurpose,
+    /// The 6-digit code, grouped ("482 913"): show it, never log it.
+    pub code: String,
+    /// `VOUCH2:…` text for the QR code (contains the QR secret: show, never log).
+    pub qr_payload: String,
+    /// When the code stops working on this device (10 minutes on its own clock, or the
+    /// request's expiry if sooner).
+    pub expires_at: OffsetDateTime,
+    /// Runs this code still answers.
+    pub runs_left: u32,
+}
+
+impl std::fmt::Debug for ApprovalPrompt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalPrompt")
+            .field("request_id", &self.request_id)
+            .field("purpose", &self.purpose)
+            .field("runs_left", &self.runs_left)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The new device's persisted side of a request (sealed in the store).
+#[derive(Serialize, Deserialize)]
+struct RequesterRow {
+    request_id: Uuid,
+    user_id: Uuid,
+    purpose: ApprovalPurpose,
+    /// This device as the server recorded it at the open (bound in the transcript).
+    device: Device,
+    code: String,
+    qr_secret: Bytes,
+    /// When the code was made, on this device's clock (ms).
+    made_at_ms: i64,
+    #[serde(with = "vouch_proto::rfc3339")]
+    expires_at: OffsetDateTime,
+    /// Runs answered with this code (counted before each answer is sent).
+    runs_answered: u32,
+    /// The run answered last, its keys and the approver's key bundle it was bound to.
+    run: Option<Uuid>,
+    run_keys: Option<Bytes>,
+    approver_bundle: Option<Bytes>,
+    /// The payload opened and its keys stored; the acknowledgement may still be owed.
+    opened: bool,
+}
+
+impl RequesterRow {
+    fn used_up(&self) -> bool {
+        now_ms() - self.made_at_ms > CODE_LIFETIME_MS || self.runs_answered >= RUNS_PER_CODE
+    }
+
+    fn code(&self) -> Result<ApprovalCode> {
+        let d: [u8; CODE_DIGITS] = self
+            .code
+            .as_bytes()
+            .try_into()
+            .map_err(|_| Error::CorruptRow("pending_approvals"))?;
+        ApprovalCode::from_digits(d)
+    }
+
+    fn qr_secret(&self) -> Result<QrSecret> {
+        let s: [u8; 32] = self
+            .qr_secret
+            .0
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::CorruptRow("pending_approvals"))?;
+        Ok(QrSecret::from_bytes(s))
+    }
+
+    fn descriptor(&self) -> Descriptor {
+        descriptor_of(&self.device)
+    }
+
+    fn encode(&self) -> Result<SecretBytes> {
+        Ok(SecretBytes::new(
+            serde_json::to_vec(self).map_err(|_| Error::Protocol("encoding"))?,
+        ))
+    }
+}
+
+/// The descriptor of a device as the server reports it (what the QR hashes and the
+/// transcript binds).
+pub(super) fn descriptor_of(d: &Device) -> Descriptor {
+    Descriptor {
+        name: d.name.clone(),
+        kind: vouch_proto::enum_name(&d.kind),
+        platform: d.platform.clone(),
+        origin: d.origin.clone(),
+    }
+}
+
+impl Client {
+    /// Opens an approval request for this pending device (to `enroll`, or `new_root` when
+    /// the user has no key holder left) and returns what to show: a fresh code and QR.
+    pub async fn start_approval(&self) -> Result<ApprovalPrompt> {
+        let _t = self.inner.transition.lock().await;
+        let (user, device_id, device_name) = self.verifying()?;
+        let account = self.account_token()?;
+        let opened: ApprovalOpened = self
+            .inner
+            .transport
+            .post(
+                &format!("/v1/devices/{device_id}/approval-requests"),
+                Some(&account),
+                &(),
+            )
+            .await?;
+        let prompt = self.remember_request(opened, user.id)?;
+        let state = EnrollmentState::Verifying {
+            user,
+            device_id,
+            device_name,
+            verification: Verification::Approval {
+                request_id: prompt.request_id,
+                expires_at: prompt.expires_at,
+            },
+        };
+        self.persist(state, None)?;
+        Ok(prompt)
+    }
+
+    /// For an email-only device: asks a key holder to share the vault keys (and make it a
+    /// key holder), with the same code on this screen and the same prompt on theirs.
+    pub async fn request_vault_keys(&self) -> Result<ApprovalPrompt> {
+        let _t = self.inner.transition.lock().await;
+        let EnrollmentState::Trusted {
+            user,
+            device_id,
+            tier,
+            ..
+        } = self.state()
+        else {
+            return Err(Error::InvalidState(
+                "only a trusted device can ask for vault keys",
+            ));
+        };
+        if tier == Tier::KeyHolder {
+            return Err(Error::InvalidState("this device already holds the keys"));
+        }
+        let token = self.device_token()?;
+        let opened: ApprovalOpened = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/devices/{device_id}/approval-requests"),
+                        Some(&token),
+                        &(),
+                    )
+                    .await,
+            )
+            .await?;
+        self.remember_request(opened, user.id)
+    }
+
+    /// The person asks for a new code: the open request is cancelled and a fresh one
+    /// opened, with a new code and QR and a fresh count of three runs.
+    pub async fn new_code(&self) -> Result<ApprovalPrompt> {
+        if let Some(row) = self.requester_row()? {
+            let token = self.request_token(row.purpose)?;
+            let r: Result<Decision> = self
+                .inner
+                .transport
+                .post(
+                    &format!("/v1/approval-requests/{}/cancel", row.request_id),
+                    Some(&token),
+                    &(),
+                )
+                .await;
+            match r {
+                Ok(_) | Err(Error::Server { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            self.inner.store.delete_pending_approval(row.request_id)?;
+            if row.purpose == ApprovalPurpose::ShareKeys || self.state().is_trusted() {
+                return self.request_vault_keys().await;
+            }
+        }
+        self.start_approval().await
+    }
+
+    /// Withdraws this device's open request (it stays registered; setup can start again).
+    pub async fn cancel_approval(&self) -> Result<()> {
+        let _t = self.inner.transition.lock().await;
+        let Some(row) = self.requester_row()? else {
+            return Ok(());
+        };
+        let token = self.request_token(row.purpose)?;
+        let r: Result<Decision> = self
+            .inner
+            .transport
+            .post(
+                &format!("/v1/approval-requests/{}/cancel", row.request_id),
+                Some(&token),
+                &(),
+            )
+            .await;
+        match r {
+            Ok(_) | Err(Error::Server { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.inner.store.delete_pending_approval(row.request_id)?;
+        if let EnrollmentState::Verifying {
+            user,
+            device_id,
+            device_name,
+            ..
+        } = self.state()
+        {
+            self.persist(
+                EnrollmentState::Verifying {
+                    user,
+                    device_id,
+                    device_name,
+                    verification: Verification::NotStarted,
+                },
+                None,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn request_token(&self, purpose: ApprovalPurpose) -> Result<String> {
+        match (purpose, self.state().is_trusted()) {
+            (ApprovalPurpose::ShareKeys, _) | (ApprovalPurpose::NewRoot, true) => {
+                self.device_token()
+            }
+            _ => self.account_token(),
+        }
+    }
+
+    fn remember_request(&self, opened: ApprovalOpened, user_id: Uuid) -> Result<ApprovalPrompt> {
+        let identity = self
+            .inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))?;
+        // The server must have recorded this very device and key, as this device named it.
+        let mine = self.state().device_id();
+        let d = &opened.device;
+        if Some(d.id) != mine
+            || d.user_id != user_id
+            || d.kind != self.inner.device.kind
+            || PublicKey::from_bundle(&d.key_bundle.0)? != *identity.public_key()
+        {
+            return Err(Error::Protocol("the request names another device"));
+        }
+        let code = ApprovalCode::generate()?;
+        let qr = QrSecret::generate()?;
+        let row = RequesterRow {
+            request_id: opened.id,
+            user_id,
+            purpose: opened.purpose,
+            device: opened.device,
+            code: code.grouped().replace(' ', ""),
+            qr_secret: Bytes(qr.expose().to_vec()),
+            made_at_ms: now_ms(),
+            expires_at: opened.expires_at,
+            runs_answered: 0,
+            run: None,
+            run_keys: None,
+            approver_bundle: None,
+            opened: false,
+        };
+        let expires_ms = (opened.expires_at.unix_timestamp_nanos() / 1_000_000) as i64;
+        // Keep only the newest request of this device.
+        for (old, _) in self.inner.store.pending_approvals(REQUESTER)? {
+            self.inner.store.delete_pending_approval(old)?;
+        }
+        self.inner
+            .store
+            .put_pending_approval(opened.id, REQUESTER, &row.encode()?, expires_ms)?;
+        self.inner
+            .store
+            .audit("approval_requested", &opened.id.to_string())?;
+        prompt_from(&row)
+    }
+
+    fn requester_row(&self) -> Result<Option<RequesterRow>> {
+        let rows = self.inner.store.pending_approvals(REQUESTER)?;
+        match rows.into_iter().next() {
+            Some((_, row)) => Ok(Some(
+                serde_json::from_slice(&row.payload)
+                    .map_err(|_| Error::CorruptRow("pending_approvals"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The prompt of the request this device is waiting on, if any (after a restart too).
+    /// `runs_left == 0` or a past `expires_at` means the person should ask for a new code.
+    pub fn approval_prompt(&self) -> Result<Option<ApprovalPrompt>> {
+        self.requester_row()?.map(|r| prompt_from(&r)).transpose()
+    }
+
+    /// Checks the request once: answers a new run (counted first), accepts a confirmed
+    /// payload, or follows a decision. Returns the new state when it was decided
+    /// (completed: keys stored and trusted; denied; expired; cancelled), `None` while it
+    /// is still open.
+    pub async fn check_approval(&self) -> Result<Option<EnrollmentState>> {
+        let _t = self.inner.transition.lock().await;
+        let Some(mut row) = self.requester_row()? else {
+            return Err(Error::InvalidState(
+                "no approval request is open on this device",
+            ));
+        };
+        let token = self.request_token(row.purpose)?;
+        if row.opened {
+            return self.acknowledge(&row, &token, true).await.map(Some);
+        }
+        let st: ApprovalState = self
+            .guard(
+                self.inner
+                    .transport
+                    .get(
+                        &format!("/v1/approval-requests/{}", row.request_id),
+                        Some(&token),
+                    )
+                    .await,
+            )
+            .await?;
+        if st.id != row.request_id {
+            return Err(Error::Protocol("answer for another request"));
+        }
+        match st.status {
+            ApprovalStatus::Pending => {
+                if let Some(run) = st.run {
+                    self.answer_run(&mut row, &token, run).await?;
+                }
+                Ok(None)
+            }
+            ApprovalStatus::Approved => self.accept(&mut row, &token, st.run).await,
+            ApprovalStatus::Completed if row.opened => {
+                self.acknowledge(&row, &token, true).await.map(Some)
+            }
+            _ => self.finish_unapproved(&row, st.status).map(Some),
+        }
+    }
+
+    /// Answers a run this device has not seen, if its code may still answer.
+    async fn answer_run(
+        &self,
+        row: &mut RequesterRow,
+        token: &str,
+        run: ApprovalRun,
+    ) -> Result<()> {
+        if Some(run.id) == row.run || run.aborted || run.msg_b.is_some() {
+            return Ok(());
+        }
+        if row.used_up() {
+            // Refuse it visibly for the approver; the person asks for a new code here.
+            let _ = self.abort_run(row.request_id, run.id, token).await;
+            return Err(Error::CodeUsedUp);
+        }
+        let code = row.code()?;
+        let qr = row.qr_secret()?;
+        let password = match run.secret {
+            PakeSecret::Code => PakePassword::Code(&code),
+            PakeSecret::Qr => PakePassword::Qr(&qr),
+        };
+        let ctx = RunContext {
+            purpose: vouch_proto::enum_name(&row.purpose),
+            user_id: row.user_id,
+            request_id: row.request_id,
+            requester_id: row.device.id,
+            approver_id: run.approver.id,
+            requester_bundle: row.device.key_bundle.0.clone(),
+            approver_bundle: run.approver.key_bundle.0.clone(),
+            descriptor: row.descriptor(),
+        };
+        let (keys, answer) = RequesterRun::answer(password, &ctx, &run.msg_a.0)?;
+        // Counted (and the run's keys kept) before the answer leaves the device: a crash
+        // after sending cannot give the relay a free guess.
+        row.runs_answered += 1;
+        row.run = Some(run.id);
+        row.run_keys = Some(Bytes(keys.to_bytes().to_vec()));
+        row.approver_bundle = Some(run.approver.key_bundle.clone());
+        self.save_row(row)?;
+        let _: Decision = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!(
+                            "/v1/approval-requests/{}/runs/{}/response",
+                            row.request_id, run.id
+                        ),
+                        Some(token),
+                        &RunResponse {
+                            msg_b: Bytes(answer.msg_b),
+                            mac_b: Bytes(answer.mac_b.to_vec()),
+                        },
+                    )
+                    .await,
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn save_row(&self, row: &RequesterRow) -> Result<()> {
+        self.inner.store.apply(&[Change::PendingApproval {
+            request_id: row.request_id,
+            payload: &row.encode()?,
+        }])
+    }
+
+    async fn abort_run(&self, request_id: Uuid, run: Uuid, token: &str) -> Result<()> {
+        let _: Decision = self
+            .inner
+            .transport
+            .post(
+                &format!("/v1/approval-requests/{request_id}/runs/{run}/abort"),
+                Some(token),
+                &(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The approver confirmed a run: accept its payload only for the run this device
+    /// answered, only after the approver's MAC verifies, and only in mode_auth_psk from
+    /// the approver key bound in that run.
+    async fn accept(
+        &self,
+        row: &mut RequesterRow,
+        token: &str,
+        run: Option<ApprovalRun>,
+    ) -> Result<Option<EnrollmentState>> {
+        let run = run.ok_or(Error::Protocol("approved without a run"))?;
+        let (Some(answered), Some(keys), Some(approver_bundle)) =
+            (row.run, row.run_keys.as_ref(), row.approver_bundle.as_ref())
+        else {
+            return Err(Error::Protocol("approved a run this device never answered"));
+        };
+        if run.id != answered {
+            return Err(Error::Protocol("approved a run this device never answered"));
+        }
+        let keys = RequesterRun::from_bytes(&Zeroizing::new(keys.0.clone()))?;
+        let (Some(mac_a), Some(payload)) = (run.mac_a.as_ref(), run.payload.as_ref()) else {
+            return Err(Error::Protocol("approved without a MAC or payload"));
+        };
+        if keys.confirm(&mac_a.0).is_err() {
+            log::warn!("the approver's MAC did not verify; run refused");
+            self.inner
+                .store
+                .audit("approval_refused", "approver MAC did not verify")?;
+            let _ = self.abort_run(row.request_id, run.id, token).await;
+            return Ok(None);
+        }
+        match self.open_payload(row, &keys, approver_bundle, &payload.0) {
+            Ok(received) => {
+                let mut changes: Vec<Change<'_>> = Vec::with_capacity(received.len() + 1);
+                for (vault_id, epoch, key) in &received {
+                    changes.push(Change::VaultKey {
+                        vault_id: *vault_id,
+                        epoch: *epoch,
+                        key,
+                    });
+                }
+                row.opened = true;
+                let encoded = row.encode()?;
+                changes.push(Change::PendingApproval {
+                    request_id: row.request_id,
+                    payload: &encoded,
+                });
+                // The keys and "opened" land together; the acknowledgement follows.
+                self.inner.store.apply(&changes)?;
+                self.inner.store.audit(
+                    "approval_opened",
+                    &format!("{} vault key(s)", received.len()),
+                )?;
+                self.acknowledge(row, token, true).await.map(Some)
+            }
+            Err(e) => {
+                log::warn!("the approval payload could not be used: {e}");
+                self.inner.store.audit("approval_failed", &e.to_string())?;
+                let _ = self.acknowledge(row, token, false).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens every envelope of the payload; refuses keys for vaults this device already
+    /// holds under a different key, and any envelope at all for `new_root`.
+    fn open_payload(
+        &self,
+        row: &RequesterRow,
+        keys: &RequesterRun,
+        approver_bundle: &Bytes,
+        payload: &[u8],
+    ) -> Result<Vec<(Uuid, u32, crate::crypto::VaultKey)>> {
+        let payload = ApprovalPayload::open(keys, payload)?;
+        if row.purpose == ApprovalPurpose::NewRoot && !payload.envelopes.is_empty() {
+            return Err(Error::MalformedPayload);
+        }
+        let identity = self
+            .inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))?;
+        let sender = PublicKey::from_bundle(&approver_bundle.0)?;
+        let mut out = Vec::with_capacity(payload.envelopes.len());
+        let mut conflicts = 0;
+        for e in &payload.envelopes {
+            let ctx = EnvelopeContext {
+                purpose: EnvelopePurpose::Approval,
+                user_id: row.user_id,
+                request_id: row.request_id,
+                vault_id: e.vault_id,
+                epoch: e.epoch,
+            };
+            let key = e.envelope.open(&identity, &sender, keys.psk(), &ctx)?;
+            match self.inner.store.vault_key(e.vault_id, e.epoch)? {
+                Some(held) if !held.ct_eq(&key) => conflicts += 1,
+                Some(_) => {}
+                None => out.push((e.vault_id, e.epoch, key)),
+            }
+        }
+        if conflicts > 0 {
+            // A held key is never replaced: the different one is refused and reported.
+            log::warn!("refused {conflicts} different key(s) for vaults this device holds");
+            self.inner.store.audit(
+                "key_conflict",
+                &format!("{conflicts} different key(s) for held vaults refused"),
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Tells the server whether the payload opened; on `completed` this device becomes
+    /// trusted (enrollment) or a key holder (key sharing).
+    async fn acknowledge(
+        &self,
+        row: &RequesterRow,
+        token: &str,
+        opened: bool,
+    ) -> Result<EnrollmentState> {
+        let run_id = row.run.ok_or(Error::Protocol("no run to acknowledge"))?;
+        let ack: AckResult = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        &format!("/v1/approval-requests/{}/ack", row.request_id),
+                        Some(token),
+                        &AckRequest { run_id, opened },
+                    )
+                    .await,
+            )
+            .await?;
+        if !opened || ack.status != ApprovalStatus::Completed {
+            self.inner.store.delete_pending_approval(row.request_id)?;
+            return Err(Error::MalformedPayload);
+        }
+        let (next, tokens) = match self.state() {
+            EnrollmentState::Verifying {
+                user,
+                device_id,
+                device_name,
+                ..
+            } => {
+                let device_token = ack
+                    .device_token
+                    .ok_or(Error::Protocol("completed without a device token"))?;
+                (
+                    EnrollmentState::Trusted {
+                        user,
+                        device_id,
+                        device_name,
+                        verified_by: vouch_proto::VerifiedBy::Approval,
+                        tier: Tier::KeyHolder,
+                    },
+                    Tokens {
+                        account: self.account_token().ok(),
+                        device: Some(device_token),
+                    },
+                )
+            }
+            EnrollmentState::Trusted {
+                user,
+                device_id,
+                device_name,
+                verified_by,
+                ..
+            } => (
+                // A key holder's approval is the one way a tier changes.
+                EnrollmentState::Trusted {
+                    user,
+                    device_id,
+                    device_name,
+                    verified_by,
+                    tier: Tier::KeyHolder,
+                },
+                self.inner
+                    .tokens
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
+            _ => {
+                return Err(Error::InvalidState(
+                    "the approval does not match this device's state",
+                ));
+            }
+        };
+        let state_json =
+            serde_json::to_string(&next).map_err(|_| Error::Protocol("state encoding"))?;
+        let secrets =
+            SecretBytes::new(serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("encoding"))?);
+        self.inner.store.complete_approval(
+            row.request_id,
+            &self.inner.server_url,
+            &state_json,
+            &secrets,
+        )?;
+        self.inner
+            .store
+            .audit("approval_completed", &row.request_id.to_string())?;
+        self.commit_memory(next.clone(), tokens);
+        if let Some(l) = &self.inner.listener {
+            l.vaults_changed();
+        }
+        Ok(next)
+    }
+
+    fn finish_unapproved(
+        &self,
+        row: &RequesterRow,
+        status: ApprovalStatus,
+    ) -> Result<EnrollmentState> {
+        self.inner.store.delete_pending_approval(row.request_id)?;
+        let state = self.state();
+        if state.is_trusted() {
+            return Ok(state);
+        }
+        let user = state
+            .user()
+            .cloned()
+            .ok_or(Error::InvalidState("not signed in"))?;
+        let next = match (status, state) {
+            (ApprovalStatus::Denied, _) => EnrollmentState::Denied { user },
+            (
+                ApprovalStatus::Cancelled | ApprovalStatus::Failed,
+                EnrollmentState::Verifying {
+                    device_id,
+                    device_name,
+                    ..
+                },
+            ) => EnrollmentState::Verifying {
+                user,
+                device_id,
+                device_name,
+                verification: Verification::NotStarted,
+            },
+            _ => EnrollmentState::Expired { user },
+        };
+        self.persist(next.clone(), None)?;
+        Ok(next)
+    }
+
+    /// Waits until the open request is decided: answers runs and accepts the payload as
+    /// they come over the event stream, falling back to polling when the stream is down.
+    /// Cancel by dropping the future (a Kotlin coroutine cancel does this).
+    pub async fn wait_for_approval(&self) -> Result<EnrollmentState> {
+        loop {
+            if let Some(state) = self.check_approval().await? {
+                return Ok(state);
+            }
+            let row = self
+                .requester_row()?
+                .ok_or(Error::InvalidState("no approval request is open"))?;
+            let (token, query) = match (row.purpose, self.state()) {
+                (_, EnrollmentState::Verifying { device_id, .. }) => {
+                    (self.account_token()?, format!("?device_id={device_id}"))
+                }
+                _ => (self.device_token()?, String::new()),
+            };
+            match self.inner.transport.events(&token, &query, None).await {
+                Ok(mut stream) => loop {
+                    match tokio::time::timeout(POLL_INTERVAL, stream.next()).await {
+                        Ok(Some(Ok((
+                            _,
+                            Event::ApprovalDecided { request_id, .. }
+                            | Event::ApprovalRun { request_id, .. },
+                        )))) if request_id == row.request_id => break,
+                        Ok(Some(Ok(_))) => continue,
+                        // Stream ended or failed, or nothing for a while: check by polling.
+                        _ => break,
+                    }
+                },
+                Err(Error::Offline) => tokio::time::sleep(POLL_INTERVAL).await,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn prompt_from(row: &RequesterRow) -> Result<ApprovalPrompt> {
+    let code = row.code()?;
+    let qr = QrPayload {
+        request_id: row.request_id,
+        descriptor_hash: row.descriptor().hash(),
+        secret: row.qr_secret()?,
+    };
+    let local_end = OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(row.made_at_ms + CODE_LIFETIME_MS) * 1_000_000,
+    )
+    .unwrap_or(row.expires_at);
+    Ok(ApprovalPrompt {
+        request_id: row.request_id,
+        purpose: row.purpose,
+        code: code.grouped().to_string(),
+        qr_payload: qr.encode().to_string(),
+        expires_at: local_end.min(row.expires_at),
+        runs_left: RUNS_PER_CODE.saturating_sub(row.runs_answered),
+    })
+}
