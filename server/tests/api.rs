@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vouch_testkit::{Api, DEV_PASSWORD, Method, TestServer, b64, id, new_public_key, poll_until};
+use vouch_testkit::{Api, DEV_PASSWORD, Method, Resp, TestServer, b64, id, new_key_bundle, poll_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 
@@ -205,13 +205,18 @@ async fn openapi_lists_every_route() {
         ("/v1/devices/{id}/approval-requests", "post"),
         ("/v1/approval-requests/{id}", "get"),
         ("/v1/approval-requests", "get"),
+        ("/v1/approval-requests/{id}/cancel", "post"),
+        ("/v1/approval-requests/{id}/runs", "post"),
+        ("/v1/approval-requests/{id}/runs/{run}", "get"),
+        ("/v1/approval-requests/{id}/runs/{run}/response", "post"),
+        ("/v1/approval-requests/{id}/runs/{run}/abort", "post"),
         ("/v1/approval-requests/{id}/approve", "post"),
+        ("/v1/approval-requests/{id}/ack", "post"),
         ("/v1/approval-requests/{id}/deny", "post"),
         ("/v1/devices/{id}/disable", "post"),
         ("/v1/events", "get"),
         ("/v1/vaults", "post"),
         ("/v1/vaults", "get"),
-        ("/v1/vaults/{id}/envelopes", "get"),
         ("/v1/vaults/{id}/items", "get"),
         ("/v1/vaults/{id}/items/{item_id}", "put"),
         ("/v1/admin/devices", "get"),
@@ -290,12 +295,12 @@ async fn registration_rules() {
         api.post(
             "/v1/devices",
             Some(&account),
-            json!({"name": "k", "kind": "web", "platform": "p", "public_key": b64(&key)}),
+            json!({"name": "k", "kind": "web", "platform": "p", "key_bundle": b64(&bundle_of(&key))}),
         )
         .await
         .err(400, "invalid_public_key");
     }
-    api.post("/v1/devices", Some(&account), json!({"name": "k", "kind": "tablet", "platform": "p", "public_key": b64(&new_public_key())}))
+    api.post("/v1/devices", Some(&account), json!({"name": "k", "kind": "tablet", "platform": "p", "key_bundle": b64(&new_key_bundle())}))
         .await
         .err(400, "bad_request");
     // Another user may use the same name.
@@ -311,9 +316,9 @@ async fn a_repeated_registration_of_the_same_pending_key_is_the_same_device() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
-    let key = b64(&new_public_key());
+    let key = b64(&new_key_bundle());
     let body =
-        |name: &str| json!({"name": name, "kind": "web", "platform": "p", "public_key": key});
+        |name: &str| json!({"name": name, "kind": "web", "platform": "p", "key_bundle": key});
     let first = api
         .post("/v1/devices", Some(&account), body("laptop"))
         .await;
@@ -603,7 +608,7 @@ async fn hundred_consecutive_failures_lock_code_verification() {
     assert_eq!(ok["device"]["status"], "trusted");
 }
 
-// ---- approvals -------------------------------------------------------------------------
+// ---- approvals (Trust v2: the server relays PAKE runs it cannot read) ---------------------
 
 async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, String) {
     let (account, _) = api.login(email).await;
@@ -614,8 +619,35 @@ async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, 
     (account, did, id(&opened.body))
 }
 
+/// Starts a run on `rid` as `approver` (opaque A message) and returns its id.
+async fn start_run(api: &Api, rid: &str, approver: &str) -> String {
+    let r = api
+        .post(
+            &format!("/v1/approval-requests/{rid}/runs"),
+            Some(approver),
+            json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
+        )
+        .await
+        .ok();
+    r["run_id"].as_str().unwrap().to_owned()
+}
+
+/// The requester answers run `run` (opaque B message and MAC).
+async fn answer_run(api: &Api, rid: &str, run: &str, requester: &str) -> Resp {
+    api.post(
+        &format!("/v1/approval-requests/{rid}/runs/{run}/response"),
+        Some(requester),
+        json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
+    )
+    .await
+}
+
+fn approve_body(run: &str) -> serde_json::Value {
+    json!({"run_id": run, "mac_a": b64(&[2; 32]), "payload": b64(&[3; 96])})
+}
+
 #[tokio::test]
-async fn approval_flow_with_envelopes_and_events() {
+async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
     let (_, phone, phone_token) = api
@@ -624,28 +656,6 @@ async fn approval_flow_with_envelopes_and_events() {
     let (_, _, ext_token) = api
         .trusted_device("alice@acme.test", "extension", "extension")
         .await;
-    let vault = uuid::Uuid::new_v4().to_string();
-    assert_eq!(
-        api.post(
-            "/v1/vaults",
-            Some(&phone_token),
-            json!({"id": vault, "name": "Personal"})
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        api.post(
-            "/v1/vaults",
-            Some(&phone_token),
-            json!({"id": vault, "name": "Personal"})
-        )
-        .await
-        .status,
-        200
-    );
-
     let mut phone_events = api.events(&phone_token, "", None).await;
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
     let mut laptop_events = api
@@ -654,8 +664,8 @@ async fn approval_flow_with_envelopes_and_events() {
 
     let (_, ev) = phone_events.expect("approval_requested").await;
     assert_eq!(ev["request"]["id"], rid);
+    assert_eq!(ev["request"]["purpose"], "enroll");
     assert_eq!(ev["request"]["device"]["name"], "laptop");
-    assert_eq!(ev["request"]["device"]["kind"], "web");
     assert_eq!(ev["request"]["origin"], "127.0.0.1");
 
     let list = api
@@ -663,45 +673,96 @@ async fn approval_flow_with_envelopes_and_events() {
         .await
         .ok();
     assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["other_network"], false);
+    assert_eq!(list[0]["device"]["key_bundle"].as_str().unwrap().len(), 50);
+    // An email-only extension may neither list nor run.
     api.get("/v1/approval-requests?status=pending", Some(&ext_token))
         .await
         .err(403, "key_holder_required");
     api.post(
-        &format!("/v1/approval-requests/{rid}/approve"),
+        &format!("/v1/approval-requests/{rid}/runs"),
         Some(&ext_token),
-        json!({"envelopes": []}),
+        json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
     )
     .await
     .err(403, "key_holder_required");
 
+    // A run: A's message reaches the requester, B's answer reaches the approver.
+    let run = start_run(&api, &rid, &phone_token).await;
+    let (_, ev) = laptop_events.expect("approval_run").await;
+    assert_eq!(ev["run_id"], run.as_str());
     let st = api
         .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
         .await
         .ok();
     assert_eq!(st["status"], "pending");
-    assert!(st.get("device_token").is_none());
+    assert_eq!(st["run"]["id"], run.as_str());
+    assert_eq!(st["run"]["approver"]["id"], phone["id"]);
+    assert_eq!(st["run"]["msg_a"], b64(&[0x41; 33]));
+    // Approving before the device answered is refused.
+    api.post(
+        &format!("/v1/approval-requests/{rid}/approve"),
+        Some(&phone_token),
+        approve_body(&run),
+    )
+    .await
+    .err(409, "already_decided");
+    answer_run(&api, &rid, &run, &account).await.ok();
+    let (_, ev) = phone_events.expect("approval_run").await;
+    assert_eq!(ev["run_id"], run.as_str());
+    let seen = api
+        .get(&format!("/v1/approval-requests/{rid}/runs/{run}"), Some(&phone_token))
+        .await
+        .ok();
+    assert_eq!(seen["mac_b"], b64(&[1; 32]));
+    // A second answer to the same run is refused (one answer per run).
+    answer_run(&api, &rid, &run, &account)
+        .await
+        .err(409, "already_decided");
 
-    let envelope = b64(&[1u8; 82]);
     let d = api
         .post(
             &format!("/v1/approval-requests/{rid}/approve"),
             Some(&phone_token),
-            json!({"envelopes": [{"vault_id": vault, "envelope": envelope}]}),
+            approve_body(&run),
         )
         .await
         .ok();
     assert_eq!(d["status"], "approved");
     let (_, ev) = laptop_events.expect("approval_decided").await;
     assert_eq!(ev["status"], "approved");
-
+    // Approved is not trusted: the device is still pending, and listed as waiting.
     let st = api
         .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
         .await
         .ok();
     assert_eq!(st["status"], "approved");
-    assert_eq!(st["envelopes"][0]["envelope"], envelope);
+    assert_eq!(st["run"]["payload"], b64(&[3; 96]));
     assert_eq!(st["decided_by"], phone["id"]);
-    let token = st["device_token"].as_str().unwrap().to_owned();
+    let list = api
+        .get("/v1/approval-requests?status=pending", Some(&phone_token))
+        .await
+        .ok();
+    assert_eq!(list[0]["status"], "approved");
+    let devices = api.get("/v1/devices", Some(&phone_token)).await.ok();
+    let pending = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == laptop.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(pending["status"], "pending");
+
+    // The acknowledgement trusts it, as a key holder approved by the phone.
+    let ack_path = format!("/v1/approval-requests/{rid}/ack");
+    let ack = api
+        .post(&ack_path, Some(&account), json!({"run_id": run, "opened": true}))
+        .await
+        .ok();
+    assert_eq!(ack["status"], "completed");
+    assert_eq!(ack["tier"], "key_holder");
+    let token = ack["device_token"].as_str().unwrap().to_owned();
     let devices = api.get("/v1/devices", Some(&token)).await.ok();
     let me = devices
         .as_array()
@@ -712,32 +773,92 @@ async fn approval_flow_with_envelopes_and_events() {
         .clone();
     assert_eq!(me["status"], "trusted");
     assert_eq!(me["verified_by"], "approval");
-    let mine = api
-        .get(&format!("/v1/vaults/{vault}/envelopes"), Some(&token))
-        .await
-        .ok();
-    assert_eq!(mine[0]["request_id"], rid);
-    assert_eq!(mine[0]["sealed_by"], phone["id"]);
+    assert_eq!(me["tier"], "key_holder");
+    assert_eq!(me["approved_by"], phone["id"]);
     let (_, ev) = phone_events.expect("device_added").await;
     assert_eq!(ev["device"]["id"], laptop);
 
-    // A second read rotates the token; the old one stops working.
-    let st2 = api
-        .get(&format!("/v1/approval-requests/{rid}"), Some(&account))
+    // A repeated acknowledgement (a lost answer) rotates the token.
+    let again = api
+        .post(&ack_path, Some(&account), json!({"run_id": run, "opened": true}))
         .await
         .ok();
-    let token2 = st2["device_token"].as_str().unwrap();
+    let token2 = again["device_token"].as_str().unwrap();
     assert_ne!(token2, token);
     api.get("/v1/devices", Some(&token))
         .await
         .err(401, "unauthorized");
     api.get("/v1/devices", Some(token2)).await.ok();
 
-    // Another session of the same user cannot read it.
+    // Another session of the same user cannot read or acknowledge it.
     let (other, _) = api.login("alice@acme.test").await;
     api.get(&format!("/v1/approval-requests/{rid}"), Some(&other))
         .await
         .err(404, "not_found");
+    api.post(&ack_path, Some(&other), json!({"run_id": run, "opened": true}))
+        .await
+        .err(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_payload_the_device_cannot_open_fails_the_request_visibly() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    let run = start_run(&api, &rid, &phone).await;
+    answer_run(&api, &rid, &run, &account).await.ok();
+    api.post(
+        &format!("/v1/approval-requests/{rid}/approve"),
+        Some(&phone),
+        approve_body(&run),
+    )
+    .await
+    .ok();
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{rid}/ack"),
+            Some(&account),
+            json!({"run_id": run, "opened": false}),
+        )
+        .await
+        .ok();
+    assert_eq!(ack["status"], "failed");
+    assert!(ack.get("device_token").is_none());
+    let list = api
+        .get("/v1/approval-requests?status=pending", Some(&phone))
+        .await
+        .ok();
+    assert!(list.as_array().unwrap().is_empty(), "no ghost on the approver");
+    // The device is still pending and can start again.
+    let again = api.open_approval(&account, &laptop).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+}
+
+#[tokio::test]
+async fn the_server_counts_runs_too_and_a_newer_run_replaces_an_older_one() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (account, _, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    let first = start_run(&api, &rid, &phone).await;
+    let second = start_run(&api, &rid, &phone).await;
+    answer_run(&api, &rid, &first, &account)
+        .await
+        .err(409, "already_decided");
+    answer_run(&api, &rid, &second, &account).await.ok();
+    start_run(&api, &rid, &phone).await;
+    api.post(
+        &format!("/v1/approval-requests/{rid}/runs"),
+        Some(&phone),
+        json!({"secret": "qr", "msg_a": b64(&[0x41; 33])}),
+    )
+    .await
+    .err(429, "too_many_requests");
 }
 
 #[tokio::test]
@@ -760,18 +881,24 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
             .2,
         );
     }
-    let (_, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
+    let run = start_run(&api, &rid, &first).await;
+    answer_run(&api, &rid, &run, &account).await.ok();
     let mut tasks = Vec::new();
     for (i, t) in approvers.into_iter().enumerate() {
-        let (api, rid) = (api.clone(), rid.clone());
+        let (api, rid, run) = (api.clone(), rid.clone(), run.clone());
         tasks.push(tokio::spawn(async move {
-            let action = if i % 2 == 0 { "approve" } else { "deny" };
-            api.post(
-                &format!("/v1/approval-requests/{rid}/{action}"),
-                Some(&t),
-                json!({"envelopes": []}),
-            )
-            .await
+            if i == 0 {
+                api.post(
+                    &format!("/v1/approval-requests/{rid}/approve"),
+                    Some(&t),
+                    approve_body(&run),
+                )
+                .await
+            } else {
+                api.post(&format!("/v1/approval-requests/{rid}/deny"), Some(&t), json!({}))
+                    .await
+            }
         }));
     }
     let mut wins = Vec::new();
@@ -788,7 +915,7 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
 }
 
 #[tokio::test]
-async fn deny_one_pending_throttle_and_expiry() {
+async fn deny_one_open_request_per_device_cancel_throttle_and_expiry() {
     let s = TestServer::start(SERVER, &["--approval-ttl", "60"]);
     let api = s.api();
     let (_, _, phone) = api
@@ -802,16 +929,24 @@ async fn deny_one_pending_throttle_and_expiry() {
     let again = api.open_approval(&account, &laptop).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(id(&again.body), rid);
-    // One pending request per user.
-    api.open_approval(&account2, &id(&other))
+    // Nobody's request blocks another's: the tablet opens its own.
+    let tablet_req = api.open_approval(&account2, &id(&other)).await.ok();
+    // The requester may withdraw its own request.
+    let c = api
+        .post(
+            &format!("/v1/approval-requests/{}/cancel", id(&tablet_req)),
+            Some(&account2),
+            json!({}),
+        )
         .await
-        .err(409, "approval_pending");
-    // Expiry: after the TTL the request cannot be approved.
+        .ok();
+    assert_eq!(c["status"], "cancelled");
+    // Expiry: after the TTL no run starts.
     api.advance_clock(61).await;
     api.post(
-        &format!("/v1/approval-requests/{rid}/approve"),
+        &format!("/v1/approval-requests/{rid}/runs"),
         Some(&phone),
-        json!({"envelopes": []}),
+        json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
     )
     .await
     .err(410, "request_expired");
@@ -832,34 +967,19 @@ async fn deny_one_pending_throttle_and_expiry() {
         .ok();
     assert_eq!(d["status"], "denied");
     api.post(
-        &format!("/v1/approval-requests/{}/approve", id(&r2)),
+        &format!("/v1/approval-requests/{}/runs", id(&r2)),
         Some(&phone),
-        json!({"envelopes": []}),
+        json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
     )
     .await
     .err(409, "already_decided");
-    let st = api
-        .get(
-            &format!("/v1/approval-requests/{}", id(&r2)),
-            Some(&account),
-        )
-        .await
-        .ok();
-    assert_eq!(st["status"], "denied");
     api.open_approval(&account, &laptop)
         .await
         .err(409, "device_not_pending");
-    // Throttle: at most 5 requests per user per 10 minutes (2 so far).
-    for n in 0..3 {
+    // Throttle: at most 5 requests per user per 10 minutes (3 so far).
+    for n in 0..2 {
         let d = api.register(&account2, &format!("t{n}"), "web").await.ok();
-        let r = api.open_approval(&account2, &id(&d)).await.ok();
-        api.post(
-            &format!("/v1/approval-requests/{}/deny", id(&r)),
-            Some(&phone),
-            json!({}),
-        )
-        .await
-        .ok();
+        api.open_approval(&account2, &id(&d)).await.ok();
     }
     let d = api.register(&account2, "t-last", "web").await.ok();
     let r = api.open_approval(&account2, &id(&d)).await;
@@ -868,61 +988,106 @@ async fn deny_one_pending_throttle_and_expiry() {
 }
 
 #[tokio::test]
-async fn key_sharing_request_from_an_email_verified_device() {
+async fn key_sharing_and_new_root_purposes() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, phone) = api
+    let (_, phone_dev, phone) = api
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
-    let vault = uuid::Uuid::new_v4().to_string();
-    api.post(
-        "/v1/vaults",
-        Some(&phone),
-        json!({"id": vault, "name": "V"}),
-    )
-    .await
-    .ok();
     let (_, laptop, laptop_token) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    assert_eq!(laptop["tier"], "email_only");
     let r = api.open_approval(&laptop_token, &id(&laptop)).await.ok();
+    assert_eq!(r["purpose"], "share_keys");
     let pending = api
         .get("/v1/approval-requests?status=pending", Some(&phone))
         .await
         .ok();
-    assert_eq!(pending[0]["purpose"], "key_sharing");
+    assert_eq!(pending[0]["purpose"], "share_keys");
+    assert_eq!(pending[0]["device"]["tier"], "email_only");
+    let rid = id(&r);
+    let run = start_run(&api, &rid, &phone).await;
+    answer_run(&api, &rid, &run, &laptop_token).await.ok();
     api.post(
-        &format!("/v1/approval-requests/{}/approve", id(&r)),
+        &format!("/v1/approval-requests/{rid}/approve"),
         Some(&phone),
-        json!({"envelopes": [{"vault_id": vault, "envelope": b64(&[2u8; 82])}], "via_qr": false}),
+        approve_body(&run),
     )
     .await
     .ok();
-    let st = api
-        .get(
-            &format!("/v1/approval-requests/{}", id(&r)),
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{rid}/ack"),
             Some(&laptop_token),
+            json!({"run_id": run, "opened": true}),
         )
         .await
         .ok();
-    assert_eq!(st["status"], "approved");
-    assert_eq!(st["envelopes"].as_array().unwrap().len(), 1);
-    assert!(st.get("device_token").is_none());
-    // An envelope for a vault of another user is refused.
-    let (_, _, bob) = api
+    assert_eq!(ack["tier"], "key_holder");
+    assert!(ack.get("device_token").is_none());
+    // A key holder does not ask for keys.
+    api.open_approval(&laptop_token, &id(&laptop))
+        .await
+        .err(403, "forbidden");
+
+    // Bob loses his only key holder: his next device asks for a new root, which only an
+    // admin's key holder sees and decides.
+    let (_, bob_phone, bob_phone_token) = api
         .trusted_device("bob@acme.test", "bob phone", "mobile")
         .await;
-    let (_, _, bob2) = api
-        .trusted_device("bob@acme.test", "bob laptop", "web")
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
         .await;
-    let _ = bob2;
-    let (acc, _, rid) = pending_laptop(&api, "bob@acme.test", "bob tablet").await;
     api.post(
-        &format!("/v1/approval-requests/{rid}/approve"),
-        Some(&bob),
-        json!({"envelopes": [{"vault_id": vault, "envelope": b64(&[2u8; 82])}]}),
+        &format!("/v1/devices/{}/disable", id(&bob_phone)),
+        Some(&admin),
+        json!({}),
     )
     .await
-    .err(400, "bad_request");
-    let _ = acc;
+    .ok();
+    let _ = bob_phone_token;
+    let (bob_account, _, bob_rid) = pending_laptop(&api, "bob@acme.test", "bob laptop").await;
+    let st = api
+        .get(&format!("/v1/approval-requests/{bob_rid}"), Some(&bob_account))
+        .await
+        .ok();
+    assert_eq!(st["purpose"], "new_root");
+    let listed = api
+        .get("/v1/approval-requests?status=pending", Some(&admin))
+        .await
+        .ok();
+    assert!(listed.as_array().unwrap().iter().any(|r| r["id"] == bob_rid.as_str()));
+    // Alice's key holder is no admin: not listed, not hers to decide.
+    let listed = api
+        .get("/v1/approval-requests?status=pending", Some(&phone))
+        .await
+        .ok();
+    assert!(listed.as_array().unwrap().iter().all(|r| r["id"] != bob_rid.as_str()));
+    api.post(
+        &format!("/v1/approval-requests/{bob_rid}/runs"),
+        Some(&phone),
+        json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
+    )
+    .await
+    .err(404, "not_found");
+    let run = start_run(&api, &bob_rid, &admin).await;
+    answer_run(&api, &bob_rid, &run, &bob_account).await.ok();
+    api.post(
+        &format!("/v1/approval-requests/{bob_rid}/approve"),
+        Some(&admin),
+        approve_body(&run),
+    )
+    .await
+    .ok();
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{bob_rid}/ack"),
+            Some(&bob_account),
+            json!({"run_id": run, "opened": true}),
+        )
+        .await
+        .ok();
+    assert_eq!(ack["tier"], "key_holder");
+    let _ = phone_dev;
 }
 
 // ---- devices, admin, deprovisioning ---------------------------------------------------
@@ -1408,4 +1573,12 @@ async fn disable_with_what_it_approved() {
         .await
         .ok();
     assert_eq!(out["disabled"].as_array().unwrap().len(), 1);
+}
+
+/// A key bundle around `key` whatever its length (to send bad keys on purpose).
+fn bundle_of(key: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x01, 0x01, 0x01];
+    out.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    out.extend_from_slice(key);
+    out
 }

@@ -196,7 +196,7 @@ impl Api {
             "/v1/devices",
             Some(account),
             json!({"name": name, "kind": kind, "platform": "Test OS / test",
-                "public_key": b64(&new_public_key())}),
+                "key_bundle": b64(&new_key_bundle())}),
         )
         .await
     }
@@ -246,23 +246,48 @@ impl Api {
     }
 
     /// Has the key holder whose device token is `approver` approve the pending device
-    /// `device_id` (registered by `account`), making it a key holder; returns its device
-    /// token.
+    /// `device_id` (registered by `account`) through a whole Trust v2 run, making it a key
+    /// holder; returns its device token. The server only relays the PAKE, so the messages
+    /// here are opaque bytes of the right sizes: this exercises the server's rules, not
+    /// the crypto (the e2e tests run the real clients for that).
     ///
     /// # Panics
     /// If a step fails.
     pub async fn approve_pending(&self, account: &str, device_id: &str, approver: &str) -> String {
         let rid = id(&self.open_approval(account, device_id).await.ok());
         let path = format!("/v1/approval-requests/{rid}");
+        let run = self
+            .post(
+                &format!("{path}/runs"),
+                Some(approver),
+                json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
+            )
+            .await
+            .ok();
+        let run_id = run["run_id"].as_str().unwrap().to_owned();
         self.post(
-            &format!("{path}/approve"),
-            Some(approver),
-            json!({"envelopes": []}),
+            &format!("{path}/runs/{run_id}/response"),
+            Some(account),
+            json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
         )
         .await
         .ok();
-        let st = self.get(&path, Some(account)).await.ok();
-        st["device_token"].as_str().unwrap().to_owned()
+        self.post(
+            &format!("{path}/approve"),
+            Some(approver),
+            json!({"run_id": run_id, "mac_a": b64(&[2; 32]), "payload": b64(&[1; 64])}),
+        )
+        .await
+        .ok();
+        let ack = self
+            .post(
+                &format!("{path}/ack"),
+                Some(account),
+                json!({"run_id": run_id, "opened": true}),
+            )
+            .await
+            .ok();
+        ack["device_token"].as_str().unwrap().to_owned()
     }
 
     /// Signs in, registers a device of `kind` and has the key holder `approver` approve
@@ -365,6 +390,18 @@ pub fn new_public_key() -> [u8; 32] {
     let mut sk = [0u8; 32];
     getrandom::fill(&mut sk).expect("random bytes");
     *x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(sk)).as_bytes()
+}
+
+/// A fresh key bundle (what a device registers) around a fresh X25519 key.
+pub fn new_key_bundle() -> Vec<u8> {
+    key_bundle(new_public_key())
+}
+
+/// The key bundle of an X25519 key (valid or not: tests send bad ones on purpose).
+pub fn key_bundle(x25519: [u8; 32]) -> Vec<u8> {
+    let mut out = vec![0x01, 0x01, 0x01, 0x00, 0x20];
+    out.extend_from_slice(&x25519);
+    out
 }
 
 /// base64url without padding, the wire form of bytes.

@@ -24,7 +24,7 @@ mod events;
 mod server;
 mod wait;
 
-pub use api::{Api, Resp, b64, id, new_public_key};
+pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key};
 pub use events::Events;
 pub use reqwest::{Method, StatusCode};
 pub use server::{ServerBuilder, TestServer};

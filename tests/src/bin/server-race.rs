@@ -16,7 +16,7 @@ use std::{net::SocketAddr, time::Instant};
 use clap::Parser;
 use serde_json::json;
 use vouch_server::{Settings, seed};
-use vouch_testkit::{Api, DEV_PASSWORD, b64, id, new_public_key};
+use vouch_testkit::{Api, DEV_PASSWORD, b64, id, new_key_bundle};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -76,7 +76,7 @@ async fn main() -> std::process::ExitCode {
                 "/v1/devices",
                 Some(&account),
                 json!({"name": "after", "kind": "web", "platform": "race",
-                    "public_key": b64(&new_public_key())}),
+                    "key_bundle": b64(&new_key_bundle())}),
             )
             .await;
         if created != 1 || again.code() != "device_limit_reached" {
