@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vouch_testkit::{Api, DEV_PASSWORD, Method, Resp, TestServer, b64, id, new_key_bundle, poll_until};
+use vouch_testkit::{
+    Api, DEV_PASSWORD, Method, Resp, TestServer, b64, id, new_key_bundle, poll_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 
@@ -711,7 +713,10 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
     let (_, ev) = phone_events.expect("approval_run").await;
     assert_eq!(ev["run_id"], run.as_str());
     let seen = api
-        .get(&format!("/v1/approval-requests/{rid}/runs/{run}"), Some(&phone_token))
+        .get(
+            &format!("/v1/approval-requests/{rid}/runs/{run}"),
+            Some(&phone_token),
+        )
         .await
         .ok();
     assert_eq!(seen["mac_b"], b64(&[1; 32]));
@@ -757,7 +762,11 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
     // The acknowledgement trusts it, as a key holder approved by the phone.
     let ack_path = format!("/v1/approval-requests/{rid}/ack");
     let ack = api
-        .post(&ack_path, Some(&account), json!({"run_id": run, "opened": true}))
+        .post(
+            &ack_path,
+            Some(&account),
+            json!({"run_id": run, "opened": true}),
+        )
         .await
         .ok();
     assert_eq!(ack["status"], "completed");
@@ -780,7 +789,11 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
 
     // A repeated acknowledgement (a lost answer) rotates the token.
     let again = api
-        .post(&ack_path, Some(&account), json!({"run_id": run, "opened": true}))
+        .post(
+            &ack_path,
+            Some(&account),
+            json!({"run_id": run, "opened": true}),
+        )
         .await
         .ok();
     let token2 = again["device_token"].as_str().unwrap();
@@ -795,9 +808,13 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
     api.get(&format!("/v1/approval-requests/{rid}"), Some(&other))
         .await
         .err(404, "not_found");
-    api.post(&ack_path, Some(&other), json!({"run_id": run, "opened": true}))
-        .await
-        .err(404, "not_found");
+    api.post(
+        &ack_path,
+        Some(&other),
+        json!({"run_id": run, "opened": true}),
+    )
+    .await
+    .err(404, "not_found");
 }
 
 #[tokio::test]
@@ -831,7 +848,10 @@ async fn a_payload_the_device_cannot_open_fails_the_request_visibly() {
         .get("/v1/approval-requests?status=pending", Some(&phone))
         .await
         .ok();
-    assert!(list.as_array().unwrap().is_empty(), "no ghost on the approver");
+    assert!(
+        list.as_array().unwrap().is_empty(),
+        "no ghost on the approver"
+    );
     // The device is still pending and can start again.
     let again = api.open_approval(&account, &laptop).await;
     assert_eq!(again.status, 201, "{}", again.body);
@@ -896,8 +916,12 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
                 )
                 .await
             } else {
-                api.post(&format!("/v1/approval-requests/{rid}/deny"), Some(&t), json!({}))
-                    .await
+                api.post(
+                    &format!("/v1/approval-requests/{rid}/deny"),
+                    Some(&t),
+                    json!({}),
+                )
+                .await
             }
         }));
     }
@@ -1047,7 +1071,10 @@ async fn key_sharing_and_new_root_purposes() {
     let _ = bob_phone_token;
     let (bob_account, _, bob_rid) = pending_laptop(&api, "bob@acme.test", "bob laptop").await;
     let st = api
-        .get(&format!("/v1/approval-requests/{bob_rid}"), Some(&bob_account))
+        .get(
+            &format!("/v1/approval-requests/{bob_rid}"),
+            Some(&bob_account),
+        )
         .await
         .ok();
     assert_eq!(st["purpose"], "new_root");
@@ -1055,13 +1082,25 @@ async fn key_sharing_and_new_root_purposes() {
         .get("/v1/approval-requests?status=pending", Some(&admin))
         .await
         .ok();
-    assert!(listed.as_array().unwrap().iter().any(|r| r["id"] == bob_rid.as_str()));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == bob_rid.as_str())
+    );
     // Alice's key holder is no admin: not listed, not hers to decide.
     let listed = api
         .get("/v1/approval-requests?status=pending", Some(&phone))
         .await
         .ok();
-    assert!(listed.as_array().unwrap().iter().all(|r| r["id"] != bob_rid.as_str()));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != bob_rid.as_str())
+    );
     api.post(
         &format!("/v1/approval-requests/{bob_rid}/runs"),
         Some(&phone),

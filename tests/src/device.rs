@@ -28,7 +28,17 @@ pub fn open_client(
         secret_store: keys,
         listener,
         tls,
+        presence: Some(Arc::new(Present(true))),
     })
+}
+
+/// The person at a phone's user-presence prompt: confirms (`true`) or refuses.
+pub struct Present(pub bool);
+
+impl vouch_core::UserPresence for Present {
+    fn confirm(&self, _reason: String) -> bool {
+        self.0
+    }
 }
 
 /// Records what a client reports to its listener.
@@ -118,13 +128,30 @@ pub async fn enroll_by_email(c: &Client, server_url: &str, email: &str) {
     assert!(s.is_trusted());
 }
 
-/// Signs `new` in, registers it, and has `approver` approve it with the number it shows.
+/// Signs `new` in, registers it, and has `approver` approve it with the code it shows
+/// (the new device waits, answering the run, while the approver approves).
 pub async fn enroll_by_approval(new: &Client, approver: &Client, email: &str) {
     sign_in_and_register(new, email).await;
     let p = new.start_approval().await.unwrap();
+    approve_while_waiting(new, approver, p.request_id, &p.code).await;
+    assert!(new.state().is_trusted());
+}
+
+/// `approver` approves `request_id` with `code` while `new` waits for it (as the two
+/// devices do at once); returns when both are done.
+pub async fn approve_while_waiting(
+    new: &Client,
+    approver: &Client,
+    request_id: uuid::Uuid,
+    code: &str,
+) {
+    let waiter = {
+        let n = new.clone();
+        tokio::spawn(async move { n.wait_for_approval().await })
+    };
     approver.pending_requests().await.unwrap();
-    approver.approve(p.request_id, &p.number).await.unwrap();
-    assert!(new.wait_for_approval().await.unwrap().is_trusted());
+    approver.approve(request_id, code).await.unwrap();
+    waiter.await.unwrap().unwrap();
 }
 
 /// True if `needle` occurs in `haystack`.

@@ -15,7 +15,7 @@ mod device;
 mod relay;
 
 pub use device::{
-    Device, Recorder, contains, enroll_by_approval, enroll_by_email, open_client,
-    sign_in_and_register,
+    Device, Present, Recorder, approve_while_waiting, contains, enroll_by_approval,
+    enroll_by_email, open_client, sign_in_and_register,
 };
 pub use relay::{ATTACKER_KEY_B64, Relay, start_relay};
