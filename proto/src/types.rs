@@ -506,7 +506,8 @@ wire! {
         pub version: u64,
         /// The version this write is based on (0 for a new item).
         pub base_version: u64,
-        /// Sealed item (`None` deletes it, keeping a tombstone).
+        /// The sealed item or sealed tombstone (required: the server refuses a write
+        /// without one; a delete is sealed like any version).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub ciphertext: Option<Bytes>,
     }
@@ -521,7 +522,8 @@ wire! {
         pub item_id: Uuid,
         /// Current version.
         pub version: u64,
-        /// Sealed item, or `None` for a deleted item.
+        /// The sealed item or sealed tombstone (`None` only for records from before
+        /// Trust v2; a client refuses those as unsealed deletes).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub ciphertext: Option<Bytes>,
         /// Server change sequence (for `?since=`).

@@ -1354,7 +1354,9 @@ async fn items_are_versioned_and_conflicts_detected() {
     r.err(409, "version_conflict");
     assert_eq!(r.body["error"]["current_version"], 1);
     put(laptop.clone(), 1, Some(b"v2")).await.ok();
-    put(phone.clone(), 2, None).await.ok();
+    // A delete is a sealed tombstone: an unsealed one is refused.
+    put(phone.clone(), 2, None).await.err(400, "bad_request");
+    put(phone.clone(), 2, Some(b"sealed tombstone")).await.ok();
     api.put(
         &path,
         Some(&phone),
@@ -1368,7 +1370,7 @@ async fn items_are_versioned_and_conflicts_detected() {
         .ok();
     assert_eq!(items.as_array().unwrap().len(), 1);
     assert_eq!(items[0]["version"], 3);
-    assert!(items[0].get("ciphertext").is_none());
+    assert_eq!(items[0]["ciphertext"], b64(b"sealed tombstone"));
     let seq = items[0]["seq"].as_u64().unwrap();
     assert!(
         api.get(

@@ -26,9 +26,9 @@ async fn thief_device(api: &Api, email: &str, name: &str) -> (serde_json::Value,
     (device, token)
 }
 
-/// An envelope-shaped blob (the v1 approve body carries them; a thief would seal its own).
-fn forged_envelopes(vault: uuid::Uuid) -> serde_json::Value {
-    json!([{ "vault_id": vault, "envelope": b64(&[1u8; 82]) }])
+/// An approval a thief would send: a run of its own and a payload of keys it chose.
+fn forged_approval() -> serde_json::Value {
+    json!({ "run_id": uuid::Uuid::new_v4(), "mac_a": b64(&[1u8; 32]), "payload": b64(&[1u8; 128]) })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,13 +60,9 @@ async fn attack_email_only_device_cannot_approve() {
         .await
         .err(403, "key_holder_required");
     let approve = format!("/v1/approval-requests/{}/approve", prompt.request_id);
-    api.post(
-        &approve,
-        Some(&token),
-        json!({ "envelopes": forged_envelopes(vault.id) }),
-    )
-    .await
-    .err(403, "key_holder_required");
+    api.post(&approve, Some(&token), forged_approval())
+        .await
+        .err(403, "key_holder_required");
     let deny = format!("/v1/approval-requests/{}/deny", prompt.request_id);
     api.post(&deny, Some(&token), json!({}))
         .await
@@ -82,13 +78,13 @@ async fn attack_email_only_device_cannot_approve() {
     ));
 
     // The request is untouched: the phone approves it, the tablet reads the phone's item.
-    phone.client.pending_requests().await.unwrap();
-    phone
-        .client
-        .approve(prompt.request_id, &prompt.number)
-        .await
-        .unwrap();
-    tablet.client.wait_for_approval().await.unwrap();
+    approve_while_waiting(
+        &tablet.client,
+        &phone.client,
+        prompt.request_id,
+        &prompt.code,
+    )
+    .await;
     assert_eq!(tablet.client.state().tier(), Some(Tier::KeyHolder));
     tablet.client.sync().await.unwrap();
     let read = tablet
@@ -115,13 +111,9 @@ async fn attack_email_only_device_cannot_overwrite_keys() {
     let (_, token) = thief_device(&api, ALICE, "thief laptop").await;
     let prompt = laptop.client.request_vault_keys().await.unwrap();
     let approve = format!("/v1/approval-requests/{}/approve", prompt.request_id);
-    api.post(
-        &approve,
-        Some(&token),
-        json!({ "envelopes": forged_envelopes(vault.id) }),
-    )
-    .await
-    .err(403, "key_holder_required");
+    api.post(&approve, Some(&token), forged_approval())
+        .await
+        .err(403, "key_holder_required");
 
     // The laptop keeps the phone's key: what it writes, the phone reads.
     let item = laptop
@@ -295,7 +287,7 @@ async fn attack_cross_user_approval_is_refused() {
     let api = server.api();
     let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
     enroll_by_email(&phone.client, server.url(), ALICE).await;
-    let vault = phone.client.create_vault("Personal").await.unwrap();
+    phone.client.create_vault("Personal").await.unwrap();
     // Bob and the admin are key holders of their own accounts.
     let (_, _, bob) = api.trusted_device(BOB, "bob laptop", "web").await;
     let (_, _, admin) = api.trusted_device(ADMIN, "admin laptop", "web").await;
@@ -317,16 +309,740 @@ async fn attack_cross_user_approval_is_refused() {
             "another user's request is never listed"
         );
         let approve = format!("/v1/approval-requests/{}/approve", prompt.request_id);
-        api.post(
-            &approve,
-            Some(token),
-            json!({ "envelopes": forged_envelopes(vault.id) }),
-        )
-        .await
-        .err(404, "not_found");
+        api.post(&approve, Some(token), forged_approval())
+            .await
+            .err(404, "not_found");
     }
     // Still pending for Alice's own key holder.
     let pending = phone.client.pending_requests().await.unwrap();
     assert_eq!(pending[0].request_id, prompt.request_id);
     assert_eq!(tablet.client.check_approval().await.unwrap(), None);
+}
+
+// ---- a server in the middle (Trust v2: what authenticates travels through the person) ---
+
+/// Alice's phone (first key holder, with a vault and an item) and her new laptop, each
+/// talking to the server directly or through the relay as the test needs.
+struct Scene {
+    _root: tempfile::TempDir,
+    server: TestServer,
+    relay: Relay,
+    phone: Device,
+    vault: uuid::Uuid,
+    item: uuid::Uuid,
+}
+
+async fn scene(phone_via_relay: bool) -> Scene {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let relay = start_relay(server.url().to_owned()).await;
+    let url = if phone_via_relay {
+        relay.url.clone()
+    } else {
+        server.url().to_owned()
+    };
+    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
+    enroll_by_email(&phone.client, &url, ALICE).await;
+    let vault = phone.client.create_vault("Personal").await.unwrap();
+    let item = phone
+        .client
+        .put_item(vault.id, None, b"the secret")
+        .await
+        .unwrap();
+    Scene {
+        _root: root,
+        server,
+        relay,
+        phone,
+        vault: vault.id,
+        item: item.item_id,
+    }
+}
+
+impl Scene {
+    /// A new device at `url`, signed in, registered and showing its code.
+    async fn laptop(&self, name: &str, url: &str) -> (Device, vouch_core::ApprovalPrompt) {
+        let d = Device::open(self._root.path(), name, url, DeviceKind::Web);
+        sign_in_and_register(&d.client, ALICE).await;
+        let p = d.client.start_approval().await.unwrap();
+        (d, p)
+    }
+
+    /// Nothing was ever approved on the server (no payload was sent).
+    fn nothing_sealed(&self) {
+        assert!(
+            self.relay.approvals_forwarded.lock().unwrap().is_empty(),
+            "an approval went out"
+        );
+    }
+}
+
+/// Runs `approve` on the phone while `laptop` waits; returns both results.
+async fn approve_during_wait(
+    laptop: &Device,
+    phone: &Device,
+    request_id: uuid::Uuid,
+    code: &str,
+) -> (
+    Result<(), Error>,
+    Result<vouch_core::EnrollmentState, Error>,
+) {
+    let waiter = {
+        let l = laptop.client.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(std::time::Duration::from_secs(20), l.wait_for_approval())
+                .await
+                .unwrap_or(Err(Error::NoAnswer))
+        })
+    };
+    phone.client.pending_requests().await.unwrap();
+    let approved = phone.client.approve(request_id, code).await;
+    if approved.is_err() {
+        waiter.abort();
+        return (approved, Err(Error::NoAnswer));
+    }
+    (approved, waiter.await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_server_swapping_the_key_is_caught() {
+    let s = scene(true).await;
+    let (laptop, prompt) = s.laptop("laptop", s.server.url()).await;
+    // The server shows the phone its own key (one it ground to look right) instead of
+    // the laptop's: the phone's transcript binds that key, the laptop's its own.
+    s.relay
+        .swap
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (approved, _) =
+        approve_during_wait(&laptop, &s.phone, prompt.request_id, &prompt.code).await;
+    assert!(matches!(approved, Err(Error::WrongCode)), "{approved:?}");
+    s.nothing_sealed();
+    assert!(!laptop.client.state().is_trusted());
+    // The person asks for a new code; without the swap it goes through.
+    s.relay.clear();
+    let p2 = laptop.client.new_code().await.unwrap();
+    approve_while_waiting(&laptop.client, &s.phone.client, p2.request_id, &p2.code).await;
+    laptop.client.sync().await.unwrap();
+    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    assert_eq!(read.as_slice(), b"the secret");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_server_swapping_the_approver_key_is_caught() {
+    let s = scene(false).await;
+    let (laptop, prompt) = s.laptop("laptop", &s.relay.url).await;
+    // The laptop is told the run comes from a key the server holds.
+    s.relay.rewrite_answers(|method, path, v| {
+        if method == "GET" && path.starts_with("/v1/approval-requests/") && v["run"].is_object() {
+            v["run"]["approver"]["key_bundle"] = json!(ATTACKER_KEY_B64);
+        }
+    });
+    let (approved, _) =
+        approve_during_wait(&laptop, &s.phone, prompt.request_id, &prompt.code).await;
+    assert!(matches!(approved, Err(Error::WrongCode)), "{approved:?}");
+    assert_eq!(s.relay.count("POST", "/approve"), 0, "nothing was sealed");
+    assert!(!laptop.client.state().is_trusted());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_qr_downgrade_is_refused() {
+    let s = scene(false).await;
+    let (laptop, prompt) = s.laptop("laptop", &s.relay.url).await;
+    // The phone scans the QR; the server tells the laptop the approver typed the code
+    // (a weaker secret) instead.
+    s.relay.rewrite_answers(|method, path, v| {
+        if method == "GET" && path.starts_with("/v1/approval-requests/") && v["run"].is_object() {
+            v["run"]["secret"] = json!("code");
+        }
+    });
+    let waiter = {
+        let l = laptop.client.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(std::time::Duration::from_secs(10), l.wait_for_approval()).await
+        })
+    };
+    s.phone.client.pending_requests().await.unwrap();
+    let r = s
+        .phone
+        .client
+        .approve_scanned(prompt.request_id, &prompt.qr_payload)
+        .await;
+    assert!(matches!(r, Err(Error::WrongCode)), "{r:?}");
+    waiter.abort();
+    assert_eq!(s.relay.count("POST", "/approve"), 0);
+    assert!(!laptop.client.state().is_trusted());
+    // Without tampering, the scanned QR approves (and the run says so).
+    s.relay.clear();
+    let p2 = laptop.client.new_code().await.unwrap();
+    let waiter = {
+        let l = laptop.client.clone();
+        tokio::spawn(async move { l.wait_for_approval().await })
+    };
+    s.phone.client.pending_requests().await.unwrap();
+    s.phone
+        .client
+        .approve_scanned(p2.request_id, &p2.qr_payload)
+        .await
+        .unwrap();
+    assert!(waiter.await.unwrap().unwrap().is_trusted());
+}
+
+/// The envelope layout of docs/TRUST_V2.md, sealed in any HPKE mode: what a forger who
+/// learned the run's psk (say, by guessing the code right) could make without the
+/// approver's identity key.
+fn forge_envelope(
+    mode: &str,
+    key: &[u8; 32],
+    recipient: &vouch_core::crypto::PublicKey,
+    psk: &[u8],
+    ctx: &vouch_core::crypto::EnvelopeContext,
+    sender_secret: &[u8; 32],
+) -> Vec<u8> {
+    use hpke::{
+        Deserializable, Kem as _, OpModeS, PskBundle, Serializable, aead::ChaCha20Poly1305,
+        kdf::HkdfSha256, kem::X25519HkdfSha256 as K,
+    };
+    let header = [0x02u8, 0x01];
+    let mut info = b"vouch/envelope/v2\0".to_vec();
+    info.extend_from_slice(&header);
+    info.extend_from_slice(ctx.user_id.as_bytes());
+    info.extend_from_slice(ctx.request_id.as_bytes());
+    info.extend_from_slice(ctx.vault_id.as_bytes());
+    info.extend_from_slice(&ctx.epoch.to_be_bytes());
+    info.extend_from_slice(recipient.as_bytes());
+    let psk_id = {
+        let mut id = b"vouch/v2/psk\0".to_vec();
+        id.extend_from_slice(ctx.request_id.as_bytes());
+        id
+    };
+    let (sk, pk) = K::derive_keypair(sender_secret);
+    let bundle = |p: &'static [u8], i: &'static [u8]| PskBundle::new(p, i).unwrap();
+    let psk: &'static [u8] = Box::leak(psk.to_vec().into_boxed_slice());
+    let psk_id: &'static [u8] = Box::leak(psk_id.into_boxed_slice());
+    let op: OpModeS<K> = match mode {
+        "base" => OpModeS::Base,
+        "psk" => OpModeS::Psk(bundle(psk, psk_id)),
+        "auth" => OpModeS::Auth((sk, pk)),
+        "auth_psk" => OpModeS::AuthPsk((sk, pk), bundle(psk, psk_id)),
+        "auth_empty_psk" => OpModeS::AuthPsk((sk, pk), bundle(b"", b"")),
+        _ => unreachable!(),
+    };
+    let rpk = <K as hpke::Kem>::PublicKey::from_bytes(recipient.as_bytes()).unwrap();
+    let (enc, ct) =
+        hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, K>(&op, &rpk, &info, key, &header)
+            .unwrap();
+    let mut out = header.to_vec();
+    out.extend_from_slice(&enc.to_bytes());
+    out.extend_from_slice(&ct);
+    out
+}
+
+#[test]
+fn attack_psk_only_or_empty_psk_envelope_is_refused() {
+    use vouch_core::crypto::{
+        ApprovalCode, ApproverRun, Descriptor, DeviceIdentity, Envelope, EnvelopeContext,
+        EnvelopePurpose, PakePassword, RequesterRun, RunContext,
+    };
+    let approver = DeviceIdentity::generate().unwrap();
+    let requester = DeviceIdentity::generate().unwrap();
+    let ctx = RunContext {
+        purpose: "enroll".into(),
+        user_id: uuid::Uuid::new_v4(),
+        request_id: uuid::Uuid::new_v4(),
+        requester_id: uuid::Uuid::new_v4(),
+        approver_id: uuid::Uuid::new_v4(),
+        requester_bundle: requester.public_key().bundle(),
+        approver_bundle: approver.public_key().bundle(),
+        descriptor: Descriptor {
+            name: "laptop".into(),
+            kind: "web".into(),
+            platform: "p".into(),
+            origin: "o".into(),
+        },
+    };
+    let code = ApprovalCode::generate().unwrap();
+    let a = ApproverRun::start(PakePassword::Code(&code), ctx.user_id, ctx.request_id).unwrap();
+    let (b, answer) = RequesterRun::answer(PakePassword::Code(&code), &ctx, a.message()).unwrap();
+    let confirmed = a.finish(&ctx, &answer.msg_b, &answer.mac_b).unwrap();
+    b.confirm(&confirmed.mac_a().unwrap()).unwrap();
+    let psk = b.psk().bytes_for_testing();
+    let ectx = EnvelopeContext {
+        purpose: EnvelopePurpose::Approval,
+        user_id: ctx.user_id,
+        request_id: ctx.request_id,
+        vault_id: uuid::Uuid::new_v4(),
+        epoch: 0,
+    };
+    let key = [0x77u8; 32];
+    let forger = [0x13u8; 32];
+    // The forger knows the psk but not the approver's identity key: psk-only, base, auth
+    // with its own key, auth+psk with its own key, auth with an empty psk — all refused.
+    for mode in ["psk", "base", "auth", "auth_psk", "auth_empty_psk"] {
+        let forged = forge_envelope(mode, &key, requester.public_key(), &psk, &ectx, &forger);
+        let opened = Envelope::from_bytes(&forged)
+            .and_then(|e| e.open(&requester, approver.public_key(), b.psk(), &ectx));
+        assert!(matches!(opened, Err(Error::EnvelopeOpen)), "{mode} opened");
+    }
+    // The layout above is the real one: the same construction from the approver's own
+    // key (auth+psk) opens, so the refusals are the mode, not the bytes.
+    let genuine = Envelope::seal(
+        &vouch_core::crypto::VaultKey::generate().unwrap(),
+        &approver,
+        requester.public_key(),
+        confirmed.psk(),
+        &ectx,
+    )
+    .unwrap();
+    assert!(
+        genuine
+            .open(&requester, approver.public_key(), b.psk(), &ectx)
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_injected_envelope_is_refused() {
+    let s = scene(false).await;
+    let (laptop, prompt) = s.laptop("laptop", &s.relay.url).await;
+    // (a) An "approved" answer for a run the laptop never answered: nothing is stored.
+    let rid = prompt.request_id;
+    s.relay.intercept(move |method, path, _| {
+        (method == "GET" && path == format!("/v1/approval-requests/{rid}")).then(|| {
+            (
+                200,
+                json!({"id": rid, "status": "approved", "purpose": "enroll",
+                    "expires_at": "2030-01-01T00:00:00Z",
+                    "run": {"id": uuid::Uuid::new_v4(), "approver": serde_json::Value::Null,
+                        "secret": "code", "msg_a": b64(&[1; 33]), "mac_a": b64(&[2; 32]),
+                        "payload": b64(&[3; 200])}}),
+            )
+        })
+    });
+    let r = laptop.client.check_approval().await;
+    assert!(r.is_err(), "{r:?}");
+    assert!(!laptop.client.state().is_trusted());
+    s.relay.clear();
+    // (b) A payload with envelopes the server swapped in: it does not open.
+    s.relay.rewrite_answers(|method, path, v| {
+        if method == "GET"
+            && path.starts_with("/v1/approval-requests/")
+            && v["run"]["payload"].is_string()
+        {
+            let mut p = vouch_core::proto::Bytes::from_b64(v["run"]["payload"].as_str().unwrap())
+                .unwrap()
+                .0;
+            let n = p.len();
+            p[n - 1] ^= 1;
+            v["run"]["payload"] = json!(b64(&p));
+        }
+    });
+    let (approved, waited) =
+        approve_during_wait(&laptop, &s.phone, prompt.request_id, &prompt.code).await;
+    approved.unwrap();
+    assert!(matches!(waited, Err(Error::MalformedPayload)), "{waited:?}");
+    assert!(!laptop.client.state().is_trusted());
+    assert!(laptop.client.vaults().is_err(), "no vault access");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unopenable_envelopes_leave_no_ghost() {
+    let s = scene(false).await;
+    let (laptop, prompt) = s.laptop("laptop", &s.relay.url).await;
+    s.relay.rewrite_answers(|method, path, v| {
+        if method == "GET"
+            && path.starts_with("/v1/approval-requests/")
+            && v["run"]["payload"].is_string()
+        {
+            v["run"]["payload"] = json!(b64(&[9u8; 150]));
+        }
+    });
+    let (approved, waited) =
+        approve_during_wait(&laptop, &s.phone, prompt.request_id, &prompt.code).await;
+    approved.unwrap();
+    assert!(matches!(waited, Err(Error::MalformedPayload)), "{waited:?}");
+    // Both sides see it failed: the laptop is not trusted and can start again; the phone
+    // no longer lists it; the server never trusted the device.
+    assert!(!laptop.client.state().is_trusted());
+    assert!(laptop.client.approval_prompt().unwrap().is_none());
+    assert!(s.phone.client.pending_requests().await.unwrap().is_empty());
+    s.relay.clear();
+    let p2 = laptop.client.start_approval().await.unwrap();
+    approve_while_waiting(&laptop.client, &s.phone.client, p2.request_id, &p2.code).await;
+    laptop.client.sync().await.unwrap();
+    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    assert_eq!(read.as_slice(), b"the secret");
+}
+
+/// Alice's laptop (a key holder) reads items through the relay.
+async fn laptop_via_relay(s: &Scene) -> Device {
+    let laptop = Device::open(s._root.path(), "laptop", &s.relay.url, DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
+    let p = laptop.client.start_approval().await.unwrap();
+    approve_while_waiting(&laptop.client, &s.phone.client, p.request_id, &p.code).await;
+    laptop.client.sync().await.unwrap();
+    laptop
+}
+
+/// Rewrites the pulled record of `item` (answers of `GET …/items?since=`).
+fn rewrite_item(
+    relay: &Relay,
+    item: uuid::Uuid,
+    f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static,
+) {
+    relay.rewrite_answers(move |method, path, v| {
+        if method == "GET" && path.contains("/items?since=") {
+            for r in v.as_array_mut().into_iter().flatten() {
+                if r["item_id"] == json!(item) {
+                    f(r);
+                }
+            }
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_forged_delete_is_refused() {
+    let s = scene(false).await;
+    let laptop = laptop_via_relay(&s).await;
+    // The server makes the item a newer version without content (an unsealed delete),
+    // then a "tombstone" sealed under a key of its own.
+    s.phone
+        .client
+        .put_item(s.vault, Some(s.item), b"the secret, v2")
+        .await
+        .unwrap();
+    rewrite_item(&s.relay, s.item, |r| {
+        r["ciphertext"] = serde_json::Value::Null;
+    });
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.refused, 1);
+    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    assert_eq!(read.as_slice(), b"the secret");
+    s.relay.clear();
+    let stranger = vouch_core::crypto::VaultKey::generate().unwrap();
+    let forged = vouch_core::crypto::seal_item(
+        &stranger,
+        &vouch_core::crypto::ItemAad {
+            vault_id: s.vault,
+            item_id: s.item,
+            version: 3,
+            epoch: 0,
+        },
+        None,
+    )
+    .unwrap();
+    s.phone
+        .client
+        .put_item(s.vault, Some(s.item), b"the secret, v3")
+        .await
+        .unwrap();
+    rewrite_item(&s.relay, s.item, move |r| {
+        r["ciphertext"] = json!(b64(&forged));
+    });
+    let report = laptop.client.sync().await.unwrap();
+    assert!(report.refused >= 1);
+    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_some());
+    // A delete by a key holder is a sealed tombstone and goes through.
+    s.relay.clear();
+    s.phone.client.delete_item(s.vault, s.item).await.unwrap();
+    laptop.client.sync().await.unwrap();
+    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_garbage_item_does_not_replace_good_copy() {
+    let s = scene(false).await;
+    let laptop = laptop_via_relay(&s).await;
+    s.phone
+        .client
+        .put_item(s.vault, Some(s.item), b"the secret, v2")
+        .await
+        .unwrap();
+    rewrite_item(&s.relay, s.item, |r| {
+        r["ciphertext"] = json!(b64(&[0x02; 90]));
+    });
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.refused, 1);
+    // The last good version stays readable.
+    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    assert_eq!(read.as_slice(), b"the secret");
+    // Once the server serves the real record again, it comes in.
+    s.relay.clear();
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.refused, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_item_rollback_is_refused() {
+    let s = scene(false).await;
+    // The server keeps the first version's record (genuinely sealed: it opens).
+    let v1 = std::sync::Arc::new(std::sync::Mutex::new(serde_json::Value::Null));
+    let (keep, item) = (v1.clone(), s.item);
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET" && path.contains("/items?since=") {
+            for r in v.as_array().into_iter().flatten() {
+                if r["item_id"] == json!(item) && r["version"] == 1 {
+                    *keep.lock().unwrap() = r.clone();
+                }
+            }
+        }
+    });
+    let laptop = laptop_via_relay(&s).await;
+    assert!(v1.lock().unwrap().is_object());
+    s.phone
+        .client
+        .put_item(s.vault, Some(s.item), b"the secret, v2")
+        .await
+        .unwrap();
+    laptop.client.sync().await.unwrap();
+    // The laptop writes v3; the server claims someone else did (a forged conflict), so
+    // the laptop keeps its write as a copy and forgets its own version of the item …
+    s.relay.clear();
+    s.relay.intercept(|method, path, _| {
+        (method == "PUT" && path.contains("/items/")).then(|| {
+            (
+                409,
+                json!({"error": {"code": "version_conflict", "message": "someone else wrote it"}}),
+            )
+        })
+    });
+    laptop
+        .client
+        .put_item(s.vault, Some(s.item), b"v3 from the laptop")
+        .await
+        .unwrap();
+    s.relay.clear();
+    // … and then serves version 1 back as the item's current record.
+    let old = v1.lock().unwrap().clone();
+    rewrite_item(&s.relay, s.item, move |r| *r = old.clone());
+    let report = laptop.client.sync().await.unwrap();
+    assert!(report.refused >= 1, "{report:?}");
+    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_none());
+    for i in laptop.client.list_items(s.vault).unwrap() {
+        let text = laptop.client.get_item(s.vault, i.item_id).unwrap().unwrap();
+        assert_ne!(text.as_slice(), b"the secret", "rolled back to version 1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_transcript_field_swap_is_caught() {
+    let s = scene(true).await;
+    let (laptop, _) = s.laptop("laptop", s.server.url()).await;
+    let swaps: [(&str, fn(&mut serde_json::Value)); 3] = [
+        ("purpose", |p| p["purpose"] = json!("share_keys")),
+        ("descriptor", |p| {
+            p["device"]["name"] = json!("alice's laptop ")
+        }),
+        ("device id", |p| {
+            p["device"]["id"] = json!(uuid::Uuid::new_v4())
+        }),
+    ];
+    for (what, swap) in swaps {
+        let p = laptop.client.new_code().await.unwrap();
+        s.relay.clear();
+        s.relay.rewrite_answers(move |method, path, v| {
+            if method == "GET" && path.starts_with("/v1/approval-requests?") {
+                for r in v.as_array_mut().into_iter().flatten() {
+                    swap(r);
+                }
+            }
+        });
+        let (approved, _) = approve_during_wait(&laptop, &s.phone, p.request_id, &p.code).await;
+        assert!(
+            matches!(approved, Err(Error::WrongCode)),
+            "{what}: {approved:?}"
+        );
+    }
+    s.nothing_sealed();
+    assert!(!laptop.client.state().is_trusted());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_relay_gets_at_most_three_guesses() {
+    use vouch_core::crypto::{ApprovalCode, ApproverRun, PakePassword};
+    let s = scene(false).await;
+    let (laptop, prompt) = s.laptop("laptop", &s.relay.url).await;
+    let phone_device = s
+        .phone
+        .client
+        .devices()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| Some(d.id) == s.phone.client.state().device_id())
+        .unwrap();
+    let phone_json = serde_json::to_value(&phone_device).unwrap();
+    let user = laptop.client.state().user().unwrap().id;
+    let rid = prompt.request_id;
+    // The server plays the approver with a guessed code in a fresh run on every look,
+    // keeps the answers to itself, and never tells the laptop a run failed.
+    let runs = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        uuid::Uuid,
+        ApproverRun,
+    >::new()));
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let (r2, a2) = (runs.clone(), answers.clone());
+    s.relay.intercept(move |method, path, body| {
+        if method == "GET" && path == format!("/v1/approval-requests/{rid}") {
+            let guess = ApprovalCode::generate().unwrap();
+            let run = ApproverRun::start(PakePassword::Code(&guess), user, rid).unwrap();
+            let id = uuid::Uuid::new_v4();
+            let msg = b64(run.message());
+            r2.lock().unwrap().insert(id, run);
+            return Some((
+                200,
+                json!({"id": rid, "status": "pending", "purpose": "enroll",
+                    "expires_at": "2030-01-01T00:00:00Z",
+                    "run": {"id": id, "approver": phone_json, "secret": "code", "msg_a": msg}}),
+            ));
+        }
+        if method == "POST" && path.ends_with("/response") {
+            a2.lock().unwrap().push(body.clone());
+            return Some((200, json!({"id": rid, "status": "pending"})));
+        }
+        if method == "POST" && path.ends_with("/abort") {
+            return Some((200, json!({"id": rid, "status": "pending"})));
+        }
+        None
+    });
+    // Many looks, as a waiting device makes them (and as parallel runs would).
+    let mut refused = 0;
+    for _ in 0..8 {
+        match laptop.client.check_approval().await {
+            Err(Error::CodeUsedUp) => refused += 1,
+            Ok(None) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        answers.lock().unwrap().len(),
+        3,
+        "three answers per code, no more"
+    );
+    assert_eq!(refused, 5);
+    assert_eq!(
+        laptop.client.approval_prompt().unwrap().unwrap().runs_left,
+        0
+    );
+    // A fake "expired" does not make the device start over by itself.
+    s.relay.clear();
+    s.relay.intercept(move |method, path, _| {
+        (method == "GET" && path == format!("/v1/approval-requests/{rid}")).then(|| {
+            (
+                200,
+                json!({"id": rid, "status": "expired", "purpose": "enroll",
+                "expires_at": "2030-01-01T00:00:00Z"}),
+            )
+        })
+    });
+    let st = laptop.client.check_approval().await.unwrap().unwrap();
+    assert_eq!(st.name(), "expired");
+    assert!(laptop.client.approval_prompt().unwrap().is_none());
+    assert_eq!(
+        s.relay.count("POST", "/approval-requests"),
+        0,
+        "no request reopened"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_root_by_admin_carries_no_envelopes() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let bob_phone = Device::open(root.path(), "bob-phone", &url, DeviceKind::Mobile);
+    enroll_by_email(&bob_phone.client, &url, BOB).await;
+    let lost = bob_phone.client.create_vault("Bob's").await.unwrap();
+    let admin = Device::open(root.path(), "admin", &url, DeviceKind::Web);
+    enroll_by_email(&admin.client, &url, ADMIN).await;
+    let admins_vault = admin.client.create_vault("Admin's").await.unwrap();
+    // Bob's only key holder is gone.
+    admin
+        .client
+        .disable_device(bob_phone.client.state().device_id().unwrap())
+        .await
+        .unwrap();
+    let laptop = Device::open(root.path(), "bob-laptop", &url, DeviceKind::Web);
+    sign_in_and_register(&laptop.client, BOB).await;
+    let p = laptop.client.start_approval().await.unwrap();
+    assert_eq!(p.purpose, vouch_core::proto::ApprovalPurpose::NewRoot);
+    let listed = admin.client.pending_requests().await.unwrap();
+    assert_eq!(
+        listed[0].purpose,
+        vouch_core::proto::ApprovalPurpose::NewRoot
+    );
+    approve_while_waiting(&laptop.client, &admin.client, p.request_id, &p.code).await;
+    assert_eq!(laptop.client.state().tier(), Some(Tier::KeyHolder));
+    // A first key holder again — with no key of the admin's, and Bob's old vault lost.
+    laptop.client.sync().await.unwrap();
+    let vaults = laptop.client.vaults().unwrap();
+    assert!(vaults.iter().all(|v| v.id != admins_vault.id));
+    assert!(vaults.iter().all(|v| v.id != lost.id || !v.has_key));
+    laptop.client.create_vault("Bob's new").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_without_user_presence_is_refused() {
+    let s = scene(false).await;
+    let (laptop, prompt) = s.laptop("laptop", &s.relay.url).await;
+    // The same phone profile, opened by an app whose biometric prompt was dismissed.
+    let refusing = vouch_core::Client::open(vouch_core::ClientConfig {
+        profile_dir: s.phone.dir.clone(),
+        server_url: s.server.url().to_owned(),
+        device: vouch_core::DeviceInfo {
+            kind: DeviceKind::Mobile,
+            model: "phone".into(),
+            os: "TestOS 1".into(),
+            app: "e2e".into(),
+        },
+        secret_store: std::sync::Arc::new(
+            vouch_core::keystore::SoftwareSecretStore::open(s.phone.dir.join("keys")).unwrap(),
+        ),
+        listener: None,
+        tls: Default::default(),
+        presence: Some(std::sync::Arc::new(Present(false))),
+    })
+    .unwrap();
+    refusing.pending_requests().await.unwrap();
+    let r = refusing.approve(prompt.request_id, &prompt.code).await;
+    assert!(matches!(r, Err(Error::UserPresenceRequired)), "{r:?}");
+    // Nothing reached the server: the laptop sees no run and still has all three tries.
+    assert_eq!(laptop.client.check_approval().await.unwrap(), None);
+    assert_eq!(
+        laptop.client.approval_prompt().unwrap().unwrap().runs_left,
+        3
+    );
+    assert_eq!(s.relay.count("GET", "/runs"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_qr_is_refused_and_nothing_is_sealed() {
+    let s = scene(true).await;
+    let (laptop, prompt) = s.laptop("laptop", s.server.url()).await;
+    s.phone.client.pending_requests().await.unwrap();
+    // One character of the scanned text changed.
+    let mut chars: Vec<char> = prompt.qr_payload.chars().collect();
+    let i = chars.len() - 10;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let corrupted: String = chars.into_iter().collect();
+    let r = s
+        .phone
+        .client
+        .approve_scanned(prompt.request_id, &corrupted)
+        .await;
+    assert!(matches!(r, Err(Error::InvalidQrPayload(_))), "{r:?}");
+    // Another device's QR code, scanned on this request's screen.
+    let (_, other) = s.laptop("tablet", s.server.url()).await;
+    let r = s
+        .phone
+        .client
+        .approve_scanned(prompt.request_id, &other.qr_payload)
+        .await;
+    assert!(matches!(r, Err(Error::QrMismatch)), "{r:?}");
+    assert_eq!(s.relay.count("POST", "/runs"), 0, "no run was started");
+    s.nothing_sealed();
+    assert_eq!(
+        laptop.client.approval_prompt().unwrap().unwrap().runs_left,
+        3
+    );
 }

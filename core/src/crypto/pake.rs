@@ -62,6 +62,15 @@ impl ApprovalPsk {
     }
 }
 
+#[cfg(feature = "testing")]
+impl ApprovalPsk {
+    /// The psk bytes, for tests that play an attacker who learned them (feature
+    /// `testing` only; the shipped library has no way to read a psk).
+    pub fn bytes_for_testing(&self) -> [u8; 32] {
+        *self.0
+    }
+}
+
 impl std::fmt::Debug for ApprovalPsk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ApprovalPsk(<redacted>)")

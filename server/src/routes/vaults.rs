@@ -141,8 +141,9 @@ pub async fn list_items(
     Ok(Json(out))
 }
 
-/// Writes a new version of an item (or deletes it with no ciphertext). The write must be
-/// based on the server's current version; otherwise 409 `version_conflict` with it.
+/// Writes a new version of an item. A delete is a sealed tombstone like any other write
+/// (Trust v2): a write without ciphertext is refused. The write must be based on the
+/// server's current version; otherwise 409 `version_conflict` with it.
 #[utoipa::path(put, path = "/v1/vaults/{id}/items/{item_id}", tag = "vaults", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id"), ("item_id" = Uuid, Path, description = "item id")),
     request_body = PutItem,
@@ -155,6 +156,11 @@ pub async fn put_item(
 ) -> ApiResult<Json<ItemRecord>> {
     if req.version != req.base_version.saturating_add(1) || req.version > i64::MAX as u64 {
         return Err(ApiError::bad_request("version must be base_version + 1"));
+    }
+    if req.ciphertext.as_ref().is_none_or(|c| c.0.is_empty()) {
+        return Err(ApiError::bad_request(
+            "every version is sealed, deletes too (a sealed tombstone)",
+        ));
     }
     let out = state
         .db
