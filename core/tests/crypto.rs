@@ -372,3 +372,23 @@ fn codes_are_six_digits_and_redacted() {
     assert!(ApprovalCode::parse("12345").is_err());
     assert!(ApprovalCode::parse("12345a").is_err());
 }
+
+/// Issue 19's property: 1,000 runs with a random wrong code never complete; the right code
+/// always does.
+#[test]
+fn a_thousand_wrong_codes_never_confirm() {
+    let p = pair();
+    let shown = ApprovalCode::generate().unwrap();
+    for _ in 0..1000 {
+        let typed = loop {
+            let c = ApprovalCode::generate().unwrap();
+            if c != shown {
+                break c;
+            }
+        };
+        assert!(matches!(run(&p, &typed, &shown), Err(Error::WrongCode)));
+    }
+    for _ in 0..1000 {
+        run(&p, &shown, &shown).unwrap();
+    }
+}

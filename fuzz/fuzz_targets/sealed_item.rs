@@ -9,6 +9,7 @@ fuzz_target!(|data: &[u8]| {
         vault_id: uuid::Uuid::nil(),
         item_id: uuid::Uuid::nil(),
         version: 1,
+        epoch: 0,
     };
     assert!(open_item(&key, &at, data).is_err());
 });

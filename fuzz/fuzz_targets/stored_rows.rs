@@ -9,4 +9,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<EnrollmentState>(data);
     let _ = serde_json::from_slice::<PendingApproval>(data);
     let _ = PublicKey::from_bytes(data);
+    let _ = PublicKey::from_bundle(data);
+    let _ = vouch_core::crypto::ApprovalCode::parse(&String::from_utf8_lossy(data));
 });
