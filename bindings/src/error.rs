@@ -155,8 +155,20 @@ impl From<vouch_core::Error> for VouchError {
             E::Storage(_) | E::Io(_) | E::CorruptRow(_) | E::SchemaTooNew { .. } => Self::Storage {
                 reason: e.to_string(),
             },
-            other => Self::Internal {
-                reason: other.to_string(),
+            // Everything else by its kind (the classification the CLI uses too).
+            other => match other.kind() {
+                vouch_core::ErrorKind::Input => Self::InvalidInput {
+                    reason: other.to_string(),
+                },
+                vouch_core::ErrorKind::State => Self::InvalidState {
+                    reason: other.to_string(),
+                },
+                vouch_core::ErrorKind::Storage => Self::Storage {
+                    reason: other.to_string(),
+                },
+                _ => Self::Internal {
+                    reason: other.to_string(),
+                },
             },
         }
     }

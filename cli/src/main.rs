@@ -182,9 +182,10 @@ pub enum AdminAction {
 
 /// A failure: one line for stderr and an exit code.
 ///
-/// Exit codes: 1 other, 2 usage/unknown profile, 3 offline or server certificate refused,
-/// 4 refused by the server,
-/// 5 wrong number or QR, 6 not possible in this state, 7 device wiped.
+/// Exit codes follow [`vouch_core::ErrorKind`]: 1 other (storage, bug), 2 usage/unknown
+/// profile (input), 3 offline or server certificate refused, 4 refused by the server,
+/// 5 the code or QR does not match (or is used up), 6 not possible in this state
+/// (including email-only), 7 device wiped.
 #[derive(Debug)]
 pub struct CliError {
     pub code: u8,
@@ -208,28 +209,16 @@ impl CliError {
 
 impl From<vouch_core::Error> for CliError {
     fn from(e: vouch_core::Error) -> Self {
-        use vouch_core::Error as E;
-        let code = match &e {
-            E::Offline | E::UntrustedCertificate | E::CertificatePinMismatch => 3,
-            E::Server {
-                code: ErrorCode::DeviceDisabled,
-                ..
-            }
-            | E::Wiped => 7,
-            E::Server {
-                code: ErrorCode::KeyHolderRequired,
-                ..
-            } => 6,
-            E::Server { .. } => 4,
-            E::WrongCode
-            | E::QrMismatch
-            | E::InvalidQrPayload(_)
-            | E::UnknownRequest
-            | E::CodeUsedUp
-            | E::NoAnswer => 5,
-            E::InvalidState(_) | E::KeyHolderRequired => 6,
-            E::InvalidInput(_) | E::InsecureTransport => 2,
-            _ => 1,
+        use vouch_core::{Error as E, ErrorKind as K};
+        // One classification for the bindings and the CLI: the exit code follows the kind.
+        let code = match e.kind() {
+            K::Offline => 3,
+            K::Refused => 4,
+            K::Mismatch => 5,
+            K::State => 6,
+            K::Wiped => 7,
+            K::Input => 2,
+            K::Storage | K::Bug => 1,
         };
         let message = match &e {
             E::Server {

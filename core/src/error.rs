@@ -144,7 +144,72 @@ pub enum Error {
     InvalidInput(String),
 }
 
+/// What kind of failure an [`Error`] is — the one classification the bindings and the CLI
+/// both use (a UI's reaction, an exit code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The server cannot be reached, or its certificate was refused: nothing was sent.
+    Offline,
+    /// The server refused the request (a v1 error code).
+    Refused,
+    /// An argument is not acceptable.
+    Input,
+    /// What the person entered or scanned does not match the other device (a wrong code,
+    /// another request's QR, a code used up, a device that did not answer).
+    Mismatch,
+    /// Not possible in this state (untrusted, email-only, no open request).
+    State,
+    /// This device was disabled; its keys and items are wiped.
+    Wiped,
+    /// The local database, files or platform key store failed.
+    Storage,
+    /// Anything else: a bug, or a server that broke the contract.
+    Bug,
+}
+
 impl Error {
+    /// The kind of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        use vouch_proto::ErrorCode as C;
+        match self {
+            Self::Offline | Self::UntrustedCertificate | Self::CertificatePinMismatch => {
+                ErrorKind::Offline
+            }
+            Self::Server {
+                code: C::DeviceDisabled,
+                ..
+            }
+            | Self::Wiped => ErrorKind::Wiped,
+            Self::Server {
+                code: C::KeyHolderRequired,
+                ..
+            } => ErrorKind::State,
+            Self::Server { .. } => ErrorKind::Refused,
+            Self::WrongCode
+            | Self::QrMismatch
+            | Self::InvalidQrPayload(_)
+            | Self::UnknownRequest
+            | Self::CodeUsedUp
+            | Self::NoAnswer => ErrorKind::Mismatch,
+            Self::InvalidState(_)
+            | Self::KeyHolderRequired
+            | Self::UserPresenceRequired
+            | Self::KeyConflict => ErrorKind::State,
+            Self::InvalidInput(_) | Self::InsecureTransport | Self::InvalidPublicKey => {
+                ErrorKind::Input
+            }
+            Self::SecretStore(_)
+            | Self::WrappingKeyLost
+            | Self::WrongWrappingKey
+            | Self::SchemaTooNew { .. }
+            | Self::CorruptRow(_)
+            | Self::NotFound(_)
+            | Self::Storage(_)
+            | Self::Io(_) => ErrorKind::Storage,
+            _ => ErrorKind::Bug,
+        }
+    }
+
     /// The v1 error code, when the server refused the request.
     pub fn server_code(&self) -> Option<vouch_proto::ErrorCode> {
         match self {

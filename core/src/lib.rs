@@ -30,6 +30,6 @@ pub use client::{
     DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, PendingRequest, RUNS_PER_CODE,
     SyncReport, UserPresence, VaultInfo, Verification,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use tls::TlsPolicy;
 pub use vouch_proto as proto;
