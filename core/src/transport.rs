@@ -1,10 +1,13 @@
-//! HTTP transport to the v1 server: rustls, timeouts, retries with backoff, typed errors.
+//! Transport to the server: [`Transport`] is the client's typed seam (JSON in, JSON out, an
+//! event stream); [`Http`] is the real one — rustls, timeouts, retries with backoff, typed
+//! errors — and the unit tests put a scripted fake behind the same [`Wire`] trait to drive
+//! the state machines without a server process.
 //!
 //! A request that could not reach the server becomes [`Error::Offline`] (never a
 //! transport dump); a v1 error body becomes [`Error::Server`] with its code. Plain
 //! `http://` is refused except to loopback.
 
-use std::{pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use futures_util::Stream;
 use reqwest::{Method, StatusCode, Url};
@@ -25,9 +28,97 @@ const BACKOFF_BASE: Duration = Duration::from_millis(200);
 /// A stream of `(event id, event)` from `GET /v1/events`.
 pub(crate) type EventStream = Pin<Box<dyn Stream<Item = Result<(i64, Event)>> + Send>>;
 
-/// The HTTP side of the client.
+/// A boxed future of the wire.
+pub(crate) type WireFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// What the client needs from a server, at the JSON level: one request, or the event
+/// stream. Crate-private: the seam for unit tests, not an extension point.
+pub(crate) trait Wire: Send + Sync {
+    /// One request; the decoded JSON answer (`null` for an empty body).
+    fn call<'a>(
+        &'a self,
+        method: Method,
+        path: &'a str,
+        token: Option<&'a str>,
+        body: Option<serde_json::Value>,
+    ) -> WireFuture<'a, serde_json::Value>;
+
+    /// The event stream (`query` like `?device_id=…`), resuming after `last_id`.
+    fn events<'a>(
+        &'a self,
+        token: &'a str,
+        query: &'a str,
+        last_id: Option<i64>,
+    ) -> WireFuture<'a, EventStream>;
+}
+
+/// The client's typed view of the server.
 #[derive(Clone)]
 pub(crate) struct Transport {
+    wire: Arc<dyn Wire>,
+}
+
+impl Transport {
+    /// The real HTTP transport to `server_url`.
+    pub(crate) fn new(server_url: &str, tls: &TlsPolicy) -> Result<Self> {
+        Ok(Self {
+            wire: Arc::new(Http::new(server_url, tls)?),
+        })
+    }
+
+    /// Any wire (the unit tests' fake).
+    #[cfg(test)]
+    pub(crate) fn with(wire: Arc<dyn Wire>) -> Self {
+        Self { wire }
+    }
+
+    /// Sends a JSON request and decodes the JSON answer.
+    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let body = body
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|_| Error::Protocol("request encoding"))?;
+        let v = self.wire.call(method, path, token, body).await?;
+        serde_json::from_value(v)
+            .map_err(|_| Error::Protocol("response body does not match the contract"))
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<T> {
+        self.send::<(), T>(Method::GET, path, token, None).await
+    }
+
+    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<T> {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Opens the event stream (`query` like `?device_id=…`), resuming after `last_id`.
+    pub(crate) async fn events(
+        &self,
+        token: &str,
+        query: &str,
+        last_id: Option<i64>,
+    ) -> Result<EventStream> {
+        self.wire.events(token, query, last_id).await
+    }
+}
+
+/// The real transport: reqwest over rustls.
+struct Http {
     http: reqwest::Client,
     base: Url,
 }
@@ -55,8 +146,8 @@ pub(crate) fn check_url(url: &str) -> Result<Url> {
     }
 }
 
-impl Transport {
-    pub(crate) fn new(server_url: &str, tls: &TlsPolicy) -> Result<Self> {
+impl Http {
+    fn new(server_url: &str, tls: &TlsPolicy) -> Result<Self> {
         let base = check_url(server_url)?;
         let https = base.scheme() == "https";
         let mut builder = reqwest::Client::builder()
@@ -83,13 +174,13 @@ impl Transport {
     }
 
     /// Sends a JSON request and decodes the JSON answer.
-    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+    async fn request(
         &self,
         method: Method,
         path: &str,
         token: Option<&str>,
-        body: Option<&B>,
-    ) -> Result<T> {
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
         let url = self.url(path)?;
         let mut attempt = 0;
         let resp = loop {
@@ -100,7 +191,7 @@ impl Transport {
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
-            if let Some(b) = body {
+            if let Some(b) = &body {
                 req = req.json(b);
             }
             match req.send().await {
@@ -131,30 +222,8 @@ impl Transport {
         Err(server_error(status, &bytes))
     }
 
-    pub(crate) async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        token: Option<&str>,
-    ) -> Result<T> {
-        self.send::<(), T>(Method::GET, path, token, None).await
-    }
-
-    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: &B,
-    ) -> Result<T> {
-        self.send(Method::POST, path, token, Some(body)).await
-    }
-
-    /// Opens the event stream (`query` like `?device_id=…`), resuming after `last_id`.
-    pub(crate) async fn events(
-        &self,
-        token: &str,
-        query: &str,
-        last_id: Option<i64>,
-    ) -> Result<EventStream> {
+    /// Opens the event stream.
+    async fn stream(&self, token: &str, query: &str, last_id: Option<i64>) -> Result<EventStream> {
         let url = self.url(&format!("v1/events{query}"))?;
         let mut req = self.http.get(url).bearer_auth(token);
         if let Some(id) = last_id {
@@ -168,6 +237,27 @@ impl Transport {
         }
         let stream = crate::sse::decode(resp.bytes_stream());
         Ok(Box::pin(stream))
+    }
+}
+
+impl Wire for Http {
+    fn call<'a>(
+        &'a self,
+        method: Method,
+        path: &'a str,
+        token: Option<&'a str>,
+        body: Option<serde_json::Value>,
+    ) -> WireFuture<'a, serde_json::Value> {
+        Box::pin(self.request(method, path, token, body))
+    }
+
+    fn events<'a>(
+        &'a self,
+        token: &'a str,
+        query: &'a str,
+        last_id: Option<i64>,
+    ) -> WireFuture<'a, EventStream> {
+        Box::pin(self.stream(token, query, last_id))
     }
 }
 

@@ -11,6 +11,8 @@ mod enrollment;
 mod events;
 mod requester;
 mod state;
+#[cfg(test)]
+mod tests;
 mod vault;
 
 use std::{
@@ -111,6 +113,11 @@ impl Client {
     /// Opens (or creates) the profile and resumes its persisted state. No network.
     pub fn open(config: ClientConfig) -> Result<Self> {
         let transport = Transport::new(&config.server_url, &config.tls)?;
+        Self::open_on(config, transport)
+    }
+
+    /// Opens the profile on a given transport (the unit tests' fake).
+    fn open_on(config: ClientConfig, transport: Transport) -> Result<Self> {
         let store = Store::open(
             config.profile_dir.join(DATABASE_FILE),
             config.secret_store.as_ref(),

@@ -200,11 +200,3 @@ fn psk_id(ctx: &EnvelopeContext) -> Vec<u8> {
     id.extend_from_slice(ctx.request_id.as_bytes());
     id
 }
-
-#[cfg(test)]
-impl ApprovalPsk {
-    /// A psk with chosen bytes, for tests that play a forger.
-    pub(crate) fn for_tests(bytes: [u8; 32]) -> Self {
-        Self(Zeroizing::new(bytes))
-    }
-}
