@@ -7,7 +7,7 @@ use std::{io::BufRead, sync::atomic::Ordering};
 
 use vouch_core::{
     EnrollmentState, Error,
-    proto::{DeviceKind, ErrorCode, VerifiedBy},
+    proto::{ApprovalPurpose, ApprovalStatus, DeviceKind, ErrorCode, Tier, VerifiedBy},
 };
 use vouch_e2e::*;
 use vouch_testkit::{DEV_PASSWORD, TestServer};
@@ -15,10 +15,11 @@ use vouch_testkit::{DEV_PASSWORD, TestServer};
 const ALICE: &str = "alice@acme.test";
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-e2e-server");
 
-/// Phone by email code, laptop by number-matched approval (then decrypts what the phone
-/// wrote), tablet by QR approval; listener and persisted state along the way.
+/// Phone by email code, laptop by the 6-digit code typed on the phone (then decrypts what
+/// the phone wrote), tablet by the QR code the laptop scanned; listener, tiers and
+/// persisted state along the way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_devices_email_number_and_qr() {
+async fn three_devices_email_code_and_qr() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
     let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
@@ -28,6 +29,7 @@ async fn three_devices_email_number_and_qr() {
         phone.client.state(),
         EnrollmentState::Trusted {
             verified_by: VerifiedBy::EmailCode,
+            tier: Tier::KeyHolder,
             ..
         }
     ));
@@ -43,35 +45,40 @@ async fn three_devices_email_number_and_qr() {
         .unwrap();
     assert!(item.synced);
 
-    // Laptop: number-matched approval.
+    // Laptop: the code it shows, typed on the phone while the laptop waits.
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE).await;
-    assert!(
-        laptop
-            .client
-            .default_device_name()
-            .unwrap()
-            .starts_with("alice laptop - TestOS 1/e2e")
-    );
+    let laptop_name = laptop.client.default_device_name().unwrap();
+    assert!(laptop_name.starts_with("alice laptop - TestOS 1/e2e"));
     let prompt = laptop.client.start_approval().await.unwrap();
-    assert_eq!(prompt.number.len(), 2);
-    assert_eq!(prompt.phrase.split(' ').count(), 6);
+    assert_eq!(prompt.purpose, ApprovalPurpose::Enroll);
+    assert!(is_grouped_code(&prompt.code), "{:?}", prompt.code.len());
+    assert!(prompt.qr_payload.starts_with("VOUCH2:"));
+    assert_eq!(prompt.runs_left, vouch_core::RUNS_PER_CODE);
+    assert_eq!(
+        laptop.client.approval_prompt().unwrap(),
+        Some(prompt.clone())
+    );
     let waiter = {
         let c = laptop.client.clone();
         tokio::spawn(async move { c.wait_for_approval().await })
     };
     let pending = phone.client.pending_requests().await.unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].request_id, prompt.request_id);
-    assert_eq!(pending[0].device_kind, DeviceKind::Web);
-    assert_eq!(pending[0].origin, "127.0.0.1");
-    assert_eq!(
-        pending[0].phrase, prompt.phrase,
-        "both screens show the same phrase"
-    );
+    let p = &pending[0];
+    assert_eq!(p.request_id, prompt.request_id);
+    assert_eq!(p.purpose, ApprovalPurpose::Enroll);
+    assert_eq!(p.device_kind, DeviceKind::Web);
+    assert_eq!(p.origin, "127.0.0.1");
+    // "Trust this session?" names the device as it registered; no flags for a new
+    // device asking from this network.
+    assert_eq!(p.device_name, laptop_name);
+    assert_eq!(p.requester_tier, None);
+    assert!(!p.other_network);
+    assert_eq!(p.status, ApprovalStatus::Pending);
     phone
         .client
-        .approve(prompt.request_id, &prompt.number)
+        .approve(prompt.request_id, &prompt.code)
         .await
         .unwrap();
     let state = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
@@ -83,9 +90,16 @@ async fn three_devices_email_number_and_qr() {
         state,
         EnrollmentState::Trusted {
             verified_by: VerifiedBy::Approval,
+            tier: Tier::KeyHolder,
             ..
         }
     ));
+    assert_eq!(
+        laptop.client.approval_prompt().unwrap(),
+        None,
+        "the code is gone"
+    );
+    assert!(phone.client.pending_requests().await.unwrap().is_empty());
     laptop.client.sync().await.unwrap();
     let vaults = laptop.client.vaults().unwrap();
     assert_eq!(vaults.len(), 1);
@@ -98,17 +112,27 @@ async fn three_devices_email_number_and_qr() {
         .unwrap();
     assert_eq!(plain.as_slice(), b"wifi password: hunter2");
 
-    // Tablet: QR approval by the laptop (a web device may approve too).
+    // Tablet: its QR code scanned by the laptop (a web device may approve too).
     let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
     sign_in_and_register(&tablet.client, ALICE).await;
     let prompt = tablet.client.start_approval().await.unwrap();
-    assert!(prompt.qr_payload.starts_with("VOUCH1:"));
-    laptop.client.approve_qr(&prompt.qr_payload).await.unwrap();
-    let state = tablet.client.wait_for_approval().await.unwrap();
+    assert!(prompt.qr_payload.starts_with("VOUCH2:"));
+    let waiter = {
+        let c = tablet.client.clone();
+        tokio::spawn(async move { c.wait_for_approval().await })
+    };
+    laptop.client.pending_requests().await.unwrap();
+    laptop
+        .client
+        .approve_scanned(prompt.request_id, &prompt.qr_payload)
+        .await
+        .unwrap();
+    let state = waiter.await.unwrap().unwrap();
     assert!(matches!(
         state,
         EnrollmentState::Trusted {
-            verified_by: VerifiedBy::QrApproval,
+            verified_by: VerifiedBy::Approval,
+            tier: Tier::KeyHolder,
             ..
         }
     ));
@@ -126,7 +150,7 @@ async fn three_devices_email_number_and_qr() {
     // State survives a restart of the client.
     drop(tablet);
     let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
-    assert!(tablet.client.state().is_trusted());
+    assert!(tablet.client.state().is_key_holder());
     assert_eq!(
         tablet
             .client
@@ -139,8 +163,21 @@ async fn three_devices_email_number_and_qr() {
     assert_eq!(tablet.client.devices().await.unwrap().len(), 3);
 }
 
+/// "482 913": six digits in two groups of three.
+fn is_grouped_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 7
+        && b[3] == b' '
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 3 || c.is_ascii_digit())
+}
+
+/// A wrong code fails the run before anything is sealed (the new device proved it shows
+/// another code); the request stays pending, the failed run counts against the code, and
+/// the right code then works. Input that is not a code never leaves the approver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_number_is_refused_and_nothing_is_sent() {
+async fn wrong_code_is_refused_and_nothing_is_sealed() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
     let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
@@ -153,42 +190,60 @@ async fn wrong_number_is_refused_and_nothing_is_sent() {
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE).await;
     let prompt = laptop.client.start_approval().await.unwrap();
+    let waiter = {
+        let c = laptop.client.clone();
+        tokio::spawn(async move { c.wait_for_approval().await })
+    };
     approver.client.pending_requests().await.unwrap();
-    let wrong = format!("{:02}", (prompt.number.parse::<u32>().unwrap() + 1) % 100);
-    assert!(matches!(
-        approver.client.approve(prompt.request_id, &wrong).await,
-        Err(Error::WrongNumber)
-    ));
-    assert!(matches!(
-        approver.client.approve(prompt.request_id, "banana").await,
-        Err(Error::WrongNumber)
-    ));
+    let wrong = wrong_code(&prompt.code);
+    let r = approver.client.approve(prompt.request_id, &wrong).await;
+    assert!(matches!(r, Err(Error::WrongCode)), "{r:?}");
+    // Not a code at all: refused before any run starts.
+    let runs = relay.count("POST", "/runs");
+    for junk in ["banana", "12345", "1234567"] {
+        let r = approver.client.approve(prompt.request_id, junk).await;
+        assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    }
+    assert_eq!(relay.count("POST", "/runs"), runs, "no run for a non-code");
     assert!(
         relay.approvals_forwarded.lock().unwrap().is_empty(),
-        "nothing may reach the server"
+        "nothing may be sealed and sent"
     );
+    let still = approver.client.pending_requests().await.unwrap();
+    assert_eq!(still[0].status, ApprovalStatus::Pending, "still pending");
+    assert!(!waiter.is_finished(), "the new device still waits");
     assert_eq!(
-        laptop.client.check_approval().await.unwrap(),
-        None,
-        "still pending"
+        laptop.client.approval_prompt().unwrap().unwrap().runs_left,
+        vouch_core::RUNS_PER_CODE - 1,
+        "the failed run was counted by the new device"
     );
-    // The right number then works.
+    // The right code then works (typed with a dash this time).
+    let dashed = prompt.code.replace(' ', "-");
     approver
         .client
-        .approve(prompt.request_id, &prompt.number)
+        .approve(prompt.request_id, &dashed)
         .await
         .unwrap();
     assert_eq!(relay.approvals_forwarded.lock().unwrap().len(), 1);
-    assert!(
-        laptop
-            .client
-            .wait_for_approval()
-            .await
-            .unwrap()
-            .is_trusted()
-    );
+    assert!(waiter.await.unwrap().unwrap().is_trusted());
 }
 
+/// The code with its last digit changed.
+fn wrong_code(code: &str) -> String {
+    let mut c: Vec<char> = code.chars().collect();
+    let last = c.last_mut().unwrap();
+    *last = if *last == '9' {
+        '0'
+    } else {
+        (*last as u8 + 1) as char
+    };
+    c.into_iter().collect()
+}
+
+/// A server that puts another key in the listed request cannot get the vault key: the
+/// new device's key is bound in the PAKE transcript, so the run fails as a wrong code
+/// and nothing is sealed. A swap after the approver listed the request changes nothing:
+/// it keeps its first snapshot and seals to the genuine key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_swaps_the_key_is_caught() {
     let root = tempfile::tempdir().unwrap();
@@ -200,77 +255,45 @@ async fn a_server_that_swaps_the_key_is_caught() {
     let relay = start_relay(server.url().to_owned()).await;
     let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
 
-    // 1. Swapped before the approver lists: the number it would derive differs from the
-    //    one on the new device, so the person's number is refused; nothing is sealed.
+    // 1. Swapped before the approver lists: the transcripts differ, the new device's MAC
+    //    does not verify, the person's right code is refused; nothing is sealed.
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE).await;
-    let attacker = vouch_core::crypto::PublicKey::from_bytes(
-        &vouch_core::proto::Bytes::from_b64(ATTACKER_KEY_B64)
-            .unwrap()
-            .0,
-    )
-    .unwrap();
-    let user = laptop.client.state().user().unwrap().id;
-    // Two digits collide for 1 swapped key in 100 (the phrase still differs); pick a
-    // request where they do not, so the test is deterministic.
-    let prompt = loop {
-        let p = laptop.client.start_approval().await.unwrap();
-        if vouch_core::crypto::check_values(&attacker, &user, &p.request_id).number_text()
-            != p.number
-        {
-            break p;
-        }
-        relay.swap.store(false, Ordering::SeqCst);
-        approver.client.pending_requests().await.unwrap();
-        approver.client.deny(p.request_id).await.unwrap();
-        laptop.client.wait_for_approval().await.unwrap();
-        laptop
-            .client
-            .register_device(&format!("laptop {}", p.request_id))
-            .await
-            .unwrap();
+    let prompt = laptop.client.start_approval().await.unwrap();
+    let waiter = {
+        let c = laptop.client.clone();
+        tokio::spawn(async move { c.wait_for_approval().await })
     };
     relay.swap.store(true, Ordering::SeqCst);
-    let shown = approver.client.pending_requests().await.unwrap();
-    assert_ne!(
-        shown[0].phrase, prompt.phrase,
-        "the phrases differ: the person can see the swap"
-    );
+    approver.client.pending_requests().await.unwrap();
     let r = approver
         .client
-        .approve(prompt.request_id, &prompt.number)
+        .approve(prompt.request_id, &prompt.code)
         .await;
-    assert!(matches!(r, Err(Error::WrongNumber)));
+    assert!(matches!(r, Err(Error::WrongCode)), "{r:?}");
     assert!(relay.approvals_forwarded.lock().unwrap().is_empty());
     approver.client.deny(prompt.request_id).await.unwrap();
     assert!(matches!(
-        laptop.client.wait_for_approval().await.unwrap(),
+        waiter.await.unwrap().unwrap(),
         EnrollmentState::Denied { .. }
     ));
 
     // 2. Genuine when listed, swapped afterwards: the approver keeps its first snapshot
-    //    and seals to the key it derived the number from; the new device opens it.
+    //    and seals to the key it bound in the run; the new device opens it.
     relay.swap.store(false, Ordering::SeqCst);
     laptop.client.register_device("laptop again").await.unwrap();
     let prompt = laptop.client.start_approval().await.unwrap();
-    let shown = approver.client.pending_requests().await.unwrap();
-    assert_eq!(shown[0].phrase, prompt.phrase);
+    let first = approver.client.pending_requests().await.unwrap();
     relay.swap.store(true, Ordering::SeqCst);
     let again = approver.client.pending_requests().await.unwrap();
-    assert_eq!(again[0].phrase, prompt.phrase, "the first snapshot is kept");
-    approver
-        .client
-        .approve(prompt.request_id, &prompt.number)
-        .await
-        .unwrap();
-    assert!(
-        laptop
-            .client
-            .wait_for_approval()
-            .await
-            .unwrap()
-            .is_trusted()
-    );
+    assert_eq!(again, first, "the first snapshot is kept");
+    approve_while_waiting(
+        &laptop.client,
+        &approver.client,
+        prompt.request_id,
+        &prompt.code,
+    )
+    .await;
     laptop.client.sync().await.unwrap();
     assert!(
         laptop.client.vaults().unwrap()[0].has_key,
@@ -395,6 +418,17 @@ async fn email_only_device_gets_keys_only_after_an_approval() {
         .unwrap();
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     enroll_by_email(&laptop.client, server.url(), ALICE).await; // "I don't have access to my trusted device"
+    assert!(
+        matches!(
+            laptop.client.state(),
+            EnrollmentState::Trusted {
+                verified_by: VerifiedBy::EmailCode,
+                tier: Tier::EmailOnly,
+                ..
+            }
+        ),
+        "a later email-verified device is email-only"
+    );
     laptop.client.sync().await.unwrap();
     let vaults = laptop.client.vaults().unwrap();
     assert_eq!(vaults.len(), 1);
@@ -403,18 +437,24 @@ async fn email_only_device_gets_keys_only_after_an_approval() {
         laptop.client.get_item(vault.id, item.item_id),
         Err(Error::InvalidState(_))
     ));
+    // It asks a key holder, showing a code like a new device; the phone sees who asks.
     let prompt = laptop.client.request_vault_keys().await.unwrap();
+    assert_eq!(prompt.purpose, ApprovalPurpose::ShareKeys);
     let pending = phone.client.pending_requests().await.unwrap();
+    assert_eq!(pending[0].purpose, ApprovalPurpose::ShareKeys);
+    assert_eq!(pending[0].requester_tier, Some(Tier::EmailOnly));
+    approve_while_waiting(
+        &laptop.client,
+        &phone.client,
+        prompt.request_id,
+        &prompt.code,
+    )
+    .await;
     assert_eq!(
-        pending[0].purpose,
-        vouch_core::proto::ApprovalPurpose::KeySharing
+        laptop.client.state().tier(),
+        Some(Tier::KeyHolder),
+        "the approval makes it a key holder"
     );
-    phone
-        .client
-        .approve(prompt.request_id, &prompt.number)
-        .await
-        .unwrap();
-    laptop.client.wait_for_approval().await.unwrap();
     laptop.client.sync().await.unwrap();
     assert_eq!(
         laptop
@@ -724,19 +764,17 @@ async fn answers_lost_after_the_server_committed_are_retried_safely() {
         Err(Error::Offline)
     ));
     let prompt = laptop.client.start_approval().await.unwrap();
-    phone.client.pending_requests().await.unwrap();
-    phone
-        .client
-        .approve(prompt.request_id, &prompt.number)
-        .await
-        .unwrap();
-    assert!(
-        laptop
-            .client
-            .wait_for_approval()
-            .await
-            .unwrap()
-            .is_trusted()
+    approve_while_waiting(
+        &laptop.client,
+        &phone.client,
+        prompt.request_id,
+        &prompt.code,
+    )
+    .await;
+    assert_eq!(
+        phone.client.devices().await.unwrap().len(),
+        2,
+        "no orphan request or device from the lost answer"
     );
     laptop.client.sync().await.unwrap();
     assert_eq!(
@@ -801,18 +839,23 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
         .unwrap();
     let parts: Vec<&str> = line.split(' ').collect();
     assert_eq!(parts[0], "REQUEST");
-    let (request_id, number) = (parts[1].to_owned(), parts[2].to_owned());
-    sigkill(&mut child); // killed while waiting for the decision
-    phone.client.pending_requests().await.unwrap();
-    phone
-        .client
-        .approve(request_id.parse().unwrap(), &number)
-        .await
-        .unwrap();
+    let request_id: uuid::Uuid = parts[1].parse().unwrap();
+    let code = parts[2].to_owned();
+    sigkill(&mut child); // killed while waiting, before any run
+    // The person types the code on the phone while the new device is down: the run waits
+    // on the server, and the restarted device answers it from its persisted request.
+    let approval = {
+        let c = phone.client.clone();
+        tokio::spawn(async move {
+            c.pending_requests().await?;
+            c.approve(request_id, &code).await
+        })
+    };
     let (mut child, mut lines) = spawn_client(&crash_dir, server.url(), &["resume"]);
     let line = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap())
         .await
         .unwrap();
+    approval.await.unwrap().unwrap();
     assert_eq!(line, "STATE trusted");
     let _ = child.wait();
 

@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vouch_core::{
     Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, proto::DeviceKind, tls::spki_pin_of,
 };
-use vouch_e2e::open_client;
+use vouch_e2e::{approve_while_waiting, open_client};
 use vouch_testkit::{DEV_PASSWORD, TestServer};
 
 const ALICE: &str = "alice@acme.test";
@@ -134,14 +134,11 @@ async fn spki_pinning_against_a_real_tls_server() {
     .unwrap();
     laptop.sign_in(ALICE, DEV_PASSWORD).await.unwrap();
     laptop.register_device("laptop").await.unwrap();
+    // The laptop answers the phone's run over TLS too (both ends pinned).
     let prompt = laptop.start_approval().await.unwrap();
-    phone.pending_requests().await.unwrap();
-    phone
-        .approve(prompt.request_id, &prompt.number)
-        .await
-        .unwrap();
+    approve_while_waiting(&laptop, &phone, prompt.request_id, &prompt.code).await;
     assert!(
-        laptop.wait_for_approval().await.unwrap().is_trusted(),
+        laptop.state().is_trusted(),
         "pinning the CA's key (in the chain) works too"
     );
 
