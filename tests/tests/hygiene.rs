@@ -1,6 +1,8 @@
 //! Secret hygiene: a whole enrollment + approval + vault session with trace logging on
-//! the client and the server; no password, code, token, QR secret or item plaintext may
-//! appear in any log line or error string.
+//! the client and the server; no password, email code, approval code (grouped or not),
+//! QR text or QR secret (raw base64/hex), token or item plaintext may appear in any log
+//! line or error string — the failed runs (a wrong code, a broken QR, another request's
+//! QR) included.
 
 // Helpers below unwrap like the tests they serve.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -68,24 +70,30 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
         .await
         .unwrap();
 
+    // Laptop: a mistyped code first (a failed run), then the code it shows.
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE_H).await;
     let prompt = laptop.client.start_approval().await.unwrap();
+    let waiter = {
+        let c = laptop.client.clone();
+        tokio::spawn(async move { c.wait_for_approval().await })
+    };
     phone.client.pending_requests().await.unwrap();
-    errors.push(
-        phone
+    let mistyped = mistype(&prompt.code);
+    for typed in [mistyped.as_str(), "not a code"] {
+        let e = phone
             .client
-            .approve(prompt.request_id, "xx")
+            .approve(prompt.request_id, typed)
             .await
-            .unwrap_err()
-            .to_string(),
-    );
-    errors.push(format!(
-        "{:?}",
-        phone.client.approve_qr("VOUCH1:garbage").await.unwrap_err()
-    ));
-    phone.client.approve_qr(&prompt.qr_payload).await.unwrap();
-    laptop.client.wait_for_approval().await.unwrap();
+            .unwrap_err();
+        errors.push(format!("{e} {e:?}"));
+    }
+    phone
+        .client
+        .approve(prompt.request_id, &prompt.code)
+        .await
+        .unwrap();
+    waiter.await.unwrap().unwrap();
     laptop.client.sync().await.unwrap();
     let got = laptop
         .client
@@ -94,15 +102,54 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
         .unwrap();
     assert_eq!(got.as_slice(), plaintext.as_bytes());
     errors.push(format!("{got:?} {prompt:?} {:?}", laptop.client.state()));
-    drop((phone, laptop));
+
+    // Tablet: a broken QR and another request's QR are refused, then its own is scanned.
+    let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
+    sign_in_and_register(&tablet.client, ALICE_H).await;
+    let tablet_prompt = tablet.client.start_approval().await.unwrap();
+    let waiter = {
+        let c = tablet.client.clone();
+        tokio::spawn(async move { c.wait_for_approval().await })
+    };
+    let listed = phone.client.pending_requests().await.unwrap();
+    errors.push(format!("{listed:?}"));
+    let broken = format!("{}A", tablet_prompt.qr_payload);
+    for scanned in [
+        "VOUCH2:garbage",
+        broken.as_str(),
+        prompt.qr_payload.as_str(),
+    ] {
+        let e = phone
+            .client
+            .approve_scanned(tablet_prompt.request_id, scanned)
+            .await
+            .unwrap_err();
+        errors.push(format!("{e} {e:?}"));
+    }
+    phone
+        .client
+        .approve_scanned(tablet_prompt.request_id, &tablet_prompt.qr_payload)
+        .await
+        .unwrap();
+    waiter.await.unwrap().unwrap();
+    errors.push(format!(
+        "{tablet_prompt:?} {:?} {:?}",
+        tablet.client.approval_prompt(),
+        tablet.client.state()
+    ));
+    drop((phone, laptop, tablet));
 
     // The secrets of this session, as they would appear in text.
-    let tokens = stored_tokens(&root.path().join("phone"))
-        .into_iter()
-        .chain(stored_tokens(&root.path().join("laptop")));
-    let qr_body = prompt.qr_payload.trim_start_matches("VOUCH1:").to_owned();
-    let mut secrets: Vec<String> =
-        vec![DEV_PASSWORD.into(), code.clone(), plaintext.into(), qr_body];
+    let tokens = ["phone", "laptop", "tablet"]
+        .iter()
+        .flat_map(|d| stored_tokens(&root.path().join(d)));
+    let mut secrets: Vec<String> = vec![DEV_PASSWORD.into(), code.clone(), plaintext.into()];
+    for p in [&prompt, &tablet_prompt] {
+        secrets.push(p.code.clone());
+        secrets.push(p.code.replace(' ', ""));
+        secrets.extend(qr_secrets(&p.qr_payload));
+    }
+    secrets.push(mistyped.replace(' ', ""));
     secrets.extend(tokens);
 
     let server_log = server.log_text();
@@ -131,6 +178,37 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
 }
 
 const ALICE_H: &str = "alice@acme.test";
+
+/// The code with its last digit changed (what a person might mistype).
+fn mistype(code: &str) -> String {
+    let mut c: Vec<char> = code.chars().collect();
+    let last = c.last_mut().unwrap();
+    *last = if *last == '9' {
+        '0'
+    } else {
+        (*last as u8 + 1) as char
+    };
+    c.into_iter().collect()
+}
+
+/// The QR text's body, and its 32-byte secret in the encodings a careless log would use
+/// (base64url, base64, hex).
+fn qr_secrets(qr: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let body = qr.strip_prefix("VOUCH2:").expect("a v2 QR text");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .unwrap();
+    // version (1) ‖ request id (16) ‖ descriptor hash (32) ‖ secret (32) ‖ checksum (4)
+    assert_eq!(raw.len(), 85, "QR layout of docs/TRUST_V2.md");
+    let secret = &raw[49..81];
+    vec![
+        body.to_owned(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret),
+        secret.iter().map(|b| format!("{b:02x}")).collect(),
+    ]
+}
 
 /// The account and device tokens a profile stored (read through a second connection).
 fn stored_tokens(profile: &std::path::Path) -> Vec<String> {
