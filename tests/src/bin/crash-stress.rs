@@ -1,7 +1,8 @@
 //! Crash-consistency stress: runs a device's whole life (`vouch-e2e-client … life`) in a
 //! child process against a real `vouch-e2e-server`, SIGKILLs it at random points —
-//! during sign-in, registration, email-code verification, approval, envelope receipt and
-//! vault writes — restarts it, and after every kill checks that
+//! during sign-in, registration, email-code verification, approval (while it waits, in
+//! the middle of the approver's PAKE run, and while it receives and acknowledges the
+//! envelopes) and vault writes — restarts it, and after every kill checks that
 //!
 //! - `PRAGMA integrity_check` says `ok` on the profile database,
 //! - the profile opens and its enrollment state is legal (never `wiped`),
@@ -10,6 +11,12 @@
 //! and at the end of each iteration that the device recovered by itself (trusted, holds
 //! the vault key, nothing left queued) and that the server has every acknowledged write
 //! exactly once (no spurious conflict copies).
+//!
+//! The approver (a key holder in this process) plays the person: when the child shows a
+//! code (`REQUEST <id> <code>`), it types it in while the child waits — the approval runs
+//! in a task of its own, so the child can be killed in the middle of the run. A run the
+//! killed child never answered ends in "no answer" and the person tries again; a code
+//! used up by runs lost to kills makes the child ask for a new one, as the person would.
 //!
 //! `vouch-crash-stress [--iterations N] [--items N] [--seed S]`; prints one summary line
 //! and exits non-zero on any inconsistency, lost write or stuck device.
@@ -21,6 +28,7 @@ use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -28,6 +36,7 @@ use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
     sync::mpsc,
+    task::JoinHandle,
 };
 use uuid::Uuid;
 use vouch_core::{Client, DeviceInfo, EnrollmentState, TlsPolicy, proto::DeviceKind};
@@ -157,12 +166,103 @@ fn spawn_child(
     (child, rx)
 }
 
-/// When to kill a run: after the n-th line the child prints (then a random delay), or a
-/// random delay after the approver's decision (envelope receipt).
+/// When to kill a run: after the n-th line the child prints (then a random delay), a
+/// random delay after the approver started typing the code in (the PAKE run: the child
+/// counts, answers, waits for the approver's MAC), or a random delay after the approver's
+/// approval went through (envelope receipt and acknowledgement).
 enum KillAt {
     Line { n: u64, delay_us: u64 },
+    DuringRun { delay_us: u64 },
     AfterApproval { delay_us: u64 },
     Never,
+}
+
+/// Approvals that went through, runs the killed child never answered ("no answer", typed
+/// again), and codes used up by runs lost to kills (the child asked for a new one).
+static APPROVED: AtomicU64 = AtomicU64::new(0);
+static NO_ANSWER: AtomicU64 = AtomicU64::new(0);
+static USED_UP: AtomicU64 = AtomicU64::new(0);
+
+/// The approver's side of one iteration, kept across the child's restarts: the code the
+/// child shows last, and the approval in flight (one at a time, as one person types).
+#[derive(Default)]
+struct Approving {
+    shown: Option<(Uuid, String)>,
+    started_with: Option<(Uuid, String)>,
+    task: Option<JoinHandle<vouch_core::Result<()>>>,
+}
+
+impl Approving {
+    /// Types the code shown last into the approver (in a task: `approve` returns once the
+    /// child answered the run and the approval went through).
+    fn start(&mut self, approver: &Client) {
+        let Some((id, code)) = self.shown.clone() else {
+            return;
+        };
+        if let Some(old) = self.task.take() {
+            old.abort();
+        }
+        let a = approver.clone();
+        let typed = code.clone();
+        self.task = Some(tokio::spawn(async move {
+            a.pending_requests().await?;
+            a.approve(id, &typed).await
+        }));
+        self.started_with = Some((id, code));
+    }
+
+    /// The approval in flight ended. `Ok(true)`: it went through; `Ok(false)`: nothing
+    /// to do now (or started again); `Err`: it failed in a way no crash explains.
+    fn finished(
+        &mut self,
+        approver: &Client,
+        r: Result<vouch_core::Result<()>, tokio::task::JoinError>,
+    ) -> Result<bool, String> {
+        self.task = None;
+        match r.map_err(|e| format!("approver task: {e}"))? {
+            Ok(()) => {
+                APPROVED.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
+            }
+            // The child was killed after it counted the run but before its answer left:
+            // the person sees "no answer" and types the code again.
+            Err(vouch_core::Error::NoAnswer) => {
+                NO_ANSWER.fetch_add(1, Ordering::Relaxed);
+                self.start(approver);
+                Ok(false)
+            }
+            Err(vouch_core::Error::CodeUsedUp) => {
+                USED_UP.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            // Runs lost to kills used the code up: the child asks for a new one and
+            // shows it (a new REQUEST line). Or the request was decided or replaced
+            // (already approved before a crash, cancelled by a new code): fine.
+            Err(vouch_core::Error::Server { .. } | vouch_core::Error::UnknownRequest) => Ok(false),
+            Err(e) => Err(format!("approve: {e}")),
+        }
+    }
+
+    /// Waits for the approval in flight at the end of an iteration (the child is done).
+    async fn settle(&mut self) -> Result<(), String> {
+        let Some(task) = self.task.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(FINISH_TIMEOUT, task).await {
+            Err(_) => Err("the approver's run never ended".into()),
+            Ok(Err(e)) => Err(format!("approver task: {e}")),
+            Ok(Ok(
+                Ok(())
+                | Err(
+                    vouch_core::Error::NoAnswer
+                    | vouch_core::Error::CodeUsedUp
+                    | vouch_core::Error::Server { .. }
+                    | vouch_core::Error::UnknownRequest,
+                ),
+            )) => Ok(()),
+            Ok(Ok(Err(e))) => Err(format!("approve: {e}")),
+        }
+    }
 }
 
 /// Runs the child once. Returns the last step it announced before it was killed (or
@@ -174,11 +274,14 @@ async fn run_once(
     items: usize,
     kill: KillAt,
     acked: &mut Vec<Uuid>,
+    approving: &mut Approving,
 ) -> Result<Option<String>, String> {
     let approver = &env.approver;
     let (mut child, mut rx) = spawn_child(profile, &env.url, method, items, env.vault);
     let mut seen = 0u64;
     let mut step = "start".to_owned();
+    // The window a timed kill aims at, reported instead of the last step announced.
+    let mut aimed_at: Option<&str> = None;
     let deadline = Instant::now() + FINISH_TIMEOUT;
     let mut kill_deadline: Option<Instant> = None;
     if let KillAt::Line { n: 0, delay_us } = kill {
@@ -186,16 +289,31 @@ async fn run_once(
     }
     loop {
         let wait_until = kill_deadline.unwrap_or(deadline).min(deadline);
-        let line = tokio::select! {
-            l = rx.recv() => l,
+        let in_flight = approving.task.is_some();
+        let event = tokio::select! {
+            l = rx.recv() => Ok(l),
+            r = async { approving.task.as_mut().expect("in flight").await }, if in_flight => Err(r),
             _ = tokio::time::sleep_until(wait_until.into()) => {
                 if kill_deadline.is_some() {
                     child.start_kill().map_err(|e| format!("kill: {e}"))?;
                     let _ = child.wait().await;
-                    return Ok(Some(step));
+                    return Ok(Some(aimed_at.map_or(step, str::to_owned)));
                 }
                 let _ = child.start_kill();
                 return Err(format!("stuck at step {step} for {FINISH_TIMEOUT:?}"));
+            }
+        };
+        let line = match event {
+            Ok(line) => line,
+            Err(done) => {
+                if approving.finished(approver, done)?
+                    && let KillAt::AfterApproval { delay_us } = kill
+                    && kill_deadline.is_none()
+                {
+                    aimed_at = Some("envelope_receipt");
+                    kill_deadline = Some(Instant::now() + Duration::from_micros(delay_us));
+                }
+                continue;
             }
         };
         match line {
@@ -208,25 +326,22 @@ async fn run_once(
                     step = "write".into();
                 } else if let Some(rest) = l.strip_prefix("REQUEST ") {
                     let mut parts = rest.split(' ');
-                    let (Some(id), Some(number)) = (parts.next(), parts.next()) else {
+                    let (Some(id), Some(code)) = (parts.next(), parts.next()) else {
                         return Err(format!("bad line {l}"));
                     };
                     let id: Uuid = id.parse().map_err(|_| format!("bad request id in {l}"))?;
-                    approver
-                        .pending_requests()
-                        .await
-                        .map_err(|e| format!("approver list: {e}"))?;
-                    match approver.approve(id, number).await {
-                        // Already approved before a crash, or listed no more: fine.
-                        Ok(())
-                        | Err(vouch_core::Error::Server { .. })
-                        | Err(vouch_core::Error::UnknownRequest) => {}
-                        Err(e) => return Err(format!("approve: {e}")),
+                    approving.shown = Some((id, code.to_owned()));
+                    // A restarted child shows the same code: the run in flight (if any)
+                    // is still the one it answers. A new code replaces it.
+                    if approving.task.is_none() || approving.started_with != approving.shown {
+                        approving.start(approver);
                     }
-                    if let KillAt::AfterApproval { delay_us } = kill {
-                        step = "envelope_receipt".into();
-                        kill_deadline
-                            .get_or_insert(Instant::now() + Duration::from_micros(delay_us));
+                    if let KillAt::DuringRun { delay_us } = kill
+                        && approving.task.is_some()
+                        && kill_deadline.is_none()
+                    {
+                        aimed_at = Some("pake_run");
+                        kill_deadline = Some(Instant::now() + Duration::from_micros(delay_us));
                     }
                 } else if l == "DONE" {
                     let _ = child.wait().await;
@@ -357,6 +472,7 @@ async fn iteration(
         "approval"
     };
     let mut acked = Vec::new();
+    let mut approving = Approving::default();
     // Lines a life prints: ~6 steps + REQUEST(s) + one ACK per item.
     let lines = 8 + items as u64;
     for _ in 0..1 + rng.below(3) {
@@ -364,9 +480,14 @@ async fn iteration(
         // later, or well into the next step.
         let scale = [1_000, 5_000, 20_000][rng.below(3) as usize];
         let delay_us = rng.below(scale);
-        let kill = match rng.below(4) {
+        let kill = match rng.below(5) {
             0 => KillAt::AfterApproval {
                 delay_us: rng.below(40_000),
+            },
+            // The run takes a few round trips through the event stream: kill anywhere
+            // in it (before the child saw the run, after it counted, after it answered).
+            4 => KillAt::DuringRun {
+                delay_us: rng.below(60_000),
             },
             // Half of the kills land in the enrollment steps (the first lines), half
             // anywhere, so the short enrollment windows are hit as often as the writes.
@@ -379,7 +500,17 @@ async fn iteration(
                 delay_us,
             },
         };
-        match run_once(env, &profile, method, items, kill, &mut acked).await {
+        match run_once(
+            env,
+            &profile,
+            method,
+            items,
+            kill,
+            &mut acked,
+            &mut approving,
+        )
+        .await
+        {
             Ok(Some(step)) => {
                 t.kills += 1;
                 *t.kills_by_step.entry(step).or_default() += 1;
@@ -388,14 +519,31 @@ async fn iteration(
             Ok(None) => break,
             Err(e) => {
                 t.stuck += 1;
+                if let Some(task) = approving.task.take() {
+                    task.abort();
+                }
                 return Err(e);
             }
         }
     }
-    if let Err(e) = run_once(env, &profile, method, items, KillAt::Never, &mut acked).await {
+    let last = run_once(
+        env,
+        &profile,
+        method,
+        items,
+        KillAt::Never,
+        &mut acked,
+        &mut approving,
+    )
+    .await;
+    if let Err(e) = last {
         t.stuck += 1;
+        if let Some(task) = approving.task.take() {
+            task.abort();
+        }
         return Err(e);
     }
+    approving.settle().await?;
     // The device recovered by itself: trusted, key held, every write delivered.
     let client = open_client(&profile, &env.url).map_err(|e| format!("open: {e}"))?;
     if !client.state().is_trusted() {
@@ -463,6 +611,12 @@ async fn main() -> std::process::ExitCode {
         .collect::<Vec<_>>()
         .join(" ");
     println!("kills by step: {steps}");
+    println!(
+        "approvals: {} went through, {} runs unanswered (typed again), {} codes used up (new code)",
+        APPROVED.load(Ordering::Relaxed),
+        NO_ANSWER.load(Ordering::Relaxed),
+        USED_UP.load(Ordering::Relaxed)
+    );
     println!(
         "crash-stress: {} iterations, {} kills, {} inconsistencies, {} lost writes, {} stuck, seed {}, {:.1} s",
         args.iterations,

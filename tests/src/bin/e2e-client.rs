@@ -1,7 +1,9 @@
 //! A client process the crash tests kill with SIGKILL and restart.
 //!
 //! `vouch-e2e-client PROFILE URL request`      open an approval request, print
-//!                                            `REQUEST <id> <number>`, wait for the decision
+//!                                            `REQUEST <id> <code>` (the 6 digits the
+//!                                            person would read off the screen), wait for
+//!                                            the decision (answering the approver's run)
 //! `vouch-e2e-client PROFILE URL resume`       wait for the persisted request's decision
 //! `vouch-e2e-client PROFILE URL write VAULT`  write items forever, printing `ACK <item>`
 //!                                            after each write returned
@@ -10,7 +12,9 @@
 //!                                            state the profile is in: sign in, register,
 //!                                            verify (METHOD `email` or `approval`), get
 //!                                            the vault key, write ITEMS items, sync;
-//!                                            prints `STEP`, `REQUEST`, `ACK`, `DONE`
+//!                                            prints `STEP`, `REQUEST`, `ACK`, `DONE`;
+//!                                            asks for a new code (as the person would)
+//!                                            when its code is used up or too old
 //! Every line is flushed before the next step, so what the test read was acknowledged.
 
 // A test binary: a failed unwrap is a test failure the crash stress reports.
@@ -19,7 +23,7 @@
 use std::{io::Write, path::Path, process::ExitCode};
 
 use vouch_core::{
-    Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, Verification,
+    ApprovalPrompt, Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, Verification,
     proto::{DeviceKind, ErrorCode},
 };
 use vouch_e2e::open_client;
@@ -47,7 +51,7 @@ async fn main() -> ExitCode {
     match mode {
         "request" => {
             let p = client.start_approval().await.expect("start approval");
-            out(format!("REQUEST {} {}", p.request_id, p.number));
+            out(request_line(&p));
             let s = client.wait_for_approval().await.expect("wait");
             out(format!("STATE {}", s.name()));
         }
@@ -120,9 +124,7 @@ async fn life(
                 ..
             } => {
                 if let Some(p) = c.approval_prompt()? {
-                    out(format!("REQUEST {} {}", p.request_id, p.number));
-                    out("STEP wait".into());
-                    c.wait_for_approval().await?;
+                    wait_with(c, p).await?;
                 } else if by_email {
                     if !matches!(verification, Verification::EmailCode { .. }) {
                         out("STEP email_code".into());
@@ -146,22 +148,25 @@ async fn life(
                 }
             }
             EnrollmentState::Trusted { .. } => {
-                if !c.vaults()?.iter().any(|v| v.id == vault && v.has_key) {
-                    if c.approval_prompt()?.is_none() {
-                        out("STEP sync".into());
-                        c.sync().await?;
-                        if c.vaults()?.iter().any(|v| v.id == vault && v.has_key) {
-                            continue;
-                        }
-                        out("STEP request_keys".into());
-                        c.request_vault_keys().await?;
-                    }
-                    let Some(p) = c.approval_prompt()? else {
+                // A request still open (killed while waiting, or after the keys were
+                // stored but before the acknowledgement): finish it first, as the app
+                // shows its screen again on start.
+                if let Some(p) = c.approval_prompt()? {
+                    wait_with(c, p).await?;
+                    continue;
+                }
+                let has_key = |c: &Client| -> vouch_core::Result<bool> {
+                    Ok(c.vaults()?.iter().any(|v| v.id == vault && v.has_key))
+                };
+                if !has_key(c)? || !c.state().is_key_holder() {
+                    out("STEP sync".into());
+                    c.sync().await?;
+                    if has_key(c)? && c.state().is_key_holder() {
                         continue;
-                    };
-                    out(format!("REQUEST {} {}", p.request_id, p.number));
-                    out("STEP wait".into());
-                    c.wait_for_approval().await?;
+                    }
+                    // Email-only: ask a key holder for the keys (and the tier).
+                    out("STEP request_keys".into());
+                    c.request_vault_keys().await?;
                     continue;
                 }
                 let mut written = c.list_items(vault)?.len();
@@ -178,6 +183,32 @@ async fn life(
             }
             EnrollmentState::Wiped => return Err(Error::Wiped),
         }
+    }
+}
+
+/// `REQUEST <id> <code>`: the code without its space, as one word.
+fn request_line(p: &ApprovalPrompt) -> String {
+    format!("REQUEST {} {}", p.request_id, p.code.replace(' ', ""))
+}
+
+/// Shows the prompt (the `REQUEST` line the approver reads) and waits, answering the
+/// approver's runs. A code that can no longer be used (three runs answered, or too old
+/// on this device's clock) is replaced by a new one, as the person would ask for.
+async fn wait_with(c: &Client, p: ApprovalPrompt) -> vouch_core::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if p.runs_left == 0 || p.expires_at.unix_timestamp() <= now {
+        out("STEP new_code".into());
+        c.new_code().await?;
+        return Ok(());
+    }
+    out(request_line(&p));
+    out("STEP wait".into());
+    match c.wait_for_approval().await {
+        // The next round of the life sees the used-up code and asks for a new one.
+        Ok(_) | Err(Error::CodeUsedUp) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
