@@ -1,9 +1,10 @@
 //! Race stress of the server's atomic rules (a stress binary, not a timed test).
 //!
 //! Each round, on a fresh user: 19 devices, then 10 concurrent registrations — exactly one
-//! may succeed and the user must end with exactly 20 live devices; and 4 trusted devices
-//! racing approve/deny on one request — exactly one decision may win (the rest 409
-//! `already_decided`) and the stored status must be the winner's. Prints the violations;
+//! may succeed and the user must end with exactly 20 live devices; and 4 key holders
+//! racing on one request — the one whose PAKE run the new device answered approves while
+//! the 3 others deny — exactly one decision may win (the rest 409 `already_decided`) and
+//! the stored status must be the winner's. Prints the violations;
 //! exits 1 if there are any.
 //!
 //! `cargo run --release -p vouch-e2e --bin vouch-server-race -- --rounds 1000`
@@ -108,19 +109,41 @@ async fn main() -> std::process::ExitCode {
         let pending = id(&c.register(&account, "new device", "web").await.ok());
         let opened = c.open_approval(&account, &pending).await.ok();
         let rid = id(&opened);
+        let path = format!("/v1/approval-requests/{rid}");
+        // The first approver's run, answered by the new device (opaque PAKE bytes: the
+        // server only relays them); then its approval races the others' denials.
+        let run = c
+            .post(
+                &format!("{path}/runs"),
+                Some(&approvers[0]),
+                json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
+            )
+            .await
+            .ok();
+        let run_id = run["run_id"].as_str().unwrap().to_owned();
+        c.post(
+            &format!("{path}/runs/{run_id}/response"),
+            Some(&account),
+            json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
+        )
+        .await
+        .ok();
         let deciders: Vec<_> = approvers
             .into_iter()
             .enumerate()
             .map(|(i, token)| {
-                let (c, rid) = (Api::new(&c.base), rid.clone());
+                let (c, path, run_id) = (Api::new(&c.base), path.clone(), run_id.clone());
                 tokio::spawn(async move {
-                    let action = if i % 2 == 0 { "approve" } else { "deny" };
-                    let r = c
-                        .post(
-                            &format!("/v1/approval-requests/{rid}/{action}"),
-                            Some(&token),
-                            json!({"envelopes": []}),
+                    let (action, body) = if i == 0 {
+                        (
+                            "approve",
+                            json!({"run_id": run_id, "mac_a": b64(&[2; 32]), "payload": b64(&[3; 96])}),
                         )
+                    } else {
+                        ("deny", json!({}))
+                    };
+                    let r = c
+                        .post(&format!("{path}/{action}"), Some(&token), body)
                         .await;
                     (r, action)
                 })
