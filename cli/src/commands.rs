@@ -1,6 +1,9 @@
 //! One function per command, over `vouch_core::Client`.
 
-use std::{io::Read, time::Duration};
+use std::{
+    io::{IsTerminal, Read},
+    time::Duration,
+};
 
 use serde_json::json;
 use vouch_core::{Client, EnrollmentState, proto::DeviceKind};
@@ -18,6 +21,18 @@ fn kind(k: Kind) -> DeviceKind {
         Kind::Mobile => DeviceKind::Mobile,
         Kind::Extension => DeviceKind::Extension,
     }
+}
+
+/// Asks for one line on stderr (`label`) and reads it from stdin. When stdin is not a
+/// terminal nothing echoes the Enter key, so the prompt line is ended here: what follows
+/// (an error) gets a line of its own.
+fn prompt_line(label: &str) -> Result<String, CliError> {
+    eprint!("{label}");
+    let line = read_stdin_line();
+    if !std::io::stdin().is_terminal() {
+        eprintln!();
+    }
+    line
 }
 
 fn read_stdin_line() -> Result<String, CliError> {
@@ -87,8 +102,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             if email_code {
                 client.request_email_code().await?;
-                eprint!("A code was sent to your email. Code: ");
-                let code = read_stdin_line()?;
+                let code = prompt_line("A code was sent to your email. Code: ")?;
                 let state = client.submit_email_code(&code).await?;
                 out.emit(output::state_json(&state), || output::state_line(&state));
                 Ok(())
@@ -173,8 +187,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 output::pending_human(req),
                 vouch_core::APPROVER_WARNING
             );
-            eprint!("Code: ");
-            let code = read_stdin_line()?;
+            let code = prompt_line("Code: ")?;
+            // Not six digits: said before anything is sent.
+            vouch_core::crypto::ApprovalCode::parse(&code)?;
+            // The run goes through the server to the new device and back: it must be
+            // showing the code (and waiting) now. A lost connection ends in "no answer",
+            // a mistyped code in "does not match".
+            eprintln!("Waiting for the new device…");
             client.approve(request_id, &code).await?;
             out.emit(
                 json!({"request_id": request_id, "status": "approved"}),
