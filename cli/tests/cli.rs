@@ -80,6 +80,30 @@ fn one_line_error(o: &Output, code: i32, contains: &str) {
     assert!(err.contains(contains), "{err}");
 }
 
+/// Like [`one_line_error`], for commands that show a screen on stderr first (`approve`):
+/// the error is the last line, one line.
+#[track_caller]
+fn last_line_error(o: &Output, code: i32, contains: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{err}");
+    assert!(last.contains(contains), "{err}");
+    assert_eq!(err.matches("error: ").count(), 1, "one error line: {err}");
+}
+
+/// The code with its last digit changed.
+fn mistype(code: &str) -> String {
+    let mut c: Vec<char> = code.chars().collect();
+    let last = c.last_mut().unwrap();
+    *last = if *last == '9' {
+        '0'
+    } else {
+        (*last as u8 + 1) as char
+    };
+    c.into_iter().collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_device_enrollment_and_approval_through_the_cli() {
     let (env, server) = server().await;
@@ -111,33 +135,53 @@ async fn two_device_enrollment_and_approval_through_the_cli() {
     sign_in_alice(&b, u).await;
     ok_json(&vouch(&b, u, &["--json", "register"], "").await);
     let prompt = ok_json(&vouch(&b, u, &["--json", "approval", "request", "--no-wait"], "").await);
-    let (rid, number) = (
+    let (rid, code) = (
         prompt["request_id"].as_str().unwrap().to_owned(),
-        prompt["number"].as_str().unwrap().to_owned(),
+        prompt["code"].as_str().unwrap().to_owned(),
     );
+    assert_eq!(prompt["purpose"], "enroll");
+    assert_eq!(code.len(), 7, "\"482 913\": {code:?}");
+    assert_eq!(prompt["runs_left"], 3);
     assert!(
         prompt["qr_payload"]
             .as_str()
             .unwrap()
-            .starts_with("VOUCH1:")
+            .starts_with("VOUCH2:")
     );
 
     let pending = ok_json(&vouch(&a, u, &["--json", "pending"], "").await);
     assert_eq!(pending[0]["request_id"], rid.as_str());
-    assert_eq!(pending[0]["phrase"], prompt["phrase"]);
-    // Wrong number: refused, exit 5, nothing sent.
-    let wrong = format!("{:02}", (number.parse::<u32>().unwrap() + 1) % 100);
-    one_line_error(
-        &vouch(&a, u, &["approve", &rid, "--number", &wrong], "").await,
-        5,
-        "number does not match",
+    assert_eq!(pending[0]["purpose"], "enroll");
+    assert_eq!(pending[0]["requester_tier"], Value::Null);
+    assert_eq!(pending[0]["other_network"], false);
+    assert_eq!(pending[0]["status"], "pending");
+    assert!(pending[0].get("phrase").is_none());
+
+    // The new device waits (answering the runs) while the approver types the code.
+    let waiting = {
+        let (b, u) = (b.clone(), u.to_owned());
+        tokio::spawn(async move { vouch(&b, &u, &["--json", "approval", "wait"], "").await })
+    };
+    // A mistyped code: the run fails, exit 5, one error line after the screen.
+    let o = vouch(&a, u, &["approve", &rid], &format!("{}\n", mistype(&code))).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Trust this session?"), "{err}");
+    assert!(err.contains(vouch_core::APPROVER_WARNING), "{err}");
+    last_line_error(&o, 5, "code does not match");
+    // Not a code at all: refused before anything is sent.
+    last_line_error(
+        &vouch(&a, u, &["approve", &rid], "banana\n").await,
+        2,
+        "six digits",
     );
-    // The number typed at the prompt (stdin).
-    let o = vouch(&a, u, &["approve", &rid], &format!("{number}\n")).await;
+    assert!(!waiting.is_finished(), "the new device still waits");
+    // The code typed at the prompt (stdin), with its space.
+    let o = vouch(&a, u, &["approve", &rid], &format!("{code}\n")).await;
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s = ok_json(&vouch(&b, u, &["--json", "approval", "wait"], "").await);
+    let s = ok_json(&waiting.await.unwrap());
     assert_eq!(s["state"], "trusted");
     assert_eq!(s["verified_by"], "approval");
+    assert_eq!(s["tier"], "key_holder");
     ok_json(&vouch(&b, u, &["--json", "sync"], "").await);
     let got = ok_json(&vouch(&b, u, &["--json", "vault", "get", &vault, &item], "").await);
     assert_eq!(got["value"], "s3cret from the CLI");
@@ -213,7 +257,10 @@ async fn demo_runs_and_exits_zero() {
     let text = String::from_utf8_lossy(&o.stdout);
     for needle in [
         "Trust this session?",
-        "is refused",
+        vouch_core::APPROVER_WARNING,
+        // A mistyped code refused, the thief's email-only device refused.
+        "nothing is sealed or sent",
+        "cannot list or approve",
         "correct-horse",
         "wiped",
         "Done in",
