@@ -4,6 +4,7 @@ import app.vouch.ffi.DeviceInfo
 import app.vouch.ffi.DeviceKind
 import app.vouch.ffi.SecretStore
 import app.vouch.ffi.SecretStoreException
+import app.vouch.ffi.UserPresence
 import app.vouch.ffi.VouchClient
 import java.io.BufferedReader
 import java.io.File
@@ -88,13 +89,42 @@ class JvmSecretStore : SecretStore {
     }
 }
 
+/**
+ * The person at a phone's biometric prompt, faked: confirms while [answer] is true,
+ * refuses otherwise; counts the prompts and keeps their texts. Called on a Rust thread.
+ */
+class FakePresence(@Volatile var answer: Boolean = true) : UserPresence {
+    val asked = AtomicInteger()
+    val reasons: MutableList<String> = java.util.Collections.synchronizedList(mutableListOf())
+
+    override fun confirmPresence(reason: String): Boolean {
+        asked.incrementAndGet()
+        reasons.add(reason)
+        return answer
+    }
+}
+
 fun tempProfile(): String = Files.createTempDirectory("vouch-kt-profile").toString()
 
 fun device(kind: DeviceKind = DeviceKind.MOBILE, model: String = "Pixel 8") =
     DeviceInfo(kind, model, "Android 15", "Vouch")
 
-fun openVouch(server: TestServer, kind: DeviceKind = DeviceKind.MOBILE, store: SecretStore = JvmSecretStore(), profile: String = tempProfile()) =
-    Vouch.open(profile, server.url, device(kind, if (kind == DeviceKind.MOBILE) "Pixel 8" else "Laptop"), store)
+fun openVouch(
+    server: TestServer,
+    kind: DeviceKind = DeviceKind.MOBILE,
+    store: SecretStore = JvmSecretStore(),
+    profile: String = tempProfile(),
+    presence: UserPresence? = FakePresence(true),
+) = Vouch.open(profile, server.url, device(kind, if (kind == DeviceKind.MOBILE) "Pixel 8" else "Laptop"), store, presence = presence)
+
+/** "482 913": six digits in two groups of three. */
+val GROUPED_CODE = Regex("^\\d{3} \\d{3}$")
+
+/** The code with its last digit changed (what a person might mistype). */
+fun mistype(code: String): String {
+    val last = code.last()
+    return code.dropLast(1) + (if (last == '9') '0' else last + 1)
+}
 
 /** Sign in, register with the default name, verify by email code. */
 suspend fun enrollByEmail(v: Vouch, server: TestServer, email: String) {

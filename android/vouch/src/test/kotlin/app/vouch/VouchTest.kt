@@ -1,6 +1,7 @@
 package app.vouch
 
 import app.vouch.ffi.ApprovalPurpose
+import app.vouch.ffi.ApprovalStatus
 import app.vouch.ffi.DeviceKind
 import app.vouch.ffi.EnrollmentState
 import app.vouch.ffi.LogLevel
@@ -25,6 +26,7 @@ import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -55,7 +57,7 @@ class VouchTest {
     }
 
     @Test
-    fun `number matched approval between two clients and the secret travels`(): Unit = runBlocking {
+    fun `code approval while the new device waits, and the secret travels`(): Unit = runBlocking {
         TestServer().use { server ->
             openVouch(server).use { phone ->
                 openVouch(server, DeviceKind.WEB).use { laptop ->
@@ -65,15 +67,23 @@ class VouchTest {
                     laptop.signIn(ALICE, PASSWORD)
                     laptop.registerDevice("Laptop")
                     val prompt = laptop.startApproval()
-                    assertEquals(2, prompt.number.length)
+                    assertTrue(GROUPED_CODE.matches(prompt.code), "six digits, grouped")
+                    assertEquals(3u, prompt.runsLeft)
+                    assertEquals(ApprovalPurpose.ENROLL, prompt.purpose)
+                    // The new device answers the approver's run: it waits while the code is typed.
                     val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
-                    val pending = phone.refreshPendingRequests()
-                    assertEquals(prompt.requestId, pending.single().requestId)
-                    assertEquals(prompt.phrase, pending.single().phrase)
-                    assertEquals(ApprovalPurpose.ENROLLMENT, pending.single().purpose)
-                    phone.approve(prompt.requestId, prompt.number)
-                    val state = withTimeout(20_000) { waiter.await() }
-                    assertEquals(VerifiedBy.APPROVAL, (state as EnrollmentState.Trusted).verifiedBy)
+                    val request = phone.refreshPendingRequests().single()
+                    assertEquals(prompt.requestId, request.requestId)
+                    assertEquals(ApprovalPurpose.ENROLL, request.purpose)
+                    assertEquals("Laptop", request.deviceName)
+                    assertNull(request.requesterTier, "a new device has no tier yet")
+                    assertFalse(request.otherNetwork)
+                    assertEquals(ApprovalStatus.PENDING, request.status)
+                    phone.approve(prompt.requestId, prompt.code)
+                    val state = withTimeout(20_000) { waiter.await() } as EnrollmentState.Trusted
+                    assertEquals(VerifiedBy.APPROVAL, state.verifiedBy)
+                    assertEquals(Tier.KEY_HOLDER, state.tier)
+                    assertNull(laptop.approvalPrompt(), "the code is gone")
                     laptop.sync()
                     assertArrayEquals("hunter2".toByteArray(), laptop.getItem(vault.id, item.itemId))
                 }
@@ -90,10 +100,14 @@ class VouchTest {
                     laptop.signIn(ALICE, PASSWORD)
                     laptop.registerDevice("Laptop")
                     val prompt = laptop.startApproval()
-                    assertTrue(prompt.qrPayload.startsWith("VOUCH1:"))
-                    phone.approveQr(prompt.qrPayload)
-                    val s = laptop.waitForApproval()
-                    assertEquals(VerifiedBy.QR_APPROVAL, (s as EnrollmentState.Trusted).verifiedBy)
+                    assertTrue(prompt.qrPayload.startsWith("VOUCH2:"))
+                    val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
+                    phone.refreshPendingRequests()
+                    // A QR text that is not this request's is refused before anything is sent.
+                    assertThrows<VouchException.InvalidQrCode> { runBlocking { phone.approveScanned(prompt.requestId, "VOUCH2:garbage") } }
+                    phone.approveScanned(prompt.requestId, prompt.qrPayload)
+                    val s = withTimeout(20_000) { waiter.await() }
+                    assertEquals(VerifiedBy.APPROVAL, (s as EnrollmentState.Trusted).verifiedBy)
                 }
             }
         }
@@ -131,7 +145,7 @@ class VouchTest {
     }
 
     @Test
-    fun `wrong number is a typed exception and the request stays pending`(): Unit = runBlocking {
+    fun `wrong code is a typed exception and the request stays pending`(): Unit = runBlocking {
         TestServer().use { server ->
             openVouch(server).use { phone ->
                 openVouch(server, DeviceKind.WEB).use { laptop ->
@@ -139,12 +153,44 @@ class VouchTest {
                     laptop.signIn(ALICE, PASSWORD)
                     laptop.registerDevice("Laptop")
                     val prompt = laptop.startApproval()
+                    val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
                     phone.refreshPendingRequests()
-                    val wrong = "%02d".format((prompt.number.toInt() + 1) % 100)
-                    assertThrows<VouchException.WrongNumber> { runBlocking { phone.approve(prompt.requestId, wrong) } }
-                    assertEquals(1, phone.refreshPendingRequests().size)
+                    assertThrows<VouchException.CodeMismatch> { runBlocking { phone.approve(prompt.requestId, mistype(prompt.code)) } }
+                    assertThrows<VouchException.InvalidInput> { runBlocking { phone.approve(prompt.requestId, "12") } }
+                    assertEquals(ApprovalStatus.PENDING, phone.refreshPendingRequests().single().status)
+                    assertEquals(2u, laptop.approvalPrompt()!!.runsLeft, "the failed run counts against the code")
+                    assertFalse(waiter.isCompleted, "the new device still waits")
                     phone.deny(prompt.requestId)
-                    assertTrue(laptop.waitForApproval() is EnrollmentState.Denied)
+                    assertTrue(withTimeout(20_000) { waiter.await() } is EnrollmentState.Denied)
+                }
+            }
+        }
+    }
+
+    @Test
+    fun `approve without user presence is refused`(): Unit = runBlocking {
+        TestServer().use { server ->
+            val presence = FakePresence(answer = false)
+            openVouch(server, presence = presence).use { phone ->
+                openVouch(server, DeviceKind.WEB).use { laptop ->
+                    enrollByEmail(phone, server, ALICE)
+                    laptop.signIn(ALICE, PASSWORD)
+                    laptop.registerDevice("Laptop")
+                    val prompt = laptop.startApproval()
+                    val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
+                    phone.refreshPendingRequests()
+                    // The person at the phone does not confirm: nothing is sent.
+                    assertThrows<VouchException.UserPresenceRequired> { runBlocking { phone.approve(prompt.requestId, prompt.code) } }
+                    assertEquals(1, presence.asked.get(), "the app was asked once")
+                    assertTrue(presence.reasons.single().contains("Laptop"), presence.reasons.toString())
+                    assertEquals(ApprovalStatus.PENDING, phone.refreshPendingRequests().single().status, "still pending")
+                    assertEquals(3u, laptop.approvalPrompt()!!.runsLeft, "no run reached the new device")
+                    assertFalse(waiter.isCompleted, "the new device still waits")
+                    // Confirmed this time: the same request is approved.
+                    presence.answer = true
+                    phone.approve(prompt.requestId, prompt.code)
+                    assertTrue(withTimeout(20_000) { waiter.await() } is EnrollmentState.Trusted)
+                    assertEquals(2, presence.asked.get())
                 }
             }
         }
@@ -221,13 +267,61 @@ class VouchTest {
                     val waiting = vm.screen.value as SetupScreen.WaitingForApproval
                     phone.refreshPendingRequests()
                     val requestId = phone.pendingRequests.value.single().requestId
-                    phone.approve(requestId, waiting.number)
+                    assertTrue(GROUPED_CODE.matches(waiting.code))
+                    assertEquals(3, waiting.runsLeft)
+                    phone.approve(requestId, waiting.code)
                     withTimeout(20_000) { vm.screen.first { it == SetupScreen.Trusted } }
                     // The collector runs on another thread: let it record the last screen too.
                     withTimeout(5_000) { while (screens.lastOrNull() != SetupScreen.Trusted) delay(10) }
                     collector.cancel()
                     val kinds = screens.map { it::class.simpleName }.distinct()
                     assertEquals(listOf("Start", "NameDevice", "WaitingForApproval", "Trusted"), kinds)
+                }
+            }
+        }
+    }
+
+    @Test
+    fun `an email-only device asks for keys and the approver screen flags it`(): Unit = runBlocking {
+        TestServer().use { server ->
+            openVouch(server).use { phone ->
+                openVouch(server, DeviceKind.WEB).use { laptop ->
+                    enrollByEmail(phone, server, ALICE)
+                    val vault = phone.createVault("Personal")
+                    val item = phone.putItem(vault.id, "pin 4711".toByteArray())
+                    // "I don't have access to my trusted device": email makes it email-only.
+                    enrollByEmail(laptop, server, ALICE)
+                    assertEquals(Tier.EMAIL_ONLY, (laptop.state.value as EnrollmentState.Trusted).tier)
+                    assertThrows<VouchException.KeyHolderRequired> { runBlocking { laptop.refreshPendingRequests() } }
+
+                    val setup = SetupViewModel(laptop, this)
+                    setup.askForKeys().join()
+                    val waiting = setup.screen.value as SetupScreen.WaitingForApproval
+                    assertEquals(ApprovalPurpose.SHARE_KEYS, waiting.purpose)
+                    assertEquals(3, waiting.runsLeft)
+                    val requestId = laptop.approvalPrompt()!!.requestId
+
+                    val approvals = ApprovalViewModel(phone, this)
+                    approvals.refresh().join()
+                    approvals.open(requestId).join()
+                    val screen = approvals.selected.value!!
+                    assertEquals(Vouch.approverWarning(), screen.warning)
+                    assertTrue(screen.warning.contains("Nobody from Vouch"))
+                    assertTrue(screen.emailOnly, "an email-only requester is flagged")
+                    assertFalse(screen.otherNetwork)
+                    assertEquals(ApprovalPurpose.SHARE_KEYS, screen.request.purpose)
+                    // A mistyped code is told apart from a lost connection.
+                    approvals.approve(mistype(waiting.code)).join()
+                    val refused = approvals.selected.value!!
+                    assertFalse(refused.approved)
+                    assertFalse(refused.waitingForDevice)
+                    assertTrue(refused.error!!.contains("does not match"), refused.error)
+                    approvals.approve(waiting.code).join()
+                    assertTrue(approvals.selected.value!!.approved)
+                    withTimeout(20_000) { setup.screen.first { it == SetupScreen.Trusted } }
+                    assertEquals(Tier.KEY_HOLDER, (laptop.state.value as EnrollmentState.Trusted).tier)
+                    laptop.sync()
+                    assertArrayEquals("pin 4711".toByteArray(), laptop.getItem(vault.id, item.itemId))
                 }
             }
         }
