@@ -1,5 +1,6 @@
 // The Vouch Android library: Rust core (cargo-ndk) + generated Kotlin (cargo xtask) +
-// the hand-written facade, view models and Android Keystore SecretStore.
+// the hand-written facade, view models, Android Keystore SecretStore and the
+// BiometricPrompt user-presence check an approving phone needs.
 plugins {
     alias(libs.plugins.android.library)
     alias(libs.plugins.kotlin.android)
@@ -46,5 +47,9 @@ tasks.named("preBuild") { dependsOn(cargoNdk, generateBindings) }
 dependencies {
     implementation("${libs.jna.get()}@aar")
     implementation(libs.kotlinx.coroutines.android)
+    implementation(libs.androidx.core)
+    // BiometricPresence takes a FragmentActivity: both are part of its API.
+    api(libs.androidx.biometric)
+    api(libs.androidx.fragment)
     testImplementation(libs.junit.jupiter)
 }
