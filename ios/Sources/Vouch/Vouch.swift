@@ -3,7 +3,13 @@ import VouchFFI
 
 /// The Swift face of Vouch: the generated `VouchClient` plus `AsyncStream`s fed by its
 /// listener. Mirrors the Kotlin facade (`app.vouch.Vouch`) one to one; errors are the
-/// generated `VouchError` enum (`.wrongCode(attemptsLeft:)`, `.wrongNumber`, `.offline`, …).
+/// generated `VouchError` enum (`.WrongCode(attemptsLeft:)` for an email code,
+/// `.CodeMismatch` / `.NoAnswer` / `.CodeUsedUp` / `.UserPresenceRequired` for an approval,
+/// `.KeyHolderRequired`, `.Offline`, …).
+///
+/// An approval (Trust v2) is a PAKE run between two devices at once: the new device shows
+/// `ApprovalPrompt.code` and must be in `waitForApproval()` (it answers the run) while the
+/// person types that code into `approve(requestId:code:)` on a device that holds the keys.
 public final class Vouch: @unchecked Sendable {
     /// The generated client, for calls the facade does not wrap.
     public let client: VouchClient
@@ -16,11 +22,26 @@ public final class Vouch: @unchecked Sendable {
 
     /// Opens the profile in `profileDir`; no network. `tls` optionally pins the server's
     /// key (`sha256/…`) or adds a private CA; a refused certificate is
-    /// `.certificatePinMismatch` / `.untrustedCertificate`, never `.offline`.
-    public init(profileDir: String, serverURL: String, device: DeviceInfo, secretStore: SecretStore = KeychainSecretStore(), tls: TlsPolicy? = nil) throws {
+    /// `.CertificatePinMismatch` / `.UntrustedCertificate`, never `.Offline`. `presence` is
+    /// the OS's user-presence check a phone runs before it approves
+    /// (`LocalAuthenticationPresence`): a `.mobile` device without one, or whose check
+    /// returns false, gets `.UserPresenceRequired` from `approve` and sends nothing.
+    public init(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        secretStore: SecretStore = KeychainSecretStore(),
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) throws {
         listener = StreamListener()
-        client = try VouchClient(profileDir: profileDir, serverUrl: serverURL, device: device, secretStore: secretStore, listener: listener, tls: tls)
+        client = try VouchClient(
+            profileDir: profileDir, serverUrl: serverURL, device: device, secretStore: secretStore,
+            listener: listener, tls: tls, presence: presence)
     }
+
+    /// The words the "Trust this session?" screen shows above the code field.
+    public static func approverWarning() -> String { VouchFFI.approverWarning() }
 
     public var state: EnrollmentState { client.state() }
     public func signIn(email: String, password: String) async throws -> EnrollmentState { try await client.signIn(email: email, password: password) }
@@ -29,13 +50,40 @@ public final class Vouch: @unchecked Sendable {
     public func registerDevice(name: String) async throws -> EnrollmentState { try await client.registerDevice(name: name) }
     public func requestEmailCode() async throws -> EnrollmentState { try await client.requestEmailCode() }
     public func submitEmailCode(_ code: String) async throws -> EnrollmentState { try await client.submitEmailCode(code: code) }
+
+    // ---- the new device: show the code, wait (answering the approver's run) ----
+
+    /// Opens a request; show `code` and its QR code, then `waitForApproval()`.
     public func startApproval() async throws -> ApprovalPrompt { try await client.startApproval() }
-    /// Suspends until the request is decided; cancel the `Task` to stop waiting.
+    /// An email-only device asks a key holder for the vault keys (same prompt and wait).
+    public func requestVaultKeys() async throws -> ApprovalPrompt { try await client.requestVaultKeys() }
+    /// The open request's prompt, if any (also after a restart: show it and wait again).
+    public func approvalPrompt() throws -> ApprovalPrompt? { try client.approvalPrompt() }
+    /// Suspends until the request is decided, answering the approver's runs meanwhile;
+    /// cancel the `Task` to stop waiting. `.CodeUsedUp` when the code was tried three times
+    /// or is ten minutes old: offer `newCode()`.
     public func waitForApproval() async throws -> EnrollmentState { try await client.waitForApproval() }
+    /// The person asks for a new code: the request is replaced (fresh code, three tries).
+    public func newCode() async throws -> ApprovalPrompt { try await client.newCode() }
+    /// Withdraws the open request (setup can start again).
+    public func cancelApproval() async throws { try await client.cancelApproval() }
+
+    // ---- the approver: "Trust this session?" ----
+
     public func refreshPendingRequests() async throws -> [PendingRequest] { try await client.pendingRequests() }
-    public func approve(requestId: String, typedNumber: String) async throws { try await client.approve(requestId: requestId, typedNumber: typedNumber) }
-    public func approveQR(_ text: String) async throws { try await client.approveQr(qrText: text) }
+    /// Approves `requestId` with the code the person typed on its "Trust this session?"
+    /// screen (spaces and dashes are fine). Returns once the new device answered the run
+    /// and the keys went out sealed to it (up to 30 s: show "waiting for the new device…").
+    /// Runs off the main actor (a nonisolated async call): the presence check blocks.
+    public func approve(requestId: String, code: String) async throws {
+        try await client.approve(requestId: requestId, typedCode: code)
+    }
+    /// Approves `requestId` with the QR text this app's own camera scanned on its screen.
+    public func approveScanned(requestId: String, scanned: String) async throws {
+        try await client.approveScanned(requestId: requestId, scanned: scanned)
+    }
     public func deny(requestId: String) async throws { try await client.deny(requestId: requestId) }
+    public func devices() async throws -> [Device] { try await client.devices() }
     public func createVault(name: String) async throws -> VaultInfo { try await client.createVault(name: name) }
     public func vaults() throws -> [VaultInfo] { try client.vaults() }
     public func putItem(vaultId: String, value: Data, itemId: String? = nil) async throws -> ItemInfo {
