@@ -4,7 +4,8 @@ import Vouch
 import VouchFFI
 
 /// The SwiftUI sample app: the same screens as the Compose sample. Add this folder to an
-/// Xcode iOS app target that depends on the `Vouch` package.
+/// Xcode iOS app target that depends on the `Vouch` package (its Info.plist needs
+/// `NSFaceIDUsageDescription`: approving asks for Face ID, Touch ID or the passcode).
 @main
 struct VouchSampleApp: App {
     @StateObject private var model = AppModel()
@@ -17,16 +18,20 @@ struct VouchSampleApp: App {
 final class AppModel: ObservableObject {
     let vouch: Vouch
     @Published var state: EnrollmentState
-    @Published var pending: [PendingRequest] = []
-    lazy var setup = SetupViewModel(vouch: vouch)
+    let setup: SetupViewModel
+    let approvals: ApprovalViewModel
 
     init() {
         let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0].appendingPathComponent("vouch")
         let device = DeviceInfo(kind: .mobile, model: UIDevice.current.model, os: "iOS \(UIDevice.current.systemVersion)", app: "Vouch sample")
-        vouch = try! Vouch(profileDir: dir.path, serverURL: "http://127.0.0.1:8787", device: device)
+        // Approve asks for Face ID, Touch ID or the passcode first.
+        vouch = try! Vouch(profileDir: dir.path, serverURL: "http://127.0.0.1:8787", device: device, presence: LocalAuthenticationPresence())
         state = vouch.state
+        setup = SetupViewModel(vouch: vouch)
+        approvals = ApprovalViewModel(vouch: vouch)
+        // A request still open (the app was closed while it waited) is shown again.
+        setup.resume()
         Task { for await s in vouch.states { self.state = s } }
-        Task { for await p in vouch.pendingRequests { self.pending = p } }
     }
 }
 
@@ -35,7 +40,7 @@ struct RootView: View {
     var body: some View {
         switch model.state {
         case .signedOut: SignInView()
-        case .trusted: HomeView()
+        case .trusted: HomeView(app: model)
         default: SetupView(vm: model.setup)
         }
     }
@@ -80,12 +85,8 @@ struct SetupView: View {
                 if let error { Text(error).foregroundStyle(.red) }
                 if let attemptsLeft { Text("\(attemptsLeft) attempt(s) left") }
                 Button("Verify") { Task { await vm.submitCode(code) } }
-            case .waitingForApproval(let number, let phrase, let qr):
-                Text("Waiting for approval").font(.title)
-                Text("On a trusted device, approve and enter:")
-                Text(number).font(.system(size: 64, weight: .bold))
-                Text("Both screens show: \(phrase)")
-                QRImage(text: qr).frame(width: 220, height: 220)
+            case .waitingForApproval:
+                WaitingForApprovalView(vm: vm)
                 Button("I don't have access to my trusted device") { Task { await vm.noAccessToTrustedDevice() } }
             case .trusted:
                 Text("This device is trusted.")
@@ -94,6 +95,32 @@ struct SetupView: View {
                 Button("Try again") { vm.start() }
             }
         }.padding()
+    }
+}
+
+/// The new device's side: the code to type on a device that holds the keys, and its QR.
+struct WaitingForApprovalView: View {
+    @ObservedObject var vm: SetupViewModel
+    var body: some View {
+        if case let .waitingForApproval(code, qr, runsLeft, purpose, codeUsedUp) = vm.screen {
+            VStack(spacing: 12) {
+                Text("Waiting for approval").font(.title)
+                if codeUsedUp {
+                    Text("This code can no longer be used.").foregroundStyle(.red)
+                    Button("Get a new code") { Task { await vm.newCode() } }
+                } else {
+                    Text(purpose == .shareKeys
+                        ? "On a device that holds your keys, open the request and enter this code:"
+                        : "On a trusted device, open \"Trust this session?\" and enter this code:")
+                    Text(code).font(.system(size: 56, weight: .bold, design: .monospaced))
+                    Text("Or scan this QR code with the Vouch app:")
+                    QRImage(text: qr).frame(width: 220, height: 220)
+                    Text("Only type it on your own device. Nobody from Vouch or your company will ask you for it.").font(.footnote)
+                    Text("\(runsLeft) \(runsLeft == 1 ? "try" : "tries") left").font(.footnote)
+                    Button("Get a new code") { Task { await vm.newCode() } }
+                }
+            }
+        }
     }
 }
 
@@ -112,45 +139,108 @@ struct QRImage: View {
 
 struct HomeView: View {
     @EnvironmentObject var model: AppModel
+    @ObservedObject var approvals: ApprovalViewModel
+    @ObservedObject var setup: SetupViewModel
     @State private var devices: [Device] = []
+
+    init(app: AppModel) {
+        _approvals = ObservedObject(wrappedValue: app.approvals)
+        _setup = ObservedObject(wrappedValue: app.setup)
+    }
+
+    private var emailOnly: Bool {
+        if case let .trusted(_, _, _, _, tier) = model.state { return tier == .emailOnly }
+        return false
+    }
+
     var body: some View {
-        List {
-            ForEach(model.pending, id: \.requestId) { TrustThisSessionView(request: $0) }
-            Section("My trusted devices") {
-                ForEach(devices, id: \.id) { Text("\($0.name) · \(String(describing: $0.kind)) · \(String(describing: $0.status))") }
+        // "Trust this session?" is a screen of its own, reached from a request's details only.
+        if let selected = approvals.selected {
+            TrustThisSessionView(session: selected, vm: approvals)
+        } else {
+            List {
+                if emailOnly {
+                    Section("Verified by email only") {
+                        Text("This device holds no vault keys and cannot approve others. Ask a device that holds your keys.")
+                        if case .waitingForApproval = setup.screen {
+                            WaitingForApprovalView(vm: setup)
+                        } else {
+                            if case let .failed(message) = setup.screen { Text(message).foregroundStyle(.red) }
+                            Button("Ask for my vault keys") { Task { await setup.askForKeys() } }
+                        }
+                    }
+                } else {
+                    Section("Trust this session?") {
+                        ForEach(approvals.requests, id: \.requestId) { request in
+                            VStack(alignment: .leading) {
+                                Text(request.deviceName).font(.headline)
+                                Text("\(String(describing: request.deviceKind)) · \(request.platform) · from \(request.origin)")
+                                Button("Review") { Task { await approvals.open(requestId: request.requestId) } }
+                            }
+                        }
+                    }
+                }
+                Section("My trusted devices") {
+                    ForEach(devices, id: \.id) { Text("\($0.name) · \(String(describing: $0.kind)) · \(String(describing: $0.status))") }
+                }
+                Section("Local vaults") {
+                    ForEach((try? model.vouch.vaults()) ?? [], id: \.id) { Text($0.hasKey ? $0.name : "\($0.name) (key not on this device)") }
+                }
             }
-            Section("Local vaults") {
-                ForEach((try? model.vouch.vaults()) ?? [], id: \.id) { Text($0.hasKey ? $0.name : "\($0.name) (key not on this device)") }
-            }
+            .task { devices = (try? await model.vouch.devices()) ?? [] }
+            .task { try? await model.vouch.runEvents() }
+            .refreshable { await approvals.refresh() }
         }
-        .task { devices = (try? await model.vouch.client.devices()) ?? [] }
-        .task { try? await model.vouch.runEvents() }
-        .refreshable { _ = try? await model.vouch.refreshPendingRequests() }
     }
 }
 
+/// "Trust this session?": the request's details, its flags, the warning, then the code the
+/// person reads off the new device. Approve runs the PAKE; on this phone LocalAuthentication
+/// asks first.
 struct TrustThisSessionView: View {
-    @EnvironmentObject var model: AppModel
-    let request: PendingRequest
-    @State private var number = ""
-    @State private var error: String?
+    let session: TrustThisSession
+    @ObservedObject var vm: ApprovalViewModel
+    @State private var code = ""
+    @State private var scanned = ""
+
     var body: some View {
-        VStack(alignment: .leading, spacing: 8) {
-            Text("Trust this session?").font(.headline)
-            Text("\(request.deviceName) (\(String(describing: request.deviceKind)), \(request.platform))")
-            Text("From \(request.origin) at \(request.createdAt.formatted())")
-            Text("Phrase: \(request.phrase)")
-            TextField("Number shown on the new device", text: $number).keyboardType(.numberPad)
-            if let error { Text(error).foregroundStyle(.red) }
-            HStack {
-                Button("Approve") {
-                    Task {
-                        do { try await model.vouch.approve(requestId: request.requestId, typedNumber: number) }
-                        catch VouchError.WrongNumber { error = "The number does not match the one on the new device" }
-                        catch { self.error = "\(error)" }
-                    }
-                }.disabled(number.count != 2)
-                Button("Deny", role: .destructive) { Task { try? await model.vouch.deny(requestId: request.requestId) } }
+        let request = session.request
+        Form {
+            Section {
+                Text("Trust this session?").font(.title2)
+                Text("\(request.deviceName) (\(String(describing: request.deviceKind)), \(request.platform))")
+                Text("From \(request.origin) at \(request.createdAt.formatted())")
+                if request.purpose == .shareKeys { Text("It asks for your vault keys.") }
+                if request.purpose == .newRoot { Text("A member with no trusted device left asks to start again (no keys travel).") }
+                if session.emailOnly { Text("⚠ This device was verified by email only.").foregroundStyle(.red) }
+                if session.otherNetwork { Text("⚠ It asks from another network than this phone.").foregroundStyle(.red) }
+            }
+            if session.approved || session.approvedWaitingForDevice {
+                Section {
+                    Text("Approved — waiting for the device to confirm it received the keys.")
+                    Button("Done") { vm.close() }
+                }
+            } else {
+                Section {
+                    Text(session.warning)
+                    TextField("Code shown on the new device", text: $code)
+                        .keyboardType(.numberPad)
+                        .disabled(session.waitingForDevice)
+                    if session.waitingForDevice { Text("Waiting for the new device…") }
+                    if let error = session.error { Text(error).foregroundStyle(.red) }
+                    Button("Approve") { Task { await vm.approve(code: code) } }
+                        .disabled(code.filter(\.isNumber).count != 6 || session.waitingForDevice)
+                    Button("Deny", role: .destructive) { Task { await vm.deny() } }
+                        .disabled(session.waitingForDevice)
+                    Button("Back") { vm.close() }
+                }
+                Section("Scan instead") {
+                    // This app's own camera scanner (AVFoundation) would fill this field on
+                    // this screen; text pasted from elsewhere is what a phisher would send.
+                    TextField("Scanned QR code", text: $scanned)
+                    Button("Approve by QR code") { Task { await vm.approveScanned(scanned) } }
+                        .disabled(!scanned.hasPrefix("VOUCH2:") || session.waitingForDevice)
+                }
             }
         }
     }
