@@ -204,6 +204,21 @@ impl VouchClient {
         guard_async(async { Ok(self.inner.cancel_approval().await?) }).await
     }
 
+    /// Disables a device and, with `also_approved`, the devices it approved in the last 30
+    /// days (a stolen phone's). Returns every device disabled. Key holders only.
+    pub async fn disable_devices(&self, device_id: String, also_approved: bool) -> R<Vec<String>> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .disable_devices(id(&device_id)?, also_approved)
+                .await?
+                .into_iter()
+                .map(|d| d.to_string())
+                .collect())
+        })
+        .await
+    }
+
     /// Denies a request.
     pub async fn deny(&self, request_id: String) -> R<()> {
         guard_async(async { Ok(self.inner.deny(id(&request_id)?).await?) }).await

@@ -226,10 +226,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                         },
                     );
                 }
-                DevicesAction::Disable { device_id } => {
-                    client.disable_device(device_id).await?;
-                    out.emit(json!({"disabled": [device_id]}), || {
-                        format!("Disabled {device_id}.")
+                DevicesAction::Disable {
+                    device_id,
+                    also_approved,
+                } => {
+                    let disabled = client.disable_devices(device_id, also_approved).await?;
+                    out.emit(json!({"disabled": disabled}), || {
+                        let list: Vec<String> = disabled.iter().map(|d| d.to_string()).collect();
+                        format!("Disabled {}.", list.join(", "))
                     });
                 }
             }
@@ -238,8 +242,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Vault { action } => vault(&open()?, &out, action).await,
         Command::Sync => {
             let r = open()?.sync().await?;
-            out.emit(json!({"sent": r.sent, "received": r.received, "conflicts": r.conflicts, "queued": r.queued}), || {
-                format!("sent {}, received {}, conflicts kept as copies {}, still queued {}", r.sent, r.received, r.conflicts, r.queued)
+            out.emit(json!({"sent": r.sent, "received": r.received, "conflicts": r.conflicts, "queued": r.queued, "refused": r.refused}), || {
+                let mut line = format!("sent {}, received {}, conflicts kept as copies {}, still queued {}", r.sent, r.received, r.conflicts, r.queued);
+                if r.refused > 0 {
+                    line.push_str(&format!("\nwarning: {} record(s) from the server did not open or were older than this device's copy; they were refused and the good copies kept (the server may be tampering)", r.refused));
+                }
+                line
             });
             Ok(())
         }

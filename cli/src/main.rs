@@ -135,8 +135,13 @@ pub enum ApprovalAction {
 pub enum DevicesAction {
     /// List devices (the default).
     List,
-    /// Disable (revoke) a device (web devices and admins).
-    Disable { device_id: uuid::Uuid },
+    /// Disable (revoke) a device (key-holder web devices and admins).
+    Disable {
+        device_id: uuid::Uuid,
+        /// Also disable the devices it approved in the last 30 days (a stolen phone's).
+        #[arg(long)]
+        also_approved: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -201,8 +201,10 @@ pub async fn start_relay(upstream: String) -> Relay {
             }
             let mut bytes = resp.bytes().await.unwrap().to_vec();
             let tamper = swap.load(Ordering::SeqCst) && path.starts_with("/v1/approval-requests?");
-            if tamper || !answers.lock().unwrap().is_empty() {
-                if let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) {
+            if (tamper || !answers.lock().unwrap().is_empty())
+                && let Ok(mut v) = serde_json::from_slice::<Value>(&bytes)
+            {
+                {
                     if tamper {
                         for p in v.as_array_mut().into_iter().flatten() {
                             p["device"]["key_bundle"] = Value::String(ATTACKER_KEY_B64.into());

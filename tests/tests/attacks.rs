@@ -851,7 +851,8 @@ async fn attack_item_rollback_is_refused() {
 async fn attack_transcript_field_swap_is_caught() {
     let s = scene(true).await;
     let (laptop, _) = s.laptop("laptop", s.server.url()).await;
-    let swaps: [(&str, fn(&mut serde_json::Value)); 3] = [
+    type Swap = (&'static str, fn(&mut serde_json::Value));
+    let swaps: [Swap; 3] = [
         ("purpose", |p| p["purpose"] = json!("share_keys")),
         ("descriptor", |p| {
             p["device"]["name"] = json!("alice's laptop ")
@@ -1073,4 +1074,117 @@ async fn corrupted_qr_is_refused_and_nothing_is_sealed() {
         laptop.client.approval_prompt().unwrap().unwrap().runs_left,
         3
     );
+}
+
+// ---- found by the outside review of Trust v2 (each failed before its fix) ----------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_another_session_cannot_take_over_a_pending_device() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let api = server.api();
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
+    // Alice's laptop waits for her approval …
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
+    let prompt = laptop.client.start_approval().await.unwrap();
+    let laptop_id = laptop.client.state().device_id().unwrap();
+    // … and the thief, signed in with her password, asks for and reads an email code
+    // for that pending device from her mailbox.
+    let (thief_account, _) = api.login(ALICE).await;
+    let path = format!("/v1/devices/{laptop_id}/email-code");
+    api.post(&path, Some(&thief_account), json!({}))
+        .await
+        .err(404, "not_found");
+    api.post(
+        &format!("{path}/verify"),
+        Some(&thief_account),
+        json!({"code": "123456"}),
+    )
+    .await
+    .err(404, "not_found");
+    // Alice approves her laptop: it gets its own token and the keys.
+    approve_while_waiting(
+        &laptop.client,
+        &phone.client,
+        prompt.request_id,
+        &prompt.code,
+    )
+    .await;
+    assert!(laptop.client.state().is_key_holder());
+    laptop.client.sync().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_approved_request_cannot_be_cancelled_into_a_hidden_device() {
+    let server = TestServer::start(SERVER, &[]);
+    let api = server.api();
+    let (_, _, key_holder) = api.trusted_device(ALICE, "phone", "mobile").await;
+    // A phished approval: the approver ran and approved; the requester holds the payload.
+    let (account, _) = api.login(ALICE).await;
+    let dev = api.register(&account, "alice laptop", "web").await.ok();
+    let rid = id(&api.open_approval(&account, &id(&dev)).await.ok());
+    let path = format!("/v1/approval-requests/{rid}");
+    let run = api
+        .post(
+            &format!("{path}/runs"),
+            Some(&key_holder),
+            json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
+        )
+        .await
+        .ok();
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    api.post(
+        &format!("{path}/runs/{run_id}/response"),
+        Some(&account),
+        json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
+    )
+    .await
+    .ok();
+    api.post(
+        &format!("{path}/approve"),
+        Some(&key_holder),
+        json!({"run_id": run_id, "mac_a": b64(&[2; 32]), "payload": b64(&[3; 64])}),
+    )
+    .await
+    .ok();
+    // Cancelling now would hide a device that holds the payload: refused.
+    api.post(&format!("{path}/cancel"), Some(&account), json!({}))
+        .await
+        .err(409, "already_decided");
+    // It stays on the approver's list as approved (waiting for the device) …
+    let listed = api
+        .get("/v1/approval-requests?status=pending", Some(&key_holder))
+        .await
+        .ok();
+    assert_eq!(listed[0]["status"], "approved");
+    // … and once it expires unacknowledged, its payload is no longer served.
+    api.advance_clock(601).await;
+    let st = api.get(&path, Some(&account)).await.ok();
+    assert_eq!(st["status"], "expired");
+    assert!(st.get("run").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_email_only_device_reads_no_vaults() {
+    let server = TestServer::start(SERVER, &[]);
+    let api = server.api();
+    let (_, _, key_holder) = api.trusted_device(ALICE, "phone", "mobile").await;
+    let vault = uuid::Uuid::new_v4();
+    api.post(
+        "/v1/vaults",
+        Some(&key_holder),
+        json!({"id": vault, "name": "Bank"}),
+    )
+    .await
+    .ok();
+    let (_, _, thief) = api.trusted_device(ALICE, "thief", "web").await;
+    // Neither the vault names nor the item records (ids, versions, ciphertext).
+    api.get("/v1/vaults", Some(&thief))
+        .await
+        .err(403, "key_holder_required");
+    api.get(&format!("/v1/vaults/{vault}/items?since=0"), Some(&thief))
+        .await
+        .err(403, "key_holder_required");
 }

@@ -186,7 +186,7 @@ impl Client {
         let approver_id = me
             .device_id()
             .ok_or(Error::InvalidState("not a trusted device"))?;
-        self.confirm_presence(snap)?;
+        self.confirm_presence(snap).await?;
         let identity = self
             .inner
             .store
@@ -305,14 +305,22 @@ impl Client {
     }
 
     /// On phones, asks the app for the OS's user presence before anything is sent.
-    fn confirm_presence(&self, snap: &PendingApproval) -> Result<()> {
+    async fn confirm_presence(&self, snap: &PendingApproval) -> Result<()> {
         if self.inner.device.kind != DeviceKind::Mobile {
             return Ok(());
         }
         let reason = format!("Trust \"{}\"?", snap.device.name);
-        match &self.inner.presence {
-            Some(p) if p.confirm(reason) => Ok(()),
-            _ => {
+        // The app's prompt blocks until the person answers: never on the caller's thread
+        // (a coroutine on the UI thread would deadlock), always on a blocking worker.
+        let confirmed = match self.inner.presence.clone() {
+            Some(p) => tokio::task::spawn_blocking(move || p.confirm(reason))
+                .await
+                .unwrap_or(false),
+            None => false,
+        };
+        match confirmed {
+            true => Ok(()),
+            false => {
                 self.inner
                     .store
                     .audit("approval_refused", "user presence not confirmed")?;

@@ -88,6 +88,9 @@ struct RequesterRow {
     run: Option<Uuid>,
     run_keys: Option<Bytes>,
     approver_bundle: Option<Bytes>,
+    /// The answer to that run (public PAKE message and MAC), to resend if it was lost.
+    #[serde(default)]
+    answer: Option<(Bytes, Bytes)>,
     /// The payload opened and its keys stored; the acknowledgement may still be owed.
     opened: bool,
 }
@@ -142,6 +145,13 @@ impl Client {
     /// Opens an approval request for this pending device (to `enroll`, or `new_root` when
     /// the user has no key holder left) and returns what to show: a fresh code and QR.
     pub async fn start_approval(&self) -> Result<ApprovalPrompt> {
+        // Asked again while a request is open: the person wants a new code, which is a new
+        // request (a fresh count on both sides), not a new code for the same request.
+        if let Some(row) = self.requester_row()?
+            && !row.opened
+        {
+            self.cancel_request(&row).await?;
+        }
         let _t = self.inner.transition.lock().await;
         let (user, device_id, device_name) = self.verifying()?;
         let account = self.account_token()?;
@@ -187,6 +197,23 @@ impl Client {
             return Err(Error::InvalidState("this device already holds the keys"));
         }
         let token = self.device_token()?;
+        if let Some(row) = self.requester_row()?
+            && !row.opened
+        {
+            let r: Result<Decision> = self
+                .inner
+                .transport
+                .post(
+                    &format!("/v1/approval-requests/{}/cancel", row.request_id),
+                    Some(&token),
+                    &(),
+                )
+                .await;
+            if let Err(e @ Error::Offline) = r {
+                return Err(e);
+            }
+            self.inner.store.delete_pending_approval(row.request_id)?;
+        }
         let opened: ApprovalOpened = self
             .guard(
                 self.inner
@@ -206,26 +233,31 @@ impl Client {
     /// opened, with a new code and QR and a fresh count of three runs.
     pub async fn new_code(&self) -> Result<ApprovalPrompt> {
         if let Some(row) = self.requester_row()? {
-            let token = self.request_token(row.purpose)?;
-            let r: Result<Decision> = self
-                .inner
-                .transport
-                .post(
-                    &format!("/v1/approval-requests/{}/cancel", row.request_id),
-                    Some(&token),
-                    &(),
-                )
-                .await;
-            match r {
-                Ok(_) | Err(Error::Server { .. }) => {}
-                Err(e) => return Err(e),
-            }
-            self.inner.store.delete_pending_approval(row.request_id)?;
-            if row.purpose == ApprovalPurpose::ShareKeys || self.state().is_trusted() {
-                return self.request_vault_keys().await;
-            }
+            self.cancel_request(&row).await?;
+        }
+        if self.state().is_trusted() {
+            return self.request_vault_keys().await;
         }
         self.start_approval().await
+    }
+
+    /// Cancels a request on the server (whatever it says: gone, decided) and forgets it.
+    async fn cancel_request(&self, row: &RequesterRow) -> Result<()> {
+        let token = self.request_token(row.purpose)?;
+        let r: Result<Decision> = self
+            .inner
+            .transport
+            .post(
+                &format!("/v1/approval-requests/{}/cancel", row.request_id),
+                Some(&token),
+                &(),
+            )
+            .await;
+        match r {
+            Ok(_) | Err(Error::Server { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.inner.store.delete_pending_approval(row.request_id)
     }
 
     /// Withdraws this device's open request (it stays registered; setup can start again).
@@ -309,6 +341,7 @@ impl Client {
             run: None,
             run_keys: None,
             approver_bundle: None,
+            answer: None,
             opened: false,
         };
         let expires_ms = (opened.expires_at.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -373,8 +406,14 @@ impl Client {
         }
         match st.status {
             ApprovalStatus::Pending => {
+                let live = st.run.as_ref().is_some_and(|r| !r.aborted);
                 if let Some(run) = st.run {
                     self.answer_run(&mut row, &token, run).await?;
+                }
+                // Three runs answered (or ten minutes gone) and none still live: the
+                // code is dead; say so now instead of showing it until the request expires.
+                if row.used_up() && !live {
+                    return Err(Error::CodeUsedUp);
                 }
                 Ok(None)
             }
@@ -393,7 +432,16 @@ impl Client {
         token: &str,
         run: ApprovalRun,
     ) -> Result<()> {
-        if Some(run.id) == row.run || run.aborted || run.msg_b.is_some() {
+        if run.aborted || run.msg_b.is_some() {
+            return Ok(());
+        }
+        if Some(run.id) == row.run {
+            // Counted, but the answer may never have left (killed in between): send the
+            // stored answer again — the same bytes, so no new guess.
+            if let Some((msg_b, mac_b)) = row.answer.clone() {
+                self.send_answer(row.request_id, run.id, token, msg_b, mac_b)
+                    .await?;
+            }
             return Ok(());
         }
         if row.used_up() {
@@ -424,26 +472,41 @@ impl Client {
         row.run = Some(run.id);
         row.run_keys = Some(Bytes(keys.to_bytes().to_vec()));
         row.approver_bundle = Some(run.approver.key_bundle.clone());
+        let (msg_b, mac_b) = (Bytes(answer.msg_b), Bytes(answer.mac_b.to_vec()));
+        row.answer = Some((msg_b.clone(), mac_b.clone()));
         self.save_row(row)?;
-        let _: Decision = self
+        self.send_answer(row.request_id, run.id, token, msg_b, mac_b)
+            .await
+    }
+
+    async fn send_answer(
+        &self,
+        request_id: Uuid,
+        run: Uuid,
+        token: &str,
+        msg_b: Bytes,
+        mac_b: Bytes,
+    ) -> Result<()> {
+        let r: Result<Decision> = self
             .guard(
                 self.inner
                     .transport
                     .post(
-                        &format!(
-                            "/v1/approval-requests/{}/runs/{}/response",
-                            row.request_id, run.id
-                        ),
+                        &format!("/v1/approval-requests/{request_id}/runs/{run}/response"),
                         Some(token),
-                        &RunResponse {
-                            msg_b: Bytes(answer.msg_b),
-                            mac_b: Bytes(answer.mac_b.to_vec()),
-                        },
+                        &RunResponse { msg_b, mac_b },
                     )
                     .await,
             )
-            .await?;
-        Ok(())
+            .await;
+        match r {
+            // Already answered (a resend after a lost answer): fine.
+            Err(Error::Server {
+                code: vouch_proto::ErrorCode::AlreadyDecided,
+                ..
+            }) => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     fn save_row(&self, row: &RequesterRow) -> Result<()> {

@@ -502,6 +502,17 @@ impl Client {
     /// Two-way sync: delivers queued writes, refreshes vault names, and pulls new item
     /// versions of every vault whose key this device holds.
     pub async fn sync(&self) -> Result<SyncReport> {
+        // An approval whose keys are stored but whose acknowledgement is owed (killed in
+        // between) is finished first: it is what makes this device a key holder.
+        if self.approval_prompt().ok().flatten().is_some() && self.state().is_trusted() {
+            let _ = self.check_approval().await;
+        }
+        // An email-only device has no vault access at all (Trust v2): nothing to sync
+        // until a key holder shares the keys.
+        self.require_trusted()?;
+        if !self.state().is_key_holder() {
+            return Ok(SyncReport::default());
+        }
         let mut report = self.flush_outbox().await?;
         // A conflict copy queued during the flush goes out now too.
         if report.conflicts > 0 {

@@ -388,7 +388,12 @@ pub async fn get(
         .db
         .tx(move |tx| {
             let r = own_request(tx, &caller, id)?;
-            let run = current_run(tx, &r)?.map(|run| run.view(tx)).transpose()?;
+            // The run (and its payload) only while the request is open.
+            let run = if r.is_open() {
+                current_run(tx, &r)?.map(|run| run.view(tx)).transpose()?
+            } else {
+                None
+            };
             Ok(ApprovalState {
                 id: r.id,
                 status: r.status,
@@ -415,7 +420,9 @@ pub async fn cancel(
         .db
         .tx(move |tx| {
             let r = own_request(tx, &caller, id)?;
-            if !r.is_open() {
+            // Only while pending: once approved, the request ends by the device's
+            // acknowledgement (completed or failed) or its expiry — never vanishes.
+            if r.status != ApprovalStatus::Pending {
                 return Err(already_decided());
             }
             set_status(tx, &r, ApprovalStatus::Cancelled)?;
@@ -780,6 +787,29 @@ pub async fn ack(
                 .ok_or_else(ApiError::internal)?
                 .device;
             let approver = r.decided_by.ok_or_else(already_decided)?;
+            // The acknowledging caller is the requesting device as it was when it asked: a
+            // pending device's registering session for enroll/new_root, the email-only
+            // device itself for share_keys. A device trusted some other way meanwhile (an
+            // email code) is not promoted by an approval of its old request.
+            let consistent = match (&caller, r.purpose, device.status) {
+                (
+                    Caller::Account(_),
+                    ApprovalPurpose::Enroll | ApprovalPurpose::NewRoot,
+                    DeviceStatus::Pending,
+                ) => true,
+                (Caller::Account(_), _, DeviceStatus::Trusted) => {
+                    r.status == ApprovalStatus::Completed
+                }
+                (
+                    Caller::Device(_),
+                    ApprovalPurpose::ShareKeys | ApprovalPurpose::NewRoot,
+                    DeviceStatus::Trusted,
+                ) => true,
+                _ => false,
+            };
+            if !consistent {
+                return Err(already_decided());
+            }
             let tier = |tx: &Transaction<'_>| -> ApiResult<Tier> {
                 DeviceRow::load(tx, r.device_id)?
                     .and_then(|d| d.device.tier)

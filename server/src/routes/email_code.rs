@@ -52,7 +52,10 @@ fn own_pending_device(
     id: Uuid,
 ) -> ApiResult<DeviceRow> {
     let d = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?;
-    if d.device.user_id != account.user.id {
+    // Only the session that registered the device may verify it: another session of the
+    // same account (a thief with the password) must not take over a device someone else
+    // is setting up (the review found that hijack).
+    if d.device.user_id != account.user.id || d.registered_by != account.token_hash {
         return Err(ApiError::not_found("device"));
     }
     if d.device.status != DeviceStatus::Pending {
@@ -229,6 +232,11 @@ pub async fn verify(
             tx.execute("UPDATE users SET code_failures = 0 WHERE id = ?1", [&uid])?;
             // Trust v2: email makes a key holder only for a user who never had one.
             let tier = email_tier(tx, d.device.user_id, d.device.kind)?;
+            // Trusted another way now: its open approval request can never complete.
+            tx.execute(
+                "UPDATE approval_requests SET status = 'cancelled' WHERE device_id = ?1 AND status IN ('pending', 'approved')",
+                [id.to_string()],
+            )?;
             let token = trust_device(tx, id, VerifiedBy::EmailCode, tier, None)?;
             let device = DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device;
             // Rule 3: every existing device is told that a device was added.

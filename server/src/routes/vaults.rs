@@ -78,10 +78,7 @@ pub async fn create(
 
 /// The caller's vaults.
 #[utoipa::path(get, path = "/v1/vaults", tag = "vaults", security(("bearer" = [])), responses((status = 200, body = Vec<Vault>)))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: DeviceCaller,
-) -> ApiResult<Json<Vec<Vault>>> {
+pub async fn list(State(state): State<AppState>, caller: KeyHolder) -> ApiResult<Json<Vec<Vault>>> {
     let out = state
         .db
         .tx(move |tx| {
@@ -112,7 +109,7 @@ pub struct ItemsQuery {
     responses((status = 200, body = Vec<ItemRecord>), (status = 404, body = ErrorBody)))]
 pub async fn list_items(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    caller: KeyHolder,
     PathParams(id): PathParams<Uuid>,
     QueryParams(q): QueryParams<ItemsQuery>,
 ) -> ApiResult<Json<Vec<ItemRecord>>> {
