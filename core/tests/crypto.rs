@@ -130,7 +130,8 @@ fn a_run_with_the_right_code_carries_keys_a_wrong_code_nothing() {
 fn every_transcript_field_is_bound() {
     let p = pair();
     let code = ApprovalCode::generate().unwrap();
-    let variants: Vec<Box<dyn Fn(&mut RunContext)>> = vec![
+    type Change = Box<dyn Fn(&mut RunContext)>;
+    let variants: Vec<Change> = vec![
         Box::new(|c| c.purpose = "share_keys".into()),
         Box::new(|c| c.requester_id = Uuid::new_v4()),
         Box::new(|c| c.approver_id = Uuid::new_v4()),

@@ -157,6 +157,184 @@ fn migrates_version_1_forward() {
 }
 
 #[test]
+fn refuses_a_newer_schema() {
+    let p = Profile::new();
+    drop(Store::open(p.db(), &p.keys()).unwrap());
+    let conn = rusqlite::Connection::open(p.db()).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    match Store::open(p.db(), &p.keys()) {
+        Err(Error::SchemaTooNew {
+            found: 99,
+            supported,
+        }) => assert_eq!(supported, migrations::CURRENT_VERSION),
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+#[test]
+fn lost_wrapping_key_is_a_typed_error() {
+    let p = Profile::new();
+    drop(Store::open(p.db(), &p.keys()).unwrap());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let empty = SoftwareSecretStore::open(elsewhere.path()).unwrap();
+    assert!(matches!(
+        Store::open(p.db(), &empty),
+        Err(Error::WrappingKeyLost)
+    ));
+}
+
+#[test]
+fn different_wrapping_key_is_a_typed_error() {
+    let p = Profile::new();
+    drop(Store::open(p.db(), &p.keys()).unwrap());
+    // Replace the key file's contents with another key under the same label.
+    let keydir = p.dir.path().join("keys");
+    let file = std::fs::read_dir(&keydir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&file, [0x42u8; 32]).unwrap();
+    assert!(matches!(
+        Store::open(p.db(), &p.keys()),
+        Err(Error::WrongWrappingKey)
+    ));
+}
+
+/// A platform store that "unwraps" to the wrong bytes without complaint (as a broken or
+/// unauthenticated implementation might): the canary must catch it.
+struct LyingStore {
+    inner: SoftwareSecretStore,
+    lie: AtomicUsize,
+}
+
+impl SecretStore for LyingStore {
+    fn wrap(&self, label: &str, secret: &[u8]) -> Result<Vec<u8>, SecretStoreError> {
+        self.inner.wrap(label, secret)
+    }
+    fn unwrap(&self, label: &str, wrapped: &[u8]) -> Result<Vec<u8>, SecretStoreError> {
+        if self.lie.load(Ordering::SeqCst) > 0 {
+            return Ok(vec![7u8; 32]);
+        }
+        self.inner.unwrap(label, wrapped)
+    }
+    fn delete(&self, label: &str) -> Result<(), SecretStoreError> {
+        self.inner.delete(label)
+    }
+}
+
+#[test]
+fn canary_catches_a_store_returning_the_wrong_key() {
+    let p = Profile::new();
+    let lying = LyingStore {
+        inner: p.keys(),
+        lie: AtomicUsize::new(0),
+    };
+    drop(Store::open(p.db(), &lying).unwrap());
+    Store::open(p.db(), &lying).unwrap();
+    lying.lie.store(1, Ordering::SeqCst);
+    assert!(matches!(
+        Store::open(p.db(), &lying),
+        Err(Error::WrongWrappingKey)
+    ));
+}
+
+#[test]
+fn batch_writes_are_all_or_nothing() {
+    let p = Profile::new();
+    let store = Store::open(p.db(), &p.keys()).unwrap();
+    let vault = Uuid::new_v4();
+    let key = VaultKey::generate().unwrap();
+    store.create_vault(vault, "V", &key).unwrap();
+    let mut batch: Vec<StoredItem> = (0..10)
+        .map(|i| item(vault, &key, &format!("item {i}")))
+        .collect();
+    batch[7].vault_id = Uuid::new_v4(); // no such vault: foreign key violation
+    assert!(store.put_items(&batch).is_err());
+    assert_eq!(store.item_count().unwrap(), 0);
+    batch[7].vault_id = vault;
+    batch[3].version = u64::MAX; // cannot be stored
+    assert!(store.put_items(&batch).is_err());
+    assert_eq!(store.item_count().unwrap(), 0);
+    batch[3].version = 1;
+    store.put_items(&batch).unwrap();
+    assert_eq!(store.item_count().unwrap(), 10);
+    assert_eq!(store.items(vault).unwrap().len(), 10);
+}
+
+/// Regression (crash stress): an item and its queued upload were two transactions, so a
+/// kill between them left a local write that was never sent. Now they are one batch.
+#[test]
+fn an_item_and_its_upload_land_together_or_not_at_all() {
+    let p = Profile::new();
+    let store = Store::open(p.db(), &p.keys()).unwrap();
+    let vault = Uuid::new_v4();
+    let key = VaultKey::generate().unwrap();
+    let (kind, payload) = ("create_vault", b"op".as_slice());
+    store
+        .apply(&[
+            Change::NewVault {
+                id: vault,
+                name: "V",
+                key: &key,
+            },
+            Change::Enqueue { kind, payload },
+        ])
+        .unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    // A batch whose last change fails leaves nothing of the earlier ones.
+    let good = item(vault, &key, "kept?");
+    let mut bad = item(vault, &key, "bad");
+    bad.version = u64::MAX;
+    let seq = store.outbox_due(i64::MAX, 1).unwrap()[0].seq;
+    let r = store.apply(&[
+        Change::Item(&good),
+        Change::Enqueue {
+            kind: "put_item",
+            payload: b"upload",
+        },
+        Change::OutboxAck(seq),
+        Change::Setting {
+            name: "cursor",
+            value: "9",
+        },
+        Change::Item(&bad),
+    ]);
+    assert!(r.is_err());
+    assert_eq!(store.item_count().unwrap(), 0);
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.setting("cursor").unwrap(), None);
+    // Without the bad change all of it lands.
+    store
+        .apply(&[
+            Change::Item(&good),
+            Change::Enqueue {
+                kind: "put_item",
+                payload: b"upload",
+            },
+            Change::OutboxAck(seq),
+            Change::Setting {
+                name: "cursor",
+                value: "9",
+            },
+        ])
+        .unwrap();
+    assert_eq!(store.item_count().unwrap(), 1);
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.setting("cursor").unwrap().as_deref(), Some("9"));
+    store
+        .apply(&[Change::ItemSynced {
+            vault_id: vault,
+            item_id: good.item_id,
+            version: 1,
+        }])
+        .unwrap();
+    assert!(!store.item(vault, good.item_id).unwrap().unwrap().dirty);
+}
+
+#[test]
 fn vault_key_needs_an_existing_vault() {
     let p = Profile::new();
     let store = Store::open(p.db(), &p.keys()).unwrap();

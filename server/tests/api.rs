@@ -463,10 +463,11 @@ async fn email_code_flow_and_rules() {
     api.post(&verify, Some(&account), json!({"code": wrong}))
         .await
         .err(409, "device_not_pending");
+    // Another session of the same user cannot verify (or take over) this device.
     let (other_session, _) = api.login("alice@acme.test").await;
     api.post(&verify, Some(&other_session), json!({"code": code}))
         .await
-        .err(409, "device_not_pending");
+        .err(404, "not_found");
     // Bound to its device: another user's session cannot touch it.
     let (bob, _) = api.login("bob@acme.test").await;
     api.post(&path, Some(&bob), json!({}))

@@ -511,6 +511,9 @@ impl Client {
         // until a key holder shares the keys.
         self.require_trusted()?;
         if !self.state().is_key_holder() {
+            // Still ask the server about this device, so a revocation is learned (and
+            // the device wipes) like on any other.
+            self.devices().await?;
             return Ok(SyncReport::default());
         }
         let mut report = self.flush_outbox().await?;
