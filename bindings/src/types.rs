@@ -224,6 +224,10 @@ pub struct Device {
     pub status: DeviceStatus,
     pub created_at: SystemTime,
     pub origin: String,
+    /// Key holder or email-only, once trusted.
+    pub tier: Option<Tier>,
+    /// The device whose approval made it a key holder (rule 6: "which device approved it").
+    pub approved_by: Option<String>,
 }
 
 /// A vault.
@@ -424,6 +428,8 @@ impl From<proto::Device> for Device {
             status: d.status.into(),
             created_at: d.created_at.into(),
             origin: d.origin,
+            tier: d.tier.map(Into::into),
+            approved_by: d.approved_by.map(|a| a.to_string()),
         }
     }
 }
