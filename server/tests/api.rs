@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vouch_testkit::{
-    Api, DEV_PASSWORD, Method, Resp, TestServer, b64, id, new_key_bundle, poll_until,
-};
+use vouch_testkit::{Api, DEV_PASSWORD, Method, TestServer, b64, id, new_key_bundle, poll_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 
@@ -622,29 +620,6 @@ async fn pending_laptop(api: &Api, email: &str, name: &str) -> (String, String, 
     (account, did, id(&opened.body))
 }
 
-/// Starts a run on `rid` as `approver` (opaque A message) and returns its id.
-async fn start_run(api: &Api, rid: &str, approver: &str) -> String {
-    let r = api
-        .post(
-            &format!("/v1/approval-requests/{rid}/runs"),
-            Some(approver),
-            json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
-        )
-        .await
-        .ok();
-    r["run_id"].as_str().unwrap().to_owned()
-}
-
-/// The requester answers run `run` (opaque B message and MAC).
-async fn answer_run(api: &Api, rid: &str, run: &str, requester: &str) -> Resp {
-    api.post(
-        &format!("/v1/approval-requests/{rid}/runs/{run}/response"),
-        Some(requester),
-        json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
-    )
-    .await
-}
-
 fn approve_body(run: &str) -> serde_json::Value {
     json!({"run_id": run, "mac_a": b64(&[2; 32]), "payload": b64(&[3; 96])})
 }
@@ -691,7 +666,7 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
     .err(403, "key_holder_required");
 
     // A run: A's message reaches the requester, B's answer reaches the approver.
-    let run = start_run(&api, &rid, &phone_token).await;
+    let run = api.start_run(&rid, &phone_token).await;
     let (_, ev) = laptop_events.expect("approval_run").await;
     assert_eq!(ev["run_id"], run.as_str());
     let st = api
@@ -710,7 +685,7 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
     )
     .await
     .err(409, "already_decided");
-    answer_run(&api, &rid, &run, &account).await.ok();
+    api.answer_run(&rid, &run, &account).await.ok();
     let (_, ev) = phone_events.expect("approval_run").await;
     assert_eq!(ev["run_id"], run.as_str());
     let seen = api
@@ -722,7 +697,7 @@ async fn approval_runs_relay_and_the_device_is_trusted_only_when_it_acknowledges
         .ok();
     assert_eq!(seen["mac_b"], b64(&[1; 32]));
     // A second answer to the same run is refused (one answer per run).
-    answer_run(&api, &rid, &run, &account)
+    api.answer_run(&rid, &run, &account)
         .await
         .err(409, "already_decided");
 
@@ -826,8 +801,8 @@ async fn a_payload_the_device_cannot_open_fails_the_request_visibly() {
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
-    let run = start_run(&api, &rid, &phone).await;
-    answer_run(&api, &rid, &run, &account).await.ok();
+    let run = api.start_run(&rid, &phone).await;
+    api.answer_run(&rid, &run, &account).await.ok();
     api.post(
         &format!("/v1/approval-requests/{rid}/approve"),
         Some(&phone),
@@ -866,13 +841,13 @@ async fn the_server_counts_runs_too_and_a_newer_run_replaces_an_older_one() {
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
     let (account, _, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
-    let first = start_run(&api, &rid, &phone).await;
-    let second = start_run(&api, &rid, &phone).await;
-    answer_run(&api, &rid, &first, &account)
+    let first = api.start_run(&rid, &phone).await;
+    let second = api.start_run(&rid, &phone).await;
+    api.answer_run(&rid, &first, &account)
         .await
         .err(409, "already_decided");
-    answer_run(&api, &rid, &second, &account).await.ok();
-    start_run(&api, &rid, &phone).await;
+    api.answer_run(&rid, &second, &account).await.ok();
+    api.start_run(&rid, &phone).await;
     api.post(
         &format!("/v1/approval-requests/{rid}/runs"),
         Some(&phone),
@@ -903,8 +878,8 @@ async fn exactly_one_of_four_concurrent_decisions_wins() {
         );
     }
     let (account, laptop, rid) = pending_laptop(&api, "alice@acme.test", "laptop").await;
-    let run = start_run(&api, &rid, &first).await;
-    answer_run(&api, &rid, &run, &account).await.ok();
+    let run = api.start_run(&rid, &first).await;
+    api.answer_run(&rid, &run, &account).await.ok();
     let mut tasks = Vec::new();
     for (i, t) in approvers.into_iter().enumerate() {
         let (api, rid, run) = (api.clone(), rid.clone(), run.clone());
@@ -1030,8 +1005,8 @@ async fn key_sharing_and_new_root_purposes() {
     assert_eq!(pending[0]["purpose"], "share_keys");
     assert_eq!(pending[0]["device"]["tier"], "email_only");
     let rid = id(&r);
-    let run = start_run(&api, &rid, &phone).await;
-    answer_run(&api, &rid, &run, &laptop_token).await.ok();
+    let run = api.start_run(&rid, &phone).await;
+    api.answer_run(&rid, &run, &laptop_token).await.ok();
     api.post(
         &format!("/v1/approval-requests/{rid}/approve"),
         Some(&phone),
@@ -1109,8 +1084,8 @@ async fn key_sharing_and_new_root_purposes() {
     )
     .await
     .err(404, "not_found");
-    let run = start_run(&api, &bob_rid, &admin).await;
-    answer_run(&api, &bob_rid, &run, &bob_account).await.ok();
+    let run = api.start_run(&bob_rid, &admin).await;
+    api.answer_run(&bob_rid, &run, &bob_account).await.ok();
     api.post(
         &format!("/v1/approval-requests/{bob_rid}/approve"),
         Some(&admin),

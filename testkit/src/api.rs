@@ -255,39 +255,55 @@ impl Api {
     /// If a step fails.
     pub async fn approve_pending(&self, account: &str, device_id: &str, approver: &str) -> String {
         let rid = id(&self.open_approval(account, device_id).await.ok());
-        let path = format!("/v1/approval-requests/{rid}");
-        let run = self
+        let run = self.start_run(&rid, approver).await;
+        self.answer_run(&rid, &run, account).await.ok();
+        self.approve_run(&rid, &run, approver).await.ok();
+        let ack = self
             .post(
-                &format!("{path}/runs"),
+                &format!("/v1/approval-requests/{rid}/ack"),
+                Some(account),
+                json!({"run_id": run, "opened": true}),
+            )
+            .await
+            .ok();
+        ack["device_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts a run on request `rid` as the key holder `approver` (an opaque A message:
+    /// the server only relays it); returns the run id.
+    ///
+    /// # Panics
+    /// If the server refuses.
+    pub async fn start_run(&self, rid: &str, approver: &str) -> String {
+        let r = self
+            .post(
+                &format!("/v1/approval-requests/{rid}/runs"),
                 Some(approver),
                 json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
             )
             .await
             .ok();
-        let run_id = run["run_id"].as_str().unwrap().to_owned();
+        r["run_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The requester answers run `run` (an opaque B message and MAC); the answer unchecked.
+    pub async fn answer_run(&self, rid: &str, run: &str, requester: &str) -> Resp {
         self.post(
-            &format!("{path}/runs/{run_id}/response"),
-            Some(account),
+            &format!("/v1/approval-requests/{rid}/runs/{run}/response"),
+            Some(requester),
             json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
         )
         .await
-        .ok();
+    }
+
+    /// The run's approver approves it (an opaque MAC and payload); the answer unchecked.
+    pub async fn approve_run(&self, rid: &str, run: &str, approver: &str) -> Resp {
         self.post(
-            &format!("{path}/approve"),
+            &format!("/v1/approval-requests/{rid}/approve"),
             Some(approver),
-            json!({"run_id": run_id, "mac_a": b64(&[2; 32]), "payload": b64(&[1; 64])}),
+            json!({"run_id": run, "mac_a": b64(&[2; 32]), "payload": b64(&[3; 96])}),
         )
         .await
-        .ok();
-        let ack = self
-            .post(
-                &format!("{path}/ack"),
-                Some(account),
-                json!({"run_id": run_id, "opened": true}),
-            )
-            .await
-            .ok();
-        ack["device_token"].as_str().unwrap().to_owned()
     }
 
     /// Signs in, registers a device of `kind` and has the key holder `approver` approve

@@ -1126,29 +1126,9 @@ async fn attack_approved_request_cannot_be_cancelled_into_a_hidden_device() {
     let dev = api.register(&account, "alice laptop", "web").await.ok();
     let rid = id(&api.open_approval(&account, &id(&dev)).await.ok());
     let path = format!("/v1/approval-requests/{rid}");
-    let run = api
-        .post(
-            &format!("{path}/runs"),
-            Some(&key_holder),
-            json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
-        )
-        .await
-        .ok();
-    let run_id = run["run_id"].as_str().unwrap().to_owned();
-    api.post(
-        &format!("{path}/runs/{run_id}/response"),
-        Some(&account),
-        json!({"msg_b": b64(&[0x42; 33]), "mac_b": b64(&[1; 32])}),
-    )
-    .await
-    .ok();
-    api.post(
-        &format!("{path}/approve"),
-        Some(&key_holder),
-        json!({"run_id": run_id, "mac_a": b64(&[2; 32]), "payload": b64(&[3; 64])}),
-    )
-    .await
-    .ok();
+    let run_id = api.start_run(&rid, &key_holder).await;
+    api.answer_run(&rid, &run_id, &account).await.ok();
+    api.approve_run(&rid, &run_id, &key_holder).await.ok();
     // Cancelling now would hide a device that holds the payload: refused.
     api.post(&format!("{path}/cancel"), Some(&account), json!({}))
         .await

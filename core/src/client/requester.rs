@@ -200,19 +200,7 @@ impl Client {
         if let Some(row) = self.requester_row()?
             && !row.opened
         {
-            let r: Result<Decision> = self
-                .inner
-                .transport
-                .post(
-                    &format!("/v1/approval-requests/{}/cancel", row.request_id),
-                    Some(&token),
-                    &(),
-                )
-                .await;
-            if let Err(e @ Error::Offline) = r {
-                return Err(e);
-            }
-            self.inner.store.delete_pending_approval(row.request_id)?;
+            self.cancel_request(&row).await?;
         }
         let opened: ApprovalOpened = self
             .guard(
@@ -266,21 +254,7 @@ impl Client {
         let Some(row) = self.requester_row()? else {
             return Ok(());
         };
-        let token = self.request_token(row.purpose)?;
-        let r: Result<Decision> = self
-            .inner
-            .transport
-            .post(
-                &format!("/v1/approval-requests/{}/cancel", row.request_id),
-                Some(&token),
-                &(),
-            )
-            .await;
-        match r {
-            Ok(_) | Err(Error::Server { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        self.inner.store.delete_pending_approval(row.request_id)?;
+        self.cancel_request(&row).await?;
         if let EnrollmentState::Verifying {
             user,
             device_id,
