@@ -100,7 +100,11 @@ async fn main() {
     let emails: Vec<String> = (0..args.clients)
         .map(|i| format!("load{i}@acme.test"))
         .collect();
-    for e in &emails {
+    // Phase 2 has users of its own: an approver must be its user's first key holder.
+    let approvers: Vec<String> = (0..args.clients)
+        .map(|i| format!("approve{i}@acme.test"))
+        .collect();
+    for e in emails.iter().chain(&approvers) {
         seed::create_user(
             &db,
             "Acme",
@@ -146,7 +150,7 @@ async fn main() {
     // Phase 2: Trust v2 approval cycles, both devices on their event streams.
     let t = Instant::now();
     let mut tasks = Vec::new();
-    for email in emails {
+    for email in approvers {
         let (api, cycles) = (Api::new(&base), args.cycles);
         tasks.push(tokio::spawn(async move {
             approval_cycles(&api, &email, cycles).await
