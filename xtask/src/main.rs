@@ -131,14 +131,17 @@ fn xcframework() -> Result<(), String> {
         "x86_64-apple-ios",
     ];
     for t in targets {
+        // The static library is asked for here only (Cargo.toml builds cdylib + lib).
         run(cargo().args([
-            "build",
+            "rustc",
             "-p",
             "vouch-ffi",
             "--lib",
             "--release",
             "--target",
             t,
+            "--crate-type",
+            "staticlib",
         ]))?;
     }
     bindings("swift", true, Some(root().join("ios/Sources/VouchFFI")))?;
