@@ -130,7 +130,7 @@ impl From<vouch_core::Error> for VouchError {
                 },
                 ErrorCode::CodeExpired => Self::CodeExpired,
                 ErrorCode::CodeLocked => Self::CodeLocked,
-                ErrorCode::TooManyRequests => Self::TooManyRequests {
+                ErrorCode::TooManyRequests | ErrorCode::ServerBusy => Self::TooManyRequests {
                     retry_after_secs: retry_after_secs.unwrap_or(1),
                 },
                 ErrorCode::DeviceLimitReached => Self::DeviceLimitReached { detail: message },

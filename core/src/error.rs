@@ -89,6 +89,10 @@ pub enum Error {
         /// For `too_many_requests`: seconds to wait.
         retry_after_secs: Option<u64>,
     },
+    /// The server answered with a redirect. None is followed (a redirect could carry a
+    /// password or token past the transport rules): configure the server's final URL.
+    #[error("the server answered with a redirect; use the server's final URL")]
+    Redirected,
     /// The server answered something the v1 contract does not allow.
     #[error("unexpected server response: {0}")]
     Protocol(&'static str),
@@ -195,7 +199,10 @@ impl Error {
             | Self::KeyHolderRequired
             | Self::UserPresenceRequired
             | Self::KeyConflict => ErrorKind::State,
-            Self::InvalidInput(_) | Self::InsecureTransport | Self::InvalidPublicKey => {
+            Self::InvalidInput(_)
+            | Self::InsecureTransport
+            | Self::InvalidPublicKey
+            | Self::Redirected => {
                 ErrorKind::Input
             }
             Self::SecretStore(_)

@@ -153,6 +153,8 @@ impl Http {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("vouch-core/", env!("CARGO_PKG_VERSION")))
+            // A redirect could carry the password or a token past `check_url`'s rules.
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(https);
         if https {
             builder = builder.use_preconfigured_tls(crate::tls::client_config(tls)?);
@@ -209,6 +211,9 @@ impl Http {
             }
         };
         let status = resp.status();
+        if status.is_redirection() {
+            return Err(Error::Redirected);
+        }
         let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
         if status.is_success() {
             let bytes = if bytes.is_empty() {
@@ -231,6 +236,9 @@ impl Http {
         }
         let resp = req.send().await.map_err(|e| unreachable_reason(&e))?;
         let status = resp.status();
+        if status.is_redirection() {
+            return Err(Error::Redirected);
+        }
         if !status.is_success() {
             let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
             return Err(server_error(status, &bytes));

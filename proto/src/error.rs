@@ -63,6 +63,11 @@ pub enum ErrorCode {
     VersionConflict,
     /// 500: a bug or an unavailable database; never for bad input.
     Internal,
+    /// 503: the server is saturated (sign-in hashing); retry after `retry_after_secs`.
+    ServerBusy,
+    /// 503: the email could not be sent (the mail relay refused or is down); nothing was
+    /// throttled, ask again.
+    MailNotSent,
     /// A code this client does not know.
     #[serde(other)]
     Unknown,
@@ -85,6 +90,7 @@ impl ErrorCode {
             CodeLocked => 423,
             TooManyRequests => 429,
             Internal | Unknown => 500,
+            ServerBusy | MailNotSent => 503,
         }
     }
 }

@@ -26,6 +26,8 @@ pub use keys::{
 };
 pub use limits::*;
 pub use names::{NameError, default_device_name, normalize_name, validate_device_name};
+#[cfg(feature = "names")]
+pub use names::{canonical_device_name, display_text, name_skeleton};
 pub use types::*;
 
 /// A point in time on the wire (RFC 3339, UTC).

@@ -19,6 +19,16 @@ pub const LOGIN_FREE_FAILURES: u32 = 5;
 /// doubles from 1 s per failure up to this. No hard lock: without an unlock path it
 /// would let anyone who knows an email lock its owner out.
 pub const LOGIN_MAX_BACKOFF_SECS: u64 = 900;
+/// Wrong passwords for one email, from every address together, before sign-in slows down
+/// for that email everywhere: the ceiling against guessing spread over many addresses,
+/// high enough that a stranger alone cannot lock the owner out (the per-address count
+/// above slows the stranger long before).
+pub const LOGIN_EMAIL_FREE_FAILURES: u32 = 50;
+/// Wrong passwords from one client address, for any emails, before sign-in slows down for
+/// that address (credential stuffing from one host).
+pub const LOGIN_ADDRESS_FREE_FAILURES: u32 = 100;
+/// Sign-in failure counts older than this start again from zero.
+pub const LOGIN_FAILURE_WINDOW_SECS: u64 = 3600;
 /// Digits of an email code.
 pub const CODE_DIGITS: usize = 6;
 /// Approval requests a user may open per [`APPROVAL_WINDOW_SECS`] (prompt throttle).

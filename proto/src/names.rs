@@ -52,6 +52,59 @@ pub fn normalize_name(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// The server's form of a valid name: NFKC-normalised (full-width letters, ligatures and
+/// composed/decomposed accents become one spelling), with no invisible characters
+/// (format characters such as zero-width spaces, line and paragraph separators), and
+/// runs of white space made one space. Shown to approvers as it is stored.
+#[cfg(feature = "names")]
+pub fn canonical_device_name(name: &str) -> Result<String, NameError> {
+    use unicode_normalization::UnicodeNormalization;
+    let valid = validate_device_name(name)?;
+    let nfkc: String = valid.nfkc().collect();
+    if nfkc.chars().any(invisible) {
+        return Err(NameError::ForbiddenCharacter);
+    }
+    let name = nfkc.split_whitespace().collect::<Vec<_>>().join(" ");
+    validate_device_name(&name).map(str::to_owned)
+}
+
+/// Text other people are shown beside a name (a device's platform): NFKC, without
+/// control, bidirectional or invisible characters, at most `max` characters.
+#[cfg(feature = "names")]
+pub fn display_text(text: &str, max: usize) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let clean: String = text
+        .nfkc()
+        .filter(|c| !forbidden(*c) && !invisible(*c))
+        .collect();
+    clean
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect()
+}
+
+/// The uniqueness key of a canonical name: its UTS #39 skeleton, case-folded, so names
+/// that look alike ("аlice" with a Cyrillic а, "Cafe\u{301}" and "Café", "m" and "rn")
+/// collide.
+#[cfg(feature = "names")]
+pub fn name_skeleton(name: &str) -> String {
+    let folded = normalize_name(name);
+    let skeleton: String = unicode_security::confusable_detection::skeleton(&folded).collect();
+    skeleton.to_lowercase()
+}
+
+#[cfg(feature = "names")]
+fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+    )
+}
+
 /// The default name `[username][device name] - [operating system]/[browser or app]`,
 /// e.g. `alice Pixel 8 - Android/Vouch`, cut to 64 characters on a character boundary.
 pub fn default_device_name(username: &str, device: &str, os: &str, app: &str) -> String {
@@ -75,6 +128,21 @@ pub fn default_device_name(username: &str, device: &str, os: &str, app: &str) ->
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "names")]
+    #[test]
+    fn look_alike_names_share_a_skeleton() {
+        use super::{canonical_device_name as canon, name_skeleton as key};
+        let base = key(&canon("Alice's phone").unwrap());
+        for twin in ["\u{410}lice's phone", "ALICE'S PHONE", "alice's  phone", "ａｌｉｃｅ's phone"] {
+            assert_eq!(key(&canon(twin).unwrap()), base, "{twin:?}");
+        }
+        assert_eq!(key(&canon("Cafe\u{301}").unwrap()), key(&canon("Caf\u{e9}").unwrap()));
+        for hidden in ["alice\u{200B}'s phone", "phone\u{2028}x", "a\u{FEFF}b", "x\u{202E}y"] {
+            assert!(canon(hidden).is_err(), "{hidden:?}");
+        }
+        assert_ne!(key(&canon("laptop").unwrap()), base);
+    }
+
     use super::*;
 
     #[test]

@@ -41,7 +41,7 @@ pub enum Caller {
 }
 
 /// The client's address as this server saw it (no proxy headers are trusted).
-pub struct Origin(pub String);
+pub struct Origin(pub std::net::IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = ApiError;
@@ -50,8 +50,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
+                .map(|c| c.0.ip())
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
         ))
     }
 }

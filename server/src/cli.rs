@@ -39,6 +39,9 @@ struct Cli {
     /// serve GET /v1/dev/outbox and POST /v1/dev/clock.
     #[arg(long, env = "VOUCH_DEV")]
     dev: bool,
+    /// With --dev, allow a non-loopback --listen address (refused otherwise).
+    #[arg(long, requires = "dev")]
+    dev_allow_remote: bool,
     /// SMTP relay URL, e.g. smtps://user:pass@smtp.example.com:465 (default: outbox file).
     #[arg(long, env = "VOUCH_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
@@ -94,7 +97,7 @@ pub fn run() -> ExitCode {
     {
         return match Db::open(&cli.data)
             .map_err(|e| e.to_string())
-            .and_then(|db| seed::allow_email_root(&db, email).map_err(|e| format!("{e:?}")))
+            .and_then(|db| seed::allow_email_root(&db, email).map_err(|e| e.to_string()))
         {
             Ok(id) => {
                 println!(
@@ -125,12 +128,15 @@ pub fn run() -> ExitCode {
         return match Db::open(&cli.data)
             .map_err(|e| e.to_string())
             .and_then(|db| {
-                seed::create_user(&db, workspace, email, &password, role)
-                    .map_err(|e| format!("{e:?}"))
+                seed::create_user(&db, workspace, email, &password, role).map_err(|e| e.to_string())
             }) {
-            Ok(id) => {
-                println!("user {email} id {id}");
+            Ok(seed::Created::New(id)) => {
+                println!("created user {email} id {id} in workspace {workspace}");
                 ExitCode::SUCCESS
+            }
+            Ok(seed::Created::Existing(id)) => {
+                eprintln!("error: a user {email} already exists (id {id}); nothing was changed");
+                ExitCode::FAILURE
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -145,6 +151,7 @@ pub fn run() -> ExitCode {
     settings.device_limit = cli.device_limit;
     settings.approval_rate_limit = cli.approval_rate;
     settings.dev = cli.dev;
+    settings.dev_allow_remote = cli.dev_allow_remote;
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
     let rt = match tokio::runtime::Runtime::new() {

@@ -188,8 +188,41 @@ CREATE TABLE approval_runs (
     created_at   INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX approval_runs_request ON approval_runs(request_id);
+"#,    r#"
+-- Device-name keys are UTS #39 skeletons from here on (look-alike names collide); the
+-- keys of existing devices are recomputed in Rust right after this step
+-- (`rekey_device_names`).
+SELECT 1;
 "#,
 ];
+
+/// The schema step after which device-name keys are skeletons.
+const SKELETON_KEYS_STEP: usize = 5;
+
+/// Recomputes every device's name key as the skeleton of its name. Two live devices of a
+/// user whose names only now collide keep distinct keys (the later one's is suffixed with
+/// its id), so the migration never fails; new names are checked strictly.
+fn rekey_device_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, String, String)> = tx
+        .prepare("SELECT id, user_id, name, status FROM devices ORDER BY created_at, id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    tx.execute("UPDATE devices SET name_key = 'rekey:' || id", [])?;
+    let mut live = std::collections::HashSet::new();
+    for (id, user, name, status) in rows {
+        let mut key = vouch_proto::name_skeleton(&name);
+        let is_live = status == "pending" || status == "trusted";
+        if is_live && !live.insert((user.clone(), key.clone())) {
+            log::warn!("device {id}: its name looks like another live device's; kept apart");
+            key = format!("{key}\u{0}{id}");
+        }
+        tx.execute(
+            "UPDATE devices SET name_key = ?2 WHERE id = ?1",
+            rusqlite::params![id, key],
+        )?;
+    }
+    Ok(())
+}
 
 thread_local! {
     /// Devices that got an event in the transaction running on this thread.
@@ -247,18 +280,63 @@ impl EventHub {
     }
 }
 
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "vouch-server.db";
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory or a file in it could not be created or made private.
+    #[error("{}: {source}", path.display())]
+    Directory {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// SQLite refused the file (not a database, locked, newer schema, …).
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl OpenError {
+    /// A file-system failure at `path`.
+    pub fn at(path: &Path, source: std::io::Error) -> Self {
+        Self::Directory {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
 /// The server database. Cloning shares the connection.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// Async requests queue here for their turn, not on a blocking-pool thread each (a
+    /// burst of waiting requests used to grow the pool to hundreds of threads and
+    /// hundreds of MiB); the connection's own lock is then nearly always free.
+    turn: Arc<tokio::sync::Mutex<()>>,
     hub: Arc<EventHub>,
 }
 
 impl Db {
-    /// Opens (creating and migrating) `vouch-server.db` in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, rusqlite::Error> {
-        let _ = std::fs::create_dir_all(dir);
-        let mut conn = Connection::open(dir.join("vouch-server.db"))?;
+    /// Opens (creating and migrating) `vouch-server.db` in `dir`. The directory is made
+    /// 0700 and the database file 0600 before SQLite touches it (its WAL and SHM files
+    /// inherit the mode).
+    pub fn open(dir: &Path) -> Result<Self, OpenError> {
+        crate::files::private_dir(dir).map_err(|e| OpenError::at(dir, e))?;
+        let file = dir.join(DB_FILE);
+        for f in [file.clone(), dir.join(format!("{DB_FILE}-wal")), dir.join(format!("{DB_FILE}-shm"))] {
+            if f == file || f.exists() {
+                crate::files::private_file(&f).map_err(|e| OpenError::at(&f, e))?;
+            }
+        }
+        Ok(Self::open_file(&file)?)
+    }
+
+    fn open_file(file: &Path) -> Result<Self, rusqlite::Error> {
+        let mut conn = Connection::open(file)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -267,11 +345,15 @@ impl Db {
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)?;
+            if i + 1 == SKELETON_KEYS_STEP {
+                rekey_device_names(&tx)?;
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
         tx.commit()?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            turn: Arc::default(),
             hub: Arc::default(),
         })
     }
@@ -284,9 +366,12 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
     {
         let (conn, hub) = (self.conn.clone(), self.hub.clone());
+        let turn = self.turn.clone().lock_owned().await;
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            run(&mut conn, &hub, f)
+            let out = run(&mut conn, &hub, f);
+            drop(turn);
+            out
         })
         .await
         .map_err(|_| ApiError::internal())?

@@ -46,6 +46,13 @@ impl ApiError {
         e
     }
 
+    /// `server_busy` (503) with a `Retry-After`.
+    pub fn busy(retry_after_secs: u64, what: &str) -> Self {
+        let mut e = Self::new(ErrorCode::ServerBusy, format!("{what}; retry in {retry_after_secs} s"));
+        e.body.error.retry_after_secs = Some(retry_after_secs.max(1));
+        e
+    }
+
     /// `version_conflict` with the server's version.
     pub fn conflict(current_version: u64) -> Self {
         let mut e = Self::new(
@@ -75,6 +82,13 @@ impl ApiError {
 
     pub(crate) fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+/// The message alone (what an operator's command prints); the code is in the body.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.body.error.message)
     }
 }
 

@@ -12,6 +12,9 @@ use vouch_proto::ErrorCode;
 
 use crate::error::{ApiError, ApiResult};
 
+/// Body fields that carry public keys: malformed ones answer `invalid_public_key`.
+const KEY_FIELDS: &[&str] = &["key_bundle", "public_key"];
+
 /// A JSON request body.
 pub struct JsonBody<T>(pub T);
 
@@ -26,6 +29,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             )),
             Err(JsonRejection::JsonDataError(e)) => {
                 let text = e.body_text();
+                // A key that does not even decode is an invalid key, as one that decodes
+                // to a bad point is (the field path comes first; values never echo).
+                let field = text
+                    .split("target type: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(':').next())
+                    .unwrap_or("");
+                if KEY_FIELDS.contains(&field) {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidPublicKey,
+                        format!("`{field}` is not a valid key encoding (base64)"),
+                    ));
+                }
                 // Keep serde's "missing field `x`" (names only); drop messages that may quote values.
                 let msg = match text.find("missing field") {
                     Some(i) => text[i..]

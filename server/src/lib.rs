@@ -11,7 +11,10 @@ pub mod cli;
 pub mod db;
 mod error;
 mod extract;
+mod files;
+mod gate;
 mod mail;
+mod password;
 mod model;
 mod routes;
 pub mod seed;
@@ -53,7 +56,11 @@ pub struct Settings {
     pub approval_rate_limit: u32,
     /// Seed the dev workspace and serve `GET /v1/dev/outbox`.
     pub dev: bool,
-    /// SMTP relay URL (`smtps://user:pass@host:465`); `None` writes to the outbox file.
+    /// With `dev`, listen on a non-loopback address too (refused otherwise: the dev
+    /// workspace has known passwords and serves its mail).
+    pub dev_allow_remote: bool,
+    /// SMTP relay URL (`smtps://user:pass@host:465`); required unless `dev`, whose mail
+    /// goes to the outbox file and `GET /v1/dev/outbox`.
     pub smtp_url: Option<String>,
     /// Sender address for SMTP.
     pub mail_from: String,
@@ -71,6 +78,7 @@ impl Settings {
             device_limit: DEFAULT_DEVICE_LIMIT,
             approval_rate_limit: vouch_proto::APPROVAL_REQUESTS_PER_WINDOW,
             dev: false,
+            dev_allow_remote: false,
             smtp_url: None,
             mail_from: "Vouch <no-reply@vouch.invalid>".into(),
         }
@@ -83,6 +91,8 @@ pub struct AppState {
     db: Db,
     settings: Arc<Settings>,
     mailer: Arc<Mailer>,
+    /// Bounds concurrent password hashing (sign-in), overall and per client address.
+    hashing: Arc<gate::HashGate>,
 }
 
 /// Why the server could not start.
@@ -90,7 +100,16 @@ pub struct AppState {
 pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] db::OpenError),
+    /// Another server already serves this data directory.
+    #[error("another vouch-server is using the data directory {0}")]
+    DataDirInUse(PathBuf),
+    /// `--dev` on an address other machines can reach.
+    #[error("--dev serves known passwords and the mail outbox: it listens on loopback only ({0} is not); add --dev-allow-remote if you mean it")]
+    DevNotLoopback(SocketAddr),
+    /// Without `--dev` codes must go out by SMTP, never to a file at rest.
+    #[error("no mail transport: set --smtp-url (VOUCH_SMTP_URL), or run a local test server with --dev")]
+    NoMail,
     /// Seeding failed.
     #[error("seeding the dev workspace failed")]
     Seed,
@@ -107,6 +126,8 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// The data-directory lock, released when the server is dropped.
+    _lock: std::fs::File,
 }
 
 impl RunningServer {
@@ -181,7 +202,14 @@ async fn log_requests(req: axum::extract::Request, next: axum::middleware::Next)
 
 /// Opens the database, seeds it with `--dev`, binds and serves in the background.
 pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
+    if settings.dev && !settings.listen.ip().is_loopback() && !settings.dev_allow_remote {
+        return Err(StartError::DevNotLoopback(settings.listen));
+    }
+    if !settings.dev && settings.smtp_url.is_none() {
+        return Err(StartError::NoMail);
+    }
     let db = Db::open(&settings.data_dir)?;
+    let lock = lock_data_dir(&settings.data_dir)?;
     if settings.dev {
         let db2 = db.clone();
         tokio::task::spawn_blocking(move || seed::dev_workspace(&db2))
@@ -201,6 +229,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
                 .parse()
                 .map_err(|_| StartError::Smtp("invalid --mail-from".into()))?,
         },
+        // Only with --dev (checked above).
         None => Mailer::Outbox {
             file: settings.data_dir.join("outbox.jsonl"),
         },
@@ -215,6 +244,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         db,
         settings: Arc::new(settings),
         mailer: Arc::new(mailer),
+        hashing: Arc::new(gate::HashGate::for_this_machine()),
     };
     let (router, _) = app(state.clone());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -237,7 +267,27 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         addr,
         stop: Some(stop_tx),
         task,
+        _lock: lock,
     })
+}
+
+/// Takes an exclusive lock on `DIR/vouch-server.lock` for the life of the server, so a
+/// second server on the same data directory refuses to start (admin commands, which
+/// work beside a running server, do not take it).
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let path = dir.join("vouch-server.lock");
+    let file = files::private_options()
+        .write(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StartError::Database(db::OpenError::at(&path, e)))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse(dir.into())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StartError::Database(db::OpenError::at(&path, e)))
+        }
+    }
 }
 
 /// Status of a JSON 200/201/202 response.

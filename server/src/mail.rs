@@ -1,6 +1,7 @@
-//! Outgoing mail: SMTP (`lettre`) when configured; otherwise the dev outbox — each
-//! message appended to `outbox.jsonl` in the data directory and kept in the database for
-//! `GET /v1/dev/outbox` (served only with `--dev`).
+//! Outgoing mail: SMTP (`lettre`); or, only with `--dev`, the dev outbox — each message
+//! appended to `outbox.jsonl` (0600) in the data directory and kept in the database for
+//! `GET /v1/dev/outbox`. Without `--dev` the server does not start without SMTP, so live
+//! codes are never kept at rest.
 
 use std::{io::Write, path::PathBuf};
 
@@ -11,7 +12,7 @@ use crate::{db::Db, error::ApiResult, model::now};
 
 /// Where mail goes.
 pub enum Mailer {
-    /// The dev outbox file (and table).
+    /// The dev outbox file (and table); only with `--dev`.
     Outbox { file: PathBuf },
     /// An SMTP relay.
     Smtp {
@@ -22,7 +23,7 @@ pub enum Mailer {
 
 impl Mailer {
     /// Sends one plain-text message. SMTP failures are logged (without the body) and
-    /// reported as an internal error.
+    /// reported as `mail_not_sent` (503: try again).
     pub async fn send(&self, db: &Db, to: &str, subject: &str, body: &str) -> ApiResult<()> {
         match self {
             Mailer::Outbox { file } => {
@@ -42,8 +43,7 @@ impl Mailer {
                 });
                 let file = file.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    if let Ok(mut f) = std::fs::OpenOptions::new()
-                        .create(true)
+                    if let Ok(mut f) = crate::files::private_options()
                         .append(true)
                         .open(&file)
                     {
@@ -68,7 +68,10 @@ impl Mailer {
                         "smtp send failed: {}",
                         e.to_string().lines().next().unwrap_or("error")
                     );
-                    crate::error::ApiError::internal()
+                    crate::error::ApiError::new(
+                        vouch_proto::ErrorCode::MailNotSent,
+                        "the email could not be sent; try again",
+                    )
                 })?;
                 Ok(())
             }

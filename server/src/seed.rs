@@ -30,16 +30,29 @@ pub fn hash_password(password: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::internal())
 }
 
-/// Creates a user (and its workspace if new). Returns the user id; an existing email
-/// is left unchanged and its id returned.
+/// What [`create_user`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new user with this id.
+    New(Uuid),
+    /// The email already had an account (this id); nothing was changed.
+    Existing(Uuid),
+}
+
+/// Creates a user (and its workspace if new; workspace names compare without case, the
+/// first spelling stays). An existing email is left unchanged and reported as such.
 pub fn create_user(
     db: &Db,
     workspace: &str,
     email: &str,
     password: &str,
     role: Role,
-) -> ApiResult<Uuid> {
+) -> ApiResult<Created> {
     let email = email.trim().to_owned();
+    let workspace = workspace.trim();
+    if workspace.is_empty() || workspace.chars().count() > 64 {
+        return Err(ApiError::bad_request("workspace names have 1 to 64 characters"));
+    }
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::bad_request("invalid email address"));
     }
@@ -55,10 +68,10 @@ pub fn create_user(
             .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| r.get::<_, String>(0))
             .optional()?
         {
-            return Uuid::parse_str(&id).map_err(|_| ApiError::internal());
+            return Uuid::parse_str(&id).map(Created::Existing).map_err(|_| ApiError::internal());
         }
         let ws: String = match tx
-            .query_row("SELECT id FROM workspaces WHERE name = ?1", [&workspace], |r| r.get(0))
+            .query_row("SELECT id FROM workspaces WHERE name = ?1 COLLATE NOCASE", [&workspace], |r| r.get(0))
             .optional()?
         {
             Some(id) => id,
@@ -74,7 +87,7 @@ pub fn create_user(
             "INSERT INTO users (id, workspace_id, email, username, password_hash, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id.to_string(), ws, email, username, hash, enum_str(&role)],
         )?;
-        Ok(id)
+        Ok(Created::New(id))
     })
 }
 

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use vouch_testkit::{Api, DEV_PASSWORD, Method, TestServer, b64, id, new_key_bundle, poll_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
+/// An SMTP relay URL for servers started without `--dev` whose tests send no mail
+/// (lettre connects only when sending).
+const UNUSED_SMTP: &str = "smtp://127.0.0.1:9";
 
 // ---- transport-level errors ------------------------------------------------------------
 
@@ -243,7 +246,10 @@ async fn openapi_lists_every_route() {
 
 #[tokio::test]
 async fn dev_outbox_only_with_dev_flag() {
-    let s = TestServer::builder(SERVER).dev(false).start();
+    let s = TestServer::builder(SERVER)
+        .dev(false)
+        .args(&["--smtp-url", UNUSED_SMTP])
+        .start();
     let api = s.api();
     api.get("/v1/dev/outbox?to=alice@acme.test", None)
         .await
@@ -1438,6 +1444,7 @@ async fn admin_command_creates_users_for_a_real_deployment() {
     let s = TestServer::builder(SERVER)
         .dev(false)
         .data(dir.path())
+        .args(&["--smtp-url", UNUSED_SMTP])
         .start();
     let api = s.api();
     let r = api

@@ -98,6 +98,18 @@ impl Api {
         }
     }
 
+    /// A client for the server at `base` whose requests come from `address` (another
+    /// loopback address such as 127.0.0.2 plays a second network on one machine).
+    pub fn from_address(base: impl Into<String>, address: std::net::IpAddr) -> Self {
+        Self {
+            base: base.into(),
+            http: reqwest::Client::builder()
+                .local_address(address)
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -137,6 +137,17 @@ impl TestServer {
         &self.data
     }
 
+    /// Its peak resident memory so far in KiB (`VmHWM` of `/proc/PID/status`; Linux only),
+    /// `None` when it is not running or the kernel does not say.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// A JSON client for it.
     pub fn api(&self) -> Api {
         Api::new(&self.url)

@@ -1168,3 +1168,53 @@ async fn attack_email_only_device_reads_no_vaults() {
         .await
         .err(403, "key_holder_required");
 }
+
+/// Issue 12: a server in the middle (or a compromised loopback service) answered the
+/// sign-in with `307 Location: http://0.0.0.0:PORT/…` and the client followed it, sending
+/// the password body past its own "plain http only to loopback" rule. Now no redirect is
+/// followed: the client stops with a typed error and the other address sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_redirect_cannot_carry_the_password_elsewhere() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Where the redirect points: counts every connection it gets.
+    let elsewhere = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let count = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = elsewhere.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    // The "server" the client was configured with: redirects every request.
+    let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front_url = format!("http://{}", front.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = front.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let _ = sock.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://0.0.0.0:{elsewhere_port}/v1/auth/login\r\ncontent-length: 0\r\n\r\n"
+            );
+            let _ = sock.write_all(answer.as_bytes()).await;
+        }
+    });
+    let root = tempfile::tempdir().unwrap();
+    let phone = Device::open(root.path(), "phone", &front_url, DeviceKind::Mobile);
+    let err = phone
+        .client
+        .sign_in(ALICE, vouch_testkit::DEV_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Redirected), "{err:?}");
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "the password went elsewhere");
+}

@@ -275,6 +275,7 @@ pub async fn open(
     Origin(origin): Origin,
     PathParams(id): PathParams<Uuid>,
 ) -> ApiResult<(StatusCode, Json<ApprovalOpened>)> {
+    let origin = origin.to_string();
     let ttl = state.settings.approval_ttl.as_secs() as i64;
     let rate = state.settings.approval_rate_limit;
     let opened = state
@@ -456,6 +457,7 @@ pub async fn list_pending(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<PendingApproval>>> {
     caller.require_approver()?;
+    let viewer = viewer.to_string();
     if q.status.as_deref().is_some_and(|s| s != "pending") {
         return Err(ApiError::bad_request("only status=pending can be listed"));
     }

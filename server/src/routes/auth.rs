@@ -1,15 +1,16 @@
 //! `POST /v1/auth/login`.
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::Json;
 use rusqlite::{OptionalExtension, params};
 use vouch_proto::{
-    ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LOGIN_FREE_FAILURES, LOGIN_MAX_BACKOFF_SECS,
-    LoginRequest, LoginResponse, UserInfo,
+    ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LOGIN_ADDRESS_FREE_FAILURES,
+    LOGIN_EMAIL_FREE_FAILURES, LOGIN_FAILURE_WINDOW_SECS, LOGIN_FREE_FAILURES,
+    LOGIN_MAX_BACKOFF_SECS, LoginRequest, LoginResponse, UserInfo,
 };
 
 use crate::{
     AppState,
+    auth::Origin,
     error::{ApiError, ApiResult},
     extract::JsonBody,
     model::{ACCOUNT_TOKEN_PREFIX, USER_COLS, UserRow, new_token, now, ts},
@@ -25,9 +26,11 @@ fn dummy_hash() -> &'static str {
 /// Signs in with email and password; returns an account token (untrusted session).
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials"),
-        (status = 429, body = ErrorBody, description = "too_many_requests after repeated wrong passwords (Retry-After)")))]
+        (status = 429, body = ErrorBody, description = "too_many_requests after repeated wrong passwords (Retry-After)"),
+        (status = 503, body = ErrorBody, description = "server_busy: too many sign-ins at once (Retry-After)")))]
 pub async fn login(
     axum::extract::State(state): axum::extract::State<AppState>,
+    Origin(address): Origin,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let email = req.email.trim().to_owned();
@@ -37,33 +40,11 @@ pub async fn login(
             "wrong email or password",
         ));
     }
-    let key = email.to_lowercase();
+    let keys = ThrottleKeys::new(&email, address);
     // The attempt is counted before the password is checked, in the same transaction as
     // the throttle check, so parallel guesses cannot slip through one window.
-    let key2 = key.clone();
-    state
-        .db
-        .tx(move |tx| {
-            let row: Option<(u32, i64)> = tx
-                .query_row("SELECT failures, last_at FROM login_failures WHERE email = ?1", [&key2], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let t = now_ms();
-            if let Some((failures, last_at)) = row {
-                let wait_ms = last_at + login_backoff_secs(failures) as i64 * 1000 - t;
-                if wait_ms > 0 {
-                    return Err(ApiError::too_many((wait_ms as u64).div_ceil(1000), "too many wrong passwords"));
-                }
-            }
-            tx.execute(
-                "INSERT INTO login_failures (email, failures, last_at) VALUES (?1, 1, ?2)
-                 ON CONFLICT(email) DO UPDATE SET failures = failures + 1, last_at = excluded.last_at",
-                params![key2, t],
-            )?;
-            Ok(())
-        })
-        .await?;
+    let counted = keys.clone();
+    state.db.tx(move |tx| counted.count_attempt(tx)).await?;
     let found = state
         .db
         .tx(move |tx| {
@@ -80,16 +61,17 @@ pub async fn login(
     let (user, hash, workspace_name) = match found {
         Some(f) => f,
         None => {
-            let _ = tokio::task::spawn_blocking(move || verify(&password, dummy_hash())).await;
+            let _ = state.hashing.run(address, move || crate::password::verify(&password, dummy_hash())).await?;
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "wrong email or password",
             ));
         }
     };
-    let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = state
+        .hashing
+        .run(address, move || crate::password::verify(&password, &hash))
+        .await?;
     if !ok {
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
@@ -105,7 +87,7 @@ pub async fn login(
     state
         .db
         .tx(move |tx| {
-            tx.execute("DELETE FROM login_failures WHERE email = ?1", [&key])?;
+            keys.signed_in(tx)?;
             tx.execute("DELETE FROM account_tokens WHERE expires_at <= ?1", [now()])?;
             tx.execute(
                 "INSERT INTO account_tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
@@ -128,11 +110,80 @@ pub async fn login(
     }))
 }
 
-/// Seconds to wait after `failures` consecutive wrong passwords before the next attempt:
-/// none for the first [`LOGIN_FREE_FAILURES`], then 1 s doubling up to
-/// [`LOGIN_MAX_BACKOFF_SECS`].
-fn login_backoff_secs(failures: u32) -> u64 {
-    match failures.checked_sub(LOGIN_FREE_FAILURES) {
+/// The three counts a sign-in attempt adds to: this email from this address (the owner's
+/// own count: a stranger elsewhere does not touch it), this email from everywhere (a
+/// higher ceiling against guessing spread over many addresses) and this address for any
+/// email (credential stuffing). Each slows down on its own; the longest wait wins.
+#[derive(Clone)]
+struct ThrottleKeys([(String, u32); 3]);
+
+impl ThrottleKeys {
+    fn new(email: &str, address: std::net::IpAddr) -> Self {
+        let email = email.to_lowercase();
+        Self([
+            (format!("pair:{address}:{email}"), LOGIN_FREE_FAILURES),
+            (format!("email:{email}"), LOGIN_EMAIL_FREE_FAILURES),
+            (format!("address:{address}"), LOGIN_ADDRESS_FREE_FAILURES),
+        ])
+    }
+
+    /// Refuses with 429 while any count asks to wait; otherwise counts this attempt as a
+    /// failure (taken back by [`ThrottleKeys::signed_in`]).
+    fn count_attempt(&self, tx: &rusqlite::Transaction<'_>) -> ApiResult<()> {
+        let t = now_ms();
+        let window_ms = LOGIN_FAILURE_WINDOW_SECS as i64 * 1000;
+        let mut wait_ms = 0i64;
+        for (key, free) in &self.0 {
+            let row: Option<(u32, i64)> = tx
+                .query_row(
+                    "SELECT failures, last_at FROM login_failures WHERE email = ?1",
+                    [key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((failures, last_at)) = row
+                && last_at > t - window_ms
+            {
+                let w = last_at + login_backoff_secs(failures, *free) as i64 * 1000 - t;
+                wait_ms = wait_ms.max(w);
+            }
+        }
+        if wait_ms > 0 {
+            return Err(ApiError::too_many(
+                (wait_ms as u64).div_ceil(1000),
+                "too many wrong passwords",
+            ));
+        }
+        for (key, _) in &self.0 {
+            tx.execute(
+                "INSERT INTO login_failures (email, failures, last_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT(email) DO UPDATE SET last_at = excluded.last_at,
+                     failures = CASE WHEN last_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END",
+                params![key, t, window_ms],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The right password: this email's count from this address starts again, and the
+    /// attempt counted in advance is taken back from the other two.
+    fn signed_in(&self, tx: &rusqlite::Transaction<'_>) -> ApiResult<()> {
+        let [(pair, _), rest @ ..] = &self.0;
+        tx.execute("DELETE FROM login_failures WHERE email = ?1", [pair])?;
+        for (key, _) in rest {
+            tx.execute(
+                "UPDATE login_failures SET failures = max(failures - 1, 0) WHERE email = ?1",
+                [key],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Seconds to wait after `failures` wrong passwords before the next attempt: none for the
+/// first `free`, then 1 s doubling up to [`LOGIN_MAX_BACKOFF_SECS`].
+fn login_backoff_secs(failures: u32, free: u32) -> u64 {
+    match failures.checked_sub(free) {
         None => 0,
         Some(extra) => 1u64
             .checked_shl(extra.min(32))
@@ -145,14 +196,4 @@ fn login_backoff_secs(failures: u32) -> u64 {
 /// second boundary between two attempts does not shorten the wait).
 fn now_ms() -> i64 {
     crate::model::now_ms()
-}
-
-fn verify(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
 }

@@ -30,6 +30,9 @@ pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid
     Ok(())
 }
 
+/// Longest platform text kept (approvers are shown it).
+const PLATFORM_MAX_CHARS: usize = 128;
+
 /// Registers this install as a pending device of the signed-in user.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDeviceRequest,
     security(("bearer" = [])),
@@ -43,28 +46,24 @@ pub async fn register(
     Origin(origin): Origin,
     JsonBody(req): JsonBody<RegisterDeviceRequest>,
 ) -> ApiResult<(StatusCode, Json<Device>)> {
-    let name = vouch_proto::validate_device_name(&req.name)
-        .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?
-        .to_owned();
+    let origin = origin.to_string();
+    // One spelling per name (NFKC, no invisible characters); look-alikes share a key.
+    let name = vouch_proto::canonical_device_name(&req.name)
+        .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?;
     // The one key check the client uses too (canonical, contributory X25519).
     let public_key = vouch_proto::KeyBundle::decode(&req.key_bundle.0)
         .map_err(|e| ApiError::new(ErrorCode::InvalidPublicKey, e.to_string()))?
         .x25519
         .to_vec();
-    let platform: String = req
-        .platform
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(128)
-        .collect();
+    // Approvers are shown the platform beside the name: the same filter as names.
+    let platform = vouch_proto::display_text(&req.platform, PLATFORM_MAX_CHARS);
     let limit = state.settings.device_limit;
     let user_id = account.user.id;
     let (status, device) = state
         .db
         .tx(move |tx| {
             expire_stale_pending(tx, user_id)?;
-            let key = vouch_proto::normalize_name(&name);
+            let key = vouch_proto::name_skeleton(&name);
             // A retry of this session's registration (the client crashed or lost the
             // answer after the insert): the same pending key gets the same device back,
             // renamed if asked, instead of an orphan that holds the name for a day.
@@ -223,6 +222,12 @@ pub(crate) fn disable_devices(
         // Open requests of the device die with it.
         tx.execute(
             "UPDATE approval_requests SET status = 'expired' WHERE device_id = ?1 AND status IN ('pending', 'approved')",
+            [d.id.to_string()],
+        )?;
+        // The sign-in session that registered it goes too: the password alone must not
+        // keep a foothold of a device someone disabled.
+        tx.execute(
+            "DELETE FROM account_tokens WHERE hash = (SELECT registered_by FROM devices WHERE id = ?1)",
             [d.id.to_string()],
         )?;
         let event = Event::DeviceDisabled { device_id: d.id };

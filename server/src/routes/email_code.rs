@@ -114,7 +114,8 @@ fn verified_again(
     params(("id" = Uuid, Path, description = "pending device id")),
     responses((status = 202, body = CodeSent),
         (status = 429, body = ErrorBody, description = "too_many_requests (Retry-After)"),
-        (status = 409, body = ErrorBody, description = "device_not_pending")))]
+        (status = 409, body = ErrorBody, description = "device_not_pending"),
+        (status = 503, body = ErrorBody, description = "mail_not_sent: the mail relay failed; nothing was throttled")))]
 pub async fn send(
     State(state): State<AppState>,
     account: Account,
@@ -161,7 +162,7 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
          Enter it on the device \"{device_name}\" to trust it. The code expires in {minutes} minute(s) and works once.\n\
          If you did not try to sign in, change your password: someone knows it.\n"
     );
-    state
+    let mailed = state
         .mailer
         .send(
             &state.db,
@@ -169,7 +170,22 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
             "Your Vouch verification code",
             &body,
         )
-        .await?;
+        .await;
+    if let Err(e) = mailed {
+        // A code nobody received must not count: it is taken back, so the re-send
+        // throttle does not make the person wait for a mail that never left.
+        state
+            .db
+            .tx(move |tx| {
+                tx.execute(
+                    "DELETE FROM email_codes WHERE device_id = ?1 AND code_hash = ?2",
+                    params![id.to_string(), code_hash(id, &code)],
+                )?;
+                Ok(())
+            })
+            .await?;
+        return Err(e);
+    }
     log::debug!("email code sent for device {id}");
     Ok(sent)
 }

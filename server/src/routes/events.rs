@@ -39,6 +39,8 @@ struct Cursor {
     buffer: VecDeque<(i64, String, String)>,
     rx: tokio::sync::watch::Receiver<u64>,
     done: bool,
+    /// An account token's stream: ends once the device is no longer pending.
+    pending_only: bool,
 }
 
 /// Streams the device's events (`id:` sequence, `event:` kind, `data:` JSON of
@@ -47,7 +49,8 @@ struct Cursor {
 #[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = [])),
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
     responses((status = 200, description = "text/event-stream of vouch_proto::Event", content_type = "text/event-stream"),
-        (status = 403, body = ErrorBody, description = "device_disabled")))]
+        (status = 403, body = ErrorBody, description = "device_disabled"),
+        (status = 409, body = ErrorBody, description = "device_not_pending: an account token follows only a pending device")))]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,18 +64,28 @@ pub async fn stream(
                 ApiError::bad_request("an account token needs ?device_id= of its pending device")
             })?;
             let (a2, id2) = (a.clone(), id);
-            let ok = state
+            let status = state
                 .db
                 .tx(move |tx| {
-                    Ok(DeviceRow::load(tx, id2)?.is_some_and(|d| {
-                        d.device.user_id == a2.user.id && d.registered_by == a2.token_hash
-                    }))
+                    Ok(DeviceRow::load(tx, id2)?
+                        .filter(|d| {
+                            d.device.user_id == a2.user.id && d.registered_by == a2.token_hash
+                        })
+                        .map(|d| d.device.status))
                 })
                 .await?;
-            if !ok {
-                return Err(ApiError::not_found("device"));
+            match status {
+                None => return Err(ApiError::not_found("device")),
+                // The session follows its device's enrollment, not the trusted device's life
+                // (that needs the device's own token).
+                Some(s) if s != DeviceStatus::Pending => {
+                    return Err(ApiError::new(
+                        vouch_proto::ErrorCode::DeviceNotPending,
+                        "this device is no longer pending; follow it with its device token",
+                    ));
+                }
+                Some(_) => id,
             }
-            id
         }
     };
     let header_id = headers
@@ -82,6 +95,7 @@ pub async fn stream(
     let last = header_id.or(q.last_event_id).unwrap_or(0).max(0);
     let rx = state.db.hub().subscribe(device_id);
     let cursor = Cursor {
+        pending_only: matches!(caller, Caller::Account(_)),
         state,
         device_id,
         last,
@@ -91,19 +105,24 @@ pub async fn stream(
     };
     let s = stream::unfold(cursor, |mut c| async move {
         loop {
-            if c.done || c.state.db.hub().stopping() {
+            if c.state.db.hub().stopping() {
                 return None;
             }
             if let Some((seq, kind, data)) = c.buffer.pop_front() {
                 c.last = seq;
                 if kind == "device_disabled" && data.contains(&c.device_id.to_string()) {
-                    c.done = true; // the device learned it is revoked; nothing more for it
+                    // The device learned it is revoked; nothing more for it.
+                    c.done = true;
+                    c.buffer.clear();
                 }
                 let ev = SseEvent::default()
                     .id(seq.to_string())
                     .event(kind)
                     .data(data);
                 return Some((Ok(ev), c));
+            }
+            if c.done {
+                return None;
             }
             // Mark the current notification seen before querying, so none is missed.
             c.rx.borrow_and_update();
@@ -124,7 +143,11 @@ pub async fn stream(
                 .await;
             match rows {
                 Ok((rows, status)) => {
-                    if rows.is_empty() {
+                    if c.pending_only && status != Some(DeviceStatus::Pending) {
+                        // What was written up to the decision goes out; then the stream ends.
+                        c.done = true;
+                    }
+                    if rows.is_empty() && !c.done {
                         if status == Some(DeviceStatus::Disabled) {
                             return None;
                         }

@@ -1,0 +1,324 @@
+//! Regressions of the outside review (issue 12), each played as the attacker did, against a
+//! real `vouch-server` process over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::IpAddr;
+
+use serde_json::json;
+use vouch_testkit::{Api, DEV_PASSWORD, TestServer};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
+
+fn loopback(a: u8, b: u8) -> IpAddr {
+    IpAddr::from([127, 0, a, b])
+}
+
+/// A stranger guessing the owner's password from another network used to lock the owner
+/// out (the throttle counted per email): now the owner's own address keeps its own count.
+#[tokio::test]
+async fn a_stranger_elsewhere_cannot_lock_the_owner_out() {
+    let s = TestServer::start(SERVER, &[]);
+    let stranger = Api::from_address(s.url(), loopback(9, 9));
+    for _ in 0..5 {
+        stranger
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": "alice@acme.test", "password": "guess"}),
+            )
+            .await
+            .err(401, "invalid_credentials");
+    }
+    stranger
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "alice@acme.test", "password": "guess"}),
+        )
+        .await
+        .err(429, "too_many_requests");
+    // The owner, on their own network, still gets in at once.
+    let (token, _) = s.api().login("alice@acme.test").await;
+    assert!(token.starts_with("vat_"));
+    // ... and the stranger is still slowed down.
+    stranger
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "alice@acme.test", "password": DEV_PASSWORD}),
+        )
+        .await
+        .err(429, "too_many_requests");
+}
+
+/// Guessing spread over many addresses meets the per-email ceiling.
+#[tokio::test]
+async fn guesses_spread_over_many_addresses_meet_the_email_ceiling() {
+    let s = TestServer::start(SERVER, &[]);
+    let free = vouch_proto::LOGIN_EMAIL_FREE_FAILURES as u8;
+    for i in 0..free {
+        // Four guesses from each address: none of them is slowed down on its own.
+        let from = Api::from_address(s.url(), loopback(10, i / 4 + 1));
+        from.post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "bob@acme.test", "password": "guess"}),
+        )
+        .await
+        .err(401, "invalid_credentials");
+    }
+    let r = Api::from_address(s.url(), loopback(11, 1))
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "bob@acme.test", "password": "guess"}),
+        )
+        .await;
+    r.err(429, "too_many_requests");
+}
+
+/// 256 parallel sign-ins with distinct unknown emails from 64 addresses used to run 256
+/// argon2 hashes at once (19 MiB each: ~900 MiB after 32). The hashing gate keeps the
+/// server small, and every answer is one a client knows how to take.
+#[tokio::test]
+async fn a_sign_in_flood_without_accounts_keeps_the_server_small() {
+    let s = TestServer::start(SERVER, &[]);
+    let clients: Vec<Api> = (0..64)
+        .map(|i| Api::from_address(s.url(), loopback(20, i + 1)))
+        .collect();
+    let tries: Vec<_> = (0..256)
+        .map(|i| {
+            let api = clients[i % clients.len()].clone();
+            tokio::spawn(async move {
+                api.post(
+                    "/v1/auth/login",
+                    None,
+                    json!({"email": format!("nobody{i}@flood.test"), "password": "guess"}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut by_status = std::collections::BTreeMap::<u16, u32>::new();
+    for t in tries {
+        let r = t.await.unwrap();
+        assert!(
+            [200, 401, 429, 503].contains(&r.status.as_u16()),
+            "unexpected answer {} {}",
+            r.status,
+            r.body
+        );
+        if r.status == 503 {
+            assert_eq!(r.code(), "server_busy");
+            assert!(r.retry_after().is_some(), "503 carries Retry-After");
+        }
+        *by_status.entry(r.status.as_u16()).or_default() += 1;
+    }
+    let peak_mib = s.peak_rss_kib().unwrap() / 1024;
+    eprintln!("answers {by_status:?}, server peak RSS {peak_mib} MiB");
+    assert!(peak_mib < 300, "peak RSS {peak_mib} MiB");
+    assert!(by_status.get(&401).copied().unwrap_or(0) > 0, "some were checked");
+}
+
+fn server_command(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(SERVER)
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .env("VOUCH_NEW_PASSWORD", "a-long-password")
+        .env_remove("VOUCH_DEV")
+        .env_remove("VOUCH_SMTP_URL")
+        .output()
+        .unwrap()
+}
+
+/// The operator's admin command: an existing email is an error (it used to print the user
+/// as if created, rc 0); workspace names do not split by case; errors are one line, not a
+/// debug dump.
+#[tokio::test]
+async fn create_user_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |ws: &str, email: &str| {
+        server_command(
+            dir.path(),
+            &["admin", "create-user", "--workspace", ws, "--email", email],
+        )
+    };
+    let first = create("Initech", "peter@initech.test");
+    assert!(first.status.success());
+    assert!(String::from_utf8_lossy(&first.stdout).contains("created user peter@initech.test"));
+    let again = create("Initech", "Peter@initech.test");
+    assert!(!again.status.success(), "an existing email is not created again");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already exists"), "{err}");
+    assert!(!err.contains("ApiError") && !err.contains("body"), "a debug dump: {err}");
+    assert!(create("initech", "milton@initech.test").status.success());
+    let s = TestServer::builder(SERVER)
+        .dev(false)
+        .data(dir.path())
+        .args(&["--smtp-url", "smtp://127.0.0.1:9"])
+        .start();
+    let api = s.api();
+    let login = |email: &'static str| {
+        let api = api.clone();
+        async move {
+            api.post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": "a-long-password"}),
+            )
+            .await
+            .ok()
+        }
+    };
+    let peter = login("peter@initech.test").await;
+    let milton = login("milton@initech.test").await;
+    assert_eq!(
+        peter["user"]["workspace_id"], milton["user"]["workspace_id"],
+        "\"initech\" is the workspace \"Initech\""
+    );
+}
+
+/// Codes at rest: without SMTP and without --dev the server used to write live codes to
+/// `outbox.jsonl` and the `mail` table, and its files were readable by every local user.
+/// Now it refuses to start without a mail transport, and the directory is 0700, every
+/// file 0600 (the WAL and SHM included).
+#[tokio::test]
+async fn data_at_rest_is_private_and_codes_never_go_to_a_file_without_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = server_command(&data, &["--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success(), "started without a mail transport");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--smtp-url"), "{err}");
+    assert!(!data.join("outbox.jsonl").exists());
+
+    let s = TestServer::builder(SERVER).data(&data).start();
+    let api = s.api();
+    api.trusted_device("alice@acme.test", "laptop", "web").await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "data directory");
+        let files: Vec<_> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(files.iter().any(|f| f.ends_with("vouch-server.db-wal")), "{files:?}");
+        for f in files {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+    }
+}
+
+/// A second server on the same data directory used to start beside the first.
+#[tokio::test]
+async fn a_second_server_on_one_data_directory_refuses_to_start() {
+    let s = TestServer::start(SERVER, &[]);
+    let out = std::process::Command::new(SERVER)
+        .arg("--data")
+        .arg(s.data_dir())
+        .args(["--dev", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another vouch-server"), "{err}");
+    // The first one still serves.
+    assert!(s.api().login("alice@acme.test").await.0.starts_with("vat_"));
+}
+
+/// `--dev` (known passwords, the mail outbox over HTTP) used to bind any address.
+#[test]
+fn dev_mode_listens_on_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(SERVER)
+        .arg("--data")
+        .arg(dir.path())
+        .args(["--dev", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--dev-allow-remote"), "{err}");
+}
+
+/// Look-alike names (issue 12 item 5): each of these registered a visual duplicate of
+/// "Alice's phone"; bidi overrides in the platform text reached approvers.
+#[tokio::test]
+async fn look_alike_device_names_are_taken() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (account, _) = api.login("alice@acme.test").await;
+    api.register(&account, "Alice's phone", "mobile").await.ok();
+    for twin in [
+        "Alice\u{200B}'s phone",
+        "\u{410}lice's phone",
+        "Alice's  phone",
+        "ＡＬＩＣＥ'S PHONE",
+    ] {
+        let r = api.register(&account, twin, "mobile").await;
+        assert!(
+            r.status == 409 || r.status == 400,
+            "{twin:?} registered: {}",
+            r.body
+        );
+    }
+    api.register(&account, "Cafe\u{301}", "web").await.ok();
+    api.register(&account, "Caf\u{e9}", "web")
+        .await
+        .err(409, "device_name_taken");
+    let r = api
+        .post(
+            "/v1/devices",
+            Some(&account),
+            json!({"name": "tablet", "kind": "mobile", "platform": "iOS \u{202E}evil\u{2028}x",
+                "key_bundle": vouch_testkit::b64(&vouch_testkit::new_key_bundle())}),
+        )
+        .await
+        .ok();
+    let platform = r["platform"].as_str().unwrap();
+    assert!(
+        !platform.contains('\u{202E}') && !platform.contains('\u{2028}'),
+        "{platform:?}"
+    );
+}
+
+/// Issue 12 item 7: a non-base64 key is an invalid key, not a bad request.
+#[tokio::test]
+async fn a_key_that_is_not_base64_is_an_invalid_public_key() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (account, _) = api.login("alice@acme.test").await;
+    api.post(
+        "/v1/devices",
+        Some(&account),
+        json!({"name": "x", "kind": "web", "platform": "p", "key_bundle": "not base64!"}),
+    )
+    .await
+    .err(400, "invalid_public_key");
+}
+
+/// Issue 12 item 7: disabling a device used to leave the sign-in session that registered
+/// it alive, and an account token kept following the trusted device's event stream.
+#[tokio::test]
+async fn a_disabled_device_takes_its_sign_in_session_with_it() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, desktop) = api.trusted_device("alice@acme.test", "desktop", "web").await;
+    let (account, _) = api.login("alice@acme.test").await;
+    let laptop = vouch_testkit::id(&api.register(&account, "laptop", "web").await.ok());
+    api.verify_by_email(&account, "alice@acme.test", &laptop).await;
+    // The session follows its device only while the device is pending.
+    api.get(&format!("/v1/events?device_id={laptop}"), Some(&account))
+        .await
+        .err(409, "device_not_pending");
+    api.post(&format!("/v1/devices/{laptop}/disable"), Some(&desktop), json!({}))
+        .await
+        .ok();
+    api.register(&account, "another", "web")
+        .await
+        .err(401, "unauthorized");
+}
