@@ -18,7 +18,7 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 const SETTINGS_FILE: &str = "cli.json";
 
 /// What the CLI remembers about a profile (no secrets: those live in the store).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub server: String,
     pub kind: DeviceKind,
@@ -63,9 +63,6 @@ pub fn open(
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
-    let json = serde_json::to_string_pretty(&settings).unwrap_or_default();
-    std::fs::write(dir.join(SETTINGS_FILE), json)
-        .map_err(|e| CliError::other(format!("cannot write profile: {e}")))?;
     let keys = SoftwareSecretStore::open(dir.join("keys"))
         .map_err(|e| CliError::other(format!("key store: {e}")))?;
     let host = std::env::var("HOSTNAME")
@@ -78,14 +75,34 @@ pub fn open(
         os: std::env::consts::OS.into(),
         app: "vouch CLI".into(),
     };
-    Ok(Client::open(ClientConfig {
+    let client = Client::open(ClientConfig {
         profile_dir: dir.to_path_buf(),
-        server_url: settings.server,
+        server_url: settings.server.clone(),
         device,
         secret_store: Arc::new(keys),
         listener: None,
         tls: Default::default(),
         // A desktop device: no OS user-presence prompt (phones pass one).
         presence: None,
-    })?)
+    })?;
+    // Saved only once the core accepted them (a profile of another server is refused
+    // before anything is written), and only when they changed: read-only commands do
+    // not write, and the write is atomic (a parallel command never reads half a file).
+    if saved.as_ref() != Some(&settings) {
+        save_settings(dir, &settings)?;
+    }
+    Ok(client)
+}
+
+/// Writes `cli.json` atomically: a temporary file in the profile, then a rename.
+fn save_settings(dir: &Path, settings: &Settings) -> Result<(), CliError> {
+    let json = serde_json::to_string_pretty(settings)
+        .map_err(|e| CliError::other(format!("cannot write profile: {e}")))?;
+    let tmp = dir.join(format!("{SETTINGS_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, json)
+        .and_then(|()| std::fs::rename(&tmp, dir.join(SETTINGS_FILE)))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            CliError::other(format!("cannot write profile: {e}"))
+        })
 }

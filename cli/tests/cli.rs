@@ -268,3 +268,29 @@ async fn demo_runs_and_exits_zero() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
+
+/// Issue 12 item 7: `--server` used to re-point a trusted profile silently and send its
+/// device token to the new server. A profile belongs to one server; the settings stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_profile_is_not_re_pointed_at_another_server() {
+    let (env, _server) = server().await;
+    let a = env.root.path().join("a");
+    let u = env.url.as_str();
+    sign_in_alice(&a, u).await;
+    ok_json(&vouch(&a, u, &["--json", "register", "--name", "Alice CLI"], "").await);
+    ok_json(&vouch(&a, u, &["--json", "email-code", "send"], "").await);
+    let code = Api::new(u).latest_code("alice@acme.test").await;
+    ok_json(&vouch(&a, u, &["--json", "email-code", "verify", &code], "").await);
+    // Something else listens where the token would go; it must see nothing.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_url = format!("http://{}", other.local_addr().unwrap());
+    let o = vouch(&a, &other_url, &["status"], "").await;
+    one_line_error(&o, 2, "belongs to");
+    let saved = std::fs::read_to_string(a.join("cli.json")).unwrap();
+    assert!(saved.contains(u), "the profile's server changed: {saved}");
+    let accepted = tokio::time::timeout(std::time::Duration::from_millis(50), other.accept()).await;
+    assert!(accepted.is_err(), "the CLI connected to the other server");
+    // The profile still works with its own server.
+    let s = ok_json(&vouch(&a, u, &["--json", "status"], "").await);
+    assert_eq!(s["state"]["state"], "trusted");
+}

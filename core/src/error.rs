@@ -89,6 +89,13 @@ pub enum Error {
         /// For `too_many_requests`: seconds to wait.
         retry_after_secs: Option<u64>,
     },
+    /// The profile was set up with another server; a profile belongs to one server (its
+    /// device token must never be sent elsewhere). Use another profile for this server.
+    #[error("this profile belongs to {profile_server}; use another profile for another server")]
+    OtherServer {
+        /// The server the profile belongs to.
+        profile_server: String,
+    },
     /// The server answered with a redirect. None is followed (a redirect could carry a
     /// password or token past the transport rules): configure the server's final URL.
     #[error("the server answered with a redirect; use the server's final URL")]
@@ -202,7 +209,8 @@ impl Error {
             Self::InvalidInput(_)
             | Self::InsecureTransport
             | Self::InvalidPublicKey
-            | Self::Redirected => {
+            | Self::Redirected
+            | Self::OtherServer { .. } => {
                 ErrorKind::Input
             }
             Self::SecretStore(_)

@@ -322,3 +322,32 @@ async fn a_disabled_device_takes_its_sign_in_session_with_it() {
         .await
         .err(401, "unauthorized");
 }
+
+/// Issue 12 item 7: an admin probing another workspace's device ids got 403 (so the id
+/// existed) instead of 404.
+#[tokio::test]
+async fn another_workspaces_devices_do_not_exist_for_an_admin() {
+    let s = TestServer::start(SERVER, &[]);
+    let made = server_command(
+        s.data_dir(),
+        &["admin", "create-user", "--workspace", "Globex", "--email", "hank@globex.test"],
+    );
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let api = s.api();
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin desk", "web").await;
+    let (account, _) = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "hank@globex.test", "password": "a-long-password"}),
+        )
+        .await
+        .ok()
+        .as_object()
+        .map(|o| (o["account_token"].as_str().unwrap().to_owned(), ()))
+        .unwrap();
+    let hank = vouch_testkit::id(&api.register(&account, "hank's phone", "mobile").await.ok());
+    api.post(&format!("/v1/devices/{hank}/disable"), Some(&admin), json!({}))
+        .await
+        .err(404, "not_found");
+}

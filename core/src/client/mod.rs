@@ -109,6 +109,20 @@ struct Inner {
     transition: tokio::sync::Mutex<()>,
 }
 
+/// Whether two server URLs name the same server (a trailing slash, case of the host and
+/// a default port do not matter).
+fn same_server(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+                && a.path().trim_end_matches('/') == b.path().trim_end_matches('/')
+        }
+        _ => a == b,
+    }
+}
+
 impl Client {
     /// Opens (or creates) the profile and resumes its persisted state. No network.
     pub fn open(config: ClientConfig) -> Result<Self> {
@@ -126,6 +140,15 @@ impl Client {
             Some(row) => {
                 let state: EnrollmentState = serde_json::from_str(&row.state_json)
                     .map_err(|_| Error::CorruptRow("account"))?;
+                // A profile belongs to one server: its device token, keys and state mean
+                // nothing to another, and sending the token elsewhere would leak it.
+                if state != EnrollmentState::SignedOut
+                    && !same_server(&row.server_url, &config.server_url)
+                {
+                    return Err(Error::OtherServer {
+                        profile_server: row.server_url,
+                    });
+                }
                 let tokens: Tokens = match row.secrets {
                     Some(s) => {
                         serde_json::from_slice(&s).map_err(|_| Error::CorruptRow("account"))?

@@ -184,7 +184,9 @@ pub async fn disable(
                     && caller.device.device.kind == vouch_proto::DeviceKind::Web
             };
             if !allowed {
-                if target.user_id != caller.user.id && !caller.is_admin() {
+                // Another user's device (another workspace's, for an admin) does not exist
+                // for the caller: 404, as for an unknown id, so ids cannot be probed.
+                if target.user_id != caller.user.id && !(caller.is_admin() && same_workspace) {
                     return Err(ApiError::not_found("device"));
                 }
                 return Err(ApiError::forbidden(
