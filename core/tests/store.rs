@@ -419,6 +419,7 @@ fn wipe_shreds_everything() {
         .unwrap();
     store.create_vault(vault, "V", &key).unwrap();
     store.put_item(&item(vault, &key, "gone")).unwrap();
+    store.audit("vault_created", "V").unwrap();
     let key_files = || {
         std::fs::read_dir(p.dir.path().join("keys"))
             .unwrap()
@@ -435,6 +436,23 @@ fn wipe_shreds_everything() {
     assert!(store.identity().unwrap().is_none());
     assert!(store.vaults().unwrap().is_empty());
     assert_eq!(store.item_count().unwrap(), 0);
+    // Every table is empty but `meta` (the fresh key's canary): none is forgotten, the
+    // audit log (names of vaults and devices) and the per-epoch keys included.
+    let raw = rusqlite::Connection::open(p.db()).unwrap();
+    let tables: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(tables.contains(&"audit_log".to_owned()), "{tables:?}");
+    for t in tables.iter().filter(|t| *t != "meta") {
+        let rows: i64 = raw
+            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "table {t} kept {rows} row(s) after the wipe");
+    }
     // The old wrapping key is destroyed and a fresh one wraps the (empty) database.
     assert!(!old_key.exists());
     assert_eq!(key_files(), 1);

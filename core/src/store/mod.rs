@@ -120,9 +120,10 @@ impl Store {
             let mut conn = self.conn()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(
-                "DELETE FROM items; DELETE FROM vault_keys; DELETE FROM vaults;
-                 DELETE FROM identity; DELETE FROM account; DELETE FROM pending_approvals;
-                 DELETE FROM outbox; DELETE FROM devices; DELETE FROM meta;",
+                "DELETE FROM items; DELETE FROM vault_keys;
+                 DELETE FROM vaults; DELETE FROM held_back; DELETE FROM identity;
+                 DELETE FROM account; DELETE FROM pending_approvals; DELETE FROM outbox;
+                 DELETE FROM devices; DELETE FROM audit_log; DELETE FROM meta;",
             )?;
             let fresh = init_key(&tx, secrets)?;
             tx.commit()?;
