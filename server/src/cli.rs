@@ -58,6 +58,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Writes a consistent copy of the database to PATH while the server may be serving
+    /// (SQLite online backup). Restore: stop the server, put the copy in an empty data
+    /// directory as `vouch-server.db`, start.
+    Backup {
+        /// Where to write the copy (must not exist).
+        path: PathBuf,
+    },
     /// Administration of the data directory.
     Admin {
         #[command(subcommand)]
@@ -91,6 +98,24 @@ enum Admin {
 pub fn run() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if let Some(Command::Backup { path }) = &cli.command {
+        if !cli.data.join(crate::db::DB_FILE).exists() {
+            eprintln!("error: no database in {} (--data)", cli.data.display());
+            return ExitCode::FAILURE;
+        }
+        return match Db::open(&cli.data)
+            .and_then(|db| db.backup_to(path))
+        {
+            Ok(()) => {
+                println!("backup of {} written to {}", cli.data.display(), path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: backup failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Admin {
         action: Admin::AllowEmailRoot { email },
     }) = &cli.command
@@ -154,6 +179,14 @@ pub fn run() -> ExitCode {
     settings.dev_allow_remote = cli.dev_allow_remote;
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
+    let summary = Summary {
+        data: settings.data_dir.clone(),
+        mail: match &settings.smtp_url {
+            Some(url) => format!("SMTP {}", redact_url(url)),
+            None => "dev outbox (codes kept in the data directory and at /v1/dev/outbox)".into(),
+        },
+        dev: settings.dev,
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -170,11 +203,45 @@ pub fn run() -> ExitCode {
             }
         };
         println!("listening on {}", server.url());
+        print_summary(&summary);
         wait_for_signal().await;
         log::info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// What the operator is told at start-up, after the `listening on` line.
+struct Summary {
+    data: PathBuf,
+    mail: String,
+    dev: bool,
+}
+
+fn print_summary(s: &Summary) {
+    println!("  data directory  {} (0700, files 0600)", s.data.display());
+    println!("  mail            {}", s.mail);
+    println!(
+        "  dev mode        {}",
+        if s.dev {
+            "ON: seeded users with known passwords, mail readable over HTTP, loopback only"
+        } else {
+            "off"
+        }
+    );
+    println!("  health          GET /healthz   metrics  GET /metrics");
+}
+
+/// An SMTP URL without its user name and password.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
 }
 
 async fn wait_for_signal() {

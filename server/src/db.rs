@@ -383,6 +383,29 @@ impl Db {
         run(&mut conn, &self.hub, f)
     }
 
+    /// Writes a consistent copy of the database to `dest` with SQLite's online backup API
+    /// (pages are copied in steps; the server keeps serving in between). `dest` is
+    /// created 0600 and must not exist yet.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), OpenError> {
+        if dest.exists() {
+            return Err(OpenError::at(
+                dest,
+                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the backup file exists"),
+            ));
+        }
+        crate::files::private_file(dest).map_err(|e| OpenError::at(dest, e))?;
+        let mut out = Connection::open(dest)?;
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        Ok(())
+    }
+
+    /// A cheap liveness query (`GET /healthz`).
+    pub async fn ping(&self) -> ApiResult<()> {
+        self.tx(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
     /// The event-stream notifier.
     pub fn hub(&self) -> &EventHub {
         &self.hub

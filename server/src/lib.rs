@@ -157,6 +157,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let api_json = serde_json::to_string_pretty(&api).unwrap_or_default();
     let router = router
         .layer(axum::middleware::from_fn(log_requests))
+        .route("/healthz", axum::routing::get(healthz))
         .route(
             "/v1/openapi.json",
             axum::routing::get(move || async move {
@@ -179,6 +180,14 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .with_state(state);
     (router, api)
+}
+
+/// `GET /healthz`: 200 `{"status":"ok"}` when the database answers, 503 otherwise.
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(_) => ApiError::busy(5, "the database does not answer").into_response(),
+    }
 }
 
 /// Logs one line per request: method, route template (never the raw URI or headers, so

@@ -351,3 +351,29 @@ async fn another_workspaces_devices_do_not_exist_for_an_admin() {
         .await
         .err(404, "not_found");
 }
+
+/// The operator's backup: taken while the server serves, restored into a fresh data
+/// directory, it holds the users, devices and device tokens.
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    api.get("/healthz", None).await.ok();
+    let (_, device, token) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let out = server_command(s.data_dir(), &["backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A second backup onto the same file is refused, not overwritten.
+    assert!(!server_command(s.data_dir(), &["backup", copy.to_str().unwrap()]).status.success());
+    let restored = dir.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    std::fs::copy(&copy, restored.join("vouch-server.db")).unwrap();
+    drop(s);
+    let r = TestServer::builder(SERVER).data(&restored).start();
+    let list = r.api().get("/v1/devices", Some(&token)).await.ok();
+    assert!(
+        list.as_array().unwrap().iter().any(|d| d["id"] == device["id"]),
+        "{list}"
+    );
+}

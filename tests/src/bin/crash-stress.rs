@@ -584,6 +584,18 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // The children it kills are binaries of this package: `cargo run --bin` builds only
+    // this one, so say how to build them instead of panicking on a missing file.
+    for needed in ["vouch-e2e-server", "vouch-e2e-client"] {
+        if !sibling(needed).exists() {
+            eprintln!(
+                "vouch-crash-stress needs {needed} beside it ({}); build them first:\n  \
+                 cargo build --release -p vouch-e2e --bins && target/release/vouch-crash-stress",
+                sibling(needed).display()
+            );
+            return std::process::ExitCode::from(2);
+        }
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut server, env) = setup(dir.path()).await;
     let mut rng = Rng(args.seed);
