@@ -418,10 +418,17 @@ fn run<T>(
     f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>,
 ) -> ApiResult<T> {
     take_touched();
+    let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out = f(&tx);
     let out = match out {
-        Ok(v) => tx.commit().map(|_| v).map_err(ApiError::from),
+        Ok(v) => {
+            let committed = tx.commit().map(|_| v).map_err(ApiError::from);
+            crate::metrics::METRICS
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+            committed
+        }
         Err(e) => Err(e),
     };
     let touched = take_touched();

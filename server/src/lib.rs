@@ -14,6 +14,7 @@ mod extract;
 mod files;
 mod gate;
 mod mail;
+mod metrics;
 mod password;
 mod model;
 mod routes;
@@ -159,6 +160,15 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(axum::middleware::from_fn(log_requests))
         .route("/healthz", axum::routing::get(healthz))
         .route(
+            "/metrics",
+            axum::routing::get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    metrics::METRICS.render(),
+                )
+            }),
+        )
+        .route(
             "/v1/openapi.json",
             axum::routing::get(move || async move {
                 ([(header::CONTENT_TYPE, "application/json")], api_json)
@@ -201,6 +211,11 @@ async fn log_requests(req: axum::extract::Request, next: axum::middleware::Next)
         .unwrap_or_else(|| "<unmatched>".into());
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
+    metrics::METRICS.request(metrics::RequestLabels {
+        method: method.to_string(),
+        route: route.clone(),
+        status: resp.status().as_u16(),
+    });
     log::info!(
         "{method} {route} -> {} ({:.1} ms)",
         resp.status().as_u16(),

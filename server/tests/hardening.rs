@@ -377,3 +377,25 @@ async fn a_backup_taken_while_serving_restores() {
         "{list}"
     );
 }
+
+/// The operator's view: Prometheus text with requests by route template (never ids) and
+/// status, codes sent, approvals, open event streams and commit latency.
+#[tokio::test]
+async fn metrics_count_what_the_operator_watches() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, device, _) = api.trusted_device("alice@acme.test", "laptop", "web").await;
+    let r = api.http.get(api.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    for needle in [
+        r#"vouch_http_requests_total{method="POST",route="/v1/auth/login",status="200"} 1"#,
+        r#"route="/v1/devices/{id}/email-code/verify",status="200"} 1"#,
+        r#"vouch_email_codes_total{outcome="Sent"} 1"#,
+        "vouch_event_streams 0",
+        "vouch_db_transaction_seconds_count",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains(device["id"].as_str().unwrap()), "an id in the labels");
+}

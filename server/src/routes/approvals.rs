@@ -208,6 +208,16 @@ fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResu
 
 /// Moves `r` to `status` (from an open status) and tells both sides.
 fn set_status(tx: &Transaction<'_>, r: &RequestRow, status: ApprovalStatus) -> ApiResult<()> {
+    use crate::metrics::{ApprovalOutcome as O, METRICS};
+    match status {
+        ApprovalStatus::Approved => METRICS.approval(O::Approved),
+        ApprovalStatus::Denied => METRICS.approval(O::Denied),
+        ApprovalStatus::Cancelled => METRICS.approval(O::Cancelled),
+        ApprovalStatus::Expired => METRICS.approval(O::Expired),
+        ApprovalStatus::Completed => METRICS.approval(O::Completed),
+        ApprovalStatus::Failed => METRICS.approval(O::Failed),
+        ApprovalStatus::Pending => {}
+    }
     let n = tx.execute(
         "UPDATE approval_requests SET status = ?2 WHERE id = ?1 AND status = ?3",
         params![r.id.to_string(), enum_str(&status), enum_str(&r.status)],
@@ -347,6 +357,7 @@ pub async fn open(
             // when it lists, so the event carries the request as seen from its origin.
             let view = pending_view(tx, &row, &row.origin)?;
             notify_approvers(tx, &row, &Event::ApprovalRequested { request: view })?;
+            crate::metrics::METRICS.approval(crate::metrics::ApprovalOutcome::Opened);
             Ok((StatusCode::CREATED, ApprovalOpened { id: rid, purpose, expires_at: ts(t + ttl), device: d.device }))
         })
         .await?;

@@ -172,6 +172,7 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
         )
         .await;
     if let Err(e) = mailed {
+        crate::metrics::METRICS.code(crate::metrics::CodeOutcome::Failed);
         // A code nobody received must not count: it is taken back, so the re-send
         // throttle does not make the person wait for a mail that never left.
         state
@@ -186,6 +187,7 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
             .await?;
         return Err(e);
     }
+    crate::metrics::METRICS.code(crate::metrics::CodeOutcome::Sent);
     log::debug!("email code sent for device {id}");
     Ok(sent)
 }

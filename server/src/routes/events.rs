@@ -41,6 +41,8 @@ struct Cursor {
     done: bool,
     /// An account token's stream: ends once the device is no longer pending.
     pending_only: bool,
+    /// Counted in `vouch_event_streams` while the stream lives.
+    _open: crate::metrics::StreamGuard,
 }
 
 /// Streams the device's events (`id:` sequence, `event:` kind, `data:` JSON of
@@ -95,6 +97,7 @@ pub async fn stream(
     let last = header_id.or(q.last_event_id).unwrap_or(0).max(0);
     let rx = state.db.hub().subscribe(device_id);
     let cursor = Cursor {
+        _open: crate::metrics::StreamGuard::new(),
         pending_only: matches!(caller, Caller::Account(_)),
         state,
         device_id,
