@@ -210,9 +210,7 @@ impl Error {
             | Self::InsecureTransport
             | Self::InvalidPublicKey
             | Self::Redirected
-            | Self::OtherServer { .. } => {
-                ErrorKind::Input
-            }
+            | Self::OtherServer { .. } => ErrorKind::Input,
             Self::SecretStore(_)
             | Self::WrappingKeyLost
             | Self::WrongWrappingKey

@@ -101,7 +101,9 @@ fn invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     matches!(
         c.general_category(),
-        GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
     )
 }
 
@@ -133,11 +135,24 @@ mod tests {
     fn look_alike_names_share_a_skeleton() {
         use super::{canonical_device_name as canon, name_skeleton as key};
         let base = key(&canon("Alice's phone").unwrap());
-        for twin in ["\u{410}lice's phone", "ALICE'S PHONE", "alice's  phone", "ａｌｉｃｅ's phone"] {
+        for twin in [
+            "\u{410}lice's phone",
+            "ALICE'S PHONE",
+            "alice's  phone",
+            "ａｌｉｃｅ's phone",
+        ] {
             assert_eq!(key(&canon(twin).unwrap()), base, "{twin:?}");
         }
-        assert_eq!(key(&canon("Cafe\u{301}").unwrap()), key(&canon("Caf\u{e9}").unwrap()));
-        for hidden in ["alice\u{200B}'s phone", "phone\u{2028}x", "a\u{FEFF}b", "x\u{202E}y"] {
+        assert_eq!(
+            key(&canon("Cafe\u{301}").unwrap()),
+            key(&canon("Caf\u{e9}").unwrap())
+        );
+        for hidden in [
+            "alice\u{200B}'s phone",
+            "phone\u{2028}x",
+            "a\u{FEFF}b",
+            "x\u{202E}y",
+        ] {
             assert!(canon(hidden).is_err(), "{hidden:?}");
         }
         assert_ne!(key(&canon("laptop").unwrap()), base);

@@ -52,8 +52,55 @@ struct Cli {
         default_value = "Vouch <no-reply@vouch.invalid>"
     )]
     mail_from: String,
+    /// Log lines as text or as one JSON object per line (`ts`, `level`, `target`,
+    /// `request_id`, `msg`).
+    #[arg(long, env = "VOUCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// `[time LEVEL target] [req=ID] message`.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::Write;
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    let request = || crate::REQUEST_ID.try_with(|id| id.clone()).ok();
+    match format {
+        LogFormat::Json => {
+            b.format(move |buf, r| {
+                let line = serde_json::json!({
+                    "ts": buf.timestamp_millis().to_string(),
+                    "level": r.level().as_str(),
+                    "target": r.target(),
+                    "request_id": request(),
+                    "msg": r.args().to_string(),
+                });
+                writeln!(buf, "{line}")
+            });
+        }
+        LogFormat::Text => {
+            b.format(move |buf, r| {
+                let req = request().map(|id| format!(" req={id}")).unwrap_or_default();
+                writeln!(
+                    buf,
+                    "[{} {:5} {}{req}] {}",
+                    buf.timestamp(),
+                    r.level(),
+                    r.target(),
+                    r.args()
+                )
+            });
+        }
+    }
+    b.init();
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,18 +143,20 @@ enum Admin {
 
 /// Parses `std::env::args`, runs the server (or the admin command) and returns the exit code.
 pub fn run() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     if let Some(Command::Backup { path }) = &cli.command {
         if !cli.data.join(crate::db::DB_FILE).exists() {
             eprintln!("error: no database in {} (--data)", cli.data.display());
             return ExitCode::FAILURE;
         }
-        return match Db::open(&cli.data)
-            .and_then(|db| db.backup_to(path))
-        {
+        return match Db::open(&cli.data).and_then(|db| db.backup_to(path)) {
             Ok(()) => {
-                println!("backup of {} written to {}", cli.data.display(), path.display());
+                println!(
+                    "backup of {} written to {}",
+                    cli.data.display(),
+                    path.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

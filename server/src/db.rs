@@ -188,7 +188,8 @@ CREATE TABLE approval_runs (
     created_at   INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX approval_runs_request ON approval_runs(request_id);
-"#,    r#"
+"#,
+    r#"
 -- Device-name keys are UTS #39 skeletons from here on (look-alike names collide); the
 -- keys of existing devices are recomputed in Rust right after this step
 -- (`rekey_device_names`).
@@ -327,7 +328,11 @@ impl Db {
     pub fn open(dir: &Path) -> Result<Self, OpenError> {
         crate::files::private_dir(dir).map_err(|e| OpenError::at(dir, e))?;
         let file = dir.join(DB_FILE);
-        for f in [file.clone(), dir.join(format!("{DB_FILE}-wal")), dir.join(format!("{DB_FILE}-shm"))] {
+        for f in [
+            file.clone(),
+            dir.join(format!("{DB_FILE}-wal")),
+            dir.join(format!("{DB_FILE}-shm")),
+        ] {
             if f == file || f.exists() {
                 crate::files::private_file(&f).map_err(|e| OpenError::at(&f, e))?;
             }
@@ -403,7 +408,8 @@ impl Db {
 
     /// A cheap liveness query (`GET /healthz`).
     pub async fn ping(&self) -> ApiResult<()> {
-        self.tx(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.tx(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     /// The event-stream notifier.

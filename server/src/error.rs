@@ -48,7 +48,10 @@ impl ApiError {
 
     /// `server_busy` (503) with a `Retry-After`.
     pub fn busy(retry_after_secs: u64, what: &str) -> Self {
-        let mut e = Self::new(ErrorCode::ServerBusy, format!("{what}; retry in {retry_after_secs} s"));
+        let mut e = Self::new(
+            ErrorCode::ServerBusy,
+            format!("{what}; retry in {retry_after_secs} s"),
+        );
         e.body.error.retry_after_secs = Some(retry_after_secs.max(1));
         e
     }

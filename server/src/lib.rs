@@ -15,8 +15,8 @@ mod files;
 mod gate;
 mod mail;
 mod metrics;
-mod password;
 mod model;
+mod password;
 mod routes;
 pub mod seed;
 
@@ -106,10 +106,14 @@ pub enum StartError {
     #[error("another vouch-server is using the data directory {0}")]
     DataDirInUse(PathBuf),
     /// `--dev` on an address other machines can reach.
-    #[error("--dev serves known passwords and the mail outbox: it listens on loopback only ({0} is not); add --dev-allow-remote if you mean it")]
+    #[error(
+        "--dev serves known passwords and the mail outbox: it listens on loopback only ({0} is not); add --dev-allow-remote if you mean it"
+    )]
     DevNotLoopback(SocketAddr),
     /// Without `--dev` codes must go out by SMTP, never to a file at rest.
-    #[error("no mail transport: set --smtp-url (VOUCH_SMTP_URL), or run a local test server with --dev")]
+    #[error(
+        "no mail transport: set --smtp-url (VOUCH_SMTP_URL), or run a local test server with --dev"
+    )]
     NoMail,
     /// Seeding failed.
     #[error("seeding the dev workspace failed")]
@@ -163,7 +167,10 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             "/metrics",
             axum::routing::get(|| async {
                 (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
                     metrics::METRICS.render(),
                 )
             }),
@@ -200,9 +207,39 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     }
 }
 
+tokio::task_local! {
+    /// The id of the request the current task serves (in every log line it writes).
+    pub static REQUEST_ID: String;
+}
+
+/// The request's id: the caller's `X-Request-Id` when it is a short token of letters,
+/// digits and dashes (a proxy's id carries through), otherwise a new one.
+fn request_id(req: &axum::extract::Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
 /// Logs one line per request: method, route template (never the raw URI or headers, so
-/// no token or value can reach the log), status and duration.
+/// no token or value can reach the log), status and duration; every line the request's
+/// task writes carries its id, which the answer returns as `X-Request-Id`.
 async fn log_requests(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let id = request_id(&req);
+    let mut resp = REQUEST_ID.scope(id.clone(), log_request(req, next)).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let route = req
         .extensions()

@@ -43,10 +43,7 @@ impl Mailer {
                 });
                 let file = file.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    if let Ok(mut f) = crate::files::private_options()
-                        .append(true)
-                        .open(&file)
-                    {
+                    if let Ok(mut f) = crate::files::private_options().append(true).open(&file) {
                         let _ = writeln!(f, "{line}");
                     }
                 })

@@ -91,7 +91,11 @@ impl Metrics {
         // 50 µs … ~1.6 s.
         let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register("approvals", "Approval requests by outcome", approvals.clone());
+        registry.register(
+            "approvals",
+            "Approval requests by outcome",
+            approvals.clone(),
+        );
         registry.register("email_codes", "Email codes by outcome", codes.clone());
         registry.register("event_streams", "Event streams open", event_streams.clone());
         registry.register(
@@ -116,7 +120,9 @@ impl Metrics {
 
     /// Counts an approval outcome.
     pub fn approval(&self, outcome: ApprovalOutcome) {
-        self.approvals.get_or_create(&ApprovalLabel { outcome }).inc();
+        self.approvals
+            .get_or_create(&ApprovalLabel { outcome })
+            .inc();
     }
 
     /// Counts an email code outcome.

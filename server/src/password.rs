@@ -20,7 +20,8 @@ pub fn verify(password: &str, phc: &str) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;
     };
-    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
+    let (Ok(algorithm), Ok(params)) =
+        (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
     else {
         return false;
     };
@@ -62,7 +63,10 @@ mod tests {
         let phc = crate::seed::hash_password("correct horse").unwrap();
         assert!(super::verify("correct horse", &phc));
         assert!(!super::verify("correct horsf", &phc));
-        assert!(!super::verify("correct horse", "$argon2id$v=19$m=8,t=1,p=1$bad"));
+        assert!(!super::verify(
+            "correct horse",
+            "$argon2id$v=19$m=8,t=1,p=1$bad"
+        ));
         assert!(!super::verify("correct horse", "not a hash"));
     }
 }

@@ -51,7 +51,9 @@ pub fn create_user(
     let email = email.trim().to_owned();
     let workspace = workspace.trim();
     if workspace.is_empty() || workspace.chars().count() > 64 {
-        return Err(ApiError::bad_request("workspace names have 1 to 64 characters"));
+        return Err(ApiError::bad_request(
+            "workspace names have 1 to 64 characters",
+        ));
     }
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::bad_request("invalid email address"));

@@ -118,7 +118,10 @@ async fn a_sign_in_flood_without_accounts_keeps_the_server_small() {
     let peak_mib = s.peak_rss_kib().unwrap() / 1024;
     eprintln!("answers {by_status:?}, server peak RSS {peak_mib} MiB");
     assert!(peak_mib < 300, "peak RSS {peak_mib} MiB");
-    assert!(by_status.get(&401).copied().unwrap_or(0) > 0, "some were checked");
+    assert!(
+        by_status.get(&401).copied().unwrap_or(0) > 0,
+        "some were checked"
+    );
 }
 
 fn server_command(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -149,10 +152,16 @@ async fn create_user_says_what_it_did() {
     assert!(first.status.success());
     assert!(String::from_utf8_lossy(&first.stdout).contains("created user peter@initech.test"));
     let again = create("Initech", "Peter@initech.test");
-    assert!(!again.status.success(), "an existing email is not created again");
+    assert!(
+        !again.status.success(),
+        "an existing email is not created again"
+    );
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("already exists"), "{err}");
-    assert!(!err.contains("ApiError") && !err.contains("body"), "a debug dump: {err}");
+    assert!(
+        !err.contains("ApiError") && !err.contains("body"),
+        "a debug dump: {err}"
+    );
     assert!(create("initech", "milton@initech.test").status.success());
     let s = TestServer::builder(SERVER)
         .dev(false)
@@ -206,7 +215,10 @@ async fn data_at_rest_is_private_and_codes_never_go_to_a_file_without_dev() {
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
-        assert!(files.iter().any(|f| f.ends_with("vouch-server.db-wal")), "{files:?}");
+        assert!(
+            files.iter().any(|f| f.ends_with("vouch-server.db-wal")),
+            "{files:?}"
+        );
         for f in files {
             assert_eq!(mode(&f), 0o600, "{}", f.display());
         }
@@ -307,17 +319,24 @@ async fn a_key_that_is_not_base64_is_an_invalid_public_key() {
 async fn a_disabled_device_takes_its_sign_in_session_with_it() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, desktop) = api.trusted_device("alice@acme.test", "desktop", "web").await;
+    let (_, _, desktop) = api
+        .trusted_device("alice@acme.test", "desktop", "web")
+        .await;
     let (account, _) = api.login("alice@acme.test").await;
     let laptop = vouch_testkit::id(&api.register(&account, "laptop", "web").await.ok());
-    api.verify_by_email(&account, "alice@acme.test", &laptop).await;
+    api.verify_by_email(&account, "alice@acme.test", &laptop)
+        .await;
     // The session follows its device only while the device is pending.
     api.get(&format!("/v1/events?device_id={laptop}"), Some(&account))
         .await
         .err(409, "device_not_pending");
-    api.post(&format!("/v1/devices/{laptop}/disable"), Some(&desktop), json!({}))
-        .await
-        .ok();
+    api.post(
+        &format!("/v1/devices/{laptop}/disable"),
+        Some(&desktop),
+        json!({}),
+    )
+    .await
+    .ok();
     api.register(&account, "another", "web")
         .await
         .err(401, "unauthorized");
@@ -330,11 +349,24 @@ async fn another_workspaces_devices_do_not_exist_for_an_admin() {
     let s = TestServer::start(SERVER, &[]);
     let made = server_command(
         s.data_dir(),
-        &["admin", "create-user", "--workspace", "Globex", "--email", "hank@globex.test"],
+        &[
+            "admin",
+            "create-user",
+            "--workspace",
+            "Globex",
+            "--email",
+            "hank@globex.test",
+        ],
     );
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let api = s.api();
-    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin desk", "web").await;
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin desk", "web")
+        .await;
     let (account, _) = api
         .post(
             "/v1/auth/login",
@@ -347,9 +379,13 @@ async fn another_workspaces_devices_do_not_exist_for_an_admin() {
         .map(|o| (o["account_token"].as_str().unwrap().to_owned(), ()))
         .unwrap();
     let hank = vouch_testkit::id(&api.register(&account, "hank's phone", "mobile").await.ok());
-    api.post(&format!("/v1/devices/{hank}/disable"), Some(&admin), json!({}))
-        .await
-        .err(404, "not_found");
+    api.post(
+        &format!("/v1/devices/{hank}/disable"),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .err(404, "not_found");
 }
 
 /// The operator's backup: taken while the server serves, restored into a fresh data
@@ -363,9 +399,17 @@ async fn a_backup_taken_while_serving_restores() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
     let out = server_command(s.data_dir(), &["backup", copy.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A second backup onto the same file is refused, not overwritten.
-    assert!(!server_command(s.data_dir(), &["backup", copy.to_str().unwrap()]).status.success());
+    assert!(
+        !server_command(s.data_dir(), &["backup", copy.to_str().unwrap()])
+            .status
+            .success()
+    );
     let restored = dir.path().join("restored");
     std::fs::create_dir(&restored).unwrap();
     std::fs::copy(&copy, restored.join("vouch-server.db")).unwrap();
@@ -373,7 +417,10 @@ async fn a_backup_taken_while_serving_restores() {
     let r = TestServer::builder(SERVER).data(&restored).start();
     let list = r.api().get("/v1/devices", Some(&token)).await.ok();
     assert!(
-        list.as_array().unwrap().iter().any(|d| d["id"] == device["id"]),
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == device["id"]),
         "{list}"
     );
 }
@@ -397,5 +444,8 @@ async fn metrics_count_what_the_operator_watches() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
-    assert!(!text.contains(device["id"].as_str().unwrap()), "an id in the labels");
+    assert!(
+        !text.contains(device["id"].as_str().unwrap()),
+        "an id in the labels"
+    );
 }

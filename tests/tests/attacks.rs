@@ -1216,5 +1216,9 @@ async fn attack_a_redirect_cannot_carry_the_password_elsewhere() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Redirected), "{err:?}");
-    assert_eq!(reached.load(Ordering::SeqCst), 0, "the password went elsewhere");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the password went elsewhere"
+    );
 }

@@ -40,6 +40,7 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
     let server = TestServer::builder(env!("CARGO_BIN_EXE_vouch-e2e-server"))
         .log_to(root.path().join("server.log"))
         .log_level("trace")
+        .args(&["--log-format", "json"])
         .start();
     let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
     let mut errors = Vec::new();
@@ -153,6 +154,13 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
     secrets.extend(tokens);
 
     let server_log = server.log_text();
+    // Structured: every line one JSON object; a request's lines carry its id.
+    let mut with_id = 0;
+    for line in server_log.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        with_id += usize::from(v["request_id"].is_string());
+    }
+    assert!(with_id > 10, "{with_id} lines with a request id");
     let client_log = LINES.lock().unwrap().join("\n");
     eprintln!(
         "client log {} lines, server log {} bytes",

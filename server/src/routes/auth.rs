@@ -61,7 +61,12 @@ pub async fn login(
     let (user, hash, workspace_name) = match found {
         Some(f) => f,
         None => {
-            let _ = state.hashing.run(address, move || crate::password::verify(&password, dummy_hash())).await?;
+            let _ = state
+                .hashing
+                .run(address, move || {
+                    crate::password::verify(&password, dummy_hash())
+                })
+                .await?;
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "wrong email or password",
