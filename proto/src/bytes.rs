@@ -52,6 +52,10 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
+/// The canonical base64url-without-padding strings, as a regular expression.
+pub const CANONICAL_B64URL: &str =
+    "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$";
+
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Bytes {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -61,6 +65,9 @@ impl utoipa::PartialSchema for Bytes {
                 "base64url".into(),
             )))
             .description(Some("binary value, base64url without padding"))
+            // Exactly the canonical encodings the decoder accepts: whole groups, then a
+            // last group of 2 or 3 characters whose unused bits are zero.
+            .pattern(Some(CANONICAL_B64URL))
             .into()
     }
 }
@@ -71,6 +78,39 @@ impl utoipa::ToSchema for Bytes {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_pattern_is_exactly_the_canonical_encodings() {
+        // Every length 0..=5 bytes, a few values each: encodes match; a flipped unused
+        // bit neither decodes nor matches (checked by hand-written cases below).
+        for len in 0..=5usize {
+            for seed in [0u8, 1, 0x5a, 0xff] {
+                let bytes: Vec<u8> = (0..len).map(|i| seed.wrapping_mul(i as u8 + 7)).collect();
+                let text = Bytes(bytes).to_b64();
+                assert!(matches(&text), "{text}");
+            }
+        }
+        for bad in ["AB", "AAB", "A", "AAAAA", "a+", "AA=="] {
+            assert!(Bytes::from_b64(bad).is_err(), "{bad} decodes");
+            assert!(!matches(bad), "{bad} matches");
+        }
+    }
+
+    /// The pattern, checked without a regex engine: groups of 4, then 2 or 3 characters
+    /// with the same last-character sets the pattern names.
+    fn matches(text: &str) -> bool {
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if !text.chars().all(ok) {
+            return false;
+        }
+        let tail = &text[text.len() - text.len() % 4..];
+        match tail.len() {
+            0 => true,
+            2 => "AQgw".contains(&tail[1..]),
+            3 => "AEIMQUYcgkosw048".contains(&tail[2..]),
+            _ => false,
+        }
+    }
 
     #[test]
     fn round_trip_and_strictness() {

@@ -25,7 +25,10 @@ pub use keys::{
     KEY_BUNDLE_V1, KEY_TYPE_X25519, KeyBundle, KeyError, X25519_KEY_LEN, validate_x25519,
 };
 pub use limits::*;
-pub use names::{NameError, default_device_name, normalize_name, validate_device_name};
+pub use names::{
+    NameError, VAULT_NAME_RULE, default_device_name, normalize_name, validate_device_name,
+    validate_vault_name,
+};
 #[cfg(feature = "names")]
 pub use names::{canonical_device_name, display_text, name_skeleton};
 pub use types::*;

@@ -41,3 +41,5 @@ pub const ACCOUNT_TOKEN_TTL_SECS: u64 = 24 * 3600;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Device name length bounds, in characters (rule 2).
 pub const DEVICE_NAME_MAX_CHARS: usize = 64;
+/// Vault name length bound, in characters after trimming.
+pub const VAULT_NAME_MAX_CHARS: usize = 128;

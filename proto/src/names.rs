@@ -107,6 +107,19 @@ fn invisible(c: char) -> bool {
     )
 }
 
+/// Validates a vault name and returns it trimmed: 1–128 characters, no control
+/// characters. One rule for the client and the server.
+pub fn validate_vault_name(name: &str) -> Option<&str> {
+    let trimmed = name.trim();
+    let ok = !trimmed.is_empty()
+        && trimmed.chars().count() <= crate::VAULT_NAME_MAX_CHARS
+        && !trimmed.chars().any(char::is_control);
+    ok.then_some(trimmed)
+}
+
+/// What is wrong with a refused vault name.
+pub const VAULT_NAME_RULE: &str = "vault names are 1–128 characters without control characters";
+
 /// The default name `[username][device name] - [operating system]/[browser or app]`,
 /// e.g. `alice Pixel 8 - Android/Vouch`, cut to 64 characters on a character boundary.
 pub fn default_device_name(username: &str, device: &str, os: &str, app: &str) -> String {

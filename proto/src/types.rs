@@ -392,6 +392,7 @@ wire! {
         /// Which secret is the password.
         pub secret: PakeSecret,
         /// The approver's SPAKE2 message.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 2, max_length = 86, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
         pub msg_a: Bytes,
     }
 }
@@ -408,8 +409,10 @@ wire! {
     /// `POST /v1/approval-requests/{id}/runs/{run}/response` body.
     pub struct RunResponse {
         /// The requester's SPAKE2 message.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 2, max_length = 86, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
         pub msg_b: Bytes,
         /// HMAC(kB, "vouch/v2/confirm/B" ‖ transcript).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", pattern = r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"))]
         pub mac_b: Bytes,
     }
 }
@@ -420,8 +423,10 @@ wire! {
         /// The run whose answer verified.
         pub run_id: Uuid,
         /// HMAC(kA, "vouch/v2/confirm/A" ‖ transcript).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", pattern = r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"))]
         pub mac_a: Bytes,
         /// The encrypted payload container.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 2, max_length = 64171, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
         pub payload: Bytes,
     }
 }
@@ -477,7 +482,8 @@ wire! {
     pub struct CreateVault {
         /// Vault id.
         pub id: Uuid,
-        /// Display name.
+        /// Display name: 1–128 characters after trimming, no control characters.
+        #[cfg_attr(feature = "openapi", schema(max_length = 128, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"))]
         pub name: String,
     }
 }

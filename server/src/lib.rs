@@ -158,7 +158,8 @@ impl RunningServer {
 /// Builds the application (router with every route, limits and error fallbacks) and the
 /// OpenAPI document derived from the same route list.
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, api) = routes::router(state.settings.dev).split_for_parts();
+    let (router, mut api) = routes::router(state.settings.dev).split_for_parts();
+    routes::complete(&mut api);
     let api_json = serde_json::to_string_pretty(&api).unwrap_or_default();
     let router = router
         .layer(axum::middleware::from_fn(log_requests))

@@ -114,12 +114,8 @@ impl Client {
     pub async fn create_vault(&self, name: &str) -> Result<VaultInfo> {
         // Vault and item writes are for key holders only (Trust v2).
         self.require_key_holder_device()?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::InvalidInput(
-                "vault names are 1–128 characters".into(),
-            ));
-        }
+        let name = vouch_proto::validate_vault_name(name)
+            .ok_or_else(|| Error::InvalidInput(vouch_proto::VAULT_NAME_RULE.into()))?;
         let id = Uuid::new_v4();
         let key = VaultKey::generate()?;
         let (kind, payload) = encode(&Op::CreateVault {

@@ -24,6 +24,8 @@ fn require_admin(caller: &DeviceCaller) -> ApiResult<()> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AdminDevicesQuery {
     /// Only this user's devices.
     user_id: Option<Uuid>,

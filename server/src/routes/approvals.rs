@@ -39,7 +39,7 @@ const MAX_PAKE_MESSAGE: usize = 64;
 /// Length of a confirmation MAC (HMAC-SHA256).
 const MAC_LEN: usize = 32;
 /// Largest approval payload accepted (envelopes of many vaults, later the chain).
-const MAX_PAYLOAD: usize = 48 * 1024;
+const MAX_PAYLOAD: usize = 47 * 1024;
 
 #[derive(Debug, Clone)]
 struct RequestRow {
@@ -448,10 +448,20 @@ pub async fn cancel(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only `pending` is supported (it lists requests still waiting for the approver or
     /// for the new device's acknowledgement).
-    status: Option<String>,
+    status: Option<ListStatus>,
+}
+
+/// The one status that can be listed.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListStatus {
+    /// Open requests.
+    Pending,
 }
 
 /// What a key-holder web or mobile device shows: the user's open requests from other
@@ -469,9 +479,7 @@ pub async fn list_pending(
 ) -> ApiResult<Json<Vec<PendingApproval>>> {
     caller.require_approver()?;
     let viewer = viewer.to_string();
-    if q.status.as_deref().is_some_and(|s| s != "pending") {
-        return Err(ApiError::bad_request("only status=pending can be listed"));
-    }
+    let _ = q.status; // `pending` is the only value the query can hold
     let out = state
         .db
         .tx(move |tx| {

@@ -146,6 +146,8 @@ pub async fn list(
 
 /// `?also_approved=true` on a disable (rule 6).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct DisableQuery {
     /// Also disable the devices this one approved in the last 30 days.
     #[serde(default)]

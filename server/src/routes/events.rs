@@ -25,6 +25,8 @@ use crate::{
 };
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// For an account token: the pending device (registered by this session) to follow.
     device_id: Option<Uuid>,

@@ -36,6 +36,68 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Adds the answers every route can give, with the v1 error body, where a route's own
+/// description does not list them: 400 (bad input: `bad_request`, `invalid_json`,
+/// `invalid_public_key`), 404 (`not_found`), 413 (a body over 64 KiB) where there is a
+/// body, 500 (`internal`), and for routes with a bearer token 401 (`unauthorized`,
+/// `token_expired`) and 403 (`forbidden`, `device_disabled`, `device_not_trusted`,
+/// `key_holder_required`). Tested by schemathesis (`scripts/schemathesis.sh`).
+struct CommonErrors;
+
+/// Completes the document once every route is in it (see [`CommonErrors`]).
+pub(crate) fn complete(api: &mut utoipa::openapi::OpenApi) {
+    utoipa::Modify::modify(&CommonErrors, api);
+}
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in api.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let mut add = |status: &str, what: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(what).into());
+                };
+                add("400", "bad_request, invalid_json, invalid_public_key");
+                add("404", "not_found");
+                add("500", "internal");
+                if has_body {
+                    add("413", "payload_too_large");
+                }
+                if secured {
+                    add("401", "unauthorized, token_expired");
+                    add(
+                        "403",
+                        "forbidden, device_disabled, device_not_trusted, key_holder_required",
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The routes; `dev` adds the dev outbox and the dev clock.
 pub fn router(dev: bool) -> OpenApiRouter<AppState> {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -51,12 +51,9 @@ pub async fn create(
     caller: KeyHolder,
     JsonBody(req): JsonBody<CreateVault>,
 ) -> ApiResult<(StatusCode, Json<Vault>)> {
-    let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "vault names are 1–128 characters without control characters",
-        ));
-    }
+    let name = vouch_proto::validate_vault_name(&req.name)
+        .ok_or_else(|| ApiError::bad_request(vouch_proto::VAULT_NAME_RULE))?
+        .to_owned();
     let out = state
         .db
         .tx(move |tx| {
@@ -98,8 +95,11 @@ pub async fn list(State(state): State<AppState>, caller: KeyHolder) -> ApiResult
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ItemsQuery {
     /// Only changes after this sequence (0 = everything).
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     since: Option<u64>,
 }
 
@@ -113,7 +113,8 @@ pub async fn list_items(
     PathParams(id): PathParams<Uuid>,
     QueryParams(q): QueryParams<ItemsQuery>,
 ) -> ApiResult<Json<Vec<ItemRecord>>> {
-    let since = i64::try_from(q.since.unwrap_or(0)).unwrap_or(i64::MAX);
+    let since = i64::try_from(q.since.unwrap_or(0))
+        .map_err(|_| ApiError::bad_request("`since` is past any sequence number"))?;
     let out = state
         .db
         .tx(move |tx| {
