@@ -318,6 +318,9 @@ pub struct Db {
     /// burst of waiting requests used to grow the pool to hundreds of threads and
     /// hundreds of MiB); the connection's own lock is then nearly always free.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// The read-only connection of [`Db::read`] and its queue.
+    reader: Arc<Mutex<Connection>>,
+    read_turn: Arc<tokio::sync::Mutex<()>>,
     hub: Arc<EventHub>,
 }
 
@@ -356,11 +359,42 @@ impl Db {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
         tx.commit()?;
+        // A second connection for event streams' reads: in WAL mode a reader sees every
+        // committed transaction without waiting behind the writers (the push of
+        // `approval_requested` used to queue behind every write in flight).
+        let reader = Connection::open_with_flags(
+            file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             turn: Arc::default(),
+            reader: Arc::new(Mutex::new(reader)),
+            read_turn: Arc::default(),
             hub: Arc::default(),
         })
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot of what was committed) on
+    /// the read connection, never waiting for a writer.
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        let turn = self.read_turn.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = reader.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx);
+            drop(tx); // a read: nothing to commit
+            drop(turn);
+            out
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool; commits when

@@ -180,13 +180,11 @@ fn is_grouped_code(code: &str) -> bool {
 async fn wrong_code_is_refused_and_nothing_is_sealed() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
-    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
-    enroll_by_email(&phone.client, server.url(), ALICE).await;
-    phone.client.create_vault("V").await.unwrap();
     let relay = start_relay(server.url().to_owned()).await;
     // The approver talks through the relay (in pass-through mode) so we see what it sends.
     let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
-    drop(phone);
+    enroll_by_email(&approver.client, server.url(), ALICE).await;
+    approver.client.create_vault("V").await.unwrap();
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE).await;
     let prompt = laptop.client.start_approval().await.unwrap();
@@ -248,12 +246,13 @@ fn wrong_code(code: &str) -> String {
 async fn a_server_that_swaps_the_key_is_caught() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
-    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
-    enroll_by_email(&phone.client, server.url(), ALICE).await;
-    phone.client.create_vault("V").await.unwrap();
-    drop(phone);
+    // The phone talks through the relay from the start (a server in the middle sits at
+    // the server's address; a profile belongs to one URL), in pass-through mode until the
+    // test turns the swap on.
     let relay = start_relay(server.url().to_owned()).await;
     let approver = Device::open(root.path(), "phone", &relay.url, DeviceKind::Mobile);
+    enroll_by_email(&approver.client, server.url(), ALICE).await;
+    approver.client.create_vault("V").await.unwrap();
 
     // 1. Swapped before the approver lists: the transcripts differ, the new device's MAC
     //    does not verify, the person's right code is refused; nothing is sealed.

@@ -135,7 +135,7 @@ pub async fn stream(
             let rows = c
                 .state
                 .db
-                .tx(move |tx| {
+                .read(move |tx| {
                     let mut stmt = tx.prepare_cached(
                         "SELECT seq, kind, data FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 100",
                     )?;
