@@ -449,3 +449,25 @@ async fn metrics_count_what_the_operator_watches() {
         "an id in the labels"
     );
 }
+
+/// Issue 12 item 6: a device that asked for approval and was then verified by email kept
+/// its open request; denying it set the trusted device to `denied` (its token then got
+/// `device_not_trusted` and it never wiped), approving it rotated its token away. Now the
+/// email verification closes the request.
+#[tokio::test]
+async fn verifying_by_email_closes_the_devices_open_request() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, desk) = api.trusted_device("alice@acme.test", "desk", "web").await;
+    let (account, _) = api.login("alice@acme.test").await;
+    let laptop = vouch_testkit::id(&api.register(&account, "laptop", "web").await.ok());
+    let request = vouch_testkit::id(&api.open_approval(&account, &laptop).await.ok());
+    let trusted = api.verify_by_email(&account, "alice@acme.test", &laptop).await;
+    let token = trusted["device_token"].as_str().unwrap().to_owned();
+    let r = api
+        .post(&format!("/v1/approval-requests/{request}/deny"), Some(&desk), json!({}))
+        .await;
+    assert!(r.status == 409 || r.status == 404, "{} {}", r.status, r.body);
+    // The laptop's token still works: it was not turned into a denied device.
+    api.get("/v1/devices", Some(&token)).await.ok();
+}
