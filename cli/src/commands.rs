@@ -109,7 +109,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 let prompt = client.start_approval().await?;
                 if !out.json {
-                    println!("{}", output::prompt_human(&prompt));
+                    output::line(&output::prompt_human(&prompt));
                 }
                 wait(&client, &out).await
             }

@@ -28,7 +28,7 @@ impl vouch_core::UserPresence for PersonPresent {
 
 fn say(out: &Out, text: &str) {
     if !out.json {
-        println!("{text}");
+        crate::output::line(text);
     }
 }
 

@@ -13,12 +13,24 @@ impl Out {
     /// Prints `value` as JSON, or `human` as text.
     pub fn emit(&self, value: Value, human: impl FnOnce() -> String) {
         if self.json {
-            println!("{value}");
+            line(&value.to_string());
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{text}");
+                line(&text);
             }
+        }
+    }
+}
+
+/// Writes one line to stdout. A reader that went away (`vouch status | head -0`) ends the
+/// command quietly with status 0, as other Unix tools do, instead of a panic.
+pub fn line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
         }
     }
 }
@@ -94,17 +106,51 @@ pub fn state_line(s: &EnrollmentState) -> String {
     }
 }
 
-/// A QR code for the terminal (two rows of modules per text line).
+/// A QR code for the terminal (two rows of modules per text line), with its quiet zone.
+/// On a terminal it is drawn in explicit colours — black modules on a white ground — so
+/// it scans on light and dark themes alike; into a pipe or file, dark modules are the
+/// block characters (as printed on paper).
 pub fn qr(text: &str) -> String {
+    use std::io::IsTerminal;
+    qr_for(text, std::io::stdout().is_terminal())
+}
+
+fn qr_for(text: &str, terminal: bool) -> String {
     use qrcode::{QrCode, render::unicode::Dense1x2};
-    match QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<Dense1x2>()
-            .dark_color(Dense1x2::Light)
-            .light_color(Dense1x2::Dark)
-            .quiet_zone(true)
-            .build(),
-        Err(_) => String::new(),
+    let Ok(code) = QrCode::new(text.as_bytes()) else {
+        return String::new();
+    };
+    let drawn = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Dark)
+        .light_color(Dense1x2::Light)
+        .quiet_zone(true)
+        .build();
+    if !terminal {
+        return drawn;
+    }
+    // Black foreground on a bright white background, reset at the end of every line.
+    drawn
+        .lines()
+        .map(|l| format!("\x1b[30;107m{l}\x1b[0m"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    /// The dark modules are the drawn ones, and the colours are explicit on a terminal
+    /// (the code used to be drawn inverted: it scanned on dark themes only).
+    #[test]
+    fn the_qr_code_is_dark_on_light() {
+        let plain = super::qr_for("VOUCH2:test", false);
+        // The finder pattern's top-left corner (after the 4-module quiet zone) is dark:
+        // the first drawn line past the quiet zone starts with spaces, then full blocks.
+        let row = plain.lines().nth(2).unwrap();
+        assert!(row.starts_with("    "), "{row:?}");
+        assert!(row.chars().nth(4).is_some_and(|c| c != ' '), "{row:?}");
+        let coloured = super::qr_for("VOUCH2:test", true);
+        assert!(coloured.lines().all(|l| l.starts_with("\x1b[30;107m") && l.ends_with("\x1b[0m")));
     }
 }
 

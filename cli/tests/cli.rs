@@ -294,3 +294,32 @@ async fn a_trusted_profile_is_not_re_pointed_at_another_server() {
     let s = ok_json(&vouch(&a, u, &["--json", "status"], "").await);
     assert_eq!(s["state"]["state"], "trusted");
 }
+
+/// Issue 13 item 11: `vouch status | head -0` panicked on the broken pipe. A reader that
+/// went away ends the command quietly with status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_command_quietly() {
+    let (env, _server) = server().await;
+    let a = env.root.path().join("a");
+    let u = env.url.clone();
+    sign_in_alice(&a, &u).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // the reader is gone before the command writes a byte
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("vouch"))
+            .arg("--profile")
+            .arg(&a)
+            .arg("--server")
+            .arg(&u)
+            .arg("status")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
