@@ -65,8 +65,12 @@ pub fn open(
         .map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
     let keys = SoftwareSecretStore::open(dir.join("keys"))
         .map_err(|e| CliError::other(format!("key store: {e}")))?;
-    let host = std::env::var("HOSTNAME")
+    // The machine's own name (shells do not export `$HOSTNAME`, so every CLI device used
+    // to be called "desktop" and the second one collided).
+    let host = gethostname::gethostname()
+        .into_string()
         .ok()
+        .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "desktop".into());
     let device = DeviceInfo {

@@ -323,3 +323,18 @@ async fn a_closed_pipe_ends_the_command_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+/// Issue 13 item 4: every CLI device was named after `$HOSTNAME`, which shells do not
+/// export, so all were "… desktop - linux/vouch CLI" and the second collided. The
+/// default name carries the machine's own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_device_name_is_the_machines_name() {
+    let (env, _server) = server().await;
+    let a = env.root.path().join("a");
+    let u = env.url.as_str();
+    sign_in_alice(&a, u).await;
+    let s = ok_json(&vouch(&a, u, &["--json", "register"], "").await);
+    let host = gethostname::gethostname().into_string().unwrap();
+    let name = s["device_name"].as_str().unwrap();
+    assert!(name.contains(host.trim()), "{name} lacks {host}");
+}
