@@ -357,17 +357,26 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
             vault_id,
             item,
             value,
+            file,
         } => {
-            let value = match value {
-                Some(v) => v.into_bytes(),
-                None => {
+            // Bytes in = bytes out: nothing is trimmed or re-encoded.
+            let value = zeroize::Zeroizing::new(match (value, file) {
+                (Some(v), _) => v.into_bytes(),
+                (None, Some(path)) => std::fs::read(&path)
+                    .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?,
+                (None, None) if std::io::stdin().is_terminal() => {
+                    rpassword::prompt_password("Value (hidden): ")
+                        .map_err(|e| CliError::other(format!("cannot read input: {e}")))?
+                        .into_bytes()
+                }
+                (None, None) => {
                     let mut buf = Vec::new();
                     std::io::stdin()
                         .read_to_end(&mut buf)
                         .map_err(|e| CliError::other(format!("cannot read input: {e}")))?;
                     buf
                 }
-            };
+            });
             let info = client.put_item(vault_id, item, &value).await?;
             out.emit(
                 json!({"item_id": info.item_id, "version": info.version, "synced": info.synced}),
@@ -392,8 +401,16 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                     message: "no such item".into(),
                 });
             };
-            let text = String::from_utf8_lossy(&value).into_owned();
-            out.emit(json!({"item_id": item_id, "value": text}), || text.clone());
+            if out.json {
+                let doc = match std::str::from_utf8(&value) {
+                    Ok(text) => json!({"item_id": item_id, "value": text}),
+                    Err(_) => json!({"item_id": item_id,
+                        "value_b64": vouch_core::proto::Bytes(value.to_vec()).to_b64()}),
+                };
+                out.emit(doc, String::new);
+            } else {
+                output::bytes(&value);
+            }
         }
         VaultAction::Delete { vault_id, item_id } => {
             let info = client.delete_item(vault_id, item_id).await?;

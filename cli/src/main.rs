@@ -157,10 +157,16 @@ pub enum VaultAction {
         vault_id: uuid::Uuid,
         #[arg(long)]
         item: Option<uuid::Uuid>,
-        #[arg(long)]
+        /// The value as text (it shows in the shell's history: prefer the prompt or a file).
+        #[arg(long, conflicts_with = "file")]
         value: Option<String>,
+        /// Read the value's bytes from a file. Without --value or --file the bytes come
+        /// from stdin, or from a hidden prompt on a terminal.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
     },
-    /// Print an item's value.
+    /// Print an item's value: its exact bytes (no newline added); with --json, `value`
+    /// when it is UTF-8 text, else `value_b64` (base64url).
     Get {
         vault_id: uuid::Uuid,
         item_id: uuid::Uuid,

@@ -106,6 +106,17 @@ pub fn state_line(s: &EnrollmentState) -> String {
     }
 }
 
+/// Writes `bytes` to stdout exactly (an item's value: no newline, no re-encoding).
+pub fn bytes(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 /// A QR code for the terminal (two rows of modules per text line), with its quiet zone.
 /// On a terminal it is drawn in explicit colours — black modules on a white ground — so
 /// it scans on light and dark themes alike; into a pipe or file, dark modules are the
@@ -150,7 +161,11 @@ mod tests {
         assert!(row.starts_with("    "), "{row:?}");
         assert!(row.chars().nth(4).is_some_and(|c| c != ' '), "{row:?}");
         let coloured = super::qr_for("VOUCH2:test", true);
-        assert!(coloured.lines().all(|l| l.starts_with("\x1b[30;107m") && l.ends_with("\x1b[0m")));
+        assert!(
+            coloured
+                .lines()
+                .all(|l| l.starts_with("\x1b[30;107m") && l.ends_with("\x1b[0m"))
+        );
     }
 }
 

@@ -338,3 +338,90 @@ async fn the_default_device_name_is_the_machines_name() {
     let name = s["device_name"].as_str().unwrap();
     assert!(name.contains(host.trim()), "{name} lacks {host}");
 }
+
+/// Issue 13 item 3: 64 random bytes came back as 118 (a lossy UTF-8 round trip) and text
+/// got a newline added. Bytes in = bytes out, through stdin and through --file, for
+/// lengths around every base64 and block boundary up to 4,096.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_values_come_back_byte_for_byte() {
+    let (env, _server) = server().await;
+    let a = env.root.path().join("a");
+    let u = env.url.as_str();
+    sign_in_alice(&a, u).await;
+    ok_json(&vouch(&a, u, &["--json", "register"], "").await);
+    ok_json(&vouch(&a, u, &["--json", "email-code", "send"], "").await);
+    let code = Api::new(u).latest_code("alice@acme.test").await;
+    ok_json(&vouch(&a, u, &["--json", "email-code", "verify", &code], "").await);
+    let v = ok_json(&vouch(&a, u, &["--json", "vault", "create", "Bytes"], "").await);
+    let vault = v["id"].as_str().unwrap().to_owned();
+    let run = |args: Vec<String>, stdin: Vec<u8>| {
+        let (a, u) = (a.clone(), u.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = assert_cmd::Command::cargo_bin("vouch").unwrap();
+            cmd.arg("--profile")
+                .arg(&a)
+                .arg("--server")
+                .arg(&u)
+                .args(&args);
+            cmd.write_stdin(stdin).output().unwrap()
+        })
+    };
+    let lengths = [
+        0usize, 1, 2, 3, 4, 15, 16, 17, 63, 64, 65, 127, 128, 255, 256, 1000, 4095, 4096,
+    ];
+    for (i, len) in lengths.into_iter().enumerate() {
+        let mut bytes = vec![0u8; len];
+        getrandom::fill(&mut bytes).unwrap();
+        let by_file = i % 2 == 1;
+        let args = if by_file {
+            let f = env.root.path().join(format!("value{i}"));
+            std::fs::write(&f, &bytes).unwrap();
+            vec![
+                "--json".into(),
+                "vault".into(),
+                "put".into(),
+                vault.clone(),
+                "--file".into(),
+                f.display().to_string(),
+            ]
+        } else {
+            vec!["--json".into(), "vault".into(), "put".into(), vault.clone()]
+        };
+        let put = run(args, if by_file { Vec::new() } else { bytes.clone() })
+            .await
+            .unwrap();
+        let item = ok_json(&put)["item_id"].as_str().unwrap().to_owned();
+        let got = run(
+            vec!["vault".into(), "get".into(), vault.clone(), item.clone()],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            got.status.success(),
+            "{}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert_eq!(got.stdout, bytes, "length {len} (by file: {by_file})");
+        let json = ok_json(
+            &run(
+                vec![
+                    "--json".into(),
+                    "vault".into(),
+                    "get".into(),
+                    vault.clone(),
+                    item,
+                ],
+                Vec::new(),
+            )
+            .await
+            .unwrap(),
+        );
+        let back = match (json["value"].as_str(), json["value_b64"].as_str()) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(b64)) => vouch_core::proto::Bytes::from_b64(b64).unwrap().0,
+            _ => panic!("{json}"),
+        };
+        assert_eq!(back, bytes, "JSON, length {len}");
+    }
+}

@@ -462,12 +462,23 @@ async fn verifying_by_email_closes_the_devices_open_request() {
     let (account, _) = api.login("alice@acme.test").await;
     let laptop = vouch_testkit::id(&api.register(&account, "laptop", "web").await.ok());
     let request = vouch_testkit::id(&api.open_approval(&account, &laptop).await.ok());
-    let trusted = api.verify_by_email(&account, "alice@acme.test", &laptop).await;
+    let trusted = api
+        .verify_by_email(&account, "alice@acme.test", &laptop)
+        .await;
     let token = trusted["device_token"].as_str().unwrap().to_owned();
     let r = api
-        .post(&format!("/v1/approval-requests/{request}/deny"), Some(&desk), json!({}))
+        .post(
+            &format!("/v1/approval-requests/{request}/deny"),
+            Some(&desk),
+            json!({}),
+        )
         .await;
-    assert!(r.status == 409 || r.status == 404, "{} {}", r.status, r.body);
+    assert!(
+        r.status == 409 || r.status == 404,
+        "{} {}",
+        r.status,
+        r.body
+    );
     // The laptop's token still works: it was not turned into a denied device.
     api.get("/v1/devices", Some(&token)).await.ok();
 }
