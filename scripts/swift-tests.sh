@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Compiles the Swift package in ios/ (generated VouchFFI bindings + the VouchKit facade and
+# view models) and runs its XCTests against real vouch-server processes over loopback HTTP.
+#
+# NEEDS one of:
+#   - a Swift toolchain >= 5.9 on PATH (a Mac with Xcode, or Linux with swift.org's
+#     toolchain): used as is;
+#   - otherwise Debian, as root, ~4 GB of disk and the Debian mirror: the first run makes a
+#     Debian 13 (trixie) chroot with `debootstrap --variant=minbase` and installs
+#     `swiftlang` (Swift 6.0) and `libc6-dev` inside, under
+#     ${VOUCH_SWIFT_CHROOT:-/var/cache/vouch/swift-trixie}; later runs reuse it. Swift runs
+#     inside with /proc, /dev and this checkout bind-mounted at the same path; the library
+#     and vouch-server are built on the host (the chroot's glibc is newer) and the tests
+#     reach the servers they start on 127.0.0.1 (the chroot shares the network).
+#
+#   scripts/swift-tests.sh            the XCTests; prints XCTest's summary and
+#                                     "swift: N passed, N failed"; non-zero on failure
+#   scripts/swift-tests.sh --bench    the FFI call-cost bench (release library) instead
+#   scripts/swift-tests.sh --chroot   only make (or check) the chroot
+#   scripts/swift-tests.sh --layout   only check the xcframework header layout xtask makes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MODE=test
+case "${1:-}" in
+  --bench) MODE=bench ;;
+  --chroot) MODE=chroot ;;
+  --layout) MODE=layout ;;
+  "") ;;
+  *) echo "usage: scripts/swift-tests.sh [--bench | --chroot | --layout]" >&2; exit 2 ;;
+esac
+CHROOT=${VOUCH_SWIFT_CHROOT:-/var/cache/vouch/swift-trixie}
+MIRROR=${VOUCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+# A host swift of at least 5.9?
+host_swift() {
+  command -v swift >/dev/null 2>&1 || return 1
+  local v
+  v=$(swift --version 2>&1 | grep -oE 'Swift version [0-9]+\.[0-9]+' | grep -oE '[0-9]+\.[0-9]+' | head -1)
+  [ -n "$v" ] || return 1
+  local major=${v%%.*} minor=${v#*.}
+  [ "$major" -gt 5 ] || { [ "$major" = 5 ] && [ "$minor" -ge 9 ]; }
+}
+
+# Makes the chroot once (into DIR.tmp, renamed when complete, so a killed run leaves no
+# half chroot behind); a lock serialises concurrent runs.
+ensure_chroot() {
+  if [ -f "$CHROOT/.vouch-swift-ready" ]; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "swift-tests: no swift >= 5.9 on PATH, and making the Debian 13 chroot needs root" >&2
+    exit 1
+  fi
+  if [ ! -r /etc/debian_version ]; then
+    echo "swift-tests: no swift >= 5.9 on PATH, and the chroot fallback needs Debian" >&2
+    exit 1
+  fi
+  mkdir -p "$(dirname "$CHROOT")"
+  exec 9>"$CHROOT.lock"
+  flock 9
+  if [ -f "$CHROOT/.vouch-swift-ready" ]; then flock -u 9; return 0; fi
+  local started=$SECONDS
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    echo "== installing debootstrap"
+    apt-get update -qq
+    apt-get install -y -qq debootstrap >/dev/null
+  fi
+  echo "== making the Debian 13 chroot for Swift in $CHROOT (once; about 3.5 GB)"
+  local tmp=$CHROOT.tmp
+  rm -rf "$tmp"
+  debootstrap --variant=minbase trixie "$tmp" "$MIRROR" >"$CHROOT.debootstrap.log" 2>&1 \
+    || { echo "debootstrap failed; see $CHROOT.debootstrap.log" >&2; exit 1; }
+  chroot "$tmp" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swiftlang libc6-dev \
+    >"$CHROOT.apt.log" 2>&1 || { echo "apt-get install swiftlang failed; see $CHROOT.apt.log" >&2; exit 1; }
+  chroot "$tmp" apt-get clean
+  touch "$tmp/.vouch-swift-ready"
+  rm -rf "$CHROOT"
+  mv "$tmp" "$CHROOT"
+  echo "== chroot ready in $((SECONDS - started)) s: $(du -sh "$CHROOT" | cut -f1)"
+  flock -u 9
+}
+
+MOUNTS=()
+unmount_all() {
+  local i
+  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+    umount -l "${MOUNTS[$i]}" 2>/dev/null || true
+  done
+  MOUNTS=()
+}
+bind() { # bind SRC (at the same path inside the chroot)
+  local dst=$CHROOT$1
+  mkdir -p "$dst"
+  if ! mountpoint -q "$dst"; then
+    mount --bind "$1" "$dst"
+    MOUNTS+=("$dst")
+  fi
+}
+
+if [ "$MODE" = layout ]; then
+  exec cargo xtask xcframework --check-layout
+fi
+
+RUN=()
+if host_swift; then
+  echo "== using the host's $(swift --version 2>&1 | head -1)"
+else
+  ensure_chroot
+  [ "$MODE" = chroot ] && exit 0
+  trap unmount_all EXIT
+  bind /proc
+  bind /dev
+  bind "$ROOT"
+  [ "$TARGET_DIR" = "$ROOT/target" ] || bind "$TARGET_DIR"
+  # HOME inside, for SwiftPM's caches (kept in the chroot between runs).
+  RUN=(chroot "$CHROOT" /usr/bin/env HOME=/root PATH=/usr/bin:/bin)
+  echo "== using $("${RUN[@]}" swift --version 2>&1 | head -1) in the chroot $CHROOT"
+fi
+[ "$MODE" = chroot ] && exit 0
+
+PROFILE=debug
+[ "$MODE" = bench ] && PROFILE=release
+echo "== building libvouch_ffi ($PROFILE) and vouch-server; generating the Swift bindings"
+cargo build --quiet -p vouch-server --bin vouch-server
+RELEASE=()
+[ "$PROFILE" = release ] && RELEASE=(--release)
+cargo xtask bindings swift "${RELEASE[@]}" --out target/bindings/swift
+# The generated Swift goes to the VouchFFI target, the C header beside the systemLibrary's
+# own module.modulemap (the generated one says `use "Darwin"`).
+mkdir -p ios/Sources/VouchFFI
+cp target/bindings/swift/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
+cp target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
+
+export VOUCH_FFI_LIB_DIR="$TARGET_DIR/$PROFILE"
+export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
+export LD_LIBRARY_PATH="$VOUCH_FFI_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+ENVV=(VOUCH_FFI_LIB_DIR="$VOUCH_FFI_LIB_DIR" VOUCH_SERVER_BIN="$VOUCH_SERVER_BIN" LD_LIBRARY_PATH="$LD_LIBRARY_PATH")
+# SwiftPM's build directory outside ios/ (under target/, with the rest of the build output).
+SCRATCH=$TARGET_DIR/swift/$PROFILE
+cd ios
+
+if [ "$MODE" = bench ]; then
+  "${RUN[@]}" env "${ENVV[@]}" swift run -c release --scratch-path "$SCRATCH" VouchBench
+  exit 0
+fi
+
+echo "== swift build + swift test"
+mkdir -p "$TARGET_DIR/swift"
+LOG=$TARGET_DIR/swift/xctest.log
+set +e
+"${RUN[@]}" env "${ENVV[@]}" swift test --scratch-path "$SCRATCH" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?' "$LOG" | tail -1 || true)
+echo "XCTest: ${summary:-no summary}"
+passed=$(grep -cE "^Test Case '.*' passed" "$LOG" || true)
+failed=$(grep -cE "^Test Case '.*' failed" "$LOG" || true)
+echo "swift: $passed passed, $failed failed"
+if [ "$status" != 0 ] || [ "$failed" != 0 ] || [ "$passed" = 0 ]; then exit 1; fi
