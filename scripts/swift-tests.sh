@@ -18,16 +18,19 @@
 #   scripts/swift-tests.sh --bench    the FFI call-cost bench (release library) instead
 #   scripts/swift-tests.sh --chroot   only make (or check) the chroot
 #   scripts/swift-tests.sh --layout   only check the xcframework header layout xtask makes
+#   scripts/swift-tests.sh --filter P only the XCTests matching P (swift test --filter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 MODE=test
+FILTER=()
 case "${1:-}" in
   --bench) MODE=bench ;;
   --chroot) MODE=chroot ;;
   --layout) MODE=layout ;;
+  --filter) FILTER=(--filter "${2:?--filter needs a pattern}") ;;
   "") ;;
-  *) echo "usage: scripts/swift-tests.sh [--bench | --chroot | --layout]" >&2; exit 2 ;;
+  *) echo "usage: scripts/swift-tests.sh [--bench | --chroot | --layout | --filter PATTERN]" >&2; exit 2 ;;
 esac
 CHROOT=${VOUCH_SWIFT_CHROOT:-/var/cache/vouch/swift-trixie}
 MIRROR=${VOUCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -81,6 +84,20 @@ ensure_chroot() {
 }
 
 MOUNTS=()
+RUN_TMP=""
+cleanup() {
+  # Servers a crashed test process left behind: exactly those whose data directory is
+  # under this run's temporary directory.
+  if [ -n "$RUN_TMP" ] && [ -d "$RUN_TMP" ]; then
+    local f pid
+    for f in /proc/[0-9]*/cmdline; do
+      pid=${f#/proc/}; pid=${pid%/cmdline}
+      if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "--data $RUN_TMP/"; then kill -9 "$pid" 2>/dev/null || true; fi
+    done
+    rm -rf "$RUN_TMP"
+  fi
+  unmount_all
+}
 unmount_all() {
   local i
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
@@ -102,18 +119,18 @@ if [ "$MODE" = layout ]; then
 fi
 
 RUN=()
+trap cleanup EXIT
 if host_swift; then
   echo "== using the host's $(swift --version 2>&1 | head -1)"
 else
   ensure_chroot
   [ "$MODE" = chroot ] && exit 0
-  trap unmount_all EXIT
   bind /proc
   bind /dev
   bind "$ROOT"
   [ "$TARGET_DIR" = "$ROOT/target" ] || bind "$TARGET_DIR"
   # HOME inside, for SwiftPM's caches (kept in the chroot between runs).
-  RUN=(chroot "$CHROOT" /usr/bin/env HOME=/root PATH=/usr/bin:/bin)
+  RUN=(chroot "$CHROOT" /usr/bin/env -C "$ROOT/ios" HOME=/root PATH=/usr/bin:/bin)
   echo "== using $("${RUN[@]}" swift --version 2>&1 | head -1) in the chroot $CHROOT"
 fi
 [ "$MODE" = chroot ] && exit 0
@@ -122,9 +139,13 @@ PROFILE=debug
 [ "$MODE" = bench ] && PROFILE=release
 echo "== building libvouch_ffi ($PROFILE) and vouch-server; generating the Swift bindings"
 cargo build --quiet -p vouch-server --bin vouch-server
-RELEASE=()
-[ "$PROFILE" = release ] && RELEASE=(--release)
-cargo xtask bindings swift "${RELEASE[@]}" --out target/bindings/swift
+if [ "$PROFILE" = release ]; then
+  cargo xtask bindings swift --release --out target/bindings/swift
+else
+  # Generates the bindings into target/bindings/swift and checks the xcframework's header
+  # layout (headers/VouchFFIFFI/module.modulemap) and the package files that rely on it.
+  cargo xtask xcframework --check-layout
+fi
 # The generated Swift goes to the VouchFFI target, the C header beside the systemLibrary's
 # own module.modulemap (the generated one says `use "Darwin"`).
 mkdir -p ios/Sources/VouchFFI
@@ -134,7 +155,12 @@ cp target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
 export VOUCH_FFI_LIB_DIR="$TARGET_DIR/$PROFILE"
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
 export LD_LIBRARY_PATH="$VOUCH_FFI_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-ENVV=(VOUCH_FFI_LIB_DIR="$VOUCH_FFI_LIB_DIR" VOUCH_SERVER_BIN="$VOUCH_SERVER_BIN" LD_LIBRARY_PATH="$LD_LIBRARY_PATH")
+# RUST_BACKTRACE=0: the panic test's backtrace would be symbolized against Swift's DWARF,
+# which takes minutes.
+# The tests' servers and profiles live under a directory of this run (removed at exit).
+RUN_TMP=$TARGET_DIR/swift/tmp.$$
+mkdir -p "$RUN_TMP"
+ENVV=(TMPDIR="$RUN_TMP" VOUCH_FFI_LIB_DIR="$VOUCH_FFI_LIB_DIR" VOUCH_SERVER_BIN="$VOUCH_SERVER_BIN" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" RUST_BACKTRACE=0)
 # SwiftPM's build directory outside ios/ (under target/, with the rest of the build output).
 SCRATCH=$TARGET_DIR/swift/$PROFILE
 cd ios
@@ -148,7 +174,7 @@ echo "== swift build + swift test"
 mkdir -p "$TARGET_DIR/swift"
 LOG=$TARGET_DIR/swift/xctest.log
 set +e
-"${RUN[@]}" env "${ENVV[@]}" swift test --scratch-path "$SCRATCH" 2>&1 | tee "$LOG"
+"${RUN[@]}" env "${ENVV[@]}" swift test --scratch-path "$SCRATCH" "${FILTER[@]}" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?' "$LOG" | tail -1 || true)

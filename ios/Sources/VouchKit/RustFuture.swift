@@ -15,7 +15,7 @@ enum RustFuture {
     static func cancellable<T>(start: () -> UInt64, lift: (RustBuffer) throws -> T) async throws -> T {
         let future = Handle(start())
         defer { future.free() }
-        try await withTaskCancellationHandler {
+        await withTaskCancellationHandler {
             while true {
                 let poll: Int8 = await withUnsafeContinuation { continuation in
                     let box = Unmanaged.passRetained(Wake(continuation)).toOpaque()

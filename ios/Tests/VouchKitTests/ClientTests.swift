@@ -133,7 +133,8 @@ final class ClientTests: XCTestCase {
         let waiter = Waiter(laptop)
         _ = try await v.refreshPendingRequests()
         try await v.approve(requestId: prompt.requestId, code: prompt.code)
-        XCTAssertTrue(try await waiter.value().isTrusted)
+        let awaited1 = try await waiter.value().isTrusted
+        XCTAssertTrue(awaited1)
         _ = try await laptop.sync()
         XCTAssertEqual(try laptop.getItem(vaultId: vaultId, itemId: ids[2]), values[2])
         XCTAssertEqual(try laptop.getItem(vaultId: vaultId, itemId: ids[3]), values[3])

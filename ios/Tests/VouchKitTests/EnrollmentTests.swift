@@ -69,7 +69,8 @@ final class EnrollmentTests: XCTestCase {
             return false
         }
         try await phone.approveScanned(requestId: prompt.requestId, scanned: prompt.qrPayload)
-        XCTAssertEqual(try await waiter.value().verifiedBy, .approval)
+        let awaited1 = try await waiter.value().verifiedBy
+        XCTAssertEqual(awaited1, .approval)
     }
 
     func testWrongEmailCodeIsTypedWithAttemptsLeft() async throws {
@@ -90,7 +91,8 @@ final class EnrollmentTests: XCTestCase {
             return false
         }
         // The right code still works.
-        XCTAssertTrue(try await v.submitEmailCode(code).isTrusted)
+        let awaited2 = try await v.submitEmailCode(code).isTrusted
+        XCTAssertTrue(awaited2)
     }
 
     func testExpiredEmailCodeAndResendAfterTheThrottle() async throws {
@@ -107,7 +109,8 @@ final class EnrollmentTests: XCTestCase {
         }
         // Past the resend interval a new code can be asked for, and it works.
         _ = try await v.requestEmailCode()
-        XCTAssertTrue(try await v.submitEmailCode(try await server.latestCode(alice)).isTrusted)
+        let awaited3 = try await v.submitEmailCode(try await server.latestCode(alice)).isTrusted
+        XCTAssertTrue(awaited3)
     }
 
     func testDeviceLimitReachedIsTyped() async throws {
@@ -141,7 +144,8 @@ final class EnrollmentTests: XCTestCase {
             if case VouchError.InvalidInput = $0 { return true }
             return false
         }
-        XCTAssertEqual(try await phone.refreshPendingRequests().first?.status, .pending)
+        let awaited4 = try await phone.refreshPendingRequests().first?.status
+        XCTAssertEqual(awaited4, .pending)
         XCTAssertEqual(try laptop.approvalPrompt()?.runsLeft, 2, "the failed run counts against the code")
         XCTAssertFalse(waiter.isCompleted, "the new device still waits")
         try await phone.deny(requestId: prompt.requestId)
@@ -167,12 +171,14 @@ final class EnrollmentTests: XCTestCase {
         }
         XCTAssertEqual(presence.asked, 1, "the app was asked once")
         XCTAssertTrue(presence.reasons[0].contains("Laptop"), "\(presence.reasons)")
-        XCTAssertEqual(try await phone.refreshPendingRequests().first?.status, .pending, "still pending")
+        let awaited5 = try await phone.refreshPendingRequests().first?.status
+        XCTAssertEqual(awaited5, .pending, "still pending")
         XCTAssertEqual(try laptop.approvalPrompt()?.runsLeft, 3, "no run reached the new device")
         XCTAssertFalse(waiter.isCompleted, "the new device still waits")
         presence.answer = true
         try await phone.approve(requestId: prompt.requestId, code: prompt.code)
-        XCTAssertTrue(try await waiter.value().isTrusted)
+        let awaited6 = try await waiter.value().isTrusted
+        XCTAssertTrue(awaited6)
         XCTAssertEqual(presence.asked, 2)
     }
 
@@ -210,7 +216,8 @@ final class EnrollmentTests: XCTestCase {
         let pending = try await phone.refreshPendingRequests()
         XCTAssertEqual(pending.map(\.requestId), [fresh.requestId])
         try await phone.approve(requestId: fresh.requestId, code: fresh.code)
-        XCTAssertTrue(try await second.value().isTrusted)
+        let awaited7 = try await second.value().isTrusted
+        XCTAssertTrue(awaited7)
     }
 
     func testApprovalRequestExpiresByTheServerClock() async throws {

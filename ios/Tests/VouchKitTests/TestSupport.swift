@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -69,7 +72,9 @@ final class TestServer {
     }
 
     deinit {
-        process.terminate()
+        // SIGKILL, not SIGTERM: a graceful shutdown would wait for clients of this test
+        // still holding event streams open. The data directory is thrown away anyway.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: dir)
     }

@@ -26,7 +26,8 @@ final class ViewModelTests: XCTestCase {
         XCTAssertEqual(runsLeft, 3)
         XCTAssertEqual(purpose, .enroll)
         XCTAssertFalse(codeUsedUp)
-        let requestId = try XCTUnwrap(try await phone.refreshPendingRequests().first?.requestId)
+        let awaited1 = try await phone.refreshPendingRequests().first?.requestId
+        let requestId = try XCTUnwrap(awaited1)
         try await phone.approve(requestId: requestId, code: code)
         try await eventually("Trusted") { vm.screen == .trusted }
         try await eventually("the reader saw Trusted") { screens.last == .trusted }
