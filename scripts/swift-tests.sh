@@ -148,9 +148,11 @@ else
 fi
 # The generated Swift goes to the VouchFFI target, the C header beside the systemLibrary's
 # own module.modulemap (the generated one says `use "Darwin"`).
+# Copied only when changed, so an unchanged library does not recompile the 140 KB module.
 mkdir -p ios/Sources/VouchFFI
-cp target/bindings/swift/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
-cp target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
+copy_if_changed() { cmp -s "$1" "$2" || cp "$1" "$2"; }
+copy_if_changed target/bindings/swift/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
+copy_if_changed target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
 
 export VOUCH_FFI_LIB_DIR="$TARGET_DIR/$PROFILE"
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"

@@ -99,7 +99,7 @@ final class ClientTests: XCTestCase {
         let server = try TestServer()
         let store = MemorySecretStore()
         let profile = tempProfile()
-        let values: [Data] = [Data(), Data([0]), Data((0...255).map { UInt8($0) }), Data(repeating: 0xa5, count: 64 * 1024)]
+        let values: [Data] = [Data(), Data([0]), Data((0...255).map { UInt8($0) }), Data(repeating: 0xa5, count: 16 * 1024)]
         var ids: [String] = []
         let vaultId: String
         do {

@@ -55,7 +55,7 @@ final class ViewModelTests: XCTestCase {
         await vm.submitCode(code == "000000" ? "111111" : "000000")
         XCTAssertEqual(vm.screen, .verifyCode(error: "Wrong code", attemptsLeft: 4))
         await vm.submitCode("999999x")
-        guard case .verifyCode(let e, nil) = vm.screen, e != nil else { return XCTFail("\(vm.screen)") }
+        guard case .verifyCode(let e, _) = vm.screen, e != nil else { return XCTFail("\(vm.screen)") }
         await vm.submitCode(code)
         XCTAssertEqual(vm.screen, .trusted)
     }
@@ -96,6 +96,24 @@ final class ViewModelTests: XCTestCase {
         _ = try await phone.refreshPendingRequests()
         try await phone.deny(requestId: requestId)
         try await eventually("denied") { vm.screen == .failed("This device was denied") }
+    }
+
+    func testSetupShowsAnExpiredRequest() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: laptop)
+        vm.start()
+        await vm.submitName("Laptop", byEmail: false)
+        guard case .waitingForApproval = vm.screen else { return XCTFail("\(vm.screen)") }
+        try await server.advanceClock(seconds: 601)
+        try await eventually("expired") { vm.screen == .failed("The request expired") }
+        // After a restart the saved state says the same.
+        let again = SetupViewModel(vouch: laptop)
+        again.resume()
+        XCTAssertEqual(again.screen, .failed("The request expired"))
     }
 
     func testSetupCodeUsedUpThenGetANewCode() async throws {
