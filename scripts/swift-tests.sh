@@ -160,7 +160,7 @@ export LD_LIBRARY_PATH="$VOUCH_FFI_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # RUST_BACKTRACE=0: the panic test's backtrace would be symbolized against Swift's DWARF,
 # which takes minutes.
 # The tests' servers and profiles live under a directory of this run (removed at exit).
-RUN_TMP=$TARGET_DIR/swift/tmp.$$
+RUN_TMP=$TARGET_DIR/swift/tmp # a fixed path: SwiftPM rebuilds everything when its environment changes
 mkdir -p "$RUN_TMP"
 ENVV=(TMPDIR="$RUN_TMP" VOUCH_FFI_LIB_DIR="$VOUCH_FFI_LIB_DIR" VOUCH_SERVER_BIN="$VOUCH_SERVER_BIN" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" RUST_BACKTRACE=0)
 # SwiftPM's build directory outside ios/ (under target/, with the rest of the build output).

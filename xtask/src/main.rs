@@ -37,6 +37,21 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 fn cargo() -> Command {
     let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    // `cargo run` gave this process the variables of the xtask package; build scripts that
+    // watch them (ring's `rerun-if-env-changed=CARGO_MANIFEST_DIR`, …) would otherwise
+    // rebuild half the tree on every switch between `cargo build` and `cargo xtask`.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*key,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            c.env_remove(&*key);
+        }
+    }
     c
 }
 
@@ -178,7 +193,9 @@ fn check_layout(headers: &Path, generated_swift: &Path) -> Vec<String> {
         ));
     }
     if !modulemap.contains(&format!("module {FFI_MODULE} ")) {
-        problems.push(format!("the module map does not declare module {FFI_MODULE}"));
+        problems.push(format!(
+            "the module map does not declare module {FFI_MODULE}"
+        ));
     }
     for line in modulemap.lines() {
         let line = line.trim();
@@ -202,7 +219,9 @@ fn check_layout(headers: &Path, generated_swift: &Path) -> Vec<String> {
     }
     let ios = root().join("ios");
     let package = read(&ios.join("Package.swift"));
-    if !package.contains(&format!(".binaryTarget(name: \"{FFI_MODULE}\", path: \"VouchFFI.xcframework\")")) {
+    if !package.contains(&format!(
+        ".binaryTarget(name: \"{FFI_MODULE}\", path: \"VouchFFI.xcframework\")"
+    )) {
         problems.push("Package.swift lacks the xcframework binary target".into());
     }
     if IOS_TARGETS.iter().all(|t| !t.contains("darwin")) && !package.contains(": [.iOS(.v16)]") {
@@ -214,14 +233,25 @@ fn check_layout(headers: &Path, generated_swift: &Path) -> Vec<String> {
     let sample = read(&ios.join("SampleApp/VouchSampleApp.swift"));
     for line in sample.lines().filter(|l| l.starts_with("import ")) {
         let module = line.trim_start_matches("import ").trim();
-        let apple = ["SwiftUI", "CoreImage.CIFilterBuiltins", "Foundation", "UIKit"];
+        let apple = [
+            "SwiftUI",
+            "CoreImage.CIFilterBuiltins",
+            "Foundation",
+            "UIKit",
+        ];
         if module != "VouchKit" && !apple.contains(&module) {
-            problems.push(format!("the sample imports {module}, which is not a product of the package"));
+            problems.push(format!(
+                "the sample imports {module}, which is not a product of the package"
+            ));
         }
     }
     let facade = read(&ios.join("Sources/VouchKit/Vouch.swift"));
-    if !facade.contains("public final class Vouch") || package.contains(".library(name: \"Vouch\"") {
-        problems.push("the module and the facade type must not share a name (module VouchKit, type Vouch)".into());
+    if !facade.contains("public final class Vouch") || package.contains(".library(name: \"Vouch\"")
+    {
+        problems.push(
+            "the module and the facade type must not share a name (module VouchKit, type Vouch)"
+                .into(),
+        );
     }
     problems
 }
@@ -252,7 +282,9 @@ fn check_xcframework_layout() -> Result<(), String> {
 
 fn xcframework() -> Result<(), String> {
     if !cfg!(target_os = "macos") {
-        return Err("the xcframework needs macOS with Xcode (`--check-layout` runs anywhere)".into());
+        return Err(
+            "the xcframework needs macOS with Xcode (`--check-layout` runs anywhere)".into(),
+        );
     }
     for t in IOS_TARGETS {
         // The static library is asked for here only (Cargo.toml builds cdylib + lib).
