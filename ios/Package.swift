@@ -32,12 +32,23 @@ let hostLink: [LinkerSetting] = hostLibrary
     ? [.unsafeFlags(["-L", libDir, "-Xlinker", "-rpath", "-Xlinker", libDir])]
     : []
 
+// CI compiles the library targets in Swift 6 language mode (complete concurrency
+// checking) where the compiler has it; the tests stay in Swift 5 mode (XCTestCase is not
+// Sendable). Only in host-library mode: unsafe flags are refused in remote packages.
+#if compiler(>=6)
+let swift6: [SwiftSetting] = hostLibrary ? [.unsafeFlags(["-swift-version", "6"])] : []
+#else
+let swift6: [SwiftSetting] = []
+#endif
+
 var targets: [Target] = [
     ffiTarget,
-    .target(name: "VouchFFI", dependencies: ["VouchFFIFFI"], path: "Sources/VouchFFI", linkerSettings: hostLink),
+    .target(
+        name: "VouchFFI", dependencies: ["VouchFFIFFI"], path: "Sources/VouchFFI",
+        swiftSettings: swift6, linkerSettings: hostLink),
     .target(
         name: "VouchKit", dependencies: ["VouchFFI"], path: "Sources/VouchKit",
-        resources: [.process("Resources")]),
+        resources: [.process("Resources")], swiftSettings: swift6),
 ]
 if hostLibrary {
     targets += [

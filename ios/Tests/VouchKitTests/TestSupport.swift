@@ -13,7 +13,7 @@ let password = "dev-password"
 
 /// A real `vouch-server --dev` process on a free loopback port (binary from
 /// VOUCH_SERVER_BIN, set by scripts/swift-tests.sh), spoken to over real HTTP.
-final class TestServer {
+final class TestServer: @unchecked Sendable {
     let url: String
     private let process = Process()
     private let dir: URL
@@ -210,8 +210,10 @@ func enrollByEmail(_ v: Vouch, _ server: TestServer, _ email: String = alice) as
     _ = try await v.submitEmailCode(try await server.latestCode(email))
 }
 
-/// Awaits `error` of the expected kind from `body`; fails otherwise.
-func assertThrowsAsync<T>(_ body: () async throws -> T, file: StaticString = #filePath, line: UInt = #line, _ check: (Error) -> Bool) async {
+/// Awaits `error` of the expected kind from `body`; fails otherwise. (On the main actor,
+/// so the view-model tests can pass closures over main-actor state in Swift 6 mode.)
+@MainActor
+func assertThrowsAsync<T>(_ body: @MainActor () async throws -> T, file: StaticString = #filePath, line: UInt = #line, _ check: @MainActor (Error) -> Bool) async {
     do {
         _ = try await body()
         XCTFail("nothing was thrown", file: file, line: line)
@@ -222,7 +224,8 @@ func assertThrowsAsync<T>(_ body: () async throws -> T, file: StaticString = #fi
 
 /// Polls `condition` until it holds, at most `timeout` seconds (a bound, not a sleep: it
 /// returns as soon as the condition holds).
-func eventually(_ what: String, timeout: Double = 20, file: StaticString = #filePath, line: UInt = #line, _ condition: () async throws -> Bool) async throws {
+@MainActor
+func eventually(_ what: String, timeout: Double = 20, file: StaticString = #filePath, line: UInt = #line, _ condition: @MainActor () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while try await !condition() {
         if Date() > deadline {
