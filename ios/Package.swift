@@ -53,7 +53,7 @@ var targets: [Target] = [
 if hostLibrary {
     targets += [
         .testTarget(name: "VouchKitTests", dependencies: ["VouchKit"], path: "Tests/VouchKitTests"),
-        .executableTarget(name: "VouchBench", dependencies: ["VouchKit"], path: "Sources/VouchBench"),
+        .executableTarget(name: "VouchBench", dependencies: ["VouchKit", "VouchFFIFFI"], path: "Sources/VouchBench"),
     ]
 }
 

@@ -139,15 +139,12 @@ PROFILE=debug
 [ "$MODE" = bench ] && PROFILE=release
 echo "== building libvouch_ffi ($PROFILE) and vouch-server; generating the Swift bindings"
 cargo build --quiet -p vouch-server --bin vouch-server
-if [ "$PROFILE" = release ]; then
-  cargo xtask bindings swift --release --out target/bindings/swift
-else
-  # Generates the bindings into target/bindings/swift and checks the xcframework's header
-  # layout (headers/VouchFFIFFI/module.modulemap) and the package files that rely on it.
-  cargo xtask xcframework --check-layout
-fi
-# The generated Swift goes to the VouchFFI target, the C header beside the systemLibrary's
-# own module.modulemap (the generated one says `use "Darwin"`).
+# Generates the bindings into target/bindings/swift (from the debug library; the API is
+# the same in release) and checks the xcframework's header layout
+# (headers/VouchFFIFFI/module.modulemap) and the package files that rely on it.
+cargo xtask xcframework --check-layout
+# The bench measures the shipped (release) library, as the Kotlin bench does.
+[ "$PROFILE" = release ] && cargo build --quiet --release -p vouch-ffi --lib
 # Copied only when changed, so an unchanged library does not recompile the 140 KB module.
 mkdir -p ios/Sources/VouchFFI
 copy_if_changed() { cmp -s "$1" "$2" || cp "$1" "$2"; }
@@ -157,11 +154,12 @@ copy_if_changed target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/Vouc
 export VOUCH_FFI_LIB_DIR="$TARGET_DIR/$PROFILE"
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
 export LD_LIBRARY_PATH="$VOUCH_FFI_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The tests' servers and profiles live under this directory (removed at exit); a fixed
+# path, because SwiftPM rebuilds everything when its environment changes.
+RUN_TMP=$TARGET_DIR/swift/tmp
+mkdir -p "$RUN_TMP"
 # RUST_BACKTRACE=0: the panic test's backtrace would be symbolized against Swift's DWARF,
 # which takes minutes.
-# The tests' servers and profiles live under a directory of this run (removed at exit).
-RUN_TMP=$TARGET_DIR/swift/tmp # a fixed path: SwiftPM rebuilds everything when its environment changes
-mkdir -p "$RUN_TMP"
 ENVV=(TMPDIR="$RUN_TMP" VOUCH_FFI_LIB_DIR="$VOUCH_FFI_LIB_DIR" VOUCH_SERVER_BIN="$VOUCH_SERVER_BIN" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" RUST_BACKTRACE=0)
 # SwiftPM's build directory outside ios/ (under target/, with the rest of the build output).
 SCRATCH=$TARGET_DIR/swift/$PROFILE
