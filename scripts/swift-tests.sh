@@ -5,7 +5,7 @@
 # NEEDS one of:
 #   - a Swift toolchain >= 5.9 on PATH (a Mac with Xcode, or Linux with swift.org's
 #     toolchain): used as is;
-#   - otherwise Debian, as root, ~4 GB of disk and the Debian mirror: the first run makes a
+#   - otherwise Debian, as root, ~3 GB of disk and the Debian mirror: the first run makes a
 #     Debian 13 (trixie) chroot with `debootstrap --variant=minbase` and installs
 #     `swiftlang` (Swift 6.0) and `libc6-dev` inside, under
 #     ${VOUCH_SWIFT_CHROOT:-/var/cache/vouch/swift-trixie}; later runs reuse it. Swift runs
@@ -68,7 +68,7 @@ ensure_chroot() {
     apt-get update -qq
     apt-get install -y -qq debootstrap >/dev/null
   fi
-  echo "== making the Debian 13 chroot for Swift in $CHROOT (once; about 3.5 GB)"
+  echo "== making the Debian 13 chroot for Swift in $CHROOT (once: about 1.5 min and 2.6 GB)"
   local tmp=$CHROOT.tmp
   rm -rf "$tmp"
   debootstrap --variant=minbase trixie "$tmp" "$MIRROR" >"$CHROOT.debootstrap.log" 2>&1 \
