@@ -47,7 +47,7 @@ var targets: [Target] = [
         name: "VouchFFI", dependencies: ["VouchFFIFFI"], path: "Sources/VouchFFI",
         swiftSettings: swift6, linkerSettings: hostLink),
     .target(
-        name: "VouchKit", dependencies: ["VouchFFI"], path: "Sources/VouchKit",
+        name: "VouchKit", dependencies: ["VouchFFI", "VouchFFIFFI"], path: "Sources/VouchKit",
         resources: [.process("Resources")], swiftSettings: swift6),
 ]
 if hostLibrary {

@@ -80,7 +80,9 @@ final class ClientTests: XCTestCase {
         _ = try await laptop.registerDevice(name: "Laptop")
         let prompt = try await laptop.startApproval()
         let waiter = Waiter(laptop)
-        await Task.yield()
+        // One HTTP round trip to the server (no sleep): the wait is under way by then.
+        _ = try? await server.latestCode(alice)
+        XCTAssertFalse(waiter.isCompleted, "still waiting for an approver")
         waiter.task.cancel()
         do {
             _ = try await waiter.value(timeout: 5)
