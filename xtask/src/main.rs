@@ -368,3 +368,68 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory shaped like uniffi's Swift output (`--library`, module VouchFFIFFI).
+    fn generated(name: &str) -> PathBuf {
+        let dir = env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("VouchFFIFFI.h"), "#pragma once\n").unwrap();
+        std::fs::write(
+            dir.join("VouchFFIFFI.modulemap"),
+            "module VouchFFIFFI {\n    header \"VouchFFIFFI.h\"\n    export *\n    use \"Darwin\"\n}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("VouchFFI.swift"),
+            "#if canImport(VouchFFIFFI)\nimport VouchFFIFFI\n#endif\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn headers_are_laid_out_as_module_dir_with_module_modulemap() {
+        let out = generated("layout-ok");
+        let headers = out.join("headers");
+        let dir = lay_out_headers(&out, &headers).unwrap();
+        assert_eq!(dir, headers.join("VouchFFIFFI"));
+        assert!(dir.join("module.modulemap").is_file());
+        assert!(dir.join("VouchFFIFFI.h").is_file());
+        assert_eq!(
+            check_layout(&headers, &out.join("VouchFFI.swift")),
+            Vec::<String>::new()
+        );
+        let _ = std::fs::remove_dir_all(out);
+    }
+
+    #[test]
+    fn the_check_finds_what_clang_would_not() {
+        let out = generated("layout-bad");
+        let headers = out.join("headers");
+        let dir = lay_out_headers(&out, &headers).unwrap();
+        // The old layout: the generator's file name, and a module map at the top level.
+        std::fs::rename(
+            dir.join("module.modulemap"),
+            dir.join("VouchFFIFFI.modulemap"),
+        )
+        .unwrap();
+        std::fs::write(headers.join("module.modulemap"), "module X {}\n").unwrap();
+        std::fs::remove_file(dir.join("VouchFFIFFI.h")).unwrap();
+        let problems = check_layout(&headers, &out.join("VouchFFI.swift")).join("\n");
+        assert!(problems.contains("no top-level module map"), "{problems}");
+        assert!(
+            problems.contains("module.modulemap is missing"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("stray module map VouchFFIFFI.modulemap"),
+            "{problems}"
+        );
+        let _ = std::fs::remove_dir_all(out);
+    }
+}
