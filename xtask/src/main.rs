@@ -23,7 +23,16 @@ fn root() -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
-    eprintln!("+ {cmd:?}");
+    // The program and its arguments (`{cmd:?}` would also list every removed variable).
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!(
+        "+ {} {}",
+        cmd.get_program().to_string_lossy(),
+        args.join(" ")
+    );
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
