@@ -125,6 +125,13 @@ if host_swift; then
 else
   ensure_chroot
   [ "$MODE" = chroot ] && exit 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "swift-tests: running Swift in the chroot needs root (bind mounts, chroot)" >&2
+    exit 1
+  fi
+  # One run at a time in the chroot: a run's exit unmounts what it mounted.
+  exec 8>"$CHROOT.run.lock"
+  flock 8
   bind /proc
   bind /dev
   bind "$ROOT"
