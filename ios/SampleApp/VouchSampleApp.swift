@@ -1,11 +1,12 @@
 import CoreImage.CIFilterBuiltins
 import SwiftUI
-import Vouch
-import VouchFFI
+import VouchKit
 
 /// The SwiftUI sample app: the same screens as the Compose sample. Add this folder to an
-/// Xcode iOS app target that depends on the `Vouch` package (its Info.plist needs
-/// `NSFaceIDUsageDescription`: approving asks for Face ID, Touch ID or the passcode).
+/// Xcode iOS app target that depends on the `VouchKit` product of the package in `ios/`
+/// (its Info.plist needs `NSFaceIDUsageDescription`: approving asks for Face ID, Touch ID
+/// or the passcode). `VouchKit` re-exports the generated types (`DeviceInfo`,
+/// `EnrollmentState`, …), so it is the only import. Not compiled in CI (SwiftUI, UIKit).
 @main
 struct VouchSampleApp: App {
     @StateObject private var model = AppModel()
@@ -50,11 +51,22 @@ struct SignInView: View {
     @EnvironmentObject var model: AppModel
     @State private var email = "alice@acme.test"
     @State private var password = ""
+    @State private var error: String?
     var body: some View {
         Form {
             TextField("Email", text: $email)
             SecureField("Password", text: $password)
-            Button("Sign in") { Task { _ = try? await model.vouch.signIn(email: email, password: password) } }
+            if let error { Text(error).foregroundStyle(.red) }
+            Button("Sign in") {
+                Task {
+                    do {
+                        _ = try await model.vouch.signIn(email: email, password: password)
+                        error = nil
+                    } catch {
+                        self.error = UserMessage(error).text
+                    }
+                }
+            }
         }
     }
 }
@@ -79,6 +91,11 @@ struct SetupView: View {
                 if let error { Text(error).foregroundStyle(.red) }
                 Button("Verify with a trusted device") { Task { await vm.submitName(name, byEmail: false) } }
                 Button("Verify by email code") { Task { await vm.submitName(name, byEmail: true) } }
+            case .verifyIdentity(let deviceName):
+                Text("Verify your identity").font(.title)
+                Text(deviceName)
+                Button("Verify with a trusted device") { Task { await vm.verifyWithTrustedDevice() } }
+                Button("I don't have access to my trusted device") { Task { await vm.noAccessToTrustedDevice() } }
             case .verifyCode(let error, let attemptsLeft):
                 Text("Verify your device").font(.title)
                 TextField("Code", text: $code).keyboardType(.numberPad)

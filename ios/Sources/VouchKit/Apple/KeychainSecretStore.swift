@@ -1,3 +1,5 @@
+// Apple only: compiled where Security && CryptoKit exist (not on Linux).
+#if canImport(Security) && canImport(CryptoKit)
 import CryptoKit
 import Foundation
 import Security
@@ -63,3 +65,19 @@ public final class KeychainSecretStore: SecretStore, @unchecked Sendable {
         }
     }
 }
+#endif
+
+#if canImport(Security) && canImport(CryptoKit)
+extension Vouch {
+    /// Opens the profile with the Keychain as its `SecretStore` (the default on Apple).
+    public convenience init(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) throws {
+        try self.init(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
+    }
+}
+#endif

@@ -1,3 +1,5 @@
+// Apple only: compiled where LocalAuthentication exist (not on Linux).
+#if canImport(LocalAuthentication)
 import Foundation
 import LocalAuthentication
 import VouchFFI
@@ -51,3 +53,4 @@ public final class LocalAuthenticationPresence: UserPresence, @unchecked Sendabl
         func get() -> Bool { lock.withLock { confirmed } }
     }
 }
+#endif

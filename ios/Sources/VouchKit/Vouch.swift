@@ -1,5 +1,6 @@
 import Foundation
-import VouchFFI
+@_exported import VouchFFI
+import VouchFFIFFI
 
 /// The Swift face of Vouch: the generated `VouchClient` plus `AsyncStream`s fed by its
 /// listener. Mirrors the Kotlin facade (`app.vouch.Vouch`) one to one; errors are the
@@ -10,6 +11,11 @@ import VouchFFI
 /// An approval (Trust v2) is a PAKE run between two devices at once: the new device shows
 /// `ApprovalPrompt.code` and must be in `waitForApproval()` (it answers the run) while the
 /// person types that code into `approve(requestId:code:)` on a device that holds the keys.
+///
+/// The module is `VouchKit` and the type `Vouch` (`import VouchKit`, `Vouch(…)`), so the
+/// type never shadows the module; `VouchKit` re-exports the generated types (`VouchFFI`).
+/// Compiles on Linux (CI runs its tests there); the Keychain store and LocalAuthentication
+/// check are Apple-only (`Apple/`).
 public final class Vouch: @unchecked Sendable {
     /// The generated client, for calls the facade does not wrap.
     public let client: VouchClient
@@ -19,6 +25,8 @@ public final class Vouch: @unchecked Sendable {
     public var states: AsyncStream<EnrollmentState> { listener.states(current: client.state()) }
     /// "Trust this session?" requests waiting on this device.
     public var pendingRequests: AsyncStream<[PendingRequest]> { listener.pending() }
+    /// Yields whenever vaults or items changed (sync, new keys, remote edits).
+    public var vaultChanges: AsyncStream<Void> { listener.vaults() }
 
     /// Opens the profile in `profileDir`; no network. `tls` optionally pins the server's
     /// key (`sha256/…`) or adds a private CA; a refused certificate is
@@ -30,7 +38,7 @@ public final class Vouch: @unchecked Sendable {
         profileDir: String,
         serverURL: String,
         device: DeviceInfo,
-        secretStore: SecretStore = KeychainSecretStore(),
+        secretStore: SecretStore,
         tls: TlsPolicy? = nil,
         presence: UserPresence? = nil
     ) throws {
@@ -60,9 +68,19 @@ public final class Vouch: @unchecked Sendable {
     /// The open request's prompt, if any (also after a restart: show it and wait again).
     public func approvalPrompt() throws -> ApprovalPrompt? { try client.approvalPrompt() }
     /// Suspends until the request is decided, answering the approver's runs meanwhile;
-    /// cancel the `Task` to stop waiting. `.CodeUsedUp` when the code was tried three times
-    /// or is ten minutes old: offer `newCode()`.
-    public func waitForApproval() async throws -> EnrollmentState { try await client.waitForApproval() }
+    /// cancel the `Task` to stop waiting (it throws `CancellationError`, the request stays
+    /// open and `waitForApproval()` can be called again). `.CodeUsedUp` when the code was
+    /// tried three times or is ten minutes old: offer `newCode()`.
+    ///
+    /// uniffi 0.32's generated Swift async calls ignore `Task` cancellation (the Rust future
+    /// runs to its end), so this one call drives the Rust future itself and cancels it
+    /// (`RustFuture.cancellable`), as the Kotlin bindings do on coroutine cancellation.
+    public func waitForApproval() async throws -> EnrollmentState {
+        let handle = client.uniffiCloneHandle()
+        return try await RustFuture.cancellable(
+            start: { uniffi_vouch_ffi_fn_method_vouchclient_wait_for_approval(handle) },
+            lift: FfiConverterTypeEnrollmentState_lift)
+    }
     /// The person asks for a new code: the request is replaced (fresh code, three tries).
     public func newCode() async throws -> ApprovalPrompt { try await client.newCode() }
     /// Withdraws the open request (setup can start again).
@@ -90,6 +108,11 @@ public final class Vouch: @unchecked Sendable {
         try await client.putItem(vaultId: vaultId, itemId: itemId, value: value)
     }
     public func getItem(vaultId: String, itemId: String) throws -> Data? { try client.getItem(vaultId: vaultId, itemId: itemId) }
+    public func listItems(vaultId: String) throws -> [ItemInfo] { try client.listItems(vaultId: vaultId) }
+    public func deleteItem(vaultId: String, itemId: String) async throws -> ItemInfo {
+        try await client.deleteItem(vaultId: vaultId, itemId: itemId)
+    }
+    public func queuedOperations() throws -> UInt64 { try client.queuedOperations() }
     public func sync() async throws -> SyncReport { try await client.sync() }
     /// Runs the event loop until the device is no longer trusted.
     public func runEvents() async throws { try await client.runEvents() }
@@ -100,6 +123,8 @@ final class StreamListener: VouchListener, @unchecked Sendable {
     private let lock = NSLock()
     private var stateContinuations: [UUID: AsyncStream<EnrollmentState>.Continuation] = [:]
     private var pendingContinuations: [UUID: AsyncStream<[PendingRequest]>.Continuation] = [:]
+    private var vaultContinuations: [UUID: AsyncStream<Void>.Continuation] = [:]
+    private var lastPending: [PendingRequest]?
 
     func states(current: EnrollmentState) -> AsyncStream<EnrollmentState> {
         AsyncStream { continuation in
@@ -110,10 +135,14 @@ final class StreamListener: VouchListener, @unchecked Sendable {
         }
     }
 
+    /// Yields the last list seen (if any) first, then every change.
     func pending() -> AsyncStream<[PendingRequest]> {
         AsyncStream { continuation in
             let id = UUID()
-            lock.withLock { pendingContinuations[id] = continuation }
+            lock.withLock {
+                if let lastPending { continuation.yield(lastPending) }
+                pendingContinuations[id] = continuation
+            }
             continuation.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.pendingContinuations.removeValue(forKey: id) } }
         }
     }
@@ -122,9 +151,22 @@ final class StreamListener: VouchListener, @unchecked Sendable {
         lock.withLock { stateContinuations.values.forEach { $0.yield(state) } }
     }
 
-    func onPendingRequestsChanged(pending: [PendingRequest]) {
-        lock.withLock { pendingContinuations.values.forEach { $0.yield(pending) } }
+    func vaults() -> AsyncStream<Void> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let id = UUID()
+            lock.withLock { vaultContinuations[id] = continuation }
+            continuation.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.vaultContinuations.removeValue(forKey: id) } }
+        }
     }
 
-    func onVaultsChanged() {}
+    func onPendingRequestsChanged(pending: [PendingRequest]) {
+        lock.withLock {
+            lastPending = pending
+            pendingContinuations.values.forEach { $0.yield(pending) }
+        }
+    }
+
+    func onVaultsChanged() {
+        lock.withLock { vaultContinuations.values.forEach { $0.yield(()) } }
+    }
 }

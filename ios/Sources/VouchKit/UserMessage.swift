@@ -1,0 +1,94 @@
+import Foundation
+import VouchFFI
+
+/// What a screen says about a failure: a stable key for `Localizable.strings`
+/// (`VouchKit/Resources/<lang>.lproj`) and its English text, for every `VouchError` case
+/// (issue 14: errors people can read, never uniffi's field dump). Apps show `text`, or look
+/// `key` up in their own strings; arguments (attempts left, seconds) are in `arguments`.
+public struct UserMessage: Equatable, Sendable {
+    public let key: String
+    public let arguments: [String]
+    /// The localized text (English when the app has no translation).
+    public var text: String {
+        let format = Bundle.module.localizedString(forKey: key, value: Self.english[key] ?? key, table: nil)
+        var out = format
+        for (i, a) in arguments.enumerated() { out = out.replacingOccurrences(of: "{\(i)}", with: a) }
+        return out
+    }
+
+    public init(key: String, arguments: [String] = []) {
+        self.key = key
+        self.arguments = arguments
+    }
+
+    /// The message for any error a Vouch call throws.
+    public init(_ error: Error) {
+        guard let e = error as? VouchError else {
+            self.init(key: error is CancellationError ? "error.cancelled" : "error.unexpected")
+            return
+        }
+        switch e {
+        case .Offline: self.init(key: "error.offline")
+        case .WrongCode(let attemptsLeft): self.init(key: "error.wrong_code", arguments: ["\(attemptsLeft)"])
+        case .CodeExpired: self.init(key: "error.code_expired")
+        case .CodeLocked: self.init(key: "error.code_locked")
+        case .TooManyRequests(let secs): self.init(key: "error.too_many_requests", arguments: ["\(secs)"])
+        case .DeviceLimitReached: self.init(key: "error.device_limit_reached")
+        case .DeviceNameTaken: self.init(key: "error.device_name_taken")
+        case .InvalidCredentials: self.init(key: "error.invalid_credentials")
+        case .CodeMismatch: self.init(key: "error.code_mismatch")
+        case .NoAnswer: self.init(key: "error.no_answer")
+        case .CodeUsedUp: self.init(key: "error.code_used_up")
+        case .UserPresenceRequired: self.init(key: "error.user_presence_required")
+        case .ApprovalFailed: self.init(key: "error.approval_failed")
+        case .InvalidQrCode: self.init(key: "error.invalid_qr_code")
+        case .KeyHolderRequired: self.init(key: "error.key_holder_required")
+        case .KeyConflict: self.init(key: "error.key_conflict")
+        case .AlreadyDecided: self.init(key: "error.already_decided")
+        case .RequestExpired: self.init(key: "error.request_expired")
+        case .DeviceWiped: self.init(key: "error.device_wiped")
+        case .InvalidState: self.init(key: "error.invalid_state")
+        case .UntrustedCertificate: self.init(key: "error.untrusted_certificate")
+        case .CertificatePinMismatch: self.init(key: "error.certificate_pin_mismatch")
+        case .InvalidInput: self.init(key: "error.invalid_input")
+        case .Server: self.init(key: "error.server")
+        case .KeyStore: self.init(key: "error.key_store")
+        case .Storage: self.init(key: "error.storage")
+        case .Internal: self.init(key: "error.internal")
+        }
+    }
+
+    /// English, also the fallback when a key is missing from `Localizable.strings`.
+    static let english: [String: String] = [
+        "error.offline": "You are offline.",
+        "error.wrong_code": "Wrong code. {0} attempt(s) left.",
+        "error.code_expired": "This code expired. Ask for a new one.",
+        "error.code_locked": "Too many wrong codes. Code verification is locked for your account; contact your admin.",
+        "error.too_many_requests": "Too many tries. Try again in {0} s.",
+        "error.device_limit_reached": "You have the maximum number of devices. Disable one from a web device first.",
+        "error.device_name_taken": "Another of your devices already has this name.",
+        "error.invalid_credentials": "Wrong email or password.",
+        "error.code_mismatch": "The code does not match the one on the new device. Check it and try again.",
+        "error.no_answer": "The new device did not answer. Is it still showing the code?",
+        "error.code_used_up": "This code can no longer be used. Ask for a new code on the new device.",
+        "error.user_presence_required": "Approving needs Face ID, Touch ID or your passcode.",
+        "error.approval_failed": "The approval could not be completed on this device; start again.",
+        "error.invalid_qr_code": "This QR code does not belong to this request.",
+        "error.key_holder_required": "Only a device that holds your vault keys can do this.",
+        "error.key_conflict": "A different key for a vault this device already holds was refused.",
+        "error.already_decided": "This request was already decided.",
+        "error.request_expired": "This request expired.",
+        "error.device_wiped": "This device was disabled and its data removed.",
+        "error.invalid_state": "This is not possible right now.",
+        "error.untrusted_certificate": "The server's certificate is not trusted.",
+        "error.certificate_pin_mismatch": "The server's certificate does not match the pinned key. The connection may be intercepted.",
+        "error.invalid_input": "Check what you entered.",
+        "error.server": "The server refused the request.",
+        "error.key_store": "The device's key store could not be used.",
+        "error.storage": "The local data could not be read or written.",
+        "error.internal": "Something went wrong.",
+        "error.cancelled": "Cancelled.",
+        "approval.code_is_six_digits": "The code is six digits.",
+        "error.unexpected": "Something went wrong.",
+    ]
+}

@@ -1,0 +1,272 @@
+import Foundation
+import VouchKit
+import XCTest
+
+/// The view models' state machines on the main actor, against a real server (mirrors the
+/// Kotlin view-model tests, plus resume from every saved state).
+@MainActor
+final class ViewModelTests: XCTestCase {
+    func testSetupWalksTheScreensInOrderWithApproval() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        let laptop = try openVouch(server, kind: .web)
+        try await enrollByEmail(phone, server)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: laptop)
+        var screens: [SetupScreen] = []
+        let stream = vm.screens
+        let reader = Task { @MainActor in for await s in stream { screens.append(s) } }
+        await Task.yield()
+        vm.start()
+        XCTAssertEqual(vm.screen, .nameDevice(suggested: try laptop.defaultDeviceName(), error: nil))
+        await vm.submitName("My laptop", byEmail: false)
+        guard case let .waitingForApproval(code, qr, runsLeft, purpose, codeUsedUp) = vm.screen else { return XCTFail("\(vm.screen)") }
+        XCTAssertTrue(isGroupedCode(code))
+        XCTAssertTrue(qr.hasPrefix("VOUCH2:"))
+        XCTAssertEqual(runsLeft, 3)
+        XCTAssertEqual(purpose, .enroll)
+        XCTAssertFalse(codeUsedUp)
+        let awaited1 = try await phone.refreshPendingRequests().first?.requestId
+        let requestId = try XCTUnwrap(awaited1)
+        try await phone.approve(requestId: requestId, code: code)
+        try await eventually("Trusted") { vm.screen == .trusted }
+        try await eventually("the reader saw Trusted") { screens.last == .trusted }
+        reader.cancel()
+        let kinds = screens.map { String(String(describing: $0).prefix { $0 != "(" }) }
+        var distinct: [String] = []
+        for k in kinds where distinct.last != k { distinct.append(k) }
+        XCTAssertEqual(distinct, ["start", "nameDevice", "waitingForApproval", "trusted"])
+    }
+
+    func testSetupRemindMeLaterAndTheEmailPathWithWrongCodes() async throws {
+        let server = try TestServer()
+        let v = try openVouch(server)
+        _ = try await v.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: v)
+        await vm.remindMeLater()
+        XCTAssertEqual(vm.screen, .notSecure)
+        guard case .untrusted(_, true) = v.state else { return XCTFail("\(v.state)") }
+        vm.start()
+        await vm.submitName(" ", byEmail: true)
+        guard case .nameDevice(_, let error) = vm.screen, error != nil else { return XCTFail("\(vm.screen)") }
+        await vm.submitName("Phone", byEmail: true)
+        XCTAssertEqual(vm.screen, .verifyCode(error: nil, attemptsLeft: nil))
+        let code = try await server.latestCode(alice)
+        await vm.submitCode(code == "000000" ? "111111" : "000000")
+        XCTAssertEqual(vm.screen, .verifyCode(error: "Wrong code", attemptsLeft: 4))
+        await vm.submitCode("999999x")
+        guard case .verifyCode(let e, _) = vm.screen, e != nil else { return XCTFail("\(vm.screen)") }
+        await vm.submitCode(code)
+        XCTAssertEqual(vm.screen, .trusted)
+    }
+
+    func testSetupShowsAnExpiredEmailCode() async throws {
+        let server = try TestServer()
+        let v = try openVouch(server)
+        _ = try await v.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: v)
+        vm.start()
+        await vm.submitName("Phone", byEmail: true)
+        let code = try await server.latestCode(alice)
+        try await server.advanceClock(seconds: 301)
+        await vm.submitCode(code)
+        XCTAssertEqual(vm.screen, .verifyCode(error: UserMessage(key: "error.code_expired").text, attemptsLeft: nil))
+    }
+
+    func testSetupDeniedAndNoAccessToTrustedDevice() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        // "I don't have access to my trusted device" while waiting: email code instead.
+        let tablet = try openVouch(server)
+        _ = try await tablet.signIn(email: alice, password: password)
+        let switching = SetupViewModel(vouch: tablet)
+        switching.start()
+        await switching.submitName("Tablet", byEmail: false)
+        guard case .waitingForApproval = switching.screen else { return XCTFail("\(switching.screen)") }
+        await switching.noAccessToTrustedDevice()
+        XCTAssertEqual(switching.screen, .verifyCode(error: nil, attemptsLeft: nil))
+        // Denied by the trusted phone.
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: laptop)
+        vm.start()
+        await vm.submitName("Laptop", byEmail: false)
+        let requestId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
+        _ = try await phone.refreshPendingRequests()
+        try await phone.deny(requestId: requestId)
+        try await eventually("denied") { vm.screen == .failed("This device was denied") }
+    }
+
+    func testSetupShowsAnExpiredRequest() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: laptop)
+        vm.start()
+        await vm.submitName("Laptop", byEmail: false)
+        guard case .waitingForApproval = vm.screen else { return XCTFail("\(vm.screen)") }
+        try await server.advanceClock(seconds: 601)
+        try await eventually("expired") { vm.screen == .failed("The request expired") }
+        // After a restart the saved state says the same.
+        let again = SetupViewModel(vouch: laptop)
+        again.resume()
+        XCTAssertEqual(again.screen, .failed("The request expired"))
+    }
+
+    func testSetupCodeUsedUpThenGetANewCode() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: laptop)
+        vm.start()
+        await vm.submitName("Laptop", byEmail: false)
+        guard case let .waitingForApproval(code, _, _, _, _) = vm.screen else { return XCTFail("\(vm.screen)") }
+        let requestId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
+        _ = try await phone.refreshPendingRequests()
+        for _ in 0..<3 { try? await phone.approve(requestId: requestId, code: mistype(code)) }
+        try await eventually("code used up") {
+            if case .waitingForApproval(_, _, 0, _, true) = vm.screen { return true }
+            return false
+        }
+        await vm.newCode()
+        guard case let .waitingForApproval(fresh, _, 3, _, false) = vm.screen else { return XCTFail("\(vm.screen)") }
+        let newId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
+        _ = try await phone.refreshPendingRequests()
+        try await phone.approve(requestId: newId, code: fresh)
+        try await eventually("Trusted") { vm.screen == .trusted }
+    }
+
+    func testAnEmailOnlyDeviceAsksForKeysAndTheApproverScreenFlagsIt() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        let laptop = try openVouch(server, kind: .web)
+        try await enrollByEmail(phone, server)
+        let vault = try await phone.createVault(name: "Personal")
+        let item = try await phone.putItem(vaultId: vault.id, value: Data("pin 4711".utf8))
+        // "I don't have access to my trusted device": email makes it email-only.
+        try await enrollByEmail(laptop, server)
+        XCTAssertEqual(laptop.state.tier, .emailOnly)
+        await assertThrowsAsync({ try await laptop.refreshPendingRequests() }) {
+            if case VouchError.KeyHolderRequired = $0 { return true }
+            return false
+        }
+        let setup = SetupViewModel(vouch: laptop)
+        await setup.askForKeys()
+        guard case let .waitingForApproval(code, _, 3, .shareKeys, false) = setup.screen else { return XCTFail("\(setup.screen)") }
+        let requestId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
+
+        let approvals = ApprovalViewModel(vouch: phone)
+        await approvals.refresh()
+        await approvals.open(requestId: requestId)
+        let screen = try XCTUnwrap(approvals.selected)
+        XCTAssertEqual(screen.warning, Vouch.approverWarning())
+        XCTAssertTrue(screen.warning.contains("Nobody from Vouch"))
+        XCTAssertTrue(screen.emailOnly, "an email-only requester is flagged")
+        XCTAssertFalse(screen.otherNetwork)
+        XCTAssertEqual(screen.request.purpose, .shareKeys)
+        // A mistyped code is told apart from a lost connection.
+        await approvals.approve(code: mistype(code))
+        let refused = try XCTUnwrap(approvals.selected)
+        XCTAssertFalse(refused.approved)
+        XCTAssertFalse(refused.waitingForDevice)
+        XCTAssertEqual(refused.errorKey, "error.code_mismatch")
+        XCTAssertTrue(refused.error?.contains("does not match") == true, "\(String(describing: refused.error))")
+        await approvals.approve(code: "12")
+        XCTAssertEqual(approvals.selected?.errorKey, "approval.code_is_six_digits")
+        await approvals.approve(code: code)
+        XCTAssertEqual(approvals.selected?.approved, true)
+        XCTAssertNil(approvals.selected?.error)
+        try await eventually("Trusted") { setup.screen == .trusted }
+        XCTAssertEqual(laptop.state.tier, .keyHolder)
+        _ = try await laptop.sync()
+        XCTAssertEqual(try laptop.getItem(vaultId: vault.id, itemId: item.itemId), Data("pin 4711".utf8))
+        approvals.close()
+        XCTAssertNil(approvals.selected)
+    }
+
+    func testTheApprovalListFollowsTheStreamAndDenyClosesTheScreen() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let approvals = ApprovalViewModel(vouch: phone)
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        _ = try await laptop.registerDevice(name: "Laptop")
+        let prompt = try await laptop.startApproval()
+        _ = try await phone.refreshPendingRequests() // the listener feeds the list
+        try await eventually("the request listed") { approvals.requests.map(\.requestId) == [prompt.requestId] }
+        await approvals.open(requestId: prompt.requestId)
+        XCTAssertEqual(approvals.selected?.request.deviceName, "Laptop")
+        await approvals.deny()
+        XCTAssertNil(approvals.selected, "deny closes the screen")
+        guard case .denied = try await Waiter(laptop).value() else { return XCTFail("not denied") }
+        // A request that is gone: opening it shows nothing; deciding it again is refused.
+        await approvals.open(requestId: "00000000-0000-0000-0000-000000000000")
+        XCTAssertNil(approvals.selected)
+    }
+
+    func testResumeFromEverySavedStateAfterReopeningTheProfile() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let store = MemorySecretStore()
+        let profile = tempProfile()
+        func reopened() throws -> (Vouch, SetupViewModel) {
+            let v = try openVouch(server, kind: .web, store: store, profile: profile)
+            let vm = SetupViewModel(vouch: v)
+            vm.resume()
+            return (v, vm)
+        }
+        // Signed out.
+        XCTAssertEqual(try reopened().1.screen, .start)
+        // Untrusted, reminded later: the not-secure banner after a restart too.
+        do {
+            let v = try openVouch(server, kind: .web, store: store, profile: profile)
+            _ = try await v.signIn(email: alice, password: password)
+            XCTAssertEqual(try reopened().1.screen, .start)
+            _ = try await v.remindMeLater()
+        }
+        XCTAssertEqual(try reopened().1.screen, .notSecure)
+        // Registered, nothing started: "Verify your identity".
+        do {
+            let v = try openVouch(server, kind: .web, store: store, profile: profile)
+            _ = try await v.registerDevice(name: "Laptop")
+        }
+        XCTAssertEqual(try reopened().1.screen, .verifyIdentity(deviceName: "Laptop"))
+        // Waiting for approval: the same code again after a restart, and the wait resumes.
+        let code: String
+        do {
+            let (_, vm) = try reopened()
+            await vm.verifyWithTrustedDevice()
+            guard case let .waitingForApproval(shown, _, 3, .enroll, false) = vm.screen else { return XCTFail("\(vm.screen)") }
+            code = shown
+            vm.stopWaiting() // the app is closed
+        }
+        let (v, resumed) = try reopened()
+        guard case .waitingForApproval(code, _, 3, .enroll, false) = resumed.screen else { return XCTFail("\(resumed.screen)") }
+        let requestId = try XCTUnwrap(try v.approvalPrompt()?.requestId)
+        _ = try await phone.refreshPendingRequests()
+        try await phone.approve(requestId: requestId, code: code)
+        try await eventually("Trusted after resume") { resumed.screen == .trusted }
+        // Waiting for an email code, on another profile.
+        let emailStore = MemorySecretStore()
+        let emailProfile = tempProfile()
+        do {
+            let other = try openVouch(server, kind: .web, store: emailStore, profile: emailProfile)
+            _ = try await other.signIn(email: alice, password: password)
+            _ = try await other.registerDevice(name: "Desk")
+            _ = try await other.requestEmailCode()
+        }
+        let emailVM = SetupViewModel(vouch: try openVouch(server, kind: .web, store: emailStore, profile: emailProfile))
+        emailVM.resume()
+        XCTAssertEqual(emailVM.screen, .verifyCode(error: nil, attemptsLeft: nil))
+        await emailVM.submitCode(try await server.latestCode(alice))
+        XCTAssertEqual(emailVM.screen, .trusted)
+        XCTAssertEqual(try reopened().1.screen, .trusted)
+    }
+}
