@@ -28,10 +28,10 @@ impl Out {
 pub fn line(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 
@@ -110,10 +110,10 @@ pub fn state_line(s: &EnrollmentState) -> String {
 pub fn bytes(bytes: &[u8]) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 
@@ -146,27 +146,6 @@ fn qr_for(text: &str, terminal: bool) -> String {
         .map(|l| format!("\x1b[30;107m{l}\x1b[0m"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    /// The dark modules are the drawn ones, and the colours are explicit on a terminal
-    /// (the code used to be drawn inverted: it scanned on dark themes only).
-    #[test]
-    fn the_qr_code_is_dark_on_light() {
-        let plain = super::qr_for("VOUCH2:test", false);
-        // The finder pattern's top-left corner (after the 4-module quiet zone) is dark:
-        // the first drawn line past the quiet zone starts with spaces, then full blocks.
-        let row = plain.lines().nth(2).unwrap();
-        assert!(row.starts_with("    "), "{row:?}");
-        assert!(row.chars().nth(4).is_some_and(|c| c != ' '), "{row:?}");
-        let coloured = super::qr_for("VOUCH2:test", true);
-        assert!(
-            coloured
-                .lines()
-                .all(|l| l.starts_with("\x1b[30;107m") && l.ends_with("\x1b[0m"))
-        );
-    }
 }
 
 pub fn prompt_json(p: &ApprovalPrompt) -> Value {
@@ -253,4 +232,25 @@ pub fn device_human(d: &Device) -> String {
 
 pub fn vault_json(v: &VaultInfo) -> Value {
     json!({"id": v.id, "name": v.name, "has_key": v.has_key})
+}
+
+#[cfg(test)]
+mod tests {
+    /// The dark modules are the drawn ones, and the colours are explicit on a terminal
+    /// (the code used to be drawn inverted: it scanned on dark themes only).
+    #[test]
+    fn the_qr_code_is_dark_on_light() {
+        let plain = super::qr_for("VOUCH2:test", false);
+        // The finder pattern's top-left corner (after the 4-module quiet zone) is dark:
+        // the first drawn line past the quiet zone starts with spaces, then full blocks.
+        let row = plain.lines().nth(2).unwrap();
+        assert!(row.starts_with("    "), "{row:?}");
+        assert!(row.chars().nth(4).is_some_and(|c| c != ' '), "{row:?}");
+        let coloured = super::qr_for("VOUCH2:test", true);
+        assert!(
+            coloured
+                .lines()
+                .all(|l| l.starts_with("\x1b[30;107m") && l.ends_with("\x1b[0m"))
+        );
+    }
 }
