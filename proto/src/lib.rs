@@ -30,7 +30,7 @@ pub use names::{
     validate_vault_name,
 };
 #[cfg(feature = "names")]
-pub use names::{canonical_device_name, display_text, name_skeleton};
+pub use names::{canonical_device_name, display_text, name_keys};
 pub use types::*;
 
 /// A point in time on the wire (RFC 3339, UTC).

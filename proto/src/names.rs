@@ -11,6 +11,9 @@ pub enum NameError {
     TooLong,
     /// Contains a control character or a bidirectional override/isolate character.
     ForbiddenCharacter,
+    /// Mixes scripts the way look-alikes do (Latin with Cyrillic, a Thai mark after Latin
+    /// letters…): UTS #39 "highly restrictive" at most.
+    MixedScripts,
 }
 
 impl std::fmt::Display for NameError {
@@ -19,8 +22,9 @@ impl std::fmt::Display for NameError {
             Self::Empty => "device name is empty",
             Self::TooLong => "device name is longer than 64 characters",
             Self::ForbiddenCharacter => {
-                "device name contains a control or bidirectional-override character"
+                "device names use letters, digits, spaces and common punctuation"
             }
+            Self::MixedScripts => "device name mixes writing systems the way look-alikes do",
         })
     }
 }
@@ -59,23 +63,44 @@ pub fn normalize_name(name: &str) -> String {
 #[cfg(feature = "names")]
 pub fn canonical_device_name(name: &str) -> Result<String, NameError> {
     use unicode_normalization::UnicodeNormalization;
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
     let valid = validate_device_name(name)?;
     let nfkc: String = valid.nfkc().collect();
-    if nfkc.chars().any(invisible) {
+    if nfkc.chars().any(|c| invisible(c) || !shown_char(c)) {
         return Err(NameError::ForbiddenCharacter);
+    }
+    let letters: String = nfkc
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation() && !c.is_whitespace() && *c != '\u{2019}')
+        .collect();
+    if !letters
+        .as_str()
+        .check_restriction_level(RestrictionLevel::HighlyRestrictive)
+    {
+        return Err(NameError::MixedScripts);
     }
     let name = nfkc.split_whitespace().collect::<Vec<_>>().join(" ");
     validate_device_name(&name).map(str::to_owned)
 }
 
-/// Text other people are shown beside a name (a device's platform): NFKC, without
-/// control, bidirectional or invisible characters, at most `max` characters.
+/// A character a name or platform text may show: ASCII letters, digits, punctuation and
+/// space, the typographic apostrophe, and what UTS #39 allows in identifiers (letters
+/// and marks of scripts in common use — not symbols, Braille blanks or joiners).
+#[cfg(feature = "names")]
+fn shown_char(c: char) -> bool {
+    use unicode_security::GeneralSecurityProfile;
+    c.is_ascii_graphic() || c == ' ' || c == '\u{2019}' || c.identifier_allowed()
+}
+
+/// Text other people are shown beside a name (a device's platform): NFKC, only the
+/// characters a name may show, at most `max` characters.
 #[cfg(feature = "names")]
 pub fn display_text(text: &str, max: usize) -> String {
     use unicode_normalization::UnicodeNormalization;
     let clean: String = text
         .nfkc()
-        .filter(|c| !forbidden(*c) && !invisible(*c))
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !forbidden(*c) && !invisible(*c) && shown_char(*c))
         .collect();
     clean
         .split_whitespace()
@@ -86,14 +111,16 @@ pub fn display_text(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// The uniqueness key of a canonical name: its UTS #39 skeleton, case-folded, so names
-/// that look alike ("аlice" with a Cyrillic а, "Cafe\u{301}" and "Café", "m" and "rn")
-/// collide.
+/// The two uniqueness keys of a canonical name: UTS #39 skeletons of the case-folded name
+/// and of the name as typed, case-folded after. Two names collide when any key of one
+/// equals any key of the other: "аlice" (Cyrillic а), "ALICE", "AIice" (capital I for l),
+/// "Cafe\u{301}" and "Café" all collide with "alice"/"Café".
 #[cfg(feature = "names")]
-pub fn name_skeleton(name: &str) -> String {
-    let folded = normalize_name(name);
-    let skeleton: String = unicode_security::confusable_detection::skeleton(&folded).collect();
-    skeleton.to_lowercase()
+pub fn name_keys(name: &str) -> [String; 2] {
+    use unicode_security::confusable_detection::skeleton;
+    let folded: String = skeleton(&normalize_name(name)).collect();
+    let typed: String = skeleton(name.trim()).collect();
+    [folded.to_lowercase(), typed.to_lowercase()]
 }
 
 #[cfg(feature = "names")]
@@ -145,30 +172,49 @@ pub fn default_device_name(username: &str, device: &str, os: &str, app: &str) ->
 mod tests {
     #[cfg(feature = "names")]
     #[test]
-    fn look_alike_names_share_a_skeleton() {
-        use super::{canonical_device_name as canon, name_skeleton as key};
-        let base = key(&canon("Alice's phone").unwrap());
+    fn look_alike_names_share_a_key() {
+        use super::{canonical_device_name as canon, name_keys};
+        // Refused outright (mixed scripts) or colliding: either way not a second name.
+        let collide = |a: &str, b: &str| match (canon(a), canon(b)) {
+            (Ok(a), Ok(b)) => name_keys(&a).iter().any(|k| name_keys(&b).contains(k)),
+            _ => true,
+        };
+        assert!(canon("Alice's phone").is_ok());
         for twin in [
             "\u{410}lice's phone",
             "ALICE'S PHONE",
+            "AIice's phone",
             "alice's  phone",
             "ａｌｉｃｅ's phone",
+            "Alice\u{2019}s phone",
         ] {
-            assert_eq!(key(&canon(twin).unwrap()), base, "{twin:?}");
+            assert!(collide("Alice's phone", twin), "{twin:?}");
+            assert!(collide(twin, "Alice's phone"), "{twin:?} (other order)");
         }
-        assert_eq!(
-            key(&canon("Cafe\u{301}").unwrap()),
-            key(&canon("Caf\u{e9}").unwrap())
-        );
+        assert!(collide("Cafe\u{301}", "Caf\u{e9}"));
         for hidden in [
             "alice\u{200B}'s phone",
             "phone\u{2028}x",
             "a\u{FEFF}b",
             "x\u{202E}y",
+            "Alice Phone \u{2800}",
+            "Alice\u{34F}Phone",
+            "\u{13AA}lice",
+            "Alice Phone\u{E47}",
+            "Alice \u{1D159}",
         ] {
             assert!(canon(hidden).is_err(), "{hidden:?}");
         }
-        assert_ne!(key(&canon("laptop").unwrap()), base);
+        assert!(!collide("laptop", "Alice's phone"));
+        // Real names in one script (or Latin with Han/Kana) pass.
+        for ok in [
+            "Алиса телефон",
+            "山田のiPhone",
+            "José's Pixel 8",
+            "Zoë (work)",
+        ] {
+            assert!(canon(ok).is_ok(), "{ok:?}");
+        }
     }
 
     use super::*;

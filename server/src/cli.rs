@@ -39,6 +39,13 @@ struct Cli {
     /// serve GET /v1/dev/outbox and POST /v1/dev/clock.
     #[arg(long, env = "VOUCH_DEV")]
     dev: bool,
+    /// Connections served at once.
+    #[arg(long, env = "VOUCH_MAX_CONNECTIONS", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Connections from one client address (default: a quarter of --max-connections;
+    /// behind a reverse proxy every client has the proxy's address, so raise it there).
+    #[arg(long, env = "VOUCH_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
     /// With --dev, allow a non-loopback --listen address (refused otherwise).
     #[arg(long, requires = "dev")]
     dev_allow_remote: bool,
@@ -226,6 +233,10 @@ pub fn run() -> ExitCode {
     settings.approval_rate_limit = cli.approval_rate;
     settings.dev = cli.dev;
     settings.dev_allow_remote = cli.dev_allow_remote;
+    settings.max_connections = cli.max_connections;
+    settings.max_connections_per_address = cli
+        .max_connections_per_address
+        .unwrap_or(cli.max_connections / 4);
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
     let summary = Summary {

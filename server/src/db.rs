@@ -190,36 +190,58 @@ CREATE TABLE approval_runs (
 CREATE INDEX approval_runs_request ON approval_runs(request_id);
 "#,
     r#"
--- Device-name keys are UTS #39 skeletons from here on (look-alike names collide); the
--- keys of existing devices are recomputed in Rust right after this step
--- (`rekey_device_names`).
-SELECT 1;
+-- Device-name keys are UTS #39 skeletons from here on (look-alike names collide): two
+-- per device (`vouch_proto::name_keys`), recomputed in Rust for existing devices right
+-- after this step (`rekey_device_names`).
+ALTER TABLE devices ADD COLUMN name_key2 TEXT NOT NULL DEFAULT '';
+-- Addresses a user signed in from: the per-email ceiling of wrong passwords (guessing
+-- spread over many addresses) does not lock the owner out at an address of theirs.
+CREATE TABLE login_known (
+    email       TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    last_ok_at  INTEGER NOT NULL,   -- unix milliseconds
+    PRIMARY KEY (email, address)
+) STRICT;
+-- Old failure counts are pruned on every attempt.
+CREATE INDEX login_failures_time ON login_failures(last_at);
 "#,
 ];
 
 /// The schema step after which device-name keys are skeletons.
 const SKELETON_KEYS_STEP: usize = 5;
 
-/// Recomputes every device's name key as the skeleton of its name. Two live devices of a
-/// user whose names only now collide keep distinct keys (the later one's is suffixed with
-/// its id), so the migration never fails; new names are checked strictly.
+/// Recomputes every device's two name keys from its name. Two live devices of a user
+/// whose names only now collide keep distinct keys (the later one's are suffixed with its
+/// id), so the migration never fails; new names are checked strictly.
 fn rekey_device_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let rows: Vec<(String, String, String, String)> = tx
         .prepare("SELECT id, user_id, name, status FROM devices ORDER BY created_at, id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
-    tx.execute("UPDATE devices SET name_key = 'rekey:' || id", [])?;
+    tx.execute(
+        "UPDATE devices SET name_key = 'rekey:' || id, name_key2 = ''",
+        [],
+    )?;
     let mut live = std::collections::HashSet::new();
     for (id, user, name, status) in rows {
-        let mut key = vouch_proto::name_skeleton(&name);
+        let mut keys = vouch_proto::name_keys(&name);
         let is_live = status == "pending" || status == "trusted";
-        if is_live && !live.insert((user.clone(), key.clone())) {
+        if is_live
+            && keys
+                .iter()
+                .any(|k| live.contains(&(user.clone(), k.clone())))
+        {
             log::warn!("device {id}: its name looks like another live device's; kept apart");
-            key = format!("{key}\u{0}{id}");
+            keys = keys.map(|k| format!("{k}\u{0}{id}"));
+        }
+        if is_live {
+            for k in &keys {
+                live.insert((user.clone(), k.clone()));
+            }
         }
         tx.execute(
-            "UPDATE devices SET name_key = ?2 WHERE id = ?1",
-            rusqlite::params![id, key],
+            "UPDATE devices SET name_key = ?2, name_key2 = ?3 WHERE id = ?1",
+            rusqlite::params![id, keys[0], keys[1]],
         )?;
     }
     Ok(())
@@ -426,13 +448,12 @@ impl Db {
     /// (pages are copied in steps; the server keeps serving in between). `dest` is
     /// created 0600 and must not exist yet.
     pub fn backup_to(&self, dest: &Path) -> Result<(), OpenError> {
-        if dest.exists() {
-            return Err(OpenError::at(
-                dest,
-                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the backup file exists"),
-            ));
-        }
-        crate::files::private_file(dest).map_err(|e| OpenError::at(dest, e))?;
+        // create_new: an existing file — or a symlink, dangling or not — is refused.
+        crate::files::private_options()
+            .write(true)
+            .create_new(true)
+            .open(dest)
+            .map_err(|e| OpenError::at(dest, e))?;
         let mut out = Connection::open(dest)?;
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;

@@ -19,6 +19,7 @@ mod model;
 mod password;
 mod routes;
 pub mod seed;
+mod serve;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -57,6 +58,11 @@ pub struct Settings {
     pub approval_rate_limit: u32,
     /// Seed the dev workspace and serve `GET /v1/dev/outbox`.
     pub dev: bool,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Of those, from one client address (behind a reverse proxy every client has the
+    /// proxy's address: set it to `max_connections` there).
+    pub max_connections_per_address: usize,
     /// With `dev`, listen on a non-loopback address too (refused otherwise: the dev
     /// workspace has known passwords and serves its mail).
     pub dev_allow_remote: bool,
@@ -79,6 +85,8 @@ impl Settings {
             device_limit: DEFAULT_DEVICE_LIMIT,
             approval_rate_limit: vouch_proto::APPROVAL_REQUESTS_PER_WINDOW,
             dev: false,
+            max_connections: serve::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: serve::DEFAULT_MAX_CONNECTIONS / 4,
             dev_allow_remote: false,
             smtp_url: None,
             mail_from: "Vouch <no-reply@vouch.invalid>".into(),
@@ -279,6 +287,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
             .map_err(|_| StartError::Seed)?
             .map_err(|_| StartError::Seed)?;
     }
+    if let Some(url) = &settings.smtp_url {
+        refuse_plaintext_smtp_credentials(url)?;
+    }
     let mailer = match &settings.smtp_url {
         Some(url) => Mailer::Smtp {
             transport: Box::new(
@@ -311,26 +322,40 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     let (router, _) = app(state.clone());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let shutdown_state = state.clone();
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
+    let max_connections = state.settings.max_connections;
+    let per_address = state.settings.max_connections_per_address;
+    let task = tokio::spawn(serve::serve(
+        listener,
+        router,
+        max_connections,
+        per_address,
+        stop_rx,
+        move || {
             // Wake event streams so they notice the shutdown and end.
             shutdown_state.db.hub().stop();
-        });
-        if let Err(e) = serve.await {
-            log::error!("server stopped: {e}");
-        }
-    });
+        },
+    ));
     Ok(RunningServer {
         addr,
         stop: Some(stop_tx),
         task,
         _lock: lock,
     })
+}
+
+/// A password in an `smtp://` URL without `?tls=required` would cross the network in
+/// the clear (`AUTH PLAIN` without STARTTLS): refused; use `smtps://` or require STARTTLS.
+fn refuse_plaintext_smtp_credentials(url: &str) -> Result<(), StartError> {
+    let parsed = url::Url::parse(url).map_err(|e| StartError::Smtp(e.to_string()))?;
+    let tls_required = parsed
+        .query_pairs()
+        .any(|(k, v)| k == "tls" && v == "required");
+    if parsed.scheme() == "smtp" && parsed.password().is_some() && !tls_required {
+        return Err(StartError::Smtp(
+            "a password over plain smtp:// would travel in the clear; use smtps:// or add ?tls=required".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Takes an exclusive lock on `DIR/vouch-server.lock` for the life of the server, so a

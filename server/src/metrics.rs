@@ -74,6 +74,7 @@ pub struct Metrics {
     codes: Family<CodeLabel, Counter>,
     /// Event streams open now.
     pub event_streams: Gauge,
+    refused_connections: Counter,
     /// Seconds from `BEGIN IMMEDIATE` to the end of `COMMIT`.
     pub commit_seconds: Histogram,
 }
@@ -88,6 +89,12 @@ impl Metrics {
         let approvals = Family::<ApprovalLabel, Counter>::default();
         let codes = Family::<CodeLabel, Counter>::default();
         let event_streams = Gauge::default();
+        let refused_connections = Counter::default();
+        registry.register(
+            "refused_connections",
+            "Connections closed at accept (connection limit)",
+            refused_connections.clone(),
+        );
         // 50 µs … ~1.6 s.
         let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         registry.register("http_requests", "HTTP requests answered", requests.clone());
@@ -109,6 +116,7 @@ impl Metrics {
             approvals,
             codes,
             event_streams,
+            refused_connections,
             commit_seconds,
         }
     }
@@ -123,6 +131,11 @@ impl Metrics {
         self.approvals
             .get_or_create(&ApprovalLabel { outcome })
             .inc();
+    }
+
+    /// Counts a connection closed at accept.
+    pub fn refused_connection(&self) {
+        self.refused_connections.inc();
     }
 
     /// Counts an email code outcome.

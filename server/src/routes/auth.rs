@@ -44,7 +44,7 @@ pub async fn login(
     // The attempt is counted before the password is checked, in the same transaction as
     // the throttle check, so parallel guesses cannot slip through one window.
     let counted = keys.clone();
-    state.db.tx(move |tx| counted.count_attempt(tx)).await?;
+    let known = state.db.tx(move |tx| counted.count_attempt(tx)).await?;
     let found = state
         .db
         .tx(move |tx| {
@@ -92,7 +92,7 @@ pub async fn login(
     state
         .db
         .tx(move |tx| {
-            keys.signed_in(tx)?;
+            keys.signed_in(tx, known)?;
             tx.execute("DELETE FROM account_tokens WHERE expires_at <= ?1", [now()])?;
             tx.execute(
                 "INSERT INTO account_tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
@@ -120,25 +120,58 @@ pub async fn login(
 /// higher ceiling against guessing spread over many addresses) and this address for any
 /// email (credential stuffing). Each slows down on its own; the longest wait wins.
 #[derive(Clone)]
-struct ThrottleKeys([(String, u32); 3]);
+struct ThrottleKeys {
+    email: String,
+    address: String,
+    keys: [(String, u32); 3],
+}
+
+/// How long an address the owner signed in from stays known.
+const KNOWN_ADDRESS_MS: i64 = 90 * 24 * 3600 * 1000;
 
 impl ThrottleKeys {
     fn new(email: &str, address: std::net::IpAddr) -> Self {
         let email = email.to_lowercase();
-        Self([
-            (format!("pair:{address}:{email}"), LOGIN_FREE_FAILURES),
-            (format!("email:{email}"), LOGIN_EMAIL_FREE_FAILURES),
-            (format!("address:{address}"), LOGIN_ADDRESS_FREE_FAILURES),
-        ])
+        Self {
+            keys: [
+                (format!("pair:{address}:{email}"), LOGIN_FREE_FAILURES),
+                (format!("email:{email}"), LOGIN_EMAIL_FREE_FAILURES),
+                (format!("address:{address}"), LOGIN_ADDRESS_FREE_FAILURES),
+            ],
+            email,
+            address: address.to_string(),
+        }
+    }
+
+    /// The counts that apply: all three, or without the per-email one at a known address.
+    fn keys(&self, known: bool) -> impl Iterator<Item = &(String, u32)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| !(known && *i == 1))
+            .map(|(_, k)| k)
     }
 
     /// Refuses with 429 while any count asks to wait; otherwise counts this attempt as a
     /// failure (taken back by [`ThrottleKeys::signed_in`]).
-    fn count_attempt(&self, tx: &rusqlite::Transaction<'_>) -> ApiResult<()> {
+    /// Returns whether the address is one the owner signed in from (see `keys`).
+    fn count_attempt(&self, tx: &rusqlite::Transaction<'_>) -> ApiResult<bool> {
         let t = now_ms();
         let window_ms = LOGIN_FAILURE_WINDOW_SECS as i64 * 1000;
+        tx.execute(
+            "DELETE FROM login_failures WHERE last_at <= ?1",
+            [t - window_ms],
+        )?;
+        // At an address the owner signed in from lately, the per-email ceiling does not
+        // apply (its own pair count still does): guesses spread over other addresses
+        // cannot lock the owner out there.
+        let known: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM login_known WHERE email = ?1 AND address = ?2 AND last_ok_at > ?3)",
+            params![self.email, self.address, t - KNOWN_ADDRESS_MS],
+            |r| r.get(0),
+        )?;
         let mut wait_ms = 0i64;
-        for (key, free) in &self.0 {
+        for (key, free) in self.keys(known) {
             let row: Option<(u32, i64)> = tx
                 .query_row(
                     "SELECT failures, last_at FROM login_failures WHERE email = ?1",
@@ -159,7 +192,7 @@ impl ThrottleKeys {
                 "too many wrong passwords",
             ));
         }
-        for (key, _) in &self.0 {
+        for (key, _) in self.keys(known) {
             tx.execute(
                 "INSERT INTO login_failures (email, failures, last_at) VALUES (?1, 1, ?2)
                  ON CONFLICT(email) DO UPDATE SET last_at = excluded.last_at,
@@ -167,15 +200,22 @@ impl ThrottleKeys {
                 params![key, t, window_ms],
             )?;
         }
-        Ok(())
+        Ok(known)
     }
 
     /// The right password: this email's count from this address starts again, and the
     /// attempt counted in advance is taken back from the other two.
-    fn signed_in(&self, tx: &rusqlite::Transaction<'_>) -> ApiResult<()> {
-        let [(pair, _), rest @ ..] = &self.0;
-        tx.execute("DELETE FROM login_failures WHERE email = ?1", [pair])?;
-        for (key, _) in rest {
+    fn signed_in(&self, tx: &rusqlite::Transaction<'_>, known: bool) -> ApiResult<()> {
+        tx.execute(
+            "INSERT INTO login_known (email, address, last_ok_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(email, address) DO UPDATE SET last_ok_at = excluded.last_ok_at",
+            params![self.email, self.address, now_ms()],
+        )?;
+        let mut counted = self.keys(known);
+        if let Some((pair, _)) = counted.next() {
+            tx.execute("DELETE FROM login_failures WHERE email = ?1", [pair])?;
+        }
+        for (key, _) in counted {
             tx.execute(
                 "UPDATE login_failures SET failures = max(failures - 1, 0) WHERE email = ?1",
                 [key],

@@ -63,7 +63,7 @@ pub async fn register(
         .db
         .tx(move |tx| {
             expire_stale_pending(tx, user_id)?;
-            let key = vouch_proto::name_skeleton(&name);
+            let [key, key2] = vouch_proto::name_keys(&name);
             // A retry of this session's registration (the client crashed or lost the
             // answer after the insert): the same pending key gets the same device back,
             // renamed if asked, instead of an orphan that holds the name for a day.
@@ -76,14 +76,14 @@ pub async fn register(
                 .optional()?;
             if let Some(id) = retried {
                 let taken: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND name_key = ?2 AND id != ?3 AND status IN ('pending', 'trusted'))",
-                    params![user_id.to_string(), key, id],
+                    "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND (name_key IN (?2, ?4) OR name_key2 IN (?2, ?4)) AND id != ?3 AND status IN ('pending', 'trusted'))",
+                    params![user_id.to_string(), key, id, key2],
                     |r| r.get(0),
                 )?;
                 if taken {
                     return Err(ApiError::new(ErrorCode::DeviceNameTaken, "another of your devices already has this name"));
                 }
-                tx.execute("UPDATE devices SET name = ?2, name_key = ?3 WHERE id = ?1", params![id, name, key])?;
+                tx.execute("UPDATE devices SET name = ?2, name_key = ?3, name_key2 = ?4 WHERE id = ?1", params![id, name, key, key2])?;
                 let id = crate::model::parse_uuid(&id)?;
                 return Ok((StatusCode::OK, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device));
             }
@@ -99,8 +99,8 @@ pub async fn register(
                 ));
             }
             let taken: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND name_key = ?2 AND status IN ('pending', 'trusted'))",
-                params![user_id.to_string(), key],
+                "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND (name_key IN (?2, ?3) OR name_key2 IN (?2, ?3)) AND status IN ('pending', 'trusted'))",
+                params![user_id.to_string(), key, key2],
                 |r| r.get(0),
             )?;
             if taken {
@@ -108,8 +108,8 @@ pub async fn register(
             }
             let id = Uuid::new_v4();
             tx.execute(
-                "INSERT INTO devices (id, user_id, name, name_key, kind, platform, status, public_key, origin, created_at, registered_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)",
+                "INSERT INTO devices (id, user_id, name, name_key, name_key2, kind, platform, status, public_key, origin, created_at, registered_by)
+                 VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)",
                 params![
                     id.to_string(),
                     user_id.to_string(),
@@ -120,7 +120,8 @@ pub async fn register(
                     public_key,
                     origin,
                     now(),
-                    account.token_hash
+                    account.token_hash,
+                    key2
                 ],
             )?;
             Ok((StatusCode::CREATED, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device))
