@@ -585,3 +585,66 @@ fn smtp_credentials_never_travel_in_the_clear() {
     assert!(err.contains("smtps://"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// Operator: an SMTP failure reached the client as "internal error" and started the
+/// re-send throttle for a mail that never left. Now it is 503 `mail_not_sent`, nothing is
+/// throttled, and the metrics count the failure.
+#[tokio::test]
+async fn a_mail_that_could_not_be_sent_is_not_throttled() {
+    // Nothing listens on port 1: every send fails at once.
+    let s = TestServer::start(SERVER, &["--smtp-url", "smtp://127.0.0.1:1"]);
+    let api = s.api();
+    let (account, _) = api.login("alice@acme.test").await;
+    let laptop = vouch_testkit::id(&api.register(&account, "laptop", "web").await.ok());
+    let path = format!("/v1/devices/{laptop}/email-code");
+    for _ in 0..2 {
+        api.post(&path, Some(&account), json!({}))
+            .await
+            .err(503, "mail_not_sent");
+    }
+    let metrics = api
+        .http
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"vouch_email_codes_total{outcome="Failed"} 2"#),
+        "{metrics}"
+    );
+}
+
+/// Operator: bad start-up conditions are one line each (port in use, unwritable data
+/// directory, an SMTP URL that does not parse), exit status 1.
+#[test]
+fn bad_start_up_conditions_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    for (args, says) in [
+        (
+            vec!["--dev", "--listen", &format!("127.0.0.1:{port}")],
+            "cannot listen on",
+        ),
+        (
+            vec!["--dev", "--data", file.join("sub").to_str().unwrap()],
+            "a-file",
+        ),
+        (vec!["--smtp-url", "not a url"], "SMTP"),
+    ] {
+        let mut cmd = std::process::Command::new(SERVER);
+        if !args.contains(&"--data") {
+            cmd.arg("--data").arg(dir.path().join("d"));
+        }
+        let out = cmd.args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
