@@ -13,8 +13,10 @@ android {
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"
-        // The emulator reaches the host's `vouch-server --dev --listen 0.0.0.0:8787` here.
-        buildConfigField("String", "VOUCH_SERVER", "\"http://10.0.2.2:8787\"")
+        // The host's `vouch-server --dev`, forwarded with `adb reverse tcp:8787 tcp:8787`:
+        // the core allows plain http:// to loopback only (10.0.2.2 is refused), and --dev
+        // listens on loopback only.
+        buildConfigField("String", "VOUCH_SERVER", "\"http://127.0.0.1:8787\"")
     }
     buildFeatures {
         compose = true
