@@ -8,7 +8,6 @@
 //! before any memory is spent on them.
 
 use std::{
-    collections::HashMap,
     net::IpAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -19,7 +18,10 @@ use tokio::sync::{Semaphore, oneshot};
 /// A hash to run on a hashing thread.
 type Job = Box<dyn FnOnce() + Send>;
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    error::{ApiError, ApiResult},
+    slots::{AddressSlots, Slot},
+};
 
 /// How long a sign-in waits for a hashing slot before it is told to come back.
 const WAIT: Duration = Duration::from_secs(5);
@@ -30,34 +32,7 @@ pub struct HashGate {
     /// The hashing threads' queue (never longer than `permits`: a job holds a permit).
     jobs: Mutex<std::sync::mpsc::Sender<Job>>,
     /// Hashes running or waiting, per client address and in all.
-    places: Mutex<Places>,
-    max_places: usize,
-    max_per_address: usize,
-}
-
-#[derive(Default)]
-struct Places {
-    total: usize,
-    by_address: HashMap<IpAddr, usize>,
-}
-
-/// A place in the gate, given back on drop (also when the client hangs up).
-struct Place<'a> {
-    gate: &'a HashGate,
-    address: IpAddr,
-}
-
-impl Drop for Place<'_> {
-    fn drop(&mut self) {
-        let mut p = self.gate.places.lock().unwrap_or_else(|e| e.into_inner());
-        p.total = p.total.saturating_sub(1);
-        if let Some(n) = p.by_address.get_mut(&self.address) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                p.by_address.remove(&self.address);
-            }
-        }
-    }
+    places: Arc<AddressSlots>,
 }
 
 impl HashGate {
@@ -87,9 +62,7 @@ impl HashGate {
         Self {
             permits: Arc::new(Semaphore::new(permits)),
             jobs: Mutex::new(tx),
-            places: Mutex::default(),
-            max_places: max_places.max(1),
-            max_per_address: max_per_address.max(1),
+            places: AddressSlots::new(max_places, max_per_address),
         }
     }
 
@@ -128,18 +101,8 @@ impl HashGate {
         result.await.map_err(|_| ApiError::internal())
     }
 
-    fn enter(&self, address: IpAddr) -> ApiResult<Place<'_>> {
-        let mut p = self.places.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = p.by_address.get(&address).copied().unwrap_or(0);
-        if p.total >= self.max_places || mine >= self.max_per_address {
-            return Err(busy());
-        }
-        p.total += 1;
-        *p.by_address.entry(address).or_default() += 1;
-        Ok(Place {
-            gate: self,
-            address,
-        })
+    fn enter(&self, address: IpAddr) -> ApiResult<Slot> {
+        self.places.take(address).ok_or_else(busy)
     }
 }
 
@@ -160,12 +123,12 @@ mod tests {
         let g = gate.clone();
         let first = tokio::spawn(async move { g.run(a, move || rx.recv().is_ok()).await });
         // Wait until the first hash holds its place.
-        while gate.places.lock().unwrap().total == 0 {
+        while gate.places.taken() == 0 {
             tokio::task::yield_now().await;
         }
         let g = gate.clone();
         let second = tokio::spawn(async move { g.run(a, || true).await });
-        while gate.places.lock().unwrap().total < 2 {
+        while gate.places.taken() < 2 {
             tokio::task::yield_now().await;
         }
         let third = gate.run(a, || true).await;
@@ -173,7 +136,7 @@ mod tests {
         tx.send(()).unwrap();
         assert!(first.await.unwrap().unwrap());
         assert!(second.await.unwrap().unwrap());
-        assert_eq!(gate.places.lock().unwrap().total, 0);
+        assert_eq!(gate.places.taken(), 0);
         assert!(gate.run(a, || true).await.unwrap());
     }
 

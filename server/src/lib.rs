@@ -20,6 +20,7 @@ mod password;
 mod routes;
 pub mod seed;
 mod serve;
+mod slots;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
