@@ -6,7 +6,10 @@ use std::{
 };
 
 use serde_json::json;
-use vouch_core::{Client, EnrollmentState, proto::DeviceKind};
+use vouch_core::{
+    Client, EnrollmentState, Verification, VerificationStarted,
+    proto::{DeviceKind, ErrorCode},
+};
 
 use crate::{
     AdminAction, ApprovalAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind,
@@ -27,8 +30,13 @@ fn kind(k: Kind) -> DeviceKind {
 /// terminal nothing echoes the Enter key, so the prompt line is ended here: what follows
 /// (an error) gets a line of its own.
 fn prompt_line(label: &str) -> Result<String, CliError> {
+    prompt_or_end(label)?.ok_or_else(|| CliError::usage("no input"))
+}
+
+/// Like [`prompt_line`], `None` at the end of the input (nobody to ask any more).
+fn prompt_or_end(label: &str) -> Result<Option<String>, CliError> {
     eprint!("{label}");
-    let line = read_stdin_line();
+    let line = read_stdin();
     if !std::io::stdin().is_terminal() {
         eprintln!();
     }
@@ -36,17 +44,73 @@ fn prompt_line(label: &str) -> Result<String, CliError> {
 }
 
 fn read_stdin_line() -> Result<String, CliError> {
+    Ok(read_stdin()?.unwrap_or_default())
+}
+
+fn read_stdin() -> Result<Option<String>, CliError> {
     let mut s = String::new();
-    std::io::stdin()
+    let n = std::io::stdin()
         .read_line(&mut s)
         .map_err(|e| CliError::other(format!("cannot read input: {e}")))?;
-    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+    Ok((n > 0).then(|| s.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+/// How long a command that shows data waits for the server before showing this device's
+/// copy instead.
+const CHECK_IN_WAIT: Duration = Duration::from_secs(5);
+
+/// Checks in with the server before showing anything, when it can (bounded by
+/// [`CHECK_IN_WAIT`]): a decision on this device's request, a revocation (which wipes
+/// and ends the command with exit 7), vault data changed elsewhere. Says on stderr when
+/// what follows is this device's copy because the server could not be reached.
+async fn check_in(client: &Client) -> Result<(), CliError> {
+    let work = async {
+        match client.state() {
+            EnrollmentState::Verifying {
+                verification: Verification::Approval { .. },
+                ..
+            } => match client.check_approval().await {
+                Err(e) if e.is_transient() => Err(e),
+                // A used-up code or a gone request shows in the state; not this
+                // command's failure.
+                _ => Ok(()),
+            },
+            s if s.is_trusted() => client.sync().await.map(|_| ()),
+            _ => Ok(()),
+        }
+    };
+    let note = match tokio::time::timeout(CHECK_IN_WAIT, work).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) if e.is_transient() => e.to_string(),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => "the server did not answer in time".to_owned(),
+    };
+    eprintln!(
+        "note: {note} ({}): showing this device's copy",
+        client.server_url()
+    );
+    Ok(())
 }
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let out = Out { json: cli.json };
     let dir = cli.profile.clone().unwrap_or_else(profile::default_dir);
+    let url = cli
+        .server
+        .clone()
+        .or_else(|| profile::saved_server(&dir))
+        .unwrap_or_else(|| profile::DEFAULT_SERVER.to_owned());
+    run_command(cli, dir).await.map_err(|mut e| {
+        // Which server could not be reached, when the core could not say it.
+        if e.code == 3 && !e.message.contains(&url) {
+            e.message = format!("{} ({url})", e.message);
+        }
+        e
+    })
+}
+
+async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> {
+    let out = Out { json: cli.json };
     let server = cli.server.as_deref();
     let open = || profile::open(&dir, server, None, false);
     match cli.command {
@@ -64,8 +128,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 rpassword::prompt_password("password: ")
                     .map_err(|e| CliError::other(format!("cannot read password: {e}")))?
             };
-            let client = profile::open(&dir, server, Some(kind(k)), true)?;
+            let mut client = profile::open(&dir, server, Some(kind(k)), true)?;
             let state = client.sign_in(&email, &password).await?;
+            // Remembered only now that this server accepted the password.
+            client.save()?;
             out.emit(output::state_json(&state), || {
                 format!(
                     "{}\nNext: `vouch setup` to trust this device, or `vouch remind-later`.",
@@ -81,6 +147,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Status => {
             let client = open()?;
+            check_in(&client).await?;
             let state = client.state();
             let queued = client.queued_operations().unwrap_or(0);
             out.emit(json!({"state": output::state_json(&state), "server": client.server_url(), "queued": queued}), || {
@@ -97,21 +164,57 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Setup { name, email_code } => {
             let client = open()?;
-            if !matches!(client.state(), EnrollmentState::Verifying { .. }) {
-                register(&client, name).await?;
+            match client.state() {
+                EnrollmentState::SignedOut => {
+                    return Err(CliError::usage(
+                        "sign in first: `vouch sign-in --email you@example.com`",
+                    ));
+                }
+                state @ EnrollmentState::Trusted { .. } => {
+                    out.emit(output::state_json(&state), || {
+                        format!(
+                            "This device is already trusted; nothing to set up.\n{}",
+                            output::state_line(&state)
+                        )
+                    });
+                    return Ok(());
+                }
+                // Waiting for an approval (an earlier `setup` was interrupted): show the
+                // code again and go on waiting.
+                EnrollmentState::Verifying {
+                    verification: Verification::Approval { .. },
+                    ..
+                } if !email_code => {
+                    if let Some(prompt) = client.approval_prompt()? {
+                        show_prompt(&out, &prompt);
+                    }
+                    return wait_or_cancel(&client, &out).await;
+                }
+                EnrollmentState::Verifying { .. } => {}
+                _ => {
+                    register(&client, name).await?;
+                }
             }
             if email_code {
-                client.request_email_code().await?;
-                let code = prompt_line("A code was sent to your email. Code: ")?;
-                let state = client.submit_email_code(&code).await?;
+                send_code(&client).await?;
+                let state = enter_email_code(&client).await?;
                 out.emit(output::state_json(&state), || output::state_line(&state));
-                Ok(())
-            } else {
-                let prompt = client.start_approval().await?;
-                if !out.json {
-                    output::line(&output::prompt_human(&prompt));
+                return Ok(());
+            }
+            match client.start_verification().await? {
+                VerificationStarted::Approval(prompt) => {
+                    show_prompt(&out, &prompt);
+                    wait_or_cancel(&client, &out).await
                 }
-                wait(&client, &out).await
+                VerificationStarted::EmailCode(_) => {
+                    eprintln!(
+                        "No device of yours can approve this one yet (it is your first), so a \
+                         verification code was sent to your email."
+                    );
+                    let state = enter_email_code(&client).await?;
+                    out.emit(output::state_json(&state), || output::state_line(&state));
+                    Ok(())
+                }
             }
         }
         Command::EmailCode {
@@ -141,19 +244,44 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if no_wait {
                 Ok(())
             } else {
-                wait(&client, &Out { json: out.json }).await
+                wait_or_cancel(&client, &Out { json: out.json }).await
             }
         }
         Command::Approval {
             action: ApprovalAction::Wait,
-        } => wait(&open()?, &out).await,
+        } => {
+            let client = open()?;
+            // The code and QR again: the person may have lost the screen that showed them.
+            if let Some(prompt) = client.approval_prompt()? {
+                show_prompt(&out, &prompt);
+            }
+            wait_or_cancel(&client, &out).await
+        }
+        Command::Approval {
+            action: ApprovalAction::Cancel,
+        } => {
+            let client = open()?;
+            client.cancel_approval().await?;
+            let state = client.state();
+            out.emit(output::state_json(&state), || {
+                format!(
+                    "Cancelled: the request was withdrawn{}.",
+                    if matches!(state, EnrollmentState::Untrusted { .. }) {
+                        " and this device's registration given back; `vouch setup` starts again"
+                    } else {
+                        ""
+                    }
+                )
+            });
+            Ok(())
+        }
         Command::RequestKeys => {
             let client = open()?;
             let prompt = client.request_vault_keys().await?;
             out.emit(output::prompt_json(&prompt), || {
                 output::prompt_human(&prompt)
             });
-            wait(&client, &out).await
+            wait_or_cancel(&client, &out).await
         }
         Command::Pending => {
             let list = open()?.pending_requests().await?;
@@ -239,7 +367,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Vault { action } => vault(&open()?, &out, action).await,
+        Command::Vault { action } => {
+            let client = open()?;
+            // What is shown comes from the server's latest when it can be reached (a
+            // freshly approved device had blank names and no items until `vouch sync`),
+            // and a revoked device learns it before showing a secret.
+            if !matches!(
+                action,
+                VaultAction::Create { .. } | VaultAction::Put { .. } | VaultAction::Delete { .. }
+            ) {
+                check_in(&client).await?;
+            }
+            vault(&client, &out, action).await
+        }
         Command::Sync => {
             let r = open()?.sync().await?;
             out.emit(json!({"sent": r.sent, "received": r.received, "conflicts": r.conflicts, "queued": r.queued, "refused": r.refused}), || {
@@ -284,19 +424,170 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Names and registers this device ("Name your device"): the given name, or on a
+/// terminal the proposed name to accept or change. A proposed name already taken by
+/// another of the user's devices is replaced by the first free "NAME (2)", "NAME (3)"…;
+/// a chosen one is refused with a free one suggested.
 async fn register(client: &Client, name: Option<String>) -> Result<EnrollmentState, CliError> {
-    let name = match name {
-        Some(n) => n,
-        None => client.default_device_name()?,
+    let proposed = client.default_device_name()?;
+    let (mut name, chosen) = match name {
+        Some(n) => (n, true),
+        None if std::io::stdin().is_terminal() => {
+            let typed = prompt_line(&format!("Name your device [{proposed}]: "))?;
+            if typed.trim().is_empty() {
+                (proposed, false)
+            } else {
+                (typed, true)
+            }
+        }
+        None => (proposed, false),
     };
+    let base = name.clone();
+    for n in 2..=u32::from(MAX_NAME_TRIES) {
+        match client.register_device(&name).await {
+            Err(vouch_core::Error::Server {
+                code: ErrorCode::DeviceNameTaken,
+                ..
+            }) if !chosen => name = numbered(&base, n),
+            Err(vouch_core::Error::Server {
+                code: ErrorCode::DeviceNameTaken,
+                ..
+            }) => {
+                return Err(CliError {
+                    code: 4,
+                    message: format!(
+                        "another of your devices is already called \"{base}\"; choose another \
+                         name, e.g. `--name \"{}\"`",
+                        numbered(&base, 2)
+                    ),
+                });
+            }
+            other => return Ok(other?),
+        }
+    }
     Ok(client.register_device(&name).await?)
 }
 
-/// Waits for the open request with a spinner (hidden when stderr is not a terminal).
+/// How many numbered names `register` tries for a proposed name (the device limit).
+const MAX_NAME_TRIES: u8 = 20;
+
+/// `"NAME (n)"`, kept within the name length rule.
+fn numbered(base: &str, n: u32) -> String {
+    let suffix = format!(" ({n})");
+    let room = vouch_core::proto::DEVICE_NAME_MAX_CHARS - suffix.chars().count();
+    format!("{}{suffix}", base.chars().take(room).collect::<String>())
+}
+
+/// Prints the code and QR (text mode; JSON callers got the prompt document).
+fn show_prompt(out: &Out, prompt: &vouch_core::ApprovalPrompt) {
+    if !out.json {
+        output::line(&output::prompt_human(prompt));
+    }
+}
+
+/// Sends an email code; one already sent and still valid is used instead of failing on
+/// the re-send throttle.
+async fn send_code(client: &Client) -> Result<(), CliError> {
+    if let EnrollmentState::Verifying {
+        verification: Verification::EmailCode { expires_at, .. },
+        ..
+    } = client.state()
+        && expires_at > time::OffsetDateTime::now_utc()
+    {
+        eprintln!(
+            "A code was already sent to your email (valid until {}).",
+            output::ts(&expires_at)
+        );
+        return Ok(());
+    }
+    client.request_email_code().await?;
+    eprintln!("A verification code was sent to your email.");
+    Ok(())
+}
+
+/// Asks for the emailed code until it is right: a wrong code asks again (saying how many
+/// tries are left), an empty line sends a new code, and a void or expired code says so
+/// and asks for the new one. The end of the input stops with the command to go on later.
+async fn enter_email_code(client: &Client) -> Result<EnrollmentState, CliError> {
+    loop {
+        let Some(code) = prompt_or_end("Code (empty for a new one): ")? else {
+            return Err(CliError::usage(
+                "no code entered: run `vouch email-code verify CODE` when you have it",
+            ));
+        };
+        if code.trim().is_empty() {
+            match client.request_email_code().await {
+                Ok(_) => eprintln!("A new code was sent."),
+                Err(vouch_core::Error::Server {
+                    code: ErrorCode::TooManyRequests,
+                    retry_after_secs,
+                    ..
+                }) => eprintln!(
+                    "A new code can be sent in {} s; use the last one until then.",
+                    retry_after_secs.unwrap_or(1)
+                ),
+                Err(e) => return Err(e.into()),
+            }
+            continue;
+        }
+        match client.submit_email_code(&code).await {
+            Ok(state) => return Ok(state),
+            Err(
+                e @ vouch_core::Error::Server {
+                    code: ErrorCode::InvalidCode | ErrorCode::CodeExpired,
+                    ..
+                },
+            ) => eprintln!("{}", CliError::from(e).message),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Waits for the decision; Ctrl-C withdraws the request (a request left open would wait
+/// on the approvers' screens for nothing) and exits 130.
+async fn wait_or_cancel(client: &Client, out: &Out) -> Result<(), CliError> {
+    // Listening before anything says "waiting", so a Ctrl-C after that line is never lost.
+    let interrupted = interrupt()?;
+    tokio::select! {
+        r = wait(client, out) => r,
+        _ = interrupted => {
+            let _ = client.cancel_approval().await;
+            Err(CliError {
+                code: 130,
+                message: "interrupted: the request was withdrawn".into(),
+            })
+        }
+    }
+}
+
+/// A future that ends at Ctrl-C (SIGINT); the handler is in place when this returns.
+#[cfg(unix)]
+fn interrupt() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(|e| CliError::other(format!("cannot listen for Ctrl-C: {e}")))?;
+    Ok(async move {
+        sigint.recv().await;
+    })
+}
+
+/// A future that ends at Ctrl-C.
+#[cfg(not(unix))]
+fn interrupt() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Waits for the open request with a spinner (a plain line when stderr is not a
+/// terminal).
 async fn wait(client: &Client, out: &Out) -> Result<(), CliError> {
+    if !std::io::stderr().is_terminal() {
+        eprintln!("Waiting for approval… (Ctrl-C withdraws the request)");
+    }
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    spinner.set_message("Waiting for approval…");
+    spinner.set_message("Waiting for approval… (Ctrl-C withdraws the request)");
     spinner.enable_steady_tick(Duration::from_millis(100));
     let state = client.wait_for_approval().await;
     spinner.finish_and_clear();
@@ -310,7 +601,7 @@ async fn wait(client: &Client, out: &Out) -> Result<(), CliError> {
         }),
         EnrollmentState::Expired { .. } => Err(CliError {
             code: 4,
-            message: "the request expired".into(),
+            message: "the request expired: run `vouch setup` to start again".into(),
         }),
         _ => Ok(()),
     }
@@ -378,6 +669,24 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                 }
             });
             let info = client.put_item(vault_id, item, &value).await?;
+            if let Some(copy) = info.conflict_copy {
+                // Not "queued": the server had a newer version from another device.
+                out.emit(
+                    json!({"item_id": copy, "version": 1, "synced": false,
+                        "conflict": {"item_id": info.item_id, "server_version": info.version}}),
+                    || {
+                        format!(
+                            "Conflict: item {} was changed on another device (now v{}); your \
+                             value was kept as a new item {copy}",
+                            info.item_id, info.version
+                        )
+                    },
+                );
+                return Err(CliError {
+                    code: 4,
+                    message: "the write lost to a newer version; it was kept as a copy".into(),
+                });
+            }
             out.emit(
                 json!({"item_id": info.item_id, "version": info.version, "synced": info.synced}),
                 || {
@@ -386,9 +695,13 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                         info.item_id,
                         info.version,
                         if info.synced {
-                            ""
+                            String::new()
                         } else {
-                            " (queued: server unreachable)"
+                            format!(
+                                " (queued: {} cannot be reached; sent by the next command or \
+                                 `vouch sync`)",
+                                client.server_url()
+                            )
                         }
                     )
                 },

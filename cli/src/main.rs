@@ -127,8 +127,11 @@ pub enum ApprovalAction {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Wait for the open request's decision.
+    /// Show the code again and wait for the open request's decision.
     Wait,
+    /// Withdraw the open request; a device setting up gives its registration back (its
+    /// name and place under the device limit are free at once).
+    Cancel,
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,14 +236,32 @@ impl From<vouch_core::Error> for CliError {
         };
         let message = match &e {
             E::Server {
-                code,
-                message,
-                attempts_left: Some(n),
+                code: ErrorCode::InvalidCode,
+                attempts_left: Some(n @ 1..),
                 ..
-            } if *code == ErrorCode::InvalidCode => {
-                format!("{message} ({n} attempt(s) left)")
-            }
+            } => format!("wrong code: {n} attempt(s) left"),
+            E::Server {
+                code: ErrorCode::InvalidCode | ErrorCode::CodeExpired,
+                ..
+            } => "this code can no longer be used (expired, used, or too many wrong tries): \
+                  ask for a new one with `vouch email-code send`"
+                .into(),
+            E::Server {
+                code: ErrorCode::EmailCodeRequired,
+                ..
+            } => "no device of yours can approve this one yet (it is your first): verify it \
+                  by email code with `vouch setup --email-code`"
+                .into(),
+            E::Server {
+                code: ErrorCode::Internal,
+                message,
+                ..
+            } => format!("the server failed ({message}); try again later"),
             E::Server { message, .. } => message.clone(),
+            E::WrappingKeyLost | E::WrongWrappingKey => format!(
+                "{e}: this profile's local data cannot be read any more; start over with a \
+                 new profile (`--profile DIR`) or delete this one, then `vouch sign-in`"
+            ),
             other => other.to_string(),
         };
         Self { code, message }

@@ -16,6 +16,7 @@ use crate::CliError;
 /// Server used when neither `--server` nor `VOUCH_SERVER` nor the profile names one.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 const SETTINGS_FILE: &str = "cli.json";
+const LOCK_FILE: &str = "vouch.lock";
 
 /// What the CLI remembers about a profile (no secrets: those live in the store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,23 +33,117 @@ pub fn default_dir() -> PathBuf {
         .join("default")
 }
 
-fn load_settings(dir: &Path) -> Option<Settings> {
-    let text = std::fs::read_to_string(dir.join(SETTINGS_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+/// The saved settings; `None` when there are none. A damaged file is said as such (it
+/// used to read as "no such profile" while `sign-in` said "already signed in").
+fn load_settings(dir: &Path) -> Result<Option<Settings>, CliError> {
+    let path = dir.join(SETTINGS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(CliError::other(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    serde_json::from_str(&text).map(Some).map_err(|_| {
+        CliError::usage(format!(
+            "{} is damaged: delete it and run the command again with --server URL",
+            path.display()
+        ))
+    })
 }
 
-/// Opens the profile. `create` is set by `sign-in` only; other commands refuse an unknown
-/// profile instead of silently making an empty one.
+/// The server a profile remembers, if any (for messages).
+pub fn saved_server(dir: &Path) -> Option<String> {
+    load_settings(dir).ok().flatten().map(|s| s.server)
+}
+
+/// Holds the profile for one command at a time: a second `vouch` on the same profile
+/// waits here (saying so) until the first is done, instead of racing it over the key
+/// store, the settings and the database. Released when the process ends.
+fn lock(dir: &Path) -> Result<std::fs::File, CliError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CliError::other(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting for another vouch command on profile {}…",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(CliError::other(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    file.lock()
+        .map_err(|e| CliError::other(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(file)
+}
+
+/// An open profile: the client, held for this command alone.
+pub struct Profile {
+    /// The device.
+    pub client: Client,
+    settings: Settings,
+    saved: bool,
+    dir: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl Profile {
+    /// Saves the settings now if they are new (`sign-in` calls this once the server
+    /// accepted the password, so a mistyped `--server` is never remembered).
+    pub fn save(&mut self) -> Result<(), CliError> {
+        if !self.saved {
+            save_settings(&self.dir, &self.settings)?;
+            self.saved = true;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Profile {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Opens the profile (waiting for another command on it to finish). `create` is set by
+/// `sign-in` only, which saves the settings itself once signed in; other commands refuse
+/// an unknown profile instead of silently making an empty one, and save changed settings
+/// at once.
 pub fn open(
     dir: &Path,
     server: Option<&str>,
     kind: Option<DeviceKind>,
     create: bool,
-) -> Result<Client, CliError> {
-    let saved = load_settings(dir);
-    if saved.is_none() && !create {
+) -> Result<Profile, CliError> {
+    let has_database = dir.join(vouch_core::DATABASE_FILE).exists();
+    if !create && !has_database {
         return Err(CliError::usage(format!(
             "no such profile: {} (run `vouch sign-in` first)",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
+    let lock = lock(dir)?;
+    let saved = load_settings(dir)?;
+    if saved.is_none() && !create && server.is_none() {
+        return Err(CliError::usage(format!(
+            "profile {} has no {SETTINGS_FILE}: run the command again with --server URL",
             dir.display()
         )));
     }
@@ -61,8 +156,6 @@ pub fn open(
             .or(saved.as_ref().map(|s| s.kind))
             .unwrap_or(DeviceKind::Web),
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
     let keys = SoftwareSecretStore::open(dir.join("keys"))
         .map_err(|e| CliError::other(format!("key store: {e}")))?;
     // The machine's own name (shells do not export `$HOSTNAME`, so every CLI device used
@@ -92,10 +185,17 @@ pub fn open(
     // Saved only once the core accepted them (a profile of another server is refused
     // before anything is written), and only when they changed: read-only commands do
     // not write, and the write is atomic (a parallel command never reads half a file).
-    if saved.as_ref() != Some(&settings) {
-        save_settings(dir, &settings)?;
+    let mut profile = Profile {
+        client,
+        saved: saved.as_ref() == Some(&settings),
+        settings,
+        dir: dir.to_path_buf(),
+        _lock: lock,
+    };
+    if !create {
+        profile.save()?;
     }
-    Ok(client)
+    Ok(profile)
 }
 
 /// Writes `cli.json` atomically: a temporary file in the profile, then a rename.

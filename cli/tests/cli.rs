@@ -1,108 +1,12 @@
 //! The `vouch` binary run as a user would, against a real server over loopback HTTP.
 
-// Helpers below (`vouch`, `server`) unwrap like the tests they serve.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{path::Path, process::Output};
+mod support;
 
 use serde_json::Value;
-use vouch_testkit::{Api, DEV_PASSWORD};
-
-struct Env {
-    url: String,
-    root: tempfile::TempDir,
-}
-
-async fn server() -> (Env, vouch_server::RunningServer) {
-    let root = tempfile::tempdir().unwrap();
-    let mut s =
-        vouch_server::Settings::new("127.0.0.1:0".parse().unwrap(), root.path().join("server"));
-    s.dev = true;
-    let server = vouch_server::start(s).await.unwrap();
-    (
-        Env {
-            url: server.url(),
-            root,
-        },
-        server,
-    )
-}
-
-/// Runs `vouch` with `args` (and `stdin`) off the async runtime.
-async fn vouch(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = assert_cmd::Command::cargo_bin("vouch").unwrap();
-    cmd.arg("--profile")
-        .arg(profile)
-        .arg("--server")
-        .arg(server)
-        .args(args)
-        .write_stdin(stdin.to_owned());
-    cmd.env_remove("VOUCH_PASSWORD");
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-/// `vouch --json sign-in` as alice with the dev password on stdin; the JSON it printed.
-async fn sign_in_alice(profile: &Path, server: &str) -> Value {
-    let args = [
-        "--json",
-        "sign-in",
-        "--email",
-        "alice@acme.test",
-        "--password-stdin",
-    ];
-    ok_json(&vouch(profile, server, &args, &format!("{DEV_PASSWORD}\n")).await)
-}
-
-#[track_caller]
-fn ok_json(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-#[track_caller]
-fn one_line_error(o: &Output, code: i32, contains: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains(contains), "{err}");
-}
-
-/// Like [`one_line_error`], for commands that show a screen on stderr first (`approve`):
-/// the error is the last line, one line.
-#[track_caller]
-fn last_line_error(o: &Output, code: i32, contains: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    let last = err.trim_end().lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: "), "{err}");
-    assert!(last.contains(contains), "{err}");
-    assert_eq!(err.matches("error: ").count(), 1, "one error line: {err}");
-}
-
-/// The code with its last digit changed.
-fn mistype(code: &str) -> String {
-    let mut c: Vec<char> = code.chars().collect();
-    let last = c.last_mut().unwrap();
-    *last = if *last == '9' {
-        '0'
-    } else {
-        (*last as u8 + 1) as char
-    };
-    c.into_iter().collect()
-}
+use support::*;
+use vouch_testkit::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_device_enrollment_and_approval_through_the_cli() {
@@ -182,7 +86,10 @@ async fn two_device_enrollment_and_approval_through_the_cli() {
     assert_eq!(s["state"], "trusted");
     assert_eq!(s["verified_by"], "approval");
     assert_eq!(s["tier"], "key_holder");
-    ok_json(&vouch(&b, u, &["--json", "sync"], "").await);
+    // Issue 13 item 6: a freshly approved device reads what the server has without a
+    // `vouch sync` first (names and items used to be blank until then).
+    let list = ok_json(&vouch(&b, u, &["--json", "vault", "list"], "").await);
+    assert_eq!(list[0]["name"], "Personal", "{list}");
     let got = ok_json(&vouch(&b, u, &["--json", "vault", "get", &vault, &item], "").await);
     assert_eq!(got["value"], "s3cret from the CLI");
     let devices = ok_json(&vouch(&b, u, &["--json", "devices"], "").await);
@@ -192,9 +99,16 @@ async fn two_device_enrollment_and_approval_through_the_cli() {
 
     // Server down: a one-line "offline" error, exit 3; reads still work.
     server.shutdown().await;
-    one_line_error(&vouch(&b, u, &["sync"], "").await, 3, "offline");
-    let got = ok_json(&vouch(&b, u, &["--json", "vault", "get", &vault, &item], "").await);
-    assert_eq!(got["value"], "s3cret from the CLI");
+    // Issue 13 item 7: the error names the server it tried.
+    one_line_error(
+        &vouch(&b, u, &["sync"], "").await,
+        3,
+        &format!("offline: the server cannot be reached ({u})"),
+    );
+    let o = vouch(&b, u, &["--json", "vault", "get", &vault, &item], "").await;
+    assert_eq!(ok_json(&o)["value"], "s3cret from the CLI");
+    // Reads say when they show this device's copy.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("showing this device's copy"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,6 +77,14 @@ pub enum Error {
     /// from the store; writes were queued and are sent when it is back.
     #[error("offline: the server cannot be reached")]
     Offline,
+    /// The server failed without a v1 answer (HTTP 5xx with no error body: a crash, a
+    /// proxy in front of a stopped server). Like `Offline`, nothing is lost: writes stay
+    /// queued and waits go on.
+    #[error("the server failed (HTTP {status}); try again later")]
+    ServerFailed {
+        /// The HTTP status.
+        status: u16,
+    },
     /// The server refused the request with a v1 error code.
     #[error("server refused: {code}: {message}")]
     Server {
@@ -159,7 +167,8 @@ pub enum Error {
 /// both use (a UI's reaction, an exit code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The server cannot be reached, or its certificate was refused: nothing was sent.
+    /// The server cannot be reached, failed (HTTP 5xx) or is saturated, or its certificate
+    /// was refused: try again later; writes stay queued.
     Offline,
     /// The server refused the request (a v1 error code).
     Refused,
@@ -183,9 +192,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use vouch_proto::ErrorCode as C;
         match self {
-            Self::Offline | Self::UntrustedCertificate | Self::CertificatePinMismatch => {
-                ErrorKind::Offline
-            }
+            Self::Offline
+            | Self::ServerFailed { .. }
+            | Self::UntrustedCertificate
+            | Self::CertificatePinMismatch => ErrorKind::Offline,
             Self::Server {
                 code: C::DeviceDisabled,
                 ..
@@ -195,6 +205,10 @@ impl Error {
                 code: C::KeyHolderRequired,
                 ..
             } => ErrorKind::State,
+            Self::Server {
+                code: C::Internal | C::ServerBusy,
+                ..
+            } => ErrorKind::Offline,
             Self::Server { .. } => ErrorKind::Refused,
             Self::WrongCode
             | Self::QrMismatch
@@ -221,6 +235,18 @@ impl Error {
             | Self::Io(_) => ErrorKind::Storage,
             _ => ErrorKind::Bug,
         }
+    }
+
+    /// Whether trying again later may work with nothing changed here: the server could
+    /// not be reached or failed without an answer (not a refused certificate).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Offline | Self::ServerFailed { .. })
+            || self.server_code().is_some_and(|c| {
+                matches!(
+                    c,
+                    vouch_proto::ErrorCode::ServerBusy | vouch_proto::ErrorCode::Internal
+                )
+            })
     }
 
     /// The v1 error code, when the server refused the request.

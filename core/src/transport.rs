@@ -282,7 +282,9 @@ fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
             attempts_left: body.error.attempts_left,
             retry_after_secs: body.error.retry_after_secs,
         },
-        Err(_) if status.is_server_error() => Error::Offline,
+        Err(_) if status.is_server_error() => Error::ServerFailed {
+            status: status.as_u16(),
+        },
         Err(_) => Error::Protocol("error response without a v1 error body"),
     }
 }

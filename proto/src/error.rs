@@ -54,6 +54,9 @@ pub enum ErrorCode {
     CodeLocked,
     /// 409: the user already has a pending approval request.
     ApprovalPending,
+    /// 409: nobody can approve this device (the user's first): verify it by email code,
+    /// which makes it the first key holder.
+    EmailCodeRequired,
     /// 409: the request was already decided (approved, denied, cancelled) or the run is
     /// no longer the current one.
     AlreadyDecided,
@@ -84,7 +87,7 @@ impl ErrorCode {
             NotFound => 404,
             MethodNotAllowed => 405,
             DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending
-            | AlreadyDecided | VersionConflict => 409,
+            | EmailCodeRequired | AlreadyDecided | VersionConflict => 409,
             CodeExpired | RequestExpired => 410,
             PayloadTooLarge => 413,
             CodeLocked => 423,

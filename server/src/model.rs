@@ -253,6 +253,25 @@ pub fn email_tier(tx: &Transaction<'_>, user_id: Uuid, kind: DeviceKind) -> ApiR
     })
 }
 
+/// Whether an email code would make a `kind` device of `user_id` a key holder now (the
+/// user never had one, or the operator allowed an email root), without consuming the
+/// operator's allowance: what [`email_tier`] will decide.
+pub fn email_gives_key_holder(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    kind: DeviceKind,
+) -> ApiResult<bool> {
+    if !kind.can_approve() {
+        return Ok(false);
+    }
+    Ok(tx.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND tier = 'key_holder')
+             OR EXISTS (SELECT 1 FROM users WHERE id = ?1 AND email_root_allowed = 1)",
+        [user_id.to_string()],
+        |r| r.get(0),
+    )?)
+}
+
 /// Replaces a trusted device's token (the old one stops working).
 pub fn rotate_device_token(tx: &Transaction<'_>, id: Uuid) -> ApiResult<String> {
     let (token, hash) = new_token(DEVICE_TOKEN_PREFIX)?;

@@ -947,6 +947,27 @@ async fn deny_one_open_request_per_device_cancel_throttle_and_expiry() {
         .await
         .ok();
     assert_eq!(c["status"], "cancelled");
+    // Issue 13: a cancelled enrollment gives the name back at once (it was held a day).
+    let tablet = api.register(&account2, "tablet", "web").await.ok();
+    // A new code is a new request in one step (`replace=true`); the device stays pending.
+    let first = api.open_approval(&account2, &id(&tablet)).await.ok();
+    let fresh = api
+        .post(
+            &format!("/v1/devices/{}/approval-requests?replace=true", id(&tablet)),
+            Some(&account2),
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_ne!(id(&fresh), id(&first));
+    let old = api
+        .get(
+            &format!("/v1/approval-requests/{}", id(&first)),
+            Some(&account2),
+        )
+        .await
+        .ok();
+    assert_eq!(old["status"], "cancelled");
     // Expiry: after the TTL no run starts.
     api.advance_clock(61).await;
     api.post(
@@ -961,6 +982,8 @@ async fn deny_one_open_request_per_device_cancel_throttle_and_expiry() {
         .await
         .ok();
     assert_eq!(st["status"], "expired");
+    // Issue 13: the expired request freed the device's name and place at once.
+    let laptop = id(&api.register(&account, "laptop", "web").await.ok());
     // Deny.
     let r2 = api.open_approval(&account, &laptop).await.ok();
     let d = api
@@ -982,11 +1005,8 @@ async fn deny_one_open_request_per_device_cancel_throttle_and_expiry() {
     api.open_approval(&account, &laptop)
         .await
         .err(409, "device_not_pending");
-    // Throttle: at most 5 requests per user per 10 minutes (3 so far).
-    for n in 0..2 {
-        let d = api.register(&account2, &format!("t{n}"), "web").await.ok();
-        api.open_approval(&account2, &id(&d)).await.ok();
-    }
+    // Throttle: at most 5 requests per user per 10 minutes (5 so far: laptop, tablet,
+    // tablet again, its replacement, and the laptop's second).
     let d = api.register(&account2, "t-last", "web").await.ok();
     let r = api.open_approval(&account2, &id(&d)).await;
     r.err(429, "too_many_requests");

@@ -829,15 +829,22 @@ async fn attack_item_rollback_is_refused() {
             )
         })
     });
-    laptop
+    // … and serves version 1 back as the item's current record when the laptop then
+    // pulls (at once, so that both versions show: issue 13).
+    let old = v1.lock().unwrap().clone();
+    let rollback = move |relay: &Relay| {
+        let old = old.clone();
+        rewrite_item(relay, s.item, move |r| *r = old.clone());
+    };
+    rollback(&s.relay);
+    let info = laptop
         .client
         .put_item(s.vault, Some(s.item), b"v3 from the laptop")
         .await
         .unwrap();
+    assert!(info.conflict_copy.is_some(), "{info:?}");
     s.relay.clear();
-    // … and then serves version 1 back as the item's current record.
-    let old = v1.lock().unwrap().clone();
-    rewrite_item(&s.relay, s.item, move |r| *r = old.clone());
+    rollback(&s.relay);
     let report = laptop.client.sync().await.unwrap();
     assert!(report.refused >= 1, "{report:?}");
     assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_none());

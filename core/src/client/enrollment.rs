@@ -6,7 +6,17 @@ use vouch_proto::{
     VerifyCodeRequest, default_device_name, validate_device_name,
 };
 
-use super::{Client, EnrollmentState, Verification, state::Tokens};
+use super::{ApprovalPrompt, Client, EnrollmentState, Verification, state::Tokens};
+
+/// How [`Client::start_verification`] went on.
+#[derive(Debug, Clone)]
+pub enum VerificationStarted {
+    /// A key holder can approve: show this code and QR, then wait for the decision.
+    Approval(ApprovalPrompt),
+    /// Nobody can approve this device (the user's first): a code was emailed; the state
+    /// says when it expires and when another may be sent.
+    EmailCode(EnrollmentState),
+}
 use crate::{
     crypto::{DeviceIdentity, PublicKey},
     error::{Error, Result},
@@ -133,6 +143,22 @@ impl Client {
             .store
             .audit("device_registered", &device.id.to_string())?;
         Ok(state)
+    }
+
+    /// Starts verifying this registered device the way that can work: an approval from a
+    /// key holder when the user has one; otherwise (the user's first device, which nobody
+    /// can approve) an email code is sent, which makes it the first key holder.
+    pub async fn start_verification(&self) -> Result<VerificationStarted> {
+        match self.start_approval().await {
+            Ok(prompt) => Ok(VerificationStarted::Approval(prompt)),
+            Err(Error::Server {
+                code: ErrorCode::EmailCodeRequired,
+                ..
+            }) => Ok(VerificationStarted::EmailCode(
+                self.request_email_code().await?,
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     pub(super) fn verifying(&self) -> Result<(vouch_proto::UserInfo, Uuid, String)> {

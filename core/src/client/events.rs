@@ -32,7 +32,7 @@ impl Client {
             let mut stream = match stream {
                 Ok(s) => s,
                 Err(Error::Wiped) => return Ok(()),
-                Err(Error::Offline) => {
+                Err(e) if e.is_transient() => {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(RECONNECT_MAX);
                     continue;

@@ -21,6 +21,7 @@ use std::{
 };
 
 pub use approver::{APPROVER_WARNING, PendingRequest};
+pub use enrollment::VerificationStarted;
 pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;
 pub use state::{EnrollmentState, Verification};

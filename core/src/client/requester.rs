@@ -144,25 +144,17 @@ pub(super) fn descriptor_of(d: &Device) -> Descriptor {
 impl Client {
     /// Opens an approval request for this pending device (to `enroll`, or `new_root` when
     /// the user has no key holder left) and returns what to show: a fresh code and QR.
+    /// Nobody can approve the user's first device: then this fails with
+    /// `Error::Server { code: EmailCodeRequired }` and [`Client::start_verification`] takes
+    /// the email path by itself.
     pub async fn start_approval(&self) -> Result<ApprovalPrompt> {
-        // Asked again while a request is open: the person wants a new code, which is a new
-        // request (a fresh count on both sides), not a new code for the same request.
-        if let Some(row) = self.requester_row()?
-            && !row.opened
-        {
-            self.cancel_request(&row).await?;
-        }
         let _t = self.inner.transition.lock().await;
         let (user, device_id, device_name) = self.verifying()?;
         let account = self.account_token()?;
         let opened: ApprovalOpened = self
             .inner
             .transport
-            .post(
-                &format!("/v1/devices/{device_id}/approval-requests"),
-                Some(&account),
-                &(),
-            )
+            .post(&self.open_path(device_id)?, Some(&account), &())
             .await?;
         let prompt = self.remember_request(opened, user.id)?;
         let state = EnrollmentState::Verifying {
@@ -197,20 +189,11 @@ impl Client {
             return Err(Error::InvalidState("this device already holds the keys"));
         }
         let token = self.device_token()?;
-        if let Some(row) = self.requester_row()?
-            && !row.opened
-        {
-            self.cancel_request(&row).await?;
-        }
         let opened: ApprovalOpened = self
             .guard(
                 self.inner
                     .transport
-                    .post(
-                        &format!("/v1/devices/{device_id}/approval-requests"),
-                        Some(&token),
-                        &(),
-                    )
+                    .post(&self.open_path(device_id)?, Some(&token), &())
                     .await,
             )
             .await?;
@@ -220,9 +203,6 @@ impl Client {
     /// The person asks for a new code: the open request is cancelled and a fresh one
     /// opened, with a new code and QR and a fresh count of three runs.
     pub async fn new_code(&self) -> Result<ApprovalPrompt> {
-        if let Some(row) = self.requester_row()? {
-            self.cancel_request(&row).await?;
-        }
         if self.state().is_trusted() {
             return self.request_vault_keys().await;
         }
@@ -248,31 +228,37 @@ impl Client {
         self.inner.store.delete_pending_approval(row.request_id)
     }
 
-    /// Withdraws this device's open request (it stays registered; setup can start again).
+    /// Gives up this device's open request. A device that was setting up gives its
+    /// registration back too (the server frees its name and its place under the device
+    /// limit at once) and is `Untrusted` again: setup starts over, by approval or email.
+    /// An email-only device asking for keys stays as it is.
     pub async fn cancel_approval(&self) -> Result<()> {
         let _t = self.inner.transition.lock().await;
         let Some(row) = self.requester_row()? else {
             return Ok(());
         };
         self.cancel_request(&row).await?;
-        if let EnrollmentState::Verifying {
-            user,
-            device_id,
-            device_name,
-            ..
-        } = self.state()
-        {
+        if let EnrollmentState::Verifying { user, .. } = self.state() {
             self.persist(
-                EnrollmentState::Verifying {
+                EnrollmentState::Untrusted {
                     user,
-                    device_id,
-                    device_name,
-                    verification: Verification::NotStarted,
+                    reminded_later: false,
                 },
                 None,
             )?;
         }
         Ok(())
+    }
+
+    /// Where a request is opened; with `replace` when this device shows a code for a
+    /// request still open (a new code is a new request — a fresh count on both sides —
+    /// and the server swaps them in one step, so the device keeps its registration).
+    fn open_path(&self, device_id: Uuid) -> Result<String> {
+        let replace = self.requester_row()?.is_some_and(|row| !row.opened);
+        Ok(format!(
+            "/v1/devices/{device_id}/approval-requests{}",
+            if replace { "?replace=true" } else { "" }
+        ))
     }
 
     fn request_token(&self, purpose: ApprovalPurpose) -> Result<String> {
@@ -749,8 +735,16 @@ impl Client {
     /// Cancel by dropping the future (a Kotlin coroutine cancel does this).
     pub async fn wait_for_approval(&self) -> Result<EnrollmentState> {
         loop {
-            if let Some(state) = self.check_approval().await? {
-                return Ok(state);
+            // The server going away (a restart, a lost network) is waited out, not an end:
+            // the request lives on the server and the person is still looking at the code.
+            match self.check_approval().await {
+                Ok(Some(state)) => return Ok(state),
+                Ok(None) => {}
+                Err(e) if e.is_transient() => {
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
             let row = self
                 .requester_row()?
@@ -774,7 +768,7 @@ impl Client {
                         _ => break,
                     }
                 },
-                Err(Error::Offline) => tokio::time::sleep(POLL_INTERVAL).await,
+                Err(e) if e.is_transient() => tokio::time::sleep(POLL_INTERVAL).await,
                 Err(e) => return Err(e),
             }
         }

@@ -36,6 +36,10 @@ pub struct ItemInfo {
     pub version: u64,
     /// Acknowledged by the server.
     pub synced: bool,
+    /// Set when this write lost to a newer version on the server (changed on another
+    /// device): the written value was kept as a new item with this id, and `item_id`
+    /// holds the server's version. Never set by reads.
+    pub conflict_copy: Option<Uuid>,
 }
 
 /// What a sync did.
@@ -52,6 +56,8 @@ pub struct SyncReport {
     /// Pulled records refused and held back: they did not open, were below a version this
     /// device already had (a rollback), or were unsealed deletes. The last good copy stays.
     pub refused: u32,
+    /// For each write kept as a copy: the item it was meant for, and the copy's id.
+    pub conflict_copies: Vec<(Uuid, Uuid)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -233,18 +239,43 @@ impl Client {
                 payload: &payload,
             },
         ])?;
-        let _ = self.flush(false).await;
-        let synced = self
-            .inner
-            .store
-            .item(vault_id, item_id)?
-            .is_some_and(|i| i.version == version && !i.dirty);
+        // Sent now when the server can be reached; a server that cannot be reached keeps
+        // it queued. Anything else is said, never read as "queued": a revoked device
+        // (wiped), a write that lost to a newer version (kept as a copy).
+        let conflict_copy = match self.flush(false).await {
+            Ok(report) => report
+                .conflict_copies
+                .iter()
+                .find(|(meant, _)| *meant == item_id)
+                .map(|(_, copy)| *copy),
+            Err(e) if e.is_transient() => None,
+            Err(e) => return Err(e),
+        };
+        if conflict_copy.is_some() {
+            // The server's version replaces ours here and the copy goes out: both show in
+            // the vault at once instead of the item vanishing until the next sync.
+            match self.sync().await {
+                Ok(_) => {}
+                Err(e) if e.is_transient() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let stored = self.inner.store.item(vault_id, item_id)?;
+        let synced = conflict_copy.is_none()
+            && stored
+                .as_ref()
+                .is_some_and(|i| i.version == version && !i.dirty);
         self.notify_vaults();
         Ok(ItemInfo {
             vault_id,
             item_id,
-            version,
+            version: if conflict_copy.is_some() {
+                stored.map_or(0, |i| i.version)
+            } else {
+                version
+            },
             synced,
+            conflict_copy,
         })
     }
 
@@ -284,6 +315,7 @@ impl Client {
                 item_id: i.item_id,
                 version: i.version,
                 synced: !i.dirty,
+                conflict_copy: None,
             })
             .collect())
     }
@@ -374,12 +406,12 @@ impl Client {
                     }
                     report.sent += 1;
                 }
-                Err(Error::Offline) => {
+                Err(e) if e.is_transient() => {
                     let delay = (RETRY_BASE_MS << entry.attempts.min(6)).min(RETRY_MAX_MS);
                     self.inner
                         .store
                         .outbox_retry_at(entry.seq, now_ms() + delay)?;
-                    return Err(Error::Offline);
+                    return Err(e);
                 }
                 Err(Error::Server {
                     code: ErrorCode::VersionConflict,
@@ -391,7 +423,11 @@ impl Client {
                         version,
                         ciphertext,
                     } => {
-                        self.keep_conflict_copy(entry.seq, vault_id, item_id, version, ciphertext)?;
+                        if let Some(copy) = self
+                            .keep_conflict_copy(entry.seq, vault_id, item_id, version, ciphertext)?
+                        {
+                            report.conflict_copies.push((item_id, copy));
+                        }
                         report.conflicts += 1;
                     }
                     Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
@@ -422,7 +458,7 @@ impl Client {
         item_id: Uuid,
         version: u64,
         ciphertext: Option<Bytes>,
-    ) -> Result<()> {
+    ) -> Result<Option<Uuid>> {
         self.inner.store.audit(
             "conflict",
             &format!("item {item_id} v{version} kept as a copy"),
@@ -447,7 +483,7 @@ impl Client {
             Change::OutboxAck(seq),
         ];
         let Some(ct) = ciphertext else {
-            return self.inner.store.apply(&changes);
+            return self.inner.store.apply(&changes).map(|()| None);
         };
         let at = ItemAad {
             vault_id,
@@ -457,7 +493,7 @@ impl Client {
         };
         // A losing delete needs no copy: the server's version wins.
         let OpenedItem::Live(plain) = self.open_record(at, &ct.0)? else {
-            return self.inner.store.apply(&changes);
+            return self.inner.store.apply(&changes).map(|()| None);
         };
         let epoch = self.write_epoch(vault_id)?;
         let key = self.key_of(vault_id, epoch)?;
@@ -492,7 +528,7 @@ impl Client {
             kind,
             payload: &payload,
         });
-        self.inner.store.apply(&changes)
+        self.inner.store.apply(&changes).map(|()| Some(copy_id))
     }
 
     /// Two-way sync: delivers queued writes, refreshes vault names, and pulls new item

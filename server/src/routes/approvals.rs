@@ -27,8 +27,9 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams, QueryParams},
     model::{
-        DeviceRow, UserRow, enum_str, make_key_holder, now, parse_enum, parse_uuid, push_event,
-        push_event_to_user, rotate_device_token, set_device_status, trust_device, ts,
+        DeviceRow, UserRow, email_gives_key_holder, enum_str, make_key_holder, now, parse_enum,
+        parse_uuid, push_event, push_event_to_user, rotate_device_token, set_device_status,
+        trust_device, ts,
     },
 };
 
@@ -185,7 +186,7 @@ fn notify_approvers(tx: &Transaction<'_>, r: &RequestRow, ev: &Event) -> ApiResu
 
 /// Expires open requests whose time passed (one request, or one user's) and tells both
 /// sides. An approved request the device never acknowledged expires too.
-fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResult<()> {
+pub(crate) fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResult<()> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {REQ_COLS} FROM approval_requests WHERE status IN ('pending', 'approved')
          AND expires_at <= ?1 AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR user_id = ?3)"
@@ -202,6 +203,23 @@ fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResu
         .collect::<rusqlite::Result<_>>()?;
     for r in stale {
         set_status(tx, &r, ApprovalStatus::Expired)?;
+        release_pending_device(tx, &r)?;
+    }
+    Ok(())
+}
+
+/// A pending device whose enrollment request expired or was withdrawn gives its name and
+/// its place under the device limit back at once (issue 13: leftovers held both for a
+/// day). A trusted requester (asking for keys) is not touched.
+fn release_pending_device(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<()> {
+    if matches!(
+        r.purpose,
+        ApprovalPurpose::Enroll | ApprovalPurpose::NewRoot
+    ) {
+        tx.execute(
+            "UPDATE devices SET status = 'expired' WHERE id = ?1 AND status = 'pending'",
+            [r.device_id.to_string()],
+        )?;
     }
     Ok(())
 }
@@ -273,18 +291,20 @@ fn pending_view(
 /// device (its own token) asks to `share_keys`; either asks for `new_root` when the user
 /// has no key holder left. Extensions enroll by email code only.
 #[utoipa::path(post, path = "/v1/devices/{id}/approval-requests", tag = "approvals", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "requesting device id")),
+    params(("id" = Uuid, Path, description = "requesting device id"), OpenQuery),
     responses((status = 201, body = ApprovalOpened),
         (status = 200, body = ApprovalOpened, description = "a retry: this device's own request is still open"),
         (status = 403, body = ErrorBody, description = "forbidden: extensions enroll by email code; key holders need no keys"),
-        (status = 409, body = ErrorBody, description = "approval_pending, device_not_pending"),
+        (status = 409, body = ErrorBody, description = "approval_pending, device_not_pending, email_code_required (the user's first device: nobody can approve it)"),
         (status = 429, body = ErrorBody, description = "too_many_requests")))]
 pub async fn open(
     State(state): State<AppState>,
     caller: Caller,
     Origin(origin): Origin,
     PathParams(id): PathParams<Uuid>,
+    QueryParams(query): QueryParams<OpenQuery>,
 ) -> ApiResult<(StatusCode, Json<ApprovalOpened>)> {
+    let replace = query.replace.unwrap_or(false);
     let origin = origin.to_string();
     let ttl = state.settings.approval_ttl.as_secs() as i64;
     let rate = state.settings.approval_rate_limit;
@@ -305,7 +325,19 @@ pub async fn open(
                     if d.device.kind == DeviceKind::Extension {
                         return Err(ApiError::forbidden("browser extensions enroll by email code, then ask for keys"));
                     }
-                    if rooted { ApprovalPurpose::Enroll } else { ApprovalPurpose::NewRoot }
+                    if rooted {
+                        ApprovalPurpose::Enroll
+                    } else if email_gives_key_holder(tx, user_id, d.device.kind)? {
+                        // Nobody can approve the user's first device: an email code makes
+                        // it the first key holder. Said, so the client takes that path
+                        // instead of waiting for an approval that cannot come (issue 13).
+                        return Err(ApiError::new(
+                            ErrorCode::EmailCodeRequired,
+                            "no device can approve this one yet: verify it by email code",
+                        ));
+                    } else {
+                        ApprovalPurpose::NewRoot
+                    }
                 }
                 Caller::Device(c) => {
                     if c.device.device.id != id {
@@ -326,15 +358,20 @@ pub async fn open(
                 )
                 .optional()?;
             if let Some(r) = open {
-                // This device's own open request, asked again (the client crashed or lost
-                // the answer): the same request, no new prompt on the approvers.
-                if r.purpose == purpose && r.status == ApprovalStatus::Pending {
+                if replace && r.status == ApprovalStatus::Pending {
+                    // "New code": the open request is withdrawn and a fresh one opened in
+                    // one step; the pending device keeps its name and place.
+                    set_status(tx, &r, ApprovalStatus::Cancelled)?;
+                } else if r.purpose == purpose && r.status == ApprovalStatus::Pending {
+                    // This device's own open request, asked again (the client crashed or
+                    // lost the answer): the same request, no new prompt on the approvers.
                     return Ok((StatusCode::OK, ApprovalOpened { id: r.id, purpose, expires_at: ts(r.expires_at), device: d.device }));
+                } else {
+                    return Err(ApiError::new(
+                        ErrorCode::ApprovalPending,
+                        "this device already has an open request; cancel it first",
+                    ));
                 }
-                return Err(ApiError::new(
-                    ErrorCode::ApprovalPending,
-                    "this device already has an open request; cancel it first",
-                ));
             }
             let t = now();
             let (recent, oldest): (u32, Option<i64>) = tx.query_row(
@@ -419,7 +456,8 @@ pub async fn get(
     Ok(Json(out))
 }
 
-/// The requester withdraws its open request (to show a new code, or to give up).
+/// The requester withdraws its open request (gives up). A pending device's name and place
+/// under the device limit are freed with it: setup starts again with a new registration.
 #[utoipa::path(post, path = "/v1/approval-requests/{id}/cancel", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")),
     responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided")))]
@@ -438,6 +476,7 @@ pub async fn cancel(
                 return Err(already_decided());
             }
             set_status(tx, &r, ApprovalStatus::Cancelled)?;
+            release_pending_device(tx, &r)?;
             Ok(Decision {
                 id,
                 status: ApprovalStatus::Cancelled,
@@ -445,6 +484,14 @@ pub async fn cancel(
         })
         .await?;
     Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OpenQuery {
+    /// `true`: withdraw this device's open request and open a fresh one (a new code).
+    replace: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -21,8 +21,11 @@ use crate::{
 /// Pending devices that were never verified expire after this long (rule: pending → expired).
 pub const PENDING_DEVICE_TTL_SECS: i64 = 24 * 3600;
 
-/// Marks the user's stale pending devices expired so they stop counting and free their names.
+/// Marks the user's stale pending devices expired so they stop counting and free their
+/// names: those never verified for a day, and at once those whose enrollment request
+/// expired.
 pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid) -> ApiResult<()> {
+    super::approvals::expire(tx, None, Some(user_id))?;
     tx.execute(
         "UPDATE devices SET status = 'expired' WHERE user_id = ?1 AND status = 'pending' AND created_at <= ?2",
         params![user_id.to_string(), now() - PENDING_DEVICE_TTL_SECS],
@@ -95,7 +98,7 @@ pub async fn register(
             if live >= limit {
                 return Err(ApiError::new(
                     ErrorCode::DeviceLimitReached,
-                    format!("you already have {limit} devices; disable one in My trusted devices first"),
+                    format!("you already have {limit} devices (pending or trusted); disable one from a trusted device first: My trusted devices in the apps, `vouch devices disable` in the CLI"),
                 ));
             }
             let taken: bool = tx.query_row(

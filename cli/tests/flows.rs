@@ -1,0 +1,434 @@
+//! Issue 13: the flows as people live them — each test is a state someone got stuck in,
+//! or a result that misled them, played through the `vouch` binary against a real server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::*;
+use vouch_testkit::Api;
+
+/// Item 1: a new user's first `vouch setup` went to approval and waited ten minutes for a
+/// device that does not exist. Nobody can approve a first device: setup takes the email
+/// path by itself, and a wrong code asks again (item 9: it used to quit at the first one,
+/// printing "4 attempt(s) left" twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_users_first_setup_takes_the_email_path_and_asks_again_after_a_wrong_code() {
+    let (env, _server) = server().await;
+    let a = env.profile("a");
+    let u = env.url.clone();
+    sign_in_alice(&a, &u).await;
+    let mut s = Session::start(&a, &u, &["--json", "setup", "--name", "Alice laptop"]);
+    s.read_until("Code");
+    let code = Api::new(&u).latest_code("alice@acme.test").await;
+    s.say(&mistype(&code));
+    s.read_until("Code");
+    s.say(&code);
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || s.finish())
+        .await
+        .unwrap();
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stderr.contains("it is your first"), "{stderr}");
+    assert_eq!(
+        stderr.matches("attempt(s) left").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert!(stderr.contains("wrong code: 4 attempt(s) left"), "{stderr}");
+    let state: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(state["state"], "trusted");
+    assert_eq!(state["tier"], "key_holder");
+}
+
+/// Items 1 and 5: a requester could not cancel its request, and a device whose request
+/// was cancelled kept its name and a place under the limit for a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_or_expired_request_gives_the_name_and_the_place_back() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    trusted_profile(&env, &env.profile("a"), "Alice laptop").await;
+    let b = env.profile("b");
+    sign_in_alice(&b, u).await;
+    ok_json(&vouch(&b, u, &["--json", "register", "--name", "Work PC"], "").await);
+    ok_json(&vouch(&b, u, &["--json", "approval", "request", "--no-wait"], "").await);
+    let s = ok_json(&vouch(&b, u, &["--json", "approval", "cancel"], "").await);
+    assert_eq!(s["state"], "untrusted", "{s}");
+    assert!(
+        ok_json(&vouch(&env.profile("a"), u, &["--json", "pending"], "").await)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The name is free at once, for another device (an expired request: `clock.rs`).
+    let c = env.profile("c");
+    sign_in_alice(&c, u).await;
+    ok_json(&vouch(&c, u, &["--json", "register", "--name", "Work PC"], "").await);
+    // And the cancelled device starts over by itself.
+    let s = ok_json(&vouch(&b, u, &["--json", "register", "--name", "Work PC 2"], "").await);
+    assert_eq!(s["state"], "verifying", "{s}");
+}
+
+/// Item 4: the second device with the proposed name failed with no hint. A proposed name
+/// that is taken becomes the first free "NAME (n)"; a chosen one is refused with a
+/// suggestion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_name_gets_a_free_one_suggested() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let (a, b) = (env.profile("a"), env.profile("b"));
+    sign_in_alice(&a, u).await;
+    let first = ok_json(&vouch(&a, u, &["--json", "register"], "").await);
+    sign_in_alice(&b, u).await;
+    let second = ok_json(&vouch(&b, u, &["--json", "register"], "").await);
+    let name = first["device_name"].as_str().unwrap();
+    assert_eq!(second["device_name"], format!("{name} (2)"));
+    let c = env.profile("c");
+    sign_in_alice(&c, u).await;
+    let o = vouch(&c, u, &["register", "--name", name], "").await;
+    one_line_error(&o, 4, "choose another name");
+}
+
+/// Item 2: parallel commands on one profile failed ("no such profile"). Sixteen at once,
+/// reads and writes: every one works (a command waits its turn on the profile lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_parallel_commands_on_one_profile_all_work() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let a = env.profile("a");
+    // A new profile signed in from eight terminals at once: every command works, one
+    // after the other (at once, the server's sign-in throttle let one through and
+    // refused the rest as a guessing burst).
+    let sign_ins: Vec<_> = (0..8)
+        .map(|_| {
+            let (a, u) = (a.clone(), u.clone());
+            tokio::spawn(async move { sign_in_alice(&a, &u).await })
+        })
+        .collect();
+    for r in sign_ins {
+        r.await.unwrap();
+    }
+    ok_json(
+        &vouch(
+            &a,
+            &u,
+            &["--json", "register", "--name", "Alice laptop"],
+            "",
+        )
+        .await,
+    );
+    ok_json(&vouch(&a, &u, &["--json", "email-code", "send"], "").await);
+    let code = Api::new(&u).latest_code("alice@acme.test").await;
+    ok_json(&vouch(&a, &u, &["--json", "email-code", "verify", &code], "").await);
+    let v = ok_json(&vouch(&a, &u, &["--json", "vault", "create", "Shared"], "").await);
+    let vault = v["id"].as_str().unwrap().to_owned();
+    let runs: Vec<_> = (0..16)
+        .map(|i| {
+            let (a, u, vault) = (a.clone(), u.clone(), vault.clone());
+            tokio::spawn(async move {
+                let args: Vec<&str> = match i % 4 {
+                    0 => vec!["--json", "vault", "list"],
+                    1 => vec!["--json", "status"],
+                    2 => vec!["--json", "vault", "items", &vault],
+                    _ => vec!["--json", "vault", "put", &vault, "--value", "parallel"],
+                };
+                (i, vouch(&a, &u, &args, "").await)
+            })
+        })
+        .collect();
+    for r in runs {
+        let (i, o) = r.await.unwrap();
+        assert!(
+            o.status.success(),
+            "command {i}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        ok_json(&o);
+    }
+    let items = ok_json(&vouch(&a, &u, &["--json", "vault", "items", &vault], "").await);
+    assert_eq!(items.as_array().unwrap().len(), 4, "{items}");
+}
+
+/// Profiles `a` (alice's first device) and `b` (approved by `a`), both key holders, and a
+/// vault of `a`'s with one item holding `value`: (a, b, vault id, item id).
+async fn two_key_holders_and_an_item(
+    env: &Env,
+    value: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, String, String) {
+    let u = env.url.as_str();
+    let (a, b) = (env.profile("a"), env.profile("b"));
+    trusted_profile(env, &a, "Alice laptop").await;
+    let v = ok_json(&vouch(&a, u, &["--json", "vault", "create", "Shared"], "").await);
+    let vault = v["id"].as_str().unwrap().to_owned();
+    let args = ["--json", "vault", "put", &vault, "--value", value];
+    let item = ok_json(&vouch(&a, u, &args, "").await)["item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    approved_profile(env, &a, &b, "Alice desktop").await;
+    (a, b, vault, item)
+}
+
+/// Item 7: a write that lost to a newer version said "queued: server unreachable" with the
+/// server up, and the item vanished. Now it says conflict, exit 4, and both versions show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_write_says_conflict_and_keeps_both_versions() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let (a, b, vault, item) = two_key_holders_and_an_item(&env, "one").await;
+    ok_json(&vouch(&b, u, &["--json", "vault", "items", &vault], "").await);
+    // a writes v2; b, which has only seen v1, writes its own v2 without reading first.
+    ok_json(
+        &vouch(
+            &a,
+            u,
+            &[
+                "--json", "vault", "put", &vault, "--item", &item, "--value", "from a",
+            ],
+            "",
+        )
+        .await,
+    );
+    let o = vouch(
+        &b,
+        u,
+        &[
+            "--json", "vault", "put", &vault, "--item", &item, "--value", "from b",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["conflict"]["item_id"], item.as_str(), "{doc}");
+    let copy = doc["item_id"].as_str().unwrap().to_owned();
+    let got = |id: String| {
+        let (b, u, vault) = (b.clone(), u.to_owned(), vault.clone());
+        async move { ok_json(&vouch(&b, &u, &["--json", "vault", "get", &vault, &id], "").await) }
+    };
+    assert_eq!(got(item.clone()).await["value"], "from a");
+    assert_eq!(got(copy).await["value"], "from b");
+}
+
+/// Items 7 and 8: a revoked device's `put` said "queued" with exit 0, and `vault get` still
+/// showed the secret minutes after the revocation. Now the next command that shows or
+/// writes data learns it from the server: wiped, exit 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_learns_it_before_showing_or_writing_anything() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let (a, b, vault, item) = two_key_holders_and_an_item(&env, "s3cret").await;
+    let b_id = ok_json(&vouch(&b, u, &["--json", "status"], "").await)["state"]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok_json(&vouch(&a, u, &["--json", "devices", "disable", &b_id], "").await);
+    let o = vouch(&b, u, &["vault", "get", &vault, &item], "").await;
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty(), "no secret shown");
+    // A second revoked device, whose first command after the revocation is a write.
+    let c = env.profile("c");
+    approved_profile(&env, &a, &c, "Alice tablet").await;
+    let c_id = ok_json(&vouch(&c, u, &["--json", "status"], "").await)["state"]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok_json(&vouch(&a, u, &["--json", "devices", "disable", &c_id], "").await);
+    let o = vouch(&c, u, &["vault", "put", &vault, "--value", "late"], "").await;
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Item 9: the spinner gave up 2.6 s after the server went away. The wait goes on through
+/// a server restart and ends with the approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_for_approval_outlives_a_server_restart() {
+    let (env, server) = server().await;
+    let u = env.url.clone();
+    let (a, b) = (env.profile("a"), env.profile("b"));
+    trusted_profile(&env, &a, "Alice laptop").await;
+    sign_in_alice(&b, &u).await;
+    ok_json(
+        &vouch(
+            &b,
+            &u,
+            &["--json", "register", "--name", "Alice desktop"],
+            "",
+        )
+        .await,
+    );
+    let prompt = ok_json(&vouch(&b, &u, &["--json", "approval", "request", "--no-wait"], "").await);
+    let rid = prompt["request_id"].as_str().unwrap().to_owned();
+    let code = prompt["code"].as_str().unwrap().to_owned();
+    let mut waiting = Session::start(&b, &u, &["--json", "approval", "wait"]);
+    waiting.read_until("Waiting for approval");
+    let addr = server.addr();
+    server.shutdown().await;
+    // While the server is gone (as long as another device takes to find it unreachable),
+    // the waiting device polls nothing.
+    let o = vouch(&a, &u, &["status"], "").await;
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be reached"));
+    let _server = server_at(addr, &env.root.path().join("server")).await;
+    let o = vouch(&a, &u, &["approve", &rid], &format!("{code}\n")).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || waiting.finish())
+        .await
+        .unwrap();
+    assert_eq!(status, Some(0), "{stderr}");
+    let state: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(state["state"], "trusted");
+}
+
+/// Item 9: Ctrl-C while waiting exited 130 silently and left the request open on every
+/// approver's screen. It withdraws the request and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_waiting_withdraws_the_request() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let (a, b) = (env.profile("a"), env.profile("b"));
+    trusted_profile(&env, &a, "Alice laptop").await;
+    sign_in_alice(&b, &u).await;
+    ok_json(
+        &vouch(
+            &b,
+            &u,
+            &["--json", "register", "--name", "Alice desktop"],
+            "",
+        )
+        .await,
+    );
+    let mut s = Session::start(&b, &u, &["approval", "request"]);
+    s.read_until("Waiting for approval");
+    let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (status, _, stderr) = tokio::task::spawn_blocking(move || s.finish())
+        .await
+        .unwrap();
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(stderr.contains("withdrawn"), "{stderr}");
+    let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
+    assert!(pending.as_array().unwrap().is_empty(), "{pending}");
+}
+
+/// Item 9: a denial was not noticed by `status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_notices_a_denial() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let (a, b) = (env.profile("a"), env.profile("b"));
+    trusted_profile(&env, &a, "Alice laptop").await;
+    sign_in_alice(&b, u).await;
+    ok_json(
+        &vouch(
+            &b,
+            u,
+            &["--json", "register", "--name", "Alice desktop"],
+            "",
+        )
+        .await,
+    );
+    let prompt = ok_json(&vouch(&b, u, &["--json", "approval", "request", "--no-wait"], "").await);
+    let rid = prompt["request_id"].as_str().unwrap();
+    ok_json(&vouch(&a, u, &["--json", "deny", rid], "").await);
+    let s = ok_json(&vouch(&b, u, &["--json", "status"], "").await);
+    assert_eq!(s["state"]["state"], "denied", "{s}");
+}
+
+/// Item 7: a server answering HTTP 500 without a v1 body was reported as "offline"; now
+/// "the server failed (HTTP 500)", exit 3, naming the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_server_is_not_called_offline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let root = tempfile::tempdir().unwrap();
+    let p = root.path().join("p");
+    let o = vouch(
+        &p,
+        &url,
+        &["sign-in", "--email", "alice@acme.test", "--password-stdin"],
+        "pw\n",
+    )
+    .await;
+    one_line_error(&o, 3, "the server failed (HTTP 500)");
+    one_line_error(&o, 3, &url);
+    // Item 10: a server that did not take the password is not remembered.
+    assert!(!p.join("cli.json").exists());
+}
+
+/// Item 10: a damaged `cli.json` read as "no such profile" while `sign-in` said "already
+/// signed in"; `setup` on a trusted device said "sign in first".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_profile_states_say_what_happened_and_the_way_out() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let a = env.profile("a");
+    trusted_profile(&env, &a, "Alice laptop").await;
+    let o = vouch(&a, u, &["setup"], "").await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already trusted"));
+    std::fs::write(a.join("cli.json"), "{not json").unwrap();
+    one_line_error(
+        &vouch(&a, u, &["status"], "").await,
+        2,
+        "cli.json is damaged",
+    );
+}
+
+/// Item 5: at the device limit the message sent people to "My trusted devices", which the
+/// CLI does not have. It names the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_limit_names_the_way_out() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let api = Api::new(u);
+    let (account, _) = api.login("alice@acme.test").await;
+    for i in 0..vouch_core::proto::DEFAULT_DEVICE_LIMIT {
+        api.register(&account, &format!("Old phone {i}"), "mobile")
+            .await
+            .ok();
+    }
+    let a = env.profile("a");
+    sign_in_alice(&a, u).await;
+    let o = vouch(&a, u, &["register", "--name", "One too many"], "").await;
+    one_line_error(&o, 4, "`vouch devices disable`");
+}
+
+/// Item 10: a profile whose key store is gone said "wrapping key is missing" and nothing
+/// else. It says the data cannot be read and how to start over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_key_store_says_how_to_start_over() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let a = env.profile("a");
+    trusted_profile(&env, &a, "Alice laptop").await;
+    std::fs::remove_dir_all(a.join("keys")).unwrap();
+    one_line_error(&vouch(&a, u, &["status"], "").await, 1, "start over");
+}
