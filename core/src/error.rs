@@ -108,6 +108,10 @@ pub enum Error {
     /// password or token past the transport rules): configure the server's final URL.
     #[error("the server answered with a redirect; use the server's final URL")]
     Redirected,
+    /// The vouch chain does not verify (see [`crate::chain::ChainError`]): nothing in it
+    /// is used, and nothing is sealed to a key it names.
+    #[error("the list of key holders does not verify: {0}")]
+    Chain(#[from] crate::chain::ChainError),
     /// The server answered something the v1 contract does not allow.
     #[error("unexpected server response: {0}")]
     Protocol(&'static str),
