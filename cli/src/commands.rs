@@ -9,8 +9,7 @@ use serde_json::json;
 use vouch_core::{Client, EnrollmentState, proto::DeviceKind};
 
 use crate::{
-    AdminAction, ApprovalAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind,
-    VaultAction,
+    ApprovalAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind, VaultAction,
     output::{self, Out},
     profile,
 };
@@ -61,7 +60,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             } else if password_stdin {
                 read_stdin_line()?
             } else {
-                rpassword::prompt_password("password: ")
+                rpassword::prompt_password(crate::manage::password_prompt(&email, &dir, server))
                     .map_err(|e| CliError::other(format!("cannot read password: {e}")))?
             };
             let client = profile::open(&dir, server, Some(kind(k)), true)?;
@@ -176,10 +175,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let client = open()?;
             let pending = client.pending_requests().await?;
             let Some(req) = pending.iter().find(|p| p.request_id == request_id) else {
-                return Err(CliError {
-                    code: 5,
-                    message: "no such pending request".into(),
-                });
+                return Err(CliError::new(5, "no such pending request"));
             };
             // The code is entered only here, after the request's details and the warning.
             eprintln!(
@@ -212,34 +208,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Devices { action } => {
-            let client = open()?;
-            match action.unwrap_or(DevicesAction::List) {
-                DevicesAction::List => {
-                    let list = client.devices().await?;
-                    out.emit(
-                        json!(list.iter().map(output::device_json).collect::<Vec<_>>()),
-                        || {
-                            list.iter()
-                                .map(output::device_human)
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        },
-                    );
-                }
-                DevicesAction::Disable {
-                    device_id,
-                    also_approved,
-                } => {
-                    let disabled = client.disable_devices(device_id, also_approved).await?;
-                    out.emit(json!({"disabled": disabled}), || {
-                        let list: Vec<String> = disabled.iter().map(|d| d.to_string()).collect();
-                        format!("Disabled {}.", list.join(", "))
-                    });
-                }
-            }
-            Ok(())
+            crate::manage::devices(&open()?, &out, action.unwrap_or(DevicesAction::List)).await
         }
-        Command::Vault { action } => vault(&open()?, &out, action).await,
+        Command::Vault { action } => {
+            let client = open()?;
+            vault(
+                &client,
+                &out,
+                crate::manage::vault_action(&client, action).await?,
+            )
+            .await
+        }
         Command::Sync => {
             let r = open()?.sync().await?;
             out.emit(json!({"sent": r.sent, "received": r.received, "conflicts": r.conflicts, "queued": r.queued, "refused": r.refused}), || {
@@ -251,36 +230,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             });
             Ok(())
         }
-        Command::Admin { action } => {
-            let client = open()?;
-            match action {
-                AdminAction::Devices { user } => {
-                    let list = client.admin_devices(user).await?;
-                    out.emit(
-                        json!(list.iter().map(output::device_json).collect::<Vec<_>>()),
-                        || {
-                            list.iter()
-                                .map(|d| format!("{}  user {}", output::device_human(d), d.user_id))
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        },
-                    );
-                }
-                AdminAction::Unlock { user_id } => {
-                    client.admin_unlock(user_id).await?;
-                    out.emit(json!({"unlocked": user_id}), || {
-                        "Unlocked: codes and sign-in work again.".to_owned()
-                    });
-                }
-                AdminAction::Deprovision { user_id } => {
-                    let ids = client.admin_deprovision(user_id).await?;
-                    out.emit(json!({"disabled": ids}), || {
-                        format!("Deprovisioned: {} device(s) disabled.", ids.len())
-                    });
-                }
-            }
-            Ok(())
-        }
+        Command::Admin { action } => crate::admin::run(&open()?, &out, action).await,
+        Command::SignOut { yes } => crate::manage::sign_out(&dir, server, &out, yes).await,
+        Command::Profiles => crate::manage::profiles(&dir, &out),
     }
 }
 
@@ -304,14 +256,8 @@ async fn wait(client: &Client, out: &Out) -> Result<(), CliError> {
     out.emit(output::state_json(&state), || output::state_line(&state));
     match state {
         EnrollmentState::Trusted { .. } => Ok(()),
-        EnrollmentState::Denied { .. } => Err(CliError {
-            code: 4,
-            message: "the request was denied".into(),
-        }),
-        EnrollmentState::Expired { .. } => Err(CliError {
-            code: 4,
-            message: "the request expired".into(),
-        }),
+        EnrollmentState::Denied { .. } => Err(CliError::new(4, "the request was denied")),
+        EnrollmentState::Expired { .. } => Err(CliError::new(4, "the request expired")),
         _ => Ok(()),
     }
 }
@@ -396,10 +342,7 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
         }
         VaultAction::Get { vault_id, item_id } => {
             let Some(value) = client.get_item(vault_id, item_id)? else {
-                return Err(CliError {
-                    code: 4,
-                    message: "no such item".into(),
-                });
+                return Err(CliError::new(4, "no such item"));
             };
             if out.json {
                 let doc = match std::str::from_utf8(&value) {

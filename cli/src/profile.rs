@@ -32,7 +32,7 @@ pub fn default_dir() -> PathBuf {
         .join("default")
 }
 
-fn load_settings(dir: &Path) -> Option<Settings> {
+pub(crate) fn load_settings(dir: &Path) -> Option<Settings> {
     let text = std::fs::read_to_string(dir.join(SETTINGS_FILE)).ok()?;
     serde_json::from_str(&text).ok()
 }
