@@ -309,8 +309,8 @@ pub async fn vault_action(client: &Client, cmd: VaultCommand) -> Result<VaultAct
 // ---- sign-out and profiles ------------------------------------------------------------------
 
 /// `vouch sign-out`: ends the session on this device and deletes the profile's local data
-/// and keys, after saying exactly what is lost. A trusted key-holder web device disables
-/// itself on the server first (its name and slot are freed, other devices see it gone).
+/// and keys, after saying exactly what is lost. A trusted device signs itself out on the
+/// server first (disabled there: its name and slot are freed, other devices see it gone).
 pub async fn sign_out(
     dir: &Path,
     server: Option<&str>,
@@ -332,11 +332,7 @@ pub async fn sign_out(
         "the profile {} (this device's identity and sign-in)",
         dir.display()
     )];
-    let mut may_disable = false;
-    if let EnrollmentState::Trusted {
-        device_name, tier, ..
-    } = &state
-    {
+    if let EnrollmentState::Trusted { device_name, .. } = &state {
         let vaults = client.vaults().unwrap_or_default();
         let keys = vaults.iter().filter(|v| v.has_key).count();
         let items: usize = vaults
@@ -357,38 +353,29 @@ pub async fn sign_out(
                 "{queued} write(s) not yet sent to the server (run `vouch sync` first to keep them)"
             ));
         }
-        may_disable = *tier == Tier::KeyHolder
-            && profile::load_settings(dir)
-                .is_some_and(|s| s.kind == vouch_core::proto::DeviceKind::Web);
-        lost.push(if may_disable {
-            format!("the trusted device \"{device_name}\": it is disabled on the server")
-        } else {
-            format!(
-                "the trusted device \"{device_name}\" (it stays in your device list until a key-holder web device disables it)"
-            )
-        });
+        lost.push(format!(
+            "the trusted device \"{device_name}\": it is disabled on the server (to use this computer again, sign in and set it up anew)"
+        ));
     }
     let question = format!(
         "Sign out {who} on this device? This deletes {}.\nContinue?",
         lost.join(";\n  ")
     );
     confirm(&question, yes)?;
-    let mut disabled_on_server = false;
-    if may_disable && let Some(id) = state.device_id() {
-        match client.disable_devices(id, false).await {
-            Ok(_) => disabled_on_server = true,
-            Err(e) => {
-                let e = CliError::from(e);
-                if e.code != 3 && e.code != 7 {
-                    return Err(e);
-                }
-                eprintln!(
-                    "warning: the server could not be told ({}); disable this device from another one",
-                    e.message
-                );
+    let disabled_on_server = match client.sign_out().await {
+        Ok(told) => told,
+        Err(e) => {
+            let e = CliError::from(e);
+            if e.code != 3 && e.code != 7 {
+                return Err(e);
             }
+            eprintln!(
+                "warning: the server could not be told ({}); disable this device from another one",
+                e.message
+            );
+            false
         }
-    }
+    };
     drop(client);
     remove_profile(dir)?;
     out.emit(

@@ -856,6 +856,23 @@ async fn profiles_are_listed_and_sign_out_deletes_one() {
         .await,
     );
     assert_eq!(devices[0]["status"], "disabled");
+    // An email-only device signs itself out on the server too.
+    let spare = trusted_profile(&env, "spare", "alice@acme.test").await;
+    let s = ok_json(&vouch(&spare, &env.url, &["--json", "status"], "").await);
+    assert_eq!(s["state"]["tier"], "email_only");
+    let done = ok_json(&vouch(&spare, &env.url, &["--json", "sign-out", "--yes"], "").await);
+    assert_eq!(done["disabled_on_server"], true);
+    assert!(!spare.exists());
+    let args = ["--json", "admin", "devices", "--user", "alice@acme.test"];
+    let devices = ok_json(&vouch(&admin, &env.url, &args, "").await);
+    assert!(
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "disabled"),
+        "{devices}"
+    );
 }
 
 /// Vaults are addressed by name (without case) as well as by id, and a second vault of

@@ -36,6 +36,7 @@ async fn the_new_routes_are_in_the_contract() {
         ("/v1/admin/users", "get"),
         ("/v1/admin/users/{id}/reactivate", "post"),
         ("/v1/admin/audit", "get"),
+        ("/v1/devices/{id}/sign-out", "post"),
     ] {
         let op = paths.get(path).and_then(|p| p.get(method));
         assert!(op.is_some(), "{method} {path} missing from openapi.json");
@@ -319,4 +320,58 @@ async fn approvals_and_denials_are_audited_with_the_approver() {
         of(&tablet, "denied")["actor_device_id"],
         id(&laptop).as_str()
     );
+}
+
+/// A device signs itself out whatever its tier: it is disabled (name and slot freed, the
+/// other devices told), audited as its own act; it cannot sign out another device.
+#[tokio::test]
+async fn a_device_signs_itself_out() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, laptop, laptop_token) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (_, browser, browser_token) = api
+        .trusted_device("alice@acme.test", "alice browser", "web")
+        .await;
+    let (laptop, browser) = (id(&laptop), id(&browser));
+    assert_eq!(
+        other_tier(&api, &laptop_token, &browser).await,
+        "email_only"
+    );
+    api.post(
+        &format!("/v1/devices/{laptop}/sign-out"),
+        Some(&browser_token),
+        json!({}),
+    )
+    .await
+    .err(404, "not_found");
+    let out = api
+        .post(
+            &format!("/v1/devices/{browser}/sign-out"),
+            Some(&browser_token),
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(out["disabled"][0], browser.as_str());
+    api.get("/v1/devices", Some(&browser_token))
+        .await
+        .err(403, "device_disabled");
+    let list = api.get("/v1/devices", Some(&laptop_token)).await.ok();
+    assert_eq!(find(&list, &browser)["status"], "disabled");
+    // Its name is free again.
+    let (account, _) = api.login("alice@acme.test").await;
+    api.register(&account, "alice browser", "web").await.ok();
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let log = api.get("/v1/admin/audit", Some(&admin)).await.ok();
+    let entry = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["device_id"] == browser.as_str() && e["action"] == "disabled")
+        .unwrap();
+    assert_eq!(entry["actor_device_id"], browser.as_str());
 }

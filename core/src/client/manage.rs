@@ -1,4 +1,4 @@
-//! Device and workspace management: renaming a device, the admin's users (by email or
+//! Device and workspace management: signing out, renaming a device, the admin's users (by email or
 //! id), reactivation, the audit log, and finding a vault by name.
 
 use uuid::Uuid;
@@ -53,6 +53,33 @@ impl Client {
             }
         }
         Ok(device)
+    }
+
+    /// Signs this device out on the server: a trusted device (any tier) disables itself
+    /// there — its name and slot are freed and the user's other devices are told — and then
+    /// wipes its keys, items and tokens here (state `Wiped`). Returns whether the server was
+    /// told (`false` for a device that was never trusted: it has nothing there to end).
+    /// Offline it fails with `Error::Offline` and changes nothing; the app may still
+    /// [`Client::wipe`].
+    pub async fn sign_out(&self) -> Result<bool> {
+        let Some(id) = self
+            .state()
+            .device_id()
+            .filter(|_| self.state().is_trusted())
+        else {
+            return Ok(false);
+        };
+        let token = self.device_token()?;
+        let _: vouch_proto::Disabled = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(&format!("/v1/devices/{id}/sign-out"), Some(&token), &())
+                    .await,
+            )
+            .await?;
+        self.wipe().await?;
+        Ok(true)
     }
 
     /// Admin: the workspace's users with their device counts.

@@ -100,3 +100,27 @@ pub async fn rename(
         .await?;
     Ok(Json(device))
 }
+
+/// Signs a device out: a trusted device disables *itself* (any tier — it only gives up
+/// its own access), so its name and slot are freed and the user's other devices are told.
+/// The device wipes its own data. Another device's id is not found.
+#[utoipa::path(post, path = "/v1/devices/{id}/sign-out", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the calling device's own id")),
+    responses((status = 200, body = vouch_proto::Disabled), (status = 404, body = ErrorBody)))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    Origin(origin): Origin,
+    PathParams(id): PathParams<Uuid>,
+) -> ApiResult<Json<vouch_proto::Disabled>> {
+    if id != caller.device.device.id {
+        return Err(ApiError::not_found("device"));
+    }
+    let actor = Actor::device(id, origin);
+    let device = caller.device.device.clone();
+    let out = state
+        .db
+        .tx(move |tx| crate::routes::devices::disable_devices(tx, &[device], &actor))
+        .await?;
+    Ok(Json(out))
+}

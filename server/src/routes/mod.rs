@@ -127,6 +127,7 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::deprovision))
         .routes(routes!(admin::unlock))
         .routes(routes!(manage::rename))
+        .routes(routes!(manage::sign_out))
         .routes(routes!(admin::users))
         .routes(routes!(admin::reactivate))
         .routes(routes!(audit::list));
