@@ -22,6 +22,18 @@ pub async fn run(client: &Client, out: &Out, action: AdminAction) -> Result<(), 
                 None => None,
             };
             let list = client.admin_devices(user.as_ref().map(|u| u.id)).await?;
+            // Emails for the headings (the text form only).
+            let users = if out.json {
+                Vec::new()
+            } else {
+                client.admin_users().await.unwrap_or_default()
+            };
+            let email = |id: uuid::Uuid| {
+                users
+                    .iter()
+                    .find(|u| u.id == id)
+                    .map_or_else(|| format!("user {id}"), |u| format!("{} ({id})", u.email))
+            };
             out.emit(devices_json(&list, this), || {
                 let mut by_user: Vec<(uuid::Uuid, Vec<_>)> = Vec::new();
                 for d in &list {
@@ -32,7 +44,7 @@ pub async fn run(client: &Client, out: &Out, action: AdminAction) -> Result<(), 
                 }
                 by_user
                     .iter()
-                    .map(|(u, ds)| format!("user {u}:\n{}", devices_human(ds, this)))
+                    .map(|(u, ds)| format!("{}:\n{}", email(*u), devices_human(ds, this)))
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -693,6 +693,10 @@ async fn admin_users_by_email_reactivation_and_the_audit_log() {
         .await,
     );
     assert_eq!(devices.as_array().unwrap().len(), 1);
+    let text = vouch(&admin, u, &["admin", "devices"], "").await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("alice@acme.test ("), "{text}");
+    assert!(text.contains("(this device)"), "{text}");
     let o = vouch(
         &admin,
         u,
