@@ -430,12 +430,12 @@ async fn binary_values_come_back_byte_for_byte() {
 
 /// A profile `name` under the test root, signed in as `email` and trusted by an email code
 /// (the first web device of a user is a key holder; later ones are email-only).
-async fn trusted_profile(env: &Env, name: &str, email: &str) -> std::path::PathBuf {
-    trusted_profile_at(&env.url, &env.root.path().join(name), email).await
+async fn trusted_as(env: &Env, name: &str, email: &str) -> std::path::PathBuf {
+    trusted_as_at(&env.url, &env.root.path().join(name), email).await
 }
 
-/// [`trusted_profile`] in the directory `p` (its device named "EMAIL DIR-NAME").
-async fn trusted_profile_at(u: &str, p: &Path, email: &str) -> std::path::PathBuf {
+/// [`trusted_as`] in the directory `p` (its device named "EMAIL DIR-NAME").
+async fn trusted_as_at(u: &str, p: &Path, email: &str) -> std::path::PathBuf {
     let name = p.file_name().unwrap().to_string_lossy();
     let args = ["--json", "sign-in", "--email", email, "--password-stdin"];
     ok_json(&vouch(p, u, &args, &format!("{DEV_PASSWORD}\n")).await);
@@ -535,8 +535,8 @@ async fn json_errors_are_one_document_with_a_stable_code() {
 async fn disable_and_deprovision_need_a_yes() {
     let (env, _server) = server().await;
     let u = env.url.as_str();
-    let a = trusted_profile(&env, "a", "alice@acme.test").await;
-    let b = trusted_profile(&env, "b", "alice@acme.test").await;
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let b = trusted_as(&env, "b", "alice@acme.test").await;
     let o = vouch(&a, u, &["devices", "disable", "alice@acme.test b"], "").await;
     one_line_error(&o, 2, "--yes");
     assert!(String::from_utf8_lossy(&o.stderr).contains("\"alice@acme.test b\""));
@@ -558,7 +558,7 @@ async fn disable_and_deprovision_need_a_yes() {
     assert_eq!(ok_json(&o)["disabled"].as_array().unwrap().len(), 1);
     json_error(&vouch(&b, u, &["--json", "devices"], "").await, 7, "wiped");
 
-    let admin = trusted_profile(&env, "admin", "admin@acme.test").await;
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
     let o = vouch(&admin, u, &["admin", "deprovision", "alice@acme.test"], "").await;
     one_line_error(&o, 2, "--yes");
     let err = String::from_utf8_lossy(&o.stderr);
@@ -584,8 +584,8 @@ async fn disable_and_deprovision_need_a_yes() {
 async fn devices_mark_this_device_and_can_be_renamed() {
     let (env, _server) = server().await;
     let u = env.url.as_str();
-    let a = trusted_profile(&env, "a", "alice@acme.test").await;
-    let b = trusted_profile(&env, "b", "alice@acme.test").await;
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let b = trusted_as(&env, "b", "alice@acme.test").await;
     let list = ok_json(&vouch(&a, u, &["--json", "devices"], "").await);
     let list = list.as_array().unwrap();
     let this: Vec<&Value> = list.iter().filter(|d| d["this_device"] == true).collect();
@@ -671,8 +671,8 @@ async fn devices_mark_this_device_and_can_be_renamed() {
 async fn admin_users_by_email_reactivation_and_the_audit_log() {
     let (env, _server) = server().await;
     let u = env.url.as_str();
-    let admin = trusted_profile(&env, "admin", "admin@acme.test").await;
-    let a = trusted_profile(&env, "a", "alice@acme.test").await;
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
     let users = ok_json(&vouch(&admin, u, &["--json", "admin", "users"], "").await);
     let alice = users
         .as_array()
@@ -744,7 +744,7 @@ async fn admin_users_by_email_reactivation_and_the_audit_log() {
     assert_eq!(r["deprovisioned_at"], Value::Null);
     // Old devices stay wiped; a new one works.
     json_error(&vouch(&a, u, &["--json", "devices"], "").await, 7, "wiped");
-    let fresh = trusted_profile(&env, "fresh", "alice@acme.test").await;
+    let fresh = trusted_as(&env, "fresh", "alice@acme.test").await;
     let s = ok_json(&vouch(&fresh, u, &["--json", "status"], "").await);
     assert_eq!(s["state"]["tier"], "key_holder");
 
@@ -805,8 +805,8 @@ async fn profiles_are_listed_and_sign_out_deletes_one() {
             cmd.output().unwrap()
         })
     };
-    let work = trusted_profile_at(&u, &home.join("work"), "alice@acme.test").await;
-    let elsewhere = trusted_profile(&env, "elsewhere", "bob@acme.test").await;
+    let work = trusted_as_at(&u, &home.join("work"), "alice@acme.test").await;
+    let elsewhere = trusted_as(&env, "elsewhere", "bob@acme.test").await;
     let list = ok_json(
         &run(vec!["--json", "profiles"], Some(work.clone()))
             .await
@@ -849,7 +849,7 @@ async fn profiles_are_listed_and_sign_out_deletes_one() {
     assert_eq!(done["disabled_on_server"], true);
     assert!(!work.exists(), "the profile is gone");
     // The server no longer counts it as a live device.
-    let admin = trusted_profile(&env, "admin", "admin@acme.test").await;
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
     let devices = ok_json(
         &vouch(
             &admin,
@@ -861,7 +861,7 @@ async fn profiles_are_listed_and_sign_out_deletes_one() {
     );
     assert_eq!(devices[0]["status"], "disabled");
     // An email-only device signs itself out on the server too.
-    let spare = trusted_profile(&env, "spare", "alice@acme.test").await;
+    let spare = trusted_as(&env, "spare", "alice@acme.test").await;
     let s = ok_json(&vouch(&spare, &env.url, &["--json", "status"], "").await);
     assert_eq!(s["state"]["tier"], "email_only");
     let done = ok_json(&vouch(&spare, &env.url, &["--json", "sign-out", "--yes"], "").await);
@@ -885,7 +885,7 @@ async fn profiles_are_listed_and_sign_out_deletes_one() {
 async fn vaults_by_name_and_no_duplicate_names() {
     let (env, _server) = server().await;
     let u = env.url.as_str();
-    let a = trusted_profile(&env, "a", "alice@acme.test").await;
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
     let v = ok_json(&vouch(&a, u, &["--json", "vault", "create", "Personal"], "").await);
     json_error(
         &vouch(&a, u, &["--json", "vault", "create", "  personal "], "").await,
