@@ -88,12 +88,16 @@ pub fn parse_failed(e: clap::Error) -> ExitCode {
         e.exit();
     }
     let rendered = e.render().to_string();
-    let message = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid command line")
-        .trim_start_matches("error: ")
-        .to_owned();
+    let message = if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+        "a command is missing (see `vouch --help`)".to_owned()
+    } else {
+        rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid command line")
+            .trim_start_matches("error: ")
+            .to_owned()
+    };
     let _ = e.print();
     crate::output::line(&document(&CliError::with_kind(2, "usage", message)).to_string());
     ExitCode::from(2)

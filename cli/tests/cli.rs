@@ -512,6 +512,14 @@ async fn json_errors_are_one_document_with_a_stable_code() {
         2,
         "usage",
     );
+    let doc = json_error(&vouch(&p, u, &["--json", "vault"], "").await, 2, "usage");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing"),
+        "{doc}"
+    );
     // Without --json: nothing on stdout, one line on stderr.
     let o = vouch(&p, u, &["approve", "not-a-uuid"], "").await;
     assert!(o.stdout.is_empty());
