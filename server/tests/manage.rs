@@ -126,6 +126,12 @@ async fn renaming_follows_the_naming_rules_and_the_tiers() {
     rename(&api, &web_token, &other, "gone")
         .await
         .err(403, "forbidden");
+    // A pending device's name is bound in its approval: not renamed here.
+    let (account, _) = api.login("alice@acme.test").await;
+    let pending = id(&api.register(&account, "alice tablet", "mobile").await.ok());
+    rename(&api, &web_token, &pending, "tablet")
+        .await
+        .err(403, "forbidden");
     // The free name can be used again.
     rename(&api, &web_token, &phone, "Alice's spare browser")
         .await

@@ -20,8 +20,9 @@ use crate::{
 
 /// Renames a device. A device may rename itself (any tier: it is its own state); a
 /// key-holder `web` device renames its user's other devices (rule 8: management is for
-/// key-holder web devices). Only pending and trusted devices have names that count; the
-/// new name must be free among them, compared as at registration.
+/// key-holder web devices). Only trusted devices are renamed (a pending device's name is
+/// bound in its approval); the new name must be free among the user's pending and trusted
+/// devices, compared as at registration.
 #[utoipa::path(patch, path = "/v1/devices/{id}", tag = "devices", request_body = RenameDevice,
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "device id")),
@@ -61,10 +62,10 @@ pub async fn rename(
                     ));
                 }
             }
-            if !matches!(target.status, DeviceStatus::Pending | DeviceStatus::Trusted) {
-                return Err(ApiError::forbidden(
-                    "only pending and trusted devices can be renamed",
-                ));
+            // A pending device's name is part of the descriptor its approval binds (Trust
+            // v2): it names itself when it registers (again), never by this route.
+            if target.status != DeviceStatus::Trusted {
+                return Err(ApiError::forbidden("only trusted devices can be renamed"));
             }
             let [key, key2] = vouch_proto::name_keys(&name);
             let taken: bool = tx.query_row(
