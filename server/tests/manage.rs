@@ -108,6 +108,21 @@ async fn renaming_follows_the_naming_rules_and_the_tiers() {
     rename(&api, &web_token, &phone, "   ")
         .await
         .err(400, "invalid_device_name");
+    // A device asking for the keys has its name bound in that request: not renamed then.
+    let rid = id(&api.open_approval(&other_token, &other).await.ok());
+    rename(&api, &other_token, &other, "renamed while asking")
+        .await
+        .err(409, "approval_pending");
+    api.post(
+        &format!("/v1/approval-requests/{rid}/cancel"),
+        Some(&other_token),
+        json!({}),
+    )
+    .await
+    .ok();
+    rename(&api, &other_token, &other, "Alice's spare browser")
+        .await
+        .ok();
     // Another user's device does not exist for alice.
     let (_, bob, _) = api
         .trusted_device("bob@acme.test", "bob laptop", "web")

@@ -30,7 +30,7 @@ use crate::{
         (status = 400, body = ErrorBody, description = "invalid_device_name"),
         (status = 403, body = ErrorBody, description = "forbidden, key_holder_required"),
         (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "device_name_taken")))]
+        (status = 409, body = ErrorBody, description = "device_name_taken, approval_pending")))]
 pub async fn rename(
     State(state): State<AppState>,
     caller: DeviceCaller,
@@ -66,6 +66,18 @@ pub async fn rename(
             // v2): it names itself when it registers (again), never by this route.
             if target.status != DeviceStatus::Trusted {
                 return Err(ApiError::forbidden("only trusted devices can be renamed"));
+            }
+            // The same for a trusted device asking for the vault keys (`share_keys`).
+            let open_request: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM approval_requests WHERE device_id = ?1 AND status IN ('pending', 'approved'))",
+                [id.to_string()],
+                |r| r.get(0),
+            )?;
+            if open_request {
+                return Err(ApiError::new(
+                    ErrorCode::ApprovalPending,
+                    "this device's approval request is open (its name is bound in it): rename it once it is decided or cancelled",
+                ));
             }
             let [key, key2] = vouch_proto::name_keys(&name);
             let taken: bool = tx.query_row(
