@@ -396,3 +396,33 @@ async fn a_device_signs_itself_out() {
         .unwrap();
     assert_eq!(entry["actor_device_id"], browser.as_str());
 }
+
+/// Trust v2: an admin's email-only device administers nothing, the new routes included.
+#[tokio::test]
+async fn an_admins_email_only_device_cannot_use_the_new_admin_routes() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, _admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let (_, _, email_only) = api
+        .trusted_device("admin@acme.test", "admin browser", "web")
+        .await;
+    let (_, alice, _) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let alice_user = alice["user_id"].as_str().unwrap().to_owned();
+    api.get("/v1/admin/users", Some(&email_only))
+        .await
+        .err(403, "key_holder_required");
+    api.get("/v1/admin/audit", Some(&email_only))
+        .await
+        .err(403, "key_holder_required");
+    api.post(
+        &format!("/v1/admin/users/{alice_user}/reactivate"),
+        Some(&email_only),
+        json!({}),
+    )
+    .await
+    .err(403, "key_holder_required");
+}
