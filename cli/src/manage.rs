@@ -19,11 +19,16 @@ use crate::{
     profile,
 };
 
+/// A profile's saved settings, if it has readable ones (the one place this file reads them).
+fn saved_settings(dir: &Path) -> Option<profile::Settings> {
+    profile::load_settings(dir)
+}
+
 /// The password prompt names the account and the server it is for.
 pub fn password_prompt(email: &str, dir: &Path, server: Option<&str>) -> String {
     let server = server
         .map(str::to_owned)
-        .or_else(|| profile::load_settings(dir).map(|s| s.server))
+        .or_else(|| saved_settings(dir).map(|s| s.server))
         .unwrap_or_else(|| profile::DEFAULT_SERVER.to_owned());
     format!("password for {email} at {server}: ")
 }
@@ -317,7 +322,7 @@ pub async fn sign_out(
     out: &Out,
     yes: bool,
 ) -> Result<(), CliError> {
-    if profile::load_settings(dir).is_none() {
+    if saved_settings(dir).is_none() {
         return Err(CliError::usage(format!(
             "no such profile: {} (nothing to sign out of)",
             dir.display()
@@ -449,7 +454,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 fn profile_row(dir: &Path, current: &Path) -> Value {
-    let settings = profile::load_settings(dir);
+    let settings = saved_settings(dir);
     let (user, state) = match profile::open(dir, None, None, false) {
         Ok(c) => {
             let s = c.state();
