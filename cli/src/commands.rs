@@ -12,8 +12,8 @@ use vouch_core::{
 };
 
 use crate::{
-    AdminAction, ApprovalAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind,
-    VaultAction,
+    ApprovalAction, Cli, CliError, Command, DevicesAction, EmailCodeAction, Kind, VaultAction,
+    VaultCommand,
     output::{self, Out},
     profile,
 };
@@ -125,7 +125,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             } else if password_stdin {
                 read_stdin_line()?
             } else {
-                rpassword::prompt_password("password: ")
+                rpassword::prompt_password(crate::manage::password_prompt(&email, &dir, server))
                     .map_err(|e| CliError::other(format!("cannot read password: {e}")))?
             };
             let mut client = profile::open(&dir, server, Some(kind(k)), true)?;
@@ -304,10 +304,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             let client = open()?;
             let pending = client.pending_requests().await?;
             let Some(req) = pending.iter().find(|p| p.request_id == request_id) else {
-                return Err(CliError {
-                    code: 5,
-                    message: "no such pending request".into(),
-                });
+                return Err(CliError::new(5, "no such pending request"));
             };
             // The code is entered only here, after the request's details and the warning.
             eprintln!(
@@ -340,32 +337,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             Ok(())
         }
         Command::Devices { action } => {
-            let client = open()?;
-            match action.unwrap_or(DevicesAction::List) {
-                DevicesAction::List => {
-                    let list = client.devices().await?;
-                    out.emit(
-                        json!(list.iter().map(output::device_json).collect::<Vec<_>>()),
-                        || {
-                            list.iter()
-                                .map(output::device_human)
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        },
-                    );
-                }
-                DevicesAction::Disable {
-                    device_id,
-                    also_approved,
-                } => {
-                    let disabled = client.disable_devices(device_id, also_approved).await?;
-                    out.emit(json!({"disabled": disabled}), || {
-                        let list: Vec<String> = disabled.iter().map(|d| d.to_string()).collect();
-                        format!("Disabled {}.", list.join(", "))
-                    });
-                }
-            }
-            Ok(())
+            crate::manage::devices(&*open()?, &out, action.unwrap_or(DevicesAction::List)).await
         }
         Command::Vault { action } => {
             let client = open()?;
@@ -374,10 +346,13 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             // and a revoked device learns it before showing a secret.
             if !matches!(
                 action,
-                VaultAction::Create { .. } | VaultAction::Put { .. } | VaultAction::Delete { .. }
+                VaultCommand::Create { .. }
+                    | VaultCommand::Put { .. }
+                    | VaultCommand::Delete { .. }
             ) {
                 check_in(&client).await?;
             }
+            let action = crate::manage::vault_action(&client, action).await?;
             vault(&client, &out, action).await
         }
         Command::Sync => {
@@ -391,36 +366,9 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             });
             Ok(())
         }
-        Command::Admin { action } => {
-            let client = open()?;
-            match action {
-                AdminAction::Devices { user } => {
-                    let list = client.admin_devices(user).await?;
-                    out.emit(
-                        json!(list.iter().map(output::device_json).collect::<Vec<_>>()),
-                        || {
-                            list.iter()
-                                .map(|d| format!("{}  user {}", output::device_human(d), d.user_id))
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        },
-                    );
-                }
-                AdminAction::Unlock { user_id } => {
-                    client.admin_unlock(user_id).await?;
-                    out.emit(json!({"unlocked": user_id}), || {
-                        "Unlocked: codes and sign-in work again.".to_owned()
-                    });
-                }
-                AdminAction::Deprovision { user_id } => {
-                    let ids = client.admin_deprovision(user_id).await?;
-                    out.emit(json!({"disabled": ids}), || {
-                        format!("Deprovisioned: {} device(s) disabled.", ids.len())
-                    });
-                }
-            }
-            Ok(())
-        }
+        Command::Admin { action } => crate::admin::run(&*open()?, &out, action).await,
+        Command::SignOut { yes } => crate::manage::sign_out(&dir, server, &out, yes).await,
+        Command::Profiles => crate::manage::profiles(&dir, &out),
     }
 }
 
@@ -453,14 +401,15 @@ async fn register(client: &Client, name: Option<String>) -> Result<EnrollmentSta
                 code: ErrorCode::DeviceNameTaken,
                 ..
             }) => {
-                return Err(CliError {
-                    code: 4,
-                    message: format!(
+                return Err(CliError::with_kind(
+                    4,
+                    "device_name_taken",
+                    format!(
                         "another of your devices is already called \"{base}\"; choose another \
                          name, e.g. `--name \"{}\"`",
                         numbered(&base, 2)
                     ),
-                });
+                ));
             }
             other => return Ok(other?),
         }
@@ -552,10 +501,11 @@ async fn wait_or_cancel(client: &Client, out: &Out) -> Result<(), CliError> {
         r = wait(client, out) => r,
         _ = interrupted => {
             let _ = client.cancel_approval().await;
-            Err(CliError {
-                code: 130,
-                message: "interrupted: the request was withdrawn".into(),
-            })
+            Err(CliError::with_kind(
+                130,
+                "interrupted",
+                "interrupted: the request was withdrawn",
+            ))
         }
     }
 }
@@ -595,14 +545,11 @@ async fn wait(client: &Client, out: &Out) -> Result<(), CliError> {
     out.emit(output::state_json(&state), || output::state_line(&state));
     match state {
         EnrollmentState::Trusted { .. } => Ok(()),
-        EnrollmentState::Denied { .. } => Err(CliError {
-            code: 4,
-            message: "the request was denied".into(),
-        }),
-        EnrollmentState::Expired { .. } => Err(CliError {
-            code: 4,
-            message: "the request expired: run `vouch setup` to start again".into(),
-        }),
+        EnrollmentState::Denied { .. } => Err(CliError::new(4, "the request was denied")),
+        EnrollmentState::Expired { .. } => Err(CliError::new(
+            4,
+            "the request expired: run `vouch setup` to start again",
+        )),
         _ => Ok(()),
     }
 }
@@ -671,21 +618,19 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
             let info = client.put_item(vault_id, item, &value).await?;
             if let Some(copy) = info.conflict_copy {
                 // Not "queued": the server had a newer version from another device.
-                out.emit(
-                    json!({"item_id": copy, "version": 1, "synced": false,
-                        "conflict": {"item_id": info.item_id, "server_version": info.version}}),
-                    || {
-                        format!(
-                            "Conflict: item {} was changed on another device (now v{}); your \
-                             value was kept as a new item {copy}",
-                            info.item_id, info.version
-                        )
-                    },
-                );
-                return Err(CliError {
-                    code: 4,
-                    message: "the write lost to a newer version; it was kept as a copy".into(),
-                });
+                return Err(CliError::with_kind(
+                    4,
+                    "version_conflict",
+                    format!(
+                        "conflict: item {} was changed on another device (now v{}); your \
+                         value was kept as a new item {copy}",
+                        info.item_id, info.version
+                    ),
+                )
+                .with_details(
+                    json!({"item_id": info.item_id, "server_version": info.version,
+                    "copy_id": copy}),
+                ));
             }
             out.emit(
                 json!({"item_id": info.item_id, "version": info.version, "synced": info.synced}),
@@ -709,10 +654,7 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
         }
         VaultAction::Get { vault_id, item_id } => {
             let Some(value) = client.get_item(vault_id, item_id)? else {
-                return Err(CliError {
-                    code: 4,
-                    message: "no such item".into(),
-                });
+                return Err(CliError::new(4, "no such item"));
             };
             if out.json {
                 let doc = match std::str::from_utf8(&value) {

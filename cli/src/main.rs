@@ -3,8 +3,11 @@
 //! Errors print one line on stderr and exit with a code that says what kind of failure it
 //! was (see [`CliError`]); `--json` prints one JSON document per command on stdout.
 
+mod admin;
 mod commands;
 mod demo;
+mod errors;
+mod manage;
 mod output;
 mod profile;
 
@@ -58,6 +61,15 @@ pub enum Command {
     },
     /// "Remind me later": stay signed in without a trusted session (not secure).
     RemindLater,
+    /// Sign out on this device: deletes this profile's data and keys after saying what is
+    /// lost (a key-holder web device disables itself on the server first).
+    SignOut {
+        /// Do it without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// The profiles under the default data directory, with their server, user and state.
+    Profiles,
     /// Show this device's state.
     Status,
     /// Name this device (default `[user][device] - [OS]/[app]`) and register it as pending.
@@ -97,10 +109,10 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<DevicesAction>,
     },
-    /// Local vaults and their items.
+    /// Local vaults and their items (a vault by name or id).
     Vault {
         #[command(subcommand)]
-        action: VaultAction,
+        action: VaultCommand,
     },
     /// Send queued writes and fetch changes.
     Sync,
@@ -136,28 +148,37 @@ pub enum ApprovalAction {
 
 #[derive(Subcommand, Debug)]
 pub enum DevicesAction {
-    /// List devices (the default).
+    /// List devices (the default): this device marked, created, last seen, how verified.
     List,
-    /// Disable (revoke) a device (key-holder web devices and admins).
+    /// Rename a device (by id or name): itself, or others from a key-holder web device.
+    Rename { device: String, new_name: String },
+    /// Disable (revoke) a device, by id or name (key-holder web devices and admins).
     Disable {
-        device_id: uuid::Uuid,
+        device: String,
         /// Also disable the devices it approved in the last 30 days (a stolen phone's).
         #[arg(long)]
         also_approved: bool,
+        /// Do it without asking.
+        #[arg(long, short)]
+        yes: bool,
     },
 }
 
 #[derive(Subcommand, Debug)]
-pub enum VaultAction {
-    /// Create a local vault.
+pub enum VaultCommand {
+    /// Create a local vault (names are unique per user, compared without case).
     Create { name: String },
     /// List vaults.
     List,
     /// List a vault's items.
-    Items { vault_id: uuid::Uuid },
+    Items {
+        /// The vault's name or id.
+        vault: String,
+    },
     /// Store an item (value from --value or standard input).
     Put {
-        vault_id: uuid::Uuid,
+        /// The vault's name or id.
+        vault: String,
         #[arg(long)]
         item: Option<uuid::Uuid>,
         /// The value as text (it shows in the shell's history: prefer the prompt or a file).
@@ -171,10 +192,38 @@ pub enum VaultAction {
     /// Print an item's value: its exact bytes (no newline added); with --json, `value`
     /// when it is UTF-8 text, else `value_b64` (base64url).
     Get {
-        vault_id: uuid::Uuid,
+        /// The vault's name or id.
+        vault: String,
         item_id: uuid::Uuid,
     },
     /// Delete an item.
+    Delete {
+        /// The vault's name or id.
+        vault: String,
+        item_id: uuid::Uuid,
+    },
+}
+
+/// A vault command with its vault resolved to an id (see [`VaultCommand`]).
+#[derive(Debug)]
+pub enum VaultAction {
+    Create {
+        name: String,
+    },
+    List,
+    Items {
+        vault_id: uuid::Uuid,
+    },
+    Put {
+        vault_id: uuid::Uuid,
+        item: Option<uuid::Uuid>,
+        value: Option<String>,
+        file: Option<std::path::PathBuf>,
+    },
+    Get {
+        vault_id: uuid::Uuid,
+        item_id: uuid::Uuid,
+    },
     Delete {
         vault_id: uuid::Uuid,
         item_id: uuid::Uuid,
@@ -183,18 +232,38 @@ pub enum VaultAction {
 
 #[derive(Subcommand, Debug)]
 pub enum AdminAction {
-    /// Every device of the workspace.
+    /// Every device of the workspace, or of one user (email or id).
     Devices {
         #[arg(long)]
-        user: Option<uuid::Uuid>,
+        user: Option<String>,
     },
-    /// Disable every device of a user.
-    Deprovision { user_id: uuid::Uuid },
-    /// Lift a user's email-code lock and sign-in throttle.
-    Unlock { user_id: uuid::Uuid },
+    /// The workspace's users with their device counts.
+    Users,
+    /// Disable every device of a user (email or id) and refuse their sign-ins.
+    Deprovision {
+        user: String,
+        /// Do it without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Let a deprovisioned user (email or id) sign in again, with new devices only.
+    Reactivate { user: String },
+    /// Lift a user's (email or id) email-code lock and sign-in throttle.
+    Unlock { user: String },
+    /// The audit log of device events: who added, approved, denied, disabled or renamed
+    /// what, from where and when.
+    Audit {
+        /// Only this user's (email or id) entries.
+        #[arg(long)]
+        user: Option<String>,
+        /// The newest this many entries [default: 100, at most 1000].
+        #[arg(long)]
+        limit: Option<u32>,
+    },
 }
 
-/// A failure: one line for stderr and an exit code.
+/// A failure: one line for stderr (and with `--json` one error document on stdout) and an
+/// exit code.
 ///
 /// Exit codes follow [`vouch_core::ErrorKind`]: 1 other (storage, bug), 2 usage/unknown
 /// profile (input), 3 offline or server certificate refused, 4 refused by the server,
@@ -203,21 +272,46 @@ pub enum AdminAction {
 #[derive(Debug)]
 pub struct CliError {
     pub code: u8,
+    /// A stable snake_case name of the failure for scripts (`--json`): the server's v1
+    /// error code when the server refused, else one of the CLI's own (see [`errors`]).
+    pub kind: String,
     pub message: String,
+    /// More fields for the `--json` error document (e.g. a conflict's copy id).
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl CliError {
-    pub fn usage(message: impl Into<String>) -> Self {
+    /// A failure with an exit code; its `kind` is the generic one of that exit code.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
-            code: 2,
+            code,
+            kind: errors::generic_kind(code).to_owned(),
             message: message.into(),
+            details: None,
         }
     }
-    pub fn other(message: impl Into<String>) -> Self {
+    /// A failure with a specific stable `kind`.
+    pub fn with_kind(code: u8, kind: &str, message: impl Into<String>) -> Self {
         Self {
-            code: 1,
+            code,
+            kind: kind.to_owned(),
             message: message.into(),
+            details: None,
         }
+    }
+
+    /// Adds fields to the `--json` error document.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(map) = details {
+            self.details = Some(map);
+        }
+        self
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(2, message)
+    }
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(1, message)
     }
 }
 
@@ -264,28 +358,31 @@ impl From<vouch_core::Error> for CliError {
             ),
             other => other.to_string(),
         };
-        Self { code, message }
+        Self {
+            code,
+            kind: errors::core_kind(&e, code),
+            message,
+            details: None,
+        }
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return errors::parse_failed(e),
+    };
+    let json = cli.json;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return errors::report(&CliError::other(e.to_string()), json),
     };
     match rt.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", e.message.lines().next().unwrap_or("failed"));
-            ExitCode::from(e.code)
-        }
+        Err(e) => errors::report(&e, json),
     }
 }

@@ -208,28 +208,6 @@ pub fn device_json(d: &Device) -> Value {
     serde_json::to_value(d).unwrap_or(Value::Null)
 }
 
-/// One device: id, status, kind, tier, name, platform, and who approved it (rule 6).
-pub fn device_human(d: &Device) -> String {
-    let tier = match d.tier {
-        Some(vouch_core::proto::Tier::KeyHolder) => "key-holder",
-        Some(vouch_core::proto::Tier::EmailOnly) => "email-only",
-        None => "-",
-    };
-    let approved = d
-        .approved_by
-        .map(|a| format!("  approved by {a}"))
-        .unwrap_or_default();
-    format!(
-        "{}  {:<9} {:<9} {:<10} {}  ({}){approved}",
-        d.id,
-        vouch_core::proto::enum_name(&d.status),
-        vouch_core::proto::enum_name(&d.kind),
-        tier,
-        d.name,
-        d.platform
-    )
-}
-
 pub fn vault_json(v: &VaultInfo) -> Value {
     json!({"id": v.id, "name": v.name, "has_key": v.has_key})
 }

@@ -35,7 +35,7 @@ pub fn default_dir() -> PathBuf {
 
 /// The saved settings; `None` when there are none. A damaged file is said as such (it
 /// used to read as "no such profile" while `sign-in` said "already signed in").
-fn load_settings(dir: &Path) -> Result<Option<Settings>, CliError> {
+pub(crate) fn load_settings(dir: &Path) -> Result<Option<Settings>, CliError> {
     let path = dir.join(SETTINGS_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -4,9 +4,11 @@
 
 mod support;
 
+use std::process::Output;
+
 use serde_json::Value;
 use support::*;
-use vouch_testkit::Api;
+use vouch_testkit::{Api, DEV_PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_device_enrollment_and_approval_through_the_cli() {
@@ -338,4 +340,474 @@ async fn binary_values_come_back_byte_for_byte() {
         };
         assert_eq!(back, bytes, "JSON, length {len}");
     }
+}
+
+// ---- issue 13, "what people expect and miss" -----------------------------------------------
+
+/// The `--json` error document of a failed command, checked against its exit code.
+#[track_caller]
+fn json_error(o: &Output, exit: i32, code: &str) -> Value {
+    assert_eq!(
+        o.status.code(),
+        Some(exit),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)));
+    assert_eq!(doc["error"]["code"], code, "{doc}");
+    assert_eq!(doc["error"]["exit_code"], exit, "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    doc
+}
+
+/// With `--json` a failing command prints one error document on stdout (a stable code,
+/// the message, the exit code) and still exits with its code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_errors_are_one_document_with_a_stable_code() {
+    let (env, server) = server().await;
+    let u = env.url.as_str();
+    let missing = env.root.path().join("missing");
+    let doc = json_error(
+        &vouch(&missing, u, &["--json", "status"], "").await,
+        2,
+        "usage",
+    );
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such profile")
+    );
+    let p = env.root.path().join("p");
+    let args = [
+        "--json",
+        "sign-in",
+        "--email",
+        "alice@acme.test",
+        "--password-stdin",
+    ];
+    json_error(
+        &vouch(&p, u, &args, "wrong\n").await,
+        4,
+        "invalid_credentials",
+    );
+    sign_in_alice(&p, u).await;
+    json_error(
+        &vouch(&p, u, &["--json", "vault", "list"], "").await,
+        6,
+        "not_possible",
+    );
+    // A command line clap refuses, too.
+    json_error(
+        &vouch(&p, u, &["--json", "approve", "not-a-uuid"], "").await,
+        2,
+        "usage",
+    );
+    let doc = json_error(&vouch(&p, u, &["--json", "vault"], "").await, 2, "usage");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing"),
+        "{doc}"
+    );
+    // Without --json: nothing on stdout, one line on stderr.
+    let o = vouch(&p, u, &["approve", "not-a-uuid"], "").await;
+    assert!(o.stdout.is_empty());
+    server.shutdown().await;
+    json_error(
+        &vouch(&p, u, &["--json", "devices"], "").await,
+        6,
+        "not_possible",
+    );
+    let q = env.root.path().join("q");
+    json_error(
+        &vouch(&q, u, &args, &format!("{DEV_PASSWORD}\n")).await,
+        3,
+        "offline",
+    );
+}
+
+/// `devices disable` and `admin deprovision` ask first; without a terminal and without
+/// `--yes` they refuse (exit 2) and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_and_deprovision_need_a_yes() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let b = trusted_as(&env, "b", "alice@acme.test").await;
+    let o = vouch(&a, u, &["devices", "disable", "alice@acme.test b"], "").await;
+    one_line_error(&o, 2, "--yes");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"alice@acme.test b\""));
+    ok_json(&vouch(&b, u, &["--json", "status"], "").await);
+    let s = ok_json(&vouch(&b, u, &["--json", "devices"], "").await);
+    assert!(
+        s.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "trusted")
+    );
+    let o = vouch(
+        &a,
+        u,
+        &["--json", "devices", "disable", "ALICE@acme.test B", "--yes"],
+        "",
+    )
+    .await;
+    assert_eq!(ok_json(&o)["disabled"].as_array().unwrap().len(), 1);
+    json_error(&vouch(&b, u, &["--json", "devices"], "").await, 7, "wiped");
+
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
+    let o = vouch(&admin, u, &["admin", "deprovision", "alice@acme.test"], "").await;
+    one_line_error(&o, 2, "--yes");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("alice@acme.test") && err.contains("1 device(s)"),
+        "{err}"
+    );
+    ok_json(&vouch(&a, u, &["--json", "devices"], "").await);
+    let o = vouch(
+        &admin,
+        u,
+        &["--json", "admin", "deprovision", "alice@acme.test", "-y"],
+        "",
+    )
+    .await;
+    assert_eq!(ok_json(&o)["email"], "alice@acme.test");
+    json_error(&vouch(&a, u, &["--json", "devices"], "").await, 7, "wiped");
+}
+
+/// `devices` marks this device and shows when each was created and last seen and how it
+/// was verified; `devices rename` renames by name or id and keeps names unique.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_mark_this_device_and_can_be_renamed() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let b = trusted_as(&env, "b", "alice@acme.test").await;
+    let list = ok_json(&vouch(&a, u, &["--json", "devices"], "").await);
+    let list = list.as_array().unwrap();
+    let this: Vec<&Value> = list.iter().filter(|d| d["this_device"] == true).collect();
+    assert_eq!(this.len(), 1);
+    assert_eq!(this[0]["name"], "alice@acme.test a");
+    assert!(this[0]["last_seen_at"].is_string() && this[0]["created_at"].is_string());
+    let human = vouch(&a, u, &["devices"], "").await;
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("* alice@acme.test a  (this device)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("last seen 2") && text.contains("created 2"),
+        "{text}"
+    );
+    assert!(text.contains("verified by email code"), "{text}");
+    assert_eq!(text.matches("(this device)").count(), 1, "{text}");
+
+    // A device renames itself (email-only as it is); its status follows.
+    let d = ok_json(
+        &vouch(
+            &b,
+            u,
+            &[
+                "--json",
+                "devices",
+                "rename",
+                "alice@acme.test b",
+                "Spare laptop",
+            ],
+            "",
+        )
+        .await,
+    );
+    assert_eq!(d["name"], "Spare laptop");
+    let s = ok_json(&vouch(&b, u, &["--json", "status"], "").await);
+    assert_eq!(s["state"]["device_name"], "Spare laptop");
+    // The key-holder web device renames others; a taken name is refused by the server.
+    let id = d["id"].as_str().unwrap();
+    ok_json(
+        &vouch(
+            &a,
+            u,
+            &["--json", "devices", "rename", id, "Old laptop"],
+            "",
+        )
+        .await,
+    );
+    json_error(
+        &vouch(
+            &a,
+            u,
+            &[
+                "--json",
+                "devices",
+                "rename",
+                "old LAPTOP",
+                "alice@acme.test A",
+            ],
+            "",
+        )
+        .await,
+        4,
+        "device_name_taken",
+    );
+    json_error(
+        &vouch(
+            &a,
+            u,
+            &["--json", "devices", "rename", "no such one", "x"],
+            "",
+        )
+        .await,
+        2,
+        "unknown_device",
+    );
+}
+
+/// Admin commands take emails; `admin users` lists users with device counts; a
+/// deprovisioned user can be reactivated (new devices only); the audit log is readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_users_by_email_reactivation_and_the_audit_log() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let users = ok_json(&vouch(&admin, u, &["--json", "admin", "users"], "").await);
+    let alice = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["email"] == "alice@acme.test")
+        .unwrap()
+        .clone();
+    assert_eq!(alice["devices"], 1);
+    assert_eq!(alice["trusted_devices"], 1);
+    let devices = ok_json(
+        &vouch(
+            &admin,
+            u,
+            &["--json", "admin", "devices", "--user", "Alice@acme.test"],
+            "",
+        )
+        .await,
+    );
+    assert_eq!(devices.as_array().unwrap().len(), 1);
+    let text = vouch(&admin, u, &["admin", "devices"], "").await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("alice@acme.test ("), "{text}");
+    assert!(text.contains("(this device)"), "{text}");
+    let o = vouch(
+        &admin,
+        u,
+        &["--json", "admin", "unlock", "alice@acme.test"],
+        "",
+    )
+    .await;
+    assert_eq!(ok_json(&o)["user_id"], alice["user_id"]);
+    json_error(
+        &vouch(
+            &admin,
+            u,
+            &["--json", "admin", "unlock", "nobody@acme.test"],
+            "",
+        )
+        .await,
+        2,
+        "invalid_input",
+    );
+    // Not an admin: refused by the server.
+    json_error(
+        &vouch(&a, u, &["--json", "admin", "users"], "").await,
+        4,
+        "forbidden",
+    );
+
+    ok_json(
+        &vouch(
+            &admin,
+            u,
+            &["--json", "admin", "deprovision", "alice@acme.test", "--yes"],
+            "",
+        )
+        .await,
+    );
+    let r = ok_json(
+        &vouch(
+            &admin,
+            u,
+            &["--json", "admin", "reactivate", "alice@acme.test"],
+            "",
+        )
+        .await,
+    );
+    assert_eq!(r["deprovisioned_at"], Value::Null);
+    // Old devices stay wiped; a new one works.
+    json_error(&vouch(&a, u, &["--json", "devices"], "").await, 7, "wiped");
+    let fresh = trusted_as(&env, "fresh", "alice@acme.test").await;
+    let s = ok_json(&vouch(&fresh, u, &["--json", "status"], "").await);
+    assert_eq!(s["state"]["tier"], "key_holder");
+
+    let log = ok_json(
+        &vouch(
+            &admin,
+            u,
+            &["--json", "admin", "audit", "--user", "alice@acme.test"],
+            "",
+        )
+        .await,
+    );
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "registered",
+        "verified_by_email",
+        "disabled",
+        "deprovisioned",
+        "reactivated",
+    ] {
+        assert!(actions.contains(&a), "{a} missing: {actions:?}");
+    }
+    let text = vouch(
+        &admin,
+        u,
+        &["admin", "audit", "--user", "alice@acme.test"],
+        "",
+    )
+    .await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("deprovisioned by admin@acme.test"), "{text}");
+    assert!(text.contains("from 127.0.0.1"), "{text}");
+}
+
+/// `vouch profiles` lists the profiles under the default data directory; `vouch sign-out`
+/// says what is lost, needs a yes, deletes the profile and disables the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_are_listed_and_sign_out_deletes_one() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let data = env.root.path().join("data");
+    let home = data.join("vouch");
+    std::fs::create_dir_all(&home).unwrap();
+    let run = |args: Vec<&'static str>, profile: Option<std::path::PathBuf>| {
+        let (data, u) = (data.clone(), u.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = assert_cmd::Command::cargo_bin("vouch").unwrap();
+            cmd.env("XDG_DATA_HOME", &data).env_remove("VOUCH_PROFILE");
+            if let Some(p) = profile {
+                cmd.arg("--profile").arg(p);
+            }
+            cmd.arg("--server").arg(&u).args(args).write_stdin("");
+            cmd.output().unwrap()
+        })
+    };
+    let work = trusted_as_at(&u, &home.join("work"), "alice@acme.test").await;
+    let elsewhere = trusted_as(&env, "elsewhere", "bob@acme.test").await;
+    let list = ok_json(
+        &run(vec!["--json", "profiles"], Some(work.clone()))
+            .await
+            .unwrap(),
+    );
+    let list = list.as_array().unwrap();
+    let row = list.iter().find(|r| r["name"] == "work").unwrap();
+    assert_eq!(row["user"], "alice@acme.test");
+    assert_eq!(row["state"], "trusted");
+    assert_eq!(row["server"], env.url.as_str());
+    assert_eq!(row["current"], true);
+    // A profile elsewhere is listed only when it is the current one.
+    assert_eq!(list.len(), 1, "{list:?}");
+    let list = ok_json(
+        &run(vec!["--json", "profiles"], Some(elsewhere))
+            .await
+            .unwrap(),
+    );
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(
+        list.iter()
+            .any(|r| r["user"] == "bob@acme.test" && r["current"] == true)
+    );
+    assert!(
+        list.iter()
+            .any(|r| r["name"] == "work" && r["current"] == false)
+    );
+
+    let out = run(vec!["sign-out"], Some(work.clone())).await.unwrap();
+    one_line_error(&out, 2, "--yes");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Sign out alice@acme.test"), "{err}");
+    assert!(err.contains("it is disabled on the server"), "{err}");
+    assert!(work.exists());
+    let out = run(vec!["--json", "sign-out", "--yes"], Some(work.clone()))
+        .await
+        .unwrap();
+    let done = ok_json(&out);
+    assert_eq!(done["disabled_on_server"], true);
+    assert!(!work.exists(), "the profile is gone");
+    // The server no longer counts it as a live device.
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
+    let devices = ok_json(
+        &vouch(
+            &admin,
+            &env.url,
+            &["--json", "admin", "devices", "--user", "alice@acme.test"],
+            "",
+        )
+        .await,
+    );
+    assert_eq!(devices[0]["status"], "disabled");
+    // An email-only device signs itself out on the server too.
+    let spare = trusted_as(&env, "spare", "alice@acme.test").await;
+    let s = ok_json(&vouch(&spare, &env.url, &["--json", "status"], "").await);
+    assert_eq!(s["state"]["tier"], "email_only");
+    let done = ok_json(&vouch(&spare, &env.url, &["--json", "sign-out", "--yes"], "").await);
+    assert_eq!(done["disabled_on_server"], true);
+    assert!(!spare.exists());
+    let args = ["--json", "admin", "devices", "--user", "alice@acme.test"];
+    let devices = ok_json(&vouch(&admin, &env.url, &args, "").await);
+    assert!(
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "disabled"),
+        "{devices}"
+    );
+}
+
+/// Vaults are addressed by name (without case) as well as by id, and a second vault of
+/// the same name is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vaults_by_name_and_no_duplicate_names() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let v = ok_json(&vouch(&a, u, &["--json", "vault", "create", "Personal"], "").await);
+    json_error(
+        &vouch(&a, u, &["--json", "vault", "create", "  personal "], "").await,
+        2,
+        "vault_name_taken",
+    );
+    let it = ok_json(&vouch(&a, u, &["--json", "vault", "put", "PERSONAL"], "by name").await);
+    let item = it["item_id"].as_str().unwrap();
+    let items = ok_json(&vouch(&a, u, &["--json", "vault", "items", "personal"], "").await);
+    assert_eq!(items[0]["item_id"], item);
+    let got = vouch(&a, u, &["vault", "get", "Personal", item], "").await;
+    assert_eq!(got.stdout, b"by name");
+    let id = v["id"].as_str().unwrap();
+    let got = vouch(&a, u, &["vault", "get", id, item], "").await;
+    assert_eq!(got.stdout, b"by name");
+    json_error(
+        &vouch(&a, u, &["--json", "vault", "items", "Work"], "").await,
+        2,
+        "invalid_input",
+    );
 }

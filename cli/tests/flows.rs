@@ -204,8 +204,9 @@ async fn a_lost_write_says_conflict_and_keeps_both_versions() {
         String::from_utf8_lossy(&o.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(doc["conflict"]["item_id"], item.as_str(), "{doc}");
-    let copy = doc["item_id"].as_str().unwrap().to_owned();
+    assert_eq!(doc["error"]["code"], "version_conflict", "{doc}");
+    assert_eq!(doc["error"]["item_id"], item.as_str(), "{doc}");
+    let copy = doc["error"]["copy_id"].as_str().unwrap().to_owned();
     let got = |id: String| {
         let (b, u, vault) = (b.clone(), u.to_owned(), vault.clone());
         async move { ok_json(&vouch(&b, &u, &["--json", "vault", "get", &vault, &id], "").await) }
@@ -226,7 +227,7 @@ async fn a_revoked_device_learns_it_before_showing_or_writing_anything() {
         .as_str()
         .unwrap()
         .to_owned();
-    ok_json(&vouch(&a, u, &["--json", "devices", "disable", &b_id], "").await);
+    ok_json(&vouch(&a, u, &["--json", "devices", "disable", &b_id, "--yes"], "").await);
     let o = vouch(&b, u, &["vault", "get", &vault, &item], "").await;
     assert_eq!(
         o.status.code(),
@@ -242,7 +243,7 @@ async fn a_revoked_device_learns_it_before_showing_or_writing_anything() {
         .as_str()
         .unwrap()
         .to_owned();
-    ok_json(&vouch(&a, u, &["--json", "devices", "disable", &c_id], "").await);
+    ok_json(&vouch(&a, u, &["--json", "devices", "disable", &c_id, "--yes"], "").await);
     let o = vouch(&c, u, &["vault", "put", &vault, "--value", "late"], "").await;
     assert_eq!(
         o.status.code(),

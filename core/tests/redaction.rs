@@ -64,6 +64,7 @@ fn device() -> Device {
         verified_by: None,
         tier: None,
         approved_by: None,
+        last_seen_at: None,
         origin: "o".into(),
     }
 }

@@ -17,7 +17,9 @@ mod error;
 mod keys;
 mod limits;
 mod names;
+#[macro_use]
 mod types;
+mod manage;
 
 pub use bytes::Bytes;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
@@ -25,6 +27,7 @@ pub use keys::{
     KEY_BUNDLE_V1, KEY_TYPE_X25519, KeyBundle, KeyError, X25519_KEY_LEN, validate_x25519,
 };
 pub use limits::*;
+pub use manage::*;
 pub use names::{
     NameError, VAULT_NAME_RULE, default_device_name, normalize_name, validate_device_name,
     validate_vault_name,

@@ -201,6 +201,10 @@ wire! {
         pub approved_by: Option<Uuid>,
         /// Where it registered from (client address as the server saw it).
         pub origin: String,
+        /// When it last called the server with its device token (recorded at most once a
+        /// minute per device; none before its first call).
+        #[serde(default, with = "crate::rfc3339::option", skip_serializing_if = "Option::is_none")]
+        pub last_seen_at: Option<OffsetDateTime>,
     }
 }
 

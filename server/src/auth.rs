@@ -19,6 +19,9 @@ use crate::{
     },
 };
 
+/// How often a device's `last_seen_at` is written at most (once per this many seconds).
+const LAST_SEEN_STEP_SECS: i64 = 60;
+
 /// A caller signed in with an account token.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -129,6 +132,12 @@ async fn resolve(state: &AppState, token: String) -> ApiResult<Caller> {
                 }
                 let user =
                     UserRow::load(tx, device.device.user_id)?.ok_or_else(ApiError::internal)?;
+                // "Last seen", coarse: at most one write a minute per device.
+                let at = now();
+                tx.execute(
+                    "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?3)",
+                    rusqlite::params![device.device.id.to_string(), at, at - LAST_SEEN_STEP_SECS],
+                )?;
                 Ok(Caller::Device(DeviceCaller { user, device }))
             })
             .await

@@ -205,6 +205,26 @@ CREATE TABLE login_known (
 -- Old failure counts are pruned on every attempt.
 CREATE INDEX login_failures_time ON login_failures(last_at);
 "#,
+    r#"
+-- When each device last called with its token (coarse: at most one write a minute).
+ALTER TABLE devices ADD COLUMN last_seen_at INTEGER;
+-- The audit log of device events (`crate::audit`): who added, approved, denied, disabled,
+-- renamed what, from where and when; user-wide entries have no device.
+CREATE TABLE audit_events (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id     TEXT NOT NULL REFERENCES workspaces(id),
+    user_id          TEXT NOT NULL REFERENCES users(id),
+    device_id        TEXT REFERENCES devices(id),
+    device_name      TEXT,
+    action           TEXT NOT NULL,
+    actor_device_id  TEXT REFERENCES devices(id),
+    origin           TEXT,
+    detail           TEXT,
+    created_at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX audit_events_user ON audit_events(user_id, seq);
+CREATE INDEX audit_events_workspace ON audit_events(workspace_id, seq);
+"#,
 ];
 
 /// The schema step after which device-name keys are skeletons.

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod auth;
 pub mod cli;
 pub mod db;

@@ -116,7 +116,7 @@ pub struct DeviceRow {
     pub registered_by: Vec<u8>,
 }
 
-pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by";
+pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by, last_seen_at";
 
 /// The wire key bundle of a stored X25519 key.
 fn key_bundle(x25519: &[u8]) -> rusqlite::Result<Vec<u8>> {
@@ -156,6 +156,7 @@ impl DeviceRow {
                     .as_deref()
                     .map(parse_uuid)
                     .transpose()?,
+                last_seen_at: r.get::<_, Option<i64>>(14)?.map(ts),
             },
             registered_by: r.get(11)?,
         })
@@ -181,12 +182,28 @@ impl DeviceRow {
     }
 }
 
-/// Sets a device's status.
+/// Sets a device's status. A denial is audited here, with the device that decided the
+/// request as its actor (disables are audited by `disable_devices`, which knows its caller).
 pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -> ApiResult<()> {
     tx.execute(
         "UPDATE devices SET status = ?2 WHERE id = ?1",
         params![id.to_string(), enum_str(&status)],
     )?;
+    if status == DeviceStatus::Denied {
+        let decided_by: Option<String> = tx
+            .query_row(
+                "SELECT decided_by FROM approval_requests WHERE device_id = ?1 AND status = 'denied' ORDER BY decided_at DESC LIMIT 1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let actor = crate::audit::Actor {
+            device: decided_by.as_deref().map(parse_uuid).transpose()?,
+            origin: None,
+        };
+        crate::audit::record_device(tx, id, vouch_proto::AuditAction::Denied, &actor, None)?;
+    }
     Ok(())
 }
 
@@ -213,6 +230,21 @@ pub fn trust_device(
             approved_by.map(|a| a.to_string())
         ],
     )?;
+    let action = match by {
+        VerifiedBy::EmailCode => vouch_proto::AuditAction::VerifiedByEmail,
+        VerifiedBy::Approval => vouch_proto::AuditAction::Approved,
+    };
+    let actor = crate::audit::Actor {
+        device: approved_by,
+        origin: None,
+    };
+    crate::audit::record_device(
+        tx,
+        id,
+        action,
+        &actor,
+        Some(&format!("tier {}", enum_str(&tier))),
+    )?;
     Ok(token)
 }
 
@@ -223,6 +255,11 @@ pub fn make_key_holder(tx: &Transaction<'_>, id: Uuid, approver: Uuid) -> ApiRes
         "UPDATE devices SET tier = 'key_holder', approved_by = ?2 WHERE id = ?1 AND status = 'trusted'",
         params![id.to_string(), approver.to_string()],
     )?;
+    let actor = crate::audit::Actor {
+        device: Some(approver),
+        origin: None,
+    };
+    crate::audit::record_device(tx, id, vouch_proto::AuditAction::KeysShared, &actor, None)?;
     Ok(())
 }
 

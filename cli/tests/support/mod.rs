@@ -144,11 +144,38 @@ impl Session {
 /// A profile signed in as alice and made trusted by email code — her first device, so a
 /// key holder — named `name`.
 pub async fn trusted_profile(env: &Env, profile: &Path, name: &str) {
-    let u = env.url.as_str();
-    sign_in_alice(profile, u).await;
-    ok_json(&vouch(profile, u, &["--json", "register", "--name", name], "").await);
+    trust_by_email(&env.url, profile, "alice@acme.test", name).await;
+}
+
+/// A profile `name` under the test root, signed in as `email` and trusted by an email code
+/// (the first web device of a user is a key holder; later ones are email-only).
+pub async fn trusted_as(env: &Env, name: &str, email: &str) -> PathBuf {
+    trusted_as_at(&env.url, &env.root.path().join(name), email).await
+}
+
+/// [`trusted_as`] in the directory `p` (its device named "EMAIL DIR-NAME").
+pub async fn trusted_as_at(u: &str, p: &Path, email: &str) -> PathBuf {
+    let name = p.file_name().unwrap().to_string_lossy();
+    trust_by_email(u, p, email, &format!("{email} {name}")).await;
+    p.to_path_buf()
+}
+
+/// Signs `profile` in as `email`, registers it as `device_name` and verifies it by the
+/// mailed code.
+async fn trust_by_email(u: &str, profile: &Path, email: &str, device_name: &str) {
+    let args = ["--json", "sign-in", "--email", email, "--password-stdin"];
+    ok_json(&vouch(profile, u, &args, &format!("{DEV_PASSWORD}\n")).await);
+    ok_json(
+        &vouch(
+            profile,
+            u,
+            &["--json", "register", "--name", device_name],
+            "",
+        )
+        .await,
+    );
     ok_json(&vouch(profile, u, &["--json", "email-code", "send"], "").await);
-    let code = Api::new(u).latest_code("alice@acme.test").await;
+    let code = Api::new(u).latest_code(email).await;
     let s = ok_json(&vouch(profile, u, &["--json", "email-code", "verify", &code], "").await);
     assert_eq!(s["state"], "trusted", "{s}");
 }

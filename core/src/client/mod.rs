@@ -9,6 +9,7 @@
 mod approver;
 mod enrollment;
 mod events;
+mod manage;
 mod requester;
 mod state;
 #[cfg(test)]

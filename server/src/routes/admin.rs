@@ -4,18 +4,19 @@ use axum::{Json, extract::State};
 use rusqlite::params;
 use serde::Deserialize;
 use uuid::Uuid;
-use vouch_proto::{Device, Disabled, ErrorBody};
+use vouch_proto::{AdminUser, AuditAction, Device, Disabled, ErrorBody};
 
 use crate::{
     AppState,
-    auth::{DeviceCaller, KeyHolder},
+    audit::Actor,
+    auth::{DeviceCaller, KeyHolder, Origin},
     error::{ApiError, ApiResult},
     extract::{PathParams, QueryParams},
-    model::{DEVICE_COLS, DeviceRow, UserRow, now},
+    model::{DEVICE_COLS, DeviceRow, UserRow, now, parse_enum, parse_uuid, ts},
     routes::devices::disable_devices,
 };
 
-fn require_admin(caller: &DeviceCaller) -> ApiResult<()> {
+pub(crate) fn require_admin(caller: &DeviceCaller) -> ApiResult<()> {
     if caller.is_admin() {
         Ok(())
     } else {
@@ -67,9 +68,11 @@ pub async fn devices(
 pub async fn deprovision(
     State(state): State<AppState>,
     caller: KeyHolder,
+    Origin(origin): Origin,
     PathParams(user_id): PathParams<Uuid>,
 ) -> ApiResult<Json<Disabled>> {
     require_admin(&caller)?;
+    let actor = Actor::device(caller.device.device.id, origin);
     let out = state
         .db
         .tx(move |tx| {
@@ -81,7 +84,7 @@ pub async fn deprovision(
                 .into_iter()
                 .map(|d| d.device)
                 .collect();
-            let out = disable_devices(tx, &devices)?;
+            let out = disable_devices(tx, &devices, &actor)?;
             tx.execute(
                 "DELETE FROM account_tokens WHERE user_id = ?1",
                 [user_id.to_string()],
@@ -90,6 +93,17 @@ pub async fn deprovision(
                 "UPDATE users SET deprovisioned_at = coalesce(deprovisioned_at, ?2) WHERE id = ?1",
                 params![user_id.to_string(), now()],
             )?;
+            if !user.deprovisioned {
+                let detail = format!("{} device(s) disabled", out.disabled.len());
+                crate::audit::record(
+                    tx,
+                    user_id,
+                    None,
+                    AuditAction::Deprovisioned,
+                    &actor,
+                    Some(&detail),
+                )?;
+            }
             Ok(out)
         })
         .await?;
@@ -127,4 +141,110 @@ pub async fn unlock(
         })
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUsersQuery {
+    /// Only the user with this email (compared without case).
+    #[param(max_length = 254)]
+    email: Option<String>,
+}
+
+/// The workspace's users (or one, by `id` or `email`) with their device counts.
+fn admin_users(
+    tx: &rusqlite::Transaction<'_>,
+    workspace: Uuid,
+    id: Option<Uuid>,
+    email: Option<&str>,
+) -> ApiResult<Vec<AdminUser>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT u.id, u.email, u.role, u.deprovisioned_at,
+            (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.status IN ('pending', 'trusted')),
+            (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'trusted')
+         FROM users u WHERE u.workspace_id = ?1 AND (?2 IS NULL OR u.id = ?2) AND (?3 IS NULL OR u.email = ?3)
+         ORDER BY u.email",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                workspace.to_string(),
+                id.map(|i| i.to_string()),
+                email.map(str::trim)
+            ],
+            |r| {
+                Ok(AdminUser {
+                    id: parse_uuid(&r.get::<_, String>(0)?)?,
+                    email: r.get(1)?,
+                    role: parse_enum(&r.get::<_, String>(2)?)?,
+                    deprovisioned_at: r.get::<_, Option<i64>>(3)?.map(ts),
+                    devices: r.get(4)?,
+                    trusted_devices: r.get(5)?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The users of the admin's workspace with their device counts (devices that count toward
+/// the limit, and of those the trusted ones), optionally the one with an email.
+#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", security(("bearer" = [])), params(AdminUsersQuery),
+    responses((status = 200, body = Vec<AdminUser>), (status = 403, body = ErrorBody)))]
+pub async fn users(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    QueryParams(q): QueryParams<AdminUsersQuery>,
+) -> ApiResult<Json<Vec<AdminUser>>> {
+    require_admin(&caller)?;
+    if q.email.as_ref().is_some_and(|e| e.chars().count() > 254) {
+        return Err(ApiError::bad_request(
+            "`email` is longer than an address can be",
+        ));
+    }
+    let ws = caller.user.workspace_id;
+    let out = state
+        .db
+        .read(move |tx| admin_users(tx, ws, None, q.email.as_deref()))
+        .await?;
+    Ok(Json(out))
+}
+
+/// Reactivates a deprovisioned user: they can sign in again and set up *new* devices (the
+/// old ones stay disabled, their keys were wiped). Their next web or mobile device
+/// verified by email code becomes a first key holder again (as the operator's
+/// `allow-email-root` allows once): every key holder they had was disabled. Repeating it
+/// changes nothing.
+#[utoipa::path(post, path = "/v1/admin/users/{id}/reactivate", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 200, body = AdminUser), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    Origin(origin): Origin,
+    PathParams(user_id): PathParams<Uuid>,
+) -> ApiResult<Json<AdminUser>> {
+    require_admin(&caller)?;
+    let actor = Actor::device(caller.device.device.id, origin);
+    let ws = caller.user.workspace_id;
+    let out = state
+        .db
+        .tx(move |tx| {
+            let user = UserRow::load(tx, user_id)?
+                .filter(|u| u.workspace_id == ws)
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            if user.deprovisioned {
+                tx.execute(
+                    "UPDATE users SET deprovisioned_at = NULL, email_root_allowed = 1, code_failures = 0 WHERE id = ?1",
+                    [user_id.to_string()],
+                )?;
+                crate::audit::record(tx, user_id, None, AuditAction::Reactivated, &actor, None)?;
+            }
+            admin_users(tx, ws, Some(user_id), None)?
+                .pop()
+                .ok_or_else(ApiError::internal)
+        })
+        .await?;
+    Ok(Json(out))
 }

@@ -127,6 +127,8 @@ pub async fn register(
                     key2
                 ],
             )?;
+            let actor = crate::audit::Actor { device: None, origin: Some(origin) };
+            crate::audit::record(tx, user_id, Some(id), vouch_proto::AuditAction::Registered, &actor, None)?;
             Ok((StatusCode::CREATED, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device))
         })
         .await?;
@@ -172,9 +174,11 @@ const APPROVED_RECENTLY_SECS: i64 = 30 * 24 * 3600;
 pub async fn disable(
     State(state): State<AppState>,
     caller: KeyHolder,
+    Origin(origin): Origin,
     PathParams(id): PathParams<Uuid>,
     QueryParams(q): QueryParams<DisableQuery>,
 ) -> ApiResult<Json<Disabled>> {
+    let actor = crate::audit::Actor::device(caller.device.device.id, origin);
     let out = state
         .db
         .tx(move |tx| {
@@ -209,7 +213,7 @@ pub async fn disable(
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 targets.extend(approved.into_iter().map(|d| d.device));
             }
-            disable_devices(tx, &targets)
+            disable_devices(tx, &targets, &actor)
         })
         .await?;
     Ok(Json(out))
@@ -220,6 +224,7 @@ pub async fn disable(
 pub(crate) fn disable_devices(
     tx: &rusqlite::Transaction<'_>,
     devices: &[Device],
+    actor: &crate::audit::Actor,
 ) -> ApiResult<Disabled> {
     let mut disabled = Vec::new();
     for d in devices {
@@ -241,6 +246,14 @@ pub(crate) fn disable_devices(
         let event = Event::DeviceDisabled { device_id: d.id };
         push_event(tx, d.id, &event)?;
         push_event_to_user(tx, d.user_id, Some(d.id), false, &event)?;
+        crate::audit::record(
+            tx,
+            d.user_id,
+            Some(d.id),
+            vouch_proto::AuditAction::Disabled,
+            actor,
+            None,
+        )?;
         disabled.push(d.id);
     }
     Ok(Disabled { disabled })

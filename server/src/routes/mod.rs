@@ -3,11 +3,13 @@
 
 mod admin;
 mod approvals;
+mod audit;
 mod auth;
 mod dev;
 mod devices;
 mod email_code;
 mod events;
+mod manage;
 mod vaults;
 
 use utoipa::OpenApi;
@@ -123,7 +125,12 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(vaults::put_item))
         .routes(routes!(admin::devices))
         .routes(routes!(admin::deprovision))
-        .routes(routes!(admin::unlock));
+        .routes(routes!(admin::unlock))
+        .routes(routes!(manage::rename))
+        .routes(routes!(manage::sign_out))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::reactivate))
+        .routes(routes!(audit::list));
     if dev {
         r.routes(routes!(dev::outbox)).routes(routes!(dev::clock))
     } else {
