@@ -80,4 +80,19 @@ extension Vouch {
         try self.init(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
     }
 }
+
+extension VouchStore {
+    /// The store of the profile in `profileDir`, with the Keychain as its `SecretStore`
+    /// (the default on Apple); the same store while it is open (see `VouchStore.open`).
+    @MainActor
+    public static func open(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) throws -> VouchStore {
+        try open(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
+    }
+}
 #endif
