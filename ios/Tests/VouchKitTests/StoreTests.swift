@@ -154,6 +154,10 @@ final class StoreTests: XCTestCase {
         store = try tablet.restart(store)
         XCTAssertEqual(store.setup.screen, .emailOnly(error: nil))
         XCTAssertEqual(store.devices.disableNotAllowed?.key, "devices.disable_needs_key_holder")
+        // It cannot list requests either: the reason is on screen, not dropped.
+        await store.approvals.refresh()
+        XCTAssertEqual(store.approvals.listError?.key, "error.key_holder_required")
+        XCTAssertEqual(store.approvals.requests, [])
         await store.setup.askForKeys()
         guard case let .waitingForApproval(keysCode, _, 3, .shareKeys, false) = store.setup.screen else { return XCTFail("\(store.setup.screen)") }
         store = try tablet.restart(store)
