@@ -312,4 +312,31 @@ final class ViewModelTests: XCTestCase {
         XCTAssertEqual(emailVM.screen, .emailOnly(error: nil))
         XCTAssertEqual(try reopened().1.screen, .trusted)
     }
+
+    /// What the sample's camera scanner feeds: `approveScanned` on the "Trust this session?"
+    /// screen. Another request's QR code is refused with its own words and nothing is
+    /// sealed; the new device's own QR code approves it.
+    func testApproveByQrThroughTheViewModel() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let setup = SetupViewModel(vouch: laptop)
+        setup.start()
+        await setup.submitName("Laptop", byEmail: false)
+        guard case let .waitingForApproval(_, qr, _, _, _) = setup.screen else { return XCTFail("\(setup.screen)") }
+        let requestId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
+        let approvals = ApprovalViewModel(vouch: phone)
+        await approvals.refresh()
+        await approvals.open(requestId: requestId)
+        XCTAssertNotNil(approvals.selected)
+        await approvals.approveScanned("VOUCH2:not-this-request")
+        XCTAssertEqual(approvals.selected?.errorKey, "error.invalid_qr_code")
+        XCTAssertEqual(approvals.selected?.approved, false)
+        await approvals.approveScanned(qr)
+        XCTAssertNil(approvals.selected?.errorKey, "\(String(describing: approvals.selected?.error))")
+        XCTAssertEqual(approvals.selected?.approved, true)
+        try await eventually("trusted by QR") { setup.screen == .trusted }
+    }
 }
