@@ -22,16 +22,16 @@ enum SampleConfig {
     /// device needs the server behind TLS; plain http is refused except to loopback).
     static let serverURL = "http://127.0.0.1:8787"
 
-    /// The one store of this process (`VouchStore.open` returns the same store while it is
-    /// open: a second scene shares it).
+    /// The one store of this process (`VouchStore.load` returns the same store while it is
+    /// open: a second scene shares it), its client opened off the main thread.
     @MainActor
-    static func openStore() throws -> VouchStore {
+    static func loadStore() async throws -> VouchStore {
         let support = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
         let dir = support.appendingPathComponent("vouch", isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let device = DeviceInfo(kind: .mobile, model: UIDevice.current.model, os: "iOS \(UIDevice.current.systemVersion)", app: "Vouch sample")
         // Keychain SecretStore; approving asks for Face ID, Touch ID or the passcode first.
-        return try VouchStore.open(profileDir: dir.path, serverURL: serverURL, device: device, presence: LocalAuthenticationPresence())
+        return try await VouchStore.load(profileDir: dir.path, serverURL: serverURL, device: device, presence: LocalAuthenticationPresence())
     }
 }
 
@@ -48,18 +48,21 @@ struct LaunchView: View {
             } else if let error {
                 VStack(spacing: 16) {
                     Text(error.text).multilineTextAlignment(.center)
-                    Button("Try again") { open() }
+                    Button("Try again") {
+                        self.error = nil
+                        Task { await open() }
+                    }
                 }.padding()
             } else {
                 ProgressView()
             }
         }
-        .onAppear { if store == nil { open() } }
+        .task { if store == nil { await open() } }
     }
 
-    private func open() {
+    private func open() async {
         do {
-            store = try SampleConfig.openStore()
+            store = try await SampleConfig.loadStore()
             error = nil
         } catch {
             self.error = UserMessage(error)

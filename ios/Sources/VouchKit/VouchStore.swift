@@ -71,6 +71,49 @@ public final class VouchStore {
         return store
     }
 
+    /// `open`, with the client opened off the main thread (the SQLite store, its migration
+    /// and the key store's unwrap of the database key run on a background task): what an
+    /// app calls from its first view's `.task`. Concurrent calls for one profile share one
+    /// opening; the same store as `open` afterwards.
+    public static func load(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        secretStore: SecretStore,
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) async throws -> VouchStore {
+        let key = URL(fileURLWithPath: profileDir).standardizedFileURL.path
+        let pending: Task<VouchStore, Error>
+        if let open = openStores[key] {
+            guard open.serverURL == serverURL else {
+                throw VouchError.InvalidState(reason: "profile already open with another server")
+            }
+            return open
+        } else if let opening = openings[key] {
+            pending = opening
+        } else {
+            pending = Task { @MainActor in
+                defer { openings[key] = nil }
+                let vouch = try await Task.detached(priority: .userInitiated) {
+                    try Vouch(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: secretStore, tls: tls, presence: presence)
+                }.value
+                let store = VouchStore(vouch: vouch, profileKey: key, serverURL: serverURL)
+                openStores[key] = store
+                return store
+            }
+            openings[key] = pending
+        }
+        let store = try await pending.value
+        guard store.serverURL == serverURL else {
+            throw VouchError.InvalidState(reason: "profile already open with another server")
+        }
+        return store
+    }
+
+    /// Openings under way (`load`), by profile directory.
+    private static var openings: [String: Task<VouchStore, Error>] = [:]
+
     /// Whether a store for `profileDir` is open in this process.
     public static func isOpen(profileDir: String) -> Bool {
         openStores[URL(fileURLWithPath: profileDir).standardizedFileURL.path] != nil

@@ -55,6 +55,18 @@ final class StoreTests: XCTestCase {
         XCTAssertFalse(a === d, "a new store after close")
         guard case .untrusted = d.state else { return XCTFail("\(d.state)") }
         d.close()
+        // Opened off the main thread: concurrent loads share one opening and one client.
+        async let e = VouchStore.load(profileDir: install.profile, serverURL: server.url, device: device(), secretStore: install.keys)
+        async let f = VouchStore.load(profileDir: install.profile, serverURL: server.url, device: device(), secretStore: install.keys)
+        let (loaded, again) = try await (e, f)
+        XCTAssertTrue(loaded === again)
+        XCTAssertTrue(loaded === (try install.launch()), "open finds the loaded store")
+        guard case .untrusted = loaded.state else { return XCTFail("\(loaded.state)") }
+        do {
+            _ = try await VouchStore.load(profileDir: install.profile, serverURL: "http://127.0.0.1:1", device: device(), secretStore: install.keys)
+            XCTFail("another server was accepted")
+        } catch VouchError.InvalidState {}
+        loaded.close()
     }
 
     func testEverySavedStateResumesOnItsScreenAfterARestart() async throws {

@@ -94,5 +94,17 @@ extension VouchStore {
     ) throws -> VouchStore {
         try open(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
     }
+
+    /// `load` (the client opened off the main thread) with the Keychain as its `SecretStore`.
+    @MainActor
+    public static func load(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) async throws -> VouchStore {
+        try await load(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
+    }
 }
 #endif
