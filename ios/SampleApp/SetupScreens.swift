@@ -128,6 +128,12 @@ struct WaitingForApprovalView: View {
                     QRImage(text: qr).frame(width: 220, height: 220)
                     Text("Only type it on your own device. Nobody from Vouch or your company will ask you for it.").font(.footnote)
                     Text("\(runsLeft) \(runsLeft == 1 ? "try" : "tries") left").font(.footnote)
+                    if let expires = vm.approvalExpiresAt {
+                        TimelineView(.periodic(from: .now, by: 1)) { context in
+                            Text(UserMessage(key: "setup.approval_code_works_for", arguments: [Countdown.text(until: expires, now: context.date)]).text)
+                                .font(.footnote)
+                        }
+                    }
                     Button("Get a new code") { Task { await vm.newCode() } }
                 }
             }

@@ -4,6 +4,21 @@ import VouchFFI
 import Combine
 #endif
 
+/// "m:ss" countdowns for the screens (the verify screen's code, the approval code on a new
+/// device), at a given `now` so views re-render them each second and tests pass their own.
+public enum Countdown {
+    /// Whole seconds from `now` until `end` (0 once it passed).
+    public static func seconds(until end: Date, now: Date) -> Int {
+        max(0, Int(end.timeIntervalSince(now).rounded(.up)))
+    }
+
+    /// "4:59".
+    public static func text(until end: Date, now: Date) -> String {
+        let s = seconds(until: end, now: now)
+        return String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
 /// "Verify your device": the emailed code's expiry (five minutes, counted down on screen),
 /// when a new code may be asked for (re-sends are throttled), and what went wrong. The
 /// countdown is computed for a given `now`, so the view re-renders it each second
@@ -28,7 +43,7 @@ public struct VerifyCode: Equatable, Sendable {
 
     /// Whole seconds until the code expires (0 once expired; nil when not known).
     public func secondsLeft(at now: Date) -> Int? {
-        expiresAt.map { max(0, Int($0.timeIntervalSince(now).rounded(.up))) }
+        expiresAt.map { Countdown.seconds(until: $0, now: now) }
     }
 
     /// Expired by the server's word or by the clock: the screen says "This code expired".
@@ -36,12 +51,12 @@ public struct VerifyCode: Equatable, Sendable {
 
     /// "4:59", counting down; nil when the expiry is not known.
     public func countdown(at now: Date) -> String? {
-        secondsLeft(at: now).map { String(format: "%d:%02d", $0 / 60, $0 % 60) }
+        expiresAt.map { Countdown.text(until: $0, now: now) }
     }
 
     /// Seconds until "Send a new code" works (0: now).
     public func resendIn(at now: Date) -> Int {
-        resendAfter.map { max(0, Int($0.timeIntervalSince(now).rounded(.up))) } ?? 0
+        resendAfter.map { Countdown.seconds(until: $0, now: now) } ?? 0
     }
 
     /// What the screen says under the code field at `now`: the error, else "expired", else
@@ -101,6 +116,9 @@ public final class SetupViewModel {
     /// The current screen, then every change.
     public var screens: AsyncStream<SetupScreen> { changes.stream(current: screen) }
     let changes = Changes<SetupScreen>()
+    /// While `waitingForApproval`: when the shown code stops working on this device (ten
+    /// minutes after it was made; then "Get a new code"). Count it down with `Countdown`.
+    public private(set) var approvalExpiresAt: Date?
     private let vouch: Vouch
     private var waiting: Task<Void, Never>?
 
@@ -284,6 +302,7 @@ public final class SetupViewModel {
     }
 
     private func show(_ p: ApprovalPrompt) {
+        approvalExpiresAt = p.expiresAt
         screen = .waitingForApproval(code: p.code, qrPayload: p.qrPayload, runsLeft: p.runsLeft, purpose: p.purpose, codeUsedUp: p.runsLeft == 0)
         waiting?.cancel()
         waiting = Task { [weak self, vouch] in

@@ -103,6 +103,7 @@ public struct UserMessage: Equatable, Sendable {
         "setup.start_again": "Something went wrong. Start again.",
         "setup.code_expires_in": "The code expires in {0}.",
         "setup.resend_in": "You can ask for a new code in {0} s.",
+        "setup.approval_code_works_for": "This code works for {0}.",
         "setup.device_limit": "You already have the most devices your account allows. Disable one you no longer use from a web device that holds your keys (Vouch in a browser, My trusted devices), then try again.",
         "devices.disable_needs_trusted": "Devices can be disabled only from a trusted device.",
         "devices.disable_needs_key_holder": "Only a device that holds your vault keys can disable devices. This device was verified by email only.",

@@ -96,6 +96,8 @@ final class UserMessageTests: XCTestCase {
         XCTAssertTrue(told.isExpired(at: t0))
         told.error = UserMessage(key: "error.offline")
         XCTAssertEqual(told.status(at: t0)?.key, "error.offline")
+        XCTAssertEqual(Countdown.text(until: t0.addingTimeInterval(600), now: t0), "10:00")
+        XCTAssertEqual(Countdown.seconds(until: t0, now: t0.addingTimeInterval(5)), 0)
         XCTAssertNil(VerifyCode().countdown(at: t0))
         XCTAssertFalse(VerifyCode().isExpired(at: t0))
     }

@@ -26,6 +26,9 @@ final class ViewModelTests: XCTestCase {
         XCTAssertEqual(runsLeft, 3)
         XCTAssertEqual(purpose, .enroll)
         XCTAssertFalse(codeUsedUp)
+        // The code's own ten minutes, counted down on the new device.
+        let codeExpires = try XCTUnwrap(vm.approvalExpiresAt)
+        XCTAssertEqual(codeExpires.timeIntervalSinceNow, 600, accuracy: 30)
         let awaited1 = try await phone.refreshPendingRequests().first?.requestId
         let requestId = try XCTUnwrap(awaited1)
         try await phone.approve(requestId: requestId, code: code)
