@@ -141,6 +141,18 @@ else
 fi
 [ "$MODE" = chroot ] && exit 0
 
+# `cargo xtask xcframework --check-layout` zips a stand-in xcframework with `zip` (on every
+# Mac; on Debian the `zip` package).
+if ! command -v zip >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && [ -r /etc/debian_version ]; then
+    echo "== installing zip"
+    apt-get install -y -qq zip >/dev/null || { apt-get update -qq && apt-get install -y -qq zip >/dev/null; }
+  else
+    echo "swift-tests: the packaging check needs zip (apt-get install zip)" >&2
+    exit 1
+  fi
+fi
+
 PROFILE=debug
 [ "$MODE" = bench ] && PROFILE=release
 echo "== building libvouch_ffi ($PROFILE) and vouch-server; generating the Swift bindings"
