@@ -308,7 +308,7 @@ public final class SetupViewModel {
         waiting = Task { [weak self, vouch] in
             let next: SetupScreen
             do {
-                next = Self.settled(try await vouch.waitForApproval(), purpose: p.purpose)
+                next = Self.settled(try await Self.waitSettling(vouch), purpose: p.purpose)
             } catch VouchError.InvalidState {
                 // No request to wait for any more: on a trusted (email-only) device the event
                 // loop can receive the shared keys and settle the request first. The saved
@@ -327,6 +327,20 @@ public final class SetupViewModel {
 }
 
 extension SetupViewModel {
+    /// `waitForApproval()`, asked once more after `device_not_pending`: when the decision
+    /// lands between the core's status check and its event-stream connect, the server
+    /// refuses the stream (409 `device_not_pending`: the device is no longer pending) and
+    /// the core returns that error although the request is settled; the second wait starts
+    /// with the status check and returns the decision. (A core fix is asked for; this stays
+    /// harmless after it.) Any other error is the person's to see.
+    nonisolated static func waitSettling(_ vouch: Vouch) async throws -> EnrollmentState {
+        do {
+            return try await vouch.waitForApproval()
+        } catch VouchError.Server(let code, _) where code == "device_not_pending" {
+            return try await vouch.waitForApproval()
+        }
+    }
+
     /// The screen once a wait for approval ended in `state`.
     static func settled(_ state: EnrollmentState, purpose: ApprovalPurpose) -> SetupScreen {
         switch state {
