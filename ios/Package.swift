@@ -8,8 +8,10 @@
 //                the view models, user-facing error keys, and on Apple the Keychain
 //                SecretStore and the LocalAuthentication presence check
 //
-// iOS app builds: `cargo xtask xcframework` (macOS with Xcode) makes VouchFFI.xcframework
+// iOS app builds: `cargo xtask xcframework` (macOS with Xcode) makes VouchFFIFFI.xcframework
 // and the generated sources; then add ios/ as a local package and import VouchKit.
+// Remote package: `cargo xtask xcframework --release-url URL` renders Package.release.swift
+// (binaryTarget(url:checksum:)) into a release package; docs/MOBILE.md, "Publishing".
 // Tests (Linux CI, or a Mac): `scripts/swift-tests.sh` builds the library for the host,
 // sets VOUCH_FFI_LIB_DIR and runs `swift test` here against real vouch-server processes.
 import Foundation
@@ -27,7 +29,7 @@ let libDir = env["VOUCH_FFI_LIB_DIR"] ?? (Context.packageDirectory + "/../target
 
 let ffiTarget: Target = hostLibrary
     ? .systemLibrary(name: "VouchFFIFFI", path: "Sources/VouchFFIFFI")
-    : .binaryTarget(name: "VouchFFIFFI", path: "VouchFFI.xcframework")
+    : .binaryTarget(name: "VouchFFIFFI", path: "VouchFFIFFI.xcframework")
 let hostLink: [LinkerSetting] = hostLibrary
     ? [.unsafeFlags(["-L", libDir, "-Xlinker", "-rpath", "-Xlinker", libDir])]
     : []

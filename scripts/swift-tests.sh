@@ -17,7 +17,10 @@
 #                                     "swift: N passed, N failed"; non-zero on failure
 #   scripts/swift-tests.sh --bench    the FFI call-cost bench (release library) instead
 #   scripts/swift-tests.sh --chroot   only make (or check) the chroot
-#   scripts/swift-tests.sh --layout   only check the xcframework header layout xtask makes
+#   scripts/swift-tests.sh --layout   only the packaging checks: the xcframework header layout
+#                                     xtask makes, the zip of a stand-in xcframework, its
+#                                     checksum against `swift package compute-checksum`, and
+#                                     SwiftPM reading the rendered release Package.swift
 #   scripts/swift-tests.sh --filter P only the XCTests matching P (swift test --filter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -114,10 +117,6 @@ bind() { # bind SRC (at the same path inside the chroot)
   fi
 }
 
-if [ "$MODE" = layout ]; then
-  exec cargo xtask xcframework --check-layout
-fi
-
 RUN=()
 trap cleanup EXIT
 if host_swift; then
@@ -142,14 +141,43 @@ else
 fi
 [ "$MODE" = chroot ] && exit 0
 
+# `cargo xtask xcframework --check-layout` zips a stand-in xcframework with `zip` (on every
+# Mac; on Debian the `zip` package).
+if ! command -v zip >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && [ -r /etc/debian_version ]; then
+    echo "== installing zip"
+    apt-get install -y -qq zip >/dev/null || { apt-get update -qq && apt-get install -y -qq zip >/dev/null; }
+  else
+    echo "swift-tests: the packaging check needs zip (apt-get install zip)" >&2
+    exit 1
+  fi
+fi
+
 PROFILE=debug
 [ "$MODE" = bench ] && PROFILE=release
 echo "== building libvouch_ffi ($PROFILE) and vouch-server; generating the Swift bindings"
-cargo build --quiet -p vouch-server --bin vouch-server
+[ "$MODE" = layout ] || cargo build --quiet -p vouch-server --bin vouch-server
 # Generates the bindings into target/bindings/swift (from the debug library; the API is
 # the same in release) and checks the xcframework's header layout
 # (headers/VouchFFIFFI/module.modulemap) and the package files that rely on it.
 cargo xtask xcframework --check-layout
+# The release package rendered from a stand-in xcframework's zip: SwiftPM must compute the
+# same checksum as xtask (SHA-256 of the zip) and read the rendered manifest (url + checksum
+# binary target, no unsafe flags). dump-package evaluates the manifest without fetching.
+CHECK=$TARGET_DIR/xcframework/check
+echo "== release package: checksum and manifest, as SwiftPM sees them"
+ours=$(tr -d '[:space:]' <"$CHECK/VouchFFIFFI.xcframework.zip.sha256")
+theirs=$("${RUN[@]}" swift package --package-path "$CHECK/package" compute-checksum "$CHECK/VouchFFIFFI.xcframework.zip" | tail -1 | tr -d '[:space:]')
+if [ "$ours" != "$theirs" ]; then
+  echo "checksum mismatch: xtask $ours, swift package compute-checksum $theirs" >&2
+  exit 1
+fi
+echo "checksum: xtask and swift package compute-checksum agree ($ours)"
+"${RUN[@]}" swift package --package-path "$CHECK/package" dump-package >"$CHECK/dump-package.json"
+grep -q "\"$ours\"" "$CHECK/dump-package.json" || { echo "the rendered manifest's binary target lacks the checksum" >&2; exit 1; }
+grep -q '"VouchKit"' "$CHECK/dump-package.json" || { echo "the rendered manifest lacks VouchKit" >&2; exit 1; }
+echo "release manifest: SwiftPM reads it (binary target by url + checksum, product VouchKit)"
+[ "$MODE" = layout ] && exit 0
 # The bench measures the shipped (release) library, as the Kotlin bench does.
 [ "$PROFILE" = release ] && cargo build --quiet --release -p vouch-ffi --lib
 # Copied only when changed, so an unchanged library does not recompile the 140 KB module.

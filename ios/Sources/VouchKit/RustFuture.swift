@@ -10,16 +10,43 @@ import VouchFFIFFI
 /// with `withTaskCancellationHandler`: on cancellation it calls the future's `cancel`
 /// (the C function uniffi exports for this; the Kotlin bindings reach the same end by
 /// freeing the future), the pending poll is woken, and the call throws `CancellationError`.
-/// Only for futures returning a `RustBuffer` whose error type is `VouchError`.
+/// Only for futures returning a `RustBuffer` or nothing, whose error type is `VouchError`.
 enum RustFuture {
+    /// A future returning a `RustBuffer` (lifted by `lift`).
     static func cancellable<T>(start: () -> UInt64, lift: (RustBuffer) throws -> T) async throws -> T {
-        let future = Handle(start())
+        let buffer = try await drive(
+            start(),
+            poll: { ffi_vouch_ffi_rust_future_poll_rust_buffer($0, $1, $2) },
+            cancel: { ffi_vouch_ffi_rust_future_cancel_rust_buffer($0) },
+            free: { ffi_vouch_ffi_rust_future_free_rust_buffer($0) },
+            complete: { ffi_vouch_ffi_rust_future_complete_rust_buffer($0, $1) })
+        return try lift(buffer)
+    }
+
+    /// A future returning nothing (`runEvents()`).
+    static func cancellableVoid(start: () -> UInt64) async throws {
+        try await drive(
+            start(),
+            poll: { ffi_vouch_ffi_rust_future_poll_void($0, $1, $2) },
+            cancel: { ffi_vouch_ffi_rust_future_cancel_void($0) },
+            free: { ffi_vouch_ffi_rust_future_free_void($0) },
+            complete: { ffi_vouch_ffi_rust_future_complete_void($0, $1) })
+    }
+
+    private static func drive<T>(
+        _ handle: UInt64,
+        poll: (UInt64, @escaping @convention(c) (UInt64, Int8) -> Void, UInt64) -> Void,
+        cancel: @escaping @Sendable (UInt64) -> Void,
+        free: @escaping @Sendable (UInt64) -> Void,
+        complete: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> T
+    ) async throws -> T {
+        let future = Handle(handle, cancel: cancel, free: free)
         defer { future.free() }
         await withTaskCancellationHandler {
             while true {
-                let poll: Int8 = await withUnsafeContinuation { continuation in
+                let result: Int8 = await withUnsafeContinuation { continuation in
                     let box = Unmanaged.passRetained(Wake(continuation)).toOpaque()
-                    ffi_vouch_ffi_rust_future_poll_rust_buffer(
+                    poll(
                         future.handle,
                         { data, result in
                             let box = Unmanaged<Wake>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(data))!)
@@ -27,15 +54,15 @@ enum RustFuture {
                         },
                         UInt64(UInt(bitPattern: box)))
                 }
-                if poll == 0 { break } // UNIFFI_RUST_FUTURE_POLL_READY
+                if result == 0 { break } // UNIFFI_RUST_FUTURE_POLL_READY
             }
         } onCancel: {
             future.cancel()
         }
         var status = RustCallStatus()
-        let buffer = ffi_vouch_ffi_rust_future_complete_rust_buffer(future.handle, &status)
+        let value = complete(future.handle, &status)
         switch status.code {
-        case 0: return try lift(buffer)
+        case 0: return value
         case 1: throw try FfiConverterTypeVouchError_lift(status.errorBuf)
         case 3: throw CancellationError()
         default:
@@ -57,16 +84,22 @@ enum RustFuture {
     /// the call) never overlap and `cancel` never follows `free`.
     private final class Handle: @unchecked Sendable {
         let handle: UInt64
+        private let cancelFn: @Sendable (UInt64) -> Void
+        private let freeFn: @Sendable (UInt64) -> Void
         private let lock = NSLock()
         private var freed = false
-        init(_ handle: UInt64) { self.handle = handle }
+        init(_ handle: UInt64, cancel: @escaping @Sendable (UInt64) -> Void, free: @escaping @Sendable (UInt64) -> Void) {
+            self.handle = handle
+            cancelFn = cancel
+            freeFn = free
+        }
         func cancel() {
-            lock.withLock { if !freed { ffi_vouch_ffi_rust_future_cancel_rust_buffer(handle) } }
+            lock.withLock { if !freed { cancelFn(handle) } }
         }
         func free() {
             lock.withLock {
                 freed = true
-                ffi_vouch_ffi_rust_future_free_rust_buffer(handle)
+                freeFn(handle)
             }
         }
     }

@@ -16,6 +16,9 @@ public struct UserMessage: Equatable, Sendable {
         return out
     }
 
+    /// Every key this package can show (the keys of `Localizable.strings`).
+    public static var allKeys: [String] { english.keys.sorted() }
+
     public init(key: String, arguments: [String] = []) {
         self.key = key
         self.arguments = arguments
@@ -58,7 +61,9 @@ public struct UserMessage: Equatable, Sendable {
         }
     }
 
-    /// English, also the fallback when a key is missing from `Localizable.strings`.
+    /// English, also the fallback when a key is missing from `Localizable.strings`. Every key
+    /// here is in `Resources/en.lproj/Localizable.strings` with the same text (a test checks
+    /// both ways), so translators work from the strings file.
     static let english: [String: String] = [
         "error.offline": "You are offline.",
         "error.wrong_code": "Wrong code. {0} attempt(s) left.",
@@ -88,7 +93,20 @@ public struct UserMessage: Equatable, Sendable {
         "error.storage": "The local data could not be read or written.",
         "error.internal": "Something went wrong.",
         "error.cancelled": "Cancelled.",
-        "approval.code_is_six_digits": "The code is six digits.",
         "error.unexpected": "Something went wrong.",
+        "error.profile_open_elsewhere": "This profile is already open with another server.",
+        "approval.code_is_six_digits": "The code is six digits.",
+        "setup.denied": "This device was denied. Start again to ask once more, or verify by email.",
+        "setup.expired": "The request expired. Start again.",
+        "setup.not_approved": "The request was not approved. You can ask again.",
+        "setup.cancelled": "The request was cancelled. Start again.",
+        "setup.start_again": "Something went wrong. Start again.",
+        "setup.code_expires_in": "The code expires in {0}.",
+        "setup.resend_in": "You can ask for a new code in {0} s.",
+        "setup.approval_code_works_for": "This code works for {0}.",
+        "setup.device_limit": "You already have the most devices your account allows. Disable one you no longer use from a web device that holds your keys (Vouch in a browser, My trusted devices), then try again.",
+        "devices.disable_needs_trusted": "Devices can be disabled only from a trusted device.",
+        "devices.disable_needs_key_holder": "Only a device that holds your vault keys can disable devices. This device was verified by email only.",
+        "devices.disable_needs_web": "Devices are disabled from a web device that holds your keys (Vouch in a browser). On this device you can see them and approve or deny new ones.",
     ]
 }

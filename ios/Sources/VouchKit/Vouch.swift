@@ -19,6 +19,8 @@ import VouchFFIFFI
 public final class Vouch: @unchecked Sendable {
     /// The generated client, for calls the facade does not wrap.
     public let client: VouchClient
+    /// What this install is (its kind decides what it may manage: rule 8).
+    public let device: DeviceInfo
     private let listener: StreamListener
 
     /// The enrollment state; yields the current state first, then every transition.
@@ -43,6 +45,7 @@ public final class Vouch: @unchecked Sendable {
         presence: UserPresence? = nil
     ) throws {
         listener = StreamListener()
+        self.device = device
         client = try VouchClient(
             profileDir: profileDir, serverUrl: serverURL, device: device, secretStore: secretStore,
             listener: listener, tls: tls, presence: presence)
@@ -102,6 +105,12 @@ public final class Vouch: @unchecked Sendable {
     }
     public func deny(requestId: String) async throws { try await client.deny(requestId: requestId) }
     public func devices() async throws -> [Device] { try await client.devices() }
+    /// Disables `deviceId` and, with `alsoApproved`, the devices it approved in the last 30
+    /// days (rule 6). A key-holder web device of the user or an admin's key holder only
+    /// (rule 8); returns every device disabled. Disabling this device wipes it.
+    public func disableDevices(_ deviceId: String, alsoApproved: Bool) async throws -> [String] {
+        try await client.disableDevices(deviceId: deviceId, alsoApproved: alsoApproved)
+    }
     public func createVault(name: String) async throws -> VaultInfo { try await client.createVault(name: name) }
     public func vaults() throws -> [VaultInfo] { try client.vaults() }
     public func putItem(vaultId: String, value: Data, itemId: String? = nil) async throws -> ItemInfo {
@@ -114,8 +123,12 @@ public final class Vouch: @unchecked Sendable {
     }
     public func queuedOperations() throws -> UInt64 { try client.queuedOperations() }
     public func sync() async throws -> SyncReport { try await client.sync() }
-    /// Runs the event loop until the device is no longer trusted.
-    public func runEvents() async throws { try await client.runEvents() }
+    /// Runs the event loop until the device is no longer trusted; cancel the `Task` to stop
+    /// it (`CancellationError`; driven like `waitForApproval()`, see `RustFuture`).
+    public func runEvents() async throws {
+        let handle = client.uniffiCloneHandle()
+        try await RustFuture.cancellableVoid { uniffi_vouch_ffi_fn_method_vouchclient_run_events(handle) }
+    }
 }
 
 /// Feeds the streams; called on Rust threads.

@@ -26,6 +26,9 @@ final class ViewModelTests: XCTestCase {
         XCTAssertEqual(runsLeft, 3)
         XCTAssertEqual(purpose, .enroll)
         XCTAssertFalse(codeUsedUp)
+        // The code's own ten minutes, counted down on the new device.
+        let codeExpires = try XCTUnwrap(vm.approvalExpiresAt)
+        XCTAssertEqual(codeExpires.timeIntervalSinceNow, 600, accuracy: 30)
         let awaited1 = try await phone.refreshPendingRequests().first?.requestId
         let requestId = try XCTUnwrap(awaited1)
         try await phone.approve(requestId: requestId, code: code)
@@ -50,12 +53,19 @@ final class ViewModelTests: XCTestCase {
         await vm.submitName(" ", byEmail: true)
         guard case .nameDevice(_, let error) = vm.screen, error != nil else { return XCTFail("\(vm.screen)") }
         await vm.submitName("Phone", byEmail: true)
-        XCTAssertEqual(vm.screen, .verifyCode(error: nil, attemptsLeft: nil))
+        guard case let .verifyCode(sent) = vm.screen, sent.error == nil, sent.attemptsLeft == nil, !sent.expired else { return XCTFail("\(vm.screen)") }
+        // The five-minute expiry, shown and counted down.
+        let expiresAt = try XCTUnwrap(sent.expiresAt)
+        XCTAssertEqual(expiresAt.timeIntervalSinceNow, 300, accuracy: 30)
         let code = try await server.latestCode(alice)
         await vm.submitCode(code == "000000" ? "111111" : "000000")
-        XCTAssertEqual(vm.screen, .verifyCode(error: "Wrong code", attemptsLeft: 4))
+        guard case let .verifyCode(wrong) = vm.screen else { return XCTFail("\(vm.screen)") }
+        XCTAssertEqual(wrong.error?.key, "error.wrong_code")
+        XCTAssertEqual(wrong.error?.text, "Wrong code. 4 attempt(s) left.")
+        XCTAssertEqual(wrong.attemptsLeft, 4)
+        XCTAssertEqual(wrong.expiresAt, expiresAt, "the countdown keeps going after a wrong code")
         await vm.submitCode("999999x")
-        guard case .verifyCode(let e, _) = vm.screen, e != nil else { return XCTFail("\(vm.screen)") }
+        guard case .verifyCode(let bad) = vm.screen, bad.error != nil else { return XCTFail("\(vm.screen)") }
         await vm.submitCode(code)
         XCTAssertEqual(vm.screen, .trusted)
     }
@@ -70,7 +80,42 @@ final class ViewModelTests: XCTestCase {
         let code = try await server.latestCode(alice)
         try await server.advanceClock(seconds: 301)
         await vm.submitCode(code)
-        XCTAssertEqual(vm.screen, .verifyCode(error: UserMessage(key: "error.code_expired").text, attemptsLeft: nil))
+        guard case let .verifyCode(expired) = vm.screen else { return XCTFail("\(vm.screen)") }
+        XCTAssertTrue(expired.expired)
+        XCTAssertEqual(expired.error?.key, "error.code_expired")
+        XCTAssertEqual(expired.status(at: Date())?.text, "This code expired. Ask for a new one.")
+        // "Send a new code": a fresh code with a fresh expiry, and it works.
+        await vm.resendCode()
+        guard case let .verifyCode(fresh) = vm.screen, fresh.error == nil, !fresh.expired else { return XCTFail("\(vm.screen)") }
+        let newCode = try await server.latestCode(alice)
+        XCTAssertNotEqual(newCode, code)
+        await vm.submitCode(newCode)
+        XCTAssertEqual(vm.screen, .trusted)
+    }
+
+    func testResendIsThrottledAndTheScreenSaysWhenItWorksAgain() async throws {
+        let server = try TestServer()
+        let v = try openVouch(server)
+        _ = try await v.signIn(email: alice, password: password)
+        let vm = SetupViewModel(vouch: v)
+        vm.start()
+        await vm.submitName("Phone", byEmail: true)
+        guard case let .verifyCode(sent) = vm.screen else { return XCTFail("\(vm.screen)") }
+        let first = try await server.latestCode(alice)
+        // Right away: refused by the server's throttle; the first code still stands.
+        await vm.resendCode()
+        guard case let .verifyCode(throttled) = vm.screen else { return XCTFail("\(vm.screen)") }
+        XCTAssertEqual(throttled.error?.key, "error.too_many_requests")
+        XCTAssertGreaterThan(throttled.resendIn(at: Date()), 0)
+        XCTAssertEqual(throttled.expiresAt, sent.expiresAt)
+        let unchanged = try await server.latestCode(alice)
+        XCTAssertEqual(unchanged, first)
+        // After the interval (server clock): a new code goes out.
+        try await server.advanceClock(seconds: 31)
+        await vm.resendCode()
+        guard case let .verifyCode(again) = vm.screen, again.error == nil else { return XCTFail("\(vm.screen)") }
+        let second = try await server.latestCode(alice)
+        XCTAssertNotEqual(second, first)
     }
 
     func testSetupDeniedAndNoAccessToTrustedDevice() async throws {
@@ -85,7 +130,7 @@ final class ViewModelTests: XCTestCase {
         await switching.submitName("Tablet", byEmail: false)
         guard case .waitingForApproval = switching.screen else { return XCTFail("\(switching.screen)") }
         await switching.noAccessToTrustedDevice()
-        XCTAssertEqual(switching.screen, .verifyCode(error: nil, attemptsLeft: nil))
+        guard case let .verifyCode(v) = switching.screen, v.error == nil, v.expiresAt != nil else { return XCTFail("\(switching.screen)") }
         // Denied by the trusted phone.
         let laptop = try openVouch(server, kind: .web)
         _ = try await laptop.signIn(email: alice, password: password)
@@ -95,7 +140,7 @@ final class ViewModelTests: XCTestCase {
         let requestId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
         _ = try await phone.refreshPendingRequests()
         try await phone.deny(requestId: requestId)
-        try await eventually("denied") { vm.screen == .failed("This device was denied") }
+        try await eventually("denied") { vm.screen == .failed(UserMessage(key: "setup.denied")) }
     }
 
     func testSetupShowsAnExpiredRequest() async throws {
@@ -109,11 +154,11 @@ final class ViewModelTests: XCTestCase {
         await vm.submitName("Laptop", byEmail: false)
         guard case .waitingForApproval = vm.screen else { return XCTFail("\(vm.screen)") }
         try await server.advanceClock(seconds: 601)
-        try await eventually("expired") { vm.screen == .failed("The request expired") }
+        try await eventually("expired") { vm.screen == .failed(UserMessage(key: "setup.expired")) }
         // After a restart the saved state says the same.
         let again = SetupViewModel(vouch: laptop)
         again.resume()
-        XCTAssertEqual(again.screen, .failed("The request expired"))
+        XCTAssertEqual(again.screen, .failed(UserMessage(key: "setup.expired")))
     }
 
     func testSetupCodeUsedUpThenGetANewCode() async throws {
@@ -263,10 +308,38 @@ final class ViewModelTests: XCTestCase {
             _ = try await other.requestEmailCode()
         }
         let emailVM = SetupViewModel(vouch: try openVouch(server, kind: .web, store: emailStore, profile: emailProfile))
-        emailVM.resume()
-        XCTAssertEqual(emailVM.screen, .verifyCode(error: nil, attemptsLeft: nil))
+        guard case let .verifyCode(v) = emailVM.screen, v.expiresAt != nil, v.resendAfter != nil else { return XCTFail("\(emailVM.screen)") }
         await emailVM.submitCode(try await server.latestCode(alice))
-        XCTAssertEqual(emailVM.screen, .trusted)
+        // Alice has a key holder (the phone): a device verified by email is email-only and
+        // is offered "Ask for my vault keys".
+        XCTAssertEqual(emailVM.screen, .emailOnly(error: nil))
         XCTAssertEqual(try reopened().1.screen, .trusted)
+    }
+
+    /// What the sample's camera scanner feeds: `approveScanned` on the "Trust this session?"
+    /// screen. Another request's QR code is refused with its own words and nothing is
+    /// sealed; the new device's own QR code approves it.
+    func testApproveByQrThroughTheViewModel() async throws {
+        let server = try TestServer()
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
+        let laptop = try openVouch(server, kind: .web)
+        _ = try await laptop.signIn(email: alice, password: password)
+        let setup = SetupViewModel(vouch: laptop)
+        setup.start()
+        await setup.submitName("Laptop", byEmail: false)
+        guard case let .waitingForApproval(_, qr, _, _, _) = setup.screen else { return XCTFail("\(setup.screen)") }
+        let requestId = try XCTUnwrap(try laptop.approvalPrompt()?.requestId)
+        let approvals = ApprovalViewModel(vouch: phone)
+        await approvals.refresh()
+        await approvals.open(requestId: requestId)
+        XCTAssertNotNil(approvals.selected)
+        await approvals.approveScanned("VOUCH2:not-this-request")
+        XCTAssertEqual(approvals.selected?.errorKey, "error.invalid_qr_code")
+        XCTAssertEqual(approvals.selected?.approved, false)
+        await approvals.approveScanned(qr)
+        XCTAssertNil(approvals.selected?.errorKey, "\(String(describing: approvals.selected?.error))")
+        XCTAssertEqual(approvals.selected?.approved, true)
+        try await eventually("trusted by QR") { setup.screen == .trusted }
     }
 }

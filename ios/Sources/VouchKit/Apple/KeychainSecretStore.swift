@@ -80,4 +80,31 @@ extension Vouch {
         try self.init(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
     }
 }
+
+extension VouchStore {
+    /// The store of the profile in `profileDir`, with the Keychain as its `SecretStore`
+    /// (the default on Apple); the same store while it is open (see `VouchStore.open`).
+    @MainActor
+    public static func open(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) throws -> VouchStore {
+        try open(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
+    }
+
+    /// `load` (the client opened off the main thread) with the Keychain as its `SecretStore`.
+    @MainActor
+    public static func load(
+        profileDir: String,
+        serverURL: String,
+        device: DeviceInfo,
+        tls: TlsPolicy? = nil,
+        presence: UserPresence? = nil
+    ) async throws -> VouchStore {
+        try await load(profileDir: profileDir, serverURL: serverURL, device: device, secretStore: KeychainSecretStore(), tls: tls, presence: presence)
+    }
+}
 #endif
