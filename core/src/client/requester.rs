@@ -734,7 +734,17 @@ impl Client {
     /// they come over the event stream, falling back to polling when the stream is down.
     /// Cancel by dropping the future (a Kotlin coroutine cancel does this).
     pub async fn wait_for_approval(&self) -> Result<EnrollmentState> {
+        // The stream of a pending device is refused once it stopped being pending: the
+        // decision landed between the check and the connect. Checked once more.
+        let mut decided_meanwhile = false;
         loop {
+            // Finished elsewhere (the event loop took the keys first): the outcome is the
+            // state, not "no request" (the iOS tests caught this race).
+            if self.requester_row()?.is_none()
+                && let Some(done) = self.finished_state()
+            {
+                return Ok(done);
+            }
             // The server going away (a restart, a lost network) is waited out, not an end:
             // the request lives on the server and the person is still looking at the code.
             match self.check_approval().await {
@@ -769,8 +779,22 @@ impl Client {
                     }
                 },
                 Err(e) if e.is_transient() => tokio::time::sleep(POLL_INTERVAL).await,
+                Err(Error::Server {
+                    code: vouch_proto::ErrorCode::DeviceNotPending,
+                    ..
+                }) if !decided_meanwhile => decided_meanwhile = true,
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// The state a finished request left: a key holder now, or denied or expired.
+    fn finished_state(&self) -> Option<EnrollmentState> {
+        let state = self.state();
+        match &state {
+            EnrollmentState::Trusted { .. } if state.is_key_holder() => Some(state),
+            EnrollmentState::Denied { .. } | EnrollmentState::Expired { .. } => Some(state),
+            _ => None,
         }
     }
 }
