@@ -202,5 +202,59 @@ fn store(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, items, approvals, store);
+/// A chain of `devices` key holders (each vouched by the one before), then `revocations`
+/// rounds of one revocation and one new vouch, as links.
+fn chain_of(devices: usize, rounds: usize) -> (Uuid, Vec<vouch_core::chain::Link>) {
+    use vouch_core::chain::{ChainKey, LinkBody, Member, Role, Unsigned};
+    let user = Uuid::new_v4();
+    let member = |key: &ChainKey| Member {
+        id: Uuid::new_v4(),
+        role: Role::Device,
+        x25519: *DeviceIdentity::generate().unwrap().public_key().as_bytes(),
+        ed25519: key.public(),
+    };
+    let first = ChainKey::generate().unwrap();
+    let first_member = member(&first);
+    let mut links = vec![Unsigned::root(user, first_member, 0).sign(&first)];
+    let mut live = vec![(first_member, first)];
+    let mut add = |links: &mut Vec<vouch_core::chain::Link>, live: &mut Vec<_>| {
+        let key = ChainKey::generate().unwrap();
+        let m = member(&key);
+        let (approver, approver_key): &(Member, ChainKey) = live.last().unwrap();
+        let body = LinkBody::Vouch {
+            member: m,
+            approver: approver.id,
+        };
+        let l = Unsigned::after(links.last().unwrap(), approver_key.public(), body, 0)
+            .reverse_sign(&key)
+            .sign(approver_key);
+        links.push(l);
+        live.push((m, key));
+    };
+    for _ in 1..devices {
+        add(&mut links, &mut live);
+    }
+    for _ in 0..rounds {
+        let (gone, _) = live.remove(0);
+        let (_, by) = live.last().unwrap();
+        let body = LinkBody::Revoke { member: gone.id };
+        links.push(Unsigned::after(links.last().unwrap(), by.public(), body, 0).sign(by));
+        add(&mut links, &mut live);
+    }
+    (user, links)
+}
+
+fn chain(c: &mut Criterion) {
+    let mut g = c.benchmark_group("chain_verify");
+    for (name, devices, rounds) in [("20 devices", 20, 0), ("1000 links", 20, 490)] {
+        let (user, links) = chain_of(devices, rounds);
+        g.throughput(Throughput::Elements(links.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(vouch_core::chain::Chain::verify(user, &links).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, items, approvals, store, chain);
 criterion_main!(benches);
