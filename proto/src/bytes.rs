@@ -52,8 +52,10 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
-/// The canonical base64url-without-padding strings, as a regular expression.
-pub const CANONICAL_B64URL: &str =
+/// The canonical base64url-without-padding strings, as a regular expression (the
+/// OpenAPI schema's pattern).
+#[cfg(feature = "openapi")]
+const CANONICAL_B64URL: &str =
     "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$";
 
 #[cfg(feature = "openapi")]
