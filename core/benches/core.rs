@@ -217,7 +217,7 @@ fn chain_of(devices: usize, rounds: usize) -> (Uuid, Vec<vouch_core::chain::Link
     let first_member = member(&first);
     let mut links = vec![Unsigned::root(user, first_member, 0).sign(&first)];
     let mut live = vec![(first_member, first)];
-    let mut add = |links: &mut Vec<vouch_core::chain::Link>, live: &mut Vec<_>| {
+    let add = |links: &mut Vec<vouch_core::chain::Link>, live: &mut Vec<_>| {
         let key = ChainKey::generate().unwrap();
         let m = member(&key);
         let (approver, approver_key): &(Member, ChainKey) = live.last().unwrap();
