@@ -229,7 +229,7 @@ impl Http {
 
     /// Opens the event stream.
     async fn stream(&self, token: &str, query: &str, last_id: Option<i64>) -> Result<EventStream> {
-        let url = self.url(&format!("v1/events{query}"))?;
+        let url = self.url(&format!("{}{query}", vouch_proto::routes::EVENTS))?;
         let mut req = self.http.get(url).bearer_auth(token);
         if let Some(id) = last_id {
             req = req.header("Last-Event-ID", id.to_string());

@@ -17,6 +17,7 @@ mod error;
 mod keys;
 mod limits;
 mod names;
+pub mod routes;
 #[macro_use]
 mod types;
 mod manage;

@@ -5,6 +5,7 @@
 //! the key bundle it snapshotted, with the run's psk, and stops after any failed run.
 
 use std::time::Duration;
+use vouch_proto::routes;
 
 use futures_util::StreamExt;
 use time::OffsetDateTime;
@@ -82,7 +83,10 @@ impl Client {
             .guard(
                 self.inner
                     .transport
-                    .get("/v1/approval-requests?status=pending", Some(&token))
+                    .get(
+                        &format!("{}?status=pending", routes::APPROVAL_REQUESTS),
+                        Some(&token),
+                    )
                     .await,
             )
             .await?;
@@ -210,7 +214,7 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/approval-requests/{}/runs", snap.id),
+                        &routes::fill(routes::APPROVAL_RUNS, &[&snap.id]),
                         Some(&token),
                         &StartRun {
                             secret,
@@ -235,10 +239,7 @@ impl Client {
                     .inner
                     .transport
                     .post(
-                        &format!(
-                            "/v1/approval-requests/{}/runs/{}/abort",
-                            snap.id, started.run_id
-                        ),
+                        &routes::fill(routes::APPROVAL_RUN_ABORT, &[&snap.id, &started.run_id]),
                         Some(&token),
                         &(),
                     )
@@ -286,7 +287,7 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/approval-requests/{}/approve", snap.id),
+                        &routes::fill(routes::APPROVAL_APPROVE, &[&snap.id]),
                         Some(&token),
                         &body,
                     )
@@ -346,7 +347,7 @@ impl Client {
                     self.inner
                         .transport
                         .get(
-                            &format!("/v1/approval-requests/{request_id}/runs/{run_id}"),
+                            &routes::fill(routes::APPROVAL_RUN, &[&request_id, &run_id]),
                             Some(token),
                         )
                         .await,
@@ -388,7 +389,7 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/approval-requests/{request_id}/deny"),
+                        &routes::fill(routes::APPROVAL_DENY, &[&request_id]),
                         Some(&token),
                         &(),
                     )

@@ -1,6 +1,7 @@
 //! Signing in, naming the device, and verification by email code.
 
 use uuid::Uuid;
+use vouch_proto::routes;
 use vouch_proto::{
     CodeSent, Device, ErrorCode, LoginRequest, LoginResponse, RegisterDeviceRequest, TrustedDevice,
     VerifyCodeRequest, default_device_name, validate_device_name,
@@ -37,11 +38,7 @@ impl Client {
             email: email.trim().to_owned(),
             password: password.to_owned(),
         };
-        let resp: LoginResponse = self
-            .inner
-            .transport
-            .post("/v1/auth/login", None, &req)
-            .await?;
+        let resp: LoginResponse = self.inner.transport.post(routes::LOGIN, None, &req).await?;
         let state = EnrollmentState::Untrusted {
             user: resp.user,
             reminded_later: false,
@@ -127,7 +124,7 @@ impl Client {
         let device: Device = self
             .inner
             .transport
-            .post("/v1/devices", Some(&account), &req)
+            .post(routes::DEVICES, Some(&account), &req)
             .await?;
         if PublicKey::from_bundle(&device.key_bundle.0)? != *identity.public_key() {
             return Err(Error::Protocol("server registered another key"));
@@ -186,7 +183,7 @@ impl Client {
             .inner
             .transport
             .post(
-                &format!("/v1/devices/{device_id}/email-code"),
+                &routes::fill(routes::DEVICE_EMAIL_CODE, &[&device_id]),
                 Some(&account),
                 &(),
             )
@@ -217,7 +214,7 @@ impl Client {
             .inner
             .transport
             .post(
-                &format!("/v1/devices/{device_id}/email-code/verify"),
+                &routes::fill(routes::DEVICE_EMAIL_CODE_VERIFY, &[&device_id]),
                 Some(&account),
                 &VerifyCodeRequest { code },
             )

@@ -2,6 +2,7 @@
 //! id), reactivation, the audit log, and finding a vault by name.
 
 use uuid::Uuid;
+use vouch_proto::routes;
 use vouch_proto::{AdminUser, AuditEvent, Device, RenameDevice};
 
 use super::{Client, EnrollmentState, VaultInfo};
@@ -25,7 +26,7 @@ impl Client {
                     .transport
                     .send(
                         reqwest::Method::PATCH,
-                        &format!("/v1/devices/{device_id}"),
+                        &routes::fill(routes::DEVICE, &[&device_id]),
                         Some(&token),
                         Some(&body),
                     )
@@ -74,7 +75,11 @@ impl Client {
             .guard(
                 self.inner
                     .transport
-                    .post(&format!("/v1/devices/{id}/sign-out"), Some(&token), &())
+                    .post(
+                        &routes::fill(routes::DEVICE_SIGN_OUT, &[&id]),
+                        Some(&token),
+                        &(),
+                    )
                     .await,
             )
             .await?;
@@ -89,7 +94,7 @@ impl Client {
         self.guard(
             self.inner
                 .transport
-                .get("/v1/admin/users", Some(&token))
+                .get(routes::ADMIN_USERS, Some(&token))
                 .await,
         )
         .await
@@ -102,9 +107,10 @@ impl Client {
         let token = self.device_token()?;
         let wanted = email_or_id.trim();
         let path = match Uuid::parse_str(wanted) {
-            Ok(_) => "/v1/admin/users".to_owned(),
+            Ok(_) => routes::ADMIN_USERS.to_owned(),
             Err(_) => format!(
-                "/v1/admin/users?email={}",
+                "{}?email={}",
+                routes::ADMIN_USERS.to_owned(),
                 url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>()
             ),
         };
@@ -128,7 +134,7 @@ impl Client {
             self.inner
                 .transport
                 .post(
-                    &format!("/v1/admin/users/{user_id}/reactivate"),
+                    &routes::fill(routes::ADMIN_USER_REACTIVATE, &[&user_id]),
                     Some(&token),
                     &(),
                 )
@@ -154,9 +160,9 @@ impl Client {
             query.push(format!("limit={l}"));
         }
         let path = if query.is_empty() {
-            "/v1/admin/audit".to_owned()
+            routes::ADMIN_AUDIT.to_owned()
         } else {
-            format!("/v1/admin/audit?{}", query.join("&"))
+            format!("{}?{}", routes::ADMIN_AUDIT.to_owned(), query.join("&"))
         };
         self.guard(self.inner.transport.get(&path, Some(&token)).await)
             .await

@@ -20,6 +20,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
+use vouch_proto::routes;
 
 pub use approver::{APPROVER_WARNING, PendingRequest};
 pub use enrollment::VerificationStarted;
@@ -199,8 +200,13 @@ impl Client {
     /// The user's devices (trusted device only).
     pub async fn devices(&self) -> Result<Vec<Device>> {
         let token = self.device_token()?;
-        self.guard(self.inner.transport.get("/v1/devices", Some(&token)).await)
-            .await
+        self.guard(
+            self.inner
+                .transport
+                .get(routes::DEVICES, Some(&token))
+                .await,
+        )
+        .await
     }
 
     /// Disables a device (allowed to web devices of the same user and to admins). Disabling
@@ -224,7 +230,10 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/devices/{device_id}/disable?also_approved={also_approved}"),
+                        &format!(
+                            "{}?also_approved={also_approved}",
+                            routes::fill(routes::DEVICE_DISABLE, &[&device_id])
+                        ),
                         Some(&token),
                         &(),
                     )
@@ -242,8 +251,8 @@ impl Client {
         self.require_key_holder_device()?;
         let token = self.device_token()?;
         let path = match user_id {
-            Some(u) => format!("/v1/admin/devices?user_id={u}"),
-            None => "/v1/admin/devices".to_owned(),
+            Some(u) => format!("{}?user_id={u}", routes::ADMIN_DEVICES.to_owned()),
+            None => routes::ADMIN_DEVICES.to_owned(),
         };
         self.guard(self.inner.transport.get(&path, Some(&token)).await)
             .await
@@ -258,7 +267,7 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/admin/users/{user_id}/deprovision"),
+                        &routes::fill(routes::ADMIN_USER_DEPROVISION, &[&user_id]),
                         Some(&token),
                         &(),
                     )
@@ -276,7 +285,7 @@ impl Client {
             self.inner
                 .transport
                 .post(
-                    &format!("/v1/admin/users/{user_id}/unlock"),
+                    &routes::fill(routes::ADMIN_USER_UNLOCK, &[&user_id]),
                     Some(&token),
                     &(),
                 )

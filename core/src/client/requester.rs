@@ -10,6 +10,7 @@
 //! asked for.
 
 use std::time::Duration;
+use vouch_proto::routes;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -216,7 +217,7 @@ impl Client {
             .inner
             .transport
             .post(
-                &format!("/v1/approval-requests/{}/cancel", row.request_id),
+                &routes::fill(routes::APPROVAL_CANCEL, &[&row.request_id]),
                 Some(&token),
                 &(),
             )
@@ -256,7 +257,8 @@ impl Client {
     fn open_path(&self, device_id: Uuid) -> Result<String> {
         let replace = self.requester_row()?.is_some_and(|row| !row.opened);
         Ok(format!(
-            "/v1/devices/{device_id}/approval-requests{}",
+            "{}{}",
+            routes::fill(routes::DEVICE_APPROVAL_REQUESTS, &[&device_id]),
             if replace { "?replace=true" } else { "" }
         ))
     }
@@ -355,7 +357,7 @@ impl Client {
                 self.inner
                     .transport
                     .get(
-                        &format!("/v1/approval-requests/{}", row.request_id),
+                        &routes::fill(routes::APPROVAL_REQUEST, &[&row.request_id]),
                         Some(&token),
                     )
                     .await,
@@ -452,7 +454,7 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/approval-requests/{request_id}/runs/{run}/response"),
+                        &routes::fill(routes::APPROVAL_RUN_RESPONSE, &[&request_id, &run]),
                         Some(token),
                         &RunResponse { msg_b, mac_b },
                     )
@@ -481,7 +483,7 @@ impl Client {
             .inner
             .transport
             .post(
-                &format!("/v1/approval-requests/{request_id}/runs/{run}/abort"),
+                &routes::fill(routes::APPROVAL_RUN_ABORT, &[&request_id, &run]),
                 Some(token),
                 &(),
             )
@@ -613,7 +615,7 @@ impl Client {
                 self.inner
                     .transport
                     .post(
-                        &format!("/v1/approval-requests/{}/ack", row.request_id),
+                        &routes::fill(routes::APPROVAL_ACK, &[&row.request_id]),
                         Some(token),
                         &AckRequest { run_id, opened },
                     )

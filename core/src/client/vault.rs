@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use vouch_proto::routes;
 use vouch_proto::{Bytes, CreateVault, ErrorCode, ItemRecord, PutItem, Vault};
 
 use super::{Client, EnrollmentState};
@@ -354,7 +355,7 @@ impl Client {
                     .inner
                     .transport
                     .post::<_, Vault>(
-                        "/v1/vaults",
+                        routes::VAULTS,
                         Some(&token),
                         &CreateVault {
                             id: *id,
@@ -378,7 +379,7 @@ impl Client {
                         .transport
                         .send::<_, ItemRecord>(
                             reqwest::Method::PUT,
-                            &format!("/v1/vaults/{vault_id}/items/{item_id}"),
+                            &routes::fill(routes::VAULT_ITEM, &[&vault_id, &item_id]),
                             Some(&token),
                             Some(&body),
                         )
@@ -557,7 +558,7 @@ impl Client {
         }
         let token = self.device_token()?;
         let vaults: Vec<Vault> = self
-            .guard(self.inner.transport.get("/v1/vaults", Some(&token)).await)
+            .guard(self.inner.transport.get(routes::VAULTS, Some(&token)).await)
             .await?;
         for v in &vaults {
             self.inner.store.upsert_vault(v.id, &v.name)?;
@@ -585,7 +586,10 @@ impl Client {
                 self.inner
                     .transport
                     .get(
-                        &format!("/v1/vaults/{vault_id}/items?since={since}"),
+                        &format!(
+                            "{}?since={since}",
+                            routes::fill(routes::VAULT_ITEMS, &[&vault_id])
+                        ),
                         Some(token),
                     )
                     .await,

@@ -33,7 +33,7 @@ pub struct AdminDevicesQuery {
 }
 
 /// Every device in the admin's workspace, optionally for one user.
-#[utoipa::path(get, path = "/v1/admin/devices", tag = "admin", security(("bearer" = [])), params(AdminDevicesQuery),
+#[utoipa::path(get, path = vouch_proto::routes::ADMIN_DEVICES, tag = "admin", security(("bearer" = [])), params(AdminDevicesQuery),
     responses((status = 200, body = Vec<Device>), (status = 403, body = ErrorBody)))]
 pub async fn devices(
     State(state): State<AppState>,
@@ -62,7 +62,7 @@ pub async fn devices(
 
 /// Deprovisions a user: in one transaction every device is disabled, every sign-in
 /// revoked, and the account refuses new sign-ins.
-#[utoipa::path(post, path = "/v1/admin/users/{id}/deprovision", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::ADMIN_USER_DEPROVISION, tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "user id")),
     responses((status = 200, body = Disabled), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn deprovision(
@@ -113,7 +113,7 @@ pub async fn deprovision(
 /// Unlocks a user's sign-in and email-code verification: clears the 100-failure code lock
 /// and the wrong-password throttle (for example after the user proved who they are to
 /// the admin). Devices, tokens and codes are untouched.
-#[utoipa::path(post, path = "/v1/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::ADMIN_USER_UNLOCK, tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "user id")),
     responses((status = 204, description = "unlocked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn unlock(
@@ -190,7 +190,7 @@ fn admin_users(
 
 /// The users of the admin's workspace with their device counts (devices that count toward
 /// the limit, and of those the trusted ones), optionally the one with an email.
-#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", security(("bearer" = [])), params(AdminUsersQuery),
+#[utoipa::path(get, path = vouch_proto::routes::ADMIN_USERS, tag = "admin", security(("bearer" = [])), params(AdminUsersQuery),
     responses((status = 200, body = Vec<AdminUser>), (status = 403, body = ErrorBody)))]
 pub async fn users(
     State(state): State<AppState>,
@@ -216,7 +216,7 @@ pub async fn users(
 /// verified by email code becomes a first key holder again (as the operator's
 /// `allow-email-root` allows once): every key holder they had was disabled. Repeating it
 /// changes nothing.
-#[utoipa::path(post, path = "/v1/admin/users/{id}/reactivate", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::ADMIN_USER_REACTIVATE, tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "user id")),
     responses((status = 200, body = AdminUser), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn reactivate(

@@ -290,7 +290,7 @@ fn pending_view(
 /// (account token of the session that registered it) asks to `enroll`; an email-only
 /// device (its own token) asks to `share_keys`; either asks for `new_root` when the user
 /// has no key holder left. Extensions enroll by email code only.
-#[utoipa::path(post, path = "/v1/devices/{id}/approval-requests", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::DEVICE_APPROVAL_REQUESTS, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "requesting device id"), OpenQuery),
     responses((status = 201, body = ApprovalOpened),
         (status = 200, body = ApprovalOpened, description = "a retry: this device's own request is still open"),
@@ -425,7 +425,7 @@ fn current_run(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<Option<RunRow>
 
 /// The requester reads its request: status, and the current run (the approver's device and
 /// key bundle, A's message, and once approved A's MAC and the payload).
-#[utoipa::path(get, path = "/v1/approval-requests/{id}", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = vouch_proto::routes::APPROVAL_REQUEST, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")),
     responses((status = 200, body = ApprovalState), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -458,7 +458,7 @@ pub async fn get(
 
 /// The requester withdraws its open request (gives up). A pending device's name and place
 /// under the device limit are freed with it: setup starts again with a new registration.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/cancel", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_CANCEL, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")),
     responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided")))]
 pub async fn cancel(
@@ -514,7 +514,7 @@ pub enum ListStatus {
 /// What a key-holder web or mobile device shows: the user's open requests from other
 /// devices, and for an admin the workspace's `new_root` requests; each with the requester's
 /// tier (in `device`) and whether it came from another network than the caller.
-#[utoipa::path(get, path = "/v1/approval-requests", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = vouch_proto::routes::APPROVAL_REQUESTS, tag = "approvals", security(("bearer" = [])),
     params(ListQuery),
     responses((status = 200, body = Vec<PendingApproval>),
         (status = 403, body = ErrorBody, description = "forbidden (extensions), key_holder_required")))]
@@ -598,7 +598,7 @@ fn check_len(b: &[u8], max: usize, what: &str) -> ApiResult<()> {
 
 /// An approver starts a run with the code (or QR secret) the person entered: it sends its
 /// SPAKE2 message; the new device is told. A newer run replaces the current one.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/runs", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_RUNS, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")), request_body = StartRun,
     responses((status = 201, body = RunStarted),
         (status = 403, body = ErrorBody, description = "forbidden (extensions), key_holder_required"),
@@ -658,7 +658,7 @@ pub async fn start_run(
 }
 
 /// The run's approver reads it (the new device's answer once it is there).
-#[utoipa::path(get, path = "/v1/approval-requests/{id}/runs/{run}", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = vouch_proto::routes::APPROVAL_RUN, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id"), ("run" = Uuid, Path, description = "run id")),
     responses((status = 200, body = ApprovalRun), (status = 404, body = ErrorBody)))]
 pub async fn get_run(
@@ -680,7 +680,7 @@ pub async fn get_run(
 }
 
 /// The new device answers the current run: its SPAKE2 message and its MAC.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/runs/{run}/response", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_RUN_RESPONSE, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id"), ("run" = Uuid, Path, description = "run id")),
     request_body = RunResponse,
     responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided: not the current run, or answered")))]
@@ -729,7 +729,7 @@ pub async fn respond(
 
 /// Either side ends a run that failed (a wrong code, a MAC that did not verify); the
 /// request stays open for another run.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/runs/{run}/abort", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_RUN_ABORT, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id"), ("run" = Uuid, Path, description = "run id")),
     responses((status = 200, body = Decision), (status = 404, body = ErrorBody)))]
 pub async fn abort(
@@ -786,7 +786,7 @@ pub async fn abort(
 
 /// The run's approver confirms it: its MAC and the encrypted payload. The request is
 /// `approved` — waiting for the device to acknowledge; nobody is trusted yet.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/approve", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_APPROVE, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")), request_body = ApproveRequest,
     responses((status = 200, body = Decision),
         (status = 409, body = ErrorBody, description = "already_decided (or not this approver's answered run)"),
@@ -835,7 +835,7 @@ pub async fn approve(
 /// The new device acknowledges the payload of the current run: `opened` → `completed`,
 /// and only now is it trusted and its tier set (a device token for a pending device; a
 /// repeat of the ack issues a fresh one and revokes the last); otherwise `failed`.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/ack", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_ACK, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")), request_body = AckRequest,
     responses((status = 200, body = AckResult), (status = 409, body = ErrorBody, description = "already_decided")))]
 pub async fn ack(
@@ -953,7 +953,7 @@ pub async fn ack(
 }
 
 /// Denies: a pending device becomes `denied`. Always allowed while pending.
-#[utoipa::path(post, path = "/v1/approval-requests/{id}/deny", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::APPROVAL_DENY, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")),
     responses((status = 200, body = Decision), (status = 409, body = ErrorBody, description = "already_decided")))]
 pub async fn deny(

@@ -34,7 +34,7 @@ pub struct AuditQuery {
 /// The newest entries of the workspace's audit log (or of one user), oldest first: who
 /// registered, verified, approved, denied, disabled or renamed which device, and when
 /// users were deprovisioned or reactivated — with the acting device and its address.
-#[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+#[utoipa::path(get, path = vouch_proto::routes::ADMIN_AUDIT, tag = "admin", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,

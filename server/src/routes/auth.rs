@@ -24,7 +24,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Signs in with email and password; returns an account token (untrusted session).
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = vouch_proto::routes::LOGIN, tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials"),
         (status = 429, body = ErrorBody, description = "too_many_requests after repeated wrong passwords (Retry-After)"),
         (status = 503, body = ErrorBody, description = "server_busy: too many sign-ins at once (Retry-After)")))]

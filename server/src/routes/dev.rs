@@ -21,7 +21,7 @@ pub struct OutboxQuery {
 }
 
 /// Messages sent to `to`, oldest first.
-#[utoipa::path(get, path = "/v1/dev/outbox", tag = "dev", params(OutboxQuery), responses((status = 200, body = Vec<Mail>)))]
+#[utoipa::path(get, path = vouch_proto::routes::DEV_OUTBOX, tag = "dev", params(OutboxQuery), responses((status = 200, body = Vec<Mail>)))]
 pub async fn outbox(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<OutboxQuery>,
@@ -64,7 +64,7 @@ pub struct ClockOffset {
 
 /// Moves the server's clock forward: codes, approval requests, tokens and throttles see
 /// the time as passed.
-#[utoipa::path(post, path = "/v1/dev/clock", tag = "dev", request_body = ClockAdvance, responses((status = 200, body = ClockOffset)))]
+#[utoipa::path(post, path = vouch_proto::routes::DEV_CLOCK, tag = "dev", request_body = ClockAdvance, responses((status = 200, body = ClockOffset)))]
 pub async fn clock(JsonBody(req): JsonBody<ClockAdvance>) -> Json<ClockOffset> {
     Json(ClockOffset {
         offset_secs: advance_clock(req.advance_secs),

@@ -37,7 +37,7 @@ pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid
 const PLATFORM_MAX_CHARS: usize = 128;
 
 /// Registers this install as a pending device of the signed-in user.
-#[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDeviceRequest,
+#[utoipa::path(post, path = vouch_proto::routes::DEVICES, tag = "devices", request_body = RegisterDeviceRequest,
     security(("bearer" = [])),
     responses((status = 201, body = Device),
         (status = 200, body = Device, description = "a retry: this session already registered this pending key"),
@@ -136,7 +136,7 @@ pub async fn register(
 }
 
 /// The calling user's devices (every status), oldest first.
-#[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(get, path = vouch_proto::routes::DEVICES, tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = Vec<Device>), (status = 403, body = ErrorBody, description = "device_disabled")))]
 pub async fn list(
     State(state): State<AppState>,
@@ -166,7 +166,7 @@ const APPROVED_RECENTLY_SECS: i64 = 30 * 24 * 3600;
 /// Disables (revokes) a device. Allowed to a key-holder `web` device of the same user, or
 /// to an admin's key holder; with `?also_approved=true` also the devices it approved in
 /// the last 30 days (a stolen phone's approvals go with it).
-#[utoipa::path(post, path = "/v1/devices/{id}/disable", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::DEVICE_DISABLE, tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "device id"), DisableQuery),
     responses((status = 200, body = Disabled),
         (status = 403, body = ErrorBody, description = "forbidden, key_holder_required"),

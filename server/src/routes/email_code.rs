@@ -110,7 +110,7 @@ fn verified_again(
 }
 
 /// Emails a verification code for a pending device (202). Throttled per device.
-#[utoipa::path(post, path = "/v1/devices/{id}/email-code", tag = "verification", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::DEVICE_EMAIL_CODE, tag = "verification", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "pending device id")),
     responses((status = 202, body = CodeSent),
         (status = 429, body = ErrorBody, description = "too_many_requests (Retry-After)"),
@@ -200,7 +200,7 @@ enum Outcome {
 }
 
 /// Verifies the emailed code: the device becomes trusted and gets its device token.
-#[utoipa::path(post, path = "/v1/devices/{id}/email-code/verify", tag = "verification", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::DEVICE_EMAIL_CODE_VERIFY, tag = "verification", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "pending device id")), request_body = VerifyCodeRequest,
     responses((status = 200, body = TrustedDevice),
         (status = 400, body = ErrorBody, description = "invalid_code (attempts_left)"),

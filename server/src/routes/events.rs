@@ -50,7 +50,7 @@ struct Cursor {
 /// Streams the device's events (`id:` sequence, `event:` kind, `data:` JSON of
 /// `vouch_proto::Event`). A pending device follows its enrollment with the account token
 /// and `?device_id=`.
-#[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = vouch_proto::routes::EVENTS, tag = "events", security(("bearer" = [])),
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
     responses((status = 200, description = "text/event-stream of vouch_proto::Event", content_type = "text/event-stream"),
         (status = 403, body = ErrorBody, description = "device_disabled"),

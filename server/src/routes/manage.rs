@@ -23,7 +23,7 @@ use crate::{
 /// key-holder web devices). Only trusted devices are renamed (a pending device's name is
 /// bound in its approval); the new name must be free among the user's pending and trusted
 /// devices, compared as at registration.
-#[utoipa::path(patch, path = "/v1/devices/{id}", tag = "devices", request_body = RenameDevice,
+#[utoipa::path(patch, path = vouch_proto::routes::DEVICE, tag = "devices", request_body = RenameDevice,
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "device id")),
     responses((status = 200, body = Device),
@@ -117,7 +117,7 @@ pub async fn rename(
 /// Signs a device out: a trusted device disables *itself* (any tier — it only gives up
 /// its own access), so its name and slot are freed and the user's other devices are told.
 /// The device wipes its own data. Another device's id is not found.
-#[utoipa::path(post, path = "/v1/devices/{id}/sign-out", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(post, path = vouch_proto::routes::DEVICE_SIGN_OUT, tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the calling device's own id")),
     responses((status = 200, body = vouch_proto::Disabled), (status = 404, body = ErrorBody)))]
 pub async fn sign_out(

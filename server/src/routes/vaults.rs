@@ -43,7 +43,7 @@ fn own_vault(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult
 
 /// Creates a vault (metadata only). Repeating the same create is a no-op (200), so a
 /// queued create can be retried safely.
-#[utoipa::path(post, path = "/v1/vaults", tag = "vaults", security(("bearer" = [])), request_body = CreateVault,
+#[utoipa::path(post, path = vouch_proto::routes::VAULTS, tag = "vaults", security(("bearer" = [])), request_body = CreateVault,
     responses((status = 201, body = Vault), (status = 200, body = Vault, description = "already existed"),
         (status = 409, body = ErrorBody)))]
 pub async fn create(
@@ -74,7 +74,7 @@ pub async fn create(
 }
 
 /// The caller's vaults.
-#[utoipa::path(get, path = "/v1/vaults", tag = "vaults", security(("bearer" = [])), responses((status = 200, body = Vec<Vault>)))]
+#[utoipa::path(get, path = vouch_proto::routes::VAULTS, tag = "vaults", security(("bearer" = [])), responses((status = 200, body = Vec<Vault>)))]
 pub async fn list(State(state): State<AppState>, caller: KeyHolder) -> ApiResult<Json<Vec<Vault>>> {
     let out = state
         .db
@@ -104,7 +104,7 @@ pub struct ItemsQuery {
 }
 
 /// Items (ciphertext, including deletions) changed after `since`, in change order.
-#[utoipa::path(get, path = "/v1/vaults/{id}/items", tag = "vaults", security(("bearer" = [])),
+#[utoipa::path(get, path = vouch_proto::routes::VAULT_ITEMS, tag = "vaults", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id"), ItemsQuery),
     responses((status = 200, body = Vec<ItemRecord>), (status = 404, body = ErrorBody)))]
 pub async fn list_items(
@@ -142,7 +142,7 @@ pub async fn list_items(
 /// Writes a new version of an item. A delete is a sealed tombstone like any other write
 /// (Trust v2): a write without ciphertext is refused. The write must be based on the
 /// server's current version; otherwise 409 `version_conflict` with it.
-#[utoipa::path(put, path = "/v1/vaults/{id}/items/{item_id}", tag = "vaults", security(("bearer" = [])),
+#[utoipa::path(put, path = vouch_proto::routes::VAULT_ITEM, tag = "vaults", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id"), ("item_id" = Uuid, Path, description = "item id")),
     request_body = PutItem,
     responses((status = 200, body = ItemRecord), (status = 409, body = ErrorBody, description = "version_conflict")))]
