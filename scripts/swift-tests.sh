@@ -150,13 +150,19 @@ cargo build --quiet -p vouch-server --bin vouch-server
 # the same in release) and checks the xcframework's header layout
 # (headers/VouchFFIFFI/module.modulemap) and the package files that rely on it.
 cargo xtask xcframework --check-layout
-# The bench measures the shipped (release) library, as the Kotlin bench does.
-[ "$PROFILE" = release ] && cargo build --quiet --release -p vouch-ffi --lib
+# The tests and the bench call test hooks (ping_async, panic_probe) the shipped library
+# does not have: the library they load and its bindings come from one build with the
+# `test-hooks` feature (release for the bench, as the Kotlin bench does).
+PFLAG=(); [ "$PROFILE" = release ] && PFLAG=(--release)
+cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen "${PFLAG[@]}"
+rm -rf target/bindings/swift-tests
+"$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
+  --language swift --no-format --out-dir target/bindings/swift-tests >/dev/null
 # Copied only when changed, so an unchanged library does not recompile the 140 KB module.
 mkdir -p ios/Sources/VouchFFI
 copy_if_changed() { cmp -s "$1" "$2" || cp "$1" "$2"; }
-copy_if_changed target/bindings/swift/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
-copy_if_changed target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
+copy_if_changed target/bindings/swift-tests/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
+copy_if_changed target/bindings/swift-tests/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
 
 export VOUCH_FFI_LIB_DIR="$TARGET_DIR/$PROFILE"
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
