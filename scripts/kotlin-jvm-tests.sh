@@ -33,16 +33,16 @@ KLIB=$TOOLS/kotlin-$KOTLIN_VERSION/lib
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PROFILE=debug
-[ "${1:-}" = "--bench" ] && PROFILE=release   # the bench measures an optimized library
-PFLAG=(); [ "$PROFILE" = release ] && PFLAG=(--release)
+BENCH=0; [ "${1:-}" = "--bench" ] && BENCH=1
 
-echo "== building libvouch_ffi ($PROFILE, feature test-hooks) and vouch-server; generating Kotlin bindings"
+echo "== building libvouch_ffi (feature test-hooks) and vouch-server; generating Kotlin bindings"
 cargo build --quiet -p vouch-server --bin vouch-server
 # The tests call test hooks (ping_async, panic_probe) that the shipped library does not
 # have, so the library and its bindings come from one build with the `test-hooks` feature
-# (`cargo xtask bindings` never sets it). Library and generator in one build: same
-# features, so nothing is rebuilt between them; the bench builds only the release one.
-cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen "${PFLAG[@]}"
+# (`cargo xtask bindings` never sets it). Library and generator in one (debug) build: same
+# features, so nothing is rebuilt between them. The API (and its checksums) is the same in
+# release, so the bench generates from this one too and builds only the release library.
+cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen
 rm -rf target/kotlin/gen
 "$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
   --language kotlin --no-format --out-dir target/kotlin/gen >/dev/null
@@ -57,7 +57,7 @@ CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT"
   target/kotlin/gen android/vouch/src/main/kotlin android/vouch/src/test/kotlin 2>&1 | grep -v '^warning:' || true
 [ -f "$OUT/app/vouch/Vouch.class" ] || { echo "kotlin compilation failed" >&2; exit 1; }
 
-if [ "$PROFILE" = debug ]; then
+if [ "$BENCH" = 0 ]; then
   # The Android-only code (androidx view models, Keystore store, BiometricPrompt presence)
   # and the bindings as the Gradle build generates them (android_cleaner), type-checked
   # against JVM stubs of the Android APIs (android/jvm-stubs/README.md). Not a build.
@@ -78,8 +78,9 @@ RUNCP="$OUT:$CP:$KLIB/kotlin-stdlib.jar"
 JAVA_OPTS=(-Djna.library.path="$TARGET_DIR/debug" -Dfile.encoding=UTF-8)
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
 
-if [ "$PROFILE" = release ]; then
-  # The release library built above (with the test hooks the bench calls).
+if [ "$BENCH" = 1 ]; then
+  # Measure an optimized library, with the test hooks the bench calls.
+  cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
   exec java -Djna.library.path="$TARGET_DIR/release" -cp "$RUNCP" app.vouch.FfiBench
 fi
 

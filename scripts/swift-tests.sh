@@ -151,12 +151,13 @@ cargo build --quiet -p vouch-server --bin vouch-server
 # (headers/VouchFFIFFI/module.modulemap) and the package files that rely on it.
 cargo xtask xcframework --check-layout
 # The tests and the bench call test hooks (ping_async, panic_probe) the shipped library
-# does not have: the library they load and its bindings come from one build with the
-# `test-hooks` feature (release for the bench, as the Kotlin bench does).
-PFLAG=(); [ "$PROFILE" = release ] && PFLAG=(--release)
-cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen "${PFLAG[@]}"
+# does not have: the library they load and its bindings come from one (debug) build with
+# the `test-hooks` feature. The API is the same in release, so the bench only adds the
+# release library (with the hooks), as the Kotlin bench does.
+cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen
+[ "$PROFILE" = release ] && cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
 rm -rf target/bindings/swift-tests
-"$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
+"$TARGET_DIR/debug/uniffi-bindgen" generate --library "$TARGET_DIR/debug/libvouch_ffi.so" \
   --language swift --no-format --out-dir target/bindings/swift-tests >/dev/null
 # Copied only when changed, so an unchanged library does not recompile the 140 KB module.
 mkdir -p ios/Sources/VouchFFI
