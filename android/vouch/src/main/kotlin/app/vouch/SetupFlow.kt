@@ -30,9 +30,9 @@ sealed interface SetupScreen {
     /**
      * At the device limit (20): the text explains it and that a device has to be disabled
      * first, from a web device (or a phone that holds the keys) under My trusted devices;
-     * "Try again" submits [name] again.
+     * "Try again" submits [name] again the same way ([byEmail]).
      */
-    data class DeviceLimit(val name: String) : SetupScreen
+    data class DeviceLimit(val name: String, val byEmail: Boolean = false) : SetupScreen
     /**
      * "Verify your identity": the device is registered (e.g. before a restart) and nothing
      * is under way: verify with a trusted device, or "I don't have access to my trusted
@@ -142,7 +142,7 @@ class SetupFlow(private val vouch: Vouch, private val scope: CoroutineScope) {
         try {
             vouch.registerDevice(name)
         } catch (e: VouchError.DeviceLimitReached) {
-            _screen.value = SetupScreen.DeviceLimit(name)
+            _screen.value = SetupScreen.DeviceLimit(name, byEmail)
             return@launchSafe
         } catch (e: VouchError) {
             _screen.value = SetupScreen.NameDevice(name, e.userMessage)

@@ -242,7 +242,7 @@ class SetupFlowTest {
                     val flow = resumed(phone, this)
                     flow.start().join()
                     flow.submitName("New phone", byEmail = true).join()
-                    assertEquals(SetupScreen.DeviceLimit("New phone"), flow.screen.value)
+                    assertEquals(SetupScreen.DeviceLimit("New phone", byEmail = true), flow.screen.value)
 
                     val devices = DevicesFlow(web, this)
                     devices.refresh().join()

@@ -113,7 +113,7 @@ fun Setup(vm: SetupFlow, screen: SetupScreen) {
             is SetupScreen.DeviceLimit -> {
                 Text(stringResource(R.string.limit_title), style = MaterialTheme.typography.headlineSmall)
                 Text(stringResource(R.string.limit_body, screen.name))
-                Button(onClick = { vm.submitName(screen.name, byEmail = false) }) { Text(stringResource(R.string.try_again)) }
+                Button(onClick = { vm.submitName(screen.name, screen.byEmail) }) { Text(stringResource(R.string.try_again)) }
             }
             is SetupScreen.VerifyIdentity -> {
                 Text(stringResource(R.string.identity_title), style = MaterialTheme.typography.headlineMedium)
@@ -127,7 +127,10 @@ fun Setup(vm: SetupFlow, screen: SetupScreen) {
             is SetupScreen.Trusted -> Text(stringResource(R.string.trusted_body))
             is SetupScreen.Failed -> {
                 ErrorText(screen.message)
-                Button(onClick = { vm.resume() }) { Text(stringResource(R.string.try_again)) }
+                // Denied or expired: register again (a new name and verification); anything
+                // else (offline, …): back to the screen of the saved state.
+                Button(onClick = { vm.start() }) { Text(stringResource(R.string.start_again)) }
+                TextButton(onClick = { vm.resume() }) { Text(stringResource(R.string.try_again)) }
             }
         }
     }
