@@ -60,8 +60,17 @@ class DevicesFlow(private val vouch: Vouch, private val scope: CoroutineScope) {
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
-            _screen.value.copy(error = UserMessage.of(e))
+            _screen.value.copy(error = whyNot(e))
         }
+    }
+
+    /** The reason a disable was refused, in the words iOS uses too. */
+    private fun whyNot(e: Exception): UserMessage = when {
+        // The server's rule: devices are disabled from a web device (or by an admin).
+        e is VouchError.Server && e.code == "forbidden" -> UserMessage("devices.disable_needs_web")
+        e is VouchError.KeyHolderRequired -> UserMessage("devices.disable_needs_key_holder")
+        e is VouchError.InvalidState -> UserMessage("devices.disable_needs_trusted")
+        else -> UserMessage.of(e)
     }
 
     private fun thisDevice(): String? = (vouch.state.value as? EnrollmentState.Trusted)?.deviceId

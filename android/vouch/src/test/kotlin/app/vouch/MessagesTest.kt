@@ -68,13 +68,19 @@ class MessagesTest {
 
     @Test
     fun `the flows' own keys have strings and the error keys are the iOS ones`() {
-        for (k in listOf("setup.denied", "setup.expired", "setup.not_approved", "setup.cancelled", "approval.code_is_six_digits", "error.cancelled", "error.unexpected")) {
+        for (k in listOf(
+            "setup.denied", "setup.expired", "setup.not_approved", "setup.cancelled", "approval.code_is_six_digits",
+            "error.cancelled", "error.unexpected", "devices.disable_needs_web", "devices.disable_needs_key_holder",
+            "devices.disable_needs_trusted",
+        )) {
             assertTrue(text(UserMessage(k)).isNotBlank(), k)
         }
         val ios = Regex("""^"([a-z_.]+)"\s*=""", RegexOption.MULTILINE)
             .findAll(File("ios/Sources/VouchKit/Resources/en.lproj/Localizable.strings").readText())
             .map { it.groupValues[1] }.filter { it.startsWith("error.") }.toSet()
         val android = strings.keys.filter { it.startsWith("error_") }.toSet()
-        assertEquals(ios.map { it.replace('.', '_') }.toSet(), android, "the same error keys on both platforms")
+        // Android says everything iOS says (and the cases iOS has no screen for yet).
+        val missing = ios.map { it.replace('.', '_') }.toSet() - android
+        assertEquals(emptySet<String>(), missing, "iOS error keys without an Android string")
     }
 }

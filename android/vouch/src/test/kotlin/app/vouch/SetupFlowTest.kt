@@ -261,7 +261,7 @@ class SetupFlowTest {
     }
 
     @Test
-    fun `an email-only device may not disable devices and is told why`(): Unit = runBlocking {
+    fun `an email-only device or a phone may not disable devices and is told why`(): Unit = runBlocking {
         TestServer().use { server ->
             openVouch(server).use { phone ->
                 openVouch(server, DeviceKind.WEB).use { laptop ->
@@ -271,8 +271,15 @@ class SetupFlowTest {
                     devices.refresh().join()
                     val phoneId = (phone.state.value as EnrollmentState.Trusted).deviceId
                     devices.disable(phoneId, alsoApproved = true).join()
-                    assertEquals(UserMessage("error.key_holder_required"), devices.screen.value.error)
+                    assertEquals(UserMessage("devices.disable_needs_key_holder"), devices.screen.value.error)
                     assertTrue(phone.state.value is EnrollmentState.Trusted)
+                    // A phone that holds the keys is told the server's rule: disable from a web device.
+                    val fromPhone = DevicesFlow(phone, this)
+                    fromPhone.refresh().join()
+                    val laptopId = (laptop.state.value as EnrollmentState.Trusted).deviceId
+                    fromPhone.disable(laptopId, alsoApproved = false).join()
+                    assertEquals(UserMessage("devices.disable_needs_web"), fromPhone.screen.value.error)
+                    assertTrue(laptop.state.value is EnrollmentState.Trusted)
                 }
             }
         }
