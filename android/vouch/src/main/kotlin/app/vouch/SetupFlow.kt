@@ -29,7 +29,7 @@ sealed interface SetupScreen {
     data class NameDevice(val suggested: String, val error: UserMessage? = null) : SetupScreen
     /**
      * At the device limit (20): the text explains it and that a device has to be disabled
-     * first, from a web device (or a phone that holds the keys) under My trusted devices;
+     * first, from a web device that holds the keys (My trusted devices in a browser);
      * "Try again" submits [name] again the same way ([byEmail]).
      */
     data class DeviceLimit(val name: String, val byEmail: Boolean = false) : SetupScreen
