@@ -31,10 +31,23 @@ if [ ! -x "$KOTLINC" ]; then
 fi
 KLIB=$TOOLS/kotlin-$KOTLIN_VERSION/lib
 
-echo "== building libvouch_ffi and vouch-server; generating Kotlin bindings"
-cargo build --quiet -p vouch-server --bin vouch-server
-cargo xtask bindings kotlin --out target/kotlin/gen
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+PROFILE=debug
+BENCH=0; [ "${1:-}" = "--bench" ] && BENCH=1
+
+echo "== building libvouch_ffi (feature test-hooks) and vouch-server; generating Kotlin bindings"
+cargo build --quiet -p vouch-server --bin vouch-server
+# The tests call test hooks (ping_async, panic_probe) that the shipped library does not
+# have, so the library and its bindings come from one build with the `test-hooks` feature
+# (`cargo xtask bindings` never sets it). Library and generator in one (debug) build: same
+# features, so nothing is rebuilt between them. The API (and its checksums) is the same in
+# release, so the bench generates from this one too and builds only the release library.
+cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen
+rm -rf target/kotlin/gen
+"$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
+  --language kotlin --no-format --out-dir target/kotlin/gen >/dev/null
+grep -q 'fun `pingAsync`' target/kotlin/gen/app/vouch/ffi/vouch_ffi.kt \
+  || { echo "the generated Kotlin has no test hooks" >&2; exit 1; }
 
 echo "== compiling Kotlin (bindings, facade, view models, tests)"
 OUT=target/kotlin/classes
@@ -44,13 +57,30 @@ CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT"
   target/kotlin/gen android/vouch/src/main/kotlin android/vouch/src/test/kotlin 2>&1 | grep -v '^warning:' || true
 [ -f "$OUT/app/vouch/Vouch.class" ] || { echo "kotlin compilation failed" >&2; exit 1; }
 
+if [ "$BENCH" = 0 ]; then
+  # The Android-only code (androidx view models, Keystore store, BiometricPrompt presence)
+  # and the bindings as the Gradle build generates them (android_cleaner), type-checked
+  # against JVM stubs of the Android APIs (android/jvm-stubs/README.md). Not a build.
+  echo "== type-checking src/androidMain against android/jvm-stubs"
+  rm -rf target/kotlin/gen-android target/kotlin/android-classes
+  "$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
+    --config bindings/uniffi-android.toml --language kotlin --no-format --out-dir target/kotlin/gen-android >/dev/null
+  grep -q 'android.system.SystemCleaner' target/kotlin/gen-android/app/vouch/ffi/vouch_ffi.kt \
+    || { echo "bindings/uniffi-android.toml did not turn on android_cleaner" >&2; exit 1; }
+  "$KOTLINC" -nowarn -jvm-target 17 -cp "$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar" -d target/kotlin/android-classes \
+    android/jvm-stubs target/kotlin/gen-android android/vouch/src/main/kotlin android/vouch/src/androidMain/kotlin \
+    2>&1 | grep -v '^warning:' || true
+  [ -f target/kotlin/android-classes/app/vouch/android/SetupViewModel.class ] \
+    || { echo "the Android-only Kotlin does not compile against the stubs" >&2; exit 1; }
+fi
+
 RUNCP="$OUT:$CP:$KLIB/kotlin-stdlib.jar"
 JAVA_OPTS=(-Djna.library.path="$TARGET_DIR/debug" -Dfile.encoding=UTF-8)
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
 
-if [ "${1:-}" = "--bench" ]; then
-  # Measure the shipped (release) library.
-  cargo build --quiet --release -p vouch-ffi --lib
+if [ "$BENCH" = 1 ]; then
+  # Measure an optimized library, with the test hooks the bench calls.
+  cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
   exec java -Djna.library.path="$TARGET_DIR/release" -cp "$RUNCP" app.vouch.FfiBench
 fi
 

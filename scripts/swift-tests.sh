@@ -178,13 +178,20 @@ grep -q "\"$ours\"" "$CHECK/dump-package.json" || { echo "the rendered manifest'
 grep -q '"VouchKit"' "$CHECK/dump-package.json" || { echo "the rendered manifest lacks VouchKit" >&2; exit 1; }
 echo "release manifest: SwiftPM reads it (binary target by url + checksum, product VouchKit)"
 [ "$MODE" = layout ] && exit 0
-# The bench measures the shipped (release) library, as the Kotlin bench does.
-[ "$PROFILE" = release ] && cargo build --quiet --release -p vouch-ffi --lib
+# The tests and the bench call test hooks (ping_async, panic_probe) the shipped library
+# does not have: the library they load and its bindings come from one (debug) build with
+# the `test-hooks` feature. The API is the same in release, so the bench only adds the
+# release library (with the hooks), as the Kotlin bench does.
+cargo build --quiet -p vouch-ffi --features cli,test-hooks --lib --bin uniffi-bindgen
+[ "$PROFILE" = release ] && cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
+rm -rf target/bindings/swift-tests
+"$TARGET_DIR/debug/uniffi-bindgen" generate --library "$TARGET_DIR/debug/libvouch_ffi.so" \
+  --language swift --no-format --out-dir target/bindings/swift-tests >/dev/null
 # Copied only when changed, so an unchanged library does not recompile the 140 KB module.
 mkdir -p ios/Sources/VouchFFI
 copy_if_changed() { cmp -s "$1" "$2" || cp "$1" "$2"; }
-copy_if_changed target/bindings/swift/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
-copy_if_changed target/bindings/swift/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
+copy_if_changed target/bindings/swift-tests/VouchFFI.swift ios/Sources/VouchFFI/VouchFFI.swift
+copy_if_changed target/bindings/swift-tests/VouchFFIFFI.h ios/Sources/VouchFFIFFI/VouchFFIFFI.h
 
 export VOUCH_FFI_LIB_DIR="$TARGET_DIR/$PROFILE"
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"

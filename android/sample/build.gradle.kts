@@ -18,6 +18,13 @@ android {
         // listens on loopback only.
         buildConfigField("String", "VOUCH_SERVER", "\"http://127.0.0.1:8787\"")
     }
+    buildTypes {
+        release {
+            // R8 keeps what JNA and the generated bindings need (vouch's consumer rules).
+            isMinifyEnabled = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"))
+        }
+    }
     buildFeatures {
         compose = true
         buildConfig = true
@@ -36,5 +43,6 @@ dependencies {
     implementation(libs.compose.ui)
     implementation(libs.activity.compose)
     implementation(libs.lifecycle.runtime)
+    implementation(libs.lifecycle.viewmodel.compose)
     implementation(libs.zxing.core)
 }

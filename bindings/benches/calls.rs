@@ -1,7 +1,7 @@
 //! The Rust side of the FFI call-cost comparison: the same trivial calls the Kotlin bench
 //! makes through JNA (`scripts/kotlin-jvm-tests.sh --bench`), made directly from Rust.
 //!
-//! `cargo bench -p vouch-ffi --bench calls`
+//! `cargo bench -p vouch-ffi --features test-hooks --bench calls`
 
 // A bench: a failed unwrap is a failed measurement, not an app crash.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -10,20 +10,23 @@ pub enum VouchError {
     /// The server cannot be reached; reads work, writes are queued.
     #[error("offline: the server cannot be reached")]
     Offline,
-    /// The email code is wrong.
-    #[error("wrong code; {attempts_left} attempt(s) left")]
-    WrongCode { attempts_left: u32 },
+    /// The email code is wrong. `attempts_left` is the server's count when it sent one
+    /// (null otherwise: nothing is invented).
+    #[error("wrong code")]
+    WrongCode { attempts_left: Option<u32> },
     /// The email code expired or was used up; ask for a new one.
     #[error("the code expired; request a new one")]
     CodeExpired,
     /// Too many wrong codes: code verification is locked for the account.
     #[error("code verification is locked for this account")]
     CodeLocked,
-    /// Throttled; retry after the given number of seconds.
-    #[error("too many requests; retry in {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
-    /// The user has the maximum number of devices; disable one first.
-    #[error("{detail}")]
+    /// Throttled (or the server is busy); retry after `retry_after_secs` seconds when the
+    /// server said how long (null otherwise).
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: Option<u64> },
+    /// The user has the maximum number of devices; disable one first (from a web device).
+    /// `detail` is the server's sentence.
+    #[error("the maximum number of devices is reached; disable one first")]
     DeviceLimitReached { detail: String },
     /// Another device of the user has this name.
     #[error("another of your devices already has this name")]
@@ -66,9 +69,13 @@ pub enum VouchError {
     /// The request expired.
     #[error("the request expired")]
     RequestExpired,
-    /// The device was disabled; its keys and items are wiped.
+    /// The device was disabled and the core wiped its keys and items (crypto-shredding).
     #[error("this device was disabled and its data wiped")]
     DeviceWiped,
+    /// The server says this device is disabled, on a call after which the core did not
+    /// wipe anything (e.g. before it held keys): the device can no longer be used.
+    #[error("this device was disabled")]
+    DeviceDisabled,
     /// The call does not fit the current state.
     #[error("not possible now: {reason}")]
     InvalidState { reason: String },
@@ -78,6 +85,9 @@ pub enum VouchError {
     /// The server's certificate does not match the pinned key: possibly intercepted.
     #[error("the server's certificate does not match the pinned key")]
     CertificatePinMismatch,
+    /// The server URL is plain `http://` to a host that is not loopback; use `https://`.
+    #[error("plain http:// is only allowed to loopback; use https://")]
+    InsecureTransport,
     /// An argument is not acceptable (name, id, URL).
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
@@ -114,9 +124,7 @@ impl From<vouch_core::Error> for VouchError {
                 reason: "no such pending request on this device".into(),
             },
             E::InvalidInput(r) => Self::InvalidInput { reason: r },
-            E::InsecureTransport => Self::InvalidInput {
-                reason: "plain http:// is only allowed to loopback".into(),
-            },
+            E::InsecureTransport => Self::InsecureTransport,
             E::UntrustedCertificate => Self::UntrustedCertificate,
             E::CertificatePinMismatch => Self::CertificatePinMismatch,
             E::Server {
@@ -125,20 +133,19 @@ impl From<vouch_core::Error> for VouchError {
                 attempts_left,
                 retry_after_secs,
             } => match code {
-                ErrorCode::InvalidCode => Self::WrongCode {
-                    attempts_left: attempts_left.unwrap_or(0),
-                },
+                ErrorCode::InvalidCode => Self::WrongCode { attempts_left },
                 ErrorCode::CodeExpired => Self::CodeExpired,
                 ErrorCode::CodeLocked => Self::CodeLocked,
-                ErrorCode::TooManyRequests | ErrorCode::ServerBusy => Self::TooManyRequests {
-                    retry_after_secs: retry_after_secs.unwrap_or(1),
-                },
+                ErrorCode::TooManyRequests | ErrorCode::ServerBusy => {
+                    Self::TooManyRequests { retry_after_secs }
+                }
                 ErrorCode::DeviceLimitReached => Self::DeviceLimitReached { detail: message },
                 ErrorCode::DeviceNameTaken => Self::DeviceNameTaken,
                 ErrorCode::InvalidCredentials => Self::InvalidCredentials,
                 ErrorCode::AlreadyDecided => Self::AlreadyDecided,
                 ErrorCode::RequestExpired => Self::RequestExpired,
-                ErrorCode::DeviceDisabled => Self::DeviceWiped,
+                // Only `E::Wiped` means the core wiped; a bare `device_disabled` did not.
+                ErrorCode::DeviceDisabled => Self::DeviceDisabled,
                 ErrorCode::KeyHolderRequired => Self::KeyHolderRequired,
                 ErrorCode::InvalidDeviceName => Self::InvalidInput { reason: message },
                 other => Self::Server {

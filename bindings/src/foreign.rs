@@ -9,7 +9,7 @@ use crate::{EnrollmentState, PendingRequest, error::SecretStoreError};
 /// The platform key store (Android Keystore, iOS Keychain) that wraps the database key.
 /// `unwrap_secret(label, wrap_secret(label, s)) == s`; a blob never unwraps under another
 /// label or key; after `delete_secret(label)` unwrapping fails with `KeyNotFound`.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait SecretStore: Send + Sync {
     /// Encrypts `secret` under the key named `label` (creating it if needed).
     fn wrap_secret(&self, label: String, secret: Vec<u8>) -> Result<Vec<u8>, SecretStoreError>;
@@ -21,7 +21,7 @@ pub trait SecretStore: Send + Sync {
 
 /// Receives state changes (the facades turn them into `StateFlow` / `AsyncStream`).
 /// Called on Rust threads; return quickly.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait VouchListener: Send + Sync {
     /// The enrollment state changed.
     fn on_state_changed(&self, state: EnrollmentState);
@@ -34,7 +34,7 @@ pub trait VouchListener: Send + Sync {
 /// The OS's user-presence check (BiometricPrompt / LocalAuthentication, device credential
 /// allowed) a phone runs before it approves. Called on a Rust thread (never the UI
 /// thread); may block until the person answers. `false` refuses; nothing is sent.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait UserPresence: Send + Sync {
     /// Asks the person to confirm `reason`.
     fn confirm_presence(&self, reason: String) -> bool;
@@ -63,7 +63,7 @@ pub enum LogLevel {
 }
 
 /// Receives the core's `log` records (to Logcat / OSLog). Records never hold secrets.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait VouchLogger: Send + Sync {
     /// One record.
     fn log(&self, level: LogLevel, target: String, message: String);

@@ -403,14 +403,17 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// A trivial async call (binding health checks and benchmarks).
+/// A trivial async call (binding tests and benchmarks). Test hook: only in a library built
+/// with the `test-hooks` feature (the test scripts), never in the shipped one.
+#[cfg(feature = "test-hooks")]
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn ping_async(value: u32) -> u32 {
     value
 }
 
 /// Panics inside Rust on purpose so binding tests can check that a panic arrives as
-/// `VouchError::Internal` and never crosses the boundary.
+/// `VouchError::Internal` and never crosses the boundary. Test hook (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
 #[uniffi::export]
 pub fn panic_probe() -> Result<(), VouchError> {
     guard(|| panic!("panic probe"))

@@ -32,10 +32,12 @@ public struct UserMessage: Equatable, Sendable {
         }
         switch e {
         case .Offline: self.init(key: "error.offline")
-        case .WrongCode(let attemptsLeft): self.init(key: "error.wrong_code", arguments: ["\(attemptsLeft)"])
+        case .WrongCode(let attemptsLeft):
+            if let n = attemptsLeft { self.init(key: "error.wrong_code", arguments: ["\(n)"]) } else { self.init(key: "error.wrong_code_no_count") }
         case .CodeExpired: self.init(key: "error.code_expired")
         case .CodeLocked: self.init(key: "error.code_locked")
-        case .TooManyRequests(let secs): self.init(key: "error.too_many_requests", arguments: ["\(secs)"])
+        case .TooManyRequests(let secs):
+            if let s = secs { self.init(key: "error.too_many_requests", arguments: ["\(s)"]) } else { self.init(key: "error.too_many_requests_no_time") }
         case .DeviceLimitReached: self.init(key: "error.device_limit_reached")
         case .DeviceNameTaken: self.init(key: "error.device_name_taken")
         case .InvalidCredentials: self.init(key: "error.invalid_credentials")
@@ -50,9 +52,11 @@ public struct UserMessage: Equatable, Sendable {
         case .AlreadyDecided: self.init(key: "error.already_decided")
         case .RequestExpired: self.init(key: "error.request_expired")
         case .DeviceWiped: self.init(key: "error.device_wiped")
+        case .DeviceDisabled: self.init(key: "error.device_disabled")
         case .InvalidState: self.init(key: "error.invalid_state")
         case .UntrustedCertificate: self.init(key: "error.untrusted_certificate")
         case .CertificatePinMismatch: self.init(key: "error.certificate_pin_mismatch")
+        case .InsecureTransport: self.init(key: "error.insecure_transport")
         case .InvalidInput: self.init(key: "error.invalid_input")
         case .Server: self.init(key: "error.server")
         case .KeyStore: self.init(key: "error.key_store")
@@ -67,9 +71,11 @@ public struct UserMessage: Equatable, Sendable {
     static let english: [String: String] = [
         "error.offline": "You are offline.",
         "error.wrong_code": "Wrong code. {0} attempt(s) left.",
+        "error.wrong_code_no_count": "Wrong code.",
         "error.code_expired": "This code expired. Ask for a new one.",
         "error.code_locked": "Too many wrong codes. Code verification is locked for your account; contact your admin.",
         "error.too_many_requests": "Too many tries. Try again in {0} s.",
+        "error.too_many_requests_no_time": "Too many tries. Try again later.",
         "error.device_limit_reached": "You have the maximum number of devices. Disable one from a web device first.",
         "error.device_name_taken": "Another of your devices already has this name.",
         "error.invalid_credentials": "Wrong email or password.",
@@ -84,9 +90,11 @@ public struct UserMessage: Equatable, Sendable {
         "error.already_decided": "This request was already decided.",
         "error.request_expired": "This request expired.",
         "error.device_wiped": "This device was disabled and its data removed.",
+        "error.device_disabled": "This device was disabled. Sign in again to set it up.",
         "error.invalid_state": "This is not possible right now.",
         "error.untrusted_certificate": "The server's certificate is not trusted.",
         "error.certificate_pin_mismatch": "The server's certificate does not match the pinned key. The connection may be intercepted.",
+        "error.insecure_transport": "The server address must start with https://.",
         "error.invalid_input": "Check what you entered.",
         "error.server": "The server refused the request.",
         "error.key_store": "The device's key store could not be used.",

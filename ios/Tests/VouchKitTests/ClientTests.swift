@@ -178,7 +178,7 @@ final class ClientTests: XCTestCase {
 
     func testPlainHttpToAnotherHostAndBadIdsAreInvalidInput() async throws {
         XCTAssertThrowsError(try Vouch(profileDir: tempProfile(), serverURL: "http://example.com", device: device(), secretStore: MemorySecretStore())) {
-            guard case VouchError.InvalidInput = $0 else { return XCTFail("\($0)") }
+            guard case VouchError.InsecureTransport = $0 else { return XCTFail("\($0)") }
         }
         let server = try TestServer()
         let v = try openVouch(server)
@@ -221,8 +221,8 @@ final class ClientTests: XCTestCase {
             .Offline, .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
             .DeviceLimitReached(detail: "d"), .DeviceNameTaken, .InvalidCredentials, .CodeMismatch, .NoAnswer, .CodeUsedUp,
             .UserPresenceRequired, .ApprovalFailed, .InvalidQrCode, .KeyHolderRequired, .KeyConflict, .AlreadyDecided,
-            .RequestExpired, .DeviceWiped, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,
-            .InvalidInput(reason: "r"), .Server(code: "c", detail: "d"), .KeyStore(reason: "r"), .Storage(reason: "r"),
+            .RequestExpired, .DeviceWiped, .DeviceDisabled, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,
+            .InsecureTransport, .InvalidInput(reason: "r"), .WrongCode(attemptsLeft: nil), .TooManyRequests(retryAfterSecs: nil), .Server(code: "c", detail: "d"), .KeyStore(reason: "r"), .Storage(reason: "r"),
             .Internal(reason: "r"),
         ]
         var keys = Set<String>()

@@ -8,9 +8,13 @@ import app.vouch.ffi.PendingRequest
 import app.vouch.ffi.SecretStore
 import app.vouch.ffi.TlsPolicy
 import app.vouch.ffi.UserPresence
+import app.vouch.ffi.ItemInfo
+import app.vouch.ffi.SyncReport
 import app.vouch.ffi.VaultInfo
 import app.vouch.ffi.VouchClient
+import app.vouch.ffi.VouchException
 import app.vouch.ffi.VouchListener
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.BufferOverflow
 import kotlinx.coroutines.flow.MutableSharedFlow
@@ -24,23 +28,30 @@ import kotlinx.coroutines.withContext
 /**
  * The Kotlin face of Vouch: the generated [VouchClient] plus flows fed by its listener.
  *
- * Thin on purpose: every call is the generated `suspend` function; errors are the
- * generated sealed `VouchException` hierarchy (`VouchException.WrongCode` for an email
- * code, `VouchException.CodeMismatch` / `NoAnswer` / `CodeUsedUp` /
- * `UserPresenceRequired` for an approval, `VouchException.KeyHolderRequired`,
- * `VouchException.Offline`, …). No Android imports, so it runs (and is tested) on the
+ * Main-safe: a generated `suspend` call polls its Rust future on the calling thread, and
+ * the blocking calls (open, vaults, items) run SQLite, HPKE and Keystore work where they
+ * are called, so every call here runs on [dispatcher] (`Dispatchers.IO` unless one is
+ * injected, as element-x-android does) and may be called from the main thread.
+ *
+ * Errors: every call throws [VouchError] (sealed, one case per thing a screen reacts to,
+ * each with a [UserMessage] key), never the generated `VouchException` with its field
+ * dump; cancellation passes through. No Android imports, so it runs (and is tested) on the
  * plain JVM.
  *
  * An approval (Trust v2) is a PAKE run between two devices at once: the new device shows
  * [ApprovalPrompt.code] and must be in [waitForApproval] (it answers the run) while the
  * person types that code into [approve] on a device that holds the keys.
+ *
+ * One client per process and profile: hold it in [VouchHolder] (application scope), not
+ * per Activity; [close] it when the holder is closed.
  */
 class Vouch private constructor(
-    /** The generated client, for calls the facade does not wrap. */
-    val client: VouchClient,
+    /** The generated client (tests and calls the facade does not wrap, inside this module). */
+    internal val client: VouchClient,
     private val listener: FlowListener,
+    private val dispatcher: CoroutineDispatcher,
 ) : AutoCloseable {
-    /** The enrollment state, updated by the core on every transition. */
+    /** The enrollment state, updated by the core on every transition (in memory: main-safe). */
     val state: StateFlow<EnrollmentState> = listener.state.asStateFlow()
 
     /** "Trust this session?" requests waiting on this device (approvers). */
@@ -51,88 +62,120 @@ class Vouch private constructor(
 
     companion object {
         /**
-         * Opens the profile in [profileDir]; no network. [tls] optionally pins the
-         * server's key (`sha256/…`) or adds a private CA; a refused certificate is
-         * `VouchException.CertificatePinMismatch` / `UntrustedCertificate`, never `Offline`.
-         * [presence] is the OS's user-presence check a phone runs before it approves
-         * (`app.vouch.android.BiometricPresence` on Android): a `MOBILE` device without
-         * one, or whose check returns false, gets `VouchException.UserPresenceRequired`
-         * from [approve] and sends nothing.
+         * Opens the profile in [profileDir] on [dispatcher]; no network. [tls] optionally
+         * pins the server's key (`sha256/…`) or adds a private CA; a refused certificate is
+         * [VouchError.CertificatePinMismatch] / [VouchError.UntrustedCertificate], never
+         * `Offline`. [presence] is the OS's user-presence check a phone runs before it
+         * approves (`app.vouch.android.BiometricPresence` on Android): a `MOBILE` device
+         * without one, or whose check returns false, gets
+         * [VouchError.UserPresenceRequired] from [approve] and sends nothing.
          */
-        fun open(
+        suspend fun open(
             profileDir: String,
             serverUrl: String,
             device: DeviceInfo,
             secretStore: SecretStore,
             tls: TlsPolicy? = null,
             presence: UserPresence? = null,
-        ): Vouch {
-            val listener = FlowListener()
-            val client = VouchClient(profileDir, serverUrl, device, secretStore, listener, tls, presence)
-            listener.state.value = client.state()
-            return Vouch(client, listener)
+            dispatcher: CoroutineDispatcher = Dispatchers.IO,
+        ): Vouch = withContext(dispatcher) {
+            mapErrors {
+                val listener = FlowListener()
+                val client = VouchClient(profileDir, serverUrl, device, secretStore, listener, tls, presence)
+                listener.state.value = client.state()
+                Vouch(client, listener, dispatcher)
+            }
         }
 
         /** The words the "Trust this session?" screen shows above the code field. */
         fun approverWarning(): String = app.vouch.ffi.approverWarning()
+
+        /** Runs [block], turning a generated `VouchException` into [VouchError]. */
+        internal inline fun <T> mapErrors(block: () -> T): T = try {
+            block()
+        } catch (e: VouchException) {
+            throw VouchError.from(e)
+        }
     }
 
-    suspend fun signIn(email: String, password: String): EnrollmentState = client.signIn(email, password)
-    suspend fun remindMeLater(): EnrollmentState = client.remindMeLater()
-    fun defaultDeviceName(): String = client.defaultDeviceName()
-    suspend fun registerDevice(name: String): EnrollmentState = client.registerDevice(name)
-    suspend fun requestEmailCode(): EnrollmentState = client.requestEmailCode()
-    suspend fun submitEmailCode(code: String): EnrollmentState = client.submitEmailCode(code)
+    /** Runs [call] on the dispatcher with errors mapped. */
+    private suspend fun <T> io(call: suspend () -> T): T = withContext(dispatcher) {
+        try {
+            call()
+        } catch (e: VouchException) {
+            throw VouchError.from(e)
+        }
+    }
+
+    suspend fun signIn(email: String, password: String): EnrollmentState = io { client.signIn(email, password) }
+    suspend fun remindMeLater(): EnrollmentState = io { client.remindMeLater() }
+    suspend fun defaultDeviceName(): String = io { client.defaultDeviceName() }
+    suspend fun registerDevice(name: String): EnrollmentState = io { client.registerDevice(name) }
+    /** Emails a code (also "I don't have access to my trusted device"); throttled. */
+    suspend fun requestEmailCode(): EnrollmentState = io { client.requestEmailCode() }
+    suspend fun submitEmailCode(code: String): EnrollmentState = io { client.submitEmailCode(code) }
 
     // ---- the new device: show the code, wait (answering the approver's run) ----
 
     /** Opens a request; show [ApprovalPrompt.code] and its QR code, then [waitForApproval]. */
-    suspend fun startApproval(): ApprovalPrompt = client.startApproval()
+    suspend fun startApproval(): ApprovalPrompt = io { client.startApproval() }
     /** An email-only device asks a key holder for the vault keys (same prompt and wait). */
-    suspend fun requestVaultKeys(): ApprovalPrompt = client.requestVaultKeys()
+    suspend fun requestVaultKeys(): ApprovalPrompt = io { client.requestVaultKeys() }
     /** The open request's prompt, if any (also after a restart: show it and wait again). */
-    fun approvalPrompt(): ApprovalPrompt? = client.approvalPrompt()
+    suspend fun approvalPrompt(): ApprovalPrompt? = io { client.approvalPrompt() }
     /**
      * Suspends until the request is decided, answering the approver's runs meanwhile;
-     * cancel the coroutine to stop waiting. `VouchException.CodeUsedUp` when the code was
+     * cancel the coroutine to stop waiting. [VouchError.CodeUsedUp] when the code was
      * tried three times or is ten minutes old: offer [newCode].
      */
-    suspend fun waitForApproval(): EnrollmentState = client.waitForApproval()
+    suspend fun waitForApproval(): EnrollmentState = io { client.waitForApproval() }
     /** The person asks for a new code: the request is replaced (fresh code, three tries). */
-    suspend fun newCode(): ApprovalPrompt = client.newCode()
+    suspend fun newCode(): ApprovalPrompt = io { client.newCode() }
     /** Withdraws the open request (setup can start again). */
-    suspend fun cancelApproval() = client.cancelApproval()
+    suspend fun cancelApproval() = io { client.cancelApproval() }
 
     // ---- the approver: "Trust this session?" ----
 
-    suspend fun refreshPendingRequests(): List<PendingRequest> = client.pendingRequests()
+    /** The pending requests, in one call (also updates [pendingRequests]). */
+    suspend fun refreshPendingRequests(): List<PendingRequest> = io { client.pendingRequests() }
     /**
      * Approves [requestId] with the code the person typed on its "Trust this session?"
      * screen (spaces and dashes are fine). Returns once the new device answered the run
      * and the keys went out sealed to it (up to 30 s: show "waiting for the new device…").
+     * The [UserPresence] check runs inside, blocking a dispatcher thread (never the main
+     * thread) while its prompt is shown.
      */
-    suspend fun approve(requestId: String, code: String) = offMain { client.approve(requestId, code) }
+    suspend fun approve(requestId: String, code: String) = io { client.approve(requestId, code) }
     /** Approves [requestId] with the QR text the app's own camera scanned on its screen. */
-    suspend fun approveScanned(requestId: String, scanned: String) = offMain { client.approveScanned(requestId, scanned) }
-    suspend fun deny(requestId: String) = client.deny(requestId)
+    suspend fun approveScanned(requestId: String, scanned: String) = io { client.approveScanned(requestId, scanned) }
+    suspend fun deny(requestId: String) = io { client.deny(requestId) }
 
-    suspend fun devices(): List<Device> = client.devices()
-    suspend fun createVault(name: String): VaultInfo = client.createVault(name)
-    fun vaults(): List<VaultInfo> = client.vaults()
-    suspend fun putItem(vaultId: String, value: ByteArray, itemId: String? = null) = client.putItem(vaultId, itemId, value)
-    fun getItem(vaultId: String, itemId: String): ByteArray? = client.getItem(vaultId, itemId)
-    suspend fun sync() = client.sync()
+    // ---- devices and vaults ----
+
+    /** The user's devices, in one call. */
+    suspend fun devices(): List<Device> = io { client.devices() }
+    /** Disables a device (web devices and admins; a phone gets [VouchError.Server] `forbidden`). */
+    suspend fun disableDevice(deviceId: String) = io { client.disableDevice(deviceId) }
+    /** Disables a device and, with [alsoApproved], those it approved in the last 30 days (key holders). */
+    suspend fun disableDevices(deviceId: String, alsoApproved: Boolean): List<String> =
+        io { client.disableDevices(deviceId, alsoApproved) }
+    suspend fun createVault(name: String): VaultInfo = io { client.createVault(name) }
+    suspend fun vaults(): List<VaultInfo> = io { client.vaults() }
+    suspend fun listItems(vaultId: String): List<ItemInfo> = io { client.listItems(vaultId) }
+    suspend fun putItem(vaultId: String, value: ByteArray, itemId: String? = null): ItemInfo =
+        io { client.putItem(vaultId, itemId, value) }
+    suspend fun getItem(vaultId: String, itemId: String): ByteArray? = io { client.getItem(vaultId, itemId) }
+    suspend fun deleteItem(vaultId: String, itemId: String): ItemInfo = io { client.deleteItem(vaultId, itemId) }
+    suspend fun sync(): SyncReport = io { client.sync() }
     /** Runs the event loop until the device is no longer trusted; launch it in a scope. */
-    suspend fun runEvents() = client.runEvents()
+    suspend fun runEvents() = io { client.runEvents() }
 
-    /**
-     * A generated `suspend` call runs its Rust code on the thread that polls it, the
-     * caller's dispatcher. An approval calls the blocking [UserPresence] from inside
-     * (which waits for a prompt shown on the main thread), so it is polled on
-     * `Dispatchers.IO`, never on the main thread, whatever scope calls it.
-     */
-    private suspend fun <T> offMain(call: suspend () -> T): T = withContext(Dispatchers.IO) { call() }
+    // ---- admin ----
 
+    suspend fun adminDevices(userId: String? = null): List<Device> = io { client.adminDevices(userId) }
+    suspend fun adminDeprovision(userId: String): List<String> = io { client.adminDeprovision(userId) }
+
+    /** Frees the Rust client (its database and tasks). Calls after this fail. */
     override fun close() = client.close()
 }
 

@@ -6,6 +6,7 @@ import app.vouch.ffi.SecretStore
 import app.vouch.ffi.SecretStoreException
 import app.vouch.ffi.UserPresence
 import app.vouch.ffi.VouchClient
+import kotlinx.coroutines.runBlocking
 import java.io.BufferedReader
 import java.io.File
 import java.io.InputStreamReader
@@ -44,6 +45,15 @@ class TestServer(vararg extra: String) : AutoCloseable {
         val req = HttpRequest.newBuilder(URI.create("$url/v1/dev/outbox?to=$email")).build()
         val body = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString()).body()
         return Regex("\\b(\\d{6})\\b").findAll(body).last().groupValues[1]
+    }
+
+    /** Moves the dev server's clock forward (`POST /v1/dev/clock`): expiries without waiting. */
+    fun advanceClock(seconds: Long) {
+        val req = HttpRequest.newBuilder(URI.create("$url/v1/dev/clock"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"advance_secs\":$seconds}")).build()
+        val res = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString())
+        check(res.statusCode() == 200) { "dev clock: ${res.statusCode()} ${res.body()}" }
     }
 
     override fun close() {
@@ -115,7 +125,9 @@ fun openVouch(
     store: SecretStore = JvmSecretStore(),
     profile: String = tempProfile(),
     presence: UserPresence? = FakePresence(true),
-) = Vouch.open(profile, server.url, device(kind, if (kind == DeviceKind.MOBILE) "Pixel 8" else "Laptop"), store, presence = presence)
+) = runBlocking {
+    Vouch.open(profile, server.url, device(kind, if (kind == DeviceKind.MOBILE) "Pixel 8" else "Laptop"), store, presence = presence)
+}
 
 /** "482 913": six digits in two groups of three. */
 val GROUPED_CODE = Regex("^\\d{3} \\d{3}$")

@@ -104,7 +104,7 @@ class VouchTest {
                     val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
                     phone.refreshPendingRequests()
                     // A QR text that is not this request's is refused before anything is sent.
-                    assertThrows<VouchException.InvalidQrCode> { runBlocking { phone.approveScanned(prompt.requestId, "VOUCH2:garbage") } }
+                    assertThrows<VouchError.InvalidQrCode> { runBlocking { phone.approveScanned(prompt.requestId, "VOUCH2:garbage") } }
                     phone.approveScanned(prompt.requestId, prompt.qrPayload)
                     val s = withTimeout(20_000) { waiter.await() }
                     assertEquals(VerifiedBy.APPROVAL, (s as EnrollmentState.Trusted).verifiedBy)
@@ -122,9 +122,10 @@ class VouchTest {
                 v.requestEmailCode()
                 val code = server.latestCode(ALICE)
                 val wrong = if (code == "000000") "111111" else "000000"
-                val e = assertThrows<VouchException.WrongCode> { runBlocking { v.submitEmailCode(wrong) } }
-                assertEquals(4u, e.attemptsLeft)
-                assertThrows<VouchException.TooManyRequests> { runBlocking { v.requestEmailCode() } }
+                val e = assertThrows<VouchError.WrongCode> { runBlocking { v.submitEmailCode(wrong) } }
+                assertEquals(4, e.attemptsLeft)
+                assertEquals(UserMessage("error.wrong_code", listOf("4")), e.userMessage)
+                assertThrows<VouchError.TooManyRequests> { runBlocking { v.requestEmailCode() } }
             }
         }
     }
@@ -138,8 +139,9 @@ class VouchTest {
             }
             openVouch(server).use { second ->
                 second.signIn(ALICE, PASSWORD)
-                val e = assertThrows<VouchException.DeviceLimitReached> { runBlocking { second.registerDevice("Two") } }
-                assertTrue(e.detail.contains("disable one"))
+                val e = assertThrows<VouchError.DeviceLimitReached> { runBlocking { second.registerDevice("Two") } }
+                assertEquals("error.device_limit_reached", e.userMessage.key)
+                assertTrue((e.cause as VouchException.DeviceLimitReached).detail.contains("disable one"), "the server's sentence stays in the cause")
             }
         }
     }
@@ -155,8 +157,8 @@ class VouchTest {
                     val prompt = laptop.startApproval()
                     val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
                     phone.refreshPendingRequests()
-                    assertThrows<VouchException.CodeMismatch> { runBlocking { phone.approve(prompt.requestId, mistype(prompt.code)) } }
-                    assertThrows<VouchException.InvalidInput> { runBlocking { phone.approve(prompt.requestId, "12") } }
+                    assertThrows<VouchError.CodeMismatch> { runBlocking { phone.approve(prompt.requestId, mistype(prompt.code)) } }
+                    assertThrows<VouchError.InvalidInput> { runBlocking { phone.approve(prompt.requestId, "12") } }
                     assertEquals(ApprovalStatus.PENDING, phone.refreshPendingRequests().single().status)
                     assertEquals(2u, laptop.approvalPrompt()!!.runsLeft, "the failed run counts against the code")
                     assertFalse(waiter.isCompleted, "the new device still waits")
@@ -180,7 +182,7 @@ class VouchTest {
                     val waiter = async(Dispatchers.IO) { laptop.waitForApproval() }
                     phone.refreshPendingRequests()
                     // The person at the phone does not confirm: nothing is sent.
-                    assertThrows<VouchException.UserPresenceRequired> { runBlocking { phone.approve(prompt.requestId, prompt.code) } }
+                    assertThrows<VouchError.UserPresenceRequired> { runBlocking { phone.approve(prompt.requestId, prompt.code) } }
                     assertEquals(1, presence.asked.get(), "the app was asked once")
                     assertTrue(presence.reasons.single().contains("Laptop"), presence.reasons.toString())
                     assertEquals(ApprovalStatus.PENDING, phone.refreshPendingRequests().single().status, "still pending")
@@ -208,7 +210,7 @@ class VouchTest {
             }
             assertTrue(store.unwraps.get() >= 1)
             // Another key store cannot open the profile: a typed key-store error.
-            assertThrows<VouchException.KeyStore> { openVouch(server, store = JvmSecretStore(), profile = profile) }
+            assertThrows<VouchError.KeyStore> { openVouch(server, store = JvmSecretStore(), profile = profile) }
         }
     }
 
@@ -258,10 +260,12 @@ class VouchTest {
                     enrollByEmail(phone, server, ALICE)
                     laptop.signIn(ALICE, PASSWORD)
                     val screens = Collections.synchronizedList(mutableListOf<SetupScreen>())
-                    val vm = SetupViewModel(laptop, this)
-                    val collector = launch(Dispatchers.IO) { vm.screen.collect { screens.add(it) } }
-                    delay(50)
-                    vm.start()
+                    val vm = SetupFlow(laptop, this)
+                    // Unconfined: the collector subscribes before the next line runs (no sleep).
+                    val collector = launch(Dispatchers.Unconfined) { vm.screen.collect { screens.add(it) } }
+                    vm.resume().join()
+                    assertEquals(SetupScreen.Start(), vm.screen.value)
+                    vm.start().join()
                     assertEquals(SetupScreen.NameDevice(laptop.defaultDeviceName()), vm.screen.value)
                     vm.submitName("My laptop", byEmail = false).join()
                     val waiting = vm.screen.value as SetupScreen.WaitingForApproval
@@ -270,12 +274,12 @@ class VouchTest {
                     assertTrue(GROUPED_CODE.matches(waiting.code))
                     assertEquals(3, waiting.runsLeft)
                     phone.approve(requestId, waiting.code)
-                    withTimeout(20_000) { vm.screen.first { it == SetupScreen.Trusted } }
+                    withTimeout(20_000) { vm.screen.first { it == SetupScreen.Trusted() } }
                     // The collector runs on another thread: let it record the last screen too.
-                    withTimeout(5_000) { while (screens.lastOrNull() != SetupScreen.Trusted) delay(10) }
+                    withTimeout(5_000) { while (screens.lastOrNull() != SetupScreen.Trusted()) delay(10) }
                     collector.cancel()
                     val kinds = screens.map { it::class.simpleName }.distinct()
-                    assertEquals(listOf("Start", "NameDevice", "WaitingForApproval", "Trusted"), kinds)
+                    assertEquals(listOf("Loading", "Start", "NameDevice", "WaitingForApproval", "Trusted"), kinds)
                 }
             }
         }
@@ -292,16 +296,18 @@ class VouchTest {
                     // "I don't have access to my trusted device": email makes it email-only.
                     enrollByEmail(laptop, server, ALICE)
                     assertEquals(Tier.EMAIL_ONLY, (laptop.state.value as EnrollmentState.Trusted).tier)
-                    assertThrows<VouchException.KeyHolderRequired> { runBlocking { laptop.refreshPendingRequests() } }
+                    assertThrows<VouchError.KeyHolderRequired> { runBlocking { laptop.refreshPendingRequests() } }
 
-                    val setup = SetupViewModel(laptop, this)
+                    val setup = SetupFlow(laptop, this)
+                    setup.resume().join()
+                    assertEquals(SetupScreen.Trusted(emailOnly = true), setup.screen.value, "offers to ask for the vault keys")
                     setup.askForKeys().join()
                     val waiting = setup.screen.value as SetupScreen.WaitingForApproval
                     assertEquals(ApprovalPurpose.SHARE_KEYS, waiting.purpose)
                     assertEquals(3, waiting.runsLeft)
                     val requestId = laptop.approvalPrompt()!!.requestId
 
-                    val approvals = ApprovalViewModel(phone, this)
+                    val approvals = ApprovalFlow(phone, this)
                     approvals.refresh().join()
                     approvals.open(requestId).join()
                     val screen = approvals.selected.value!!
@@ -315,10 +321,10 @@ class VouchTest {
                     val refused = approvals.selected.value!!
                     assertFalse(refused.approved)
                     assertFalse(refused.waitingForDevice)
-                    assertTrue(refused.error!!.contains("does not match"), refused.error)
+                    assertEquals(UserMessage("error.code_mismatch"), refused.error)
                     approvals.approve(waiting.code).join()
                     assertTrue(approvals.selected.value!!.approved)
-                    withTimeout(20_000) { setup.screen.first { it == SetupScreen.Trusted } }
+                    withTimeout(20_000) { setup.screen.first { it == SetupScreen.Trusted() } }
                     assertEquals(Tier.KEY_HOLDER, (laptop.state.value as EnrollmentState.Trusted).tier)
                     laptop.sync()
                     assertArrayEquals("pin 4711".toByteArray(), laptop.getItem(vault.id, item.itemId))
@@ -332,19 +338,21 @@ class VouchTest {
         TestServer().use { server ->
             openVouch(server).use { v ->
                 v.signIn(ALICE, PASSWORD)
-                val vm = SetupViewModel(v, this)
+                val vm = SetupFlow(v, this)
                 vm.remindMeLater().join()
                 assertEquals(SetupScreen.NotSecure, vm.screen.value)
                 assertEquals(true, (v.state.value as EnrollmentState.Untrusted).remindedLater)
-                vm.start()
+                assertTrue(v.state.value.showsNotSecureBanner)
+                vm.start().join()
                 vm.submitName(" ", byEmail = true).join()
-                assertTrue(vm.screen.value is SetupScreen.NameDevice && (vm.screen.value as SetupScreen.NameDevice).error != null)
+                assertEquals(UserMessage("error.invalid_input"), (vm.screen.value as SetupScreen.NameDevice).error)
                 vm.submitName("Phone", byEmail = true).join()
-                assertEquals(SetupScreen.VerifyCode(), vm.screen.value)
+                val verify = vm.screen.value as SetupScreen.VerifyCode
+                assertNull(verify.error)
                 vm.submitCode("999999x").join()
-                assertTrue(vm.screen.value is SetupScreen.VerifyCode)
+                assertTrue((vm.screen.value as SetupScreen.VerifyCode).error != null)
                 vm.submitCode(server.latestCode(ALICE)).join()
-                assertEquals(SetupScreen.Trusted, vm.screen.value)
+                assertEquals(SetupScreen.Trusted(), vm.screen.value)
             }
         }
     }
@@ -352,13 +360,13 @@ class VouchTest {
     @Test
     fun `offline is a typed exception`(): Unit = runBlocking {
         val v = Vouch.open(tempProfile(), "http://127.0.0.1:9", device(), JvmSecretStore())
-        v.use { assertThrows<VouchException.Offline> { runBlocking { it.signIn(ALICE, PASSWORD) } } }
+        v.use { assertThrows<VouchError.Offline> { runBlocking { it.signIn(ALICE, PASSWORD) } } }
     }
 
     @Test
     fun `a malformed certificate pin is invalid input at open`(): Unit = runBlocking {
         val badPin = TlsPolicy(pinnedSpkiSha256 = listOf("md5/abc"), extraRootsDer = emptyList())
-        assertThrows<VouchException.InvalidInput> {
+        assertThrows<VouchError.InvalidInput> {
             Vouch.open(tempProfile(), "https://vouch.example", device(), JvmSecretStore(), badPin)
         }
         val pin = TlsPolicy(listOf("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="), emptyList())
@@ -366,13 +374,13 @@ class VouchTest {
     }
 
     @Test
-    fun `plain http to another host and bad ids are invalid input`(): Unit = runBlocking {
-        assertThrows<VouchException.InvalidInput> { Vouch.open(tempProfile(), "http://example.com", device(), JvmSecretStore()) }
+    fun `plain http to another host is insecure transport and bad ids are invalid input`(): Unit = runBlocking {
+        assertThrows<VouchError.InsecureTransport> { Vouch.open(tempProfile(), "http://example.com", device(), JvmSecretStore()) }
         TestServer().use { server ->
             openVouch(server).use { v ->
                 enrollByEmail(v, server, ALICE)
-                assertThrows<VouchException.InvalidInput> { v.getItem("not-an-id", "x") }
-                assertThrows<VouchException.InvalidState> { runBlocking { v.startApproval() } }
+                assertThrows<VouchError.InvalidInput> { v.getItem("not-an-id", "x") }
+                assertThrows<VouchError.InvalidState> { runBlocking { v.startApproval() } }
             }
         }
     }
@@ -434,7 +442,7 @@ class VouchTest {
                     web.client.disableDevice(phoneId)
                     withTimeout(15_000) { phone.state.first { it == EnrollmentState.Wiped } }
                     events.join()
-                    assertThrows<VouchException.DeviceWiped> { phone.vaults() }
+                    assertThrows<VouchError.DeviceWiped> { phone.vaults() }
                 }
             }
         }

@@ -1,5 +1,6 @@
 package app.vouch.android
 
+import android.os.Build
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyProperties
 import app.vouch.ffi.SecretStore
@@ -13,7 +14,10 @@ import javax.crypto.spec.GCMParameterSpec
 
 /**
  * [SecretStore] over the Android Keystore: one AES-256-GCM key per label, created
- * non-exportable inside the TEE (StrongBox when the device has one). Rust hands it the
+ * non-exportable inside the TEE (StrongBox when the device has one and runs API 28+).
+ * Keystore keys are never in a backup: the app must exclude the Vouch profile from backups
+ * too (`allowBackup=false` in the sample), or a restored database has no key
+ * (`VouchError.KeyStore`). Rust hands it the
  * database key to wrap; the wrapped blob lives in the Vouch database.
  */
 class KeystoreSecretStore(private val preferStrongBox: Boolean = true) : SecretStore {
@@ -23,18 +27,23 @@ class KeystoreSecretStore(private val preferStrongBox: Boolean = true) : SecretS
         (keyStore.getKey(label, null) as? SecretKey)?.let { return it }
         if (!create) return null
         fun generate(strongBox: Boolean): SecretKey {
-            val spec = KeyGenParameterSpec.Builder(label, KeyProperties.PURPOSE_ENCRYPT or KeyProperties.PURPOSE_DECRYPT)
+            val builder = KeyGenParameterSpec.Builder(label, KeyProperties.PURPOSE_ENCRYPT or KeyProperties.PURPOSE_DECRYPT)
                 .setBlockModes(KeyProperties.BLOCK_MODE_GCM)
                 .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_NONE)
                 .setKeySize(256)
-                .setIsStrongBoxBacked(strongBox)
-                .build()
-            return KeyGenerator.getInstance(KeyProperties.KEY_ALGORITHM_AES, PROVIDER).apply { init(spec) }.generateKey()
+            // setIsStrongBoxBacked exists from API 28 only: calling it below throws
+            // NoSuchMethodError, an Error no `catch (e: Exception)` sees. Never call it there.
+            if (strongBox && Build.VERSION.SDK_INT >= Build.VERSION_CODES.P) builder.setIsStrongBoxBacked(true)
+            return KeyGenerator.getInstance(KeyProperties.KEY_ALGORITHM_AES, PROVIDER).apply { init(builder.build()) }.generateKey()
         }
+        val strongBox = preferStrongBox && Build.VERSION.SDK_INT >= Build.VERSION_CODES.P
+        if (!strongBox) return generate(false)
         return try {
-            generate(preferStrongBox)
+            generate(true)
         } catch (e: Exception) {
-            generate(false) // no StrongBox on this device
+            // StrongBoxUnavailableException (API 28+, a ProviderException): no StrongBox
+            // on this device; the key lives in the TEE instead.
+            generate(false)
         }
     }
 

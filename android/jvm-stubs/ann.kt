@@ -1,0 +1,2 @@
+package androidx.annotation
+annotation class RequiresApi(val value: Int = 0, val api: Int = 0)

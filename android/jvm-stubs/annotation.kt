@@ -1,0 +1,3 @@
+@file:Suppress("unused", "UNUSED_PARAMETER")
+package android.annotation
+annotation class SuppressLint(vararg val value: String)

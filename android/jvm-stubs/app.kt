@@ -1,0 +1,2 @@
+package android.app
+open class Application : android.content.Context()

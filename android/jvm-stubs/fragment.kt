@@ -1,0 +1,2 @@
+package androidx.fragment.app
+open class FragmentActivity : android.content.Context(), androidx.lifecycle.LifecycleOwner { override val lifecycle = androidx.lifecycle.Lifecycle() }

@@ -1,0 +1,2 @@
+package android.system
+object SystemCleaner { fun cleaner(): java.lang.ref.Cleaner = java.lang.ref.Cleaner.create() }
