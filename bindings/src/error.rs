@@ -10,6 +10,10 @@ pub enum VouchError {
     /// The server cannot be reached; reads work, writes are queued.
     #[error("offline: the server cannot be reached")]
     Offline,
+    /// The server failed without an answer (HTTP `status`, e.g. a proxy in front of a
+    /// stopped server). Like `Offline`: writes stay queued, try again later.
+    #[error("the server failed (HTTP {status})")]
+    ServerFailed { status: u16 },
     /// The email code is wrong. `attempts_left` is the server's count when it sent one
     /// (null otherwise: nothing is invented).
     #[error("wrong code")]
@@ -110,6 +114,7 @@ impl From<vouch_core::Error> for VouchError {
         use vouch_core::Error as E;
         match e {
             E::Offline => Self::Offline,
+            E::ServerFailed { status } => Self::ServerFailed { status },
             E::WrongCode => Self::CodeMismatch,
             E::NoAnswer => Self::NoAnswer,
             E::CodeUsedUp => Self::CodeUsedUp,

@@ -140,6 +140,12 @@ impl VouchClient {
         guard_async(async { Ok(self.inner.submit_email_code(&code).await?.into()) }).await
     }
 
+    /// Starts verifying this registered device the way that can work: an approval when
+    /// the user has a key holder, else (the user's first device) an emailed code.
+    pub async fn start_verification(&self) -> R<VerificationStarted> {
+        guard_async(async { Ok(self.inner.start_verification().await?.into()) }).await
+    }
+
     /// Opens an approval request; returns the code and QR text to show.
     pub async fn start_approval(&self) -> R<ApprovalPrompt> {
         guard_async(async { Ok(self.inner.start_approval().await?.into()) }).await

@@ -245,6 +245,9 @@ pub struct ItemInfo {
     pub item_id: String,
     pub version: u64,
     pub synced: bool,
+    /// Set when a write lost to a newer version on the server: the written value was
+    /// kept as a new item with this id (`item_id` holds the server's version).
+    pub conflict_copy: Option<String>,
 }
 
 /// What a sync did.
@@ -451,6 +454,25 @@ impl From<vouch_core::ItemInfo> for ItemInfo {
             item_id: i.item_id.to_string(),
             version: i.version,
             synced: i.synced,
+            conflict_copy: i.conflict_copy.map(|c| c.to_string()),
+        }
+    }
+}
+
+/// How `start_verification` went on.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum VerificationStarted {
+    /// A key holder can approve: show this code and QR, then wait for the decision.
+    Approval { prompt: ApprovalPrompt },
+    /// Nobody can approve this device (the user's first): a code was emailed.
+    EmailCode { state: EnrollmentState },
+}
+
+impl From<vouch_core::VerificationStarted> for VerificationStarted {
+    fn from(v: vouch_core::VerificationStarted) -> Self {
+        match v {
+            vouch_core::VerificationStarted::Approval(p) => Self::Approval { prompt: p.into() },
+            vouch_core::VerificationStarted::EmailCode(s) => Self::EmailCode { state: s.into() },
         }
     }
 }

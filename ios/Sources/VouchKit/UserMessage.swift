@@ -57,6 +57,7 @@ public struct UserMessage: Equatable, Sendable {
         case .UntrustedCertificate: self.init(key: "error.untrusted_certificate")
         case .CertificatePinMismatch: self.init(key: "error.certificate_pin_mismatch")
         case .InsecureTransport: self.init(key: "error.insecure_transport")
+        case .ServerFailed: self.init(key: "error.server_failed")
         case .InvalidInput: self.init(key: "error.invalid_input")
         case .Server: self.init(key: "error.server")
         case .KeyStore: self.init(key: "error.key_store")
@@ -95,6 +96,7 @@ public struct UserMessage: Equatable, Sendable {
         "error.untrusted_certificate": "The server's certificate is not trusted.",
         "error.certificate_pin_mismatch": "The server's certificate does not match the pinned key. The connection may be intercepted.",
         "error.insecure_transport": "The server address must start with https://.",
+        "error.server_failed": "The server is having trouble. Try again in a moment.",
         "error.invalid_input": "Check what you entered.",
         "error.server": "The server refused the request.",
         "error.key_store": "The device's key store could not be used.",

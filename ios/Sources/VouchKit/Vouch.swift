@@ -66,6 +66,9 @@ public final class Vouch: @unchecked Sendable {
 
     /// Opens a request; show `code` and its QR code, then `waitForApproval()`.
     public func startApproval() async throws -> ApprovalPrompt { try await client.startApproval() }
+    /// Starts verifying the way that can work: an approval when the user has a key holder,
+    /// else (the user's first device, which nobody can approve) an emailed code.
+    public func startVerification() async throws -> VerificationStarted { try await client.startVerification() }
     /// An email-only device asks a key holder for the vault keys (same prompt and wait).
     public func requestVaultKeys() async throws -> ApprovalPrompt { try await client.requestVaultKeys() }
     /// The open request's prompt, if any (also after a restart: show it and wait again).

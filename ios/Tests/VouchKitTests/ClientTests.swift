@@ -218,7 +218,7 @@ final class ClientTests: XCTestCase {
 
     func testEveryErrorHasAUserFacingKeyWithText() {
         let errors: [VouchError] = [
-            .Offline, .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
+            .Offline, .ServerFailed(status: 502), .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
             .DeviceLimitReached(detail: "d"), .DeviceNameTaken, .InvalidCredentials, .CodeMismatch, .NoAnswer, .CodeUsedUp,
             .UserPresenceRequired, .ApprovalFailed, .InvalidQrCode, .KeyHolderRequired, .KeyConflict, .AlreadyDecided,
             .RequestExpired, .DeviceWiped, .DeviceDisabled, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,

@@ -9,7 +9,7 @@ final class UserMessageTests: XCTestCase {
     /// without `default`, so a case added to the Rust error does not compile until it has
     /// a key; this test also fails when this list misses a case of the generated enum.
     static let everyError: [VouchError] = [
-        .Offline, .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
+        .Offline, .ServerFailed(status: 502), .DeviceDisabled, .InsecureTransport, .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
         .DeviceLimitReached(detail: "d"), .DeviceNameTaken, .InvalidCredentials, .CodeMismatch, .NoAnswer, .CodeUsedUp,
         .UserPresenceRequired, .ApprovalFailed, .InvalidQrCode, .KeyHolderRequired, .KeyConflict, .AlreadyDecided,
         .RequestExpired, .DeviceWiped, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,

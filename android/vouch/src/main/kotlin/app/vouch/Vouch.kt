@@ -119,6 +119,12 @@ class Vouch private constructor(
 
     /** Opens a request; show [ApprovalPrompt.code] and its QR code, then [waitForApproval]. */
     suspend fun startApproval(): ApprovalPrompt = io { client.startApproval() }
+
+    /**
+     * Starts verifying the way that can work: an approval when the user has a key holder,
+     * else (the user's first device, which nobody can approve) an emailed code.
+     */
+    suspend fun startVerification(): VerificationStarted = io { client.startVerification() }
     /** An email-only device asks a key holder for the vault keys (same prompt and wait). */
     suspend fun requestVaultKeys(): ApprovalPrompt = io { client.requestVaultKeys() }
     /** The open request's prompt, if any (also after a restart: show it and wait again). */

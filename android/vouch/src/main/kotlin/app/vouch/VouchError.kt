@@ -37,6 +37,9 @@ sealed class VouchError(
 ) : Exception(userMessage.key, cause) {
     /** The server cannot be reached; reads work, writes are queued. */
     class Offline(cause: VouchException? = null) : VouchError(UserMessage("error.offline"), cause)
+    /** The server failed without an answer (HTTP [status]); like [Offline], try again later. */
+    class ServerFailed(val status: Int, cause: VouchException? = null) :
+        VouchError(UserMessage("error.server_failed"), cause)
     /** The email code is wrong; [attemptsLeft] when the server said (null otherwise). */
     class WrongCode(val attemptsLeft: Int?, cause: VouchException? = null) : VouchError(
         if (attemptsLeft != null) UserMessage("error.wrong_code", listOf("$attemptsLeft")) else UserMessage("error.wrong_code_no_count"),
@@ -89,6 +92,7 @@ sealed class VouchError(
         /** The case of a generated exception (every case has its own). */
         fun from(e: VouchException): VouchError = when (e) {
             is VouchException.Offline -> Offline(e)
+            is VouchException.ServerFailed -> ServerFailed(e.status.toInt(), e)
             is VouchException.WrongCode -> WrongCode(e.attemptsLeft?.toInt(), e)
             is VouchException.CodeExpired -> CodeExpired(e)
             is VouchException.CodeLocked -> CodeLocked(e)

@@ -22,7 +22,7 @@ class MessagesTest {
     }
 
     private val every: List<VouchException> = listOf(
-        VouchException.Offline(), VouchException.WrongCode(2u), VouchException.WrongCode(null),
+        VouchException.Offline(), VouchException.ServerFailed(502u), VouchException.WrongCode(2u), VouchException.WrongCode(null),
         VouchException.CodeExpired(), VouchException.CodeLocked(), VouchException.TooManyRequests(30uL),
         VouchException.TooManyRequests(null), VouchException.DeviceLimitReached("detail=20 devices"),
         VouchException.DeviceNameTaken(), VouchException.InvalidCredentials(), VouchException.CodeMismatch(),
