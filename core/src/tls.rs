@@ -86,7 +86,7 @@ const PLATFORM_TAKES_EXTRA_ROOTS: bool = !cfg!(target_os = "android");
 pub(crate) fn client_config(policy: &TlsPolicy) -> Result<rustls::ClientConfig> {
     #[cfg(target_os = "android")]
     android::check_initialised()?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider());
     let verifier = PolicyVerifier::new(policy, provider.clone(), PLATFORM_TAKES_EXTRA_ROOTS)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -96,6 +96,28 @@ pub(crate) fn client_config(policy: &TlsPolicy) -> Result<rustls::ClientConfig> 
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// ring's provider (reqwest's own) without its private-key loader: the client presents no
+/// certificate, and leaving ring's RSA/ECDSA/Ed25519 signing out of the reachable code
+/// lets the linker drop it from the mobile library.
+fn provider() -> CryptoProvider {
+    CryptoProvider {
+        key_provider: &NoClientKeys,
+        ..rustls::crypto::ring::default_provider()
+    }
+}
+
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl rustls::crypto::KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key_der: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> std::result::Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General("no client certificates".into()))
+    }
 }
 
 /// The platform's validation, webpki against the extra anchors where the platform takes
@@ -375,7 +397,7 @@ mod tests {
         platform_takes_extra_roots: bool,
         leaf: &CertificateDer<'static>,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(provider());
         let v = PolicyVerifier::new(policy, provider, platform_takes_extra_roots).unwrap();
         let name = ServerName::try_from("127.0.0.1").unwrap();
         v.verify_server_cert(leaf, &[], &name, &[], UnixTime::now())
