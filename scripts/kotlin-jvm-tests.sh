@@ -4,7 +4,8 @@
 # vouch-server processes. Installs its toolchain pieces when missing (Debian: libjna-java,
 # junit5; npm: kotlin-compiler). Prints "kotlin: N passed, N failed".
 #   scripts/kotlin-jvm-tests.sh           the tests
-#   scripts/kotlin-jvm-tests.sh --bench   the FFI call-cost bench instead
+#   scripts/kotlin-jvm-tests.sh --bench [case…]   the FFI call-cost bench instead (release
+#       library with the bench hooks; cases: bare status buffer string-reused u32 string async)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,6 +32,25 @@ if [ ! -x "$KOTLINC" ]; then
 fi
 KLIB=$TOOLS/kotlin-$KOTLIN_VERSION/lib
 
+if [ "${1:-}" = "--bench" ]; then
+  # The shipped (release) profile plus the bench hooks (`--features test-hooks`:
+  # bench_u32), with the bindings generated from that very library.
+  shift
+  TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+  echo "== building the release libvouch_ffi (test-hooks) and generating its Kotlin bindings"
+  cargo build --quiet -p vouch-ffi --features cli --bin uniffi-bindgen
+  cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
+  BGEN=target/kotlin/bench-gen BOUT=target/kotlin/bench-classes
+  rm -rf "$BGEN" "$BOUT" && mkdir -p "$BOUT"
+  "$TARGET_DIR/debug/uniffi-bindgen" generate --library "$TARGET_DIR/release/libvouch_ffi.so" \
+    --language kotlin --no-format --out-dir "$BGEN"
+  BCP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar"
+  "$KOTLINC" -nowarn -jvm-target 17 -cp "$BCP" -d "$BOUT" "$BGEN" \
+    android/vouch/src/test/kotlin/app/vouch/FfiBench.kt 2>&1 | grep -v '^warning:' || true
+  exec java -Djna.library.path="$TARGET_DIR/release" -cp "$BOUT:$BCP:$KLIB/kotlin-stdlib.jar" \
+    app.vouch.FfiBench "$@"
+fi
+
 echo "== building libvouch_ffi and vouch-server; generating Kotlin bindings"
 cargo build --quiet -p vouch-server --bin vouch-server
 cargo xtask bindings kotlin --out target/kotlin/gen
@@ -47,12 +67,6 @@ CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT"
 RUNCP="$OUT:$CP:$KLIB/kotlin-stdlib.jar"
 JAVA_OPTS=(-Djna.library.path="$TARGET_DIR/debug" -Dfile.encoding=UTF-8)
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
-
-if [ "${1:-}" = "--bench" ]; then
-  # Measure the shipped (release) library.
-  cargo build --quiet --release -p vouch-ffi --lib
-  exec java -Djna.library.path="$TARGET_DIR/release" -cp "$RUNCP" app.vouch.FfiBench
-fi
 
 echo "== running JUnit 5 on the JVM"
 set +e

@@ -1,7 +1,8 @@
 //! The Rust side of the FFI call-cost comparison: the same trivial calls the Kotlin bench
 //! makes through JNA (`scripts/kotlin-jvm-tests.sh --bench`), made directly from Rust.
 //!
-//! `cargo bench -p vouch-ffi --bench calls`
+//! `cargo bench -p vouch-ffi --bench calls [--features test-hooks]` (the hook adds the
+//! u32-returning call).
 
 // A bench: a failed unwrap is a failed measurement, not an app crash.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,6 +14,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn calls(c: &mut Criterion) {
     c.bench_function("rust sync core_version()", |b| {
         b.iter(|| black_box(vouch_ffi::core_version()))
+    });
+    #[cfg(feature = "test-hooks")]
+    c.bench_function("rust sync bench_u32()", |b| {
+        b.iter(|| black_box(vouch_ffi::bench_hooks::bench_u32(black_box(7))))
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
