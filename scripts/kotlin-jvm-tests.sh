@@ -4,7 +4,8 @@
 # vouch-server processes. Installs its toolchain pieces when missing (Debian: libjna-java,
 # junit5; npm: kotlin-compiler). Prints "kotlin: N passed, N failed".
 #   scripts/kotlin-jvm-tests.sh           the tests
-#   scripts/kotlin-jvm-tests.sh --bench   the FFI call-cost bench instead
+#   scripts/kotlin-jvm-tests.sh --bench [case…]   the FFI call-cost bench instead (release
+#       library with the bench hooks; cases: bare status buffer string-reused u32 string async)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,9 +32,27 @@ if [ ! -x "$KOTLINC" ]; then
 fi
 KLIB=$TOOLS/kotlin-$KOTLIN_VERSION/lib
 
+if [ "${1:-}" = "--bench" ]; then
+  # The shipped (release) profile plus the bench hooks (`--features test-hooks`:
+  # bench_u32), with the bindings generated from that very library.
+  shift
+  TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+  echo "== building the release libvouch_ffi (test-hooks) and generating its Kotlin bindings"
+  cargo build --quiet -p vouch-ffi --features cli,test-hooks --bin uniffi-bindgen
+  cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
+  BGEN=target/kotlin/bench-gen BOUT=target/kotlin/bench-classes
+  rm -rf "$BGEN" "$BOUT" && mkdir -p "$BOUT"
+  "$TARGET_DIR/debug/uniffi-bindgen" generate --library "$TARGET_DIR/release/libvouch_ffi.so" \
+    --language kotlin --no-format --out-dir "$BGEN"
+  BCP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar"
+  "$KOTLINC" -nowarn -jvm-target 17 -cp "$BCP" -d "$BOUT" "$BGEN" \
+    android/vouch/src/test/kotlin/app/vouch/FfiBench.kt 2>&1 | grep -v '^warning:' || true
+  exec java -Djna.library.path="$TARGET_DIR/release" -cp "$BOUT:$BCP:$KLIB/kotlin-stdlib.jar" \
+    app.vouch.FfiBench "$@"
+fi
+
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PROFILE=debug
-BENCH=0; [ "${1:-}" = "--bench" ] && BENCH=1
 
 echo "== building libvouch_ffi (feature test-hooks) and vouch-server; generating Kotlin bindings"
 cargo build --quiet -p vouch-server --bin vouch-server
@@ -57,32 +76,24 @@ CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT"
   target/kotlin/gen android/vouch/src/main/kotlin android/vouch/src/test/kotlin 2>&1 | grep -v '^warning:' || true
 [ -f "$OUT/app/vouch/Vouch.class" ] || { echo "kotlin compilation failed" >&2; exit 1; }
 
-if [ "$BENCH" = 0 ]; then
-  # The Android-only code (androidx view models, Keystore store, BiometricPrompt presence)
-  # and the bindings as the Gradle build generates them (android_cleaner), type-checked
-  # against JVM stubs of the Android APIs (android/jvm-stubs/README.md). Not a build.
-  echo "== type-checking src/androidMain against android/jvm-stubs"
-  rm -rf target/kotlin/gen-android target/kotlin/android-classes
-  "$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
-    --config bindings/uniffi-android.toml --language kotlin --no-format --out-dir target/kotlin/gen-android >/dev/null
-  grep -q 'android.system.SystemCleaner' target/kotlin/gen-android/app/vouch/ffi/vouch_ffi.kt \
-    || { echo "bindings/uniffi-android.toml did not turn on android_cleaner" >&2; exit 1; }
-  "$KOTLINC" -nowarn -jvm-target 17 -cp "$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar" -d target/kotlin/android-classes \
-    android/jvm-stubs target/kotlin/gen-android android/vouch/src/main/kotlin android/vouch/src/androidMain/kotlin \
-    2>&1 | grep -v '^warning:' || true
-  [ -f target/kotlin/android-classes/app/vouch/android/SetupViewModel.class ] \
-    || { echo "the Android-only Kotlin does not compile against the stubs" >&2; exit 1; }
-fi
+# The Android-only code (androidx view models, Keystore store, BiometricPrompt presence)
+# and the bindings as the Gradle build generates them (android_cleaner), type-checked
+# against JVM stubs of the Android APIs (android/jvm-stubs/README.md). Not a build.
+echo "== type-checking src/androidMain against android/jvm-stubs"
+rm -rf target/kotlin/gen-android target/kotlin/android-classes
+"$TARGET_DIR/$PROFILE/uniffi-bindgen" generate --library "$TARGET_DIR/$PROFILE/libvouch_ffi.so" \
+  --config bindings/uniffi-android.toml --language kotlin --no-format --out-dir target/kotlin/gen-android >/dev/null
+grep -q 'android.system.SystemCleaner' target/kotlin/gen-android/app/vouch/ffi/vouch_ffi.kt \
+  || { echo "bindings/uniffi-android.toml did not turn on android_cleaner" >&2; exit 1; }
+"$KOTLINC" -nowarn -jvm-target 17 -cp "$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar" -d target/kotlin/android-classes \
+  android/jvm-stubs target/kotlin/gen-android android/vouch/src/main/kotlin android/vouch/src/androidMain/kotlin \
+  2>&1 | grep -v '^warning:' || true
+[ -f target/kotlin/android-classes/app/vouch/android/SetupViewModel.class ] \
+  || { echo "the Android-only Kotlin does not compile against the stubs" >&2; exit 1; }
 
 RUNCP="$OUT:$CP:$KLIB/kotlin-stdlib.jar"
 JAVA_OPTS=(-Djna.library.path="$TARGET_DIR/debug" -Dfile.encoding=UTF-8)
 export VOUCH_SERVER_BIN="$TARGET_DIR/debug/vouch-server"
-
-if [ "$BENCH" = 1 ]; then
-  # Measure an optimized library, with the test hooks the bench calls.
-  cargo build --quiet --release -p vouch-ffi --lib --features test-hooks
-  exec java -Djna.library.path="$TARGET_DIR/release" -cp "$RUNCP" app.vouch.FfiBench
-fi
 
 echo "== running JUnit 5 on the JVM"
 set +e

@@ -14,6 +14,10 @@ fn calls(c: &mut Criterion) {
     c.bench_function("rust sync core_version()", |b| {
         b.iter(|| black_box(vouch_ffi::core_version()))
     });
+    #[cfg(feature = "test-hooks")]
+    c.bench_function("rust sync bench_u32()", |b| {
+        b.iter(|| black_box(vouch_ffi::bench_hooks::bench_u32(black_box(7))))
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

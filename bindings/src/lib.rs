@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "test-hooks")]
+pub mod bench_hooks;
 mod error;
 mod foreign;
 mod types;
