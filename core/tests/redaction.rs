@@ -14,7 +14,7 @@ use vouch_core::{
         AckResult, ApprovalPurpose, ApprovalStatus, Device, DeviceKind, DeviceStatus, LoginRequest,
         LoginResponse, Mail, Role, TrustedDevice, UserInfo, VerifyCodeRequest,
     },
-    store::{AccountRow, PendingApprovalRow},
+    store::{AccountRow, ApprovalSide, PendingApprovalRow},
 };
 
 const SECRET: &str = "hunter2-s3cr3t-token-481516";
@@ -141,7 +141,7 @@ fn core_secrets_are_redacted() {
     let p = format!(
         "{:?}",
         PendingApprovalRow {
-            role: "requester".into(),
+            role: ApprovalSide::Requester,
             payload: SecretBytes::new(secret_bytes.clone()),
             expires_at_ms: 0
         }

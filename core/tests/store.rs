@@ -11,7 +11,7 @@ use vouch_core::{
     Error,
     crypto::{DeviceIdentity, ItemAad, OpenedItem, SecretBytes, VaultKey, open_item, seal_item},
     keystore::{SecretStore, SecretStoreError, SoftwareSecretStore},
-    store::{Change, Store, StoredItem, migrations},
+    store::{ApprovalSide, Change, Store, StoredItem, migrations},
 };
 
 struct Profile {
@@ -397,10 +397,15 @@ fn pending_approvals_round_trip() {
     let store = Store::open(p.db(), &p.keys()).unwrap();
     let rid = Uuid::new_v4();
     store
-        .put_pending_approval(rid, "requester", b"{\"qr_secret\":\"...\"}", 1234)
+        .put_pending_approval(
+            rid,
+            ApprovalSide::Requester,
+            b"{\"qr_secret\":\"...\"}",
+            1234,
+        )
         .unwrap();
     let row = store.pending_approval(rid).unwrap().unwrap();
-    assert_eq!(row.role, "requester");
+    assert_eq!(row.role, ApprovalSide::Requester);
     assert_eq!(row.expires_at_ms, 1234);
     assert_eq!(row.payload.as_slice(), b"{\"qr_secret\":\"...\"}");
     store.delete_pending_approval(rid).unwrap();

@@ -22,10 +22,10 @@ use crate::{
         PakePassword, PayloadEnvelope, PublicKey, QrPayload, RunContext,
     },
     error::{Error, Result},
-    store::now_ms,
+    store::{ApprovalSide, now_ms},
 };
 
-const APPROVER: &str = "approver";
+const APPROVER: ApprovalSide = ApprovalSide::Approver;
 /// How long the approver waits for the new device to answer a run before it reports a
 /// lost connection ([`Error::NoAnswer`]) rather than a wrong code.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);

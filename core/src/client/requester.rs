@@ -29,10 +29,10 @@ use crate::{
         PakePassword, PublicKey, QrPayload, QrSecret, RequesterRun, RunContext, SecretBytes,
     },
     error::{Error, Result},
-    store::{Change, now_ms},
+    store::{ApprovalSide, Change, now_ms},
 };
 
-pub(super) const REQUESTER: &str = "requester";
+pub(super) const REQUESTER: ApprovalSide = ApprovalSide::Requester;
 /// Runs one code answers (then the person asks for a new code).
 pub const RUNS_PER_CODE: u32 = 3;
 /// How long a code lives on the new device's own clock.

@@ -21,7 +21,8 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use records::{
-    AccountRow, AuditEntry, Change, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord,
+    AccountRow, ApprovalSide, AuditEntry, Change, OutboxEntry, PendingApprovalRow, StoredItem,
+    VaultRecord,
 };
 
 use crate::{
@@ -40,7 +41,7 @@ const LABEL_PREFIX: &str = "vouch.db.";
 pub struct Store {
     conn: Mutex<Connection>,
     /// The database key and its wrapping label; replaced by [`Store::wipe`].
-    key: RwLock<(DbCipher, String)>,
+    key: RwLock<DbKey>,
     path: PathBuf,
 }
 
@@ -76,7 +77,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let fresh = migrations::version(&tx)? == 0;
         migrations::migrate(&tx, target)?;
-        let (label, cipher) = if fresh {
+        let key = if fresh {
             init_key(&tx, secrets)?
         } else {
             unlock_key(&tx, secrets)?
@@ -84,7 +85,7 @@ impl Store {
         tx.commit()?;
         Ok(Self {
             conn: Mutex::new(conn),
-            key: RwLock::new((cipher, label)),
+            key: RwLock::new(key),
             path: path.to_path_buf(),
         })
     }
@@ -115,7 +116,7 @@ impl Store {
     /// sealed byte left on flash is unreadable. The store stays usable (empty).
     pub fn wipe(&self, secrets: &dyn SecretStore) -> Result<()> {
         let mut key = self.key.write().unwrap_or_else(|p| p.into_inner());
-        let old_label = key.1.clone();
+        let old_label = key.label.clone();
         {
             let mut conn = self.conn()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -127,7 +128,7 @@ impl Store {
             )?;
             let fresh = init_key(&tx, secrets)?;
             tx.commit()?;
-            *key = (fresh.1, fresh.0);
+            *key = fresh;
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             conn.execute_batch("VACUUM")?;
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -159,7 +160,7 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn cipher(&self) -> RwLockReadGuard<'_, (DbCipher, String)> {
+    pub(crate) fn cipher(&self) -> RwLockReadGuard<'_, DbKey> {
         self.key.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -170,10 +171,17 @@ impl Store {
     }
 }
 
-fn init_key(
-    tx: &rusqlite::Transaction<'_>,
-    secrets: &dyn SecretStore,
-) -> Result<(String, DbCipher)> {
+/// The unlocked database key and the label its wrapped copy is stored under in the
+/// [`SecretStore`].
+#[derive(Debug)]
+pub(crate) struct DbKey {
+    /// Seals and opens the encrypted columns.
+    pub(crate) cipher: DbCipher,
+    /// The wrapping key's label (destroyed by a wipe).
+    pub(crate) label: String,
+}
+
+fn init_key(tx: &rusqlite::Transaction<'_>, secrets: &dyn SecretStore) -> Result<DbKey> {
     let db_id = Uuid::new_v4().simple().to_string();
     let label = format!("{LABEL_PREFIX}{db_id}");
     let key = Zeroizing::new(crate::crypto::random_array::<32>()?);
@@ -192,13 +200,10 @@ fn init_key(
         "INSERT INTO meta (key, value) VALUES ('canary', ?1)",
         params![canary],
     )?;
-    Ok((label, cipher))
+    Ok(DbKey { cipher, label })
 }
 
-fn unlock_key(
-    tx: &rusqlite::Transaction<'_>,
-    secrets: &dyn SecretStore,
-) -> Result<(String, DbCipher)> {
+fn unlock_key(tx: &rusqlite::Transaction<'_>, secrets: &dyn SecretStore) -> Result<DbKey> {
     let meta = |k: &str| -> Result<Vec<u8>> {
         tx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
             .optional()?
@@ -218,7 +223,7 @@ fn unlock_key(
         .map_err(|_| Error::WrongWrappingKey)?;
     let cipher = DbCipher::new(Zeroizing::new(key));
     match cipher.open("meta", "canary", "", &meta("canary")?) {
-        Ok(c) if c.as_slice() == CANARY => Ok((label, cipher)),
+        Ok(c) if c.as_slice() == CANARY => Ok(DbKey { cipher, label }),
         _ => Err(Error::WrongWrappingKey),
     }
 }

@@ -158,10 +158,36 @@ impl std::fmt::Debug for AccountRow {
     }
 }
 
+/// Which side of an approval request a kept row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalSide {
+    /// This device asked (it shows the code).
+    Requester,
+    /// This device decides (it types the code).
+    Approver,
+}
+
+impl ApprovalSide {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Requester => "requester",
+            Self::Approver => "approver",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "requester" => Ok(Self::Requester),
+            "approver" => Ok(Self::Approver),
+            _ => Err(Error::CorruptRow("pending_approvals")),
+        }
+    }
+}
+
 /// A pending approval kept across restarts (either side of the request).
 pub struct PendingApprovalRow {
-    /// `"requester"` or `"approver"`.
-    pub role: String,
+    /// Its side.
+    pub role: ApprovalSide,
     /// The side's state (may hold the QR secret), decrypted; zeroized on drop.
     pub payload: SecretBytes,
     /// When the request expires (ms since the epoch).
@@ -205,10 +231,12 @@ fn version_to_sql(v: u64) -> Result<i64> {
 impl Store {
     /// Saves this device's identity (replacing any previous one); the secret is sealed.
     pub fn save_identity(&self, identity: &DeviceIdentity) -> Result<()> {
-        let sealed =
-            self.cipher()
-                .0
-                .seal("identity", "secret_key", "1", &identity.secret_bytes()[..])?;
+        let sealed = self.cipher().cipher.seal(
+            "identity",
+            "secret_key",
+            "1",
+            &identity.secret_bytes()[..],
+        )?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO identity (id, public_key, secret_key, created_at) VALUES (1, ?1, ?2, ?3)",
             params![&identity.public_key().as_bytes()[..], sealed, now_ms()],
@@ -231,7 +259,7 @@ impl Store {
         };
         let secret = self
             .cipher()
-            .0
+            .cipher
             .open("identity", "secret_key", "1", &sealed)?;
         let secret: Zeroizing<[u8; 32]> = Zeroizing::new(
             secret
@@ -294,7 +322,7 @@ impl Store {
     }
 
     fn seal_vault_key(&self, id: Uuid, epoch: u32, key: &VaultKey) -> Result<Vec<u8>> {
-        self.cipher().0.seal(
+        self.cipher().cipher.seal(
             "vault_keys",
             "sealed_key",
             &Self::key_row(id, epoch),
@@ -315,7 +343,7 @@ impl Store {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let bytes = self.cipher().0.open(
+        let bytes = self.cipher().cipher.open(
             "vault_keys",
             "sealed_key",
             &Self::key_row(id, epoch),
@@ -462,7 +490,7 @@ impl Store {
                     let rid = request_id.to_string();
                     let sealed =
                         self.cipher()
-                            .0
+                            .cipher
                             .seal("pending_approvals", "sealed", &rid, payload)?;
                     tx.execute(
                         "UPDATE pending_approvals SET sealed = ?2 WHERE request_id = ?1",
@@ -559,7 +587,7 @@ impl Store {
         })?;
         let sealed = self
             .cipher()
-            .0
+            .cipher
             .seal("outbox", "sealed", &seq.to_string(), payload)?;
         tx.execute(
             "INSERT INTO outbox (seq, kind, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -587,10 +615,10 @@ impl Store {
         })?;
         rows.map(|row| {
             let (seq, kind, sealed, attempts) = row?;
-            let payload = self
-                .cipher()
-                .0
-                .open("outbox", "sealed", &seq.to_string(), &sealed)?;
+            let payload =
+                self.cipher()
+                    .cipher
+                    .open("outbox", "sealed", &seq.to_string(), &sealed)?;
             Ok(OutboxEntry {
                 seq,
                 kind,
@@ -656,7 +684,7 @@ impl Store {
         secrets: Option<&[u8]>,
     ) -> Result<()> {
         let sealed = secrets
-            .map(|s| self.cipher().0.seal("account", "secrets", "1", s))
+            .map(|s| self.cipher().cipher.seal("account", "secrets", "1", s))
             .transpose()?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO account (id, server_url, state, secrets, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
@@ -679,7 +707,7 @@ impl Store {
             return Ok(None);
         };
         let secrets = sealed
-            .map(|s| self.cipher().0.open("account", "secrets", "1", &s))
+            .map(|s| self.cipher().cipher.open("account", "secrets", "1", &s))
             .transpose()?;
         Ok(Some(AccountRow {
             server_url: url,
@@ -693,18 +721,18 @@ impl Store {
     pub fn put_pending_approval(
         &self,
         request_id: Uuid,
-        role: &str,
+        role: ApprovalSide,
         payload: &[u8],
         expires_at_ms: i64,
     ) -> Result<()> {
         let rid = request_id.to_string();
         let sealed = self
             .cipher()
-            .0
+            .cipher
             .seal("pending_approvals", "sealed", &rid, payload)?;
         self.conn()?.execute(
             "INSERT OR REPLACE INTO pending_approvals (request_id, role, sealed, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![rid, role, sealed, expires_at_ms],
+            params![rid, role.as_str(), sealed, expires_at_ms],
         )?;
         Ok(())
     }
@@ -725,22 +753,22 @@ impl Store {
         };
         let payload = self
             .cipher()
-            .0
+            .cipher
             .open("pending_approvals", "sealed", &rid, &sealed)?;
         Ok(Some(PendingApprovalRow {
-            role,
+            role: ApprovalSide::parse(&role)?,
             payload,
             expires_at_ms: exp,
         }))
     }
 
     /// Every pending approval row of one role: `(request id, row)`.
-    pub fn pending_approvals(&self, role: &str) -> Result<Vec<(Uuid, PendingApprovalRow)>> {
+    pub fn pending_approvals(&self, role: ApprovalSide) -> Result<Vec<(Uuid, PendingApprovalRow)>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT request_id, sealed, expires_at FROM pending_approvals WHERE role = ?1 ORDER BY expires_at",
         )?;
-        let rows = stmt.query_map([role], |r| {
+        let rows = stmt.query_map([role.as_str()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
@@ -750,14 +778,14 @@ impl Store {
         rows.map(|row| {
             let (rid, sealed, exp) = row?;
             let id = Uuid::parse_str(&rid).map_err(|_| Error::CorruptRow("pending_approvals"))?;
-            let payload = self
-                .cipher()
-                .0
-                .open("pending_approvals", "sealed", &rid, &sealed)?;
+            let payload =
+                self.cipher()
+                    .cipher
+                    .open("pending_approvals", "sealed", &rid, &sealed)?;
             Ok((
                 id,
                 PendingApprovalRow {
-                    role: role.to_owned(),
+                    role,
                     payload,
                     expires_at_ms: exp,
                 },
@@ -776,7 +804,10 @@ impl Store {
         state_json: &str,
         secrets: &[u8],
     ) -> Result<()> {
-        let sealed = self.cipher().0.seal("account", "secrets", "1", secrets)?;
+        let sealed = self
+            .cipher()
+            .cipher
+            .seal("account", "secrets", "1", secrets)?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(

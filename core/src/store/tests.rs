@@ -36,7 +36,7 @@ fn no_plaintext_key_or_item_bytes_on_disk() {
     let db_key: [u8; 32];
     {
         let store = Store::open(&db, &keys).unwrap();
-        db_key = *store.cipher().0._key;
+        db_key = *store.cipher().cipher._key;
         store.save_identity(&identity).unwrap();
         store.create_vault(vault, "Personal", &vault_key).unwrap();
         let items: Vec<StoredItem> = (0..50)
@@ -69,7 +69,7 @@ fn no_plaintext_key_or_item_bytes_on_disk() {
             .save_account("http://127.0.0.1:1", "{}", Some(token))
             .unwrap();
         store
-            .put_pending_approval(Uuid::new_v4(), "requester", qr_secret, 0)
+            .put_pending_approval(Uuid::new_v4(), super::ApprovalSide::Requester, qr_secret, 0)
             .unwrap();
         store.enqueue("put_item", plaintext).unwrap();
 
@@ -106,7 +106,7 @@ fn debug_output_is_redacted() {
     let store = Store::open(dir.path().join("v.db"), &keys).unwrap();
     let key_hex: String = store
         .cipher()
-        .0
+        .cipher
         ._key
         .iter()
         .map(|b| format!("{b:02x}"))
