@@ -190,6 +190,17 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
                     }
                     return wait_or_cancel(&client, &out).await;
                 }
+                // A code already emailed and still valid (an earlier `setup` was interrupted
+                // at the code prompt): ask for it instead of asking the server for another.
+                EnrollmentState::Verifying {
+                    verification: Verification::EmailCode { expires_at, .. },
+                    ..
+                } if expires_at > time::OffsetDateTime::now_utc() => {
+                    eprintln!("A code was already sent to your email.");
+                    let state = enter_email_code(&client).await?;
+                    out.emit(output::state_json(&state), || output::state_line(&state));
+                    return Ok(());
+                }
                 EnrollmentState::Verifying { .. } => {}
                 _ => {
                     register(&client, name).await?;
@@ -261,6 +272,13 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             action: ApprovalAction::Cancel,
         } => {
             let client = open()?;
+            if client.approval_prompt()?.is_none() {
+                return Err(CliError::with_kind(
+                    6,
+                    "not_possible",
+                    "no request of this device is open: nothing to cancel",
+                ));
+            }
             client.cancel_approval().await?;
             let state = client.state();
             out.emit(output::state_json(&state), || {
@@ -510,14 +528,22 @@ async fn wait_or_cancel(client: &Client, out: &Out) -> Result<(), CliError> {
     }
 }
 
-/// A future that ends at Ctrl-C (SIGINT); the handler is in place when this returns.
+/// A future that ends at Ctrl-C (SIGINT) or a polite kill (SIGTERM); the handlers are in
+/// place when this returns.
 #[cfg(unix)]
 fn interrupt() -> Result<impl std::future::Future<Output = ()>, CliError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut sigint = signal(SignalKind::interrupt())
-        .map_err(|e| CliError::other(format!("cannot listen for Ctrl-C: {e}")))?;
+    let listen =
+        |kind| signal(kind).map_err(|e| CliError::other(format!("cannot listen for Ctrl-C: {e}")));
+    let (mut sigint, mut sigterm) = (
+        listen(SignalKind::interrupt())?,
+        listen(SignalKind::terminate())?,
+    );
     Ok(async move {
-        sigint.recv().await;
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
     })
 }
 

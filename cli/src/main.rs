@@ -351,6 +351,12 @@ impl From<vouch_core::Error> for CliError {
                 message,
                 ..
             } => format!("the server failed ({message}); try again later"),
+            E::Server {
+                code: ErrorCode::Unauthorized | ErrorCode::TokenExpired,
+                ..
+            } => "the server no longer accepts this sign-in (it expired or was ended): run \
+                  `vouch sign-in` again"
+                .into(),
             E::Server { message, .. } => message.clone(),
             E::WrappingKeyLost | E::WrongWrappingKey => format!(
                 "{e}: this profile's local data cannot be read any more; start over with a \

@@ -433,3 +433,23 @@ async fn a_lost_key_store_says_how_to_start_over() {
     std::fs::remove_dir_all(a.join("keys")).unwrap();
     one_line_error(&vouch(&a, u, &["status"], "").await, 1, "start over");
 }
+
+/// Outside review: `setup` interrupted at the code prompt could not be resumed (a second
+/// `setup` asked the server for another code and hit the resend throttle). It asks for
+/// the code already sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_setup_asks_for_the_code_already_sent() {
+    let (env, _server) = server().await;
+    let a = env.profile("a");
+    let u = env.url.clone();
+    sign_in_alice(&a, &u).await;
+    let mut s = Session::start(&a, &u, &["setup", "--name", "Alice laptop"]);
+    s.read_until("Code");
+    s.child.kill().unwrap();
+    let _ = s.child.wait();
+    let code = Api::new(&u).latest_code("alice@acme.test").await;
+    let o = vouch(&a, &u, &["--json", "setup"], &format!("{code}\n")).await;
+    let state = ok_json(&o);
+    assert_eq!(state["state"], "trusted", "{state}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already sent"));
+}

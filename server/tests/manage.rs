@@ -426,3 +426,25 @@ async fn an_admins_email_only_device_cannot_use_the_new_admin_routes() {
     .await
     .err(403, "key_holder_required");
 }
+
+/// The outside review deprovisioned the only admin from the admin's own device: the
+/// workspace was left with nobody who could reactivate anyone. An admin cannot
+/// deprovision themselves; another admin can.
+#[tokio::test]
+async fn an_admin_cannot_deprovision_themselves() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, device, token) = api
+        .trusted_device("admin@acme.test", "admin phone", "mobile")
+        .await;
+    let me = device["user_id"].as_str().unwrap();
+    api.post(
+        &format!("/v1/admin/users/{me}/deprovision"),
+        Some(&token),
+        json!({}),
+    )
+    .await
+    .err(403, "forbidden");
+    // The admin's device still works.
+    api.get("/v1/devices", Some(&token)).await.ok();
+}

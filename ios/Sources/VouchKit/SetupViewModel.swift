@@ -281,7 +281,7 @@ public final class SetupViewModel {
             // Throttled: the code already sent still works; say when a new one can be asked.
             var current = verifyCode
             current.error = UserMessage(VouchError.TooManyRequests(retryAfterSecs: secs))
-            current.resendAfter = Date().addingTimeInterval(TimeInterval(secs))
+            if let secs { current.resendAfter = Date().addingTimeInterval(TimeInterval(secs)) }
             if case let .verifying(_, _, _, .emailCode(expiresAt, _)) = vouch.state, current.expiresAt == nil {
                 current.expiresAt = expiresAt
             }

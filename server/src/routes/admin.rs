@@ -72,6 +72,13 @@ pub async fn deprovision(
     PathParams(user_id): PathParams<Uuid>,
 ) -> ApiResult<Json<Disabled>> {
     require_admin(&caller)?;
+    // An admin deprovisioning themselves would leave the workspace without the admin who
+    // can undo it (the outside review did exactly that): another admin does it.
+    if user_id == caller.user.id {
+        return Err(ApiError::forbidden(
+            "you cannot deprovision yourself; another admin can",
+        ));
+    }
     let actor = Actor::device(caller.device.device.id, origin);
     let out = state
         .db

@@ -11,6 +11,7 @@ import app.vouch.ffi.UserPresence
 import app.vouch.ffi.ItemInfo
 import app.vouch.ffi.SyncReport
 import app.vouch.ffi.VaultInfo
+import app.vouch.ffi.VerificationStarted
 import app.vouch.ffi.VouchClient
 import app.vouch.ffi.VouchException
 import app.vouch.ffi.VouchListener

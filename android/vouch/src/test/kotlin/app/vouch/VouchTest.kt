@@ -233,6 +233,9 @@ class VouchTest {
     @Test
     fun `cancelling a coroutine waiting for approval stops the wait and the client stays usable`(): Unit = runBlocking {
         TestServer().use { server ->
+            // A key holder first: nobody can approve a user's first device (it is told to
+            // verify by email code).
+            openVouch(server).use { phone -> enrollByEmail(phone, server, ALICE) }
             openVouch(server, DeviceKind.WEB).use { laptop ->
                 laptop.signIn(ALICE, PASSWORD)
                 laptop.registerDevice("Laptop")
