@@ -253,24 +253,32 @@ async fn a_revoked_device_learns_it_before_showing_or_writing_anything() {
     );
 }
 
+/// Profiles `a` (alice's first device, a key holder) and `b` (signed in as alice and
+/// registered as "Alice desktop", not yet verified).
+async fn key_holder_and_a_registered_device(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let u = env.url.as_str();
+    let (a, b) = (env.profile("a"), env.profile("b"));
+    trusted_profile(env, &a, "Alice laptop").await;
+    sign_in_alice(&b, u).await;
+    ok_json(
+        &vouch(
+            &b,
+            u,
+            &["--json", "register", "--name", "Alice desktop"],
+            "",
+        )
+        .await,
+    );
+    (a, b)
+}
+
 /// Item 9: the spinner gave up 2.6 s after the server went away. The wait goes on through
 /// a server restart and ends with the approval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wait_for_approval_outlives_a_server_restart() {
     let (env, server) = server().await;
     let u = env.url.clone();
-    let (a, b) = (env.profile("a"), env.profile("b"));
-    trusted_profile(&env, &a, "Alice laptop").await;
-    sign_in_alice(&b, &u).await;
-    ok_json(
-        &vouch(
-            &b,
-            &u,
-            &["--json", "register", "--name", "Alice desktop"],
-            "",
-        )
-        .await,
-    );
+    let (a, b) = key_holder_and_a_registered_device(&env).await;
     let prompt = ok_json(&vouch(&b, &u, &["--json", "approval", "request", "--no-wait"], "").await);
     let rid = prompt["request_id"].as_str().unwrap().to_owned();
     let code = prompt["code"].as_str().unwrap().to_owned();
@@ -299,18 +307,7 @@ async fn the_wait_for_approval_outlives_a_server_restart() {
 async fn ctrl_c_while_waiting_withdraws_the_request() {
     let (env, _server) = server().await;
     let u = env.url.clone();
-    let (a, b) = (env.profile("a"), env.profile("b"));
-    trusted_profile(&env, &a, "Alice laptop").await;
-    sign_in_alice(&b, &u).await;
-    ok_json(
-        &vouch(
-            &b,
-            &u,
-            &["--json", "register", "--name", "Alice desktop"],
-            "",
-        )
-        .await,
-    );
+    let (a, b) = key_holder_and_a_registered_device(&env).await;
     let mut s = Session::start(&b, &u, &["approval", "request"]);
     s.read_until("Waiting for approval");
     let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
@@ -334,18 +331,7 @@ async fn ctrl_c_while_waiting_withdraws_the_request() {
 async fn status_notices_a_denial() {
     let (env, _server) = server().await;
     let u = env.url.as_str();
-    let (a, b) = (env.profile("a"), env.profile("b"));
-    trusted_profile(&env, &a, "Alice laptop").await;
-    sign_in_alice(&b, u).await;
-    ok_json(
-        &vouch(
-            &b,
-            u,
-            &["--json", "register", "--name", "Alice desktop"],
-            "",
-        )
-        .await,
-    );
+    let (a, b) = key_holder_and_a_registered_device(&env).await;
     let prompt = ok_json(&vouch(&b, u, &["--json", "approval", "request", "--no-wait"], "").await);
     let rid = prompt["request_id"].as_str().unwrap();
     ok_json(&vouch(&a, u, &["--json", "deny", rid], "").await);
