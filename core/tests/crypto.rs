@@ -95,6 +95,7 @@ fn a_run_with_the_right_code_carries_keys_a_wrong_code_nothing() {
             epoch: 0,
             envelope: env,
         }],
+        ..Default::default()
     };
     let sealed = payload.seal(&confirmed).unwrap();
     let opened = ApprovalPayload::open(&b, &sealed).unwrap();

@@ -20,12 +20,14 @@ mod names;
 pub mod routes;
 #[macro_use]
 mod types;
+pub mod chain;
 mod manage;
 
 pub use bytes::Bytes;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use keys::{
-    KEY_BUNDLE_V1, KEY_TYPE_X25519, KeyBundle, KeyError, X25519_KEY_LEN, validate_x25519,
+    ED25519_KEY_LEN, KEY_BUNDLE_V1, KEY_TYPE_ED25519, KEY_TYPE_X25519, KeyBundle, KeyError,
+    X25519_KEY_LEN, validate_ed25519, validate_x25519,
 };
 pub use limits::*;
 pub use manage::*;

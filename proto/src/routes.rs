@@ -39,6 +39,12 @@ pub const APPROVAL_RUN: &str = "/v1/approval-requests/{id}/runs/{run}";
 pub const APPROVAL_RUN_ABORT: &str = "/v1/approval-requests/{id}/runs/{run}/abort";
 /// `/v1/approval-requests/{id}/runs/{run}/response`: The new device answers a run.
 pub const APPROVAL_RUN_RESPONSE: &str = "/v1/approval-requests/{id}/runs/{run}/response";
+/// `/v1/chain`: The user's vouch chain (read; append a root or a revocation).
+pub const CHAIN: &str = "/v1/chain";
+/// `/v1/envelopes`: Vault keys other key holders sealed to this device.
+pub const ENVELOPES: &str = "/v1/envelopes";
+/// `/v1/vaults/{id}/envelopes`: Seal a vault's key to the user's other key holders.
+pub const VAULT_ENVELOPES: &str = "/v1/vaults/{id}/envelopes";
 /// `/v1/events`: The server-sent event stream.
 pub const EVENTS: &str = "/v1/events";
 /// `/v1/vaults`: Create and list vaults.

@@ -329,6 +329,9 @@ wire! {
         /// The requester's confirmation MAC, once answered.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub mac_b: Option<Bytes>,
+        /// The requester's counter-signature of its vouch, once answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reverse_sig: Option<Bytes>,
         /// The approver's confirmation MAC, once it approved.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub mac_a: Option<Bytes>,
@@ -418,6 +421,11 @@ wire! {
         /// HMAC(kB, "vouch/v2/confirm/B" ‖ transcript).
         #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", pattern = r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"))]
         pub mac_b: Bytes,
+        /// The requester's counter-signature of the vouch that will add it to the chain
+        /// (Ed25519 over user, its keys and the approver; see `vouch_core::chain`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "base64url", pattern = r"^[A-Za-z0-9_-]{85}[AQgw]$"))]
+        pub reverse_sig: Option<Bytes>,
     }
 }
 
@@ -432,6 +440,11 @@ wire! {
         /// The encrypted payload container.
         #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 2, max_length = 64171, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
         pub payload: Bytes,
+        /// The vouch that adds the new device to the chain (appended in the same
+        /// transaction as the approval; `chain_conflict` when it is not the next link).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "base64url", min_length = 76, max_length = 1366, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
+        pub link: Option<Bytes>,
     }
 }
 
@@ -579,6 +592,16 @@ pub enum Event {
         /// Run id.
         run_id: Uuid,
     },
+    /// The user's vouch chain grew (sent to the user's trusted devices).
+    ChainChanged {
+        /// Position of the newest link.
+        seq: u64,
+    },
+    /// A key holder sealed a vault key to this device (sent to the recipient).
+    EnvelopeAdded {
+        /// Vault.
+        vault_id: Uuid,
+    },
     /// An item changed (so other devices can sync).
     ItemChanged {
         /// Vault.
@@ -599,6 +622,8 @@ impl Event {
             Self::DeviceAdded { .. } => "device_added",
             Self::DeviceDisabled { .. } => "device_disabled",
             Self::ApprovalRun { .. } => "approval_run",
+            Self::ChainChanged { .. } => "chain_changed",
+            Self::EnvelopeAdded { .. } => "envelope_added",
             Self::ItemChanged { .. } => "item_changed",
         }
     }

@@ -225,6 +225,34 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_user ON audit_events(user_id, seq);
 CREATE INDEX audit_events_workspace ON audit_events(workspace_id, seq);
 "#,
+    r#"
+-- The vouch chain (DESIGN § The vouch chain). A device's Ed25519 key travels in its key
+-- bundle beside the X25519 key (devices registered before have none).
+ALTER TABLE devices ADD COLUMN signing_key BLOB;
+-- The user's links in order; the server checks only position and previous hash (so two
+-- appends cannot fork it), every client verifies the signatures.
+CREATE TABLE chain_links (
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    seq         INTEGER NOT NULL,
+    link        BLOB NOT NULL,
+    hash        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, seq)
+) STRICT;
+-- The requester's counter-signature of its vouch, sent with its run answer.
+ALTER TABLE approval_runs ADD COLUMN reverse_sig BLOB;
+-- Vault keys sealed by one key holder to another (new vaults, rotations): the recipient
+-- checks the sender against its verified chain.
+CREATE TABLE chain_envelopes (
+    recipient_id  TEXT NOT NULL REFERENCES devices(id),
+    vault_id      TEXT NOT NULL REFERENCES vaults(id),
+    epoch         INTEGER NOT NULL,
+    sender_id     TEXT NOT NULL REFERENCES devices(id),
+    envelope      BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (recipient_id, vault_id, epoch)
+) STRICT;
+"#,
 ];
 
 /// The schema step after which device-name keys are skeletons.

@@ -116,14 +116,21 @@ pub struct DeviceRow {
     pub registered_by: Vec<u8>,
 }
 
-pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by, last_seen_at";
+pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by, last_seen_at, signing_key";
 
-/// The wire key bundle of a stored X25519 key.
-fn key_bundle(x25519: &[u8]) -> rusqlite::Result<Vec<u8>> {
-    let key: [u8; 32] = x25519.try_into().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(6, "public_key".into(), rusqlite::types::Type::Blob)
-    })?;
-    Ok(vouch_proto::KeyBundle { x25519: key }.encode())
+/// The wire key bundle of a stored X25519 key and (since the vouch chain) Ed25519 key.
+fn key_bundle(x25519: &[u8], ed25519: Option<Vec<u8>>) -> rusqlite::Result<Vec<u8>> {
+    let bad =
+        |i, c: &str| rusqlite::Error::InvalidColumnType(i, c.into(), rusqlite::types::Type::Blob);
+    let key: [u8; 32] = x25519.try_into().map_err(|_| bad(6, "public_key"))?;
+    let ed25519 = ed25519
+        .map(|k| <[u8; 32]>::try_from(k.as_slice()).map_err(|_| bad(15, "signing_key")))
+        .transpose()?;
+    Ok(vouch_proto::KeyBundle {
+        x25519: key,
+        ed25519,
+    }
+    .encode())
 }
 
 impl DeviceRow {
@@ -137,8 +144,11 @@ impl DeviceRow {
                 kind: parse_enum(&r.get::<_, String>(3)?)?,
                 platform: r.get(4)?,
                 status: parse_enum(&r.get::<_, String>(5)?)?,
-                // The column holds the X25519 key; the wire carries it as a key bundle.
-                key_bundle: vouch_proto::Bytes(key_bundle(&r.get::<_, Vec<u8>>(6)?)?),
+                // The columns hold the two keys; the wire carries them as a key bundle.
+                key_bundle: vouch_proto::Bytes(key_bundle(
+                    &r.get::<_, Vec<u8>>(6)?,
+                    r.get::<_, Option<Vec<u8>>>(15)?,
+                )?),
                 created_at: ts(r.get(7)?),
                 verified_at: r.get::<_, Option<i64>>(8)?.map(ts),
                 verified_by: verified_by
@@ -283,11 +293,16 @@ pub fn email_tier(tx: &Transaction<'_>, user_id: Uuid, kind: DeviceKind) -> ApiR
         "UPDATE users SET email_root_allowed = 0 WHERE id = ?1 AND email_root_allowed = 1",
         [user_id.to_string()],
     )?;
-    Ok(if allowed == 1 {
-        Tier::KeyHolder
-    } else {
-        Tier::EmailOnly
-    })
+    if allowed == 1 {
+        // A new first key holder starts a new vouch chain: the old one names only devices
+        // the user lost (a device that kept it sees a fork and refuses it).
+        tx.execute(
+            "DELETE FROM chain_links WHERE user_id = ?1",
+            [user_id.to_string()],
+        )?;
+        return Ok(Tier::KeyHolder);
+    }
+    Ok(Tier::EmailOnly)
 }
 
 /// Whether an email code would make a `kind` device of `user_id` a key holder now (the

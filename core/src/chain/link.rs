@@ -4,36 +4,31 @@
 //! Layout (all integers big-endian), the *unsigned part* first:
 //! `version (1) ‖ user (16) ‖ seq (8) ‖ prev hash (32) ‖ made_at (8, i64 seconds) ‖
 //! signer key (32) ‖ kind (1) ‖ body`, then the signatures: a vouch carries the new
-//! member's reverse signature (64) over the unsigned part, and every link ends with the
-//! signer's signature (64) over the unsigned part and the reverse signature.
+//! member's reverse signature (64) over its [`vouch_claim`], and every link ends with the
+//! signer's signature (64) over the unsigned part and the reverse signature. The first
+//! 57 bytes are the header the server reads ([`vouch_proto::chain::LinkHeader`]).
 //!
 //! Bodies: root and vouch carry a member `id (16) ‖ role (1) ‖ x25519 (32) ‖ ed25519 (32)`,
 //! a vouch then the approver's id (16); a revocation the revoked member's id (16).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::ChainError;
 
-/// Format version of a link.
-pub const LINK_V1: u8 = 1;
-/// Length of a link hash (SHA-256).
-pub const HASH_LEN: usize = 32;
-/// The `prev` of the root link.
-pub const NO_PREV: [u8; HASH_LEN] = [0; HASH_LEN];
+pub use vouch_proto::chain::{LINK_HASH_LEN as HASH_LEN, LINK_V1, NO_PREV};
 
 const SIGN_LABEL: &[u8] = b"vouch/chain/v1/sign\0";
 const REVERSE_LABEL: &[u8] = b"vouch/chain/v1/reverse\0";
-const HASH_LABEL: &[u8] = b"vouch/chain/v1/link\0";
 
 const KIND_ROOT: u8 = 1;
 const KIND_VOUCH: u8 = 2;
 const KIND_REVOKE: u8 = 3;
 const ROLE_DEVICE: u8 = 1;
 const ROLE_RECOVERY: u8 = 2;
-const SIG_LEN: usize = 64;
+/// Length of an Ed25519 signature.
+pub const SIG_LEN: usize = 64;
 
 /// What a member of the chain is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,11 +218,7 @@ impl Link {
     /// This link's hash: what the next link's `prev` names (over every byte, signatures
     /// included).
     pub fn hash(&self) -> [u8; HASH_LEN] {
-        Sha256::new()
-            .chain_update(HASH_LABEL)
-            .chain_update(self.encode())
-            .finalize()
-            .into()
+        vouch_proto::chain::link_hash(&self.encode())
     }
 
     pub(super) fn unsigned_bytes(&self) -> Vec<u8> {
@@ -265,12 +256,27 @@ impl Link {
     }
 
     pub(super) fn reverse_message(&self) -> Vec<u8> {
-        labelled(REVERSE_LABEL, &self.unsigned_bytes())
+        match &self.body {
+            LinkBody::Vouch { member, approver } => vouch_claim(self.user, member, *approver),
+            _ => Vec::new(),
+        }
     }
 }
 
+/// What a new member counter-signs before it is vouched for: that it, with these keys,
+/// joins `user`'s chain on `approver`'s word. It names no position, so the new device can
+/// sign it while answering the approval; a member joins a chain once (its id and keys are
+/// refused the second time), so the signature cannot be replayed elsewhere on it.
+pub fn vouch_claim(user: Uuid, member: &Member, approver: Uuid) -> Vec<u8> {
+    let mut claim = Vec::with_capacity(16 + 81 + 16);
+    claim.extend_from_slice(user.as_bytes());
+    put_member(&mut claim, member);
+    claim.extend_from_slice(approver.as_bytes());
+    labelled(REVERSE_LABEL, &claim)
+}
+
 /// Checks `sig` by `key` over `msg` (strict: no malleable or small-order keys).
-pub(super) fn verify(key: &[u8; 32], msg: &[u8], sig: &[u8; SIG_LEN]) -> Result<(), ChainError> {
+pub fn verify(key: &[u8; 32], msg: &[u8], sig: &[u8; SIG_LEN]) -> Result<(), ChainError> {
     let key = VerifyingKey::from_bytes(key).map_err(|_| ChainError::BadKey)?;
     if key.is_weak() {
         return Err(ChainError::BadKey);
@@ -305,7 +311,8 @@ impl ChainKey {
         self.0.verifying_key().to_bytes()
     }
 
-    fn sign(&self, msg: &[u8]) -> [u8; SIG_LEN] {
+    /// Signs `msg` (a vouch claim or a chain envelope; links sign through [`Unsigned`]).
+    pub fn sign(&self, msg: &[u8]) -> [u8; SIG_LEN] {
         self.0.sign(msg).to_bytes()
     }
 }

@@ -10,9 +10,14 @@
 
 mod link;
 
+pub use link::verify as verify_signature;
+
 use std::collections::BTreeMap;
 
-pub use link::{ChainKey, HASH_LEN, LINK_V1, Link, LinkBody, Member, NO_PREV, Role, Unsigned};
+pub use link::{
+    ChainKey, HASH_LEN, LINK_V1, Link, LinkBody, Member, NO_PREV, Role, SIG_LEN, Unsigned,
+    vouch_claim,
+};
 use uuid::Uuid;
 
 /// Why a chain was refused. Nothing in it is used until it verifies.
@@ -62,6 +67,8 @@ pub struct MemberState {
     pub added_at: u64,
     /// Position of the link that revoked it, if one did.
     pub revoked_at: Option<u64>,
+    /// The member whose vouch added it (`None` for the root).
+    pub vouched_by: Option<Uuid>,
 }
 
 impl MemberState {
@@ -117,6 +124,7 @@ impl Chain {
                     member: first,
                     added_at: 0,
                     revoked_at: None,
+                    vouched_by: None,
                 },
             )]),
             head: Head {
@@ -180,6 +188,7 @@ impl Chain {
                         member,
                         added_at: l.seq,
                         revoked_at: None,
+                        vouched_by: Some(approver),
                     },
                 );
             }
@@ -217,6 +226,12 @@ impl Chain {
     /// A member, live or revoked.
     pub fn member(&self, id: Uuid) -> Option<&MemberState> {
         self.members.get(&id)
+    }
+
+    /// Every member, live or revoked, with the member that vouched for it (`None` for
+    /// the root).
+    pub fn members(&self) -> impl Iterator<Item = (&MemberState, Option<Uuid>)> {
+        self.members.values().map(|m| (m, m.vouched_by))
     }
 }
 

@@ -12,17 +12,21 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use vouch_proto::{
     ApprovalPurpose, ApprovalRun, ApprovalStatus, ApproveRequest, Bytes, Decision, DeviceKind,
-    ErrorCode, Event, PakeSecret, PendingApproval, RunStarted, StartRun, Tier,
+    ErrorCode, Event, KeyBundle, PakeSecret, PendingApproval, RunStarted, StartRun, Tier,
 };
 
 use super::{Client, requester::descriptor_of};
 use crate::{
+    chain::{
+        Chain, ChainError, Link, LinkBody, Member, Role, SIG_LEN, Unsigned, verify_signature,
+        vouch_claim,
+    },
     crypto::{
         ApprovalCode, ApprovalPayload, ApproverRun, Envelope, EnvelopeContext, EnvelopePurpose,
         PakePassword, PayloadEnvelope, PublicKey, QrPayload, RunContext,
     },
     error::{Error, Result},
-    store::{ApprovalSide, now_ms},
+    store::{ApprovalSide, Change, now_ms},
 };
 
 const APPROVER: ApprovalSide = ApprovalSide::Approver;
@@ -204,7 +208,7 @@ impl Client {
             requester_id: snap.device.id,
             approver_id,
             requester_bundle: snap.device.key_bundle.0.clone(),
-            approver_bundle: identity.public_key().bundle(),
+            approver_bundle: identity.bundle(),
             descriptor: descriptor_of(&snap.device),
         };
         let token = self.device_token()?;
@@ -226,7 +230,7 @@ impl Client {
             .await
             .inspect_err(|e| self.settle_error(snap.id, e))?;
         let answer = self.await_answer(snap.id, started.run_id, &token).await?;
-        let (Some(msg_b), Some(mac_b)) = (answer.msg_b, answer.mac_b) else {
+        let (Some(msg_b), Some(mac_b)) = (&answer.msg_b, &answer.mac_b) else {
             return Err(Error::NoAnswer);
         };
         let confirmed = match run.finish(&ctx, &msg_b.0, &mac_b.0) {
@@ -235,6 +239,25 @@ impl Client {
                 self.inner
                     .store
                     .audit("approval_refused", "the code did not match")?;
+                let _: Result<Decision> = self
+                    .inner
+                    .transport
+                    .post(
+                        &routes::fill(routes::APPROVAL_RUN_ABORT, &[&snap.id, &started.run_id]),
+                        Some(&token),
+                        &(),
+                    )
+                    .await;
+                return Err(e);
+            }
+        };
+        let vouch = match self.vouch_for(snap, &answer, approver_id) {
+            Ok(v) => v,
+            Err(e) => {
+                self.inner.store.audit(
+                    "approval_refused",
+                    "the new device's counter-signature did not verify",
+                )?;
                 let _: Result<Decision> = self
                     .inner
                     .transport
@@ -277,32 +300,146 @@ impl Client {
                 }
             }
         }
-        let body = ApproveRequest {
-            run_id: started.run_id,
-            mac_a: Bytes(confirmed.mac_a()?.to_vec()),
-            payload: Bytes(payload.seal(&confirmed)?),
+        // The vouch is the chain's next link when the server stores it with the approval;
+        // if another link landed first, the chain is fetched again and the vouch re-signed.
+        let mut attempts = 0;
+        let added = loop {
+            attempts += 1;
+            let (chain, link) = match &vouch {
+                Vouch::New(member, sig) => {
+                    self.chain_with_vouch(snap.user_id, approver_id, member, sig)
+                        .await?
+                }
+                Vouch::Known => {
+                    self.sync_chain().await?;
+                    (self.inner.store.chain_links()?, None)
+                }
+                Vouch::None => (Vec::new(), None),
+            };
+            payload.chain = chain.iter().map(Link::encode).collect();
+            let body = ApproveRequest {
+                run_id: started.run_id,
+                mac_a: Bytes(confirmed.mac_a()?.to_vec()),
+                payload: Bytes(payload.seal(&confirmed)?),
+                link: link.as_ref().map(|l| Bytes(l.encode())),
+            };
+            let r: Result<Decision> = self
+                .guard(
+                    self.inner
+                        .transport
+                        .post(
+                            &routes::fill(routes::APPROVAL_APPROVE, &[&snap.id]),
+                            Some(&token),
+                            &body,
+                        )
+                        .await,
+                )
+                .await;
+            match r {
+                Err(Error::Server {
+                    code: ErrorCode::ChainConflict,
+                    ..
+                }) if attempts < 3 => continue,
+                Err(e) => {
+                    self.settle_error(snap.id, &e);
+                    return Err(e);
+                }
+                Ok(_) => break link,
+            }
         };
-        let r: Result<Decision> = self
-            .guard(
-                self.inner
-                    .transport
-                    .post(
-                        &routes::fill(routes::APPROVAL_APPROVE, &[&snap.id]),
-                        Some(&token),
-                        &body,
-                    )
-                    .await,
-            )
-            .await;
-        if let Err(e) = &r {
-            self.settle_error(snap.id, e);
+        if let Some(link) = added {
+            self.inner
+                .store
+                .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
         }
-        r?;
         self.inner.store.audit(
             "approval_sent",
             &format!("{} ({} key(s))", snap.id, payload.envelopes.len()),
         )?;
         Ok(())
+    }
+
+    /// The member an approval adds to the chain and its counter-signature, checked:
+    /// [`Vouch::None`] for `new_root` (admins are not on a user's chain) and for a device
+    /// registered without a signing key, [`Vouch::Known`] for one the chain already names
+    /// with these keys (an earlier approval whose payload did not open).
+    fn vouch_for(
+        &self,
+        snap: &PendingApproval,
+        answer: &ApprovalRun,
+        approver_id: Uuid,
+    ) -> Result<Vouch> {
+        if snap.purpose == ApprovalPurpose::NewRoot {
+            return Ok(Vouch::None);
+        }
+        let bundle =
+            KeyBundle::decode(&snap.device.key_bundle.0).map_err(|_| Error::InvalidPublicKey)?;
+        let Some(ed25519) = bundle.ed25519 else {
+            log::warn!("the new device has no signing key: it is not added to the vouch chain");
+            return Ok(Vouch::None);
+        };
+        let member = Member {
+            id: snap.device.id,
+            role: Role::Device,
+            x25519: bundle.x25519,
+            ed25519,
+        };
+        if let Some(known) = self
+            .local_chain()?
+            .as_ref()
+            .and_then(|c| c.member(member.id).copied())
+            && known.is_live()
+            && known.member == member
+        {
+            return Ok(Vouch::Known);
+        }
+        let sig: [u8; SIG_LEN] = answer
+            .reverse_sig
+            .as_ref()
+            .and_then(|s| s.0.as_slice().try_into().ok())
+            .ok_or(Error::Chain(ChainError::BadSignature))?;
+        verify_signature(
+            &member.ed25519,
+            &vouch_claim(snap.user_id, &member, approver_id),
+            &sig,
+        )?;
+        Ok(Vouch::New(member, sig))
+    }
+
+    /// The verified chain (fetched now) with this device's vouch for `member` appended,
+    /// checked as the new device will check it; and the vouch itself.
+    async fn chain_with_vouch(
+        &self,
+        user: Uuid,
+        approver_id: Uuid,
+        member: &Member,
+        sig: &[u8; SIG_LEN],
+    ) -> Result<(Vec<Link>, Option<Link>)> {
+        self.sync_chain().await?.ok_or(Error::InvalidState(
+            "there is no vouch chain to add the device to",
+        ))?;
+        let mut links = self.inner.store.chain_links()?;
+        let last = links.last().ok_or(Error::Chain(ChainError::Empty))?;
+        let identity = self
+            .inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))?;
+        let link = Unsigned::after(
+            last,
+            identity.signing_key().public(),
+            LinkBody::Vouch {
+                member: *member,
+                approver: approver_id,
+            },
+            OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .with_reverse_sig(*sig)
+        .sign(identity.signing_key());
+        links.push(link.clone());
+        // This device must itself be a live key holder on the chain for the vouch to hold.
+        Chain::verify(user, &links)?;
+        Ok((links, Some(link)))
     }
 
     /// On phones, asks the app for the OS's user presence before anything is sent.
@@ -431,6 +568,16 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// What an approval does to the vouch chain.
+enum Vouch {
+    /// Nothing: a `new_root`, or a device without a signing key.
+    None,
+    /// The device is on the chain already: hand the chain over as it is.
+    Known,
+    /// Add the device: its member entry and its counter-signature.
+    New(Member, [u8; SIG_LEN]),
 }
 
 fn view(p: &PendingApproval, status: Option<ApprovalStatus>) -> PendingRequest {

@@ -119,7 +119,7 @@ impl Client {
             name: name.clone(),
             kind: d.kind,
             platform: format!("{} / {}", d.os, d.app),
-            key_bundle: identity.public_key().bundle().into(),
+            key_bundle: identity.bundle().into(),
         };
         let device: Device = self
             .inner
@@ -246,6 +246,13 @@ impl Client {
         };
         self.persist(state.clone(), Some(tokens))?;
         self.inner.store.audit("trusted", "email_code")?;
+        // The user's first key holder starts the vouch chain (its self-signed root); if
+        // that fails now, the next sync or approval makes it.
+        if state.is_key_holder()
+            && let Err(e) = self.sync_chain().await
+        {
+            log::warn!("the vouch chain was not started yet: {e}");
+        }
         Ok(state)
     }
 }

@@ -99,6 +99,18 @@ impl Client {
                 Ok(())
             }
             Event::ItemChanged { .. } => self.sync().await.map(|_| ()),
+            // A new link is verified at once: a chain that does not verify is reported
+            // now, not at the next key move.
+            Event::ChainChanged { .. } if self.state().is_key_holder() => {
+                self.sync_chain().await.map(|_| ())
+            }
+            Event::EnvelopeAdded { .. } if self.state().is_key_holder() => {
+                if self.receive_chain_envelopes().await? > 0 {
+                    self.sync().await?;
+                }
+                Ok(())
+            }
+            Event::ChainChanged { .. } | Event::EnvelopeAdded { .. } => Ok(()),
             Event::DeviceAdded { .. } | Event::DeviceDisabled { .. } => Ok(()),
         }
     }

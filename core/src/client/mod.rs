@@ -7,6 +7,7 @@
 //! [`ClientListener`].
 
 mod approver;
+mod chain;
 mod enrollment;
 mod events;
 mod manage;
@@ -23,6 +24,7 @@ use std::{
 use vouch_proto::routes;
 
 pub use approver::{APPROVER_WARNING, PendingRequest};
+pub use chain::ChainMember;
 pub use enrollment::VerificationStarted;
 pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;

@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 
 use super::{Client, EnrollmentState, Verification, state::Tokens};
 use crate::{
+    chain::{Chain, Head, Link, LinkBody, Member, Role, vouch_claim},
     crypto::{
         ApprovalCode, ApprovalPayload, CODE_DIGITS, Descriptor, EnvelopeContext, EnvelopePurpose,
         PakePassword, PublicKey, QrPayload, QrSecret, RequesterRun, RunContext, SecretBytes,
@@ -401,7 +402,8 @@ impl Client {
             // Counted, but the answer may never have left (killed in between): send the
             // stored answer again — the same bytes, so no new guess.
             if let Some((msg_b, mac_b)) = row.answer.clone() {
-                self.send_answer(row.request_id, run.id, token, msg_b, mac_b)
+                let sig = self.reverse_sig(row, run.approver.id)?;
+                self.send_answer(row.request_id, run.id, token, msg_b, mac_b, sig)
                     .await?;
             }
             return Ok(());
@@ -437,8 +439,27 @@ impl Client {
         let (msg_b, mac_b) = (Bytes(answer.msg_b), Bytes(answer.mac_b.to_vec()));
         row.answer = Some((msg_b.clone(), mac_b.clone()));
         self.save_row(row)?;
-        self.send_answer(row.request_id, run.id, token, msg_b, mac_b)
+        let sig = self.reverse_sig(row, run.approver.id)?;
+        self.send_answer(row.request_id, run.id, token, msg_b, mac_b, sig)
             .await
+    }
+
+    /// This device's counter-signature of the vouch `approver` will sign for it: that it
+    /// joins the user's chain with its own keys on that approver's word.
+    fn reverse_sig(&self, row: &RequesterRow, approver: Uuid) -> Result<Bytes> {
+        let identity = self
+            .inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))?;
+        let me = Member {
+            id: row.device.id,
+            role: Role::Device,
+            x25519: *identity.public_key().as_bytes(),
+            ed25519: identity.signing_key().public(),
+        };
+        let claim = vouch_claim(row.user_id, &me, approver);
+        Ok(Bytes(identity.signing_key().sign(&claim).to_vec()))
     }
 
     async fn send_answer(
@@ -448,6 +469,7 @@ impl Client {
         token: &str,
         msg_b: Bytes,
         mac_b: Bytes,
+        reverse_sig: Bytes,
     ) -> Result<()> {
         let r: Result<Decision> = self
             .guard(
@@ -456,7 +478,11 @@ impl Client {
                     .post(
                         &routes::fill(routes::APPROVAL_RUN_RESPONSE, &[&request_id, &run]),
                         Some(token),
-                        &RunResponse { msg_b, mac_b },
+                        &RunResponse {
+                            msg_b,
+                            mac_b,
+                            reverse_sig: Some(reverse_sig),
+                        },
                     )
                     .await,
             )
@@ -522,8 +548,11 @@ impl Client {
             return Ok(None);
         }
         match self.open_payload(row, &keys, approver_bundle, &payload.0) {
-            Ok(received) => {
-                let mut changes: Vec<Change<'_>> = Vec::with_capacity(received.len() + 1);
+            Ok((received, chain)) => {
+                let mut changes: Vec<Change<'_>> = Vec::with_capacity(received.len() + 2);
+                if !chain.is_empty() {
+                    changes.push(Change::ChainLinks(&chain));
+                }
                 for (vault_id, epoch, key) in &received {
                     changes.push(Change::VaultKey {
                         vault_id: *vault_id,
@@ -555,16 +584,20 @@ impl Client {
     }
 
     /// Opens every envelope of the payload; refuses keys for vaults this device already
-    /// holds under a different key, and any envelope at all for `new_root`.
+    /// holds under a different key, and any envelope at all for `new_root`. Verifies the
+    /// vouch chain it carries (see [`Self::verify_handed_chain`]) and returns its links.
+    #[allow(clippy::type_complexity)]
     fn open_payload(
         &self,
         row: &RequesterRow,
         keys: &RequesterRun,
         approver_bundle: &Bytes,
         payload: &[u8],
-    ) -> Result<Vec<(Uuid, u32, crate::crypto::VaultKey)>> {
+    ) -> Result<(Vec<(Uuid, u32, crate::crypto::VaultKey)>, Vec<Link>)> {
         let payload = ApprovalPayload::open(keys, payload)?;
-        if row.purpose == ApprovalPurpose::NewRoot && !payload.envelopes.is_empty() {
+        if row.purpose == ApprovalPurpose::NewRoot
+            && (!payload.envelopes.is_empty() || !payload.chain.is_empty())
+        {
             return Err(Error::MalformedPayload);
         }
         let identity = self
@@ -572,6 +605,7 @@ impl Client {
             .store
             .identity()?
             .ok_or(Error::InvalidState("no device identity"))?;
+        let chain = self.verify_handed_chain(row, &identity, approver_bundle, &payload.chain)?;
         let sender = PublicKey::from_bundle(&approver_bundle.0)?;
         let mut out = Vec::with_capacity(payload.envelopes.len());
         let mut conflicts = 0;
@@ -598,7 +632,71 @@ impl Client {
                 &format!("{conflicts} different key(s) for held vaults refused"),
             )?;
         }
-        Ok(out)
+        Ok((out, chain))
+    }
+
+    /// The chain an approval hands over must verify from its root, contain the chain this
+    /// device verified before (if any), and end with the approver's vouch for exactly this
+    /// device and its keys, signed by the signing key bound in the run (the approver's
+    /// bundle the PAKE authenticated). An approver without a signing key (registered
+    /// before the chain) hands none. Returns the links this device does not have yet.
+    fn verify_handed_chain(
+        &self,
+        row: &RequesterRow,
+        identity: &crate::crypto::DeviceIdentity,
+        approver_bundle: &Bytes,
+        links: &[Vec<u8>],
+    ) -> Result<Vec<Link>> {
+        let approver = vouch_proto::KeyBundle::decode(&approver_bundle.0)
+            .map_err(|_| Error::InvalidPublicKey)?;
+        let Some(approver_ed) = approver.ed25519 else {
+            return if links.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Err(Error::MalformedPayload)
+            };
+        };
+        if row.purpose == ApprovalPurpose::NewRoot {
+            return Ok(Vec::new());
+        }
+        let links = links
+            .iter()
+            .map(|l| Link::decode(l))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let known = self.inner.store.chain_links()?;
+        let chain = match known.last() {
+            Some(k) => Chain::verify_extension(
+                row.user_id,
+                &links,
+                Head {
+                    seq: k.seq,
+                    hash: k.hash(),
+                },
+            )?,
+            None => Chain::verify(row.user_id, &links)?,
+        };
+        let me = Member {
+            id: row.device.id,
+            role: Role::Device,
+            x25519: *identity.public_key().as_bytes(),
+            ed25519: identity.signing_key().public(),
+        };
+        let vouched = chain
+            .member(me.id)
+            .is_some_and(|m| m.is_live() && m.member == me);
+        let by_approver = links.last().is_some_and(|l| {
+            l.signer == approver_ed
+                && matches!(l.body, LinkBody::Vouch { member, .. } if member == me)
+        });
+        // Already on the chain (keys asked for again): the chain must still name it.
+        let already = known.iter().any(|l| {
+            matches!(l.body, LinkBody::Vouch { member, .. } | LinkBody::Root(member) if member == me)
+        });
+        if !vouched || !(by_approver || already) {
+            log::warn!("the approval's vouch chain does not vouch for this device");
+            return Err(Error::Chain(crate::chain::ChainError::NotAKeyHolder));
+        }
+        Ok(links.into_iter().skip(known.len()).collect())
     }
 
     /// Tells the server whether the payload opened; on `completed` this device becomes

@@ -142,7 +142,13 @@ impl Client {
             },
         ])?;
         self.inner.store.audit("vault_created", &id.to_string())?;
-        let _ = self.flush(false).await;
+        // Online: the vault reaches the server and every key holder on the verified chain
+        // now; offline, the next sync does both.
+        if self.flush(false).await.is_ok()
+            && let Err(e) = self.share_vault_keys().await
+        {
+            log::warn!("the new vault's key was not shared yet: {e}");
+        }
         self.notify_vaults();
         Ok(VaultInfo {
             id,
@@ -563,6 +569,10 @@ impl Client {
         for v in &vaults {
             self.inner.store.upsert_vault(v.id, &v.name)?;
         }
+        // Keys move only along the verified vouch chain: received from its key holders,
+        // sealed to its key holders.
+        self.receive_chain_envelopes().await?;
+        self.share_vault_keys().await?;
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
             let (received, refused) = self.pull_items(&token, v.id).await?;
             report.received += received;

@@ -47,7 +47,7 @@ pub enum EnvelopePurpose {
 }
 
 impl EnvelopePurpose {
-    fn byte(self) -> u8 {
+    pub(super) fn byte(self) -> u8 {
         match self {
             Self::Approval => 1,
             Self::Rotation => 2,

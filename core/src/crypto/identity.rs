@@ -3,7 +3,10 @@
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::{
+    chain::ChainKey,
+    error::{Error, Result},
+};
 
 /// Length of an X25519 public key in bytes.
 pub const PUBLIC_KEY_LEN: usize = 32;
@@ -31,7 +34,11 @@ impl PublicKey {
 
     /// The key bundle bytes this key registers as.
     pub fn bundle(&self) -> Vec<u8> {
-        vouch_proto::KeyBundle { x25519: self.0 }.encode()
+        vouch_proto::KeyBundle {
+            x25519: self.0,
+            ed25519: None,
+        }
+        .encode()
     }
 
     /// The 32 key bytes (public, safe to send and display).
@@ -55,12 +62,17 @@ fn hex_prefix(bytes: &[u8]) -> String {
         + "…"
 }
 
-/// This device's X25519 identity. The secret scalar is zeroized on drop, never leaves the
-/// core except sealed under the database key, and is redacted from `Debug`.
+/// This device's identity: its X25519 key pair and the Ed25519 signing key it signs vouch
+/// chain links and chain envelopes with, derived from the X25519 secret (HKDF-SHA256, its
+/// own label) so that one sealed secret holds both. Zeroized on drop, never leaves the
+/// core except sealed under the database key, and redacted from `Debug`.
 pub struct DeviceIdentity {
     secret: StaticSecret,
     public: PublicKey,
+    signing: ChainKey,
 }
+
+const SIGNING_KEY_INFO: &[u8] = b"vouch/identity/v1/ed25519";
 
 impl DeviceIdentity {
     /// Makes a fresh identity from the OS random generator.
@@ -73,7 +85,29 @@ impl DeviceIdentity {
     pub(crate) fn from_secret_bytes(bytes: &[u8; 32]) -> Result<Self> {
         let secret = StaticSecret::from(*bytes);
         let public = PublicKey::from_bytes(x25519_dalek::PublicKey::from(&secret).as_bytes())?;
-        Ok(Self { secret, public })
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(None, bytes)
+            .expand(SIGNING_KEY_INFO, seed.as_mut())
+            .map_err(|_| Error::Random)?;
+        Ok(Self {
+            secret,
+            public,
+            signing: ChainKey::from_seed(&seed),
+        })
+    }
+
+    /// The Ed25519 signing key (vouch chain links, chain envelopes).
+    pub fn signing_key(&self) -> &ChainKey {
+        &self.signing
+    }
+
+    /// The key bundle this device registers: its X25519 and Ed25519 public keys.
+    pub fn bundle(&self) -> Vec<u8> {
+        vouch_proto::KeyBundle {
+            x25519: *self.public.as_bytes(),
+            ed25519: Some(self.signing.public()),
+        }
+        .encode()
     }
 
     /// The secret scalar bytes, for sealing into the store only.

@@ -7,6 +7,7 @@
 //! post-quantum suite can be added. Secret types zeroize on drop and never print their
 //! bytes.
 
+mod chain_envelope;
 mod code;
 mod envelope;
 mod identity;
@@ -18,6 +19,10 @@ mod secret_bytes;
 mod transcript;
 mod vault_key;
 
+pub use chain_envelope::{
+    CHAIN_ENVELOPE_LEN, ChainEnvelopeContext, SUITE_AUTH_SIGNED_X25519_CHACHA20,
+    open_chain_envelope, seal_chain_envelope,
+};
 pub use code::{ApprovalCode, CODE_DIGITS};
 pub use envelope::{
     ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopePurpose, SUITE_AUTH_PSK_X25519_CHACHA20,

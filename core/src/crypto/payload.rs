@@ -4,8 +4,9 @@
 //!
 //! Layout: `0x01 ‖ nonce (24) ‖ XChaCha20-Poly1305(payload key, AAD = transcript, body)`;
 //! body = sections `type (1) ‖ len (u32 BE) ‖ bytes`; section 1 = envelopes, repeated
-//! `vault id (16) ‖ epoch (u32 BE) ‖ len (u16 BE) ‖ envelope`. Unknown section types and
-//! trailing bytes are refused.
+//! `vault id (16) ‖ epoch (u32 BE) ‖ len (u16 BE) ‖ envelope`; section 2 = the vouch
+//! chain the approver verified, its new vouch last, repeated `len (u16 BE) ‖ link`.
+//! Unknown or repeated section types and trailing bytes are refused.
 
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce, aead::Aead, aead::Payload};
 use uuid::Uuid;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 /// Container format version.
 pub const PAYLOAD_V1: u8 = 0x01;
 const SECTION_ENVELOPES: u8 = 1;
+const SECTION_CHAIN: u8 = 2;
 const NONCE_LEN: usize = 24;
 
 /// One vault key in a payload.
@@ -35,6 +37,9 @@ pub struct PayloadEnvelope {
 pub struct ApprovalPayload {
     /// Vault keys (none for `new_root`).
     pub envelopes: Vec<PayloadEnvelope>,
+    /// The vouch chain's links as the approver verified them, ending with the vouch for
+    /// the new device (empty when the approval adds nobody to a chain).
+    pub chain: Vec<Vec<u8>>,
 }
 
 impl ApprovalPayload {
@@ -55,6 +60,18 @@ impl ApprovalPayload {
             body.extend_from_slice(&len.to_be_bytes());
             body.extend_from_slice(&envs);
         }
+        if !self.chain.is_empty() {
+            let mut links = Vec::new();
+            for l in &self.chain {
+                let len = u16::try_from(l.len()).map_err(|_| Error::MalformedPayload)?;
+                links.extend_from_slice(&len.to_be_bytes());
+                links.extend_from_slice(l);
+            }
+            body.push(SECTION_CHAIN);
+            let len = u32::try_from(links.len()).map_err(|_| Error::MalformedPayload)?;
+            body.extend_from_slice(&len.to_be_bytes());
+            body.extend_from_slice(&links);
+        }
         Ok(body)
     }
 
@@ -63,6 +80,7 @@ impl ApprovalPayload {
         let mut out = Self::default();
         let mut rest = body;
         let mut seen_envelopes = false;
+        let mut seen_chain = false;
         while let Some((&ty, r)) = rest.split_first() {
             let len =
                 u32::from_be_bytes(r.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
@@ -94,6 +112,17 @@ impl ApprovalPayload {
                             epoch,
                             envelope,
                         });
+                    }
+                }
+                SECTION_CHAIN if !seen_chain => {
+                    seen_chain = true;
+                    let mut s = section;
+                    while !s.is_empty() {
+                        let n = u16::from_be_bytes(
+                            s.get(..2).ok_or_else(bad)?.try_into().map_err(|_| bad())?,
+                        ) as usize;
+                        out.chain.push(s.get(2..2 + n).ok_or_else(bad)?.to_vec());
+                        s = &s[2 + n..];
                     }
                 }
                 _ => return Err(bad()),

@@ -104,6 +104,21 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     DELETE FROM pending_approvals;
     "#,
+    // v4: the vouch chain. The user's chain as this device verified it (links in order;
+    // the last is the highest head it has seen: a server serving less is a rollback), and
+    // which key holders this device already sealed each vault key to.
+    r#"
+    CREATE TABLE chain_links (
+        seq     INTEGER PRIMARY KEY,
+        link    BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE key_shares (
+        vault_id    TEXT NOT NULL,
+        epoch       INTEGER NOT NULL,
+        member_id   TEXT NOT NULL,
+        PRIMARY KEY (vault_id, epoch, member_id)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

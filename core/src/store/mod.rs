@@ -6,6 +6,7 @@
 //! canary sealed under the database key tells a lost or different wrapping key
 //! ([`Error::WrappingKeyLost`], [`Error::WrongWrappingKey`]) apart from corruption.
 
+mod chain;
 mod cipher;
 pub mod migrations;
 mod records;
@@ -124,7 +125,8 @@ impl Store {
                 "DELETE FROM items; DELETE FROM vault_keys;
                  DELETE FROM vaults; DELETE FROM held_back; DELETE FROM identity;
                  DELETE FROM account; DELETE FROM pending_approvals; DELETE FROM outbox;
-                 DELETE FROM devices; DELETE FROM audit_log; DELETE FROM meta;",
+                 DELETE FROM devices; DELETE FROM audit_log; DELETE FROM meta;
+                 DELETE FROM chain_links; DELETE FROM key_shares;",
             )?;
             let fresh = init_key(&tx, secrets)?;
             tx.commit()?;

@@ -74,6 +74,9 @@ pub enum Change<'a> {
         /// The new payload.
         payload: &'a [u8],
     },
+    /// Append verified links to this device's copy of the vouch chain (positions must
+    /// follow the stored ones; the caller verified the whole chain first).
+    ChainLinks(&'a [crate::chain::Link]),
     /// Forget a pending approval row.
     ForgetApproval(Uuid),
     /// Record a pulled item version that was refused (did not open, rollback, unsealed
@@ -496,6 +499,16 @@ impl Store {
                         "UPDATE pending_approvals SET sealed = ?2 WHERE request_id = ?1",
                         params![rid, sealed],
                     )?;
+                }
+                Change::ChainLinks(links) => {
+                    for l in links.iter() {
+                        let seq =
+                            i64::try_from(l.seq).map_err(|_| Error::CorruptRow("chain_links"))?;
+                        tx.execute(
+                            "INSERT INTO chain_links (seq, link) VALUES (?1, ?2) ON CONFLICT(seq) DO NOTHING",
+                            params![seq, l.encode()],
+                        )?;
+                    }
                 }
                 Change::ForgetApproval(request_id) => {
                     tx.execute(

@@ -112,9 +112,11 @@ struct RunRow {
     mac_a: Option<Vec<u8>>,
     payload: Option<Vec<u8>>,
     aborted: bool,
+    reverse_sig: Option<Vec<u8>>,
 }
 
-const RUN_COLS: &str = "id, approver_id, secret, msg_a, msg_b, mac_b, mac_a, payload, aborted";
+const RUN_COLS: &str =
+    "id, approver_id, secret, msg_a, msg_b, mac_b, mac_a, payload, aborted, reverse_sig";
 
 impl RunRow {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -128,6 +130,7 @@ impl RunRow {
             mac_a: r.get(6)?,
             payload: r.get(7)?,
             aborted: r.get(8)?,
+            reverse_sig: r.get(9)?,
         })
     }
 
@@ -155,6 +158,7 @@ impl RunRow {
             mac_a: self.mac_a.clone().map(Bytes),
             payload: self.payload.clone().map(Bytes),
             aborted: self.aborted,
+            reverse_sig: self.reverse_sig.clone().map(Bytes),
         })
     }
 }
@@ -694,36 +698,40 @@ pub async fn respond(
     if req.mac_b.0.len() != MAC_LEN {
         return Err(ApiError::bad_request("mac_b must be 32 bytes"));
     }
-    let out = state
-        .db
-        .tx(move |tx| {
-            let r = own_request(tx, &caller, id)?;
-            let row = RunRow::load(tx, id, run)?;
-            if r.status != ApprovalStatus::Pending
-                || r.current_run != Some(run)
-                || row.aborted
-                || row.msg_b.is_some()
-            {
-                return Err(already_decided());
-            }
-            tx.execute(
-                "UPDATE approval_runs SET msg_b = ?2, mac_b = ?3 WHERE id = ?1",
-                params![run.to_string(), req.msg_b.0, req.mac_b.0],
+    if req.reverse_sig.as_ref().is_some_and(|s| s.0.len() != 64) {
+        return Err(ApiError::bad_request("reverse_sig must be 64 bytes"));
+    }
+    let out =
+        state
+            .db
+            .tx(move |tx| {
+                let r = own_request(tx, &caller, id)?;
+                let row = RunRow::load(tx, id, run)?;
+                if r.status != ApprovalStatus::Pending
+                    || r.current_run != Some(run)
+                    || row.aborted
+                    || row.msg_b.is_some()
+                {
+                    return Err(already_decided());
+                }
+                tx.execute(
+                "UPDATE approval_runs SET msg_b = ?2, mac_b = ?3, reverse_sig = ?4 WHERE id = ?1",
+                params![run.to_string(), req.msg_b.0, req.mac_b.0, req.reverse_sig.map(|s| s.0)],
             )?;
-            push_event(
-                tx,
-                row.approver_id,
-                &Event::ApprovalRun {
-                    request_id: id,
-                    run_id: run,
-                },
-            )?;
-            Ok(Decision {
-                id,
-                status: r.status,
+                push_event(
+                    tx,
+                    row.approver_id,
+                    &Event::ApprovalRun {
+                        request_id: id,
+                        run_id: run,
+                    },
+                )?;
+                Ok(Decision {
+                    id,
+                    status: r.status,
+                })
             })
-        })
-        .await?;
+            .await?;
     Ok(Json(out))
 }
 
@@ -789,7 +797,7 @@ pub async fn abort(
 #[utoipa::path(post, path = vouch_proto::routes::APPROVAL_APPROVE, tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "request id")), request_body = ApproveRequest,
     responses((status = 200, body = Decision),
-        (status = 409, body = ErrorBody, description = "already_decided (or not this approver's answered run)"),
+        (status = 409, body = ErrorBody, description = "already_decided (or not this approver's answered run), chain_conflict (the vouch is not the chain's next link)"),
         (status = 410, body = ErrorBody, description = "request_expired"),
         (status = 403, body = ErrorBody, description = "forbidden (extensions), key_holder_required")))]
 pub async fn approve(
@@ -818,6 +826,10 @@ pub async fn approve(
                 "UPDATE approval_runs SET mac_a = ?2, payload = ?3 WHERE id = ?1",
                 params![run.id.to_string(), req.mac_a.0, req.payload.0],
             )?;
+            // The vouch lands with the approval or neither does.
+            if let Some(link) = &req.link {
+                crate::routes::chain::append(tx, r.user_id, &link.0)?;
+            }
             tx.execute(
                 "UPDATE approval_requests SET decided_by = ?2, decided_at = ?3 WHERE id = ?1",
                 params![id.to_string(), caller.device.device.id.to_string(), now()],
@@ -930,6 +942,15 @@ pub async fn ack(
                 }
             };
             set_status(tx, &r, ApprovalStatus::Completed)?;
+            // A new first key holder (the user had none left) starts a new vouch chain:
+            // the old one names only devices that are gone. A device that kept the old
+            // chain sees the new one as a fork and refuses it (docs/SECURITY.md).
+            if r.purpose == ApprovalPurpose::NewRoot {
+                tx.execute(
+                    "DELETE FROM chain_links WHERE user_id = ?1",
+                    [r.user_id.to_string()],
+                )?;
+            }
             let device = DeviceRow::load(tx, r.device_id)?
                 .ok_or_else(ApiError::internal)?
                 .device;

@@ -54,10 +54,10 @@ pub async fn register(
     let name = vouch_proto::canonical_device_name(&req.name)
         .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?;
     // The one key check the client uses too (canonical, contributory X25519).
-    let public_key = vouch_proto::KeyBundle::decode(&req.key_bundle.0)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidPublicKey, e.to_string()))?
-        .x25519
-        .to_vec();
+    let bundle = vouch_proto::KeyBundle::decode(&req.key_bundle.0)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidPublicKey, e.to_string()))?;
+    let public_key = bundle.x25519.to_vec();
+    let signing_key = bundle.ed25519.map(|k| k.to_vec());
     // Approvers are shown the platform beside the name: the same filter as names.
     let platform = vouch_proto::display_text(&req.platform, PLATFORM_MAX_CHARS);
     let limit = state.settings.device_limit;
@@ -111,8 +111,8 @@ pub async fn register(
             }
             let id = Uuid::new_v4();
             tx.execute(
-                "INSERT INTO devices (id, user_id, name, name_key, name_key2, kind, platform, status, public_key, origin, created_at, registered_by)
-                 VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)",
+                "INSERT INTO devices (id, user_id, name, name_key, name_key2, kind, platform, status, public_key, origin, created_at, registered_by, signing_key)
+                 VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?12)",
                 params![
                     id.to_string(),
                     user_id.to_string(),
@@ -124,7 +124,8 @@ pub async fn register(
                     origin,
                     now(),
                     account.token_hash,
-                    key2
+                    key2,
+                    signing_key
                 ],
             )?;
             let actor = crate::audit::Actor { device: None, origin: Some(origin) };

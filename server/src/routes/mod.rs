@@ -5,6 +5,7 @@ mod admin;
 mod approvals;
 mod audit;
 mod auth;
+mod chain;
 mod dev;
 mod devices;
 mod email_code;
@@ -120,6 +121,9 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::ack))
         .routes(routes!(approvals::deny))
         .routes(routes!(events::stream))
+        .routes(routes!(chain::get, chain::post))
+        .routes(routes!(chain::envelopes))
+        .routes(routes!(chain::post_envelopes))
         .routes(routes!(vaults::create, vaults::list))
         .routes(routes!(vaults::list_items))
         .routes(routes!(vaults::put_item))

@@ -297,6 +297,7 @@ async fn approval_cycles(
                 )
                 .unwrap(),
             }],
+            ..Default::default()
         };
         let t_approve = Instant::now();
         api.post(

@@ -1,0 +1,369 @@
+//! The vouch chain from a device's side (DESIGN § The vouch chain): fetch and verify the
+//! user's chain against what this device saw before, make the root as the first key
+//! holder, and move vault keys only to the key holders on the verified chain — sealed in
+//! chain envelopes, opened only from a sender the chain names.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use vouch_proto::{
+    Bytes, ErrorCode,
+    chain::{AppendLink, ChainEnvelopes, ChainLinks, NewChainEnvelope, PostChainEnvelopes},
+    routes,
+};
+
+use super::Client;
+use crate::{
+    chain::{Chain, ChainError, Head, Link, Member, Role, Unsigned},
+    crypto::{
+        ChainEnvelopeContext, DeviceIdentity, EnvelopePurpose, open_chain_envelope,
+        seal_chain_envelope,
+    },
+    error::{Error, Result},
+    store::Change,
+};
+
+/// How often an append is retried when another link landed first.
+const APPEND_ATTEMPTS: usize = 3;
+
+/// A key holder as `vouch chain` and the apps list it: from the verified chain only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainMember {
+    /// Device id (or the recovery key's id).
+    pub id: Uuid,
+    /// Device or recovery key.
+    pub role: Role,
+    /// Position of the link that added it (0: the root).
+    pub added_at: u64,
+    /// The key holder that vouched for it (`None` for the root).
+    pub vouched_by: Option<Uuid>,
+    /// Position of the link that revoked it, if one did.
+    pub revoked_at: Option<u64>,
+    /// Whether it is this device.
+    pub this_device: bool,
+}
+
+impl Client {
+    /// This device as a chain member.
+    pub(super) fn me_as_member(&self, identity: &DeviceIdentity) -> Result<Member> {
+        Ok(Member {
+            id: self
+                .state()
+                .device_id()
+                .ok_or(Error::InvalidState("not a registered device"))?,
+            role: Role::Device,
+            x25519: *identity.public_key().as_bytes(),
+            ed25519: identity.signing_key().public(),
+        })
+    }
+
+    fn identity(&self) -> Result<DeviceIdentity> {
+        self.inner
+            .store
+            .identity()?
+            .ok_or(Error::InvalidState("no device identity"))
+    }
+
+    fn chain_user(&self) -> Result<Uuid> {
+        self.state()
+            .user()
+            .map(|u| u.id)
+            .ok_or(Error::InvalidState("not signed in"))
+    }
+
+    /// The chain as this device last verified it (a local read; `None` before it saw
+    /// one).
+    pub fn local_chain(&self) -> Result<Option<Chain>> {
+        let links = self.inner.store.chain_links()?;
+        if links.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Chain::verify(self.chain_user()?, &links)?))
+    }
+
+    /// Fetches the user's chain, verifies it from the root and checks that it contains
+    /// the chain this device verified before (no rollback, no fork), then keeps the new
+    /// links. On an empty chain a key holder that never saw one makes the root. `None`
+    /// when there is no chain and this device cannot start one. A chain that does not
+    /// verify is refused ([`Error::Chain`]) and nothing of it is kept.
+    pub async fn sync_chain(&self) -> Result<Option<Chain>> {
+        let user = self.chain_user()?;
+        for _ in 0..APPEND_ATTEMPTS {
+            let links = self.fetch_chain().await?;
+            let local = self.inner.store.chain_links()?;
+            if links.is_empty() {
+                if !local.is_empty() {
+                    return Err(self.refuse(ChainError::Rollback));
+                }
+                if !self.state().is_key_holder() {
+                    return Ok(None);
+                }
+                match self.append_root(user).await {
+                    Err(Error::Server {
+                        code: ErrorCode::ChainConflict,
+                        ..
+                    }) => continue,
+                    other => return other.map(Some),
+                }
+            }
+            let verified = match local.last() {
+                Some(known) => Chain::verify_extension(
+                    user,
+                    &links,
+                    Head {
+                        seq: known.seq,
+                        hash: known.hash(),
+                    },
+                ),
+                None => Chain::verify(user, &links),
+            }
+            .map_err(|e| self.refuse(e))?;
+            if links.len() > local.len() {
+                self.inner
+                    .store
+                    .apply(&[Change::ChainLinks(&links[local.len()..])])?;
+            }
+            return Ok(Some(verified));
+        }
+        Err(Error::Server {
+            code: ErrorCode::ChainConflict,
+            message: "the vouch chain kept changing; try again".into(),
+            attempts_left: None,
+            retry_after_secs: None,
+        })
+    }
+
+    async fn fetch_chain(&self) -> Result<Vec<Link>> {
+        let token = self.device_token()?;
+        let got: ChainLinks = self
+            .guard(self.inner.transport.get(routes::CHAIN, Some(&token)).await)
+            .await?;
+        got.links
+            .iter()
+            .map(|b| Link::decode(&b.0).map_err(|e| self.refuse(e)))
+            .collect()
+    }
+
+    /// Logs and records a refused chain; the error to return.
+    fn refuse(&self, e: ChainError) -> Error {
+        log::warn!("the vouch chain was refused: {e}");
+        let _ = self.inner.store.audit("chain_refused", &e.to_string());
+        Error::Chain(e)
+    }
+
+    async fn append_root(&self, user: Uuid) -> Result<Chain> {
+        let identity = self.identity()?;
+        let me = self.me_as_member(&identity)?;
+        let root = Unsigned::root(user, me, now()).sign(identity.signing_key());
+        let token = self.device_token()?;
+        let _: () = self
+            .guard(
+                self.inner
+                    .transport
+                    .post(
+                        routes::CHAIN,
+                        Some(&token),
+                        &AppendLink {
+                            link: Bytes(root.encode()),
+                        },
+                    )
+                    .await,
+            )
+            .await?;
+        let links = [root];
+        let chain = Chain::verify(user, &links)?;
+        self.inner.store.apply(&[Change::ChainLinks(&links)])?;
+        self.inner
+            .store
+            .audit("chain_root", "this device started the vouch chain")?;
+        Ok(chain)
+    }
+
+    /// The verified chain's key holders (fetched and verified first).
+    pub async fn chain_members(&self) -> Result<Vec<ChainMember>> {
+        self.require_trusted_device()?;
+        let me = self.state().device_id();
+        let Some(chain) = self.sync_chain().await? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<ChainMember> = chain
+            .members()
+            .map(|(m, vouched_by)| ChainMember {
+                id: m.member.id,
+                role: m.member.role,
+                added_at: m.added_at,
+                vouched_by,
+                revoked_at: m.revoked_at,
+                this_device: Some(m.member.id) == me,
+            })
+            .collect();
+        out.sort_by_key(|m| m.added_at);
+        Ok(out)
+    }
+
+    fn require_trusted_device(&self) -> Result<()> {
+        if self.state().is_trusted() {
+            Ok(())
+        } else {
+            Err(Error::InvalidState("this device is not trusted yet"))
+        }
+    }
+
+    /// Seals every vault key this device holds to each live key holder on the verified
+    /// chain that it has not sealed it to yet (a new vault reaches every key holder; a
+    /// new key holder gets the vaults its approver lacked). Returns how many were sent.
+    pub(super) async fn share_vault_keys(&self) -> Result<u32> {
+        let Some(chain) = self.sync_chain().await? else {
+            return Ok(0);
+        };
+        let identity = self.identity()?;
+        let me = self.me_as_member(&identity)?;
+        // Only a key holder on the chain seals: a device the chain does not name has
+        // nothing the others would accept.
+        if chain
+            .member(me.id)
+            .is_none_or(|m| !m.is_live() || m.member != me)
+        {
+            return Ok(0);
+        }
+        let token = self.device_token()?;
+        let mut sent = 0;
+        for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
+            let mut batch = Vec::new();
+            let mut marks = Vec::new();
+            for epoch in self.inner.store.vault_key_epochs(v.id)? {
+                let Some(key) = self.inner.store.vault_key(v.id, epoch)? else {
+                    continue;
+                };
+                for m in chain.live() {
+                    let to = m.member;
+                    if to.id == me.id
+                        || to.role != Role::Device
+                        || self.inner.store.key_shared(v.id, epoch, to.id)?
+                    {
+                        continue;
+                    }
+                    let ctx = ChainEnvelopeContext {
+                        purpose: EnvelopePurpose::VaultCreation,
+                        user_id: chain.user(),
+                        sender_id: me.id,
+                        recipient_id: to.id,
+                        vault_id: v.id,
+                        epoch,
+                    };
+                    batch.push(NewChainEnvelope {
+                        recipient: to.id,
+                        epoch,
+                        envelope: Bytes(seal_chain_envelope(&key, &identity, &to, &ctx)?),
+                    });
+                    marks.push((epoch, to.id));
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let r: Result<()> = self
+                .guard(
+                    self.inner
+                        .transport
+                        .post(
+                            &routes::fill(routes::VAULT_ENVELOPES, &[&v.id]),
+                            Some(&token),
+                            &PostChainEnvelopes { envelopes: batch },
+                        )
+                        .await,
+                )
+                .await;
+            match r {
+                Ok(()) => {}
+                // Not on the server yet (created offline): the next sync shares it.
+                Err(Error::Server {
+                    code: ErrorCode::NotFound,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+            }
+            for (epoch, to) in &marks {
+                self.inner.store.mark_key_shared(v.id, *epoch, *to)?;
+            }
+            sent += marks.len() as u32;
+        }
+        if sent > 0 {
+            self.inner.store.audit(
+                "keys_shared",
+                &format!("{sent} vault key(s) sealed to key holders"),
+            )?;
+        }
+        Ok(sent)
+    }
+
+    /// Opens the vault keys other key holders sealed to this device: only from a sender
+    /// that is a live key holder on this device's verified chain, only with a valid
+    /// signature and HPKE mode_auth from that member's keys; a held key is never replaced.
+    /// Returns how many new keys were stored.
+    pub(super) async fn receive_chain_envelopes(&self) -> Result<u32> {
+        let token = self.device_token()?;
+        let got: ChainEnvelopes = self
+            .guard(
+                self.inner
+                    .transport
+                    .get(routes::ENVELOPES, Some(&token))
+                    .await,
+            )
+            .await?;
+        let mut waiting = Vec::new();
+        for e in got.envelopes {
+            if self.inner.store.vault_key(e.vault_id, e.epoch)?.is_none() {
+                waiting.push(e);
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let Some(chain) = self.sync_chain().await? else {
+            return Ok(0);
+        };
+        let identity = self.identity()?;
+        let me = self.me_as_member(&identity)?.id;
+        let mut keys = Vec::new();
+        let mut refused = 0;
+        for e in &waiting {
+            let Some(sender) = chain.member(e.sender).filter(|m| m.is_live()) else {
+                refused += 1;
+                continue;
+            };
+            let ctx = ChainEnvelopeContext {
+                purpose: EnvelopePurpose::VaultCreation,
+                user_id: chain.user(),
+                sender_id: e.sender,
+                recipient_id: me,
+                vault_id: e.vault_id,
+                epoch: e.epoch,
+            };
+            match open_chain_envelope(&e.envelope.0, &identity, &sender.member, &ctx) {
+                Ok(key) => keys.push((e.vault_id, e.epoch, key)),
+                Err(_) => refused += 1,
+            }
+        }
+        if refused > 0 {
+            log::warn!("refused {refused} vault key(s) not sealed by a key holder on the chain");
+            self.inner.store.audit(
+                "envelope_refused",
+                &format!("{refused} key(s) not from a key holder on the verified chain"),
+            )?;
+        }
+        let changes: Vec<Change<'_>> = keys
+            .iter()
+            .map(|(vault_id, epoch, key)| Change::VaultKey {
+                vault_id: *vault_id,
+                epoch: *epoch,
+                key,
+            })
+            .collect();
+        self.inner.store.apply(&changes)?;
+        Ok(keys.len() as u32)
+    }
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}

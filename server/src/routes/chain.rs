@@ -1,0 +1,195 @@
+//! The vouch chain's storage (DESIGN § The vouch chain): `GET/POST /v1/chain`, and the
+//! chain envelopes key holders seal to each other (`POST /v1/vaults/{id}/envelopes`,
+//! `GET /v1/envelopes`).
+//!
+//! The server keeps the links in order and refuses one that is not the next (position
+//! and previous hash), so concurrent appends cannot fork what it stores. It verifies no
+//! signature: every client verifies the whole chain, so nothing the server adds, drops or
+//! reorders is believed (docs/SECURITY.md § The vouch chain).
+
+use axum::{Json, extract::State, http::StatusCode};
+use rusqlite::{OptionalExtension, Transaction, params};
+use uuid::Uuid;
+use vouch_proto::{
+    Bytes, DeviceStatus, ErrorBody, ErrorCode, Event, Tier,
+    chain::{
+        AppendLink, ChainEnvelope, ChainEnvelopes, ChainLinks, LinkHeader, MAX_CHAIN_ENVELOPES,
+        NO_PREV, PostChainEnvelopes, link_hash,
+    },
+};
+
+use crate::{
+    AppState,
+    auth::{DeviceCaller, KeyHolder},
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, PathParams},
+    model::{DeviceRow, now, parse_uuid, push_event, push_event_to_user},
+};
+
+/// Largest chain envelope accepted (a signed suite-3 envelope is 146 bytes).
+const MAX_ENVELOPE: usize = 512;
+
+/// Appends `link` to `user`'s chain if it is the next one; `chain_conflict` otherwise.
+/// Tells the user's trusted devices.
+pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult<u64> {
+    let header = LinkHeader::parse(link)
+        .ok_or_else(|| ApiError::bad_request("the link is not a vouch-chain link"))?;
+    if header.user != user {
+        return Err(ApiError::bad_request("the link names another user"));
+    }
+    let last: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, hash FROM chain_links WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [user.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (next, prev) = match &last {
+        Some((seq, hash)) => (*seq as u64 + 1, hash.as_slice()),
+        None => (0, &NO_PREV[..]),
+    };
+    if header.seq != next || header.prev[..] != *prev {
+        return Err(ApiError::new(
+            ErrorCode::ChainConflict,
+            format!("the chain's next link is at position {next}: fetch the chain and sign again"),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO chain_links (user_id, seq, link, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![user.to_string(), next as i64, link, &link_hash(link)[..], now()],
+    )?;
+    push_event_to_user(tx, user, None, false, &Event::ChainChanged { seq: next })?;
+    Ok(next)
+}
+
+/// Every link of the user's chain, in order (empty before the first key holder made one).
+#[utoipa::path(get, path = vouch_proto::routes::CHAIN, tag = "chain", security(("bearer" = [])),
+    responses((status = 200, body = ChainLinks), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+) -> ApiResult<Json<ChainLinks>> {
+    let user = caller.user.id;
+    let links = state
+        .db
+        .tx(move |tx| {
+            let mut st =
+                tx.prepare("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?;
+            let links = st
+                .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|l| l.map(Bytes))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(links)
+        })
+        .await?;
+    Ok(Json(ChainLinks { links }))
+}
+
+/// Appends the next link: the first key holder's root on an empty chain, or a key
+/// holder's revocation. A vouch arrives with its approval instead.
+#[utoipa::path(post, path = vouch_proto::routes::CHAIN, tag = "chain", security(("bearer" = [])),
+    request_body = AppendLink,
+    responses((status = 204, description = "appended"),
+        (status = 400, body = ErrorBody, description = "bad_request: not a link of this user"),
+        (status = 403, body = ErrorBody, description = "key_holder_required"),
+        (status = 409, body = ErrorBody, description = "chain_conflict: not the next link")))]
+pub async fn post(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    JsonBody(req): JsonBody<AppendLink>,
+) -> ApiResult<StatusCode> {
+    let user = caller.user.id;
+    state.db.tx(move |tx| append(tx, user, &req.link.0)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A key holder seals a vault's key to the user's other trusted devices it found on its
+/// verified chain. The first envelope for a device, vault and epoch stays (a retry is a
+/// no-op); the recipient checks the sender against its own verified chain.
+#[utoipa::path(post, path = vouch_proto::routes::VAULT_ENVELOPES, tag = "chain", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "vault id")), request_body = PostChainEnvelopes,
+    responses((status = 204, description = "stored"),
+        (status = 400, body = ErrorBody, description = "bad_request: an envelope too large, or for itself"),
+        (status = 403, body = ErrorBody, description = "key_holder_required"),
+        (status = 404, body = ErrorBody, description = "no such vault or recipient")))]
+pub async fn post_envelopes(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    PathParams(vault): PathParams<Uuid>,
+    JsonBody(req): JsonBody<PostChainEnvelopes>,
+) -> ApiResult<StatusCode> {
+    if req.envelopes.len() > MAX_CHAIN_ENVELOPES {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_CHAIN_ENVELOPES} envelopes at once"
+        )));
+    }
+    for e in &req.envelopes {
+        if e.envelope.0.is_empty() || e.envelope.0.len() > MAX_ENVELOPE {
+            return Err(ApiError::bad_request("an envelope is empty or too large"));
+        }
+        if e.recipient == caller.device.device.id {
+            return Err(ApiError::bad_request(
+                "a device does not seal keys to itself",
+            ));
+        }
+    }
+    let sender = caller.device.device.id;
+    let user = caller.user.id;
+    state
+        .db
+        .tx(move |tx| {
+            let owner: Option<String> = tx
+                .query_row("SELECT user_id FROM vaults WHERE id = ?1", [vault.to_string()], |r| r.get(0))
+                .optional()?;
+            if owner.as_deref().map(parse_uuid).transpose()? != Some(user) {
+                return Err(ApiError::not_found("vault"));
+            }
+            for e in &req.envelopes {
+                let recipient = DeviceRow::load(tx, e.recipient)?
+                    .map(|d| d.device)
+                    .filter(|d| d.user_id == user && d.status == DeviceStatus::Trusted)
+                    .ok_or_else(|| ApiError::not_found("recipient device"))?;
+                let added = tx.execute(
+                    "INSERT INTO chain_envelopes (recipient_id, vault_id, epoch, sender_id, envelope, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    params![recipient.id.to_string(), vault.to_string(), e.epoch, sender.to_string(), e.envelope.0, now()],
+                )?;
+                if added > 0 && recipient.tier == Some(Tier::KeyHolder) {
+                    push_event(tx, recipient.id, &Event::EnvelopeAdded { vault_id: vault })?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The vault keys other key holders sealed to this device.
+#[utoipa::path(get, path = vouch_proto::routes::ENVELOPES, tag = "chain", security(("bearer" = [])),
+    responses((status = 200, body = ChainEnvelopes), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
+pub async fn envelopes(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+) -> ApiResult<Json<ChainEnvelopes>> {
+    let me = caller.device.device.id;
+    let envelopes = state
+        .db
+        .tx(move |tx| {
+            let mut st = tx.prepare(
+                "SELECT vault_id, epoch, sender_id, envelope FROM chain_envelopes WHERE recipient_id = ?1 ORDER BY created_at, vault_id, epoch",
+            )?;
+            let rows = st
+                .query_map([me.to_string()], |r| {
+                    Ok(ChainEnvelope {
+                        vault_id: parse_uuid(&r.get::<_, String>(0)?)?,
+                        epoch: r.get(1)?,
+                        sender: parse_uuid(&r.get::<_, String>(2)?)?,
+                        envelope: Bytes(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(ChainEnvelopes { envelopes }))
+}

@@ -1,0 +1,355 @@
+//! The vouch chain (issue 15) end to end: keys move only to key holders on the chain each
+//! device verified itself, and a server that adds, drops, reorders or forges links or
+//! envelopes is caught. Each attack is played by a relay in the server's place (or by a
+//! thief with the password and the mailbox) against a real server process over HTTP.
+
+// Helpers below unwrap like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use vouch_core::{
+    Error,
+    chain::{ChainError, ChainKey, Link, LinkBody, Member, Role, Unsigned},
+    crypto::{
+        ChainEnvelopeContext, DeviceIdentity, EnvelopePurpose, VaultKey, seal_chain_envelope,
+    },
+    proto::{Bytes, DeviceKind},
+};
+use vouch_e2e::*;
+use vouch_testkit::TestServer;
+
+const ALICE: &str = "alice@acme.test";
+const SERVER: &str = env!("CARGO_BIN_EXE_vouch-e2e-server");
+
+/// Alice's phone (her first key holder: the chain's root) and her laptop, which the phone
+/// approved; each talks to the server directly or through the relay.
+struct Scene {
+    root: tempfile::TempDir,
+    server: TestServer,
+    relay: Relay,
+    phone: Device,
+    laptop: Device,
+}
+
+async fn scene(phone_via_relay: bool, laptop_via_relay: bool) -> Scene {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let relay = start_relay(server.url().to_owned()).await;
+    let url = |via: bool| {
+        if via {
+            relay.url.clone()
+        } else {
+            server.url().to_owned()
+        }
+    };
+    let phone = Device::open(
+        root.path(),
+        "phone",
+        &url(phone_via_relay),
+        DeviceKind::Mobile,
+    );
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
+    let laptop = Device::open(
+        root.path(),
+        "laptop",
+        &url(laptop_via_relay),
+        DeviceKind::Web,
+    );
+    enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
+    Scene {
+        root,
+        server,
+        relay,
+        phone,
+        laptop,
+    }
+}
+
+fn links_of(v: &Value) -> Vec<Link> {
+    v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| Link::decode(&serde_json::from_value::<Bytes>(l.clone()).unwrap().0).unwrap())
+        .collect()
+}
+
+fn set_links(v: &mut Value, links: &[Link]) {
+    v["links"] = json!(
+        links
+            .iter()
+            .map(|l| serde_json::to_value(Bytes(l.encode())).unwrap())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A member the server made up: fresh keys nobody on the chain vouched for.
+fn made_up_member() -> (Member, ChainKey) {
+    let id = DeviceIdentity::generate().unwrap();
+    let key = ChainKey::generate().unwrap();
+    let member = Member {
+        id: uuid::Uuid::new_v4(),
+        role: Role::Device,
+        x25519: *id.public_key().as_bytes(),
+        ed25519: key.public(),
+    };
+    (member, key)
+}
+
+fn chain_error(r: Result<impl std::fmt::Debug, Error>) -> ChainError {
+    match r {
+        Err(Error::Chain(e)) => e,
+        other => panic!("expected a refused chain, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_vault_reaches_every_key_holder_on_the_chain() {
+    let s = scene(false, false).await;
+    // Made after the laptop was approved: before the chain, the laptop saw "no key".
+    let work = s.phone.client.create_vault("Work").await.unwrap();
+    let item = s
+        .phone
+        .client
+        .put_item(work.id, None, b"from the phone")
+        .await
+        .unwrap();
+    s.laptop.client.sync().await.unwrap();
+    let read = s.laptop.client.get_item(work.id, item.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"from the phone");
+    // And the other way round.
+    let home = s.laptop.client.create_vault("Home").await.unwrap();
+    let item = s
+        .laptop
+        .client
+        .put_item(home.id, None, b"from the laptop")
+        .await
+        .unwrap();
+    s.phone.client.sync().await.unwrap();
+    let read = s.phone.client.get_item(home.id, item.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"from the laptop");
+    // Both see the same verified list: the phone's root, the laptop vouched by it.
+    let phone_id = s.phone.client.state().device_id().unwrap();
+    let laptop_id = s.laptop.client.state().device_id().unwrap();
+    let members = s.laptop.client.chain_members().await.unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert_eq!((members[0].id, members[0].vouched_by), (phone_id, None));
+    assert_eq!(
+        (members[1].id, members[1].vouched_by, members[1].this_device),
+        (laptop_id, Some(phone_id), true)
+    );
+    assert_eq!(s.phone.client.chain_members().await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_server_cannot_add_a_key_holder() {
+    let s = scene(true, false).await;
+    // The server appends a vouch for a key of its own, signed by that key (it holds no
+    // key holder's signing key), and serves it to the phone.
+    let (member, key) = made_up_member();
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET" && path == "/v1/chain" {
+            let mut links = links_of(v);
+            let forged = Unsigned::after(
+                links.last().unwrap(),
+                key.public(),
+                LinkBody::Vouch {
+                    member,
+                    approver: member.id,
+                },
+                0,
+            )
+            .reverse_sign(&key)
+            .sign(&key);
+            links.push(forged);
+            set_links(v, &links);
+        }
+    });
+    let vault = s.phone.client.create_vault("Work").await.unwrap();
+    assert_eq!(
+        chain_error(s.phone.client.sync().await),
+        ChainError::NotAKeyHolder
+    );
+    // Nothing was sealed to anyone while the chain did not verify.
+    assert_eq!(s.relay.count("POST", "/envelopes"), 0);
+    // The same vouch "signed" with the phone's own key id but not its key.
+    s.relay.clear();
+    let phone_ed = s.phone.client.local_chain().unwrap().unwrap();
+    let phone_key = phone_ed
+        .member(s.phone.client.state().device_id().unwrap())
+        .unwrap()
+        .member
+        .ed25519;
+    let (member, key) = made_up_member();
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET" && path == "/v1/chain" {
+            let mut links = links_of(v);
+            let mut forged = Unsigned::after(
+                links.last().unwrap(),
+                phone_key,
+                LinkBody::Vouch {
+                    member,
+                    approver: member.id,
+                },
+                0,
+            )
+            .reverse_sign(&key)
+            .sign(&key);
+            forged.signer = phone_key;
+            links.push(forged);
+            set_links(v, &links);
+        }
+    });
+    assert!(matches!(
+        chain_error(s.phone.client.sync().await),
+        ChainError::BadSignature | ChainError::BadMember
+    ));
+    assert_eq!(s.relay.count("POST", "/envelopes"), 0);
+    // Honest again: the vault reaches the laptop, and only the laptop.
+    s.relay.clear();
+    s.phone.client.sync().await.unwrap();
+    s.laptop.client.sync().await.unwrap();
+    assert!(
+        s.laptop
+            .client
+            .vaults()
+            .unwrap()
+            .iter()
+            .any(|v| v.id == vault.id && v.has_key)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_dropped_or_reordered_link_is_detected() {
+    let s = scene(false, true).await;
+    let tablet = Device::open(s.root.path(), "tablet", s.server.url(), DeviceKind::Mobile);
+    enroll_by_approval(&tablet.client, &s.phone.client, ALICE).await;
+    // The laptop learns the three-link chain.
+    s.laptop.client.sync().await.unwrap();
+    assert_eq!(s.laptop.client.chain_members().await.unwrap().len(), 3);
+    type Tamper = fn(&mut Vec<Link>);
+    let tampers: [(Tamper, ChainError); 4] = [
+        (|l| l.truncate(l.len() - 1), ChainError::Rollback),
+        (
+            |l| {
+                l.remove(1);
+            },
+            ChainError::OutOfOrder,
+        ),
+        (|l| l.swap(1, 2), ChainError::OutOfOrder),
+        (|l| l.clear(), ChainError::Rollback),
+    ];
+    for (tamper, expected) in tampers {
+        s.relay.clear();
+        s.relay.rewrite_answers(move |method, path, v| {
+            if method == "GET" && path == "/v1/chain" {
+                let mut links = links_of(v);
+                tamper(&mut links);
+                set_links(v, &links);
+            }
+        });
+        assert_eq!(chain_error(s.laptop.client.sync().await), expected);
+    }
+    // The refusals are on record for the person (and nothing was stored from them).
+    s.relay.clear();
+    assert_eq!(s.laptop.client.chain_members().await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vouch_the_server_drops_is_noticed_by_the_new_device() {
+    let s = scene(true, false).await;
+    // The server keeps the approval but not the vouch that came with it.
+    s.relay.rewrite_requests(|method, path, v| {
+        if method == "POST" && path.ends_with("/approve") {
+            v.as_object_mut().unwrap().remove("link");
+        }
+    });
+    let tablet = Device::open(s.root.path(), "tablet", s.server.url(), DeviceKind::Web);
+    enroll_by_approval(&tablet.client, &s.phone.client, ALICE).await;
+    // The tablet holds the chain the phone handed it, ending with its vouch; the server's
+    // is shorter.
+    assert_eq!(
+        chain_error(tablet.client.sync().await),
+        ChainError::Rollback
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_without_the_new_devices_counter_signature_is_refused() {
+    let s = scene(true, false).await;
+    let tablet = Device::open(s.root.path(), "tablet", s.server.url(), DeviceKind::Web);
+    sign_in_and_register(&tablet.client, ALICE).await;
+    let p = tablet.client.start_approval().await.unwrap();
+    // The server strips (or swaps) the tablet's counter-signature on the way to the phone.
+    s.relay.rewrite_answers(|method, path, v| {
+        if method == "GET" && path.contains("/runs/") && v["reverse_sig"].is_string() {
+            v["reverse_sig"] = json!(serde_json::to_value(Bytes(vec![7; 64])).unwrap());
+        }
+    });
+    let approvals_before = s.relay.count("POST", "/approve");
+    let waiter = {
+        let t = tablet.client.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(std::time::Duration::from_secs(20), t.wait_for_approval()).await
+        })
+    };
+    s.phone.client.pending_requests().await.unwrap();
+    let r = s.phone.client.approve(p.request_id, &p.code).await;
+    waiter.abort();
+    assert_eq!(chain_error(r), ChainError::BadSignature);
+    assert_eq!(
+        s.relay.count("POST", "/approve"),
+        approvals_before,
+        "nothing was sealed"
+    );
+    assert!(!tablet.client.state().is_trusted());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelope_not_from_a_key_holder_on_the_chain_is_refused() {
+    let s = scene(false, true).await;
+    let phone_id = s.phone.client.state().device_id().unwrap();
+    let laptop_id = s.laptop.client.state().device_id().unwrap();
+    let chain = s.laptop.client.local_chain().unwrap().unwrap();
+    let laptop = chain.member(laptop_id).unwrap().member;
+    let user = chain.user();
+    let vault = s.phone.client.create_vault("Work").await.unwrap();
+    // The server seals a key of its choosing to the laptop and says the phone sent it.
+    let attacker = DeviceIdentity::generate().unwrap();
+    let forged_vault = uuid::Uuid::new_v4();
+    let forged = seal_chain_envelope(
+        &VaultKey::generate().unwrap(),
+        &attacker,
+        &laptop,
+        &ChainEnvelopeContext {
+            purpose: EnvelopePurpose::VaultCreation,
+            user_id: user,
+            sender_id: phone_id,
+            recipient_id: laptop_id,
+            vault_id: forged_vault,
+            epoch: 0,
+        },
+    )
+    .unwrap();
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET" && path == "/v1/envelopes" {
+            let list = v["envelopes"].as_array_mut().unwrap();
+            // The phone's genuine envelope relabelled as another vault's, and the forgery.
+            let mut relabelled = list[0].clone();
+            relabelled["vault_id"] = json!(uuid::Uuid::new_v4());
+            list.push(relabelled);
+            list.push(json!({
+                "vault_id": forged_vault, "epoch": 0, "sender": phone_id,
+                "envelope": serde_json::to_value(Bytes(forged.clone())).unwrap(),
+            }));
+        }
+    });
+    s.laptop.client.sync().await.unwrap();
+    let vaults = s.laptop.client.vaults().unwrap();
+    assert!(vaults.iter().any(|v| v.id == vault.id && v.has_key));
+    assert_eq!(
+        vaults.iter().filter(|v| v.has_key).count(),
+        1,
+        "only the genuine key was taken: {vaults:?}"
+    );
+}
