@@ -107,6 +107,21 @@ wire! {
 }
 
 wire! {
+    /// `POST /v1/vaults/{id}/rotate` body: a new key epoch, sealed to every live key
+    /// holder on the rotator's verified chain (itself included).
+    pub struct RotateVault {
+        /// The new epoch: the vault's current one plus one (`version_conflict` otherwise:
+        /// another key holder rotated first).
+        pub epoch: u32,
+        /// The chain position the rotator verified.
+        pub chain_seq: u64,
+        /// One per key holder.
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 64))]
+        pub envelopes: Vec<NewChainEnvelope>,
+    }
+}
+
+wire! {
     /// A vault key waiting for this device (`GET /v1/envelopes`).
     pub struct ChainEnvelope {
         /// The vault.

@@ -43,6 +43,8 @@ pub const APPROVAL_RUN_RESPONSE: &str = "/v1/approval-requests/{id}/runs/{run}/r
 pub const CHAIN: &str = "/v1/chain";
 /// `/v1/envelopes`: Vault keys other key holders sealed to this device.
 pub const ENVELOPES: &str = "/v1/envelopes";
+/// `/v1/vaults/{id}/rotate`: A new key epoch for a vault, sealed to its key holders.
+pub const VAULT_ROTATE: &str = "/v1/vaults/{id}/rotate";
 /// `/v1/vaults/{id}/envelopes`: Seal a vault's key to the user's other key holders.
 pub const VAULT_ENVELOPES: &str = "/v1/vaults/{id}/envelopes";
 /// `/v1/events`: The server-sent event stream.

@@ -519,6 +519,13 @@ wire! {
         /// Creation time.
         #[serde(with = "crate::rfc3339")]
         pub created_at: OffsetDateTime,
+        /// The newest key epoch (0 until a key holder rotates the key).
+        #[serde(default)]
+        pub epoch: u32,
+        /// The vouch-chain position the newest epoch's rotator had verified (`None` for
+        /// the first key): a revocation after it means the key must rotate again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub epoch_chain_seq: Option<u64>,
     }
 }
 

@@ -252,6 +252,10 @@ CREATE TABLE chain_envelopes (
     created_at    INTEGER NOT NULL,
     PRIMARY KEY (recipient_id, vault_id, epoch)
 ) STRICT;
+-- Key rotation: a vault's newest key epoch, and the chain position its rotator had
+-- verified (a revocation after it asks the key holders to rotate again).
+ALTER TABLE vaults ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE vaults ADD COLUMN epoch_chain_seq INTEGER;
 "#,
 ];
 

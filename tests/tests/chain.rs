@@ -353,3 +353,110 @@ async fn envelope_not_from_a_key_holder_on_the_chain_is_refused() {
         "only the genuine key was taken: {vaults:?}"
     );
 }
+
+/// Copies a profile directory (database, WAL and key store) as a thief copies a phone.
+fn copy_profile(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_profile(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The sealed bytes of an item as the server stores them (what a thief who also reads
+/// the server's disk, or the server itself, has).
+fn server_ciphertext(server: &TestServer, item: uuid::Uuid) -> Vec<u8> {
+    let db = rusqlite::Connection::open_with_flags(
+        server.data_dir().join("vouch-server.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row(
+        "SELECT ciphertext FROM items WHERE item_id = ?1",
+        [item.to_string()],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_device_cannot_read_items_written_after_rotation() {
+    use vouch_core::{
+        crypto::{ItemAad, open_item, sealed_item_epoch},
+        keystore::SoftwareSecretStore,
+        store::Store,
+    };
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    // The laptop (a web key holder: it manages devices) starts the chain; the phone and
+    // the tablet are approved by it.
+    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
+    enroll_by_email(&laptop.client, &url, ALICE).await;
+    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
+    enroll_by_approval(&phone.client, &laptop.client, ALICE).await;
+    let tablet = Device::open(root.path(), "tablet", &url, DeviceKind::Mobile);
+    enroll_by_approval(&tablet.client, &laptop.client, ALICE).await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap();
+    let before = laptop
+        .client
+        .put_item(vault.id, None, b"written before")
+        .await
+        .unwrap();
+    phone.client.sync().await.unwrap();
+    tablet.client.sync().await.unwrap();
+    assert!(
+        phone
+            .client
+            .get_item(vault.id, before.item_id)
+            .unwrap()
+            .is_some()
+    );
+    // The phone is stolen: the thief keeps a copy of its files and keeps it offline.
+    let stolen = root.path().join("stolen");
+    copy_profile(&phone.dir, &stolen);
+    let phone_id = phone.client.state().device_id().unwrap();
+    drop(phone);
+    // Alice disables it from her laptop: a signed revocation, then a new key epoch.
+    laptop.client.disable_device(phone_id).await.unwrap();
+    let members = laptop.client.chain_members().await.unwrap();
+    let revoked = members.iter().find(|m| m.id == phone_id).unwrap();
+    assert!(revoked.revoked_at.is_some(), "{members:?}");
+    let after = laptop
+        .client
+        .put_item(vault.id, None, b"written after")
+        .await
+        .unwrap();
+    // The tablet, still a key holder, reads what came after.
+    tablet.client.sync().await.unwrap();
+    let read = tablet.client.get_item(vault.id, after.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"written after");
+    // The stolen copy, opened offline with its own key store, holds only the old key.
+    let keys = SoftwareSecretStore::open(stolen.join("keys")).unwrap();
+    let copy = Store::open(stolen.join(vouch_core::DATABASE_FILE), &keys).unwrap();
+    assert_eq!(copy.vault_key_epochs(vault.id).unwrap(), vec![0]);
+    let old_key = copy.vault_key(vault.id, 0).unwrap().unwrap();
+    let open = |item: uuid::Uuid, sealed: &[u8]| {
+        let epoch = sealed_item_epoch(sealed).unwrap();
+        let aad = ItemAad {
+            vault_id: vault.id,
+            item_id: item,
+            version: 1,
+            epoch,
+        };
+        (epoch, open_item(&old_key, &aad, sealed).is_ok())
+    };
+    assert_eq!(
+        open(before.item_id, &server_ciphertext(&server, before.item_id)),
+        (0, true),
+        "the copy is a working device for what it had"
+    );
+    let (epoch, opened) = open(after.item_id, &server_ciphertext(&server, after.item_id));
+    assert_eq!(epoch, 1, "written under the rotated key");
+    assert!(!opened, "the revoked copy must not open what came after");
+}

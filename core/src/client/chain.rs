@@ -6,17 +6,19 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vouch_proto::{
-    Bytes, ErrorCode,
-    chain::{AppendLink, ChainEnvelopes, ChainLinks, NewChainEnvelope, PostChainEnvelopes},
+    Bytes, ErrorCode, Vault,
+    chain::{
+        AppendLink, ChainEnvelopes, ChainLinks, NewChainEnvelope, PostChainEnvelopes, RotateVault,
+    },
     routes,
 };
 
 use super::Client;
 use crate::{
-    chain::{Chain, ChainError, Head, Link, Member, Role, Unsigned},
+    chain::{Chain, ChainError, Head, Link, LinkBody, Member, Role, Unsigned},
     crypto::{
-        ChainEnvelopeContext, DeviceIdentity, EnvelopePurpose, open_chain_envelope,
-        seal_chain_envelope,
+        ChainEnvelopeContext, DeviceIdentity, EnvelopePurpose, VaultKey, chain_envelope_purpose,
+        open_chain_envelope, seal_chain_envelope,
     },
     error::{Error, Result},
     store::Change,
@@ -331,8 +333,12 @@ impl Client {
                 refused += 1;
                 continue;
             };
+            let Ok(purpose) = chain_envelope_purpose(&e.envelope.0) else {
+                refused += 1;
+                continue;
+            };
             let ctx = ChainEnvelopeContext {
-                purpose: EnvelopePurpose::VaultCreation,
+                purpose,
                 user_id: chain.user(),
                 sender_id: e.sender,
                 recipient_id: me,
@@ -361,6 +367,160 @@ impl Client {
             .collect();
         self.inner.store.apply(&changes)?;
         Ok(keys.len() as u32)
+    }
+}
+
+impl Client {
+    /// Signs and appends a revocation of `member` (a live key holder on the verified
+    /// chain; this device must be one too). `Ok(false)` when the chain does not name it
+    /// as live (nothing to revoke).
+    pub(super) async fn revoke_on_chain(&self, member: Uuid) -> Result<bool> {
+        let identity = self.identity()?;
+        let me = self.me_as_member(&identity)?;
+        for _ in 0..APPEND_ATTEMPTS {
+            let Some(chain) = self.sync_chain().await? else {
+                return Ok(false);
+            };
+            if chain.member(member).is_none_or(|m| !m.is_live())
+                || chain.member(me.id).is_none_or(|m| !m.is_live())
+            {
+                return Ok(false);
+            }
+            let links = self.inner.store.chain_links()?;
+            let last = links.last().ok_or(Error::Chain(ChainError::Empty))?;
+            let link = Unsigned::after(last, me.ed25519, LinkBody::Revoke { member }, now())
+                .sign(identity.signing_key());
+            let token = self.device_token()?;
+            let r: Result<()> = self
+                .guard(
+                    self.inner
+                        .transport
+                        .post(
+                            routes::CHAIN,
+                            Some(&token),
+                            &AppendLink {
+                                link: Bytes(link.encode()),
+                            },
+                        )
+                        .await,
+                )
+                .await;
+            match r {
+                Err(Error::Server {
+                    code: ErrorCode::ChainConflict,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    self.inner
+                        .store
+                        .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
+                    self.inner
+                        .store
+                        .audit("chain_revoked", &member.to_string())?;
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Rotates the key of every vault (as the server lists them) whose newest key this
+    /// device holds and which was made before the last revocation on the verified chain:
+    /// a new epoch sealed only to the live key holders on the chain (this
+    /// device included, so a crash after the server took it loses nothing). Another key
+    /// holder that rotated first wins; its envelope arrives instead. Returns how many
+    /// vaults were rotated.
+    pub(super) async fn rotate_after_revocations(&self, vaults: &[Vault]) -> Result<u32> {
+        let Some(chain) = self.sync_chain().await? else {
+            return Ok(0);
+        };
+        let identity = self.identity()?;
+        let me = self.me_as_member(&identity)?;
+        if chain
+            .member(me.id)
+            .is_none_or(|m| !m.is_live() || m.member != me)
+        {
+            return Ok(0);
+        }
+        let last_revocation = self
+            .inner
+            .store
+            .chain_links()?
+            .iter()
+            .rev()
+            .find(|l| matches!(l.body, LinkBody::Revoke { .. }))
+            .map(|l| l.seq);
+        let Some(revoked_at) = last_revocation else {
+            return Ok(0);
+        };
+        let token = self.device_token()?;
+        let mut rotated = 0;
+        for v in vaults {
+            if v.epoch_chain_seq.is_some_and(|s| s >= revoked_at) {
+                continue;
+            }
+            // Only from the newest key, and only one epoch at a time.
+            if self.inner.store.vault_key(v.id, v.epoch)?.is_none() {
+                continue;
+            }
+            let epoch = v.epoch + 1;
+            let key = VaultKey::generate()?;
+            let mut envelopes = Vec::new();
+            for m in chain.live().filter(|m| m.member.role == Role::Device) {
+                let ctx = ChainEnvelopeContext {
+                    purpose: EnvelopePurpose::Rotation,
+                    user_id: chain.user(),
+                    sender_id: me.id,
+                    recipient_id: m.member.id,
+                    vault_id: v.id,
+                    epoch,
+                };
+                envelopes.push(NewChainEnvelope {
+                    recipient: m.member.id,
+                    epoch,
+                    envelope: Bytes(seal_chain_envelope(&key, &identity, &m.member, &ctx)?),
+                });
+            }
+            let r: Result<()> = self
+                .guard(
+                    self.inner
+                        .transport
+                        .post(
+                            &routes::fill(routes::VAULT_ROTATE, &[&v.id]),
+                            Some(&token),
+                            &RotateVault {
+                                epoch,
+                                chain_seq: chain.head().seq,
+                                envelopes,
+                            },
+                        )
+                        .await,
+                )
+                .await;
+            match r {
+                // Another key holder rotated first: its key arrives as an envelope.
+                Err(Error::Server {
+                    code: ErrorCode::VersionConflict,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            self.inner.store.apply(&[Change::VaultKey {
+                vault_id: v.id,
+                epoch,
+                key: &key,
+            }])?;
+            for m in chain.live() {
+                self.inner.store.mark_key_shared(v.id, epoch, m.member.id)?;
+            }
+            self.inner
+                .store
+                .audit("key_rotated", &format!("{} to epoch {epoch}", v.id))?;
+            rotated += 1;
+        }
+        Ok(rotated)
     }
 }
 

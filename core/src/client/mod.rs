@@ -244,6 +244,18 @@ impl Client {
             .await?;
         if out.disabled.contains(&device_id) && self.state().device_id() == Some(device_id) {
             self.wipe_now()?;
+            return Ok(out.disabled);
+        }
+        // The chain records each revocation (signed here), and the vault keys the
+        // revoked devices held are rotated to the key holders left; if either fails now,
+        // the next sync's upkeep finishes it.
+        for id in &out.disabled {
+            if let Err(e) = self.revoke_on_chain(*id).await {
+                log::warn!("the revocation is not on the vouch chain yet: {e}");
+            }
+        }
+        if let Err(e) = self.sync().await {
+            log::warn!("the vault keys were not rotated yet: {e}");
         }
         Ok(out.disabled)
     }

@@ -571,7 +571,10 @@ impl Client {
         }
         // Keys move only along the verified vouch chain: received from its key holders,
         // sealed to its key holders.
+        // A key made before a revocation is rotated (upkeep: whoever signed the revocation
+        // may have gone offline before rotating).
         self.receive_chain_envelopes().await?;
+        self.rotate_after_revocations(&vaults).await?;
         self.share_vault_keys().await?;
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
             let (received, refused) = self.pull_items(&token, v.id).await?;

@@ -132,6 +132,23 @@ pub fn open_chain_envelope(
     Ok(VaultKey::from_bytes(Zeroizing::new(arr)))
 }
 
+/// Why a chain envelope says it was made (its header's second byte): a new vault's key
+/// or a rotated one; anything else is refused. The purpose is bound in `info`, so a
+/// relabelled envelope does not open.
+pub fn chain_envelope_purpose(bytes: &[u8]) -> Result<EnvelopePurpose> {
+    match bytes.get(..HEADER_LEN) {
+        Some([SUITE_AUTH_SIGNED_X25519_CHACHA20, b]) if *b == EnvelopePurpose::Rotation.byte() => {
+            Ok(EnvelopePurpose::Rotation)
+        }
+        Some([SUITE_AUTH_SIGNED_X25519_CHACHA20, b])
+            if *b == EnvelopePurpose::VaultCreation.byte() =>
+        {
+            Ok(EnvelopePurpose::VaultCreation)
+        }
+        _ => Err(Error::MalformedEnvelope),
+    }
+}
+
 fn info(header: &[u8; HEADER_LEN], ctx: &ChainEnvelopeContext, recipient: &[u8; 32]) -> Vec<u8> {
     let mut info = Vec::with_capacity(INFO_LABEL.len() + HEADER_LEN + 4 * 16 + 4 + 32);
     info.extend_from_slice(INFO_LABEL);

@@ -21,7 +21,7 @@ mod vault_key;
 
 pub use chain_envelope::{
     CHAIN_ENVELOPE_LEN, ChainEnvelopeContext, SUITE_AUTH_SIGNED_X25519_CHACHA20,
-    open_chain_envelope, seal_chain_envelope,
+    chain_envelope_purpose, open_chain_envelope, seal_chain_envelope,
 };
 pub use code::{ApprovalCode, CODE_DIGITS};
 pub use envelope::{

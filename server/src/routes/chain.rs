@@ -11,10 +11,10 @@ use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 use vouch_proto::{
-    Bytes, DeviceStatus, ErrorBody, ErrorCode, Event, Tier,
+    Bytes, DeviceStatus, ErrorBody, ErrorCode, Event,
     chain::{
         AppendLink, ChainEnvelope, ChainEnvelopes, ChainLinks, LinkHeader, MAX_CHAIN_ENVELOPES,
-        NO_PREV, PostChainEnvelopes, link_hash,
+        NO_PREV, NewChainEnvelope, PostChainEnvelopes, RotateVault, link_hash,
     },
 };
 
@@ -103,65 +103,147 @@ pub async fn post(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A key holder seals a vault's key to the user's other trusted devices it found on its
-/// verified chain. The first envelope for a device, vault and epoch stays (a retry is a
-/// no-op); the recipient checks the sender against its own verified chain.
+/// A key holder seals a vault's key to the user's other devices it found on its verified
+/// chain. The first envelope for a device, vault and epoch stays (a retry is a no-op); an
+/// envelope for a device that is no longer pending or trusted is dropped (an admin's
+/// disable stops the sealing too); the recipient checks the sender against its own
+/// verified chain.
 #[utoipa::path(post, path = vouch_proto::routes::VAULT_ENVELOPES, tag = "chain", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id")), request_body = PostChainEnvelopes,
     responses((status = 204, description = "stored"),
         (status = 400, body = ErrorBody, description = "bad_request: an envelope too large, or for itself"),
         (status = 403, body = ErrorBody, description = "key_holder_required"),
-        (status = 404, body = ErrorBody, description = "no such vault or recipient")))]
+        (status = 404, body = ErrorBody, description = "no such vault")))]
 pub async fn post_envelopes(
     State(state): State<AppState>,
     caller: KeyHolder,
     PathParams(vault): PathParams<Uuid>,
     JsonBody(req): JsonBody<PostChainEnvelopes>,
 ) -> ApiResult<StatusCode> {
-    if req.envelopes.len() > MAX_CHAIN_ENVELOPES {
+    check_envelopes(&req.envelopes, Some(caller.device.device.id))?;
+    let (user, sender) = (caller.user.id, caller.device.device.id);
+    state
+        .db
+        .tx(move |tx| {
+            own_vault_epoch(tx, user, vault)?;
+            store_envelopes(tx, user, vault, sender, &req.envelopes)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A key holder rotates a vault's key: the new epoch (the current one plus one) and its
+/// envelopes land together, or `version_conflict` when another key holder rotated first
+/// (its envelopes arrive instead).
+#[utoipa::path(post, path = vouch_proto::routes::VAULT_ROTATE, tag = "chain", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "vault id")), request_body = RotateVault,
+    responses((status = 204, description = "rotated"),
+        (status = 400, body = ErrorBody, description = "bad_request: no envelope, or one too large"),
+        (status = 403, body = ErrorBody, description = "key_holder_required"),
+        (status = 404, body = ErrorBody, description = "no such vault"),
+        (status = 409, body = ErrorBody, description = "version_conflict: not the next epoch")))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    PathParams(vault): PathParams<Uuid>,
+    JsonBody(req): JsonBody<RotateVault>,
+) -> ApiResult<StatusCode> {
+    if req.envelopes.is_empty() {
+        return Err(ApiError::bad_request(
+            "a rotation carries the new key's envelopes",
+        ));
+    }
+    check_envelopes(&req.envelopes, None)?;
+    if req.envelopes.iter().any(|e| e.epoch != req.epoch) {
+        return Err(ApiError::bad_request("every envelope is of the new epoch"));
+    }
+    let chain_seq = i64::try_from(req.chain_seq)
+        .map_err(|_| ApiError::bad_request("`chain_seq` is past any position"))?;
+    let (user, sender) = (caller.user.id, caller.device.device.id);
+    state
+        .db
+        .tx(move |tx| {
+            let current = own_vault_epoch(tx, user, vault)?;
+            if Some(req.epoch) != current.checked_add(1) {
+                return Err(ApiError::new(
+                    ErrorCode::VersionConflict,
+                    format!("the vault is at key epoch {current}: rotate from there"),
+                ));
+            }
+            tx.execute(
+                "UPDATE vaults SET epoch = ?2, epoch_chain_seq = ?3 WHERE id = ?1",
+                params![vault.to_string(), req.epoch, chain_seq],
+            )?;
+            store_envelopes(tx, user, vault, sender, &req.envelopes)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses too many, empty or oversized envelopes, and (for plain sharing) one to `me`.
+fn check_envelopes(envelopes: &[NewChainEnvelope], me: Option<Uuid>) -> ApiResult<()> {
+    if envelopes.len() > MAX_CHAIN_ENVELOPES {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_CHAIN_ENVELOPES} envelopes at once"
         )));
     }
-    for e in &req.envelopes {
+    for e in envelopes {
         if e.envelope.0.is_empty() || e.envelope.0.len() > MAX_ENVELOPE {
             return Err(ApiError::bad_request("an envelope is empty or too large"));
         }
-        if e.recipient == caller.device.device.id {
+        if Some(e.recipient) == me {
             return Err(ApiError::bad_request(
-                "a device does not seal keys to itself",
+                "a device does not share keys with itself",
             ));
         }
     }
-    let sender = caller.device.device.id;
-    let user = caller.user.id;
-    state
-        .db
-        .tx(move |tx| {
-            let owner: Option<String> = tx
-                .query_row("SELECT user_id FROM vaults WHERE id = ?1", [vault.to_string()], |r| r.get(0))
-                .optional()?;
-            if owner.as_deref().map(parse_uuid).transpose()? != Some(user) {
-                return Err(ApiError::not_found("vault"));
-            }
-            for e in &req.envelopes {
-                let recipient = DeviceRow::load(tx, e.recipient)?
-                    .map(|d| d.device)
-                    .filter(|d| d.user_id == user && d.status == DeviceStatus::Trusted)
-                    .ok_or_else(|| ApiError::not_found("recipient device"))?;
-                let added = tx.execute(
-                    "INSERT INTO chain_envelopes (recipient_id, vault_id, epoch, sender_id, envelope, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                    params![recipient.id.to_string(), vault.to_string(), e.epoch, sender.to_string(), e.envelope.0, now()],
-                )?;
-                if added > 0 && recipient.tier == Some(Tier::KeyHolder) {
-                    push_event(tx, recipient.id, &Event::EnvelopeAdded { vault_id: vault })?;
-                }
-            }
-            Ok(())
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+/// The vault's current key epoch, if it is the user's; 404 otherwise.
+fn own_vault_epoch(tx: &Transaction<'_>, user: Uuid, vault: Uuid) -> ApiResult<u32> {
+    let row: Option<(String, u32)> = tx
+        .query_row(
+            "SELECT user_id, epoch FROM vaults WHERE id = ?1",
+            [vault.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        Some((owner, epoch)) if parse_uuid(&owner)? == user => Ok(epoch),
+        _ => Err(ApiError::not_found("vault")),
+    }
+}
+
+/// Stores envelopes for the user's pending and trusted devices (others are dropped) and
+/// tells each recipient.
+fn store_envelopes(
+    tx: &Transaction<'_>,
+    user: Uuid,
+    vault: Uuid,
+    sender: Uuid,
+    envelopes: &[NewChainEnvelope],
+) -> ApiResult<()> {
+    for e in envelopes {
+        let Some(recipient) = DeviceRow::load(tx, e.recipient)?
+            .map(|d| d.device)
+            .filter(|d| {
+                d.user_id == user
+                    && matches!(d.status, DeviceStatus::Pending | DeviceStatus::Trusted)
+            })
+        else {
+            continue;
+        };
+        let added = tx.execute(
+            "INSERT INTO chain_envelopes (recipient_id, vault_id, epoch, sender_id, envelope, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            params![recipient.id.to_string(), vault.to_string(), e.epoch, sender.to_string(), e.envelope.0, now()],
+        )?;
+        if added > 0 && recipient.status == DeviceStatus::Trusted {
+            push_event(tx, recipient.id, &Event::EnvelopeAdded { vault_id: vault })?;
+        }
+    }
+    Ok(())
 }
 
 /// The vault keys other key holders sealed to this device.

@@ -124,6 +124,7 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(chain::get, chain::post))
         .routes(routes!(chain::envelopes))
         .routes(routes!(chain::post_envelopes))
+        .routes(routes!(chain::rotate))
         .routes(routes!(vaults::create, vaults::list))
         .routes(routes!(vaults::list_items))
         .routes(routes!(vaults::put_item))

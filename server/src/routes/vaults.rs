@@ -19,7 +19,7 @@ use crate::{
 fn load_vault(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
     Ok(tx
         .query_row(
-            "SELECT id, user_id, name, created_by, created_at FROM vaults WHERE id = ?1",
+            "SELECT id, user_id, name, created_by, created_at, epoch, epoch_chain_seq FROM vaults WHERE id = ?1",
             [id.to_string()],
             |r| {
                 Ok(Vault {
@@ -28,6 +28,8 @@ fn load_vault(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
                     name: r.get(2)?,
                     created_by: parse_uuid(&r.get::<_, String>(3)?)?,
                     created_at: ts(r.get(4)?),
+                    epoch: r.get(5)?,
+                    epoch_chain_seq: r.get::<_, Option<i64>>(6)?.map(|s| s as u64),
                 })
             },
         )
