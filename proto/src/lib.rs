@@ -20,9 +20,11 @@ mod names;
 pub mod routes;
 #[macro_use]
 mod types;
+mod console;
 mod manage;
 
 pub use bytes::Bytes;
+pub use console::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use keys::{
     KEY_BUNDLE_V1, KEY_TYPE_X25519, KeyBundle, KeyError, X25519_KEY_LEN, validate_x25519,

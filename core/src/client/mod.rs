@@ -7,6 +7,7 @@
 //! [`ClientListener`].
 
 mod approver;
+mod console;
 mod enrollment;
 mod events;
 mod manage;
