@@ -43,6 +43,41 @@ fn session_human(s: &ConsoleSession) -> String {
     )
 }
 
+/// A refused console code says what it means for the console (exit 5, as other codes).
+fn approve_error(e: vouch_core::Error) -> CliError {
+    use vouch_core::proto::ErrorCode;
+    let (kind, message) = match &e {
+        vouch_core::Error::Server {
+            code: ErrorCode::InvalidCode,
+            attempts_left,
+            ..
+        } => (
+            "invalid_code",
+            format!(
+                "wrong code: {} attempt(s) left",
+                attempts_left.unwrap_or_default()
+            ),
+        ),
+        vouch_core::Error::Server {
+            code: ErrorCode::CodeExpired,
+            ..
+        } => (
+            "code_expired",
+            "too many wrong codes: that console sign-in was ended; sign in again in the browser"
+                .to_owned(),
+        ),
+        vouch_core::Error::Server {
+            code: ErrorCode::RequestExpired,
+            ..
+        } => (
+            "request_expired",
+            "that console sign-in expired; sign in again in the browser".to_owned(),
+        ),
+        _ => return e.into(),
+    };
+    CliError::with_kind(5, kind, message)
+}
+
 /// `vouch console [list | approve CODE | revoke ID]`.
 pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<(), CliError> {
     match action {
@@ -112,7 +147,10 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                 eprintln!("{}", session_human(s));
             }
             confirm(&question, yes)?;
-            let approved = client.approve_console(s.id, &code).await?;
+            let approved = client
+                .approve_console(s.id, &code)
+                .await
+                .map_err(approve_error)?;
             out.emit(session_json(&approved), || {
                 "Approved: the browser now shows the console.".into()
             });

@@ -461,6 +461,29 @@ async fn admin_powers_need_a_console_approved_by_an_admins_key_holder() {
         )
         .await;
     assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+    // Promoted to admin after the approval: that console still has no admin powers (they
+    // need a console approved by an admin's key holder); a console approved now has them.
+    let db = rusqlite::Connection::open(s.data_dir().join("vouch-server.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE users SET role = 'admin' WHERE email = 'alice@acme.test'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        member.get("/console/admin").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = member
+        .post(
+            &format!("/console/devices/{bob_laptop}/disable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+    let (mut promoted, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    assert_eq!(promoted.get("/console/admin").await.status, StatusCode::OK);
+    drop(promoted);
     // The admin's console, approved by the admin's key holder: every device, audit, deprovision.
     let (mut a, _) = approved_console(&s, "admin@acme.test", &admin).await;
     let page = a.get("/console/admin?email=bob").await;
