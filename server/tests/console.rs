@@ -643,3 +643,71 @@ async fn sessions_are_listed_and_revoked_and_die_with_their_approver() {
     let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
     assert_eq!(list, json!([]));
 }
+
+/// Neither the password, the code, the session cookie nor a CSRF token reaches the
+/// server's trace-level log or an error page.
+#[tokio::test]
+async fn console_secrets_stay_out_of_the_log_and_the_error_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let s = TestServer::builder(SERVER)
+        .log_level("trace")
+        .log_to(&log)
+        .start();
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut b = Browser::new(&s);
+    let code = b.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    let wrong_try = approve(&api, &alice, &session, &wrong(&code)).await;
+    assert!(!wrong_try.body.to_string().contains(&code));
+    approve(&api, &alice, &session, &code).await.ok();
+    let csrf = b.csrf().await;
+    let refused = b
+        .post(
+            &format!("/console/devices/{}/disable", id(&laptop)),
+            &[("csrf", "forged-token")],
+        )
+        .await;
+    assert!(!refused.body.contains("forged-token"));
+    b.post("/console/logout", &[("csrf", &csrf)]).await;
+    // A wrong password's page does not echo it.
+    let mut other = Browser::new(&s);
+    let form = other.get("/console/login").await;
+    let page = other
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "alice@acme.test"),
+                ("password", "not-the-password-123"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(!page.body.contains("not-the-password-123"));
+    let cookie = b.cookies.get("vouch_console").cloned().unwrap_or_default();
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in [
+        vouch_testkit::DEV_PASSWORD,
+        "not-the-password-123",
+        csrf.as_str(),
+        "vcs_",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
+    // The code as a word of its own (timestamps and request ids hold digit runs too).
+    let alone = text.match_indices(code.as_str()).any(|(i, _)| {
+        let before = text[..i].chars().next_back().unwrap_or(' ');
+        let after = text[i + 6..].chars().next().unwrap_or(' ');
+        !before.is_ascii_alphanumeric() && !after.is_ascii_alphanumeric() && after != '.'
+    });
+    assert!(!alone, "the code in the log");
+    assert!(cookie.is_empty() || !text.contains(&cookie));
+    assert!(
+        text.contains("/console/devices/{id}/disable"),
+        "route templates are logged"
+    );
+}
