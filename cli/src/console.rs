@@ -24,6 +24,7 @@ fn session_json(s: &ConsoleSession) -> Value {
         "expires_at": ts(&s.expires_at),
         "approved_by": s.approved_by,
         "admin": s.admin,
+        "other_network": s.other_network,
     })
 }
 
@@ -33,8 +34,13 @@ fn session_human(s: &ConsoleSession) -> String {
         ConsoleStatus::Active if s.admin => "active (admin)",
         ConsoleStatus::Active => "active",
     };
+    let flag = if s.other_network {
+        "  (another network than this device's: not your browser unless you are elsewhere)"
+    } else {
+        ""
+    };
     format!(
-        "{}  {status}\n  browser: {}\n  address: {}\n  signed in: {}, ends: {}",
+        "{}  {status}\n  browser: {}\n  address: {}{flag}\n  signed in: {}, ends: {}",
         s.id,
         s.user_agent,
         s.origin,
@@ -129,9 +135,14 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                 }
             };
             let question = format!(
-                "Approve this web console?\n  browser: {}\n  address: {}\n  signed in: {}\nIt will manage your devices with this device's powers{} and receives no vault key.\nApprove only a browser you are using now: nobody from Vouch or your company will ever ask you for this code.\nApprove?",
+                "Approve this web console?\n  browser: {}\n  address: {}{}\n  signed in: {}\nIt will manage your devices with this device's powers{} and receives no vault key.\nApprove only a browser you are using now: nobody from Vouch or your company will ever ask you for this code.\nApprove?",
                 s.user_agent,
                 s.origin,
+                if s.other_network {
+                    " — ANOTHER NETWORK than this device's"
+                } else {
+                    ""
+                },
                 ts(&s.created_at),
                 if client
                     .state()

@@ -58,6 +58,10 @@ wire! {
         pub approved_by: Option<Uuid>,
         /// Whether the session has the admin's powers (approved by an admin's key holder).
         pub admin: bool,
+        /// The browser signed in from another address than the caller's: flag it on the
+        /// approving screen (someone else's browser, if the person is not travelling).
+        #[serde(default)]
+        pub other_network: bool,
     }
 }
 

@@ -345,6 +345,11 @@ async fn only_a_key_holder_web_or_mobile_device_approves_a_console() {
     assert_eq!(list[0]["user_agent"], "ConsoleTest/1.0 (X11; Linux)");
     assert_eq!(list[0]["origin"], "127.0.0.1");
     assert!(list[0]["created_at"].is_string());
+    assert_eq!(list[0]["other_network"], false);
+    // Seen from a key holder on another address, the sign-in is flagged.
+    let far = Api::from_address(s.url(), "127.0.0.2".parse().unwrap());
+    let seen = far.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(seen[0]["other_network"], true, "{seen}");
     let ok = approve(&api, &alice, &session, &code).await.ok();
     assert_eq!(ok["status"], "active");
     assert_eq!(ok["admin"], false);

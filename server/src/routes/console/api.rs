@@ -15,17 +15,22 @@ use crate::{
 };
 
 /// The user's console sessions, pending and active (what a key holder shows before
-/// approving one: browser, address, time).
+/// approving one: browser, address, time, and whether it signed in from another address
+/// than the caller's).
 #[utoipa::path(get, path = vouch_proto::CONSOLE_SESSIONS, tag = "console", security(("bearer" = [])),
     responses((status = 200, body = Vec<ConsoleSession>),
         (status = 403, body = ErrorBody, description = "key_holder_required")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: KeyHolder,
+    Origin(origin): Origin,
 ) -> ApiResult<Json<Vec<ConsoleSession>>> {
     let user = caller.user.id;
     let rows = state.db.tx(move |tx| session::list(tx, user)).await?;
-    Ok(Json(rows.iter().map(session::SessionRow::wire).collect()))
+    let origin = origin.to_string();
+    Ok(Json(
+        rows.iter().map(|s| s.wire_for(Some(&origin))).collect(),
+    ))
 }
 
 /// Approves a pending console session with the 6-digit code its browser shows. Only a

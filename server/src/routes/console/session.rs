@@ -143,8 +143,13 @@ impl SessionRow {
         }
     }
 
-    /// The wire form.
+    /// The wire form (`other_network` false; see [`SessionRow::wire_for`]).
     pub fn wire(&self) -> ConsoleSession {
+        self.wire_for(None)
+    }
+
+    /// The wire form as the device calling from `caller_origin` sees it.
+    pub fn wire_for(&self, caller_origin: Option<&str>) -> ConsoleSession {
         ConsoleSession {
             id: self.id,
             status: self.status,
@@ -154,6 +159,7 @@ impl SessionRow {
             expires_at: ts(self.expires_at()),
             approved_by: self.approved_by,
             admin: self.admin,
+            other_network: caller_origin.is_some_and(|o| o != self.origin),
         }
     }
 }
