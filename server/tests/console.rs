@@ -526,7 +526,11 @@ async fn a_mobile_approved_console_views_but_does_not_manage_others() {
     let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
     let phone_token = api.approve_pending(&account, &phone, &alice).await;
     let (mut b, _) = approved_console(&s, "alice@acme.test", &phone_token).await;
+    let page = b.get("/console/devices").await;
+    assert!(page.body.contains("View only"), "{}", page.body);
+    assert!(!page.body.contains("aria-label=\"Disable alice laptop\""));
     let csrf = b.csrf().await;
+    // The forms the page does not offer are refused by the API's rule anyway.
     let p = b
         .post(
             &format!("/console/devices/{laptop}/disable"),

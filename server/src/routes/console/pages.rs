@@ -646,7 +646,10 @@ struct DevicesPage {
     csrf: String,
     done: String,
     approver: String,
+    /// May disable the user's devices (a web key holder's console, or an admin's).
     can_manage: bool,
+    /// May rename the user's other devices (a web key holder's console).
+    can_rename: bool,
     devices: Vec<DeviceView>,
     pending: usize,
     live: usize,
@@ -682,7 +685,9 @@ async fn devices(
         csrf: c.csrf.clone(),
         done: done_sentence(&q),
         approver: c.caller.device.device.name.clone(),
-        can_manage: c.caller.device.device.kind == DeviceKind::Web,
+        can_manage: c.caller.device.device.kind == DeviceKind::Web
+            || c.caller.user.role == Role::Admin,
+        can_rename: c.caller.device.device.kind == DeviceKind::Web,
         pending: list
             .iter()
             .filter(|d| d.status == DeviceStatus::Pending)
