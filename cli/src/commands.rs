@@ -385,6 +385,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             Ok(())
         }
         Command::Admin { action } => crate::admin::run(&*open()?, &out, action).await,
+        Command::Console { action } => crate::console::run(&*open()?, &out, action).await,
         Command::SignOut { yes } => crate::manage::sign_out(&dir, server, &out, yes).await,
         Command::Profiles => crate::manage::profiles(&dir, &out),
     }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod commands;
+mod console;
 mod demo;
 mod errors;
 mod manage;
@@ -121,6 +122,31 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// The web console (`SERVER/console`): approve a browser's sign-in, list or end
+    /// console sessions (key holders).
+    Console {
+        #[command(subcommand)]
+        action: ConsoleAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConsoleAction {
+    /// Browsers signed in to the console (waiting or active).
+    List,
+    /// Approve the browser that shows CODE: shows its browser, address and time first.
+    Approve {
+        /// The 6 digits the console shows.
+        code: String,
+        /// Which sign-in, when several are waiting (from `vouch console list`).
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
+        /// Do it without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// End a console session (by id, from `vouch console list`).
+    Revoke { id: uuid::Uuid },
 }
 
 #[derive(Subcommand, Debug)]

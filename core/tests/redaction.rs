@@ -95,6 +95,12 @@ fn wire_bodies_with_passwords_codes_tokens_or_mail_are_redacted() {
         ),
         format!(
             "{:?}",
+            vouch_core::proto::ApproveConsole {
+                code: SECRET.into()
+            }
+        ),
+        format!(
+            "{:?}",
             TrustedDevice {
                 device: device(),
                 device_token: SECRET.into()

@@ -21,9 +21,11 @@ pub mod routes;
 #[macro_use]
 mod types;
 pub mod chain;
+mod console;
 mod manage;
 
 pub use bytes::Bytes;
+pub use console::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use keys::{
     ED25519_KEY_LEN, KEY_BUNDLE_V1, KEY_TYPE_ED25519, KEY_TYPE_X25519, KeyBundle, KeyError,

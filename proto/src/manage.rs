@@ -58,6 +58,10 @@ wire! {
         Deprovisioned,
         /// An admin reactivated the user (new devices only).
         Reactivated,
+        /// A key holder approved a web console session (the device is the approver).
+        ConsoleApproved,
+        /// A web console session was ended (by a key holder or by the console itself).
+        ConsoleRevoked,
     }
 }
 

@@ -257,6 +257,26 @@ CREATE TABLE chain_envelopes (
 ALTER TABLE vaults ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vaults ADD COLUMN epoch_chain_seq INTEGER;
 "#,
+    r#"
+-- Web console sessions (issue 17, `routes::console`): delegated sessions of a key holder.
+-- The token and the code are stored hashed; ended sessions are deleted.
+CREATE TABLE console_sessions (
+    id             TEXT PRIMARY KEY,
+    user_id        TEXT NOT NULL REFERENCES users(id),
+    token_hash     BLOB NOT NULL UNIQUE,
+    code_hash      BLOB NOT NULL,
+    code_failures  INTEGER NOT NULL DEFAULT 0,
+    status         TEXT NOT NULL,       -- pending | active
+    admin          INTEGER NOT NULL DEFAULT 0,
+    user_agent     TEXT NOT NULL,
+    origin         TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    approved_by    TEXT REFERENCES devices(id),
+    approved_at    INTEGER,
+    last_used_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX console_sessions_user ON console_sessions(user_id);
+"#,
 ];
 
 /// The schema step after which device-name keys are skeletons.

@@ -170,6 +170,7 @@ impl RunningServer {
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut api) = routes::router(state.settings.dev).split_for_parts();
     routes::complete(&mut api);
+    let router = router.merge(routes::console_pages());
     let api_json = serde_json::to_string_pretty(&api).unwrap_or_default();
     let router = router
         .layer(axum::middleware::from_fn(log_requests))

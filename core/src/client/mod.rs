@@ -8,6 +8,7 @@
 
 mod approver;
 mod chain;
+mod console;
 mod enrollment;
 mod events;
 mod manage;

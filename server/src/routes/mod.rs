@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod auth;
 mod chain;
+mod console;
 mod dev;
 mod devices;
 mod email_code;
@@ -101,6 +102,11 @@ impl utoipa::Modify for CommonErrors {
     }
 }
 
+/// The console's HTML pages (not in the JSON contract).
+pub fn console_pages() -> axum::Router<AppState> {
+    console::pages::router()
+}
+
 /// The routes; `dev` adds the dev outbox and the dev clock.
 pub fn router(dev: bool) -> OpenApiRouter<AppState> {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -135,7 +141,10 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(manage::sign_out))
         .routes(routes!(admin::users))
         .routes(routes!(admin::reactivate))
-        .routes(routes!(audit::list));
+        .routes(routes!(audit::list))
+        .routes(routes!(console::api::list))
+        .routes(routes!(console::api::approve))
+        .routes(routes!(console::api::revoke));
     if dev {
         r.routes(routes!(dev::outbox)).routes(routes!(dev::clock))
     } else {

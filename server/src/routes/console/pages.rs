@@ -1,0 +1,1098 @@
+//! The console's HTML pages (server-rendered with askama; no script at all). Every page
+//! works through the API's own handlers and rules, called with the approving device as
+//! the caller: the console can do exactly what that device may do (rule 8), and admin
+//! pages only when an admin's key holder approved it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use uuid::Uuid;
+use vouch_proto::{
+    AdminUser, AuditEvent, Device, DeviceKind, DeviceStatus, ErrorCode, LoginRequest, RenameDevice,
+    Role, Tier, VerifiedBy,
+};
+
+use super::session::{self, Ended, Resolved, SessionRow, Token};
+use crate::{
+    AppState,
+    audit::Actor,
+    auth::{DeviceCaller, KeyHolder, Origin},
+    error::ApiError,
+    extract::{JsonBody, PathParams, QueryParams},
+    model::{token_hash, ts},
+};
+
+/// The console's one stylesheet.
+const STYLE: &str = include_str!("style.css");
+
+/// The console's routes (HTML; not part of the JSON contract).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route("/console/style.css", get(style))
+        .route("/console/login", get(login_form).post(login))
+        .route("/console/wait", get(wait))
+        .route("/console/logout", post(logout))
+        .route("/console/devices", get(devices))
+        .route(
+            "/console/devices/{id}/disable",
+            get(confirm_disable).post(disable),
+        )
+        .route("/console/devices/{id}/rename", post(rename))
+        .route("/console/sessions/{id}/revoke", post(revoke))
+        .route("/console/admin", get(admin))
+        .route(
+            "/console/admin/users/{id}/deprovision",
+            get(confirm_deprovision).post(deprovision),
+        )
+        .route("/console/admin/users/{id}/unlock", post(unlock))
+        .route("/console/admin/audit", get(audit))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Strict headers on every console answer: no script, no framing, no caching, no referrer.
+async fn security_headers(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    resp
+}
+
+// ---- plumbing ----------------------------------------------------------------------------
+
+/// A page that could not be shown: an error page or a redirect (never a 500 for input).
+struct PageError(Box<Response>);
+
+impl PageError {
+    fn page(r: Response) -> Self {
+        Self(Box::new(r))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError::page(error_page(&e, None))
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+/// The navigation of a signed-in console.
+struct Nav {
+    email: String,
+    admin: bool,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct MessagePage {
+    nav: Option<Nav>,
+    title: String,
+    message: String,
+    back: String,
+}
+
+fn render(t: &impl Template, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(_) => {
+            log::error!("a console template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn error_page(e: &ApiError, nav: Option<Nav>) -> Response {
+    let status = StatusCode::from_u16(e.code().status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let title = match e.code() {
+        ErrorCode::Forbidden | ErrorCode::KeyHolderRequired => "Not allowed",
+        ErrorCode::NotFound => "Not found",
+        ErrorCode::TooManyRequests => "Too many attempts",
+        _ => "That did not work",
+    };
+    render(
+        &MessagePage {
+            nav,
+            title: title.into(),
+            message: e.to_string(),
+            back: "/console".into(),
+        },
+        status,
+    )
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+}
+
+/// `Secure` unless the browser reached the server by a loopback name (plain http there).
+fn secure(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    !(name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()))
+}
+
+fn set_cookie(headers: &HeaderMap, name: &str, value: &str, clear: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict");
+    if secure(headers) {
+        c.push_str("; Secure");
+    }
+    if clear {
+        c.push_str("; Max-Age=0");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+}
+
+fn with_cookie(mut resp: Response, value: HeaderValue) -> Response {
+    resp.headers_mut().append(header::SET_COOKIE, value);
+    resp
+}
+
+fn form(body: &Bytes) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn query(q: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("page").into())
+}
+
+/// A signed-in, approved console.
+struct Ctx {
+    session: SessionRow,
+    /// The approving device as a caller of the API's rules; an admin only when an admin's
+    /// key holder approved this console.
+    caller: DeviceCaller,
+    csrf: String,
+}
+
+impl Ctx {
+    fn nav(&self) -> Nav {
+        Nav {
+            email: self.caller.user.email.clone(),
+            admin: self.session.admin,
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    fn key_holder(&self) -> KeyHolder {
+        KeyHolder(self.caller.clone())
+    }
+
+    fn require_admin(&self) -> Result<(), PageError> {
+        if self.session.admin && self.caller.user.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(PageError::page(error_page(
+                &ApiError::forbidden(
+                    "the admin pages need a console approved by an admin's key holder",
+                ),
+                Some(self.nav()),
+            )))
+        }
+    }
+
+    /// A posted form's CSRF token must be this session's.
+    fn check(&self, token: &Token, f: &HashMap<String, String>) -> Result<(), PageError> {
+        check_csrf(&token.0, f, Some(self.nav()))
+    }
+}
+
+fn check_csrf(
+    secret: &str,
+    f: &HashMap<String, String>,
+    nav: Option<Nav>,
+) -> Result<(), PageError> {
+    let given = f.get("csrf").map(String::as_str).unwrap_or("");
+    if session::csrf_ok(secret, given) {
+        Ok(())
+    } else {
+        Err(PageError::page(error_page(
+            &ApiError::forbidden(
+                "this form did not come from your console page (its security token is missing or stale): reload the page and try again",
+            ),
+            nav,
+        )))
+    }
+}
+
+fn ended_redirect(headers: &HeaderMap, why: Ended) -> PageError {
+    let key = match why {
+        Ended::Unknown => "unknown",
+        Ended::Expired => "expired",
+        Ended::ApproverGone => "approver",
+    };
+    PageError::page(with_cookie(
+        see_other(&format!("/console/login?ended={key}")),
+        set_cookie(headers, session::COOKIE, "", true),
+    ))
+}
+
+/// The approved console of this browser, or a redirect (sign in; wait for approval).
+async fn ctx(state: &AppState, headers: &HeaderMap) -> Result<(Ctx, Token), PageError> {
+    let Some(raw) = cookie(headers, session::COOKIE) else {
+        return Err(PageError::page(see_other("/console/login")));
+    };
+    let token = Token(raw);
+    let t = token.clone();
+    match state.db.tx(move |tx| session::resolve(tx, &t)).await? {
+        Resolved::Pending(_) => Err(PageError::page(see_other("/console/wait"))),
+        Resolved::Ended(why) => Err(ended_redirect(headers, why)),
+        Resolved::Active(session, caller) => {
+            let mut caller = *caller;
+            if !session.admin {
+                // Not approved by an admin's key holder: the API's rules see a member.
+                caller.user.role = Role::Member;
+            }
+            let csrf = session::csrf_for(&token.0);
+            Ok((
+                Ctx {
+                    session,
+                    caller,
+                    csrf,
+                },
+                token,
+            ))
+        }
+    }
+}
+
+fn day_time(t: &time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn secs(t: i64) -> String {
+    day_time(&ts(t))
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    ctx(&state, &headers).await?;
+    Ok(see_other("/console/devices"))
+}
+
+// ---- sign-in and approval -----------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    nav: Option<Nav>,
+    csrf: String,
+    email: String,
+    notice: String,
+    error: String,
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    if let Some(raw) = cookie(&headers, session::COOKIE) {
+        let t = Token(raw);
+        if !matches!(
+            state.db.tx(move |tx| session::resolve(tx, &t)).await?,
+            Resolved::Ended(_)
+        ) {
+            return Ok(see_other("/console"));
+        }
+    }
+    let q = query(q.as_deref());
+    let notice = match q.get("ended").map(String::as_str) {
+        Some("expired") => Ended::Expired.sentence(),
+        Some("approver") => Ended::ApproverGone.sentence(),
+        Some("unknown") => Ended::Unknown.sentence(),
+        Some("signed_out") => "You signed out of the console.",
+        _ => "",
+    };
+    let (pre, fresh) = match cookie(&headers, session::PRE_COOKIE) {
+        Some(p) => (p, false),
+        None => {
+            let (p, _) = crate::model::new_token("")?;
+            (p, true)
+        }
+    };
+    let page = render(
+        &LoginPage {
+            nav: None,
+            csrf: session::csrf_for(&pre),
+            email: String::new(),
+            notice: notice.into(),
+            error: String::new(),
+        },
+        StatusCode::OK,
+    );
+    Ok(if fresh {
+        with_cookie(page, set_cookie(&headers, session::PRE_COOKIE, &pre, false))
+    } else {
+        page
+    })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+    body: Bytes,
+) -> PageResult {
+    let f = form(&body);
+    let pre = cookie(&headers, session::PRE_COOKIE).unwrap_or_default();
+    if pre.is_empty() {
+        return Err(PageError::page(see_other("/console/login")));
+    }
+    check_csrf(&pre, &f, None)?;
+    let email = f.get("email").cloned().unwrap_or_default();
+    let req = LoginRequest {
+        email: email.clone(),
+        password: f.get("password").cloned().unwrap_or_default(),
+    };
+    // The API's own sign-in: the same password check and the same throttle.
+    let signed_in =
+        super::super::auth::login(State(state.clone()), Origin(origin), JsonBody(req)).await;
+    let resp = match signed_in {
+        Ok(Json(r)) => r,
+        Err(e) => {
+            let status = StatusCode::from_u16(e.code().status()).unwrap_or(StatusCode::BAD_REQUEST);
+            return Ok(render(
+                &LoginPage {
+                    nav: None,
+                    csrf: session::csrf_for(&pre),
+                    email,
+                    notice: String::new(),
+                    error: e.to_string(),
+                },
+                status,
+            ));
+        }
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let account = token_hash(&resp.account_token);
+    let user = resp.user.id;
+    let origin = origin.to_string();
+    let token = state
+        .db
+        .tx(move |tx| {
+            // The console needs no account token: the one sign-in made goes at once.
+            tx.execute("DELETE FROM account_tokens WHERE hash = ?1", [account])?;
+            session::create(tx, user, &user_agent, &origin)
+        })
+        .await?;
+    let resp = see_other("/console/wait");
+    let resp = with_cookie(resp, set_cookie(&headers, session::COOKIE, &token.0, false));
+    Ok(with_cookie(
+        resp,
+        set_cookie(&headers, session::PRE_COOKIE, "", true),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "console/wait.html")]
+struct WaitPage {
+    nav: Option<Nav>,
+    csrf: String,
+    code: String,
+    grouped: String,
+    qr: String,
+    user_agent: String,
+    origin: String,
+    expires: String,
+}
+
+/// The QR of the code, as inline SVG (no script, no external image).
+fn qr_svg(text: &str) -> String {
+    use qrcode::{QrCode, render::svg};
+    let Ok(code) = QrCode::new(text.as_bytes()) else {
+        return String::new();
+    };
+    let svg = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(180, 180)
+        .quiet_zone(true)
+        .build();
+    let start = svg.find("<svg").unwrap_or(0);
+    svg[start..].replacen(
+        "<svg ",
+        "<svg role=\"img\" aria-label=\"QR code of the console code\" ",
+        1,
+    )
+}
+
+async fn wait(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    let Some(raw) = cookie(&headers, session::COOKIE) else {
+        return Ok(see_other("/console/login"));
+    };
+    let token = Token(raw);
+    let t = token.clone();
+    match state.db.tx(move |tx| session::resolve(tx, &t)).await? {
+        Resolved::Active(..) => Ok(see_other("/console/devices")),
+        Resolved::Ended(why) => Err(ended_redirect(&headers, why)),
+        Resolved::Pending(row) => {
+            let code = session::code_for(&token);
+            let mut resp = render(
+                &WaitPage {
+                    nav: None,
+                    csrf: session::csrf_for(&token.0),
+                    grouped: session::grouped(&code),
+                    qr: qr_svg(&format!("vouch-console:{code}")),
+                    code,
+                    user_agent: row.user_agent.clone(),
+                    origin: row.origin.clone(),
+                    expires: secs(row.expires_at()),
+                },
+                StatusCode::OK,
+            );
+            // The page looks again every 5 s (no script): approved → the console.
+            resp.headers_mut()
+                .insert(header::REFRESH, HeaderValue::from_static("5"));
+            Ok(resp)
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+    body: Bytes,
+) -> PageResult {
+    let f = form(&body);
+    let Some(raw) = cookie(&headers, session::COOKIE) else {
+        return Ok(see_other("/console/login"));
+    };
+    check_csrf(&raw, &f, None)?;
+    let t = Token(raw);
+    let origin = origin.to_string();
+    state
+        .db
+        .tx(move |tx| {
+            match session::resolve(tx, &t)? {
+                Resolved::Active(s, caller) => {
+                    let actor = Actor::device(caller.device.device.id, &origin);
+                    session::revoke(tx, s.user_id, s.id, &actor)?;
+                }
+                Resolved::Pending(s) => {
+                    tx.execute(
+                        "DELETE FROM console_sessions WHERE id = ?1",
+                        [s.id.to_string()],
+                    )?;
+                }
+                Resolved::Ended(_) => {}
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(with_cookie(
+        see_other("/console/login?ended=signed_out"),
+        set_cookie(&headers, session::COOKIE, "", true),
+    ))
+}
+
+// ---- my trusted devices -------------------------------------------------------------------
+
+/// A device as the pages show it.
+struct DeviceView {
+    id: String,
+    name: String,
+    kind: String,
+    platform: String,
+    status: String,
+    created: String,
+    last_seen: String,
+    verified: String,
+    email: String,
+    this: bool,
+    trusted: bool,
+    pending: bool,
+}
+
+fn status_label(d: &Device) -> &'static str {
+    match (d.status, d.tier) {
+        (DeviceStatus::Pending, _) => "Pending approval",
+        (DeviceStatus::Trusted, Some(Tier::KeyHolder)) => "Trusted · key holder",
+        (DeviceStatus::Trusted, _) => "Email-only",
+        (DeviceStatus::Disabled, _) => "Disabled",
+        (DeviceStatus::Denied, _) => "Denied",
+        (DeviceStatus::Expired, _) => "Expired",
+    }
+}
+
+fn view(d: &Device, all: &[Device], this: Uuid, email: &str) -> DeviceView {
+    let verified = match d.verified_by {
+        Some(VerifiedBy::EmailCode) => "email code".to_owned(),
+        Some(VerifiedBy::Approval) => {
+            match d.approved_by.and_then(|a| all.iter().find(|x| x.id == a)) {
+                Some(a) => format!("approved by {}", a.name),
+                None => "approved by a key holder".to_owned(),
+            }
+        }
+        None => "—".to_owned(),
+    };
+    let verified = match (d.verified_by, d.approved_by) {
+        (Some(VerifiedBy::EmailCode), Some(a)) => {
+            let by = all
+                .iter()
+                .find(|x| x.id == a)
+                .map_or("a key holder", |x| x.name.as_str());
+            format!("{verified}; keys shared by {by}")
+        }
+        _ => verified,
+    };
+    DeviceView {
+        id: d.id.to_string(),
+        name: d.name.clone(),
+        kind: vouch_proto::enum_name(&d.kind),
+        platform: d.platform.clone(),
+        status: status_label(d).into(),
+        created: day_time(&d.created_at),
+        last_seen: d.last_seen_at.as_ref().map_or_else(|| "—".into(), day_time),
+        verified,
+        email: email.to_owned(),
+        this: d.id == this,
+        trusted: d.status == DeviceStatus::Trusted,
+        pending: d.status == DeviceStatus::Pending,
+    }
+}
+
+/// A console session as the devices page lists it.
+struct SessionView {
+    id: String,
+    status: String,
+    user_agent: String,
+    origin: String,
+    started: String,
+    expires: String,
+    approved_by: String,
+    this: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/devices.html")]
+struct DevicesPage {
+    nav: Option<Nav>,
+    csrf: String,
+    done: String,
+    approver: String,
+    /// May disable the user's devices (a web key holder's console, or an admin's).
+    can_manage: bool,
+    /// May rename the user's other devices (a web key holder's console).
+    can_rename: bool,
+    devices: Vec<DeviceView>,
+    pending: usize,
+    live: usize,
+    limit: u32,
+    sessions: Vec<SessionView>,
+}
+
+fn done_sentence(q: &HashMap<String, String>) -> String {
+    match q.get("done").map(String::as_str) {
+        Some("disabled") => "The device was disabled: it is signed out and wipes its keys.",
+        Some("renamed") => "The device was renamed.",
+        Some("revoked") => "The console session was ended.",
+        Some("deprovisioned") => "The user was deprovisioned: every device of theirs is disabled.",
+        Some("unlocked") => "The user's sign-in and email-code verification were unlocked.",
+        _ => "",
+    }
+    .into()
+}
+
+async fn devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    let (c, _) = ctx(&state, &headers).await?;
+    let Json(list) = super::super::devices::list(State(state.clone()), c.caller.clone()).await?;
+    let user = c.caller.user.id;
+    let sessions = state.db.tx(move |tx| session::list(tx, user)).await?;
+    let this = c.caller.device.device.id;
+    let q = query(q.as_deref());
+    let page = DevicesPage {
+        nav: Some(c.nav()),
+        csrf: c.csrf.clone(),
+        done: done_sentence(&q),
+        approver: c.caller.device.device.name.clone(),
+        can_manage: c.caller.device.device.kind == DeviceKind::Web
+            || c.caller.user.role == Role::Admin,
+        can_rename: c.caller.device.device.kind == DeviceKind::Web,
+        pending: list
+            .iter()
+            .filter(|d| d.status == DeviceStatus::Pending)
+            .count(),
+        live: list
+            .iter()
+            .filter(|d| matches!(d.status, DeviceStatus::Pending | DeviceStatus::Trusted))
+            .count(),
+        limit: state.settings.device_limit,
+        devices: list.iter().map(|d| view(d, &list, this, "")).collect(),
+        sessions: sessions
+            .iter()
+            .map(|s| SessionView {
+                id: s.id.to_string(),
+                status: match s.status {
+                    vouch_proto::ConsoleStatus::Pending => "Waiting for approval".into(),
+                    vouch_proto::ConsoleStatus::Active if s.admin => "Active · admin".into(),
+                    vouch_proto::ConsoleStatus::Active => "Active".into(),
+                },
+                user_agent: s.user_agent.clone(),
+                origin: s.origin.clone(),
+                started: day_time(&s.wire().created_at),
+                expires: secs(s.expires_at()),
+                approved_by: s
+                    .approved_by
+                    .and_then(|a| list.iter().find(|d| d.id == a))
+                    .map_or_else(String::new, |d| d.name.clone()),
+                this: s.id == c.session.id,
+            })
+            .collect(),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "console/confirm_disable.html")]
+struct ConfirmDisablePage {
+    nav: Option<Nav>,
+    csrf: String,
+    device: DeviceView,
+    last_key_holder: bool,
+    ends_console: bool,
+    back: String,
+}
+
+/// The device `id` and its user's devices, if this console may see it (the user's own;
+/// any of the workspace for an admin console).
+async fn target(
+    state: &AppState,
+    c: &Ctx,
+    id: Uuid,
+) -> Result<(Device, Vec<Device>, String), PageError> {
+    let Json(mine) = super::super::devices::list(State(state.clone()), c.caller.clone()).await?;
+    if let Some(d) = mine.iter().find(|d| d.id == id) {
+        return Ok((d.clone(), mine.clone(), c.caller.user.email.clone()));
+    }
+    if c.session.admin && c.caller.user.role == Role::Admin {
+        let q = serde_json::from_value(serde_json::json!({})).map_err(|_| ApiError::internal())?;
+        let Json(all) =
+            super::super::admin::devices(State(state.clone()), c.key_holder(), QueryParams(q))
+                .await?;
+        if let Some(d) = all.iter().find(|d| d.id == id).cloned() {
+            let theirs: Vec<Device> = all.into_iter().filter(|x| x.user_id == d.user_id).collect();
+            let Json(users) = admin_users(state, c).await?;
+            let email = users
+                .iter()
+                .find(|u| u.id == d.user_id)
+                .map_or_else(String::new, |u| u.email.clone());
+            return Ok((d, theirs, email));
+        }
+    }
+    Err(ApiError::not_found("device").into())
+}
+
+async fn admin_users(state: &AppState, c: &Ctx) -> Result<Json<Vec<AdminUser>>, ApiError> {
+    let q = serde_json::from_value(serde_json::json!({})).map_err(|_| ApiError::internal())?;
+    super::super::admin::users(State(state.clone()), c.key_holder(), QueryParams(q)).await
+}
+
+fn back_to(f: &HashMap<String, String>) -> &'static str {
+    match f.get("back").map(String::as_str) {
+        Some("admin") => "/console/admin",
+        _ => "/console/devices",
+    }
+}
+
+async fn confirm_disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    let (c, _) = ctx(&state, &headers).await?;
+    let id = parse_id(&raw)?;
+    let (d, theirs, email) = target(&state, &c, id).await?;
+    let key_holders = theirs
+        .iter()
+        .filter(|x| x.status == DeviceStatus::Trusted && x.tier == Some(Tier::KeyHolder))
+        .count();
+    let last_key_holder =
+        d.status == DeviceStatus::Trusted && d.tier == Some(Tier::KeyHolder) && key_holders == 1;
+    let q = query(q.as_deref());
+    let page = ConfirmDisablePage {
+        nav: Some(c.nav()),
+        csrf: c.csrf.clone(),
+        device: view(&d, &theirs, c.caller.device.device.id, &email),
+        last_key_holder,
+        ends_console: d.id == c.caller.device.device.id,
+        back: if q.get("back").map(String::as_str) == Some("admin") {
+            "admin".into()
+        } else {
+            "devices".into()
+        },
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let (c, token) = ctx(&state, &headers).await?;
+    let f = form(&body);
+    c.check(&token, &f)?;
+    let id = parse_id(&raw)?;
+    let also = f
+        .get("also_approved")
+        .is_some_and(|v| v == "on" || v == "true");
+    let q = serde_json::from_value(serde_json::json!({ "also_approved": also }))
+        .map_err(|_| ApiError::internal())?;
+    // The API's own rule: who may disable what (rule 8).
+    let _disabled = super::super::devices::disable(
+        State(state.clone()),
+        c.key_holder(),
+        Origin(origin),
+        PathParams(id),
+        QueryParams(q),
+    )
+    .await
+    .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    Ok(see_other(&format!("{}?done=disabled", back_to(&f))))
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let (c, token) = ctx(&state, &headers).await?;
+    let f = form(&body);
+    c.check(&token, &f)?;
+    let id = parse_id(&raw)?;
+    let name = f.get("name").cloned().unwrap_or_default();
+    // The API's own rule: a key-holder web device renames the user's devices.
+    let _renamed = super::super::manage::rename(
+        State(state.clone()),
+        c.caller.clone(),
+        Origin(origin),
+        PathParams(id),
+        JsonBody(RenameDevice { name }),
+    )
+    .await
+    .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    Ok(see_other("/console/devices?done=renamed"))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let (c, token) = ctx(&state, &headers).await?;
+    let f = form(&body);
+    c.check(&token, &f)?;
+    let id = parse_id(&raw)?;
+    let actor = Actor::device(c.caller.device.device.id, origin);
+    let user = c.caller.user.id;
+    state
+        .db
+        .tx(move |tx| session::revoke(tx, user, id, &actor))
+        .await
+        .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    if id == c.session.id {
+        return Ok(with_cookie(
+            see_other("/console/login?ended=signed_out"),
+            set_cookie(&headers, session::COOKIE, "", true),
+        ));
+    }
+    Ok(see_other("/console/devices?done=revoked"))
+}
+
+// ---- admin --------------------------------------------------------------------------------
+
+/// A user as the admin page lists it.
+struct UserView {
+    id: String,
+    email: String,
+    role: String,
+    deprovisioned: bool,
+    devices: u32,
+    trusted: u32,
+}
+
+#[derive(Template)]
+#[template(path = "console/admin.html")]
+struct AdminPage {
+    nav: Option<Nav>,
+    csrf: String,
+    done: String,
+    users: Vec<UserView>,
+    devices: Vec<DeviceView>,
+    f_user: String,
+    f_status: String,
+    f_kind: String,
+    f_email: String,
+    total: usize,
+}
+
+async fn admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    let (c, _) = ctx(&state, &headers).await?;
+    c.require_admin()?;
+    let q = query(q.as_deref());
+    let Json(users) = admin_users(&state, &c).await?;
+    let dq = serde_json::from_value(serde_json::json!({})).map_err(|_| ApiError::internal())?;
+    let Json(all) =
+        super::super::admin::devices(State(state.clone()), c.key_holder(), QueryParams(dq)).await?;
+    let f_user = q.get("user").cloned().unwrap_or_default();
+    let f_status = q.get("status").cloned().unwrap_or_default();
+    let f_kind = q.get("kind").cloned().unwrap_or_default();
+    let f_email = q
+        .get("email")
+        .map(|e| e.trim().to_lowercase())
+        .unwrap_or_default();
+    let email_of = |id: Uuid| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(String::new, |u| u.email.clone())
+    };
+    let this = c.caller.device.device.id;
+    let devices: Vec<DeviceView> = all
+        .iter()
+        .filter(|d| f_user.is_empty() || d.user_id.to_string() == f_user)
+        .filter(|d| match f_status.as_str() {
+            "" => true,
+            "email_only" => d.status == DeviceStatus::Trusted && d.tier != Some(Tier::KeyHolder),
+            "key_holder" => d.status == DeviceStatus::Trusted && d.tier == Some(Tier::KeyHolder),
+            s => vouch_proto::enum_name(&d.status) == s,
+        })
+        .filter(|d| f_kind.is_empty() || vouch_proto::enum_name(&d.kind) == f_kind)
+        .filter(|d| f_email.is_empty() || email_of(d.user_id).to_lowercase().contains(&f_email))
+        .map(|d| view(d, &all, this, &email_of(d.user_id)))
+        .collect();
+    let page = AdminPage {
+        nav: Some(c.nav()),
+        csrf: c.csrf.clone(),
+        done: done_sentence(&q),
+        total: all.len(),
+        users: users
+            .iter()
+            .map(|u| UserView {
+                id: u.id.to_string(),
+                email: u.email.clone(),
+                role: vouch_proto::enum_name(&u.role),
+                deprovisioned: u.deprovisioned_at.is_some(),
+                devices: u.devices,
+                trusted: u.trusted_devices,
+            })
+            .collect(),
+        devices,
+        f_user,
+        f_status,
+        f_kind,
+        f_email,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "console/confirm_deprovision.html")]
+struct ConfirmDeprovisionPage {
+    nav: Option<Nav>,
+    csrf: String,
+    id: String,
+    email: String,
+    devices: u32,
+}
+
+async fn confirm_deprovision(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let (c, _) = ctx(&state, &headers).await?;
+    c.require_admin()?;
+    let id = parse_id(&raw)?;
+    let Json(users) = admin_users(&state, &c).await?;
+    let u = users
+        .iter()
+        .find(|u| u.id == id)
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let page = ConfirmDeprovisionPage {
+        nav: Some(c.nav()),
+        csrf: c.csrf.clone(),
+        id: u.id.to_string(),
+        email: u.email.clone(),
+        devices: u.devices,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+async fn deprovision(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let (c, token) = ctx(&state, &headers).await?;
+    let f = form(&body);
+    c.check(&token, &f)?;
+    c.require_admin()?;
+    let id = parse_id(&raw)?;
+    let _disabled = super::super::admin::deprovision(
+        State(state.clone()),
+        c.key_holder(),
+        Origin(origin),
+        PathParams(id),
+    )
+    .await
+    .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    Ok(see_other("/console/admin?done=deprovisioned"))
+}
+
+async fn unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let (c, token) = ctx(&state, &headers).await?;
+    let f = form(&body);
+    c.check(&token, &f)?;
+    c.require_admin()?;
+    let id = parse_id(&raw)?;
+    super::super::admin::unlock(State(state.clone()), c.key_holder(), PathParams(id))
+        .await
+        .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    Ok(see_other("/console/admin?done=unlocked"))
+}
+
+/// An audit entry as the page shows it.
+struct AuditView {
+    at: String,
+    action: String,
+    user: String,
+    device: String,
+    actor: String,
+    origin: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+struct AuditPage {
+    nav: Option<Nav>,
+    entries: Vec<AuditView>,
+}
+
+async fn audit(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    let (c, _) = ctx(&state, &headers).await?;
+    c.require_admin()?;
+    let q = serde_json::from_value(serde_json::json!({ "limit": 200 }))
+        .map_err(|_| ApiError::internal())?;
+    let Json(mut entries): Json<Vec<AuditEvent>> =
+        super::super::audit::list(State(state.clone()), c.key_holder(), QueryParams(q)).await?;
+    entries.reverse();
+    let page = AuditPage {
+        nav: Some(c.nav()),
+        entries: entries
+            .iter()
+            .map(|e| AuditView {
+                at: day_time(&e.at),
+                action: vouch_proto::enum_name(&e.action).replace('_', " "),
+                user: e.user_email.clone(),
+                device: e.device_name.clone().unwrap_or_default(),
+                actor: e
+                    .actor_email
+                    .clone()
+                    .unwrap_or_else(|| "the device itself or the operator".into()),
+                origin: e.origin.clone().unwrap_or_default(),
+                detail: e.detail.clone().unwrap_or_default(),
+            })
+            .collect(),
+    };
+    Ok(render(&page, StatusCode::OK))
+}

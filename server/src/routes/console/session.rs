@@ -1,0 +1,463 @@
+//! Console sessions (issue 17): the delegated session of a key holder a browser gets.
+//!
+//! A browser signs in with email and password (the API's sign-in and its throttle) and
+//! gets a *pending* session: a random token in an `HttpOnly` cookie, and a 6-digit code
+//! derived from that token, shown on the page. A key-holder web or mobile device of the
+//! same user approves the session with the code (`POST /v1/console-sessions/{id}/approve`);
+//! a wrong code counts against that session only, and the third wrong one ends it. An
+//! approved session acts with the approving device's powers — its rules, never its keys —
+//! and ends after 30 idle minutes, 8 hours after approval, when revoked, or as soon as
+//! the approving device is no longer a trusted key holder. Only hashes of the token and
+//! the code are stored.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+use vouch_proto::{
+    AuditAction, CONSOLE_CODE_ATTEMPTS, CONSOLE_IDLE_SECS, CONSOLE_MAX_SECS, CONSOLE_PENDING_SECS,
+    ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Tier,
+};
+
+use crate::{
+    audit::Actor,
+    auth::DeviceCaller,
+    error::{ApiError, ApiResult},
+    model::{DeviceRow, UserRow, new_token, now, parse_enum, parse_uuid, token_hash, ts},
+};
+
+/// The session cookie's name (path `/console` only: the API never sees it).
+pub const COOKIE: &str = "vouch_console";
+/// The cookie of a browser that has not signed in yet (it keys the sign-in form's CSRF token).
+pub const PRE_COOKIE: &str = "vouch_console_pre";
+/// Prefix of console tokens.
+const TOKEN_PREFIX: &str = "vcs_";
+/// Pending console sign-ins a user may have at once (the oldest goes first).
+const MAX_PENDING: i64 = 5;
+/// Longest `User-Agent` text kept (approvers are shown it).
+const USER_AGENT_MAX_CHARS: usize = 160;
+
+/// A console token as the browser holds it; `Debug` never prints it.
+#[derive(Clone)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// The 6-digit code of a session, derived from its token (so it is never stored: the page
+/// shows it again from the cookie). 2^64 mod 10^6 makes the bias negligible.
+pub fn code_for(token: &Token) -> String {
+    let d = digest(&[b"vouch/console/code", token.0.as_bytes()]);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    format!("{:06}", u64::from_be_bytes(first) % 1_000_000)
+}
+
+/// "482 913": the code as the page shows it.
+pub fn grouped(code: &str) -> String {
+    format!("{} {}", &code[..3], &code[3..])
+}
+
+/// The stored form of a session's code: bound to the session's id.
+fn code_hash(id: Uuid, code: &str) -> Vec<u8> {
+    digest(&[b"vouch/console/code-hash", id.as_bytes(), code.as_bytes()]).to_vec()
+}
+
+/// The CSRF token of forms posted with a cookie secret (the session token, or the
+/// pre-sign-in cookie): a keyed hash of it, so the page can carry it and only a page the
+/// server rendered for this cookie knows it.
+pub fn csrf_for(secret: &str) -> String {
+    vouch_proto::Bytes(digest(&[b"vouch/console/csrf", secret.as_bytes()]).to_vec()).to_b64()
+}
+
+/// Whether a posted CSRF token is the one of `secret` (constant time).
+pub fn csrf_ok(secret: &str, given: &str) -> bool {
+    let want = csrf_for(secret);
+    want.len() == given.len() && bool::from(want.as_bytes().ct_eq(given.as_bytes()))
+}
+
+/// A stored console session.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// Session id.
+    pub id: Uuid,
+    /// Whose.
+    pub user_id: Uuid,
+    /// Pending or active.
+    pub status: ConsoleStatus,
+    code_failures: u32,
+    /// Approved by an admin's key holder (the admin pages need it).
+    pub admin: bool,
+    /// The browser's `User-Agent`.
+    pub user_agent: String,
+    /// The browser's address.
+    pub origin: String,
+    created_at: i64,
+    /// The approving device.
+    pub approved_by: Option<Uuid>,
+    approved_at: Option<i64>,
+    last_used_at: i64,
+}
+
+const COLS: &str = "id, user_id, status, code_failures, admin, user_agent, origin, created_at, approved_by, approved_at, last_used_at";
+
+impl SessionRow {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: parse_uuid(&r.get::<_, String>(0)?)?,
+            user_id: parse_uuid(&r.get::<_, String>(1)?)?,
+            status: parse_enum(&r.get::<_, String>(2)?)?,
+            code_failures: r.get(3)?,
+            admin: r.get(4)?,
+            user_agent: r.get(5)?,
+            origin: r.get(6)?,
+            created_at: r.get(7)?,
+            approved_by: r
+                .get::<_, Option<String>>(8)?
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?,
+            approved_at: r.get(9)?,
+            last_used_at: r.get(10)?,
+        })
+    }
+
+    /// When it ends unless approved (pending) or used (active), in Unix seconds.
+    pub fn expires_at(&self) -> i64 {
+        match self.status {
+            ConsoleStatus::Pending => self.created_at + CONSOLE_PENDING_SECS,
+            ConsoleStatus::Active => (self.last_used_at + CONSOLE_IDLE_SECS)
+                .min(self.approved_at.unwrap_or(self.created_at) + CONSOLE_MAX_SECS),
+        }
+    }
+
+    /// The wire form (`other_network` false; see [`SessionRow::wire_for`]).
+    pub fn wire(&self) -> ConsoleSession {
+        self.wire_for(None)
+    }
+
+    /// The wire form as the device calling from `caller_origin` sees it.
+    pub fn wire_for(&self, caller_origin: Option<&str>) -> ConsoleSession {
+        ConsoleSession {
+            id: self.id,
+            status: self.status,
+            user_agent: self.user_agent.clone(),
+            origin: self.origin.clone(),
+            created_at: ts(self.created_at),
+            expires_at: ts(self.expires_at()),
+            approved_by: self.approved_by,
+            admin: self.admin,
+            other_network: caller_origin.is_some_and(|o| o != self.origin),
+        }
+    }
+}
+
+/// Why a session no longer works (shown on the sign-in page; no secrets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// No such session (never was, signed out, revoked, or ended by too many wrong codes).
+    Unknown,
+    /// Its time ran out.
+    Expired,
+    /// The device that approved it was disabled or lost its key-holder tier.
+    ApproverGone,
+}
+
+impl Ended {
+    /// The sentence the sign-in page shows.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::Unknown => {
+                "Your console session ended (signed out, revoked, or never approved). Sign in again."
+            }
+            Self::Expired => "Your console session expired. Sign in again.",
+            Self::ApproverGone => {
+                "The device that approved this console was disabled, so the console session ended. Sign in again and approve it from another key holder."
+            }
+        }
+    }
+}
+
+/// The approving device as a caller of the API's rules, if it still is a trusted key
+/// holder of a user who was not deprovisioned.
+fn approver(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Option<DeviceCaller>> {
+    let Some(id) = s.approved_by else {
+        return Ok(None);
+    };
+    let Some(device) = DeviceRow::load(tx, id)? else {
+        return Ok(None);
+    };
+    let d = &device.device;
+    if d.status != DeviceStatus::Trusted
+        || d.tier != Some(Tier::KeyHolder)
+        || d.user_id != s.user_id
+    {
+        return Ok(None);
+    }
+    let Some(user) = UserRow::load(tx, s.user_id)? else {
+        return Ok(None);
+    };
+    if user.deprovisioned {
+        return Ok(None);
+    }
+    Ok(Some(DeviceCaller { user, device }))
+}
+
+/// Whether `s` still works; ends (deletes) it otherwise.
+fn check(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, Ended>> {
+    let ended = if now() >= s.expires_at() {
+        Some(Ended::Expired)
+    } else if s.status == ConsoleStatus::Active {
+        match approver(tx, s)? {
+            Some(caller) => return Ok(Ok(Some(caller))),
+            None => Some(Ended::ApproverGone),
+        }
+    } else {
+        None
+    };
+    match ended {
+        Some(e) => {
+            tx.execute(
+                "DELETE FROM console_sessions WHERE id = ?1",
+                [s.id.to_string()],
+            )?;
+            Ok(Err(e))
+        }
+        None => Ok(Ok(None)),
+    }
+}
+
+/// Starts a pending session for a user who just gave the right password; returns its
+/// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go.
+pub fn create(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    user_agent: &str,
+    origin: &str,
+) -> ApiResult<Token> {
+    let (token, hash) = new_token(TOKEN_PREFIX)?;
+    let token = Token(token);
+    let id = Uuid::new_v4();
+    let at = now();
+    let user_agent = vouch_proto::display_text(user_agent, USER_AGENT_MAX_CHARS);
+    let user_agent = if user_agent.is_empty() {
+        "unknown browser".to_owned()
+    } else {
+        user_agent
+    };
+    tx.execute(
+        "INSERT INTO console_sessions (id, user_id, token_hash, code_hash, status, user_agent, origin, created_at, last_used_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7)",
+        params![
+            id.to_string(),
+            user_id.to_string(),
+            hash,
+            code_hash(id, &code_for(&token)),
+            user_agent,
+            origin,
+            at
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM console_sessions WHERE user_id = ?1 AND status = 'pending' AND id NOT IN
+           (SELECT id FROM console_sessions WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+        params![user_id.to_string(), MAX_PENDING],
+    )?;
+    Ok(token)
+}
+
+/// What a cookie's token leads to.
+#[derive(Debug)]
+pub enum Resolved {
+    /// Waiting for its approval.
+    Pending(SessionRow),
+    /// Approved: the session and the approving device it acts as.
+    Active(SessionRow, Box<DeviceCaller>),
+    /// It does not work (any more).
+    Ended(Ended),
+}
+
+/// Looks a browser's token up; an active session's idle time starts again (sliding).
+pub fn resolve(tx: &Transaction<'_>, token: &Token) -> ApiResult<Resolved> {
+    if !token.0.starts_with(TOKEN_PREFIX) || token.0.len() > 200 {
+        return Ok(Resolved::Ended(Ended::Unknown));
+    }
+    let row = tx
+        .query_row(
+            &format!("SELECT {COLS} FROM console_sessions WHERE token_hash = ?1"),
+            [token_hash(&token.0)],
+            SessionRow::from_row,
+        )
+        .optional()?;
+    let Some(row) = row else {
+        return Ok(Resolved::Ended(Ended::Unknown));
+    };
+    match check(tx, &row)? {
+        Err(e) => Ok(Resolved::Ended(e)),
+        Ok(None) => Ok(Resolved::Pending(row)),
+        Ok(Some(caller)) => {
+            tx.execute(
+                "UPDATE console_sessions SET last_used_at = ?2 WHERE id = ?1",
+                params![row.id.to_string(), now()],
+            )?;
+            Ok(Resolved::Active(row, Box::new(caller)))
+        }
+    }
+}
+
+/// The user's live sessions (pending and active), oldest first; dead ones are ended.
+pub fn list(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<Vec<SessionRow>> {
+    let rows = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {COLS} FROM console_sessions WHERE user_id = ?1 ORDER BY created_at, rowid"
+        ))?;
+        stmt.query_map([user_id.to_string()], SessionRow::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut live = Vec::new();
+    for r in rows {
+        if check(tx, &r)?.is_ok() {
+            live.push(r);
+        }
+    }
+    Ok(live)
+}
+
+/// Approves the user's pending session `id` with `code`, as the key-holder device
+/// `approver` (web or mobile: checked by the caller). The inner result is the answer;
+/// the outer one commits a counted wrong code too.
+pub fn approve(
+    tx: &Transaction<'_>,
+    approver: &DeviceCaller,
+    id: Uuid,
+    code: &str,
+    actor: &Actor,
+) -> ApiResult<ApiResult<SessionRow>> {
+    let row = tx
+        .query_row(
+            &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1 AND user_id = ?2"),
+            params![id.to_string(), approver.user.id.to_string()],
+            SessionRow::from_row,
+        )
+        .optional()?;
+    // Another user's session does not exist for this caller (no probing of ids).
+    let Some(row) = row else {
+        return Ok(Err(ApiError::not_found("console session")));
+    };
+    if check(tx, &row)?.is_err() {
+        return Ok(Err(ApiError::new(
+            ErrorCode::RequestExpired,
+            "this console sign-in expired; sign in again in the browser",
+        )));
+    }
+    if row.status != ConsoleStatus::Pending {
+        return Ok(Err(ApiError::new(
+            ErrorCode::AlreadyDecided,
+            "this console session is already approved",
+        )));
+    }
+    let given: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if given.len() != 6 || !given.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Err(ApiError::bad_request(
+            "the code is the 6 digits the console shows",
+        )));
+    }
+    let stored: Vec<u8> = tx.query_row(
+        "SELECT code_hash FROM console_sessions WHERE id = ?1",
+        [id.to_string()],
+        |r| r.get(0),
+    )?;
+    let right = bool::from(code_hash(id, &given).ct_eq(&stored));
+    if !right {
+        let failures = row.code_failures + 1;
+        if failures >= CONSOLE_CODE_ATTEMPTS {
+            tx.execute(
+                "DELETE FROM console_sessions WHERE id = ?1",
+                [id.to_string()],
+            )?;
+            return Ok(Err(ApiError::new(
+                ErrorCode::CodeExpired,
+                "too many wrong codes: this console sign-in was ended; sign in again in the browser",
+            )));
+        }
+        tx.execute(
+            "UPDATE console_sessions SET code_failures = ?2 WHERE id = ?1",
+            params![id.to_string(), failures],
+        )?;
+        return Ok(Err(ApiError::invalid_code(
+            CONSOLE_CODE_ATTEMPTS - failures,
+        )));
+    }
+    let at = now();
+    tx.execute(
+        "UPDATE console_sessions SET status = 'active', approved_by = ?2, approved_at = ?3, last_used_at = ?3, admin = ?4 WHERE id = ?1",
+        params![
+            id.to_string(),
+            approver.device.device.id.to_string(),
+            at,
+            approver.is_admin()
+        ],
+    )?;
+    let detail = format!(
+        "console {} from {} ({}){}",
+        row.id,
+        row.origin,
+        row.user_agent,
+        if approver.is_admin() { ", admin" } else { "" }
+    );
+    crate::audit::record(
+        tx,
+        approver.user.id,
+        Some(approver.device.device.id),
+        AuditAction::ConsoleApproved,
+        actor,
+        Some(&detail),
+    )?;
+    let row = tx.query_row(
+        &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1"),
+        [id.to_string()],
+        SessionRow::from_row,
+    )?;
+    Ok(Ok(row))
+}
+
+/// Ends the user's session `id` (404 if the user has none such).
+pub fn revoke(tx: &Transaction<'_>, user_id: Uuid, id: Uuid, actor: &Actor) -> ApiResult<()> {
+    let row = tx
+        .query_row(
+            &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1 AND user_id = ?2"),
+            params![id.to_string(), user_id.to_string()],
+            SessionRow::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("console session"))?;
+    tx.execute(
+        "DELETE FROM console_sessions WHERE id = ?1",
+        [id.to_string()],
+    )?;
+    let detail = format!(
+        "console {} from {} ({})",
+        row.id, row.origin, row.user_agent
+    );
+    crate::audit::record(
+        tx,
+        user_id,
+        row.approved_by,
+        AuditAction::ConsoleRevoked,
+        actor,
+        Some(&detail),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,722 @@
+//! The web console (issue 17) over real HTTP against a real server process, each control
+//! tried as an attacker would: a browser that was never approved, guessed codes, an
+//! email-only device approving, forged forms (CSRF), a member's console reaching for admin
+//! powers, expiry on the server's dev clock, revocation, and the approving device's end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use vouch_testkit::{Api, TestServer, id};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
+
+/// A browser: its own cookie jar (set by hand), no redirects followed.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+/// An answer of a console page.
+struct Page {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The first CSRF token in the page's forms.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a form");
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    #[track_caller]
+    fn redirects_to(&self, to: &str) {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.body);
+        assert!(self.location().starts_with(to), "to {}", self.location());
+    }
+}
+
+impl Browser {
+    fn new(s: &TestServer) -> Self {
+        Self {
+            base: s.url().to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent("ConsoleTest/1.0 (X11; Linux)")
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let resp = req
+            .header(header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        for c in resp.headers().get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (kv, _) = c.split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+        Page {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    /// Signs in with the dev password; returns the code the wait page shows.
+    async fn sign_in(&mut self, email: &str) -> String {
+        let form = self.get("/console/login").await;
+        let csrf = form.csrf();
+        self.post(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("password", vouch_testkit::DEV_PASSWORD),
+            ],
+        )
+        .await
+        .redirects_to("/console/wait");
+        let wait = self.get("/console/wait").await;
+        assert_eq!(wait.status, StatusCode::OK);
+        let at = wait.body.find("aria-label=\"Code ").unwrap() + 17;
+        wait.body[at..at + 6].to_owned()
+    }
+
+    /// The CSRF token of the devices page (an approved console).
+    async fn csrf(&mut self) -> String {
+        let page = self.get("/console/devices").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        page.csrf()
+    }
+}
+
+async fn pending_console(api: &Api, key_holder: &str) -> String {
+    let list = api.get("/v1/console-sessions", Some(key_holder)).await.ok();
+    let pending: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "pending")
+        .collect();
+    assert_eq!(pending.len(), 1, "{list}");
+    id(pending[0])
+}
+
+async fn approve(api: &Api, key_holder: &str, session: &str, code: &str) -> vouch_testkit::Resp {
+    api.post(
+        &format!("/v1/console-sessions/{session}/approve"),
+        Some(key_holder),
+        json!({ "code": code }),
+    )
+    .await
+}
+
+/// A browser of `email` signed in and approved by `key_holder`.
+async fn approved_console(s: &TestServer, email: &str, key_holder: &str) -> (Browser, String) {
+    let api = s.api();
+    let mut b = Browser::new(s);
+    let code = b.sign_in(email).await;
+    let session = pending_console(&api, key_holder).await;
+    approve(&api, key_holder, &session, &code).await.ok();
+    (b, session)
+}
+
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+#[tokio::test]
+async fn the_console_routes_are_in_the_contract_and_pages_have_strict_headers() {
+    let s = TestServer::start(SERVER, &[]);
+    let doc = s.api().get("/v1/openapi.json", None).await.ok();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/console-sessions", "get"),
+        ("/v1/console-sessions/{id}/approve", "post"),
+        ("/v1/console-sessions/{id}/revoke", "post"),
+    ] {
+        let op = paths.get(path).and_then(|p| p.get(method));
+        assert!(op.is_some(), "{method} {path} missing from openapi.json");
+    }
+    assert!(!paths.keys().any(|p| p.starts_with("/console")));
+    let mut b = Browser::new(&s);
+    let page = b.get("/console/login").await;
+    let h = |n: header::HeaderName| page.headers.get(n).unwrap().to_str().unwrap().to_owned();
+    assert!(h(header::CONTENT_SECURITY_POLICY).contains("default-src 'none'"));
+    assert!(h(header::CONTENT_SECURITY_POLICY).contains("frame-ancestors 'none'"));
+    assert!(!h(header::CONTENT_SECURITY_POLICY).contains("script-src"));
+    assert_eq!(h(header::X_FRAME_OPTIONS), "DENY");
+    assert_eq!(h(header::CACHE_CONTROL), "no-store");
+    let set = h(header::SET_COOKIE);
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    // No secret in the URL: the sign-in form posts.
+    assert!(
+        page.body
+            .contains("method=\"post\" action=\"/console/login\"")
+    );
+    // Bad input is a page, never a 500.
+    for path in [
+        "/console/devices/not-a-uuid/disable",
+        "/console/admin/users/x/deprovision",
+    ] {
+        let p = b.get(path).await;
+        assert!(
+            p.status.is_redirection() || p.status.is_client_error(),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unapproved_console_gets_nothing() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (_, _, _admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let laptop = id(&laptop);
+    // No cookie, or a forged one: the sign-in page.
+    let mut stranger = Browser::new(&s);
+    stranger
+        .get("/console/devices")
+        .await
+        .redirects_to("/console/login");
+    stranger
+        .cookies
+        .insert("vouch_console".into(), "vcs_forged".into());
+    stranger
+        .get("/console/devices")
+        .await
+        .redirects_to("/console/login");
+    // Signed in with the password, not approved: every page sends it back to the code.
+    let mut b = Browser::new(&s);
+    b.sign_in("alice@acme.test").await;
+    let csrf = b.get("/console/wait").await.csrf();
+    for path in [
+        "/console/devices",
+        "/console/admin",
+        "/console/admin/audit",
+        "/console",
+    ] {
+        let p = b.get(path).await;
+        p.redirects_to("/console/wait");
+        assert!(!p.body.contains("alice laptop"), "{path}");
+    }
+    b.post(
+        &format!("/console/devices/{laptop}/disable"),
+        &[("csrf", &csrf)],
+    )
+    .await
+    .redirects_to("/console/wait");
+    let list = api.get("/v1/devices", Some(&alice)).await.ok();
+    assert_eq!(list[0]["status"], "trusted");
+    // The console's cookie is no API token, and the sign-in left no account token behind.
+    let cookie = b.cookies["vouch_console"].clone();
+    api.get("/v1/devices", Some(&cookie))
+        .await
+        .err(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn wrong_codes_end_the_sign_in_and_codes_are_bound_to_their_session() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (_, _, bob) = api
+        .trusted_device("bob@acme.test", "bob laptop", "web")
+        .await;
+    let mut b = Browser::new(&s);
+    let code = b.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    // Another user's key holder does not even see it.
+    approve(&api, &bob, &session, &code)
+        .await
+        .err(404, "not_found");
+    // Not six digits: refused without counting.
+    approve(&api, &alice, &session, "12345")
+        .await
+        .err(400, "bad_request");
+    let r = approve(&api, &alice, &session, &wrong(&code)).await;
+    r.err(400, "invalid_code");
+    assert_eq!(r.body["error"]["attempts_left"], 2);
+    let r = approve(&api, &alice, &session, &wrong(&wrong(&code))).await;
+    assert_eq!(r.body["error"]["attempts_left"], 1);
+    approve(&api, &alice, &session, &wrong(&code))
+        .await
+        .err(410, "code_expired");
+    // The sign-in is gone: the right code no longer works, the browser starts again.
+    approve(&api, &alice, &session, &code)
+        .await
+        .err(404, "not_found");
+    b.get("/console/wait").await.redirects_to("/console/login");
+    // A second browser's code does not approve the first's session (bound to it).
+    let mut one = Browser::new(&s);
+    let _ = one.sign_in("alice@acme.test").await;
+    let first = pending_console(&api, &alice).await;
+    let mut two = Browser::new(&s);
+    let code_two = two.sign_in("alice@acme.test").await;
+    approve(&api, &alice, &first, &code_two)
+        .await
+        .err(400, "invalid_code");
+    one.get("/console/devices")
+        .await
+        .redirects_to("/console/wait");
+}
+
+#[tokio::test]
+async fn only_a_key_holder_web_or_mobile_device_approves_a_console() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    // Email-only: a second device verified by email only.
+    let (_, _, email_only) = api
+        .trusted_device("alice@acme.test", "alice other browser", "web")
+        .await;
+    let (_, _, extension) = api
+        .trusted_device("alice@acme.test", "alice extension", "extension")
+        .await;
+    let mut b = Browser::new(&s);
+    let code = b.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    approve(&api, &email_only, &session, &code)
+        .await
+        .err(403, "key_holder_required");
+    api.get("/v1/console-sessions", Some(&email_only))
+        .await
+        .err(403, "key_holder_required");
+    let r = approve(&api, &extension, &session, &code).await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    b.get("/console/devices")
+        .await
+        .redirects_to("/console/wait");
+    // The key holder sees browser, address and time, then approves.
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list[0]["user_agent"], "ConsoleTest/1.0 (X11; Linux)");
+    assert_eq!(list[0]["origin"], "127.0.0.1");
+    assert!(list[0]["created_at"].is_string());
+    assert_eq!(list[0]["other_network"], false);
+    // Seen from a key holder on another address, the sign-in is flagged.
+    let far = Api::from_address(s.url(), "127.0.0.2".parse().unwrap());
+    let seen = far.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(seen[0]["other_network"], true, "{seen}");
+    let ok = approve(&api, &alice, &session, &code).await.ok();
+    assert_eq!(ok["status"], "active");
+    assert_eq!(ok["admin"], false);
+    let page = b.get("/console/devices").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("alice laptop"));
+    assert!(
+        !page.body.contains(&code),
+        "the code stays on the wait page"
+    );
+    approve(&api, &alice, &session, &code)
+        .await
+        .err(409, "already_decided");
+}
+
+#[tokio::test]
+async fn forms_without_this_sessions_csrf_token_are_refused() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (account, _) = api.login("alice@acme.test").await;
+    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
+    api.approve_pending(&account, &phone, &alice).await;
+    let (mut b, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    let (mut other, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    let disable = format!("/console/devices/{phone}/disable");
+    for forged in [vec![], vec![("csrf", "")], vec![("csrf", "AAAA")]] {
+        let p = b.post(&disable, &forged).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+    }
+    // Another session's token is not this one's.
+    let theirs = other.csrf().await;
+    let p = b.post(&disable, &[("csrf", &theirs)]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let list = api.get("/v1/devices", Some(&alice)).await.ok();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "trusted")
+    );
+    // The sign-in form too.
+    let mut fresh = Browser::new(&s);
+    fresh.get("/console/login").await;
+    let p = fresh
+        .post(
+            "/console/login",
+            &[
+                ("email", "alice@acme.test"),
+                ("password", vouch_testkit::DEV_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(!fresh.cookies.contains_key("vouch_console"));
+    // With its own token it works: the device is disabled through the API's rule.
+    let csrf = b.csrf().await;
+    b.post(&disable, &[("csrf", &csrf)])
+        .await
+        .redirects_to("/console/devices?done=disabled");
+    let list = api.get("/v1/devices", Some(&alice)).await.ok();
+    let phone_row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == phone.as_str())
+        .unwrap();
+    assert_eq!(phone_row["status"], "disabled");
+}
+
+#[tokio::test]
+async fn admin_powers_need_a_console_approved_by_an_admins_key_holder() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let (_, bob_laptop, _) = api
+        .trusted_device("bob@acme.test", "bob laptop", "web")
+        .await;
+    let bob_laptop = id(&bob_laptop);
+    let users = api.get("/v1/admin/users", Some(&admin)).await.ok();
+    let bob = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "bob@acme.test")
+        .map(id)
+        .unwrap();
+    // A member's console: no admin page, no admin action, not another user's device.
+    let (mut member, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    let csrf = member.csrf().await;
+    for path in ["/console/admin", "/console/admin/audit"] {
+        assert_eq!(
+            member.get(path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let deprovision = format!("/console/admin/users/{bob}/deprovision");
+    assert_eq!(
+        member.post(&deprovision, &[("csrf", &csrf)]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = member
+        .post(
+            &format!("/console/devices/{bob_laptop}/disable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+    // Promoted to admin after the approval: that console still has no admin powers (they
+    // need a console approved by an admin's key holder); a console approved now has them.
+    let db = rusqlite::Connection::open(s.data_dir().join("vouch-server.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE users SET role = 'admin' WHERE email = 'alice@acme.test'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        member.get("/console/admin").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = member
+        .post(
+            &format!("/console/devices/{bob_laptop}/disable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+    let (mut promoted, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    assert_eq!(promoted.get("/console/admin").await.status, StatusCode::OK);
+    drop(promoted);
+    // The admin's console, approved by the admin's key holder: every device, audit, deprovision.
+    let (mut a, _) = approved_console(&s, "admin@acme.test", &admin).await;
+    let page = a.get("/console/admin?email=bob").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("bob laptop") && !page.body.contains("alice laptop"));
+    let confirm = a.get(&deprovision).await;
+    assert!(
+        confirm.body.contains("All 1 device(s) of bob@acme.test"),
+        "{}",
+        confirm.body
+    );
+    let csrf = a.csrf().await;
+    a.post(&deprovision, &[("csrf", &csrf)])
+        .await
+        .redirects_to("/console/admin?done=deprovisioned");
+    let audit = a.get("/console/admin/audit").await;
+    assert!(audit.body.contains("deprovisioned") && audit.body.contains("console approved"));
+    a.post(
+        &format!("/console/admin/users/{bob}/unlock"),
+        &[("csrf", &csrf)],
+    )
+    .await
+    .redirects_to("/console/admin?done=unlocked");
+}
+
+#[tokio::test]
+async fn a_mobile_approved_console_views_but_does_not_manage_others() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let laptop = id(&laptop);
+    let (account, _) = api.login("alice@acme.test").await;
+    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
+    let phone_token = api.approve_pending(&account, &phone, &alice).await;
+    let (mut b, _) = approved_console(&s, "alice@acme.test", &phone_token).await;
+    let page = b.get("/console/devices").await;
+    assert!(page.body.contains("View only"), "{}", page.body);
+    assert!(!page.body.contains("aria-label=\"Disable alice laptop\""));
+    let csrf = b.csrf().await;
+    // The forms the page does not offer are refused by the API's rule anyway.
+    let p = b
+        .post(
+            &format!("/console/devices/{laptop}/disable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+    let p = b
+        .post(
+            &format!("/console/devices/{laptop}/rename"),
+            &[("csrf", &csrf), ("name", "x")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+}
+
+#[tokio::test]
+async fn sessions_slide_then_expire_on_the_servers_clock() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    // A sign-in nobody approves expires after 10 minutes.
+    let mut late = Browser::new(&s);
+    let code = late.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    api.advance_clock(10 * 60 + 1).await;
+    approve(&api, &alice, &session, &code)
+        .await
+        .err(410, "request_expired");
+    // (the approver's try ended it, so the browser hears it is gone)
+    late.get("/console/wait")
+        .await
+        .redirects_to("/console/login");
+    // Used every 25 minutes it lives on, until 8 hours after its approval.
+    let (mut b, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    for _ in 0..19 {
+        api.advance_clock(25 * 60).await;
+        assert_eq!(b.get("/console/devices").await.status, StatusCode::OK);
+    }
+    api.advance_clock(25 * 60).await;
+    b.get("/console/devices")
+        .await
+        .redirects_to("/console/login?ended=expired");
+    assert!(!b.cookies.contains_key("vouch_console"));
+    // Idle for more than 30 minutes: ended.
+    let (mut idle, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    api.advance_clock(29 * 60).await;
+    assert_eq!(idle.get("/console/devices").await.status, StatusCode::OK);
+    api.advance_clock(31 * 60).await;
+    idle.get("/console/devices")
+        .await
+        .redirects_to("/console/login?ended=expired");
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_revoked_and_die_with_their_approver() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let laptop = id(&laptop);
+    let (account, _) = api.login("alice@acme.test").await;
+    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
+    let phone_token = api.approve_pending(&account, &phone, &alice).await;
+    // Revoked by another key holder (the phone), over the API.
+    let (mut b, session) = approved_console(&s, "alice@acme.test", &alice).await;
+    let list = api
+        .get("/v1/console-sessions", Some(&phone_token))
+        .await
+        .ok();
+    assert_eq!(list[0]["id"], session.as_str());
+    assert_eq!(list[0]["approved_by"], laptop.as_str());
+    let page = b.get("/console/devices").await;
+    assert!(page.body.contains("this browser"));
+    api.post(
+        &format!("/v1/console-sessions/{session}/revoke"),
+        Some(&phone_token),
+        json!({}),
+    )
+    .await
+    .ok();
+    b.get("/console/devices")
+        .await
+        .redirects_to("/console/login");
+    // Revoked from the console itself (its own row on the devices page).
+    let (mut c, session) = approved_console(&s, "alice@acme.test", &alice).await;
+    let csrf = c.csrf().await;
+    c.post(
+        &format!("/console/sessions/{session}/revoke"),
+        &[("csrf", &csrf)],
+    )
+    .await
+    .redirects_to("/console/login?ended=signed_out");
+    assert!(!c.cookies.contains_key("vouch_console"));
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list, json!([]));
+    // Signed out from the header's button.
+    let (mut d, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    let csrf = d.csrf().await;
+    d.post("/console/logout", &[("csrf", &csrf)])
+        .await
+        .redirects_to("/console/login?ended=signed_out");
+    // The approving device disabled: its console goes with it.
+    let (mut e, _) = approved_console(&s, "alice@acme.test", &phone_token).await;
+    assert_eq!(e.get("/console/devices").await.status, StatusCode::OK);
+    api.post(
+        &format!("/v1/devices/{phone}/disable"),
+        Some(&alice),
+        json!({}),
+    )
+    .await
+    .ok();
+    e.get("/console/devices")
+        .await
+        .redirects_to("/console/login?ended=approver");
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list, json!([]));
+}
+
+/// Neither the password, the code, the session cookie nor a CSRF token reaches the
+/// server's trace-level log or an error page.
+#[tokio::test]
+async fn console_secrets_stay_out_of_the_log_and_the_error_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let s = TestServer::builder(SERVER)
+        .log_level("trace")
+        .log_to(&log)
+        .start();
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut b = Browser::new(&s);
+    let code = b.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    let wrong_try = approve(&api, &alice, &session, &wrong(&code)).await;
+    assert!(!wrong_try.body.to_string().contains(&code));
+    approve(&api, &alice, &session, &code).await.ok();
+    let csrf = b.csrf().await;
+    let refused = b
+        .post(
+            &format!("/console/devices/{}/disable", id(&laptop)),
+            &[("csrf", "forged-token")],
+        )
+        .await;
+    assert!(!refused.body.contains("forged-token"));
+    b.post("/console/logout", &[("csrf", &csrf)]).await;
+    // A wrong password's page does not echo it.
+    let mut other = Browser::new(&s);
+    let form = other.get("/console/login").await;
+    let page = other
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "alice@acme.test"),
+                ("password", "not-the-password-123"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(!page.body.contains("not-the-password-123"));
+    let cookie = b.cookies.get("vouch_console").cloned().unwrap_or_default();
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in [
+        vouch_testkit::DEV_PASSWORD,
+        "not-the-password-123",
+        csrf.as_str(),
+        "vcs_",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
+    // The code as a word of its own (timestamps and request ids hold digit runs too).
+    let alone = text.match_indices(code.as_str()).any(|(i, _)| {
+        let before = text[..i].chars().next_back().unwrap_or(' ');
+        let after = text[i + 6..].chars().next().unwrap_or(' ');
+        !before.is_ascii_alphanumeric() && !after.is_ascii_alphanumeric() && after != '.'
+    });
+    assert!(!alone, "the code in the log");
+    assert!(cookie.is_empty() || !text.contains(&cookie));
+    assert!(
+        text.contains("/console/devices/{id}/disable"),
+        "route templates are logged"
+    );
+}
