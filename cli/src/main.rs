@@ -4,6 +4,7 @@
 //! was (see [`CliError`]); `--json` prints one JSON document per command on stdout.
 
 mod admin;
+mod chain;
 mod commands;
 mod console;
 mod demo;
@@ -110,6 +111,9 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<DevicesAction>,
     },
+    /// The key holders on the vouch chain, as this device verified them (who may receive
+    /// vault keys; revoked ones marked).
+    Chain,
     /// Local vaults and their items (a vault by name or id).
     Vault {
         #[command(subcommand)]

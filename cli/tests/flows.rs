@@ -439,3 +439,43 @@ async fn an_interrupted_setup_asks_for_the_code_already_sent() {
     assert_eq!(state["state"], "trusted", "{state}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("already sent"));
 }
+
+/// Issue 15: `vouch chain` lists the key holders this device verified on the vouch chain,
+/// who vouched for whom, and a revocation once a key holder was disabled; a vault made
+/// after an approval reaches the approved device without asking for keys again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouch_chain_lists_the_verified_key_holders_and_revocations() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let laptop = trusted_as(&env, "laptop", "alice@acme.test").await;
+    let desk = env.profile("desk");
+    approved_profile(&env, &laptop, &desk, "Alice desk").await;
+    let put = vouch(&laptop, &u, &["vault", "create", "Work"], "").await;
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let it = ok_json(&vouch(&laptop, &u, &["--json", "vault", "put", "Work"], "1234").await);
+    let item = it["item_id"].as_str().unwrap().to_owned();
+    // The desk was approved before the vault existed; it reads it all the same.
+    let got = vouch(&desk, &u, &["vault", "get", "Work", &item], "").await;
+    assert_eq!(String::from_utf8_lossy(&got.stdout), "1234");
+    let listed = ok_json(&vouch(&desk, &u, &["--json", "chain"], "").await);
+    let members = listed.as_array().unwrap();
+    assert_eq!(members.len(), 2, "{listed}");
+    assert_eq!(members[1]["name"], "Alice desk");
+    assert_eq!(members[1]["this_device"], true);
+    assert_eq!(members[1]["vouched_by"], members[0]["id"]);
+    let desk_id = members[1]["id"].as_str().unwrap().to_owned();
+    let off = vouch(&laptop, &u, &["devices", "disable", &desk_id, "--yes"], "").await;
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let human = vouch(&laptop, &u, &["chain"], "").await;
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("REVOKED at link 2"), "{text}");
+    assert!(text.contains("vouched for by"), "{text}");
+}

@@ -89,6 +89,7 @@ wire! {
         /// The receiving device (a member of the sender's verified chain).
         pub recipient: Uuid,
         /// The key's epoch.
+        #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295_i64))]
         pub epoch: u32,
         /// The signed, sealed key (`vouch_core` chain-envelope bytes).
         #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 2, max_length = 512, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
@@ -112,6 +113,7 @@ wire! {
     pub struct RotateVault {
         /// The new epoch: the vault's current one plus one (`version_conflict` otherwise:
         /// another key holder rotated first).
+        #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295_i64))]
         pub epoch: u32,
         /// The chain position the rotator verified.
         pub chain_seq: u64,

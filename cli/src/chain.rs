@@ -1,0 +1,82 @@
+//! `vouch chain`: the user's key holders as this device verified them on the vouch chain
+//! (names are the server's, shown beside each verified entry).
+
+use serde_json::{Value, json};
+use vouch_core::{ChainMember, Client, chain::Role, proto::Device};
+
+use crate::{CliError, output::Out};
+
+/// Fetches and verifies the chain, then prints who holds the vault keys: each member with
+/// the device that vouched for it, revoked members marked.
+pub async fn chain(client: &Client, out: &Out) -> Result<(), CliError> {
+    let members = client.chain_members().await?;
+    // Names and kinds are the server's word: shown to help the person, never trusted.
+    let devices = client.devices().await.unwrap_or_default();
+    out.emit(members_json(&members, &devices), || {
+        members_human(&members, &devices)
+    });
+    Ok(())
+}
+
+fn name_of(devices: &[Device], id: uuid::Uuid) -> String {
+    devices
+        .iter()
+        .find(|d| d.id == id)
+        .map_or_else(|| id.to_string(), |d| format!("\"{}\"", d.name))
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Device => "device",
+        Role::RecoveryKey => "recovery key",
+    }
+}
+
+fn members_json(members: &[ChainMember], devices: &[Device]) -> Value {
+    Value::Array(
+        members
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id,
+                    "name": devices.iter().find(|d| d.id == m.id).map(|d| d.name.clone()),
+                    "role": role_name(m.role),
+                    "added_at": m.added_at,
+                    "vouched_by": m.vouched_by,
+                    "revoked_at": m.revoked_at,
+                    "this_device": m.this_device,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn members_human(members: &[ChainMember], devices: &[Device]) -> String {
+    if members.is_empty() {
+        return "no vouch chain yet: the first key holder starts it".into();
+    }
+    let mut out = vec![format!(
+        "Key holders on the verified vouch chain ({} link(s) checked on this device):",
+        members.len() + members.iter().filter(|m| m.revoked_at.is_some()).count()
+    )];
+    for m in members {
+        let mark = if m.this_device { "* " } else { "  " };
+        let by = match m.vouched_by {
+            None => "started the chain".to_owned(),
+            Some(v) => format!("vouched for by {}", name_of(devices, v)),
+        };
+        let status = match m.revoked_at {
+            Some(at) => format!("REVOKED at link {at}"),
+            None => "key holder".to_owned(),
+        };
+        let this = if m.this_device { "  (this device)" } else { "" };
+        out.push(format!(
+            "{mark}{}{this}  [{}, {status}]\n    {}  link {}; {by}",
+            name_of(devices, m.id),
+            role_name(m.role),
+            m.id,
+            m.added_at,
+        ));
+    }
+    out.join("\n")
+}
