@@ -6,7 +6,7 @@
 //! signer key (32) ‖ kind (1) ‖ body`, then the signatures: a vouch carries the new
 //! member's reverse signature (64) over its [`vouch_claim`], and every link ends with the
 //! signer's signature (64) over the unsigned part and the reverse signature. The first
-//! 57 bytes are the header the server reads ([`vouch_proto::chain::LinkHeader`]).
+//! 57 bytes are the header the server reads ([`super::LinkHeader`]).
 //!
 //! Bodies: root and vouch carry a member `id (16) ‖ role (1) ‖ x25519 (32) ‖ ed25519 (32)`,
 //! a vouch then the approver's id (16); a revocation the revoked member's id (16).
@@ -15,9 +15,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ChainError;
-
-pub use vouch_proto::chain::{LINK_HASH_LEN as HASH_LEN, LINK_V1, NO_PREV};
+use super::{ChainError, LINK_HASH_LEN as HASH_LEN, LINK_V1, NO_PREV};
 
 const SIGN_LABEL: &[u8] = b"vouch/chain/v1/sign\0";
 const REVERSE_LABEL: &[u8] = b"vouch/chain/v1/reverse\0";
@@ -218,7 +216,7 @@ impl Link {
     /// This link's hash: what the next link's `prev` names (over every byte, signatures
     /// included).
     pub fn hash(&self) -> [u8; HASH_LEN] {
-        vouch_proto::chain::link_hash(&self.encode())
+        super::link_hash(&self.encode())
     }
 
     pub(super) fn unsigned_bytes(&self) -> Vec<u8> {
@@ -289,11 +287,11 @@ pub fn verify(key: &[u8; 32], msg: &[u8], sig: &[u8; SIG_LEN]) -> Result<(), Cha
 pub struct ChainKey(SigningKey);
 
 impl ChainKey {
-    /// A fresh key from the OS's random generator.
-    pub fn generate() -> Result<Self, crate::Error> {
+    /// A fresh key from the OS's random generator (`None` if it is unavailable).
+    pub fn generate() -> Option<Self> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut()).map_err(|_| crate::Error::Random)?;
-        Ok(Self(SigningKey::from_bytes(&seed)))
+        getrandom::fill(seed.as_mut()).ok()?;
+        Some(Self(SigningKey::from_bytes(&seed)))
     }
 
     /// The key from its 32-byte seed (as stored in the device's encrypted store).

@@ -8,17 +8,14 @@
 //! is refused. What the chain cannot show is a link the server withholds: freshness
 //! comes from the event stream (docs/SECURITY.md).
 
-mod link;
-
-pub use link::verify as verify_signature;
-
 use std::collections::BTreeMap;
 
-pub use link::{
-    ChainKey, HASH_LEN, LINK_V1, Link, LinkBody, Member, NO_PREV, Role, SIG_LEN, Unsigned,
-    vouch_claim,
-};
 use uuid::Uuid;
+
+use super::{
+    HASH_LEN, NO_PREV,
+    link::{self, Link, LinkBody, Member, Role},
+};
 
 /// Why a chain was refused. Nothing in it is used until it verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -236,7 +233,7 @@ impl Chain {
 }
 
 fn check_member_keys(m: &Member) -> Result<(), ChainError> {
-    vouch_proto::validate_x25519(&m.x25519).map_err(|_| ChainError::BadKey)?;
+    crate::validate_x25519(&m.x25519).map_err(|_| ChainError::BadKey)?;
     let key =
         ed25519_dalek::VerifyingKey::from_bytes(&m.ed25519).map_err(|_| ChainError::BadKey)?;
     if key.is_weak() {

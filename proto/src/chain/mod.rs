@@ -1,9 +1,25 @@
-//! The vouch chain on the wire: a link's fixed header (what the server checks to keep
-//! the chain in order), its hash, and the bodies of the chain and chain-envelope routes.
+//! The vouch chain (DESIGN § The vouch chain), one definition for the client and the
+//! server: the links' canonical bytes and signatures ([`Link`], [`Unsigned`]), their
+//! verification from the root ([`Chain`]), a link's fixed header and hash (what the server
+//! reads to keep the chain in order), and the bodies of the chain and chain-envelope
+//! routes.
 //!
-//! The server never verifies a signature: it only refuses a link that is not the next one
-//! (position and previous hash), so two appends cannot fork the stored chain. Every
-//! client verifies the whole chain itself (`vouch_core::chain`).
+//! Every client verifies the whole chain itself before it seals a key to anyone on it.
+//! The server keeps links in order (position and previous hash, so two appends cannot
+//! fork what it stores) and verifies signatures only where it grants a power on a link's
+//! word (a recovery key vouching for a device).
+
+mod link;
+mod verify;
+
+pub use link::{
+    ChainKey, Link, LinkBody, Member, Role, SIG_LEN, Unsigned, verify as verify_signature,
+    vouch_claim,
+};
+pub use verify::{Chain, ChainError, Head, MemberState};
+
+/// Length of a link hash (alias of [`LINK_HASH_LEN`]).
+pub const HASH_LEN: usize = LINK_HASH_LEN;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
