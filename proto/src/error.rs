@@ -64,6 +64,8 @@ pub enum ErrorCode {
     RequestExpired,
     /// 409: the item changed on the server since the version the client based its write on.
     VersionConflict,
+    /// 409: the vault was already deleted (with another sealed deletion).
+    VaultDeleted,
     /// 500: a bug or an unavailable database; never for bad input.
     Internal,
     /// 503: the server is saturated (sign-in hashing); retry after `retry_after_secs`.
@@ -87,7 +89,7 @@ impl ErrorCode {
             NotFound => 404,
             MethodNotAllowed => 405,
             DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending
-            | EmailCodeRequired | AlreadyDecided | VersionConflict => 409,
+            | EmailCodeRequired | AlreadyDecided | VersionConflict | VaultDeleted => 409,
             CodeExpired | RequestExpired => 410,
             PayloadTooLarge => 413,
             CodeLocked => 423,

@@ -58,6 +58,9 @@ wire! {
         Deprovisioned,
         /// An admin reactivated the user (new devices only).
         Reactivated,
+        /// A key holder deleted a vault (`detail`: the vault id); the device is the one
+        /// that deleted it.
+        VaultDeleted,
     }
 }
 

@@ -506,6 +506,21 @@ wire! {
         /// Creation time.
         #[serde(with = "crate::rfc3339")]
         pub created_at: OffsetDateTime,
+        /// Set once the vault was deleted: its deletion, sealed under the vault key by a
+        /// device that held it (`vouch_core::crypto::seal_vault_tombstone`). Devices drop
+        /// their copy only after it opens under their key; a vault that merely goes
+        /// missing from the list is kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tombstone: Option<Bytes>,
+    }
+}
+
+wire! {
+    /// `POST /v1/vaults/{id}/delete` body: the vault's deletion, sealed under its key.
+    pub struct DeleteVault {
+        /// The sealed deletion (45 bytes, format 1).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 60, max_length = 60, pattern = r"^[A-Za-z0-9_-]{60}$"))]
+        pub tombstone: Bytes,
     }
 }
 
@@ -588,6 +603,11 @@ pub enum Event {
         /// New version.
         version: u64,
     },
+    /// A vault was deleted (so other devices can sync and check its sealed deletion).
+    VaultDeleted {
+        /// Vault.
+        vault_id: Uuid,
+    },
 }
 
 impl Event {
@@ -600,6 +620,7 @@ impl Event {
             Self::DeviceDisabled { .. } => "device_disabled",
             Self::ApprovalRun { .. } => "approval_run",
             Self::ItemChanged { .. } => "item_changed",
+            Self::VaultDeleted { .. } => "vault_deleted",
         }
     }
 }

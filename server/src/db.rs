@@ -225,6 +225,11 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_user ON audit_events(user_id, seq);
 CREATE INDEX audit_events_workspace ON audit_events(workspace_id, seq);
 "#,
+    r#"
+-- A deleted vault keeps its row with the deletion sealed under its key (issue 13): the
+-- user's devices drop their copy only on a deletion that opens.
+ALTER TABLE vaults ADD COLUMN tombstone BLOB;
+"#,
 ];
 
 /// The schema step after which device-name keys are skeletons.

@@ -37,6 +37,7 @@ async fn the_new_routes_are_in_the_contract() {
         ("/v1/admin/users/{id}/reactivate", "post"),
         ("/v1/admin/audit", "get"),
         ("/v1/devices/{id}/sign-out", "post"),
+        ("/v1/vaults/{id}/delete", "post"),
     ] {
         let op = paths.get(path).and_then(|p| p.get(method));
         assert!(op.is_some(), "{method} {path} missing from openapi.json");
@@ -44,6 +45,102 @@ async fn the_new_routes_are_in_the_contract() {
     }
     let device = doc["components"]["schemas"]["Device"].to_string();
     assert!(device.contains("last_seen_at"), "{device}");
+    let vault = doc["components"]["schemas"]["Vault"].to_string();
+    assert!(vault.contains("tombstone"), "{vault}");
+    let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
+    assert!(codes.contains("vault_deleted"), "{codes}");
+}
+
+/// `POST /v1/vaults/{id}/delete` (issue 13): a key holder of the user stores the vault's
+/// sealed deletion; the vault stays listed with it (devices check it), its item records
+/// go, a repeat is the same answer, another deletion is refused, bad input changes
+/// nothing, other users' vaults do not exist, email-only devices are refused; audited.
+#[tokio::test]
+async fn a_key_holder_deletes_a_vault_with_its_sealed_deletion() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob", "mobile").await;
+    let (_, _, thief) = api.trusted_device("alice@acme.test", "thief", "web").await;
+    let vault = uuid::Uuid::new_v4();
+    api.post(
+        "/v1/vaults",
+        Some(&phone),
+        json!({"id": vault, "name": "Bank"}),
+    )
+    .await
+    .ok();
+    let item = uuid::Uuid::new_v4();
+    api.put(
+        &format!("/v1/vaults/{vault}/items/{item}"),
+        Some(&phone),
+        json!({"version": 1, "base_version": 0, "ciphertext": vouch_testkit::b64(&[2u8; 60])}),
+    )
+    .await
+    .ok();
+    let path = format!("/v1/vaults/{vault}/delete");
+    let mut tombstone = vec![1u8; 45];
+    tombstone[1..5].copy_from_slice(&[0; 4]);
+    let body = json!({"tombstone": vouch_testkit::b64(&tombstone)});
+    // Bad input: nothing changes.
+    for bad in [
+        json!({"tombstone": vouch_testkit::b64(&[1u8; 44])}),
+        json!({"tombstone": vouch_testkit::b64(&[2u8; 45])}),
+        json!({}),
+        json!({"tombstone": "not base64!"}),
+    ] {
+        let r = api.post(&path, Some(&phone), bad).await;
+        assert_eq!(r.status.as_u16(), 400, "{:?}", r.body);
+    }
+    api.post(&path, Some(&thief), body.clone())
+        .await
+        .err(403, "key_holder_required");
+    api.post(&path, Some(&bob), body.clone())
+        .await
+        .err(404, "not_found");
+    api.post(&path, None, body.clone())
+        .await
+        .err(401, "unauthorized");
+    let listed = api.get("/v1/vaults", Some(&phone)).await.ok();
+    assert!(listed[0].get("tombstone").is_none(), "{listed}");
+    // The key holder's deletion.
+    let deleted = api.post(&path, Some(&phone), body.clone()).await.ok();
+    assert_eq!(deleted["tombstone"], body["tombstone"]);
+    assert_eq!(
+        api.post(&path, Some(&phone), body.clone()).await.ok(),
+        deleted
+    );
+    let other = json!({"tombstone": vouch_testkit::b64(&[1u8; 45])});
+    api.post(&path, Some(&phone), other)
+        .await
+        .err(409, "vault_deleted");
+    let listed = api.get("/v1/vaults", Some(&phone)).await.ok();
+    assert_eq!(listed[0]["tombstone"], body["tombstone"]);
+    api.get(&format!("/v1/vaults/{vault}/items?since=0"), Some(&phone))
+        .await
+        .err(404, "not_found");
+    api.put(
+        &format!("/v1/vaults/{vault}/items/{item}"),
+        Some(&phone),
+        json!({"version": 2, "base_version": 1, "ciphertext": vouch_testkit::b64(&[2u8; 60])}),
+    )
+    .await
+    .err(404, "not_found");
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin", "web").await;
+    let audit = api
+        .get("/v1/admin/audit?limit=1000", Some(&admin))
+        .await
+        .ok();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "vault_deleted" && e["detail"] == json!(vault.to_string())),
+        "{audit}"
+    );
 }
 
 /// `devices` shows when each device was last seen: written on authenticated calls, at

@@ -98,7 +98,7 @@ impl Client {
                 }
                 Ok(())
             }
-            Event::ItemChanged { .. } => self.sync().await.map(|_| ()),
+            Event::ItemChanged { .. } | Event::VaultDeleted { .. } => self.sync().await.map(|_| ()),
             Event::DeviceAdded { .. } | Event::DeviceDisabled { .. } => Ok(()),
         }
     }

@@ -17,6 +17,7 @@ mod qr;
 mod secret_bytes;
 mod transcript;
 mod vault_key;
+mod vault_tombstone;
 
 pub use code::{ApprovalCode, CODE_DIGITS};
 pub use envelope::{
@@ -24,7 +25,8 @@ pub use envelope::{
 };
 pub use identity::{DeviceIdentity, PUBLIC_KEY_LEN, PublicKey};
 pub use item::{
-    ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, OpenedItem, open_item, seal_item, sealed_item_epoch,
+    ENTRY_FORMAT_V1, ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, MAX_TITLE_BYTES, OpenedItem,
+    open_item, seal_entry, seal_item, sealed_item_epoch,
 };
 pub use pake::{
     ApprovalPsk, ApproverRun, ConfirmedRun, MAC_LEN, PakePassword, RequesterRun, RunAnswer,
@@ -34,6 +36,10 @@ pub use qr::{QR_PREFIX, QrPayload, QrSecret};
 pub use secret_bytes::SecretBytes;
 pub use transcript::{Descriptor, PROTOCOL_VERSION, RunContext};
 pub use vault_key::VaultKey;
+pub use vault_tombstone::{
+    VAULT_TOMBSTONE_LEN, VAULT_TOMBSTONE_V1, open_vault_tombstone, seal_vault_tombstone,
+    vault_tombstone_epoch,
+};
 
 use crate::error::{Error, Result};
 
