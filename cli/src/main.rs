@@ -257,6 +257,16 @@ pub enum AdminAction {
     },
     /// The workspace's users with their device counts.
     Users,
+    /// Disable one device of any user of the workspace (by id, or by name with --user).
+    Disable {
+        device: String,
+        /// The device's user (email or id): names are unique per user only.
+        #[arg(long)]
+        user: Option<String>,
+        /// Do it without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Disable every device of a user (email or id) and refuse their sign-ins.
     Deprovision {
         user: String,

@@ -137,7 +137,7 @@ pub async fn devices(client: &Client, out: &Out, action: DevicesAction) -> Resul
 }
 
 /// A device of the list by id or by name (trimmed, case-insensitive; live devices first).
-fn find_device<'a>(list: &'a [Device], wanted: &str) -> Result<&'a Device, CliError> {
+pub fn find_device<'a>(list: &'a [Device], wanted: &str) -> Result<&'a Device, CliError> {
     let wanted = wanted.trim();
     if let Some(d) = list
         .iter()

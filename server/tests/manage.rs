@@ -342,7 +342,13 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
         .get(&format!("/v1/admin/audit?user_id={alice_id}"), Some(&admin))
         .await
         .ok();
-    let entries = log.as_array().unwrap();
+    // (Sign-ins are audited too since the review; this test is about device events.)
+    let entries: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] != "signed_in")
+        .collect();
     let actions: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -544,4 +550,71 @@ async fn an_admin_cannot_deprovision_themselves() {
     .err(403, "forbidden");
     // The admin's device still works.
     api.get("/v1/devices", Some(&token)).await.ok();
+}
+
+/// Review leftover of issue 13 ("audit gaps"): sign-ins, wrong email codes and withdrawn
+/// requests are in the audit log, with the client's address.
+#[tokio::test]
+async fn sign_ins_wrong_codes_and_withdrawn_requests_are_audited() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin", "web").await;
+    let (_, _, _phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (account, _) = api.login("alice@acme.test").await;
+    let laptop = api.register(&account, "laptop", "web").await.ok();
+    let laptop = laptop["id"].as_str().unwrap().to_owned();
+    api.post(
+        &format!("/v1/devices/{laptop}/email-code"),
+        Some(&account),
+        json!({}),
+    )
+    .await;
+    let r = api
+        .post(
+            &format!("/v1/devices/{laptop}/email-code/verify"),
+            Some(&account),
+            json!({"code": "000000"}),
+        )
+        .await;
+    let r2 = if r.status.as_u16() == 400 {
+        r
+    } else {
+        // 000000 was the code: the other wrong one.
+        api.post(
+            &format!("/v1/devices/{laptop}/email-code/verify"),
+            Some(&account),
+            json!({"code": "111111"}),
+        )
+        .await
+    };
+    assert_eq!(r2.status.as_u16(), 400);
+    let (account2, _) = api.login("alice@acme.test").await;
+    let desk = api.register(&account2, "desk", "web").await.ok();
+    let desk = desk["id"].as_str().unwrap().to_owned();
+    let req = id(&api.open_approval(&account2, &desk).await.ok());
+    api.post(
+        &format!("/v1/approval-requests/{req}/cancel"),
+        Some(&account2),
+        json!({}),
+    )
+    .await
+    .ok();
+    let log = api
+        .get("/v1/admin/audit?limit=1000", Some(&admin))
+        .await
+        .ok();
+    let entries = log.as_array().unwrap();
+    let has = |action: &str, device: Option<&str>| {
+        entries.iter().any(|e| {
+            e["action"] == action
+                && e["user_email"] == "alice@acme.test"
+                && e["origin"] == "127.0.0.1"
+                && device.is_none_or(|d| e["device_id"] == d)
+        })
+    };
+    assert!(has("signed_in", None), "{log}");
+    assert!(has("code_rejected", Some(&laptop)), "{log}");
+    assert!(has("request_withdrawn", Some(&desk)), "{log}");
 }
