@@ -518,8 +518,9 @@ wire! {
 wire! {
     /// `POST /v1/vaults/{id}/delete` body: the vault's deletion, sealed under its key.
     pub struct DeleteVault {
-        /// The sealed deletion (45 bytes, format 1).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 60, max_length = 60, pattern = r"^[A-Za-z0-9_-]{60}$"))]
+        /// The sealed deletion: 45 bytes, the first being the format (1), as base64url
+        /// (so it starts with `A` and one of `Q`–`Z`, `a`–`f`).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 60, max_length = 60, pattern = r"^A[Q-Za-f][A-Za-z0-9_-]{58}$"))]
         pub tombstone: Bytes,
     }
 }
