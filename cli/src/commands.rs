@@ -205,7 +205,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
                     if let Some(prompt) = client.approval_prompt()? {
                         show_prompt(&out, &prompt);
                     }
-                    return wait_or_cancel(&client, &out).await;
+                    return wait_or_cancel(&client, &dir, &out).await;
                 }
                 // A code already emailed and still valid (an earlier `setup` was interrupted
                 // at the code prompt): ask for it instead of asking the server for another.
@@ -232,7 +232,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             match client.start_verification().await? {
                 VerificationStarted::Approval(prompt) => {
                     show_prompt(&out, &prompt);
-                    wait_or_cancel(&client, &out).await
+                    wait_or_cancel(&client, &dir, &out).await
                 }
                 VerificationStarted::EmailCode(_) => {
                     eprintln!(
@@ -272,7 +272,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             if no_wait {
                 Ok(())
             } else {
-                wait_or_cancel(&client, &Out { json: out.json }).await
+                wait_or_cancel(&client, &dir, &Out { json: out.json }).await
             }
         }
         Command::Approval {
@@ -283,12 +283,22 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             if let Some(prompt) = client.approval_prompt()? {
                 show_prompt(&out, &prompt);
             }
-            wait_or_cancel(&client, &out).await
+            wait_or_cancel(&client, &dir, &out).await
         }
         Command::Approval {
             action: ApprovalAction::Cancel,
         } => {
+            // A command waiting on this request holds the profile until it ends: ask it to
+            // withdraw the request (as Ctrl-C does) rather than wait behind it.
+            let signalled = profile::stop_waiting_command(&dir);
             let client = open()?;
+            if signalled && client.approval_prompt()?.is_none() {
+                let state = client.state();
+                out.emit(output::state_json(&state), || {
+                    "Cancelled: the waiting command withdrew the request.".into()
+                });
+                return Ok(());
+            }
             if client.approval_prompt()?.is_none() {
                 return Err(CliError::with_kind(
                     6,
@@ -316,7 +326,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             out.emit(output::prompt_json(&prompt), || {
                 output::prompt_human(&prompt)
             });
-            wait_or_cancel(&client, &out).await
+            wait_or_cancel(&client, &dir, &out).await
         }
         Command::Pending => {
             let list = open()?.pending_requests().await?;
@@ -531,9 +541,12 @@ async fn enter_email_code(client: &Client) -> Result<EnrollmentState, CliError> 
 
 /// Waits for the decision; Ctrl-C withdraws the request (a request left open would wait
 /// on the approvers' screens for nothing) and exits 130.
-async fn wait_or_cancel(client: &Client, out: &Out) -> Result<(), CliError> {
+async fn wait_or_cancel(client: &Client, dir: &std::path::Path, out: &Out) -> Result<(), CliError> {
     // Listening before anything says "waiting", so a Ctrl-C after that line is never lost.
     let interrupted = interrupt()?;
+    // `vouch approval cancel` from another terminal finds this command by its mark and
+    // asks it to withdraw (SIGTERM) instead of waiting for the profile.
+    let _mark = profile::mark_waiting(dir);
     tokio::select! {
         r = wait(client, out) => r,
         _ = interrupted => {

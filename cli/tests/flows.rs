@@ -562,3 +562,26 @@ async fn a_vault_is_deleted_on_every_device_after_a_yes() {
     // The name is free again.
     ok_json(&vouch(&b, u, &["--json", "vault", "create", "Shared"], "").await);
 }
+
+/// Review leftover of issue 13: `approval cancel` from a second terminal waited behind the
+/// waiting command's hold on the profile (up to ten minutes). It asks that command to
+/// withdraw the request (as Ctrl-C does) and reports the withdrawal at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_cancel_from_another_terminal_withdraws_a_waiting_request() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let (a, b) = key_holder_and_a_registered_device(&env).await;
+    let mut s = Session::start(&b, &u, &["approval", "request"]);
+    s.read_until("Waiting for approval");
+    let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let cancelled = ok_json(&vouch(&b, &u, &["--json", "approval", "cancel"], "").await);
+    assert_eq!(cancelled["state"], "untrusted", "{cancelled}");
+    let (status, _, stderr) = tokio::task::spawn_blocking(move || s.finish())
+        .await
+        .unwrap();
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(stderr.contains("withdrawn"), "{stderr}");
+    let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
+    assert!(pending.as_array().unwrap().is_empty(), "{pending}");
+}
