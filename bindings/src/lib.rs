@@ -261,22 +261,35 @@ impl VouchClient {
         guard(|| Ok(self.inner.vaults()?.into_iter().map(Into::into).collect()))
     }
 
-    /// Writes an item (new when `item_id` is null); works offline.
+    /// Writes an item (new when `item_id` is null); works offline. `title` (sealed with
+    /// the value, unique in the vault) is kept as it was when null.
+    #[uniffi::method(default(title = None))]
     pub async fn put_item(
         &self,
         vault_id: String,
         item_id: Option<String>,
         value: Vec<u8>,
+        title: Option<String>,
     ) -> R<ItemInfo> {
         guard_async(async {
             let item = item_id.as_deref().map(id).transpose()?;
             Ok(self
                 .inner
-                .put_item(id(&vault_id)?, item, &value)
+                .put_titled_item(id(&vault_id)?, item, title.as_deref(), &value)
                 .await?
                 .into())
         })
         .await
+    }
+
+    /// A live item by title (without case) or id (local).
+    pub fn find_item(&self, vault_id: String, title_or_id: String) -> R<ItemInfo> {
+        guard(|| Ok(self.inner.find_item(id(&vault_id)?, &title_or_id)?.into()))
+    }
+
+    /// Deletes a vault on every device of the user (key holders holding its key; online).
+    pub async fn delete_vault(&self, vault_id: String) -> R<()> {
+        guard_async(async { Ok(self.inner.delete_vault(id(&vault_id)?).await?) }).await
     }
 
     /// An item's content, decrypted on the device (local).

@@ -238,16 +238,31 @@ pub struct VaultInfo {
     pub has_key: bool,
 }
 
-/// An item's metadata.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// An item's metadata. `Debug` leaves the title out (it is as secret as the value).
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ItemInfo {
     pub vault_id: String,
     pub item_id: String,
+    /// The title, decrypted on the device (null: an item without one).
+    pub title: Option<String>,
     pub version: u64,
     pub synced: bool,
     /// Set when a write lost to a newer version on the server: the written value was
     /// kept as a new item with this id (`item_id` holds the server's version).
     pub conflict_copy: Option<String>,
+}
+
+impl std::fmt::Debug for ItemInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemInfo")
+            .field("vault_id", &self.vault_id)
+            .field("item_id", &self.item_id)
+            .field("title", &self.title.as_ref().map(|_| "<redacted>"))
+            .field("version", &self.version)
+            .field("synced", &self.synced)
+            .field("conflict_copy", &self.conflict_copy)
+            .finish()
+    }
 }
 
 /// What a sync did.
@@ -257,6 +272,12 @@ pub struct SyncReport {
     pub received: u32,
     pub conflicts: u32,
     pub queued: u32,
+    /// Vaults dropped because their deletion, sealed under the vault key, arrived.
+    pub vaults_deleted: Vec<String>,
+    /// Vaults kept although the server no longer lists them (no sealed deletion).
+    pub vaults_missing: Vec<String>,
+    /// Vaults kept although the server says deleted: the deletion does not open.
+    pub deletions_refused: Vec<String>,
 }
 
 // ---- conversions (mechanical) --------------------------------------------------------
@@ -452,6 +473,7 @@ impl From<vouch_core::ItemInfo> for ItemInfo {
         Self {
             vault_id: i.vault_id.to_string(),
             item_id: i.item_id.to_string(),
+            title: i.title,
             version: i.version,
             synced: i.synced,
             conflict_copy: i.conflict_copy.map(|c| c.to_string()),
@@ -484,6 +506,13 @@ impl From<vouch_core::SyncReport> for SyncReport {
             received: r.received,
             conflicts: r.conflicts,
             queued: r.queued,
+            vaults_deleted: r.vaults_deleted.iter().map(ToString::to_string).collect(),
+            vaults_missing: r.vaults_missing.iter().map(ToString::to_string).collect(),
+            deletions_refused: r
+                .deletions_refused
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }

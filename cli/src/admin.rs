@@ -64,6 +64,38 @@ pub async fn run(client: &Client, out: &Out, action: AdminAction) -> Result<(), 
                 || format!("Unlocked {}: codes and sign-in work again.", u.email),
             );
         }
+        AdminAction::Disable { device, user, yes } => {
+            let user = match user {
+                Some(u) => Some(client.admin_user(&u).await?),
+                None => None,
+            };
+            let list = client.admin_devices(user.as_ref().map(|u| u.id)).await?;
+            let target = crate::manage::find_device(&list, &device)?;
+            let owner = match &user {
+                Some(u) => u.email.clone(),
+                None => client
+                    .admin_users()
+                    .await?
+                    .into_iter()
+                    .find(|u| u.id == target.user_id)
+                    .map_or_else(|| target.user_id.to_string(), |u| u.email),
+            };
+            let mut question = format!(
+                "Disable \"{}\" of {owner} ({}, {})? It can no longer reach the user's vaults and wipes its keys and items when it next connects",
+                target.name,
+                enum_name(&target.kind),
+                enum_name(&target.status)
+            );
+            if Some(target.id) == this {
+                question.push_str(" — it is THIS device: its keys and items here are wiped now");
+            }
+            confirm(&question, yes)?;
+            let ids = client.disable_devices(target.id, false).await?;
+            out.emit(
+                json!({"device_id": target.id, "user_id": target.user_id, "disabled": ids}),
+                || format!("Disabled \"{}\" of {owner}.", target.name),
+            );
+        }
         AdminAction::Deprovision { user, yes } => {
             let u = client.admin_user(&user).await?;
             confirm(

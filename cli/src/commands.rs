@@ -75,7 +75,7 @@ async fn check_in(client: &Client) -> Result<(), CliError> {
                 // command's failure.
                 _ => Ok(()),
             },
-            s if s.is_trusted() => client.sync().await.map(|_| ()),
+            s if s.is_trusted() => client.sync().await.map(|r| vaults_kept_warning(&r)),
             _ => Ok(()),
         }
     };
@@ -90,6 +90,23 @@ async fn check_in(client: &Client) -> Result<(), CliError> {
         client.server_url()
     );
     Ok(())
+}
+
+/// Says on stderr which vaults a sync kept against the server's word: missing from its list
+/// without a deletion, or with a deletion that does not open under the vault key.
+fn vaults_kept_warning(r: &vouch_core::SyncReport) {
+    for id in &r.vaults_missing {
+        eprintln!(
+            "warning: the server no longer lists vault {id} and sent no deletion sealed under \
+             its key: it is kept on this device (the server may be tampering)"
+        );
+    }
+    for id in &r.deletions_refused {
+        eprintln!(
+            "warning: the server says vault {id} was deleted, but the deletion does not open \
+             under the vault key: it is kept on this device (the server may be tampering)"
+        );
+    }
 }
 
 /// Runs one command.
@@ -188,7 +205,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
                     if let Some(prompt) = client.approval_prompt()? {
                         show_prompt(&out, &prompt);
                     }
-                    return wait_or_cancel(&client, &out).await;
+                    return wait_or_cancel(&client, &dir, &out).await;
                 }
                 // A code already emailed and still valid (an earlier `setup` was interrupted
                 // at the code prompt): ask for it instead of asking the server for another.
@@ -215,7 +232,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             match client.start_verification().await? {
                 VerificationStarted::Approval(prompt) => {
                     show_prompt(&out, &prompt);
-                    wait_or_cancel(&client, &out).await
+                    wait_or_cancel(&client, &dir, &out).await
                 }
                 VerificationStarted::EmailCode(_) => {
                     eprintln!(
@@ -255,7 +272,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             if no_wait {
                 Ok(())
             } else {
-                wait_or_cancel(&client, &Out { json: out.json }).await
+                wait_or_cancel(&client, &dir, &Out { json: out.json }).await
             }
         }
         Command::Approval {
@@ -266,12 +283,22 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             if let Some(prompt) = client.approval_prompt()? {
                 show_prompt(&out, &prompt);
             }
-            wait_or_cancel(&client, &out).await
+            wait_or_cancel(&client, &dir, &out).await
         }
         Command::Approval {
             action: ApprovalAction::Cancel,
         } => {
+            // A command waiting on this request holds the profile until it ends: ask it to
+            // withdraw the request (as Ctrl-C does) rather than wait behind it.
+            let signalled = profile::stop_waiting_command(&dir);
             let client = open()?;
+            if signalled && client.approval_prompt()?.is_none() {
+                let state = client.state();
+                out.emit(output::state_json(&state), || {
+                    "Cancelled: the waiting command withdrew the request.".into()
+                });
+                return Ok(());
+            }
             if client.approval_prompt()?.is_none() {
                 return Err(CliError::with_kind(
                     6,
@@ -299,7 +326,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             out.emit(output::prompt_json(&prompt), || {
                 output::prompt_human(&prompt)
             });
-            wait_or_cancel(&client, &out).await
+            wait_or_cancel(&client, &dir, &out).await
         }
         Command::Pending => {
             let list = open()?.pending_requests().await?;
@@ -376,7 +403,9 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
         }
         Command::Sync => {
             let r = open()?.sync().await?;
-            out.emit(json!({"sent": r.sent, "received": r.received, "conflicts": r.conflicts, "queued": r.queued, "refused": r.refused}), || {
+            vaults_kept_warning(&r);
+            out.emit(json!({"sent": r.sent, "received": r.received, "conflicts": r.conflicts, "queued": r.queued, "refused": r.refused,
+                "vaults_deleted": r.vaults_deleted, "vaults_missing": r.vaults_missing, "deletions_refused": r.deletions_refused}), || {
                 let mut line = format!("sent {}, received {}, conflicts kept as copies {}, still queued {}", r.sent, r.received, r.conflicts, r.queued);
                 if r.refused > 0 {
                     line.push_str(&format!("\nwarning: {} record(s) from the server did not open or were older than this device's copy; they were refused and the good copies kept (the server may be tampering)", r.refused));
@@ -514,9 +543,12 @@ async fn enter_email_code(client: &Client) -> Result<EnrollmentState, CliError> 
 
 /// Waits for the decision; Ctrl-C withdraws the request (a request left open would wait
 /// on the approvers' screens for nothing) and exits 130.
-async fn wait_or_cancel(client: &Client, out: &Out) -> Result<(), CliError> {
+async fn wait_or_cancel(client: &Client, dir: &std::path::Path, out: &Out) -> Result<(), CliError> {
     // Listening before anything says "waiting", so a Ctrl-C after that line is never lost.
     let interrupted = interrupt()?;
+    // `vouch approval cancel` from another terminal finds this command by its mark and
+    // asks it to withdraw (SIGTERM) instead of waiting for the profile.
+    let _mark = profile::mark_waiting(dir);
     tokio::select! {
         r = wait(client, out) => r,
         _ = interrupted => {
@@ -615,13 +647,30 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
         }
         VaultAction::Items { vault_id } => {
             let items = client.list_items(vault_id)?;
-            out.emit(json!(items.iter().map(|i| json!({"item_id": i.item_id, "version": i.version, "synced": i.synced})).collect::<Vec<_>>()), || {
-                items.iter().map(|i| format!("{}  v{}{}", i.item_id, i.version, if i.synced { "" } else { "  (queued)" })).collect::<Vec<_>>().join("\n")
+            out.emit(json!(items.iter().map(|i| json!({"item_id": i.item_id, "title": i.title, "version": i.version, "synced": i.synced})).collect::<Vec<_>>()), || {
+                items.iter().map(|i| format!("{}  v{}  {}{}", i.item_id, i.version, i.title.as_deref().unwrap_or("(no title)"), if i.synced { "" } else { "  (queued)" })).collect::<Vec<_>>().join("\n")
+            });
+        }
+        VaultAction::DeleteVault { vault_id, yes } => {
+            let v = client.find_vault(&vault_id.to_string())?;
+            let items = client.list_items(vault_id).map(|i| i.len()).unwrap_or(0);
+            crate::manage::confirm(
+                &format!(
+                    "Delete the vault \"{}\" with its {items} item(s) on every device of yours? \
+                     This cannot be undone",
+                    v.name
+                ),
+                yes,
+            )?;
+            client.delete_vault(vault_id).await?;
+            out.emit(json!({"vault_id": vault_id, "deleted": true}), || {
+                format!("Deleted vault \"{}\" {vault_id}", v.name)
             });
         }
         VaultAction::Put {
             vault_id,
             item,
+            title,
             value,
             file,
         } => {
@@ -643,7 +692,9 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                     buf
                 }
             });
-            let info = client.put_item(vault_id, item, &value).await?;
+            let info = client
+                .put_titled_item(vault_id, item, title.as_deref(), &value)
+                .await?;
             if let Some(copy) = info.conflict_copy {
                 // Not "queued": the server had a newer version from another device.
                 return Err(CliError::with_kind(
@@ -661,7 +712,7 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                 ));
             }
             out.emit(
-                json!({"item_id": info.item_id, "version": info.version, "synced": info.synced}),
+                json!({"item_id": info.item_id, "title": info.title, "version": info.version, "synced": info.synced}),
                 || {
                     format!(
                         "Stored item {} v{}{}",

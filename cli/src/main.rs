@@ -200,17 +200,23 @@ pub enum VaultCommand {
     Create { name: String },
     /// List vaults.
     List,
-    /// List a vault's items.
+    /// List a vault's items with their titles (decrypted on this device).
     Items {
         /// The vault's name or id.
         vault: String,
     },
-    /// Store an item (value from --value or standard input).
+    /// Store an item (value from --value, --file or standard input). Without --item a new
+    /// item is made.
     Put {
         /// The vault's name or id.
         vault: String,
+        /// The item to change: its title or id (it keeps its title unless --title).
         #[arg(long)]
-        item: Option<uuid::Uuid>,
+        item: Option<String>,
+        /// The item's title: sealed with the value, never sent in clear; unique in the
+        /// vault (compared without case).
+        #[arg(long)]
+        title: Option<String>,
         /// The value as text (it shows in the shell's history: prefer the prompt or a file).
         #[arg(long, conflicts_with = "file")]
         value: Option<String>,
@@ -224,13 +230,20 @@ pub enum VaultCommand {
     Get {
         /// The vault's name or id.
         vault: String,
-        item_id: uuid::Uuid,
+        /// The item's title or id.
+        item: String,
     },
-    /// Delete an item.
+    /// Delete an item, or with no ITEM the whole vault on every device of yours (asks
+    /// first; its deletion is sealed under the vault key, so only a device holding it can
+    /// delete).
     Delete {
         /// The vault's name or id.
         vault: String,
-        item_id: uuid::Uuid,
+        /// The item's title or id.
+        item: Option<String>,
+        /// Delete the vault without asking.
+        #[arg(long, short)]
+        yes: bool,
     },
 }
 
@@ -247,6 +260,7 @@ pub enum VaultAction {
     Put {
         vault_id: uuid::Uuid,
         item: Option<uuid::Uuid>,
+        title: Option<String>,
         value: Option<String>,
         file: Option<std::path::PathBuf>,
     },
@@ -257,6 +271,10 @@ pub enum VaultAction {
     Delete {
         vault_id: uuid::Uuid,
         item_id: uuid::Uuid,
+    },
+    DeleteVault {
+        vault_id: uuid::Uuid,
+        yes: bool,
     },
 }
 
@@ -269,6 +287,16 @@ pub enum AdminAction {
     },
     /// The workspace's users with their device counts.
     Users,
+    /// Disable one device of any user of the workspace (by id, or by name with --user).
+    Disable {
+        device: String,
+        /// The device's user (email or id): names are unique per user only.
+        #[arg(long)]
+        user: Option<String>,
+        /// Do it without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Disable every device of a user (email or id) and refuse their sign-ins.
     Deprovision {
         user: String,

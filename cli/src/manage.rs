@@ -137,7 +137,7 @@ pub async fn devices(client: &Client, out: &Out, action: DevicesAction) -> Resul
 }
 
 /// A device of the list by id or by name (trimmed, case-insensitive; live devices first).
-fn find_device<'a>(list: &'a [Device], wanted: &str) -> Result<&'a Device, CliError> {
+pub fn find_device<'a>(list: &'a [Device], wanted: &str) -> Result<&'a Device, CliError> {
     let wanted = wanted.trim();
     if let Some(d) = list
         .iter()
@@ -274,6 +274,13 @@ pub async fn vault_action(client: &Client, cmd: VaultCommand) -> Result<VaultAct
         },
     };
     let id = |_: &str| Ok::<_, CliError>(vault_id);
+    // An item by id, or by title (decrypted here; errors never repeat a title).
+    let item = |item: &str| -> Result<uuid::Uuid, CliError> {
+        match uuid::Uuid::parse_str(item.trim()) {
+            Ok(id) => Ok(id),
+            Err(_) => Ok(client.find_item(vault_id, item)?.item_id),
+        }
+    };
     Ok(match cmd {
         VaultCommand::Create { name } => {
             if client.vault_name_taken(&name)? {
@@ -291,22 +298,53 @@ pub async fn vault_action(client: &Client, cmd: VaultCommand) -> Result<VaultAct
         },
         VaultCommand::Put {
             vault,
-            item,
+            item: target,
+            title,
             value,
             file,
-        } => VaultAction::Put {
+        } => {
+            let vault_id = id(&vault)?;
+            let target = target.as_deref().map(item).transpose()?;
+            if let Some(t) = &title
+                && client.item_title_taken(vault_id, t, target)?
+            {
+                return Err(CliError::with_kind(
+                    2,
+                    "item_title_taken",
+                    "another item of this vault has this title: change that one with \
+                     `--item TITLE`, or choose another title",
+                ));
+            }
+            VaultAction::Put {
+                vault_id,
+                item: target,
+                title,
+                value,
+                file,
+            }
+        }
+        VaultCommand::Get {
+            vault,
+            item: target,
+        } => VaultAction::Get {
             vault_id: id(&vault)?,
-            item,
-            value,
-            file,
+            item_id: item(&target)?,
         },
-        VaultCommand::Get { vault, item_id } => VaultAction::Get {
+        VaultCommand::Delete {
+            vault,
+            item: Some(target),
+            ..
+        } => VaultAction::Delete {
             vault_id: id(&vault)?,
-            item_id,
+            item_id: item(&target)?,
         },
-        VaultCommand::Delete { vault, item_id } => VaultAction::Delete {
+        VaultCommand::Delete {
+            vault,
+            item: None,
+            yes,
+        } => VaultAction::DeleteVault {
             vault_id: id(&vault)?,
-            item_id,
+            yes,
         },
     })
 }

@@ -17,6 +17,8 @@ use crate::CliError;
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 const SETTINGS_FILE: &str = "cli.json";
 const LOCK_FILE: &str = "vouch.lock";
+/// Holds the process id of a command waiting for its approval request's decision.
+const WAITING_FILE: &str = "vouch.waiting";
 
 /// What the CLI remembers about a profile (no secrets: those live in the store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +91,57 @@ fn lock(dir: &Path) -> Result<std::fs::File, CliError> {
     file.lock()
         .map_err(|e| CliError::other(format!("cannot lock {}: {e}", path.display())))?;
     Ok(file)
+}
+
+/// Marks this process as the one waiting on the profile's open request, until dropped.
+pub struct WaitingMark(PathBuf);
+
+impl Drop for WaitingMark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes this process's id into the profile's waiting mark (best effort: without it,
+/// `approval cancel` waits for this command as before).
+pub fn mark_waiting(dir: &Path) -> Option<WaitingMark> {
+    let path = dir.join(WAITING_FILE);
+    std::fs::write(&path, std::process::id().to_string()).ok()?;
+    Some(WaitingMark(path))
+}
+
+/// Asks the command waiting on this profile's request to withdraw it and end (SIGTERM, as
+/// a polite kill; it answers like Ctrl-C). The mark is trusted only while the profile is
+/// held — its writer holds the profile until it ends — and only for a `vouch` process.
+/// Whether a command was asked.
+pub fn stop_waiting_command(dir: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(dir.join(WAITING_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+    if !held || pid == std::process::id() {
+        return false;
+    }
+    // On Linux, make sure the pid is still a vouch process.
+    if let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        && !comm.trim().starts_with("vouch")
+    {
+        return false;
+    }
+    if !cfg!(unix) {
+        return false;
+    }
+    eprintln!("asking the waiting vouch command (process {pid}) to withdraw the request…");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// An open profile: the client, held for this command alone.

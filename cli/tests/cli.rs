@@ -811,3 +811,74 @@ async fn vaults_by_name_and_no_duplicate_names() {
         "invalid_input",
     );
 }
+
+/// Review leftover of issue 13: an admin could disable a whole user from the CLI but not
+/// one device of another user. `admin disable DEVICE [--user U]` asks first (naming the
+/// device and its user), disables only that device, and the user's other device stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_disables_one_device_of_another_user() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let admin = trusted_as(&env, "admin", "admin@acme.test").await;
+    let a = trusted_as(&env, "a", "alice@acme.test").await;
+    let b = trusted_as(&env, "b", "alice@acme.test").await;
+    let args = [
+        "admin",
+        "disable",
+        "alice@acme.test b",
+        "--user",
+        "alice@acme.test",
+    ];
+    let o = vouch(&admin, u, &args, "").await;
+    one_line_error(&o, 2, "--yes");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("\"alice@acme.test b\" of alice@acme.test"),
+        "{err}"
+    );
+    ok_json(&vouch(&b, u, &["--json", "status"], "").await);
+    let o = vouch(
+        &admin,
+        u,
+        &[
+            "--json",
+            "admin",
+            "disable",
+            "ALICE@acme.test B",
+            "--user",
+            "alice@acme.test",
+            "--yes",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(ok_json(&o)["disabled"].as_array().unwrap().len(), 1);
+    json_error(&vouch(&b, u, &["--json", "devices"], "").await, 7, "wiped");
+    ok_json(&vouch(&a, u, &["--json", "devices"], "").await);
+    // A name nobody has is a usage error; a member is refused by the server.
+    json_error(
+        &vouch(
+            &admin,
+            u,
+            &["--json", "admin", "disable", "nobody", "--yes"],
+            "",
+        )
+        .await,
+        2,
+        "unknown_device",
+    );
+    let o = vouch(
+        &a,
+        u,
+        &[
+            "--json",
+            "admin",
+            "disable",
+            "admin@acme.test admin",
+            "--yes",
+        ],
+        "",
+    )
+    .await;
+    assert!(!o.status.success());
+}

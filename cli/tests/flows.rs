@@ -479,3 +479,149 @@ async fn vouch_chain_lists_the_verified_key_holders_and_revocations() {
     assert!(text.contains("REVOKED at link 2"), "{text}");
     assert!(text.contains("vouched for by"), "{text}");
 }
+
+/// Every file under `dir` (recursively), as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+/// "Item titles": `put --title` seals the title with the value (the server's files never
+/// hold it), `items` shows titles decrypted on each device, an item is addressed by its
+/// title as well as its id, a taken title is refused (nothing changes), and an item
+/// written before titles still reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_have_sealed_titles_and_are_addressed_by_them() {
+    let (env, server) = server().await;
+    let u = env.url.as_str();
+    let (a, b, vault, old) = two_key_holders_and_an_item(&env, "untitled").await;
+    let title = "Home Wi-Fi Xq7";
+    let put = [
+        "--json", "vault", "put", "Shared", "--title", title, "--value", "hunter2",
+    ];
+    let it = ok_json(&vouch(&a, u, &put, "").await);
+    assert_eq!(it["title"], title);
+    let id = it["item_id"].as_str().unwrap().to_owned();
+    // A taken title (compared without case) is refused; nothing is written.
+    let dup = [
+        "--json",
+        "vault",
+        "put",
+        "Shared",
+        "--title",
+        " home wi-fi xq7",
+        "--value",
+        "x",
+    ];
+    let o = vouch(&a, u, &dup, "").await;
+    assert_eq!(o.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "item_title_taken", "{doc}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("xq7"),
+        "the title is echoed"
+    );
+    // Changed by title: it keeps its title.
+    let upd = [
+        "--json",
+        "vault",
+        "put",
+        "Shared",
+        "--item",
+        "HOME WI-FI XQ7",
+        "--value",
+        "hunter3",
+    ];
+    assert_eq!(
+        ok_json(&vouch(&a, u, &upd, "").await)["item_id"],
+        id.as_str()
+    );
+    // The other device lists titles and reads by title; the old item has none.
+    let items = ok_json(&vouch(&b, u, &["--json", "vault", "items", "Shared"], "").await);
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let titled = items.iter().find(|i| i["item_id"] == id.as_str()).unwrap();
+    assert_eq!(titled["title"], title);
+    let untitled = items.iter().find(|i| i["item_id"] == old.as_str()).unwrap();
+    assert!(untitled["title"].is_null());
+    let got = vouch(&b, u, &["vault", "get", "Shared", "home wi-fi xq7"], "").await;
+    assert_eq!(got.stdout, b"hunter3");
+    let got = vouch(&b, u, &["vault", "get", &vault, &old], "").await;
+    assert_eq!(got.stdout, b"untitled");
+    let o = vouch(
+        &b,
+        u,
+        &["--json", "vault", "get", "Shared", "no such title"],
+        "",
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2));
+    let plain = items.iter().find(|i| i["item_id"] == old.as_str()).unwrap();
+    assert_eq!(plain["version"], 1);
+    // The server never held the title (nor the value) in clear.
+    drop(server);
+    for (path, bytes) in files_under(&env.root.path().join("server")) {
+        assert!(
+            !bytes.windows(title.len()).any(|w| w == title.as_bytes()),
+            "title in clear in {}",
+            path.display()
+        );
+    }
+}
+
+/// "Delete a vault": asks first (without a terminal it needs `--yes` and changes nothing),
+/// then the vault goes on this device and, at its next sync, on the user's other device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_is_deleted_on_every_device_after_a_yes() {
+    let (env, _server) = server().await;
+    let u = env.url.as_str();
+    let (a, b, vault, item) = two_key_holders_and_an_item(&env, "doomed").await;
+    let o = vouch(&a, u, &["--json", "vault", "delete", "Shared"], "").await;
+    assert_eq!(o.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "confirmation_required", "{doc}");
+    let got = vouch(&b, u, &["vault", "get", "Shared", &item], "").await;
+    assert_eq!(got.stdout, b"doomed");
+    let done = ok_json(&vouch(&a, u, &["--json", "vault", "delete", "Shared", "--yes"], "").await);
+    assert_eq!(done["vault_id"], vault.as_str());
+    let list = ok_json(&vouch(&a, u, &["--json", "vault", "list"], "").await);
+    assert_eq!(list, serde_json::json!([]));
+    // The other device checks the sealed deletion at its next read and drops its copy.
+    let list = ok_json(&vouch(&b, u, &["--json", "vault", "list"], "").await);
+    assert_eq!(list, serde_json::json!([]));
+    let o = vouch(&b, u, &["vault", "get", &vault, &item], "").await;
+    assert!(!o.status.success());
+    // The name is free again.
+    ok_json(&vouch(&b, u, &["--json", "vault", "create", "Shared"], "").await);
+}
+
+/// Review leftover of issue 13: `approval cancel` from a second terminal waited behind the
+/// waiting command's hold on the profile (up to ten minutes). It asks that command to
+/// withdraw the request (as Ctrl-C does) and reports the withdrawal at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_cancel_from_another_terminal_withdraws_a_waiting_request() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let (a, b) = key_holder_and_a_registered_device(&env).await;
+    let mut s = Session::start(&b, &u, &["approval", "request"]);
+    s.read_until("Waiting for approval");
+    let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let cancelled = ok_json(&vouch(&b, &u, &["--json", "approval", "cancel"], "").await);
+    assert_eq!(cancelled["state"], "untrusted", "{cancelled}");
+    let (status, _, stderr) = tokio::task::spawn_blocking(move || s.finish())
+        .await
+        .unwrap();
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(stderr.contains("withdrawn"), "{stderr}");
+    let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
+    assert!(pending.as_array().unwrap().is_empty(), "{pending}");
+}

@@ -12,7 +12,8 @@ use vouch_core::{
         ApprovalCode, ApprovalPayload, ApproverRun, ConfirmedRun, Descriptor, DeviceIdentity,
         ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopePurpose, ItemAad, OpenedItem,
         PakePassword, PayloadEnvelope, PublicKey, QR_PREFIX, QrPayload, QrSecret, RequesterRun,
-        RunContext, VaultKey, open_item, seal_item,
+        RunContext, VaultKey, open_item, open_vault_tombstone, seal_entry, seal_item,
+        seal_vault_tombstone,
     },
 };
 
@@ -261,6 +262,7 @@ fn aad() -> ItemAad {
 fn live(o: OpenedItem) -> Vec<u8> {
     match o {
         OpenedItem::Live(b) => b.as_slice().to_vec(),
+        OpenedItem::Titled { .. } => panic!("a titled entry"),
         OpenedItem::Deleted => panic!("a tombstone"),
     }
 }
@@ -303,6 +305,80 @@ fn item_round_trip_binding_and_tombstones() {
     let mut revived = tomb.clone();
     revived[1] = 0;
     assert!(open_item(&key, &at, &revived).is_err());
+}
+
+/// Item titles (issue 13): a title travels sealed with the value; records from before
+/// titles (the value as plaintext) still open; the entry flag is authenticated, so a value
+/// is never re-read as a title and value (or the other way round).
+#[test]
+fn titled_entries_round_trip_and_old_items_still_open() {
+    let key = VaultKey::generate().unwrap();
+    let at = aad();
+    let sealed = seal_entry(&key, &at, Some("Wi-Fi at home"), b"hunter2").unwrap();
+    let opened = open_item(&key, &at, &sealed).unwrap();
+    assert_eq!(opened.title(), Some("Wi-Fi at home"));
+    assert_eq!(opened.value().unwrap().as_slice(), b"hunter2");
+    assert!(
+        !format!("{opened:?}").contains("Wi-Fi"),
+        "Debug shows the title"
+    );
+    assert!(
+        !sealed.windows(4).any(|w| w == b"Wi-F"),
+        "the title is in clear"
+    );
+    // No title, an empty value, binary values.
+    let untitled = seal_entry(&key, &at, None, b"").unwrap();
+    assert_eq!(live(open_item(&key, &at, &untitled).unwrap()), b"");
+    let bin: Vec<u8> = (0..=255).collect();
+    let sealed_bin = seal_entry(&key, &at, Some("bin"), &bin).unwrap();
+    assert_eq!(
+        open_item(&key, &at, &sealed_bin)
+            .unwrap()
+            .value()
+            .unwrap()
+            .as_slice(),
+        &bin[..]
+    );
+    // A record written before titles opens as a value without a title.
+    let old = seal_item(&key, &at, Some(b"\x01\x00\x02ab-old")).unwrap();
+    assert_eq!(
+        live(open_item(&key, &at, &old).unwrap()),
+        b"\x01\x00\x02ab-old"
+    );
+    // The flag is bound: flipping it fails to open either way.
+    let mut as_value = sealed.clone();
+    as_value[1] = 0;
+    assert!(open_item(&key, &at, &as_value).is_err());
+    let mut as_entry = old.clone();
+    as_entry[1] = 2;
+    assert!(open_item(&key, &at, &as_entry).is_err());
+    let mut both = sealed.clone();
+    both[1] = 3;
+    assert!(matches!(
+        open_item(&key, &at, &both),
+        Err(Error::MalformedItem)
+    ));
+    // Too long a title is bad input.
+    let long = "x".repeat(1025);
+    assert!(matches!(
+        seal_entry(&key, &at, Some(&long), b"v"),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+/// A vault's deletion opens only under its key and for its vault; an item's tombstone
+/// is not one.
+#[test]
+fn vault_deletion_is_bound_to_its_vault_and_key() {
+    let key = VaultKey::generate().unwrap();
+    let vault = Uuid::new_v4();
+    let sealed = seal_vault_tombstone(&key, vault, 0).unwrap();
+    open_vault_tombstone(&key, vault, &sealed).unwrap();
+    assert!(open_vault_tombstone(&key, Uuid::new_v4(), &sealed).is_err());
+    assert!(open_vault_tombstone(&VaultKey::generate().unwrap(), vault, &sealed).is_err());
+    let item_tomb = seal_item(&key, &aad(), None).unwrap();
+    assert!(open_vault_tombstone(&key, vault, &item_tomb).is_err());
+    assert!(open_vault_tombstone(&key, vault, &[1u8; 45]).is_err());
 }
 
 #[test]

@@ -185,6 +185,31 @@ fn core_secrets_are_redacted() {
     let code = vouch_core::crypto::ApprovalCode::parse("482913").unwrap();
     assert!(!format!("{code:?}").contains("482"));
 
+    // Item titles (issue 13) are as secret as values.
+    let info = vouch_core::ItemInfo {
+        vault_id: Uuid::new_v4(),
+        item_id: Uuid::new_v4(),
+        title: Some(SECRET.into()),
+        version: 1,
+        synced: true,
+        conflict_copy: None,
+    };
+    let p = format!("{info:?}");
+    assert!(!leaks(&p, SECRET.as_bytes()), "{p}");
+    let key = vouch_core::crypto::VaultKey::generate().unwrap();
+    let at = vouch_core::crypto::ItemAad {
+        vault_id: Uuid::new_v4(),
+        item_id: Uuid::new_v4(),
+        version: 1,
+        epoch: 0,
+    };
+    let sealed = vouch_core::crypto::seal_entry(&key, &at, Some(SECRET), b"v").unwrap();
+    let p = format!(
+        "{:?}",
+        vouch_core::crypto::open_item(&key, &at, &sealed).unwrap()
+    );
+    assert!(!leaks(&p, SECRET.as_bytes()), "{p}");
+
     // The identity prints its public key at most (the secret is not reachable to compare,
     // so check the shape: no 32-number list beyond the public key's).
     let p = format!("{id:?}");

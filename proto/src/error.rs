@@ -67,6 +67,8 @@ pub enum ErrorCode {
     /// 409: the link is not the next one of the user's vouch chain (another link landed
     /// first): fetch the chain and sign again.
     ChainConflict,
+    /// 409: the vault was already deleted (with another sealed deletion).
+    VaultDeleted,
     /// 500: a bug or an unavailable database; never for bad input.
     Internal,
     /// 503: the server is saturated (sign-in hashing); retry after `retry_after_secs`.
@@ -90,7 +92,8 @@ impl ErrorCode {
             NotFound => 404,
             MethodNotAllowed => 405,
             DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending
-            | EmailCodeRequired | AlreadyDecided | VersionConflict | ChainConflict => 409,
+            | EmailCodeRequired | AlreadyDecided | VersionConflict | ChainConflict
+            | VaultDeleted => 409,
             CodeExpired | RequestExpired => 410,
             PayloadTooLarge => 413,
             CodeLocked => 423,

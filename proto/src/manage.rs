@@ -62,6 +62,16 @@ wire! {
         ConsoleApproved,
         /// A web console session was ended (by a key holder or by the console itself).
         ConsoleRevoked,
+        /// The user signed in (an account session; `origin` is the client's address).
+        SignedIn,
+        /// A wrong email code was typed for a device (`detail`: tries left on that code).
+        CodeRejected,
+        /// A device's open approval request was withdrawn by the requester (setting up
+        /// devices give their registration back).
+        RequestWithdrawn,
+        /// A key holder deleted a vault (`detail`: the vault id); the device is the one
+        /// that deleted it.
+        VaultDeleted,
     }
 }
 

@@ -51,6 +51,8 @@ pub const VAULT_ENVELOPES: &str = "/v1/vaults/{id}/envelopes";
 pub const EVENTS: &str = "/v1/events";
 /// `/v1/vaults`: Create and list vaults.
 pub const VAULTS: &str = "/v1/vaults";
+/// `/v1/vaults/{id}/delete`: Delete a vault with its sealed deletion.
+pub const VAULT_DELETE: &str = "/v1/vaults/{id}/delete";
 /// `/v1/vaults/{id}/items`: A vault's item records (pull).
 pub const VAULT_ITEMS: &str = "/v1/vaults/{id}/items";
 /// `/v1/vaults/{id}/items/{item_id}`: Write one item record.

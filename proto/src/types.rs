@@ -526,6 +526,22 @@ wire! {
         /// the first key): a revocation after it means the key must rotate again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub epoch_chain_seq: Option<u64>,
+        /// Set once the vault was deleted: its deletion, sealed under the vault key by a
+        /// device that held it (`vouch_core::crypto::seal_vault_tombstone`). Devices drop
+        /// their copy only after it opens under their key; a vault that merely goes
+        /// missing from the list is kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tombstone: Option<Bytes>,
+    }
+}
+
+wire! {
+    /// `POST /v1/vaults/{id}/delete` body: the vault's deletion, sealed under its key.
+    pub struct DeleteVault {
+        /// The sealed deletion: 45 bytes, the first being the format (1), as base64url
+        /// (so it starts with `A` and one of `Q`–`Z`, `a`–`f`).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 60, max_length = 60, pattern = r"^A[Q-Za-f][A-Za-z0-9_-]{58}$"))]
+        pub tombstone: Bytes,
     }
 }
 
@@ -618,6 +634,11 @@ pub enum Event {
         /// New version.
         version: u64,
     },
+    /// A vault was deleted (so other devices can sync and check its sealed deletion).
+    VaultDeleted {
+        /// Vault.
+        vault_id: Uuid,
+    },
 }
 
 impl Event {
@@ -632,6 +653,7 @@ impl Event {
             Self::ChainChanged { .. } => "chain_changed",
             Self::EnvelopeAdded { .. } => "envelope_added",
             Self::ItemChanged { .. } => "item_changed",
+            Self::VaultDeleted { .. } => "vault_deleted",
         }
     }
 }

@@ -277,6 +277,11 @@ CREATE TABLE console_sessions (
 ) STRICT;
 CREATE INDEX console_sessions_user ON console_sessions(user_id);
 "#,
+    r#"
+-- A deleted vault keeps its row with the deletion sealed under its key (issue 13): the
+-- user's devices drop their copy only on a deletion that opens.
+ALTER TABLE vaults ADD COLUMN tombstone BLOB;
+"#,
 ];
 
 /// The schema step after which device-name keys are skeletons.

@@ -37,6 +37,7 @@ async fn the_new_routes_are_in_the_contract() {
         ("/v1/admin/users/{id}/reactivate", "post"),
         ("/v1/admin/audit", "get"),
         ("/v1/devices/{id}/sign-out", "post"),
+        ("/v1/vaults/{id}/delete", "post"),
     ] {
         let op = paths.get(path).and_then(|p| p.get(method));
         assert!(op.is_some(), "{method} {path} missing from openapi.json");
@@ -44,6 +45,102 @@ async fn the_new_routes_are_in_the_contract() {
     }
     let device = doc["components"]["schemas"]["Device"].to_string();
     assert!(device.contains("last_seen_at"), "{device}");
+    let vault = doc["components"]["schemas"]["Vault"].to_string();
+    assert!(vault.contains("tombstone"), "{vault}");
+    let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
+    assert!(codes.contains("vault_deleted"), "{codes}");
+}
+
+/// `POST /v1/vaults/{id}/delete` (issue 13): a key holder of the user stores the vault's
+/// sealed deletion; the vault stays listed with it (devices check it), its item records
+/// go, a repeat is the same answer, another deletion is refused, bad input changes
+/// nothing, other users' vaults do not exist, email-only devices are refused; audited.
+#[tokio::test]
+async fn a_key_holder_deletes_a_vault_with_its_sealed_deletion() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (_, _, bob) = api.trusted_device("bob@acme.test", "bob", "mobile").await;
+    let (_, _, thief) = api.trusted_device("alice@acme.test", "thief", "web").await;
+    let vault = uuid::Uuid::new_v4();
+    api.post(
+        "/v1/vaults",
+        Some(&phone),
+        json!({"id": vault, "name": "Bank"}),
+    )
+    .await
+    .ok();
+    let item = uuid::Uuid::new_v4();
+    api.put(
+        &format!("/v1/vaults/{vault}/items/{item}"),
+        Some(&phone),
+        json!({"version": 1, "base_version": 0, "ciphertext": vouch_testkit::b64(&[2u8; 60])}),
+    )
+    .await
+    .ok();
+    let path = format!("/v1/vaults/{vault}/delete");
+    let mut tombstone = vec![1u8; 45];
+    tombstone[1..5].copy_from_slice(&[0; 4]);
+    let body = json!({"tombstone": vouch_testkit::b64(&tombstone)});
+    // Bad input: nothing changes.
+    for bad in [
+        json!({"tombstone": vouch_testkit::b64(&[1u8; 44])}),
+        json!({"tombstone": vouch_testkit::b64(&[2u8; 45])}),
+        json!({}),
+        json!({"tombstone": "not base64!"}),
+    ] {
+        let r = api.post(&path, Some(&phone), bad).await;
+        assert_eq!(r.status.as_u16(), 400, "{:?}", r.body);
+    }
+    api.post(&path, Some(&thief), body.clone())
+        .await
+        .err(403, "key_holder_required");
+    api.post(&path, Some(&bob), body.clone())
+        .await
+        .err(404, "not_found");
+    api.post(&path, None, body.clone())
+        .await
+        .err(401, "unauthorized");
+    let listed = api.get("/v1/vaults", Some(&phone)).await.ok();
+    assert!(listed[0].get("tombstone").is_none(), "{listed}");
+    // The key holder's deletion.
+    let deleted = api.post(&path, Some(&phone), body.clone()).await.ok();
+    assert_eq!(deleted["tombstone"], body["tombstone"]);
+    assert_eq!(
+        api.post(&path, Some(&phone), body.clone()).await.ok(),
+        deleted
+    );
+    let other = json!({"tombstone": vouch_testkit::b64(&[1u8; 45])});
+    api.post(&path, Some(&phone), other)
+        .await
+        .err(409, "vault_deleted");
+    let listed = api.get("/v1/vaults", Some(&phone)).await.ok();
+    assert_eq!(listed[0]["tombstone"], body["tombstone"]);
+    api.get(&format!("/v1/vaults/{vault}/items?since=0"), Some(&phone))
+        .await
+        .err(404, "not_found");
+    api.put(
+        &format!("/v1/vaults/{vault}/items/{item}"),
+        Some(&phone),
+        json!({"version": 2, "base_version": 1, "ciphertext": vouch_testkit::b64(&[2u8; 60])}),
+    )
+    .await
+    .err(404, "not_found");
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin", "web").await;
+    let audit = api
+        .get("/v1/admin/audit?limit=1000", Some(&admin))
+        .await
+        .ok();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "vault_deleted" && e["detail"] == json!(vault.to_string())),
+        "{audit}"
+    );
 }
 
 /// `devices` shows when each device was last seen: written on authenticated calls, at
@@ -245,7 +342,13 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
         .get(&format!("/v1/admin/audit?user_id={alice_id}"), Some(&admin))
         .await
         .ok();
-    let entries = log.as_array().unwrap();
+    // (Sign-ins are audited too since the review; this test is about device events.)
+    let entries: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] != "signed_in")
+        .collect();
     let actions: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -447,4 +550,71 @@ async fn an_admin_cannot_deprovision_themselves() {
     .err(403, "forbidden");
     // The admin's device still works.
     api.get("/v1/devices", Some(&token)).await.ok();
+}
+
+/// Review leftover of issue 13 ("audit gaps"): sign-ins, wrong email codes and withdrawn
+/// requests are in the audit log, with the client's address.
+#[tokio::test]
+async fn sign_ins_wrong_codes_and_withdrawn_requests_are_audited() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, admin) = api.trusted_device("admin@acme.test", "admin", "web").await;
+    let (_, _, _phone) = api
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let (account, _) = api.login("alice@acme.test").await;
+    let laptop = api.register(&account, "laptop", "web").await.ok();
+    let laptop = laptop["id"].as_str().unwrap().to_owned();
+    api.post(
+        &format!("/v1/devices/{laptop}/email-code"),
+        Some(&account),
+        json!({}),
+    )
+    .await;
+    let r = api
+        .post(
+            &format!("/v1/devices/{laptop}/email-code/verify"),
+            Some(&account),
+            json!({"code": "000000"}),
+        )
+        .await;
+    let r2 = if r.status.as_u16() == 400 {
+        r
+    } else {
+        // 000000 was the code: the other wrong one.
+        api.post(
+            &format!("/v1/devices/{laptop}/email-code/verify"),
+            Some(&account),
+            json!({"code": "111111"}),
+        )
+        .await
+    };
+    assert_eq!(r2.status.as_u16(), 400);
+    let (account2, _) = api.login("alice@acme.test").await;
+    let desk = api.register(&account2, "desk", "web").await.ok();
+    let desk = desk["id"].as_str().unwrap().to_owned();
+    let req = id(&api.open_approval(&account2, &desk).await.ok());
+    api.post(
+        &format!("/v1/approval-requests/{req}/cancel"),
+        Some(&account2),
+        json!({}),
+    )
+    .await
+    .ok();
+    let log = api
+        .get("/v1/admin/audit?limit=1000", Some(&admin))
+        .await
+        .ok();
+    let entries = log.as_array().unwrap();
+    let has = |action: &str, device: Option<&str>| {
+        entries.iter().any(|e| {
+            e["action"] == action
+                && e["user_email"] == "alice@acme.test"
+                && e["origin"] == "127.0.0.1"
+                && device.is_none_or(|d| e["device_id"] == d)
+        })
+    };
+    assert!(has("signed_in", None), "{log}");
+    assert!(has("code_rejected", Some(&laptop)), "{log}");
+    assert!(has("request_withdrawn", Some(&desk)), "{log}");
 }

@@ -1229,3 +1229,177 @@ async fn attack_a_redirect_cannot_carry_the_password_elsewhere() {
         "the password went elsewhere"
     );
 }
+
+// ---- vault deletion (issue 13): only a deletion sealed under the vault key counts ------
+
+/// Rewrites the server's vault list (answers of `GET /v1/vaults`).
+fn rewrite_vault_list(
+    relay: &Relay,
+    f: impl Fn(&mut Vec<serde_json::Value>) + Send + Sync + 'static,
+) {
+    relay.rewrite_answers(move |method, path, v| {
+        if method == "GET"
+            && path == "/v1/vaults"
+            && let Some(list) = v.as_array_mut()
+        {
+            f(list);
+        }
+    });
+}
+
+/// A server (or relay) that leaves a vault out of the list, or answers its items with 404,
+/// does not make a device drop it: the vault and its items stay, the sync reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_server_omitting_a_vault_does_not_make_devices_drop_it() {
+    let s = scene(false).await;
+    let laptop = laptop_via_relay(&s).await;
+    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_some());
+    let vault = s.vault;
+    rewrite_vault_list(&s.relay, move |list| {
+        list.retain(|v| v["id"] != json!(vault));
+    });
+    s.relay.intercept(move |_, path, _| {
+        path.starts_with(&format!("/v1/vaults/{vault}/items"))
+            .then(|| {
+                (
+                    404,
+                    json!({"error": {"code": "not_found", "message": "no such vault"}}),
+                )
+            })
+    });
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.vaults_missing, vec![s.vault]);
+    assert!(report.vaults_deleted.is_empty());
+    assert!(
+        laptop
+            .client
+            .vaults()
+            .unwrap()
+            .iter()
+            .any(|v| v.id == s.vault)
+    );
+    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    assert_eq!(read.as_slice(), b"the secret");
+}
+
+/// A server that marks a vault deleted with a deletion of its own making — random bytes of
+/// the right shape, one sealed under a key of its own, an item's tombstone, or the real
+/// deletion of *another* vault replayed — is refused: the vault and its items stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_forged_vault_deletion_is_refused() {
+    let s = scene(false).await;
+    // A second vault the phone really deletes: its genuine deletion is replayed below.
+    let other = s.phone.client.create_vault("Old").await.unwrap();
+    let laptop = laptop_via_relay(&s).await;
+    s.phone.client.delete_vault(other.id).await.unwrap();
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(
+        report.vaults_deleted,
+        vec![other.id],
+        "the real deletion goes through"
+    );
+    // The genuine deletion of `other`, as the server stores it.
+    let captured = std::sync::Arc::new(std::sync::Mutex::new(None::<serde_json::Value>));
+    {
+        let captured = captured.clone();
+        let other = other.id;
+        s.relay.rewrite_answers(move |method, path, v| {
+            if method == "GET" && path == "/v1/vaults" {
+                for x in v.as_array().into_iter().flatten() {
+                    if x["id"] == json!(other) {
+                        *captured.lock().unwrap() = Some(x["tombstone"].clone());
+                    }
+                }
+            }
+        });
+    }
+    laptop.client.sync().await.unwrap();
+    let replayed = captured
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the deletion is listed");
+    s.relay.clear();
+    let stranger = vouch_core::crypto::VaultKey::generate().unwrap();
+    let item_tombstone = vouch_core::crypto::seal_item(
+        &stranger,
+        &vouch_core::crypto::ItemAad {
+            vault_id: s.vault,
+            item_id: s.item,
+            version: 9,
+            epoch: 0,
+        },
+        None,
+    )
+    .unwrap();
+    let mut shaped = vec![1u8; 45];
+    shaped[1..5].copy_from_slice(&[0, 0, 0, 0]);
+    let forgeries = [
+        json!(b64(&shaped)),
+        json!(b64(&vouch_core::crypto::seal_vault_tombstone(
+            &stranger, s.vault, 0
+        )
+        .unwrap())),
+        json!(b64(&item_tombstone)),
+        replayed,
+    ];
+    for forged in forgeries {
+        s.relay.clear();
+        let vault = s.vault;
+        rewrite_vault_list(&s.relay, move |list| {
+            for v in list.iter_mut() {
+                if v["id"] == json!(vault) {
+                    v["tombstone"] = forged.clone();
+                }
+            }
+        });
+        let report = laptop.client.sync().await.unwrap();
+        assert_eq!(report.deletions_refused, vec![s.vault]);
+        assert!(report.vaults_deleted.is_empty());
+        let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+        assert_eq!(read.as_slice(), b"the secret");
+    }
+    // The phone's real deletion of the vault goes through on the laptop.
+    s.relay.clear();
+    s.phone.client.delete_vault(s.vault).await.unwrap();
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.vaults_deleted, vec![s.vault]);
+    assert!(
+        laptop
+            .client
+            .vaults()
+            .unwrap()
+            .iter()
+            .all(|v| v.id != s.vault)
+    );
+    assert!(laptop.client.get_item(s.vault, s.item).is_err());
+}
+
+/// An email-only device (a password + mailbox thief) cannot delete a vault: the server
+/// refuses it (`key_holder_required`) and the client refuses before asking; the vault and
+/// its items stay for the key holders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_email_only_device_cannot_delete_a_vault() {
+    let s = scene(false).await;
+    let api = s.server.api();
+    let (_, thief) = thief_device(&api, ALICE, "thief").await;
+    let tombstone = b64(&[1u8; 45]);
+    api.post(
+        &format!("/v1/vaults/{}/delete", s.vault),
+        Some(&thief),
+        json!({ "tombstone": tombstone }),
+    )
+    .await
+    .err(403, "key_holder_required");
+    // The same device through the core: refused before anything is sent.
+    let laptop = Device::open(s._root.path(), "laptop", s.server.url(), DeviceKind::Web);
+    enroll_by_email(&laptop.client, s.server.url(), ALICE).await;
+    assert!(matches!(
+        laptop.client.delete_vault(s.vault).await,
+        Err(Error::KeyHolderRequired)
+    ));
+    let report = s.phone.client.sync().await.unwrap();
+    assert!(report.vaults_deleted.is_empty() && report.deletions_refused.is_empty());
+    let read = s.phone.client.get_item(s.vault, s.item).unwrap().unwrap();
+    assert_eq!(read.as_slice(), b"the secret");
+}

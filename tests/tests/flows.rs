@@ -913,3 +913,49 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     );
     assert_eq!(d.client.queued_operations().unwrap(), 0);
 }
+
+/// Deleting a vault needs the server, and a delete that cannot go through changes nothing:
+/// an unknown vault (`InvalidState`), offline (`Offline`). A vault created offline, whose
+/// creation is still queued, is created on the server first and then deleted; the other
+/// device drops what it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_delete_that_cannot_go_through_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(SERVER, &[]);
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), ALICE).await;
+    let vault = phone.client.create_vault("V").await.unwrap();
+    let item = phone
+        .client
+        .put_item(vault.id, None, b"kept")
+        .await
+        .unwrap();
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
+    laptop.client.sync().await.unwrap();
+    assert!(matches!(
+        phone.client.delete_vault(uuid::Uuid::new_v4()).await,
+        Err(Error::InvalidState(_))
+    ));
+    server.stop();
+    let offline = phone.client.create_vault("Made offline").await.unwrap();
+    assert!(matches!(
+        phone.client.delete_vault(vault.id).await,
+        Err(Error::Offline)
+    ));
+    let read = phone
+        .client
+        .get_item(vault.id, item.item_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.as_slice(), b"kept");
+    assert_eq!(phone.client.vaults().unwrap().len(), 2);
+    server.restart();
+    // The first call after the restart: the queued creation goes out before the deletion.
+    phone.client.delete_vault(offline.id).await.unwrap();
+    phone.client.delete_vault(vault.id).await.unwrap();
+    assert!(phone.client.vaults().unwrap().is_empty());
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.vaults_deleted, vec![vault.id], "{report:?}");
+    assert!(laptop.client.vaults().unwrap().is_empty());
+}

@@ -70,6 +70,28 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
         .put_item(vault.id, None, plaintext.as_bytes())
         .await
         .unwrap();
+    // A titled item, then a taken title and a lookup that misses (errors never repeat it).
+    let title = "TITLE-home-router-7781";
+    let titled = phone
+        .client
+        .put_titled_item(vault.id, None, Some(title), b"v")
+        .await
+        .unwrap();
+    errors.push(format!(
+        "{titled:?} {:?}",
+        phone.client.list_items(vault.id)
+    ));
+    let e = phone
+        .client
+        .put_titled_item(vault.id, None, Some(title), b"w")
+        .await
+        .unwrap_err();
+    errors.push(format!("{e} {e:?}"));
+    let e = phone
+        .client
+        .find_item(vault.id, "TITLE-not-there")
+        .unwrap_err();
+    errors.push(format!("{e} {e:?}"));
 
     // Laptop: a mistyped code first (a failed run), then the code it shows.
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
@@ -144,7 +166,13 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
     let tokens = ["phone", "laptop", "tablet"]
         .iter()
         .flat_map(|d| stored_tokens(&root.path().join(d)));
-    let mut secrets: Vec<String> = vec![DEV_PASSWORD.into(), code.clone(), plaintext.into()];
+    let mut secrets: Vec<String> = vec![
+        DEV_PASSWORD.into(),
+        code.clone(),
+        plaintext.into(),
+        "TITLE-home-router-7781".into(),
+        "TITLE-not-there".into(),
+    ];
     for p in [&prompt, &tablet_prompt] {
         secrets.push(p.code.clone());
         secrets.push(p.code.replace(' ', ""));

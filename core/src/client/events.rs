@@ -98,7 +98,7 @@ impl Client {
                 }
                 Ok(())
             }
-            Event::ItemChanged { .. } => self.sync().await.map(|_| ()),
+            Event::ItemChanged { .. } | Event::VaultDeleted { .. } => self.sync().await.map(|_| ()),
             // A new link is verified at once: a chain that does not verify is reported
             // now, not at the next key move.
             Event::ChainChanged { .. } if self.state().is_key_holder() => {

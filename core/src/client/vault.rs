@@ -6,11 +6,14 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vouch_proto::routes;
-use vouch_proto::{Bytes, CreateVault, ErrorCode, ItemRecord, PutItem, Vault};
+use vouch_proto::{Bytes, CreateVault, DeleteVault, ErrorCode, ItemRecord, PutItem, Vault};
 
 use super::{Client, EnrollmentState};
 use crate::{
-    crypto::{ItemAad, OpenedItem, SecretBytes, VaultKey, open_item, seal_item, sealed_item_epoch},
+    crypto::{
+        ItemAad, OpenedItem, SecretBytes, VaultKey, open_item, open_vault_tombstone, seal_entry,
+        seal_item, seal_vault_tombstone, sealed_item_epoch, vault_tombstone_epoch,
+    },
     error::{Error, Result},
     store::{Change, StoredItem, now_ms},
 };
@@ -26,13 +29,17 @@ pub struct VaultInfo {
     pub has_key: bool,
 }
 
-/// An item's metadata (its plaintext comes from [`Client::get_item`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An item's metadata (its value comes from [`Client::get_item`]). `Debug` leaves the
+/// title out: it is as secret as the value.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ItemInfo {
     /// Vault id.
     pub vault_id: Uuid,
     /// Item id.
     pub item_id: Uuid,
+    /// The item's title, decrypted on this device (it travels only inside the item's
+    /// ciphertext); `None` for an item without one (items written before titles).
+    pub title: Option<String>,
     /// Version.
     pub version: u64,
     /// Acknowledged by the server.
@@ -41,6 +48,40 @@ pub struct ItemInfo {
     /// device): the written value was kept as a new item with this id, and `item_id`
     /// holds the server's version. Never set by reads.
     pub conflict_copy: Option<Uuid>,
+}
+
+impl std::fmt::Debug for ItemInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemInfo")
+            .field("vault_id", &self.vault_id)
+            .field("item_id", &self.item_id)
+            .field("title", &self.title.as_ref().map(|_| "<redacted>"))
+            .field("version", &self.version)
+            .field("synced", &self.synced)
+            .field("conflict_copy", &self.conflict_copy)
+            .finish()
+    }
+}
+
+/// Longest item title, in characters.
+pub const MAX_ITEM_TITLE_CHARS: usize = 256;
+
+/// An item title as stored: trimmed, 1–256 characters, no control characters. The error
+/// never repeats the title (it is secret).
+fn validate_item_title(title: &str) -> Result<&str> {
+    let t = title.trim();
+    let n = t.chars().count();
+    if n == 0 || n > MAX_ITEM_TITLE_CHARS || t.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(
+            "an item title is 1–256 characters without control characters".into(),
+        ));
+    }
+    Ok(t)
+}
+
+/// How titles compare (trimmed, without case), as vault names do.
+fn title_key(title: &str) -> String {
+    title.trim().to_lowercase()
 }
 
 /// What a sync did.
@@ -59,6 +100,15 @@ pub struct SyncReport {
     pub refused: u32,
     /// For each write kept as a copy: the item it was meant for, and the copy's id.
     pub conflict_copies: Vec<(Uuid, Uuid)>,
+    /// Vaults dropped here because a deletion sealed under their key arrived.
+    pub vaults_deleted: Vec<Uuid>,
+    /// Vaults kept although the server no longer lists them and sent no deletion: only a
+    /// deletion sealed under the vault key makes a device drop one (the server may be
+    /// tampering, or the vault's creation never reached it).
+    pub vaults_missing: Vec<Uuid>,
+    /// Vaults kept although the server says they were deleted: the deletion does not open
+    /// under this device's key (forged).
+    pub deletions_refused: Vec<Uuid>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -174,19 +224,112 @@ impl Client {
     }
 
     /// Writes an item (new when `item_id` is `None`): sealed here, stored, queued for the
-    /// server. Works offline; `synced` tells whether the server already has it.
+    /// server. Works offline; `synced` tells whether the server already has it. An
+    /// existing item keeps its title.
     pub async fn put_item(
         &self,
         vault_id: Uuid,
         item_id: Option<Uuid>,
         plaintext: &[u8],
     ) -> Result<ItemInfo> {
-        self.write_item(
+        self.put_titled_item(vault_id, item_id, None, plaintext)
+            .await
+    }
+
+    /// Writes an item with a title (new when `item_id` is `None`). The title is sealed with
+    /// the value (the server never sees it); `None` keeps an existing item's title. A
+    /// title is 1–256 characters without control characters, unique in its vault
+    /// (trimmed, without case): another item's title is [`Error::InvalidInput`], as is a
+    /// bad one, and nothing changes.
+    pub async fn put_titled_item(
+        &self,
+        vault_id: Uuid,
+        item_id: Option<Uuid>,
+        title: Option<&str>,
+        value: &[u8],
+    ) -> Result<ItemInfo> {
+        self.require_key_holder_device()?;
+        let item_id = item_id.unwrap_or_else(Uuid::new_v4);
+        let title = match title {
+            Some(t) => {
+                let t = validate_item_title(t)?;
+                if self.item_title_taken(vault_id, t, Some(item_id))? {
+                    return Err(Error::InvalidInput(
+                        "another item of this vault has this title".into(),
+                    ));
+                }
+                Some(t.to_owned())
+            }
+            None => self.item_title(vault_id, item_id)?,
+        };
+        self.write_item(vault_id, item_id, Some((title.as_deref(), value)))
+            .await
+    }
+
+    /// Whether a live item of the vault other than `except` has this title (trimmed,
+    /// without case). Titles are decrypted here.
+    pub fn item_title_taken(
+        &self,
+        vault_id: Uuid,
+        title: &str,
+        except: Option<Uuid>,
+    ) -> Result<bool> {
+        let key = title_key(title);
+        Ok(self.list_items(vault_id)?.iter().any(|i| {
+            Some(i.item_id) != except && i.title.as_deref().map(title_key) == Some(key.clone())
+        }))
+    }
+
+    /// A live item of the vault by id or by title (trimmed, without case). A title more
+    /// than one item has is refused as ambiguous (use the id). Errors never repeat the
+    /// title.
+    pub fn find_item(&self, vault_id: Uuid, title_or_id: &str) -> Result<ItemInfo> {
+        let items = self.list_items(vault_id)?;
+        if let Ok(id) = Uuid::parse_str(title_or_id.trim())
+            && let Some(i) = items.iter().find(|i| i.item_id == id)
+        {
+            return Ok(i.clone());
+        }
+        let key = title_key(title_or_id);
+        let mut named = items
+            .into_iter()
+            .filter(|i| i.title.as_deref().map(title_key).as_ref() == Some(&key));
+        match (named.next(), named.next()) {
+            (Some(i), None) => Ok(i),
+            (Some(_), Some(_)) => Err(Error::InvalidInput(
+                "more than one item has this title; use its id".into(),
+            )),
+            (None, _) => Err(Error::InvalidInput(
+                "no item with this title or id in the vault".into(),
+            )),
+        }
+    }
+
+    /// The title of a live item (`None`: no such item, or one without a title).
+    fn item_title(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<String>> {
+        Ok(self
+            .open_stored(vault_id, item_id)?
+            .and_then(|o| o.title().map(str::to_owned)))
+    }
+
+    /// Opens the stored copy of an item (`None` when there is none or it is deleted).
+    fn open_stored(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<OpenedItem>> {
+        let Some(item) = self.inner.store.item(vault_id, item_id)? else {
+            return Ok(None);
+        };
+        let Some(sealed) = item.sealed else {
+            return Ok(None);
+        };
+        let at = ItemAad {
             vault_id,
-            item_id.unwrap_or_else(Uuid::new_v4),
-            Some(plaintext),
-        )
-        .await
+            item_id,
+            version: item.version,
+            epoch: 0,
+        };
+        match self.open_record(at, &sealed)? {
+            OpenedItem::Deleted => Ok(None),
+            live => Ok(Some(live)),
+        }
     }
 
     /// Deletes an item (a new version without content, synced like any write).
@@ -194,11 +337,12 @@ impl Client {
         self.write_item(vault_id, item_id, None).await
     }
 
+    /// Writes one version: `Some((title, value))` for a live item, `None` for a delete.
     async fn write_item(
         &self,
         vault_id: Uuid,
         item_id: Uuid,
-        plaintext: Option<&[u8]>,
+        content: Option<(Option<&str>, &[u8])>,
     ) -> Result<ItemInfo> {
         // Vault and item writes are for key holders only (Trust v2).
         self.require_key_holder_device()?;
@@ -211,23 +355,24 @@ impl Client {
             .map(|i| i.version)
             .unwrap_or(0)
             + 1;
-        // A delete is a sealed tombstone: only a key holder can make one that opens.
-        let sealed = seal_item(
-            &key,
-            &ItemAad {
-                vault_id,
-                item_id,
-                version,
-                epoch,
-            },
-            plaintext,
-        )?;
+        let at = ItemAad {
+            vault_id,
+            item_id,
+            version,
+            epoch,
+        };
+        // A delete is a sealed tombstone: only a key holder can make one that opens. A live
+        // item is an entry: its title is sealed with its value.
+        let sealed = match content {
+            Some((title, value)) => seal_entry(&key, &at, title, value)?,
+            None => seal_item(&key, &at, None)?,
+        };
         let item = StoredItem {
             vault_id,
             item_id,
             version,
             sealed: Some(sealed.clone()),
-            deleted: plaintext.is_none(),
+            deleted: content.is_none(),
             dirty: true,
             high: version,
         };
@@ -276,6 +421,7 @@ impl Client {
         Ok(ItemInfo {
             vault_id,
             item_id,
+            title: content.and_then(|(t, _)| t.map(str::to_owned)),
             version: if conflict_copy.is_some() {
                 stored.map_or(0, |i| i.version)
             } else {
@@ -291,40 +437,83 @@ impl Client {
     pub fn get_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<SecretBytes>> {
         self.require_trusted()?;
         self.write_epoch(vault_id)?;
-        let Some(item) = self.inner.store.item(vault_id, item_id)? else {
-            return Ok(None);
-        };
-        let Some(sealed) = item.sealed else {
-            return Ok(None);
-        };
-        let at = ItemAad {
-            vault_id,
-            item_id,
-            version: item.version,
-            epoch: 0,
-        };
-        match self.open_record(at, &sealed)? {
-            OpenedItem::Live(plain) => Ok(Some(plain)),
-            OpenedItem::Deleted => Ok(None),
-        }
+        Ok(match self.open_stored(vault_id, item_id)? {
+            Some(OpenedItem::Live(value) | OpenedItem::Titled { value, .. }) => Some(value),
+            _ => None,
+        })
     }
 
-    /// The live items of a vault (a local read).
+    /// The live items of a vault with their titles, decrypted here (a local read). An item
+    /// this device cannot open shows without a title.
     pub fn list_items(&self, vault_id: Uuid) -> Result<Vec<ItemInfo>> {
         self.require_trusted()?;
-        Ok(self
-            .inner
+        self.inner
             .store
             .items(vault_id)?
             .into_iter()
-            .map(|i| ItemInfo {
-                vault_id,
-                item_id: i.item_id,
-                version: i.version,
-                synced: !i.dirty,
-                conflict_copy: None,
+            .map(|i| {
+                let title = match &i.sealed {
+                    Some(sealed) => self
+                        .open_record(
+                            ItemAad {
+                                vault_id,
+                                item_id: i.item_id,
+                                version: i.version,
+                                epoch: 0,
+                            },
+                            sealed,
+                        )
+                        .ok()
+                        .and_then(|o| o.title().map(str::to_owned)),
+                    None => None,
+                };
+                Ok(ItemInfo {
+                    vault_id,
+                    item_id: i.item_id,
+                    title,
+                    version: i.version,
+                    synced: !i.dirty,
+                    conflict_copy: None,
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// Deletes a vault on every device of the user: its deletion is sealed under the vault
+    /// key here (only a device holding the key can make one that opens), sent, and the
+    /// local copy dropped once the server took it. Writes still queued are sent first. Key
+    /// holders only; needs the server (offline: [`Error::Offline`], nothing changes).
+    pub async fn delete_vault(&self, vault_id: Uuid) -> Result<()> {
+        self.require_key_holder_device()?;
+        let epoch = self.write_epoch(vault_id)?;
+        let key = self.key_of(vault_id, epoch)?;
+        // The server must know the vault (a queued create) before it can delete it.
+        loop {
+            let report = self.flush(true).await?;
+            if report.queued == 0 || report.sent == 0 {
+                break;
+            }
+        }
+        let tombstone = seal_vault_tombstone(&key, vault_id, epoch)?;
+        let token = self.device_token()?;
+        let sent = self
+            .inner
+            .transport
+            .post::<_, Vault>(
+                &routes::fill(routes::VAULT_DELETE, &[&vault_id]),
+                Some(&token),
+                &DeleteVault {
+                    tombstone: Bytes(tombstone),
+                },
+            )
+            .await;
+        self.guard(sent).await?;
+        self.inner.store.apply(&[Change::DropVault(vault_id)])?;
+        self.inner
+            .store
+            .audit("vault_deleted", &vault_id.to_string())?;
+        self.notify_vaults();
+        Ok(())
     }
 
     /// Number of operations waiting for the server.
@@ -499,13 +688,14 @@ impl Client {
             epoch: 0,
         };
         // A losing delete needs no copy: the server's version wins.
-        let OpenedItem::Live(plain) = self.open_record(at, &ct.0)? else {
+        let opened = self.open_record(at, &ct.0)?;
+        let Some(plain) = opened.value() else {
             return self.inner.store.apply(&changes).map(|()| None);
         };
         let epoch = self.write_epoch(vault_id)?;
         let key = self.key_of(vault_id, epoch)?;
         let copy_id = Uuid::new_v4();
-        let sealed = seal_item(
+        let sealed = seal_entry(
             &key,
             &ItemAad {
                 vault_id,
@@ -513,7 +703,8 @@ impl Client {
                 version: 1,
                 epoch,
             },
-            Some(&plain),
+            opened.title(),
+            plain,
         )?;
         let copy = StoredItem {
             vault_id,
@@ -566,23 +757,78 @@ impl Client {
         let vaults: Vec<Vault> = self
             .guard(self.inner.transport.get(routes::VAULTS, Some(&token)).await)
             .await?;
-        for v in &vaults {
-            self.inner.store.upsert_vault(v.id, &v.name)?;
-        }
+        let live = self.apply_vault_list(&vaults, &mut report)?;
         // Keys move only along the verified vouch chain: received from its key holders,
-        // sealed to its key holders.
-        // A key made before a revocation is rotated (upkeep: whoever signed the revocation
-        // may have gone offline before rotating).
+        // sealed to its key holders; a key made before a revocation is rotated (upkeep:
+        // whoever signed the revocation may have gone offline before rotating). Deleted
+        // vaults are neither rotated nor shared.
         self.receive_chain_envelopes().await?;
-        self.rotate_after_revocations(&vaults).await?;
+        let listed: Vec<Vault> = vaults
+            .iter()
+            .filter(|v| v.tombstone.is_none())
+            .cloned()
+            .collect();
+        self.rotate_after_revocations(&listed).await?;
         self.share_vault_keys().await?;
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
+            if !live.contains(&v.id) {
+                continue;
+            }
             let (received, refused) = self.pull_items(&token, v.id).await?;
             report.received += received;
             report.refused += refused;
         }
         self.notify_vaults();
         Ok(report)
+    }
+
+    /// Takes the server's vault list: names of live vaults; a deletion drops the local
+    /// copy only if it opens under the key this device holds for that vault (a vault
+    /// without a key here holds nothing to protect and goes); a vault missing from the list
+    /// is kept. Kept ones are reported and audited. Returns the vaults to pull.
+    fn apply_vault_list(
+        &self,
+        vaults: &[Vault],
+        report: &mut SyncReport,
+    ) -> Result<std::collections::HashSet<Uuid>> {
+        let local = self.inner.store.vaults()?;
+        let mut live = std::collections::HashSet::new();
+        for v in vaults {
+            let Some(tombstone) = &v.tombstone else {
+                self.inner.store.upsert_vault(v.id, &v.name)?;
+                live.insert(v.id);
+                continue;
+            };
+            let Some(held) = local.iter().find(|l| l.id == v.id) else {
+                continue;
+            };
+            let verified = !held.has_key
+                || vault_tombstone_epoch(&tombstone.0)
+                    .and_then(|epoch| self.key_of(v.id, epoch))
+                    .and_then(|key| open_vault_tombstone(&key, v.id, &tombstone.0))
+                    .is_ok();
+            if verified {
+                self.inner.store.apply(&[Change::DropVault(v.id)])?;
+                self.inner
+                    .store
+                    .audit("vault_deleted_elsewhere", &v.id.to_string())?;
+                report.vaults_deleted.push(v.id);
+            } else {
+                log::warn!("vault {} kept: its deletion does not open", v.id);
+                self.inner
+                    .store
+                    .audit("vault_deletion_refused", &v.id.to_string())?;
+                report.deletions_refused.push(v.id);
+            }
+        }
+        for l in &local {
+            if !vaults.iter().any(|v| v.id == l.id) {
+                log::warn!("vault {} kept: the server no longer lists it", l.id);
+                self.inner.store.audit("vault_missing", &l.id.to_string())?;
+                report.vaults_missing.push(l.id);
+            }
+        }
+        Ok(live)
     }
 
     /// Pulls a vault's new records: (stored, refused).

@@ -3,8 +3,15 @@
 //! only after it opens.
 //!
 //! Layout (format 2): `format (1) ‖ flags (1) ‖ epoch (u32 BE) ‖ nonce (24) ‖ ciphertext
-//! ‖ tag (16)`; flags bit 0 = deleted (a tombstone's plaintext is empty); the epoch names
-//! the vault key it is sealed under. The nonce is random (192 bits). The associated data is `"vouch/item/v2" ‖ vault id ‖ item id ‖ version (u64 BE)
+//! ‖ tag (16)`; flags bit 0 = deleted (a tombstone's plaintext is empty), bit 1 = the
+//! plaintext is an *entry* (below), never both; the epoch names the vault key it is
+//! sealed under.
+//!
+//! Plaintexts: without bit 1 (records written before item titles) the plaintext is the
+//! value itself. With bit 1 it is an entry, format 1: `0x01 ‖ title length (u16 BE) ‖
+//! title (UTF-8) ‖ value`; a title of length 0 means "no title". The title is as secret as
+//! the value: it only ever travels inside the ciphertext. The flags are authenticated
+//! (AAD), so a value cannot be re-read as an entry or the other way round. The nonce is random (192 bits). The associated data is `"vouch/item/v2" ‖ vault id ‖ item id ‖ version (u64 BE)
 //! ‖ epoch (u32 BE) ‖ flags`, so a ciphertext moved to another vault, item, version or
 //! epoch, or a live record turned into a tombstone (or back), fails to open.
 
@@ -20,6 +27,11 @@ use crate::error::{Error, Result};
 /// Format byte of sealed items.
 pub const ITEM_FORMAT_V2: u8 = 2;
 const FLAG_DELETED: u8 = 1;
+const FLAG_ENTRY: u8 = 2;
+/// Format byte of an entry plaintext (title and value).
+pub const ENTRY_FORMAT_V1: u8 = 1;
+/// Longest item title, in bytes of UTF-8.
+pub const MAX_TITLE_BYTES: usize = 1024;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 2 + 4 + NONCE_LEN;
@@ -56,17 +68,70 @@ impl ItemAad {
 /// A sealed record, opened.
 #[derive(Debug, PartialEq, Eq)]
 pub enum OpenedItem {
-    /// A live item's plaintext.
+    /// A live item's value, without a title (a record from before titles, or an entry
+    /// whose title is empty).
     Live(SecretBytes),
+    /// A live item with a title. Both are secret (`Debug` prints neither).
+    Titled {
+        /// The title, valid UTF-8 (checked when opened), at most [`MAX_TITLE_BYTES`].
+        title: SecretBytes,
+        /// The value.
+        value: SecretBytes,
+    },
     /// An authenticated delete.
     Deleted,
 }
 
+impl OpenedItem {
+    /// The value of a live item (`None` for a tombstone).
+    pub fn value(&self) -> Option<&SecretBytes> {
+        match self {
+            Self::Live(v) | Self::Titled { value: v, .. } => Some(v),
+            Self::Deleted => None,
+        }
+    }
+
+    /// The title of a live item, when it has one.
+    pub fn title(&self) -> Option<&str> {
+        match self {
+            Self::Titled { title, .. } => std::str::from_utf8(title).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Seals a live item as an entry: its title (none when `None` or empty) and its value.
+/// A title longer than [`MAX_TITLE_BYTES`] is [`Error::InvalidInput`].
+pub fn seal_entry(
+    key: &VaultKey,
+    at: &ItemAad,
+    title: Option<&str>,
+    value: &[u8],
+) -> Result<Vec<u8>> {
+    let title = title.unwrap_or_default().as_bytes();
+    let len = u16::try_from(title.len())
+        .ok()
+        .filter(|l| usize::from(*l) <= MAX_TITLE_BYTES)
+        .ok_or_else(|| Error::InvalidInput("an item title is at most 1024 bytes".into()))?;
+    // Exact capacity: no reallocation leaves an unwiped copy behind.
+    let mut plain = Vec::with_capacity(3 + title.len() + value.len());
+    plain.push(ENTRY_FORMAT_V1);
+    plain.extend_from_slice(&len.to_be_bytes());
+    plain.extend_from_slice(title);
+    plain.extend_from_slice(value);
+    let body = SecretBytes::new(plain);
+    seal_flagged(key, at, FLAG_ENTRY, &body)
+}
+
 /// Seals an item's plaintext, or a tombstone when `plaintext` is `None`.
+/// (The plaintext is the value itself: the format from before titles, see [`seal_entry`].)
 pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: Option<&[u8]>) -> Result<Vec<u8>> {
-    let nonce: [u8; NONCE_LEN] = super::random_array()?;
     let flags = if plaintext.is_none() { FLAG_DELETED } else { 0 };
-    let body = plaintext.unwrap_or_default();
+    seal_flagged(key, at, flags, plaintext.unwrap_or_default())
+}
+
+fn seal_flagged(key: &VaultKey, at: &ItemAad, flags: u8, body: &[u8]) -> Result<Vec<u8>> {
+    let nonce: [u8; NONCE_LEN] = super::random_array()?;
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let mut out = Vec::with_capacity(ITEM_OVERHEAD + body.len());
     out.extend_from_slice(&[ITEM_FORMAT_V2, flags]);
@@ -87,7 +152,10 @@ pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: Option<&[u8]>) -> Resu
 /// The epoch a sealed record names (authenticated only when it opens): which vault key
 /// to open it with.
 pub fn sealed_item_epoch(sealed: &[u8]) -> Result<u32> {
-    if sealed.len() < ITEM_OVERHEAD || sealed[0] != ITEM_FORMAT_V2 || sealed[1] > FLAG_DELETED {
+    if sealed.len() < ITEM_OVERHEAD
+        || sealed[0] != ITEM_FORMAT_V2
+        || !matches!(sealed[1], 0 | FLAG_DELETED | FLAG_ENTRY)
+    {
         return Err(Error::MalformedItem);
     }
     let epoch: [u8; 4] = sealed[2..6].try_into().map_err(|_| Error::MalformedItem)?;
@@ -119,9 +187,33 @@ pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<OpenedIt
             &tag.into(),
         )
         .map_err(|_| Error::ItemOpen)?;
-    Ok(if flags == FLAG_DELETED {
-        OpenedItem::Deleted
+    match flags {
+        FLAG_DELETED => Ok(OpenedItem::Deleted),
+        FLAG_ENTRY => open_entry(&buf),
+        _ => Ok(OpenedItem::Live(buf)),
+    }
+}
+
+/// Splits an entry plaintext (format 1) into its title and value.
+fn open_entry(body: &[u8]) -> Result<OpenedItem> {
+    let [format, hi, lo, rest @ ..] = body else {
+        return Err(Error::MalformedItem);
+    };
+    let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+    if *format != ENTRY_FORMAT_V1 || len > MAX_TITLE_BYTES || rest.len() < len {
+        return Err(Error::MalformedItem);
+    }
+    let (title, value) = rest.split_at(len);
+    if std::str::from_utf8(title).is_err() {
+        return Err(Error::MalformedItem);
+    }
+    let value = SecretBytes::new(value.to_vec());
+    Ok(if title.is_empty() {
+        OpenedItem::Live(value)
     } else {
-        OpenedItem::Live(buf)
+        OpenedItem::Titled {
+            title: SecretBytes::new(title.to_vec()),
+            value,
+        }
     })
 }

@@ -18,6 +18,7 @@ mod qr;
 mod secret_bytes;
 mod transcript;
 mod vault_key;
+mod vault_tombstone;
 
 pub use chain_envelope::{
     CHAIN_ENVELOPE_LEN, ChainEnvelopeContext, SUITE_AUTH_SIGNED_X25519_CHACHA20,
@@ -29,7 +30,8 @@ pub use envelope::{
 };
 pub use identity::{DeviceIdentity, PUBLIC_KEY_LEN, PublicKey};
 pub use item::{
-    ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, OpenedItem, open_item, seal_item, sealed_item_epoch,
+    ENTRY_FORMAT_V1, ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, MAX_TITLE_BYTES, OpenedItem,
+    open_item, seal_entry, seal_item, sealed_item_epoch,
 };
 pub use pake::{
     ApprovalPsk, ApproverRun, ConfirmedRun, MAC_LEN, PakePassword, RequesterRun, RunAnswer,
@@ -39,6 +41,10 @@ pub use qr::{QR_PREFIX, QrPayload, QrSecret};
 pub use secret_bytes::SecretBytes;
 pub use transcript::{Descriptor, PROTOCOL_VERSION, RunContext};
 pub use vault_key::VaultKey;
+pub use vault_tombstone::{
+    VAULT_TOMBSTONE_LEN, VAULT_TOMBSTONE_V1, open_vault_tombstone, seal_vault_tombstone,
+    vault_tombstone_epoch,
+};
 
 use crate::error::{Error, Result};
 

@@ -100,6 +100,9 @@ pub enum Change<'a> {
         /// Its key.
         key: &'a VaultKey,
     },
+    /// Drop a vault with everything held for it: its keys, items, held-back records and
+    /// pull cursor (a deletion that opened under its key).
+    DropVault(Uuid),
     /// Queue an operation for the server (the payload is sealed).
     Enqueue {
         /// Operation kind, e.g. `"put_item"`.
@@ -525,6 +528,17 @@ impl Store {
                     tx.execute(
                         "INSERT OR REPLACE INTO held_back (vault_id, item_id, version, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![vault_id.to_string(), item_id.to_string(), version_to_sql(*version)?, reason, now_ms()],
+                    )?;
+                }
+                Change::DropVault(id) => {
+                    let id = id.to_string();
+                    tx.execute("DELETE FROM held_back WHERE vault_id = ?1", [&id])?;
+                    tx.execute("DELETE FROM items WHERE vault_id = ?1", [&id])?;
+                    tx.execute("DELETE FROM vault_keys WHERE vault_id = ?1", [&id])?;
+                    tx.execute("DELETE FROM vaults WHERE id = ?1", [&id])?;
+                    tx.execute(
+                        "DELETE FROM meta WHERE key = ?1",
+                        [format!("setting.items_seq.{id}")],
                     )?;
                 }
                 Change::Enqueue { kind, payload } => {

@@ -116,9 +116,16 @@ public final class Vouch: @unchecked Sendable {
     }
     public func createVault(name: String) async throws -> VaultInfo { try await client.createVault(name: name) }
     public func vaults() throws -> [VaultInfo] { try client.vaults() }
-    public func putItem(vaultId: String, value: Data, itemId: String? = nil) async throws -> ItemInfo {
-        try await client.putItem(vaultId: vaultId, itemId: itemId, value: value)
+    /// Writes an item; `title` is sealed with the value (nil keeps an existing item's title).
+    public func putItem(vaultId: String, value: Data, itemId: String? = nil, title: String? = nil) async throws -> ItemInfo {
+        try await client.putItem(vaultId: vaultId, itemId: itemId, value: value, title: title)
     }
+    /// A live item by title (without case) or id.
+    public func findItem(vaultId: String, titleOrId: String) throws -> ItemInfo {
+        try client.findItem(vaultId: vaultId, titleOrId: titleOrId)
+    }
+    /// Deletes a vault on every device of the user (its deletion is sealed under the vault key).
+    public func deleteVault(vaultId: String) async throws { try await client.deleteVault(vaultId: vaultId) }
     public func getItem(vaultId: String, itemId: String) throws -> Data? { try client.getItem(vaultId: vaultId, itemId: itemId) }
     public func listItems(vaultId: String) throws -> [ItemInfo] { try client.listItems(vaultId: vaultId) }
     public func deleteItem(vaultId: String, itemId: String) async throws -> ItemInfo {

@@ -468,6 +468,7 @@ pub async fn get(
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
+    crate::auth::Origin(origin): crate::auth::Origin,
     PathParams(id): PathParams<Uuid>,
 ) -> ApiResult<Json<Decision>> {
     let out = state
@@ -480,6 +481,20 @@ pub async fn cancel(
                 return Err(already_decided());
             }
             set_status(tx, &r, ApprovalStatus::Cancelled)?;
+            let actor = crate::audit::Actor {
+                device: match &caller {
+                    Caller::Device(c) => Some(c.device.device.id),
+                    Caller::Account(_) => None,
+                },
+                origin: Some(origin.to_string()),
+            };
+            crate::audit::record_device(
+                tx,
+                r.device_id,
+                vouch_proto::AuditAction::RequestWithdrawn,
+                &actor,
+                None,
+            )?;
             release_pending_device(tx, &r)?;
             Ok(Decision {
                 id,

@@ -200,11 +200,12 @@ fn check_envelopes(envelopes: &[NewChainEnvelope], me: Option<Uuid>) -> ApiResul
     Ok(())
 }
 
-/// The vault's current key epoch, if it is the user's; 404 otherwise.
+/// The vault's current key epoch, if it is the user's and not deleted (a deleted vault
+/// takes no more keys); 404 otherwise.
 fn own_vault_epoch(tx: &Transaction<'_>, user: Uuid, vault: Uuid) -> ApiResult<u32> {
     let row: Option<(String, u32)> = tx
         .query_row(
-            "SELECT user_id, epoch FROM vaults WHERE id = ?1",
+            "SELECT user_id, epoch FROM vaults WHERE id = ?1 AND tombstone IS NULL",
             [vault.to_string()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -246,7 +247,7 @@ fn store_envelopes(
     Ok(())
 }
 
-/// The vault keys other key holders sealed to this device.
+/// The vault keys other key holders sealed to this device (none of deleted vaults).
 #[utoipa::path(get, path = vouch_proto::routes::ENVELOPES, tag = "chain", security(("bearer" = [])),
     responses((status = 200, body = ChainEnvelopes), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
 pub async fn envelopes(
@@ -258,7 +259,10 @@ pub async fn envelopes(
         .db
         .tx(move |tx| {
             let mut st = tx.prepare(
-                "SELECT vault_id, epoch, sender_id, envelope FROM chain_envelopes WHERE recipient_id = ?1 ORDER BY created_at, vault_id, epoch",
+                "SELECT e.vault_id, e.epoch, e.sender_id, e.envelope FROM chain_envelopes e
+                 JOIN vaults v ON v.id = e.vault_id
+                 WHERE e.recipient_id = ?1 AND v.tombstone IS NULL
+                 ORDER BY e.created_at, e.vault_id, e.epoch",
             )?;
             let rows = st
                 .query_map([me.to_string()], |r| {

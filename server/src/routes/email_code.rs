@@ -209,6 +209,7 @@ enum Outcome {
 pub async fn verify(
     State(state): State<AppState>,
     account: Account,
+    crate::auth::Origin(origin): crate::auth::Origin,
     PathParams(id): PathParams<Uuid>,
     JsonBody(req): JsonBody<VerifyCodeRequest>,
 ) -> ApiResult<Json<TrustedDevice>> {
@@ -241,6 +242,9 @@ pub async fn verify(
             if !ok {
                 tx.execute("UPDATE email_codes SET attempts = attempts + 1 WHERE device_id = ?1", [id.to_string()])?;
                 tx.execute("UPDATE users SET code_failures = code_failures + 1 WHERE id = ?1", [&uid])?;
+                let actor = crate::audit::Actor { device: None, origin: Some(origin.to_string()) };
+                let left = (CODE_MAX_ATTEMPTS - attempts - 1).to_string();
+                crate::audit::record_device(tx, id, vouch_proto::AuditAction::CodeRejected, &actor, Some(&left))?;
                 if failures + 1 >= CODE_LOCK_AFTER_FAILURES {
                     return Ok(Outcome::Locked);
                 }

@@ -134,6 +134,7 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(vaults::create, vaults::list))
         .routes(routes!(vaults::list_items))
         .routes(routes!(vaults::put_item))
+        .routes(routes!(vaults::delete))
         .routes(routes!(admin::devices))
         .routes(routes!(admin::deprovision))
         .routes(routes!(admin::unlock))

@@ -6,11 +6,15 @@ use axum::{Json, extract::State, http::StatusCode};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
-use vouch_proto::{Bytes, CreateVault, ErrorBody, Event, ItemRecord, PutItem, Vault};
+use vouch_proto::{
+    AuditAction, Bytes, CreateVault, DeleteVault, ErrorBody, ErrorCode, Event, ItemRecord, PutItem,
+    Vault,
+};
 
 use crate::{
     AppState,
-    auth::{DeviceCaller, KeyHolder},
+    audit::{self, Actor},
+    auth::{DeviceCaller, KeyHolder, Origin},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams, QueryParams},
     model::{now, parse_uuid, push_event_to_user, ts},
@@ -19,7 +23,7 @@ use crate::{
 fn load_vault(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
     Ok(tx
         .query_row(
-            "SELECT id, user_id, name, created_by, created_at, epoch, epoch_chain_seq FROM vaults WHERE id = ?1",
+            "SELECT id, user_id, name, created_by, created_at, epoch, epoch_chain_seq, tombstone FROM vaults WHERE id = ?1",
             [id.to_string()],
             |r| {
                 Ok(Vault {
@@ -30,15 +34,17 @@ fn load_vault(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
                     created_at: ts(r.get(4)?),
                     epoch: r.get(5)?,
                     epoch_chain_seq: r.get::<_, Option<i64>>(6)?.map(|s| s as u64),
+                    tombstone: r.get::<_, Option<Vec<u8>>>(7)?.map(Bytes),
                 })
             },
         )
         .optional()?)
 }
 
+/// One of the caller's vaults that is not deleted (a deleted one has no items any more).
 fn own_vault(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult<Vault> {
     match load_vault(tx, id)? {
-        Some(v) if v.user_id == caller.user.id => Ok(v),
+        Some(v) if v.user_id == caller.user.id && v.tombstone.is_none() => Ok(v),
         _ => Err(ApiError::not_found("vault")),
     }
 }
@@ -75,7 +81,8 @@ pub async fn create(
     Ok((out.0, Json(out.1)))
 }
 
-/// The caller's vaults.
+/// The caller's vaults, deleted ones included with their sealed deletion (`tombstone`):
+/// devices drop a vault only on a deletion that opens under its key.
 #[utoipa::path(get, path = vouch_proto::routes::VAULTS, tag = "vaults", security(("bearer" = [])), responses((status = 200, body = Vec<Vault>)))]
 pub async fn list(State(state): State<AppState>, caller: KeyHolder) -> ApiResult<Json<Vec<Vault>>> {
     let out = state
@@ -201,6 +208,80 @@ pub async fn put_item(
                 &Event::ItemChanged { vault_id: id, item_id, version: req.version },
             )?;
             Ok(ItemRecord { vault_id: id, item_id, version: req.version, ciphertext: req.ciphertext, seq: seq as u64 })
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Deletes a vault: stores its deletion, sealed under the vault key by the calling key
+/// holder (the server cannot check the seal; every other device does before dropping its
+/// copy), drops the vault's item records and tells the user's other devices. Email-only
+/// devices are refused (`key_holder_required`); a repeat of the same deletion answers as
+/// the first (a retry), another deletion of a deleted vault is `conflict`.
+#[utoipa::path(post, path = vouch_proto::routes::VAULT_DELETE, tag = "vaults", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "vault id")),
+    request_body = DeleteVault,
+    responses((status = 200, body = Vault, description = "deleted; `tombstone` is set"),
+        (status = 400, body = ErrorBody, description = "not a sealed deletion (format 1, 45 bytes)"),
+        (status = 403, body = ErrorBody, description = "`key_holder_required`: an email-only device"),
+        (status = 404, body = ErrorBody, description = "no such vault of this user"),
+        (status = 409, body = ErrorBody, description = "`vault_deleted`: already deleted with another deletion")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: KeyHolder,
+    Origin(origin): Origin,
+    PathParams(id): PathParams<Uuid>,
+    JsonBody(req): JsonBody<DeleteVault>,
+) -> ApiResult<Json<Vault>> {
+    // The shape only: `format 1 ‖ epoch ‖ nonce ‖ tag` (45 bytes). Whether it opens is for
+    // the devices holding the key to check.
+    if req.tombstone.0.len() != 45 || req.tombstone.0[0] != 1 {
+        return Err(ApiError::bad_request(
+            "a vault deletion is 45 bytes sealed under the vault key (format 1)",
+        ));
+    }
+    let out = state
+        .db
+        .tx(move |tx| {
+            let vault = match load_vault(tx, id)? {
+                Some(v) if v.user_id == caller.user.id => v,
+                _ => return Err(ApiError::not_found("vault")),
+            };
+            if let Some(held) = &vault.tombstone {
+                if held.0 == req.tombstone.0 {
+                    return Ok(vault);
+                }
+                return Err(ApiError::new(
+                    ErrorCode::VaultDeleted,
+                    "this vault is already deleted",
+                ));
+            }
+            tx.execute(
+                "UPDATE vaults SET tombstone = ?2 WHERE id = ?1",
+                params![id.to_string(), req.tombstone.0],
+            )?;
+            tx.execute("DELETE FROM items WHERE vault_id = ?1", [id.to_string()])?;
+            tx.execute(
+                "DELETE FROM chain_envelopes WHERE vault_id = ?1",
+                [id.to_string()],
+            )?;
+            let device = caller.device.device.id;
+            audit::record(
+                tx,
+                caller.user.id,
+                Some(device),
+                AuditAction::VaultDeleted,
+                &Actor::device(device, origin),
+                Some(&id.to_string()),
+            )?;
+            push_event_to_user(
+                tx,
+                vault.user_id,
+                Some(device),
+                false,
+                &Event::VaultDeleted { vault_id: id },
+            )?;
+            load_vault(tx, id)?.ok_or_else(ApiError::internal)
         })
         .await?;
     Ok(Json(out))

@@ -169,8 +169,13 @@ class Vouch private constructor(
     suspend fun createVault(name: String): VaultInfo = io { client.createVault(name) }
     suspend fun vaults(): List<VaultInfo> = io { client.vaults() }
     suspend fun listItems(vaultId: String): List<ItemInfo> = io { client.listItems(vaultId) }
-    suspend fun putItem(vaultId: String, value: ByteArray, itemId: String? = null): ItemInfo =
-        io { client.putItem(vaultId, itemId, value) }
+    /** Writes an item; [title] is sealed with the value (null keeps an existing item's title). */
+    suspend fun putItem(vaultId: String, value: ByteArray, itemId: String? = null, title: String? = null): ItemInfo =
+        io { client.putItem(vaultId, itemId, value, title) }
+    /** A live item by title (without case) or id. */
+    suspend fun findItem(vaultId: String, titleOrId: String): ItemInfo = io { client.findItem(vaultId, titleOrId) }
+    /** Deletes a vault on every device of the user (its deletion is sealed under the vault key). */
+    suspend fun deleteVault(vaultId: String) = io { client.deleteVault(vaultId) }
     suspend fun getItem(vaultId: String, itemId: String): ByteArray? = io { client.getItem(vaultId, itemId) }
     suspend fun deleteItem(vaultId: String, itemId: String): ItemInfo = io { client.deleteItem(vaultId, itemId) }
     suspend fun sync(): SyncReport = io { client.sync() }

@@ -434,6 +434,28 @@ class VouchTest {
     }
 
     @Test
+    fun `items have titles and a vault is deleted`(): Unit = runBlocking {
+        TestServer().use { server ->
+            openVouch(server).use { v ->
+                enrollByEmail(v, server, ALICE)
+                val vault = v.createVault("Home")
+                val item = v.putItem(vault.id, "hunter2".toByteArray(), title = "Wi-Fi")
+                assertEquals("Wi-Fi", item.title)
+                assertEquals(item.itemId, v.findItem(vault.id, "wi-fi").itemId)
+                assertEquals(listOf("Wi-Fi"), v.listItems(vault.id).map { it.title })
+                // Changing the value keeps the title.
+                v.putItem(vault.id, "hunter3".toByteArray(), itemId = item.itemId)
+                assertEquals("Wi-Fi", v.findItem(vault.id, item.itemId).title)
+                assertThrows<VouchError.InvalidInput> {
+                    v.putItem(vault.id, "x".toByteArray(), title = " WI-FI ")
+                }
+                v.deleteVault(vault.id)
+                assertTrue(v.vaults().isEmpty())
+            }
+        }
+    }
+
+    @Test
     fun `disable from a web device wipes the phone`(): Unit = runBlocking {
         TestServer().use { server ->
             openVouch(server, DeviceKind.WEB).use { web ->
