@@ -250,7 +250,8 @@ CREATE TABLE chain_envelopes (
     sender_id     TEXT NOT NULL REFERENCES devices(id),
     envelope      BLOB NOT NULL,
     created_at    INTEGER NOT NULL,
-    PRIMARY KEY (recipient_id, vault_id, epoch)
+    -- One per sender: a key holder's junk cannot crowd out another's real envelope.
+    PRIMARY KEY (recipient_id, vault_id, epoch, sender_id)
 ) STRICT;
 -- Key rotation: a vault's newest key epoch, and the chain position its rotator had
 -- verified (a revocation after it asks the key holders to rotate again).

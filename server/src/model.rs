@@ -199,6 +199,13 @@ pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -
         "UPDATE devices SET status = ?2 WHERE id = ?1",
         params![id.to_string(), enum_str(&status)],
     )?;
+    if status == DeviceStatus::Disabled {
+        // A disabled device's keys are not handed on, and nothing more reaches it.
+        tx.execute(
+            "DELETE FROM chain_envelopes WHERE sender_id = ?1 OR recipient_id = ?1",
+            [id.to_string()],
+        )?;
+    }
     if status == DeviceStatus::Denied {
         let decided_by: Option<String> = tx
             .query_row(

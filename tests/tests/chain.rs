@@ -460,3 +460,59 @@ async fn revoked_device_cannot_read_items_written_after_rotation() {
     assert_eq!(epoch, 1, "written under the rotated key");
     assert!(!opened, "the revoked copy must not open what came after");
 }
+
+/// Outside review F4: a key holder (or a stolen one, online for a moment) posted a link
+/// signed by a key that is not on the chain; the server stored it and every device of the
+/// user refused the chain from then on, for good. The server now refuses a link that
+/// does not verify, and the user's devices keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_that_does_not_verify_is_refused_by_the_server() {
+    let s = scene(false, false).await;
+    let api = s.server.api();
+    let (_, _, token) = api
+        .trusted_device("alice@acme.test", "thief web", "web")
+        .await;
+    let links = links_of(&api.get("/v1/chain", Some(&token)).await.ok());
+    let (member, key) = made_up_member();
+    let forged = Unsigned::after(
+        links.last().unwrap(),
+        member.ed25519,
+        LinkBody::Revoke {
+            member: s.phone.client.state().device_id().unwrap(),
+        },
+        0,
+    )
+    .sign(&key);
+    // The thief's email-only device is refused as such; a key holder's token (the
+    // laptop's, as a thief holding its files has it) is refused for the link itself.
+    api.post(
+        "/v1/chain",
+        Some(&token),
+        json!({"link": Bytes(forged.encode())}),
+    )
+    .await
+    .err(403, "key_holder_required");
+    let holder = laptop_token(&s);
+    api.post(
+        "/v1/chain",
+        Some(&holder),
+        json!({"link": Bytes(forged.encode())}),
+    )
+    .await
+    .err(400, "bad_request");
+    // Nothing was stored: every device still verifies the chain and syncs.
+    s.phone.client.sync().await.unwrap();
+    s.laptop.client.sync().await.unwrap();
+    assert_eq!(s.laptop.client.chain_members().await.unwrap().len(), 2);
+}
+
+/// The laptop's device token, read from its profile's store as a thief with the files
+/// and the unlocked key store would.
+fn laptop_token(s: &Scene) -> String {
+    let keys = vouch_core::keystore::SoftwareSecretStore::open(s.laptop.dir.join("keys")).unwrap();
+    let store = vouch_core::store::Store::open(s.laptop.dir.join(vouch_core::DATABASE_FILE), &keys)
+        .unwrap();
+    let account = store.account().unwrap().unwrap();
+    let tokens: Value = serde_json::from_slice(account.secrets.unwrap().as_slice()).unwrap();
+    tokens["device"].as_str().unwrap().to_owned()
+}

@@ -371,6 +371,36 @@ impl Client {
 }
 
 impl Client {
+    /// Upkeep: a device the server disabled (an admin, a sign-out, a deprovision) that is
+    /// still live on the verified chain is revoked there by this key holder, so nothing
+    /// more is sealed to it and the keys it held rotate. The server's word can only take a
+    /// device off the chain this way, never put one on. Returns how many were revoked.
+    pub(super) async fn revoke_disabled_members(&self) -> Result<u32> {
+        let Some(chain) = self.local_chain()? else {
+            return Ok(0);
+        };
+        let me = self.state().device_id();
+        let live: Vec<Uuid> = chain
+            .live()
+            .filter(|m| m.member.role == Role::Device && Some(m.member.id) != me)
+            .map(|m| m.member.id)
+            .collect();
+        if live.is_empty() {
+            return Ok(0);
+        }
+        let devices = self.devices().await?;
+        let mut revoked = 0;
+        for id in live {
+            let disabled = devices
+                .iter()
+                .any(|d| d.id == id && d.status == vouch_proto::DeviceStatus::Disabled);
+            if disabled && self.revoke_on_chain(id).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Signs and appends a revocation of `member` (a live key holder on the verified
     /// chain; this device must be one too). `Ok(false)` when the chain does not name it
     /// as live (nothing to revoke).
@@ -425,8 +455,8 @@ impl Client {
         Ok(false)
     }
 
-    /// Rotates the key of every vault (as the server lists them) whose newest key this
-    /// device holds and which was made before the last revocation on the verified chain:
+    /// Rotates the key of every vault (as the server lists them) this device holds a key of
+    /// whose newest key was made before the last revocation on the verified chain:
     /// a new epoch sealed only to the live key holders on the chain (this
     /// device included, so a crash after the server took it loses nothing). Another key
     /// holder that rotated first wins; its envelope arrives instead. Returns how many
@@ -460,8 +490,9 @@ impl Client {
             if v.epoch_chain_seq.is_some_and(|s| s >= revoked_at) {
                 continue;
             }
-            // Only from the newest key, and only one epoch at a time.
-            if self.inner.store.vault_key(v.id, v.epoch)?.is_none() {
+            // A key holder of the vault rotates from the epoch the server has, even one it
+            // never received (made by a device revoked since: its envelope is refused).
+            if self.inner.store.vault_key_epochs(v.id)?.is_empty() {
                 continue;
             }
             let epoch = v.epoch + 1;

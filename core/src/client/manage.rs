@@ -70,6 +70,14 @@ impl Client {
         else {
             return Ok(false);
         };
+        // A key holder leaving revokes itself on the vouch chain first, so the others
+        // stop sealing keys to it and rotate what it held (their sync's upkeep revokes it
+        // if this fails).
+        if self.state().is_key_holder()
+            && let Err(e) = self.revoke_on_chain(id).await
+        {
+            log::warn!("this device's revocation is not on the vouch chain: {e}");
+        }
         let token = self.device_token()?;
         let _: vouch_proto::Disabled = self
             .guard(

@@ -227,6 +227,13 @@ impl Client {
         also_approved: bool,
     ) -> Result<Vec<uuid::Uuid>> {
         self.require_key_holder_device()?;
+        // Keys the device to be disabled sealed to this one are taken first: once it is
+        // revoked, its envelopes are refused.
+        if self.state().is_key_holder()
+            && let Err(e) = self.receive_chain_envelopes().await
+        {
+            log::warn!("pending vault keys were not received first: {e}");
+        }
         let token = self.device_token()?;
         let out: vouch_proto::Disabled = self
             .guard(
@@ -276,6 +283,13 @@ impl Client {
     /// Admin: deprovisions a user (every device disabled in one transaction).
     pub async fn admin_deprovision(&self, user_id: uuid::Uuid) -> Result<Vec<uuid::Uuid>> {
         self.require_key_holder_device()?;
+        // Keys the device to be disabled sealed to this one are taken first: once it is
+        // revoked, its envelopes are refused.
+        if self.state().is_key_holder()
+            && let Err(e) = self.receive_chain_envelopes().await
+        {
+            log::warn!("pending vault keys were not received first: {e}");
+        }
         let token = self.device_token()?;
         let out: vouch_proto::Disabled = self
             .guard(

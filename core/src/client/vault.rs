@@ -763,6 +763,7 @@ impl Client {
         // whoever signed the revocation may have gone offline before rotating). Deleted
         // vaults are neither rotated nor shared.
         self.receive_chain_envelopes().await?;
+        self.revoke_disabled_members().await?;
         let listed: Vec<Vault> = vaults
             .iter()
             .filter(|v| v.tombstone.is_none())

@@ -3,8 +3,9 @@
 //! `GET /v1/envelopes`).
 //!
 //! The server keeps the links in order and refuses one that is not the next (position
-//! and previous hash), so concurrent appends cannot fork what it stores. It verifies no
-//! signature: every client verifies the whole chain, so nothing the server adds, drops or
+//! and previous hash), so concurrent appends cannot fork what it stores, and one that does
+//! not verify on the chain (a key holder cannot lock its user out with a bad link). Every
+//! client still verifies the whole chain itself, so nothing a server adds, drops or
 //! reorders is believed (docs/SECURITY.md § The vouch chain).
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -13,8 +14,8 @@ use uuid::Uuid;
 use vouch_proto::{
     Bytes, DeviceStatus, ErrorBody, ErrorCode, Event,
     chain::{
-        AppendLink, ChainEnvelope, ChainEnvelopes, ChainLinks, LinkHeader, MAX_CHAIN_ENVELOPES,
-        NO_PREV, NewChainEnvelope, PostChainEnvelopes, RotateVault, link_hash,
+        AppendLink, Chain, ChainEnvelope, ChainEnvelopes, ChainLinks, Link, LinkHeader,
+        MAX_CHAIN_ENVELOPES, NO_PREV, NewChainEnvelope, PostChainEnvelopes, RotateVault, link_hash,
     },
 };
 
@@ -54,6 +55,21 @@ pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult
             format!("the chain's next link is at position {next}: fetch the chain and sign again"),
         ));
     }
+    // Every client verifies the whole chain and refuses one that does not: a link that
+    // does not verify would lock every device of the user out for good, so it is refused
+    // here (signatures, signer a live key holder, members added once).
+    let mut links = tx
+        .prepare_cached("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?
+        .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|b| Ok(Link::decode(&b?).map_err(|_| ApiError::internal())?))
+        .collect::<ApiResult<Vec<_>>>()?;
+    links.push(
+        Link::decode(link)
+            .map_err(|e| ApiError::bad_request(format!("the link is not valid: {e}")))?,
+    );
+    Chain::verify(user, &links).map_err(|e| {
+        ApiError::bad_request(format!("the link does not verify on the chain: {e}"))
+    })?;
     tx.execute(
         "INSERT INTO chain_links (user_id, seq, link, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![user.to_string(), next as i64, link, &link_hash(link)[..], now()],
@@ -104,14 +120,15 @@ pub async fn post(
 }
 
 /// A key holder seals a vault's key to the user's other devices it found on its verified
-/// chain. The first envelope for a device, vault and epoch stays (a retry is a no-op); an
+/// chain, for an epoch the vault has. Each sender's first envelope for a device, vault and
+/// epoch stays (a retry is a no-op); an
 /// envelope for a device that is no longer pending or trusted is dropped (an admin's
 /// disable stops the sealing too); the recipient checks the sender against its own
 /// verified chain.
 #[utoipa::path(post, path = vouch_proto::routes::VAULT_ENVELOPES, tag = "chain", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id")), request_body = PostChainEnvelopes,
     responses((status = 204, description = "stored"),
-        (status = 400, body = ErrorBody, description = "bad_request: an envelope too large, or for itself"),
+        (status = 400, body = ErrorBody, description = "bad_request: an envelope too large, for itself, or of an epoch the vault does not have"),
         (status = 403, body = ErrorBody, description = "key_holder_required"),
         (status = 404, body = ErrorBody, description = "no such vault")))]
 pub async fn post_envelopes(
@@ -125,7 +142,14 @@ pub async fn post_envelopes(
     state
         .db
         .tx(move |tx| {
-            own_vault_epoch(tx, user, vault)?;
+            let current = own_vault_epoch(tx, user, vault)?;
+            // A new epoch exists only through a rotation: envelopes "for later" would be
+            // waiting there when it comes.
+            if req.envelopes.iter().any(|e| e.epoch > current) {
+                return Err(ApiError::bad_request(format!(
+                    "the vault's newest key epoch is {current}: a newer one is made by rotating"
+                )));
+            }
             store_envelopes(tx, user, vault, sender, &req.envelopes)
         })
         .await?;
