@@ -384,8 +384,34 @@ fn server_ciphertext(server: &TestServer, item: uuid::Uuid) -> Vec<u8> {
     .unwrap()
 }
 
+/// How the phone stops being a key holder.
+#[derive(Clone, Copy, Debug)]
+enum Revoked {
+    /// Alice disables it from her laptop (a key holder signs the revocation).
+    ByKeyHolder,
+    /// The phone signs out (it revokes itself on the chain first).
+    SignedOut,
+    /// An admin disables it (admins are not on the chain: the laptop's next sync revokes
+    /// it there). Outside review F1: neither this nor a sign-out revoked or rotated.
+    ByAdmin,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_device_cannot_read_items_written_after_rotation() {
+    revoked_copy_reads_nothing_new(Revoked::ByKeyHolder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_out_device_cannot_read_items_written_after_rotation() {
+    revoked_copy_reads_nothing_new(Revoked::SignedOut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_an_admin_disabled_cannot_read_items_written_after_rotation() {
+    revoked_copy_reads_nothing_new(Revoked::ByAdmin).await;
+}
+
+async fn revoked_copy_reads_nothing_new(how: Revoked) {
     use vouch_core::{
         crypto::{ItemAad, open_item, sealed_item_epoch},
         keystore::SoftwareSecretStore,
@@ -421,9 +447,18 @@ async fn revoked_device_cannot_read_items_written_after_rotation() {
     let stolen = root.path().join("stolen");
     copy_profile(&phone.dir, &stolen);
     let phone_id = phone.client.state().device_id().unwrap();
+    match how {
+        // Alice disables it from her laptop: a signed revocation, then a new key epoch.
+        Revoked::ByKeyHolder => laptop.client.disable_device(phone_id).await.unwrap(),
+        Revoked::SignedOut => assert!(phone.client.sign_out().await.unwrap()),
+        Revoked::ByAdmin => {
+            let admin = Device::open(root.path(), "admin", &url, DeviceKind::Web);
+            enroll_by_email(&admin.client, &url, "admin@acme.test").await;
+            admin.client.disable_device(phone_id).await.unwrap();
+        }
+    }
     drop(phone);
-    // Alice disables it from her laptop: a signed revocation, then a new key epoch.
-    laptop.client.disable_device(phone_id).await.unwrap();
+    laptop.client.sync().await.unwrap();
     let members = laptop.client.chain_members().await.unwrap();
     let revoked = members.iter().find(|m| m.id == phone_id).unwrap();
     assert!(revoked.revoked_at.is_some(), "{members:?}");
