@@ -69,6 +69,9 @@ pub enum ErrorCode {
     ChainConflict,
     /// 409: the vault was already deleted (with another sealed deletion).
     VaultDeleted,
+    /// 409: the item is sealed under an older key epoch than the vault's newest (it was
+    /// rotated): receive the newest key and seal the item under it.
+    StaleKeyEpoch,
     /// 500: a bug or an unavailable database; never for bad input.
     Internal,
     /// 503: the server is saturated (sign-in hashing); retry after `retry_after_secs`.
@@ -93,7 +96,7 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             DeviceNameTaken | DeviceLimitReached | DeviceNotPending | ApprovalPending
             | EmailCodeRequired | AlreadyDecided | VersionConflict | ChainConflict
-            | VaultDeleted => 409,
+            | VaultDeleted | StaleKeyEpoch => 409,
             CodeExpired | RequestExpired => 410,
             PayloadTooLarge => 413,
             CodeLocked => 423,

@@ -467,8 +467,17 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
         .put_item(vault.id, None, b"written after")
         .await
         .unwrap();
+    // The tablet writes before it has synced since the rotation (review F3: its write was
+    // sealed under the old key and stored so): the server refuses the old epoch, the
+    // tablet takes the new key and seals again.
+    let from_tablet = tablet
+        .client
+        .put_item(vault.id, None, b"from the tablet, after")
+        .await
+        .unwrap();
     // The tablet, still a key holder, reads what came after.
     tablet.client.sync().await.unwrap();
+    assert!(tablet.client.sync().await.unwrap().queued == 0);
     let read = tablet.client.get_item(vault.id, after.item_id).unwrap();
     assert_eq!(read.unwrap().as_slice(), b"written after");
     // The stolen copy, opened offline with its own key store, holds only the old key.
@@ -491,9 +500,11 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
         (0, true),
         "the copy is a working device for what it had"
     );
-    let (epoch, opened) = open(after.item_id, &server_ciphertext(&server, after.item_id));
-    assert_eq!(epoch, 1, "written under the rotated key");
-    assert!(!opened, "the revoked copy must not open what came after");
+    for item in [after.item_id, from_tablet.item_id] {
+        let (epoch, opened) = open(item, &server_ciphertext(&server, item));
+        assert_eq!(epoch, 1, "written under the rotated key");
+        assert!(!opened, "the revoked copy must not open what came after");
+    }
 }
 
 /// Outside review F4: a key holder (or a stolen one, online for a moment) posted a link

@@ -628,6 +628,32 @@ impl Client {
                     }
                     Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
                 },
+                // The vault's key was rotated after this write was sealed: take the newest
+                // key and seal it again; without that key yet (or a revoked device, which
+                // never gets it), it waits.
+                Err(Error::Server {
+                    code: ErrorCode::StaleKeyEpoch,
+                    ..
+                }) => {
+                    if let Err(e) = self.receive_chain_envelopes().await {
+                        log::warn!("the rotated key was not received: {e}");
+                    }
+                    let resealed = match &op {
+                        Op::PutItem {
+                            vault_id,
+                            item_id,
+                            version,
+                            ciphertext: Some(ct),
+                        } => self.reseal_queued(entry.seq, *vault_id, *item_id, *version, &ct.0)?,
+                        _ => false,
+                    };
+                    if !resealed {
+                        let delay = (RETRY_BASE_MS << entry.attempts.min(6)).min(RETRY_MAX_MS);
+                        self.inner
+                            .store
+                            .outbox_retry_at(entry.seq, now_ms() + delay)?;
+                    }
+                }
                 Err(e @ Error::Wiped) => return Err(e),
                 Err(e) => {
                     // Refused for good (e.g. the vault is gone): drop it, keep a trace.
@@ -641,6 +667,69 @@ impl Client {
         }
         report.queued = self.inner.store.outbox_len()? as u32;
         Ok(report)
+    }
+
+    /// Seals a queued write again under the vault's newest key held here (same item,
+    /// version, title and value), replacing the stored copy and the queued upload in one
+    /// transaction. `false` when no newer key than the one it was sealed under is held.
+    fn reseal_queued(
+        &self,
+        seq: i64,
+        vault_id: Uuid,
+        item_id: Uuid,
+        version: u64,
+        sealed: &[u8],
+    ) -> Result<bool> {
+        let at = ItemAad {
+            vault_id,
+            item_id,
+            version,
+            epoch: 0,
+        };
+        let old_epoch = sealed_item_epoch(sealed)?;
+        let epoch = self.write_epoch(vault_id)?;
+        if epoch <= old_epoch {
+            return Ok(false);
+        }
+        let opened = self.open_record(at, sealed)?;
+        let key = self.key_of(vault_id, epoch)?;
+        let at = ItemAad { epoch, ..at };
+        let resealed = match &opened {
+            OpenedItem::Deleted => seal_item(&key, &at, None)?,
+            other => seal_entry(
+                &key,
+                &at,
+                other.title(),
+                other.value().map(|v| v.as_slice()).unwrap_or_default(),
+            )?,
+        };
+        let (kind, payload) = encode(&Op::PutItem {
+            vault_id,
+            item_id,
+            version,
+            ciphertext: Some(Bytes(resealed.clone())),
+        })?;
+        let stored = self.inner.store.item(vault_id, item_id)?;
+        let updated = stored.filter(|s| s.version == version).map(|s| StoredItem {
+            sealed: Some(resealed),
+            ..s
+        });
+        let mut changes = vec![
+            Change::OutboxAck(seq),
+            Change::Enqueue {
+                kind,
+                payload: &payload,
+            },
+        ];
+        if let Some(it) = &updated {
+            changes.push(Change::Item(it));
+        }
+        self.inner.store.apply(&changes)?;
+        self.inner.store.audit(
+            "item_resealed",
+            &format!("item {item_id} v{version} to key epoch {epoch}"),
+        )?;
+        Ok(true)
     }
 
     /// The server has a newer version of an item we changed: keep our version as a new

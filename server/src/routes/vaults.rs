@@ -154,7 +154,7 @@ pub async fn list_items(
 #[utoipa::path(put, path = vouch_proto::routes::VAULT_ITEM, tag = "vaults", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id"), ("item_id" = Uuid, Path, description = "item id")),
     request_body = PutItem,
-    responses((status = 200, body = ItemRecord), (status = 409, body = ErrorBody, description = "version_conflict")))]
+    responses((status = 200, body = ItemRecord), (status = 409, body = ErrorBody, description = "version_conflict, stale_key_epoch")))]
 pub async fn put_item(
     State(state): State<AppState>,
     caller: KeyHolder,
@@ -192,6 +192,17 @@ pub async fn put_item(
             }
             if current as u64 != req.base_version {
                 return Err(ApiError::conflict(current as u64));
+            }
+            // A write sealed under a key older than the vault's newest epoch (a device that
+            // has not caught up with a rotation) would be readable by a device revoked
+            // since: refused, the writer re-seals under the newest key it receives.
+            if let Some(epoch) = sealed_epoch(req.ciphertext.as_ref().map(|b| b.0.as_slice()))
+                && epoch < vault.epoch
+            {
+                return Err(ApiError::new(
+                    ErrorCode::StaleKeyEpoch,
+                    format!("the vault's key was rotated to epoch {}: seal the item under it", vault.epoch),
+                ));
             }
             let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM items WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))?;
             let ct = req.ciphertext.as_ref().map(|b| b.0.clone());
@@ -285,4 +296,13 @@ pub async fn delete(
         })
         .await?;
     Ok(Json(out))
+}
+
+/// The key epoch a sealed item names in its header (item format 2: `0x02 ‖ flags ‖ epoch
+/// (u32 BE) ‖ …`); `None` for anything else, which the clients refuse on their own.
+fn sealed_epoch(ct: Option<&[u8]>) -> Option<u32> {
+    match ct? {
+        [2, _, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
 }
