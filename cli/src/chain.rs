@@ -10,6 +10,15 @@ use crate::{CliError, output::Out};
 /// the device that vouched for it, revoked members marked.
 pub async fn chain(client: &Client, out: &Out) -> Result<(), CliError> {
     let members = client.chain_members().await?;
+    // An email-only device is on no chain: it shows the list as the server serves it,
+    // checked from its root but anchored in nothing this device vouched for.
+    if !client.state().is_key_holder() && !members.is_empty() {
+        eprintln!(
+            "note: this device is email-only: the list below is checked from its root, but \
+             this device is not on it, so nothing anchors it (`vouch request-keys` asks a \
+             key holder)"
+        );
+    }
     // Names and kinds are the server's word: shown to help the person, never trusted.
     let devices = client.devices().await.unwrap_or_default();
     out.emit(members_json(&members, &devices), || {
@@ -41,9 +50,9 @@ fn members_json(members: &[ChainMember], devices: &[Device]) -> Value {
                     "id": m.id,
                     "name": devices.iter().find(|d| d.id == m.id).map(|d| d.name.clone()),
                     "role": role_name(m.role),
-                    "added_at": m.added_at,
+                    "added_at_link": m.added_at,
                     "vouched_by": m.vouched_by,
-                    "revoked_at": m.revoked_at,
+                    "revoked_at_link": m.revoked_at,
                     "this_device": m.this_device,
                 })
             })

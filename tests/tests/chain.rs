@@ -562,3 +562,77 @@ fn laptop_token(s: &Scene) -> String {
     let tokens: Value = serde_json::from_slice(account.secrets.unwrap().as_slice()).unwrap();
     tokens["device"].as_str().unwrap().to_owned()
 }
+
+/// Outside review F2: a vault whose newest key was made by the key holder now revoked.
+/// The revoker had not synced since that rotation, never received the key, and kept
+/// writing under the old one. Now it takes waiting keys before it revokes, and rotates
+/// from the server's epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_made_by_the_revoked_device_is_rotated_too() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
+    enroll_by_email(&laptop.client, &url, ALICE).await;
+    let desk = Device::open(root.path(), "desk", &url, DeviceKind::Web);
+    enroll_by_approval(&desk.client, &laptop.client, ALICE).await;
+    let tablet = Device::open(root.path(), "tablet", &url, DeviceKind::Mobile);
+    enroll_by_approval(&tablet.client, &laptop.client, ALICE).await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap();
+    desk.client.sync().await.unwrap();
+    // The desk disables the tablet and rotates the vault to epoch 1; the laptop does not
+    // sync.
+    let tablet_id = tablet.client.state().device_id().unwrap();
+    desk.client.disable_device(tablet_id).await.unwrap();
+    let copy = root.path().join("desk-copy");
+    copy_profile(&desk.dir, &copy);
+    let desk_id = desk.client.state().device_id().unwrap();
+    laptop.client.disable_device(desk_id).await.unwrap();
+    let item = laptop
+        .client
+        .put_item(vault.id, None, b"after the desk")
+        .await
+        .unwrap();
+    laptop.client.sync().await.unwrap();
+    let sealed = server_ciphertext(&server, item.item_id);
+    assert_eq!(
+        vouch_core::crypto::sealed_item_epoch(&sealed).unwrap(),
+        2,
+        "rotated again from the desk's epoch"
+    );
+    let keys = vouch_core::keystore::SoftwareSecretStore::open(copy.join("keys")).unwrap();
+    let store =
+        vouch_core::store::Store::open(copy.join(vouch_core::DATABASE_FILE), &keys).unwrap();
+    assert_eq!(store.vault_key_epochs(vault.id).unwrap(), vec![0, 1]);
+}
+
+/// Outside review F5: a key holder posted envelopes "for later" epochs; the first one
+/// stored won, so the real rotation's envelopes were dropped. A new epoch now exists only
+/// through a rotation, and each sender's envelope is kept apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_for_an_epoch_the_vault_does_not_have_are_refused() {
+    let s = scene(false, false).await;
+    let vault = s.laptop.client.create_vault("Work").await.unwrap();
+    let token = laptop_token(&s);
+    let phone_id = s.phone.client.state().device_id().unwrap();
+    let junk = |epoch: u32| {
+        json!({"envelopes": [{"recipient": phone_id, "epoch": epoch,
+            "envelope": Bytes(vec![3; 146])}]})
+    };
+    let api = s.server.api();
+    let path = format!("/v1/vaults/{}/envelopes", vault.id);
+    api.post(&path, Some(&token), junk(1))
+        .await
+        .err(400, "bad_request");
+    // Junk for the epoch the vault has is stored beside, not instead of, the real one.
+    assert_eq!(api.post(&path, Some(&token), junk(0)).await.status, 204);
+    s.phone.client.sync().await.unwrap();
+    assert!(
+        s.phone
+            .client
+            .vaults()
+            .unwrap()
+            .iter()
+            .any(|v| v.id == vault.id && v.has_key)
+    );
+}

@@ -401,6 +401,20 @@ impl Client {
         Ok(revoked)
     }
 
+    /// Rotates every vault the server lists (not deleted), right after this device signed
+    /// a revocation.
+    pub(super) async fn rotate_all(&self) -> Result<u32> {
+        let token = self.device_token()?;
+        let vaults: Vec<Vault> = self
+            .guard(self.inner.transport.get(routes::VAULTS, Some(&token)).await)
+            .await?;
+        let live: Vec<Vault> = vaults
+            .into_iter()
+            .filter(|v| v.tombstone.is_none())
+            .collect();
+        self.rotate_vaults(&live, true).await
+    }
+
     /// Signs and appends a revocation of `member` (a live key holder on the verified
     /// chain; this device must be one too). `Ok(false)` when the chain does not name it
     /// as live (nothing to revoke).
@@ -462,6 +476,13 @@ impl Client {
     /// holder that rotated first wins; its envelope arrives instead. Returns how many
     /// vaults were rotated.
     pub(super) async fn rotate_after_revocations(&self, vaults: &[Vault]) -> Result<u32> {
+        self.rotate_vaults(vaults, false).await
+    }
+
+    /// [`Self::rotate_after_revocations`], or (`force`, right after this device signed a
+    /// revocation) every vault listed, whatever position the server says its key was made
+    /// at: the revoker does not take the server's word that no rotation is due.
+    pub(super) async fn rotate_vaults(&self, vaults: &[Vault], force: bool) -> Result<u32> {
         let Some(chain) = self.sync_chain().await? else {
             return Ok(0);
         };
@@ -487,7 +508,7 @@ impl Client {
         let token = self.device_token()?;
         let mut rotated = 0;
         for v in vaults {
-            if v.epoch_chain_seq.is_some_and(|s| s >= revoked_at) {
+            if !force && v.epoch_chain_seq.is_some_and(|s| s >= revoked_at) {
                 continue;
             }
             // A key holder of the vault rotates from the epoch the server has, even one it

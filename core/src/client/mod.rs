@@ -257,13 +257,18 @@ impl Client {
         // The chain records each revocation (signed here), and the vault keys the
         // revoked devices held are rotated to the key holders left; if either fails now,
         // the next sync's upkeep finishes it.
+        let mut revoked = false;
         for id in &out.disabled {
-            if let Err(e) = self.revoke_on_chain(*id).await {
-                log::warn!("the revocation is not on the vouch chain yet: {e}");
+            match self.revoke_on_chain(*id).await {
+                Ok(r) => revoked |= r,
+                Err(e) => log::warn!("the revocation is not on the vouch chain yet: {e}"),
             }
         }
-        if let Err(e) = self.sync().await {
+        if revoked && let Err(e) = self.rotate_all().await {
             log::warn!("the vault keys were not rotated yet: {e}");
+        }
+        if let Err(e) = self.sync().await {
+            log::warn!("sync after the revocation failed: {e}");
         }
         Ok(out.disabled)
     }

@@ -72,7 +72,10 @@ pub async fn create(
                 return Err(ApiError::new(vouch_proto::ErrorCode::Forbidden, "this vault id is taken"));
             }
             tx.execute(
-                "INSERT INTO vaults (id, user_id, name, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                // The first key is newer than every revocation on the chain so far: no
+                // upkeep rotation for it (the creator's own chain position).
+                "INSERT INTO vaults (id, user_id, name, created_by, created_at, epoch_chain_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT max(seq) FROM chain_links WHERE user_id = ?2))",
                 params![req.id.to_string(), caller.user.id.to_string(), name, caller.device.device.id.to_string(), now()],
             )?;
             Ok((crate::created(), load_vault(tx, req.id)?.ok_or_else(ApiError::internal)?))
