@@ -61,7 +61,7 @@ pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult
     let mut links = tx
         .prepare_cached("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?
         .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
-        .map(|b| Ok(Link::decode(&b?).map_err(|_| ApiError::internal())?))
+        .map(|b| Link::decode(&b?).map_err(|_| ApiError::internal()))
         .collect::<ApiResult<Vec<_>>>()?;
     links.push(
         Link::decode(link)
