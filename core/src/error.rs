@@ -112,6 +112,14 @@ pub enum Error {
     /// is used, and nothing is sealed to a key it names.
     #[error("the list of key holders does not verify: {0}")]
     Chain(#[from] crate::chain::ChainError),
+    /// The words are not a recovery key: a word not on the list, a wrong count, or a
+    /// typo the checksum caught.
+    #[error("these are not the 24 words of a recovery key (check each word)")]
+    InvalidRecoveryWords,
+    /// The words are a recovery key, but not one on this user's verified chain (another
+    /// key, or one that was replaced or revoked).
+    #[error("this recovery key is not one of your key holders (it may have been replaced)")]
+    RecoveryKeyNotOnChain,
     /// The server answered something the v1 contract does not allow.
     #[error("unexpected server response: {0}")]
     Protocol(&'static str),
@@ -237,6 +245,8 @@ impl Error {
             | Self::NotFound(_)
             | Self::Storage(_)
             | Self::Io(_) => ErrorKind::Storage,
+            Self::InvalidRecoveryWords => ErrorKind::Input,
+            Self::RecoveryKeyNotOnChain => ErrorKind::Mismatch,
             _ => ErrorKind::Bug,
         }
     }

@@ -29,7 +29,8 @@ mod transport;
 pub use client::{
     APPROVER_WARNING, ApprovalPrompt, CODE_LIFETIME_MS, ChainMember, Client, ClientConfig,
     ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, PendingRequest,
-    RUNS_PER_CODE, SyncReport, UserPresence, VaultInfo, Verification, VerificationStarted,
+    RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
+    VerificationStarted,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use tls::TlsPolicy;

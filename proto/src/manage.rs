@@ -48,6 +48,9 @@ wire! {
         Approved,
         /// A key holder shared the vault keys with an email-only device (now a key holder).
         KeysShared,
+        /// A device became a key holder with the user's recovery key (its words were
+        /// entered on it; `detail`: the recovery key's id).
+        Recovered,
         /// A key holder denied a device's request.
         Denied,
         /// A device was disabled (by a device of its user or an admin).

@@ -43,6 +43,10 @@ pub const APPROVAL_RUN_RESPONSE: &str = "/v1/approval-requests/{id}/runs/{run}/r
 pub const CHAIN: &str = "/v1/chain";
 /// `/v1/envelopes`: Vault keys other key holders sealed to this device.
 pub const ENVELOPES: &str = "/v1/envelopes";
+/// `/v1/recovery/restore`: A device vouched for by the user's recovery key becomes a key holder.
+pub const RECOVERY_RESTORE: &str = "/v1/recovery/restore";
+/// `/v1/recovery/{id}/envelopes`: The vault keys sealed to a recovery key.
+pub const RECOVERY_ENVELOPES: &str = "/v1/recovery/{id}/envelopes";
 /// `/v1/vaults/{id}/rotate`: A new key epoch for a vault, sealed to its key holders.
 pub const VAULT_ROTATE: &str = "/v1/vaults/{id}/rotate";
 /// `/v1/vaults/{id}/envelopes`: Seal a vault's key to the user's other key holders.

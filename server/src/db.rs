@@ -253,6 +253,18 @@ CREATE TABLE chain_envelopes (
     -- One per sender: a key holder's junk cannot crowd out another's real envelope.
     PRIMARY KEY (recipient_id, vault_id, epoch, sender_id)
 ) STRICT;
+-- Vault keys sealed to the user's recovery key (an offline member of the chain, not a
+-- device): fetched by the device its words are entered on.
+CREATE TABLE recovery_envelopes (
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    member_id   TEXT NOT NULL,
+    vault_id    TEXT NOT NULL REFERENCES vaults(id),
+    epoch       INTEGER NOT NULL,
+    sender_id   TEXT NOT NULL REFERENCES devices(id),
+    envelope    BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (member_id, vault_id, epoch, sender_id)
+) STRICT;
 -- Key rotation: a vault's newest key epoch, and the chain position its rotator had
 -- verified (a revocation after it asks the key holders to rotate again).
 ALTER TABLE vaults ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;

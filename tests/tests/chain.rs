@@ -555,12 +555,18 @@ async fn a_link_that_does_not_verify_is_refused_by_the_server() {
 /// The laptop's device token, read from its profile's store as a thief with the files
 /// and the unlocked key store would.
 fn laptop_token(s: &Scene) -> String {
-    let keys = vouch_core::keystore::SoftwareSecretStore::open(s.laptop.dir.join("keys")).unwrap();
-    let store = vouch_core::store::Store::open(s.laptop.dir.join(vouch_core::DATABASE_FILE), &keys)
-        .unwrap();
+    profile_secrets(&s.laptop.dir).0
+}
+
+/// A profile's device token and identity, read from its store (a thief with the files
+/// and the unlocked key store has both).
+fn profile_secrets(dir: &std::path::Path) -> (String, DeviceIdentity) {
+    let keys = vouch_core::keystore::SoftwareSecretStore::open(dir.join("keys")).unwrap();
+    let store = vouch_core::store::Store::open(dir.join(vouch_core::DATABASE_FILE), &keys).unwrap();
     let account = store.account().unwrap().unwrap();
     let tokens: Value = serde_json::from_slice(account.secrets.unwrap().as_slice()).unwrap();
-    tokens["device"].as_str().unwrap().to_owned()
+    let token = tokens["device"].as_str().unwrap().to_owned();
+    (token, store.identity().unwrap().unwrap())
 }
 
 /// Outside review F2: a vault whose newest key was made by the key holder now revoked.
@@ -635,4 +641,177 @@ async fn envelopes_for_an_epoch_the_vault_does_not_have_are_refused() {
             .iter()
             .any(|v| v.id == vault.id && v.has_key)
     );
+}
+
+// ---- the recovery key -------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
+    use vouch_core::{keystore::SoftwareSecretStore, store::Store};
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
+    enroll_by_email(&laptop.client, &url, ALICE).await;
+    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
+    enroll_by_approval(&phone.client, &laptop.client, ALICE).await;
+    let personal = laptop.client.create_vault("Personal").await.unwrap();
+    let old = laptop
+        .client
+        .put_item(personal.id, None, b"before the words")
+        .await
+        .unwrap();
+    let words = laptop.client.create_recovery_key().await.unwrap();
+    assert_eq!(words.split(' ').count(), 24);
+    // A vault made after the recovery key reaches it too.
+    let work = laptop.client.create_vault("Work").await.unwrap();
+    let later = laptop
+        .client
+        .put_item(work.id, None, b"after the words")
+        .await
+        .unwrap();
+    let laptop_id = laptop.client.state().device_id().unwrap();
+    let phone_id = phone.client.state().device_id().unwrap();
+    let lost = root.path().join("lost-laptop");
+    copy_profile(&laptop.dir, &lost);
+    drop((laptop, phone));
+    // Every device is lost. A new one: sign in, email code (email-only: the user had key
+    // holders), then the words.
+    let fresh = Device::open(root.path(), "fresh", &url, DeviceKind::Web);
+    enroll_by_email(&fresh.client, &url, ALICE).await;
+    assert!(!fresh.client.state().is_key_holder());
+    let done = fresh.client.use_recovery_key(&words).await.unwrap();
+    assert!(done.state.is_key_holder());
+    assert_eq!(done.vault_keys, 2);
+    let mut revoked = done.revoked.clone();
+    revoked.sort();
+    let mut lost_ids = vec![laptop_id, phone_id];
+    lost_ids.sort();
+    assert_eq!(revoked, lost_ids, "the lost devices are revoked");
+    // A web device: they are disabled on the server too.
+    let devices = fresh.client.devices().await.unwrap();
+    for id in [laptop_id, phone_id] {
+        let d = devices.iter().find(|d| d.id == id).unwrap();
+        assert_eq!(d.status, vouch_core::proto::DeviceStatus::Disabled);
+    }
+    let read = fresh.client.get_item(personal.id, old.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"before the words");
+    let read = fresh.client.get_item(work.id, later.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"after the words");
+    // On the chain: vouched for by the recovery key, which stays a key holder.
+    let members = fresh.client.chain_members().await.unwrap();
+    let me = members.iter().find(|m| m.this_device).unwrap();
+    let by = members
+        .iter()
+        .find(|m| Some(m.id) == me.vouched_by)
+        .unwrap();
+    assert_eq!(by.role, Role::RecoveryKey);
+    assert!(by.revoked_at.is_none());
+    // What it writes now is under a key the lost laptop never had.
+    let new = fresh
+        .client
+        .put_item(personal.id, None, b"after the recovery")
+        .await
+        .unwrap();
+    let sealed = server_ciphertext(&server, new.item_id);
+    let epoch = vouch_core::crypto::sealed_item_epoch(&sealed).unwrap();
+    let keys = SoftwareSecretStore::open(lost.join("keys")).unwrap();
+    let copy = Store::open(lost.join(vouch_core::DATABASE_FILE), &keys).unwrap();
+    assert!(copy.vault_key(personal.id, epoch).unwrap().is_none());
+    // And the words, used up? No: they are the recovery key, still on the chain; a new
+    // device could use them again (a person replaces them with `recovery create`).
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_recovery_words_are_refused_without_a_lockout_oracle() {
+    let s = scene(false, false).await;
+    let words = s.phone.client.create_recovery_key().await.unwrap();
+    let fresh = Device::open(s.root.path(), "fresh", &s.relay.url, DeviceKind::Web);
+    enroll_by_email(&fresh.client, s.server.url(), ALICE).await;
+    // A typo (the checksum), a word that is not on the list, and someone else's valid words.
+    let mut typo: Vec<&str> = words.split(' ').collect();
+    typo.swap(3, 4);
+    let other = vouch_core::crypto::RecoveryKey::generate().unwrap().1;
+    for _ in 0..20 {
+        for attempt in [typo.join(" "), "correct horse battery staple".into()] {
+            let r = fresh.client.use_recovery_key(&attempt).await;
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::InvalidRecoveryWords) | Err(Error::RecoveryKeyNotOnChain)
+                ),
+                "{r:?}"
+            );
+        }
+        let r = fresh.client.use_recovery_key(&other).await;
+        assert!(matches!(r, Err(Error::RecoveryKeyNotOnChain)), "{r:?}");
+    }
+    // The server was never asked to judge the words: nothing was posted, nothing counted.
+    assert_eq!(s.relay.count("POST", "/v1/recovery"), 0);
+    assert!(!fresh.client.state().is_key_holder());
+    // The thief (password, mailbox, this email-only device's files) forges the recovery
+    // key's vouch for its device with a key of its own: the server checks the signature
+    // against the chain before it grants anything.
+    let (token, identity) = profile_secrets(&fresh.dir);
+    let chain = s.phone.client.local_chain().unwrap().unwrap();
+    let recovery = chain
+        .live()
+        .find(|m| m.member.role == Role::RecoveryKey)
+        .unwrap()
+        .member;
+    let links = links_of(&s.server.api().get("/v1/chain", Some(&token)).await.ok());
+    let me = Member {
+        id: fresh.client.state().device_id().unwrap(),
+        role: Role::Device,
+        x25519: *identity.public_key().as_bytes(),
+        ed25519: identity.signing_key().public(),
+    };
+    let (_, thief_key) = made_up_member();
+    let mut forged = Unsigned::after(
+        links.last().unwrap(),
+        thief_key.public(),
+        LinkBody::Vouch {
+            member: me,
+            approver: recovery.id,
+        },
+        0,
+    )
+    .reverse_sign(identity.signing_key())
+    .sign(&thief_key);
+    for signer in [thief_key.public(), recovery.ed25519] {
+        forged.signer = signer;
+        s.server
+            .api()
+            .post(
+                "/v1/recovery/restore",
+                Some(&token),
+                json!({"link": Bytes(forged.encode())}),
+            )
+            .await
+            .err(400, "bad_request");
+    }
+    let me_on_server = fresh.client.devices().await.unwrap();
+    let tier = me_on_server.iter().find(|d| d.id == me.id).unwrap().tier;
+    assert_eq!(tier, Some(vouch_core::proto::Tier::EmailOnly));
+    // After 60 wrong tries the right words still work: there is nothing to lock.
+    let done = fresh.client.use_recovery_key(&words).await.unwrap();
+    assert!(done.state.is_key_holder());
+    // Replacing the key makes the old words stop working; so does revoking.
+    let replaced = s.phone.client.create_recovery_key().await;
+    assert!(
+        replaced.is_err(),
+        "the phone was revoked by the recovery: {replaced:?}"
+    );
+    let newer = fresh.client.create_recovery_key().await.unwrap();
+    let later = Device::open(s.root.path(), "later", s.server.url(), DeviceKind::Web);
+    enroll_by_email(&later.client, s.server.url(), ALICE).await;
+    assert!(matches!(
+        later.client.use_recovery_key(&words).await,
+        Err(Error::RecoveryKeyNotOnChain)
+    ));
+    assert!(fresh.client.revoke_recovery_key().await.unwrap());
+    assert!(matches!(
+        later.client.use_recovery_key(&newer).await,
+        Err(Error::RecoveryKeyNotOnChain)
+    ));
 }

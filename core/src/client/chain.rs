@@ -58,7 +58,7 @@ impl Client {
         })
     }
 
-    fn identity(&self) -> Result<DeviceIdentity> {
+    pub(super) fn identity(&self) -> Result<DeviceIdentity> {
         self.inner
             .store
             .identity()?
@@ -134,7 +134,7 @@ impl Client {
         })
     }
 
-    async fn fetch_chain(&self) -> Result<Vec<Link>> {
+    pub(super) async fn fetch_chain(&self) -> Result<Vec<Link>> {
         let token = self.device_token()?;
         let got: ChainLinks = self
             .guard(self.inner.transport.get(routes::CHAIN, Some(&token)).await)
@@ -202,7 +202,7 @@ impl Client {
         Ok(out)
     }
 
-    fn require_trusted_device(&self) -> Result<()> {
+    pub(super) fn require_trusted_device(&self) -> Result<()> {
         if self.state().is_trusted() {
             Ok(())
         } else {
@@ -238,10 +238,7 @@ impl Client {
                 };
                 for m in chain.live() {
                     let to = m.member;
-                    if to.id == me.id
-                        || to.role != Role::Device
-                        || self.inner.store.key_shared(v.id, epoch, to.id)?
-                    {
+                    if to.id == me.id || self.inner.store.key_shared(v.id, epoch, to.id)? {
                         continue;
                     }
                     let ctx = ChainEnvelopeContext {
@@ -519,7 +516,8 @@ impl Client {
             let epoch = v.epoch + 1;
             let key = VaultKey::generate()?;
             let mut envelopes = Vec::new();
-            for m in chain.live().filter(|m| m.member.role == Role::Device) {
+            // Every live key holder, the recovery key included, gets the new epoch.
+            for m in chain.live() {
                 let ctx = ChainEnvelopeContext {
                     purpose: EnvelopePurpose::Rotation,
                     user_id: chain.user(),

@@ -12,6 +12,7 @@ mod console;
 mod enrollment;
 mod events;
 mod manage;
+mod recovery;
 mod requester;
 mod state;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use vouch_proto::routes;
 pub use approver::{APPROVER_WARNING, PendingRequest};
 pub use chain::ChainMember;
 pub use enrollment::VerificationStarted;
+pub use recovery::Recovered;
 pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;
 pub use state::{EnrollmentState, Verification};

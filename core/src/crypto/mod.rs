@@ -15,6 +15,7 @@ mod item;
 mod pake;
 mod payload;
 mod qr;
+mod recovery;
 mod secret_bytes;
 mod transcript;
 mod vault_key;
@@ -38,6 +39,7 @@ pub use pake::{
 };
 pub use payload::{ApprovalPayload, PAYLOAD_V1, PayloadEnvelope};
 pub use qr::{QR_PREFIX, QrPayload, QrSecret};
+pub use recovery::{RECOVERY_WORDS, RecoveryKey};
 pub use secret_bytes::SecretBytes;
 pub use transcript::{Descriptor, PROTOCOL_VERSION, RunContext};
 pub use vault_key::VaultKey;

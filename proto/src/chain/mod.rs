@@ -140,6 +140,15 @@ wire! {
 }
 
 wire! {
+    /// `POST /v1/recovery/restore` body: the recovery key's vouch for the calling device.
+    pub struct RecoveryRestore {
+        /// Canonical link bytes.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = "base64url", min_length = 76, max_length = 1366, pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))]
+        pub link: Bytes,
+    }
+}
+
+wire! {
     /// A vault key waiting for this device (`GET /v1/envelopes`).
     pub struct ChainEnvelope {
         /// The vault.

@@ -165,7 +165,11 @@ impl Chain {
         match l.body {
             LinkBody::Root(_) => return Err(ChainError::OutOfOrder),
             LinkBody::Vouch { member, approver } => {
-                if approver != signer.id || signer.role != Role::Device {
+                // A device vouches for anyone; the recovery key only for a device (the one
+                // its words were entered on), never for another recovery key.
+                if approver != signer.id
+                    || (signer.role == Role::RecoveryKey && member.role != Role::Device)
+                {
                     return Err(ChainError::BadMember);
                 }
                 let known = self.members.values().any(|m| {

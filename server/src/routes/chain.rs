@@ -14,8 +14,9 @@ use uuid::Uuid;
 use vouch_proto::{
     Bytes, DeviceStatus, ErrorBody, ErrorCode, Event,
     chain::{
-        AppendLink, Chain, ChainEnvelope, ChainEnvelopes, ChainLinks, Link, LinkHeader,
-        MAX_CHAIN_ENVELOPES, NO_PREV, NewChainEnvelope, PostChainEnvelopes, RotateVault, link_hash,
+        AppendLink, Chain, ChainEnvelope, ChainEnvelopes, ChainLinks, Link, LinkBody, LinkHeader,
+        MAX_CHAIN_ENVELOPES, NO_PREV, NewChainEnvelope, PostChainEnvelopes, RecoveryRestore, Role,
+        RotateVault, link_hash,
     },
 };
 
@@ -29,6 +30,24 @@ use crate::{
 
 /// Largest chain envelope accepted (a signed suite-3 envelope is 146 bytes).
 const MAX_ENVELOPE: usize = 512;
+
+/// The user's stored chain, verified (`None` when empty).
+fn stored_chain(tx: &Transaction<'_>, user: Uuid) -> ApiResult<Option<Chain>> {
+    let links = stored_links(tx, user)?;
+    if links.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        Chain::verify(user, &links).map_err(|_| ApiError::internal())?,
+    ))
+}
+
+fn stored_links(tx: &Transaction<'_>, user: Uuid) -> ApiResult<Vec<Link>> {
+    tx.prepare_cached("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?
+        .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|b| Link::decode(&b?).map_err(|_| ApiError::internal()))
+        .collect()
+}
 
 /// Appends `link` to `user`'s chain if it is the next one; `chain_conflict` otherwise.
 /// Tells the user's trusted devices.
@@ -58,11 +77,7 @@ pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult
     // Every client verifies the whole chain and refuses one that does not: a link that
     // does not verify would lock every device of the user out for good, so it is refused
     // here (signatures, signer a live key holder, members added once).
-    let mut links = tx
-        .prepare_cached("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?
-        .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
-        .map(|b| Link::decode(&b?).map_err(|_| ApiError::internal()))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let mut links = stored_links(tx, user)?;
     links.push(
         Link::decode(link)
             .map_err(|e| ApiError::bad_request(format!("the link is not valid: {e}")))?,
@@ -240,8 +255,8 @@ fn own_vault_epoch(tx: &Transaction<'_>, user: Uuid, vault: Uuid) -> ApiResult<u
     }
 }
 
-/// Stores envelopes for the user's pending and trusted devices (others are dropped) and
-/// tells each recipient.
+/// Stores envelopes for the user's pending and trusted devices and for a live recovery
+/// key on the user's chain (others are dropped) and tells each device recipient.
 fn store_envelopes(
     tx: &Transaction<'_>,
     user: Uuid,
@@ -249,14 +264,30 @@ fn store_envelopes(
     sender: Uuid,
     envelopes: &[NewChainEnvelope],
 ) -> ApiResult<()> {
+    let mut chain: Option<Option<Chain>> = None;
     for e in envelopes {
-        let Some(recipient) = DeviceRow::load(tx, e.recipient)?
-            .map(|d| d.device)
-            .filter(|d| {
-                d.user_id == user
-                    && matches!(d.status, DeviceStatus::Pending | DeviceStatus::Trusted)
-            })
-        else {
+        let device = DeviceRow::load(tx, e.recipient)?.map(|d| d.device);
+        if device.is_none() {
+            let chain = match &chain {
+                Some(c) => c,
+                None => chain.insert(stored_chain(tx, user)?),
+            };
+            let recovery = chain
+                .as_ref()
+                .and_then(|c| c.member(e.recipient))
+                .is_some_and(|m| m.is_live() && m.member.role == Role::RecoveryKey);
+            if recovery {
+                tx.execute(
+                    "INSERT INTO recovery_envelopes (user_id, member_id, vault_id, epoch, sender_id, envelope, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    params![user.to_string(), e.recipient.to_string(), vault.to_string(), e.epoch, sender.to_string(), e.envelope.0, now()],
+                )?;
+            }
+            continue;
+        }
+        let Some(recipient) = device.filter(|d| {
+            d.user_id == user && matches!(d.status, DeviceStatus::Pending | DeviceStatus::Trusted)
+        }) else {
             continue;
         };
         let added = tx.execute(
@@ -302,4 +333,102 @@ pub async fn envelopes(
         })
         .await?;
     Ok(Json(ChainEnvelopes { envelopes }))
+}
+
+/// The vault keys sealed to the user's recovery key `id` (any trusted device of the user
+/// may fetch them: they open only with the words).
+#[utoipa::path(get, path = vouch_proto::routes::RECOVERY_ENVELOPES, tag = "chain", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the recovery key's id on the chain")),
+    responses((status = 200, body = ChainEnvelopes), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
+pub async fn recovery_envelopes(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    PathParams(member): PathParams<Uuid>,
+) -> ApiResult<Json<ChainEnvelopes>> {
+    let user = caller.user.id;
+    let envelopes = state
+        .db
+        .tx(move |tx| {
+            let mut st = tx.prepare(
+                "SELECT e.vault_id, e.epoch, e.sender_id, e.envelope FROM recovery_envelopes e
+                 JOIN vaults v ON v.id = e.vault_id
+                 WHERE e.user_id = ?1 AND e.member_id = ?2 AND v.tombstone IS NULL
+                 ORDER BY e.created_at, e.vault_id, e.epoch",
+            )?;
+            let rows = st
+                .query_map(params![user.to_string(), member.to_string()], |r| {
+                    Ok(ChainEnvelope {
+                        vault_id: parse_uuid(&r.get::<_, String>(0)?)?,
+                        epoch: r.get(1)?,
+                        sender: parse_uuid(&r.get::<_, String>(2)?)?,
+                        envelope: Bytes(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(ChainEnvelopes { envelopes }))
+}
+
+/// The calling device, verified by email, becomes a key holder on the word of the user's
+/// recovery key: the link must be the chain's next, a vouch for exactly this device and
+/// its registered keys, signed by a live recovery key on the chain (checked here: the
+/// server grants the tier on it). Then the device fetches the recovery key's envelopes.
+#[utoipa::path(post, path = vouch_proto::routes::RECOVERY_RESTORE, tag = "chain", security(("bearer" = [])),
+    request_body = RecoveryRestore,
+    responses((status = 204, description = "the device is a key holder"),
+        (status = 400, body = ErrorBody, description = "bad_request: not a recovery key's vouch for this device"),
+        (status = 403, body = ErrorBody, description = "device_not_trusted"),
+        (status = 409, body = ErrorBody, description = "chain_conflict: not the next link")))]
+pub async fn recovery_restore(
+    State(state): State<AppState>,
+    caller: DeviceCaller,
+    JsonBody(req): JsonBody<RecoveryRestore>,
+) -> ApiResult<StatusCode> {
+    let user = caller.user.id;
+    let device = caller.device.device.clone();
+    state
+        .db
+        .tx(move |tx| {
+            let link = Link::decode(&req.link.0)
+                .map_err(|e| ApiError::bad_request(format!("the link is not valid: {e}")))?;
+            let bundle = vouch_proto::KeyBundle::decode(&device.key_bundle.0)
+                .map_err(|_| ApiError::internal())?;
+            let LinkBody::Vouch { member, approver } = link.body else {
+                return Err(ApiError::bad_request("the link is not a vouch"));
+            };
+            if member.id != device.id
+                || member.role != Role::Device
+                || member.x25519 != bundle.x25519
+                || Some(member.ed25519) != bundle.ed25519
+            {
+                return Err(ApiError::bad_request("the vouch is not for this device and its keys"));
+            }
+            let chain = stored_chain(tx, user)?
+                .ok_or_else(|| ApiError::bad_request("there is no vouch chain"))?;
+            let by_recovery = chain
+                .member(approver)
+                .is_some_and(|m| m.is_live() && m.member.role == Role::RecoveryKey);
+            if !by_recovery {
+                return Err(ApiError::bad_request("the vouch is not by a recovery key on the chain"));
+            }
+            // Verifies the whole chain with the link (the signature included) and appends.
+            append(tx, user, &req.link.0)?;
+            tx.execute(
+                "UPDATE devices SET tier = 'key_holder', approved_by = NULL WHERE id = ?1 AND status = 'trusted'",
+                [device.id.to_string()],
+            )?;
+            let actor = crate::audit::Actor { device: Some(device.id), origin: None };
+            crate::audit::record_device(
+                tx,
+                device.id,
+                vouch_proto::AuditAction::Recovered,
+                &actor,
+                Some(&approver.to_string()),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

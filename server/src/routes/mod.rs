@@ -131,6 +131,8 @@ pub fn router(dev: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(chain::envelopes))
         .routes(routes!(chain::post_envelopes))
         .routes(routes!(chain::rotate))
+        .routes(routes!(chain::recovery_envelopes))
+        .routes(routes!(chain::recovery_restore))
         .routes(routes!(vaults::create, vaults::list))
         .routes(routes!(vaults::list_items))
         .routes(routes!(vaults::put_item))
