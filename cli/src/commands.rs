@@ -382,6 +382,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             Ok(())
         }
         Command::Chain => crate::chain::chain(&*open()?, &out).await,
+        Command::Recovery { action } => crate::recovery::recovery(&*open()?, &out, action).await,
         Command::Devices { action } => {
             crate::manage::devices(&*open()?, &out, action.unwrap_or(DevicesAction::List)).await
         }

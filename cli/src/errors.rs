@@ -30,6 +30,8 @@ pub fn core_kind(e: &vouch_core::Error, exit_code: u8) -> String {
         E::Offline => "offline",
         E::ServerFailed { .. } => "server_failed",
         E::Chain(_) => "chain_refused",
+        E::InvalidRecoveryWords => "invalid_recovery_words",
+        E::RecoveryKeyNotOnChain => "recovery_key_not_on_chain",
         E::UntrustedCertificate => "untrusted_certificate",
         E::CertificatePinMismatch => "certificate_pin_mismatch",
         E::WrongCode => "code_mismatch",

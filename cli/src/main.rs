@@ -12,6 +12,7 @@ mod errors;
 mod manage;
 mod output;
 mod profile;
+mod recovery;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -114,6 +115,11 @@ pub enum Command {
     /// The key holders on the vouch chain, as this device verified them (who may receive
     /// vault keys; revoked ones marked).
     Chain,
+    /// The recovery key: 24 words that bring your vaults back when every device is lost.
+    Recovery {
+        #[command(subcommand)]
+        action: RecoveryAction,
+    },
     /// Local vaults and their items (a vault by name or id).
     Vault {
         #[command(subcommand)]
@@ -274,6 +280,27 @@ pub enum VaultAction {
     },
     DeleteVault {
         vault_id: uuid::Uuid,
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecoveryAction {
+    /// Make a recovery key on this key holder and show its 24 words (replaces one made
+    /// before: its words stop working).
+    Create {
+        /// Replace an existing one without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Enter the words on this device (verified by email code after every device was
+    /// lost): it gets the vault keys back and the lost devices are revoked. The words are
+    /// read from a hidden prompt or stdin, never the command line.
+    Use,
+    /// Revoke the recovery key (its words stop working; the vault keys are rotated).
+    Revoke {
+        /// Do it without asking.
+        #[arg(long, short)]
         yes: bool,
     },
 }

@@ -625,3 +625,52 @@ async fn approval_cancel_from_another_terminal_withdraws_a_waiting_request() {
     let pending = ok_json(&vouch(&a, &u, &["--json", "pending"], "").await);
     assert!(pending.as_array().unwrap().is_empty(), "{pending}");
 }
+
+/// Issue 15: `vouch recovery create` shows 24 words once; after every device is lost, a
+/// new device verified by email code gets the vaults back with `vouch recovery use`
+/// (words on stdin, never the command line); wrong words are refused with exit 2 or 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouch_recovery_brings_the_vaults_back_on_a_new_device() {
+    let (env, _server) = server().await;
+    let u = env.url.clone();
+    let laptop = trusted_as(&env, "laptop", "alice@acme.test").await;
+    ok_json(&vouch(&laptop, &u, &["--json", "vault", "create", "Work"], "").await);
+    let it = ok_json(&vouch(&laptop, &u, &["--json", "vault", "put", "Work"], "s3cret").await);
+    let item = it["item_id"].as_str().unwrap().to_owned();
+    let made = ok_json(&vouch(&laptop, &u, &["--json", "recovery", "create"], "").await);
+    let words = made["words"].as_str().unwrap().to_owned();
+    assert_eq!(words.split(' ').count(), 24);
+    // The laptop is lost. A new device: sign in, email code (email-only), then the words.
+    let fresh = env.profile("fresh");
+    sign_in_alice(&fresh, &u).await;
+    let mut s = Session::start(&fresh, &u, &["setup", "--email-code", "--name", "Fresh"]);
+    s.read_until("Code");
+    let code = vouch_testkit::Api::new(&u)
+        .latest_code("alice@acme.test")
+        .await;
+    s.say(&code);
+    let (status, _, stderr) = tokio::task::spawn_blocking(move || s.finish())
+        .await
+        .unwrap();
+    assert_eq!(status, Some(0), "{stderr}");
+    let wrong = vouch(&fresh, &u, &["--json", "recovery", "use"], "not my words\n").await;
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&wrong.stdout)
+    );
+    let used = ok_json(
+        &vouch(
+            &fresh,
+            &u,
+            &["--json", "recovery", "use"],
+            &format!("{words}\n"),
+        )
+        .await,
+    );
+    assert_eq!(used["vault_keys"], 1, "{used}");
+    assert_eq!(used["revoked"].as_array().unwrap().len(), 1, "{used}");
+    let got = vouch(&fresh, &u, &["vault", "get", "Work", &item], "").await;
+    assert_eq!(String::from_utf8_lossy(&got.stdout), "s3cret");
+}
