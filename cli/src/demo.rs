@@ -15,6 +15,7 @@ use crate::{
 
 const ALICE: &str = "alice@acme.test";
 const ADMIN: &str = "admin@acme.test";
+const BOB: &str = "bob@acme.test";
 const PASSWORD: &str = "dev-password";
 
 /// The person at the phone's fingerprint prompt, who says yes (the demo narrates it).
@@ -368,5 +369,133 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
         out,
         "   ✓ no database holds a key or the secret any more (crypto-shredded)",
     );
+    bob_loses_his_devices(out, root, url).await
+}
+
+/// Steps 8–9: a stolen laptop kept offline reads nothing written after it was revoked;
+/// a recovery key brings the vaults back when every device is lost.
+async fn bob_loses_his_devices(
+    out: &Out,
+    root: &std::path::Path,
+    url: &str,
+) -> Result<(), CliError> {
+    step(
+        out,
+        8,
+        "Bob's laptop is stolen; he disables it from his desktop and the vault key rotates",
+    );
+    let desktop = device(
+        root,
+        "bob-desktop",
+        url,
+        DeviceKind::Web,
+        "Desktop",
+        "Linux/Firefox",
+    )?;
+    enroll_by_email(out, &desktop, url, BOB).await?;
+    let laptop = device(
+        root,
+        "bob-laptop",
+        url,
+        DeviceKind::Web,
+        "Laptop",
+        "Linux/Chrome",
+    )?;
+    laptop.sign_in(BOB, PASSWORD).await?;
+    let name = laptop.default_device_name()?;
+    laptop.register_device(&name).await?;
+    let prompt = laptop.start_approval().await?;
+    let waiter = {
+        let l = laptop.clone();
+        tokio::spawn(async move { l.wait_for_approval().await })
+    };
+    desktop.pending_requests().await?;
+    desktop.approve(prompt.request_id, &prompt.code).await?;
+    waiter.await.map_err(|_| CliError::other("waiter"))??;
+    let vault = desktop.create_vault("Bob's passwords").await?;
+    desktop.put_item(vault.id, None, b"old secret").await?;
+    laptop.sync().await?;
+    let words = desktop.create_recovery_key().await?;
+    say(
+        out,
+        "   the desktop approved the laptop; Bob wrote down his recovery key (24 words, shown once)",
+    );
+    // The thief keeps a copy of the laptop's files and keeps it offline.
+    let stolen = root.join("bob-laptop-stolen");
+    copy_dir(&root.join("bob-laptop"), &stolen)?;
+    let laptop_id = laptop
+        .state()
+        .device_id()
+        .ok_or_else(|| CliError::other("no device id"))?;
+    drop(laptop);
+    desktop.disable_device(laptop_id).await?;
+    let after = desktop.put_item(vault.id, None, b"new secret").await?;
+    let copy_keys = SoftwareSecretStore::open(stolen.join("keys"))
+        .map_err(|e| CliError::other(e.to_string()))?;
+    let copy = vouch_core::store::Store::open(stolen.join(vouch_core::DATABASE_FILE), &copy_keys)?;
+    let held = copy.vault_key_epochs(vault.id)?;
+    let sealed = desktop.item_epoch(vault.id, after.item_id)?.unwrap_or(0);
+    if held.contains(&sealed) {
+        return Err(CliError::other("the stolen copy holds the new key"));
+    }
+    say(
+        out,
+        &format!(
+            "   a signed revocation on the vouch chain, then key epoch {sealed}: the stolen copy
+   holds only epoch(s) {held:?} and cannot open what Bob writes now"
+        ),
+    );
+
+    step(
+        out,
+        9,
+        "Bob loses his desktop too; his recovery key brings the vaults back on a new one",
+    );
+    drop(desktop);
+    let fresh = device(
+        root,
+        "bob-new",
+        url,
+        DeviceKind::Web,
+        "New PC",
+        "Linux/Firefox",
+    )?;
+    enroll_by_email(out, &fresh, url, BOB).await?;
+    say(
+        out,
+        "   verified by email code, it is email-only: no vault key, no approving",
+    );
+    let done = fresh.use_recovery_key(&words).await?;
+    let plain = fresh
+        .get_item(vault.id, after.item_id)?
+        .ok_or_else(|| CliError::other("the vault did not come back"))?;
+    if plain.as_slice() != b"new secret" {
+        return Err(CliError::other("the recovered device read something else"));
+    }
+    say(
+        out,
+        &format!(
+            "   the words (checked on the device, never sent) vouch for it on the chain:
+   {} vault key(s) back, {} lost device(s) revoked, every vault rotated
+   🔓 \"{}\"",
+            done.vault_keys,
+            done.revoked.len(),
+            String::from_utf8_lossy(&plain)
+        ),
+    );
+    Ok(())
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(to).map_err(|e| CliError::other(e.to_string()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| CliError::other(e.to_string()))? {
+        let entry = entry.map_err(|e| CliError::other(e.to_string()))?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target).map_err(|e| CliError::other(e.to_string()))?;
+        }
+    }
     Ok(())
 }

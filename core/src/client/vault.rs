@@ -432,6 +432,18 @@ impl Client {
         })
     }
 
+    /// The key epoch this device's copy of an item is sealed under (a local read; `None`
+    /// for an unknown item): after a rotation, new writes show the new epoch.
+    pub fn item_epoch(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<u32>> {
+        self.require_trusted()?;
+        self.inner
+            .store
+            .item(vault_id, item_id)?
+            .and_then(|it| it.sealed)
+            .map(|sealed| sealed_item_epoch(&sealed))
+            .transpose()
+    }
+
     /// An item's plaintext, decrypted on the device (a local read; works offline).
     /// `None` when the item does not exist or was deleted.
     pub fn get_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<SecretBytes>> {
