@@ -495,11 +495,22 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
         };
         (epoch, open_item(&old_key, &aad, sealed).is_ok())
     };
+    // The copy is a working device for what it had (its own copy of the old item)…
+    let kept = copy.item(vault.id, before.item_id).unwrap().unwrap();
     assert_eq!(
-        open(before.item_id, &server_ciphertext(&server, before.item_id)),
+        open(before.item_id, kept.sealed.as_deref().unwrap()),
         (0, true),
         "the copy is a working device for what it had"
     );
+    // …but the server's copy was sealed again under the new key by the rotating device
+    // (re-encryption after the rotation), and the other key holders read it.
+    let reencrypted = server_ciphertext(&server, before.item_id);
+    assert_eq!(
+        vouch_core::crypto::sealed_item_epoch(&reencrypted).unwrap(),
+        1
+    );
+    let read = tablet.client.get_item(vault.id, before.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"written before");
     for item in [after.item_id, from_tablet.item_id] {
         let (epoch, opened) = open(item, &server_ciphertext(&server, item));
         assert_eq!(epoch, 1, "written under the rotated key");

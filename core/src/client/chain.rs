@@ -557,11 +557,20 @@ impl Client {
                 Err(e) => return Err(e),
                 Ok(()) => {}
             }
-            self.inner.store.apply(&[Change::VaultKey {
-                vault_id: v.id,
-                epoch,
-                key: &key,
-            }])?;
+            // The new key and the mark that this device re-encrypts the old items land
+            // together.
+            let marker = super::reencrypt::marker(v.id);
+            self.inner.store.apply(&[
+                Change::VaultKey {
+                    vault_id: v.id,
+                    epoch,
+                    key: &key,
+                },
+                Change::Setting {
+                    name: &marker,
+                    value: "1",
+                },
+            ])?;
             for m in chain.live() {
                 self.inner.store.mark_key_shared(v.id, epoch, m.member.id)?;
             }

@@ -13,6 +13,7 @@ mod enrollment;
 mod events;
 mod manage;
 mod recovery;
+mod reencrypt;
 mod requester;
 mod state;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub use approver::{APPROVER_WARNING, PendingRequest};
 pub use chain::ChainMember;
 pub use enrollment::VerificationStarted;
 pub use recovery::Recovered;
+
 pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;
 pub use state::{EnrollmentState, Verification};

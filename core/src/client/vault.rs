@@ -113,7 +113,7 @@ pub struct SyncReport {
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-enum Op {
+pub(super) enum Op {
     CreateVault {
         id: Uuid,
         name: String,
@@ -124,9 +124,19 @@ enum Op {
         version: u64,
         ciphertext: Option<Bytes>,
     },
+    /// An item sealed again under a rotated key (sent like `PutItem`; on a conflict the
+    /// other write stands and no copy is kept).
+    Reseal {
+        vault_id: Uuid,
+        item_id: Uuid,
+        version: u64,
+        ciphertext: Option<Bytes>,
+    },
 }
 
 const OUTBOX_BATCH: usize = 100;
+/// Re-encryption batches one sync does after a rotation (the rest at the next syncs).
+const REENCRYPT_BATCHES_PER_SYNC: usize = 50;
 const RETRY_BASE_MS: i64 = 1_000;
 const RETRY_MAX_MS: i64 = 60_000;
 
@@ -139,7 +149,7 @@ impl Client {
         }
     }
 
-    fn key_of(&self, vault_id: Uuid, epoch: u32) -> Result<VaultKey> {
+    pub(super) fn key_of(&self, vault_id: Uuid, epoch: u32) -> Result<VaultKey> {
         self.inner
             .store
             .vault_key(vault_id, epoch)?
@@ -149,7 +159,7 @@ impl Client {
     }
 
     /// The newest key epoch of a vault this device holds: what new writes are sealed under.
-    fn write_epoch(&self, vault_id: Uuid) -> Result<u32> {
+    pub(super) fn write_epoch(&self, vault_id: Uuid) -> Result<u32> {
         self.inner
             .store
             .vault_key_epochs(vault_id)?
@@ -161,7 +171,7 @@ impl Client {
     }
 
     /// Opens a stored or pulled record with the key of the epoch it names.
-    fn open_record(&self, at: ItemAad, sealed: &[u8]) -> Result<OpenedItem> {
+    pub(super) fn open_record(&self, at: ItemAad, sealed: &[u8]) -> Result<OpenedItem> {
         let epoch = sealed_item_epoch(sealed)?;
         let key = self.key_of(at.vault_id, epoch)?;
         open_item(&key, &ItemAad { epoch, ..at }, sealed)
@@ -557,7 +567,27 @@ impl Client {
         for entry in entries {
             let op: Op =
                 serde_json::from_slice(&entry.payload).map_err(|_| Error::CorruptRow("outbox"))?;
+            // A re-encryption travels as a write; it differs only when it loses a race.
+            let (reseal, op) = match op {
+                Op::Reseal {
+                    vault_id,
+                    item_id,
+                    version,
+                    ciphertext,
+                } => (
+                    true,
+                    Op::PutItem {
+                        vault_id,
+                        item_id,
+                        version,
+                        ciphertext,
+                    },
+                ),
+                other => (false, other),
+            };
             let result = match &op {
+                // Normalised to `PutItem` above.
+                Op::Reseal { .. } => Ok(()),
                 Op::CreateVault { id, name } => self
                     .inner
                     .transport
@@ -610,7 +640,9 @@ impl Client {
                             },
                             Change::OutboxAck(entry.seq),
                         ])?,
-                        Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
+                        Op::CreateVault { .. } | Op::Reseal { .. } => {
+                            self.inner.store.outbox_ack(entry.seq)?
+                        }
                     }
                     report.sent += 1;
                 }
@@ -625,6 +657,16 @@ impl Client {
                     code: ErrorCode::VersionConflict,
                     ..
                 }) => match op {
+                    // Someone wrote the item meanwhile: their version stands (it is sealed
+                    // under the key they hold, or refused as stale); no copy of ours.
+                    Op::PutItem {
+                        vault_id,
+                        item_id,
+                        version,
+                        ..
+                    } if reseal => {
+                        self.keep_conflict_copy(entry.seq, vault_id, item_id, version, None)?;
+                    }
                     Op::PutItem {
                         vault_id,
                         item_id,
@@ -638,7 +680,9 @@ impl Client {
                         }
                         report.conflicts += 1;
                     }
-                    Op::CreateVault { .. } => self.inner.store.outbox_ack(entry.seq)?,
+                    Op::CreateVault { .. } | Op::Reseal { .. } => {
+                        self.inner.store.outbox_ack(entry.seq)?
+                    }
                 },
                 // The vault's key was rotated after this write was sealed: take the newest
                 // key and seal it again; without that key yet (or a revoked device, which
@@ -872,6 +916,13 @@ impl Client {
             .collect();
         self.rotate_after_revocations(&listed).await?;
         self.share_vault_keys().await?;
+        // Items under a key this device rotated away from are sealed again, a few batches
+        // per sync (a kill resumes from the data); they go out with the next flush.
+        if self.reencrypt_rotated(REENCRYPT_BATCHES_PER_SYNC).await? > 0 {
+            let again = self.flush_outbox().await?;
+            report.sent += again.sent;
+            report.queued = again.queued;
+        }
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
             if !live.contains(&v.id) {
                 continue;
@@ -1035,12 +1086,13 @@ impl Client {
 }
 
 /// An operation's outbox kind and sealed-to-be payload.
-fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
+pub(super) fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
     let payload =
         SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
     let kind = match op {
         Op::CreateVault { .. } => "create_vault",
         Op::PutItem { .. } => "put_item",
+        Op::Reseal { .. } => "reseal_item",
     };
     Ok((kind, payload))
 }
