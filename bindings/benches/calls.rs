@@ -11,6 +11,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn calls(c: &mut Criterion) {
+    // The shipped profile keeps a panic catchable (`panic = "unwind"`, and
+    // `-C force-unwind-tables=no` keeps the tables of every function that may unwind):
+    // checked here, in the very profile the numbers below are for.
+    assert!(matches!(
+        vouch_ffi::panic_probe(),
+        Err(vouch_ffi::VouchError::Internal { .. })
+    ));
     c.bench_function("rust sync core_version()", |b| {
         b.iter(|| black_box(vouch_ffi::core_version()))
     });

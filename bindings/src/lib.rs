@@ -246,6 +246,28 @@ impl VouchClient {
         .await
     }
 
+    /// Renames a device of this user (the naming rules of registration: `InvalidInput`,
+    /// `DeviceNameTaken`). Any trusted device may rename itself; key-holder web devices
+    /// rename the user's other devices. Renaming this device updates its state too.
+    pub async fn rename_device(&self, device_id: String, name: String) -> R<Device> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .rename_device(id(&device_id)?, &name)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Signs this device out on the server: a trusted device disables itself there (its
+    /// name and slot are freed, the user's other devices are told) and then wipes its keys,
+    /// items and tokens here (state `Wiped`). Returns whether the server was told (`false`
+    /// for a device that was never trusted). Offline: `Offline`, and nothing changes.
+    pub async fn sign_out(&self) -> R<bool> {
+        guard_async(async { Ok(self.inner.sign_out().await?) }).await
+    }
+
     /// Disables a device (web devices and admins).
     pub async fn disable_device(&self, device_id: String) -> R<()> {
         guard_async(async { Ok(self.inner.disable_device(id(&device_id)?).await?) }).await
@@ -259,6 +281,18 @@ impl VouchClient {
     /// The vaults (local).
     pub fn vaults(&self) -> R<Vec<VaultInfo>> {
         guard(|| Ok(self.inner.vaults()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// A vault of this device by id or by name (trimmed, case-insensitive); `InvalidInput`
+    /// when there is none or the name is ambiguous (local).
+    pub fn find_vault(&self, name_or_id: String) -> R<VaultInfo> {
+        guard(|| Ok(self.inner.find_vault(&name_or_id)?.into()))
+    }
+
+    /// Whether one of this user's vaults on this device already has `name` (trimmed,
+    /// case-insensitive; vault names are unique per user). Local.
+    pub fn vault_name_taken(&self, name: String) -> R<bool> {
+        guard(|| Ok(self.inner.vault_name_taken(&name)?))
     }
 
     /// Writes an item (new when `item_id` is null); works offline. `title` (sealed with
@@ -359,6 +393,52 @@ impl VouchClient {
     /// Admin: lifts a user's email-code lock and sign-in throttle.
     pub async fn admin_unlock(&self, user_id: String) -> R<()> {
         guard_async(async { Ok(self.inner.admin_unlock(id(&user_id)?).await?) }).await
+    }
+
+    /// Admin: the workspace's users with their device counts.
+    pub async fn admin_users(&self) -> R<Vec<AdminUser>> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .admin_users()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Admin: a user of the workspace by email (compared without case) or id;
+    /// `InvalidInput` when there is none.
+    pub async fn admin_user(&self, email_or_id: String) -> R<AdminUser> {
+        guard_async(async { Ok(self.inner.admin_user(&email_or_id).await?.into()) }).await
+    }
+
+    /// Admin: reactivates a deprovisioned user (new devices only; the old ones stay
+    /// disabled).
+    pub async fn admin_reactivate(&self, user_id: String) -> R<AdminUser> {
+        guard_async(async { Ok(self.inner.admin_reactivate(id(&user_id)?).await?.into()) }).await
+    }
+
+    /// Admin: the newest `limit` entries (default 100) of the workspace's audit log, or of
+    /// one user's, oldest first.
+    pub async fn admin_audit(
+        &self,
+        user_id: Option<String>,
+        limit: Option<u32>,
+    ) -> R<Vec<AuditEvent>> {
+        guard_async(async {
+            let user = user_id.as_deref().map(id).transpose()?;
+            Ok(self
+                .inner
+                .admin_audit(user, limit)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
     }
 
     /// Admin: deprovisions a user; returns the disabled device ids.

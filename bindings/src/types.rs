@@ -228,6 +228,99 @@ pub struct Device {
     pub tier: Option<Tier>,
     /// The device whose approval made it a key holder (rule 6: "which device approved it").
     pub approved_by: Option<String>,
+    /// When it last called the server with its device token (the server records it at most
+    /// once a minute; null before its first call).
+    pub last_seen_at: Option<SystemTime>,
+}
+
+/// A user's role in the workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Role {
+    /// An ordinary user.
+    Member,
+    /// Lists and disables every device of the workspace; deprovisions and reactivates users.
+    Admin,
+}
+
+/// A user of the workspace as an admin lists it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AdminUser {
+    /// User id.
+    pub id: String,
+    /// Email address.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When an admin deprovisioned the user (null: active).
+    pub deprovisioned_at: Option<SystemTime>,
+    /// Devices that count toward the limit (pending or trusted).
+    pub devices: u32,
+    /// Of those, trusted.
+    pub trusted_devices: u32,
+}
+
+/// What happened to a device (or a user), as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum AuditAction {
+    /// A device registered (pending).
+    Registered,
+    /// A device became trusted by an email code.
+    VerifiedByEmail,
+    /// A key holder approved a device (it became trusted, a key holder).
+    Approved,
+    /// A key holder shared the vault keys with an email-only device (now a key holder).
+    KeysShared,
+    /// A key holder denied a device's request.
+    Denied,
+    /// A device was disabled (by a device of its user or an admin).
+    Disabled,
+    /// A device was renamed.
+    Renamed,
+    /// An admin deprovisioned the user.
+    Deprovisioned,
+    /// An admin reactivated the user (new devices only).
+    Reactivated,
+    /// A device became a key holder with the user's recovery key.
+    Recovered,
+    /// A key holder approved a web console session.
+    ConsoleApproved,
+    /// A web console session was ended.
+    ConsoleRevoked,
+    /// The user signed in.
+    SignedIn,
+    /// A wrong email code was typed for a device.
+    CodeRejected,
+    /// A device's open approval request was withdrawn.
+    RequestWithdrawn,
+    /// A key holder deleted a vault.
+    VaultDeleted,
+}
+
+/// One entry of the workspace's audit log of device events.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AuditEvent {
+    /// Order of the entries (increasing).
+    pub seq: u64,
+    /// When it happened.
+    pub at: SystemTime,
+    /// What happened.
+    pub action: AuditAction,
+    /// The user concerned.
+    pub user_id: String,
+    /// That user's email.
+    pub user_email: String,
+    /// The device concerned (null for user-wide actions).
+    pub device_id: Option<String>,
+    /// Its name at the time.
+    pub device_name: Option<String>,
+    /// The device that did it (null: the device itself by email code, or the operator).
+    pub actor_device_id: Option<String>,
+    /// That device's user's email (an admin's, for admin actions).
+    pub actor_email: Option<String>,
+    /// The client address the action came from, as the server saw it.
+    pub origin: Option<String>,
+    /// More about it (the old name of a rename, the devices of a deprovisioning).
+    pub detail: Option<String>,
 }
 
 /// A vault.
@@ -454,6 +547,71 @@ impl From<proto::Device> for Device {
             origin: d.origin,
             tier: d.tier.map(Into::into),
             approved_by: d.approved_by.map(|a| a.to_string()),
+            last_seen_at: d.last_seen_at.map(Into::into),
+        }
+    }
+}
+
+impl From<proto::Role> for Role {
+    fn from(r: proto::Role) -> Self {
+        match r {
+            proto::Role::Member => Self::Member,
+            proto::Role::Admin => Self::Admin,
+        }
+    }
+}
+
+impl From<proto::AdminUser> for AdminUser {
+    fn from(u: proto::AdminUser) -> Self {
+        Self {
+            id: u.id.to_string(),
+            email: u.email,
+            role: u.role.into(),
+            deprovisioned_at: u.deprovisioned_at.map(Into::into),
+            devices: u.devices,
+            trusted_devices: u.trusted_devices,
+        }
+    }
+}
+
+impl From<proto::AuditAction> for AuditAction {
+    fn from(a: proto::AuditAction) -> Self {
+        use proto::AuditAction as A;
+        match a {
+            A::Registered => Self::Registered,
+            A::VerifiedByEmail => Self::VerifiedByEmail,
+            A::Approved => Self::Approved,
+            A::KeysShared => Self::KeysShared,
+            A::Denied => Self::Denied,
+            A::Disabled => Self::Disabled,
+            A::Renamed => Self::Renamed,
+            A::Deprovisioned => Self::Deprovisioned,
+            A::Reactivated => Self::Reactivated,
+            A::Recovered => Self::Recovered,
+            A::ConsoleApproved => Self::ConsoleApproved,
+            A::ConsoleRevoked => Self::ConsoleRevoked,
+            A::SignedIn => Self::SignedIn,
+            A::CodeRejected => Self::CodeRejected,
+            A::RequestWithdrawn => Self::RequestWithdrawn,
+            A::VaultDeleted => Self::VaultDeleted,
+        }
+    }
+}
+
+impl From<proto::AuditEvent> for AuditEvent {
+    fn from(e: proto::AuditEvent) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at.into(),
+            action: e.action.into(),
+            user_id: e.user_id.to_string(),
+            user_email: e.user_email,
+            device_id: e.device_id.map(|d| d.to_string()),
+            device_name: e.device_name,
+            actor_device_id: e.actor_device_id.map(|d| d.to_string()),
+            actor_email: e.actor_email,
+            origin: e.origin,
+            detail: e.detail,
         }
     }
 }

@@ -7,7 +7,9 @@
 //! build does not know (a newer server) is skipped rather than ending the stream.
 
 use futures_util::{FutureExt, Stream, StreamExt};
-use vouch_proto::Event;
+use serde::Deserialize;
+use uuid::Uuid;
+use vouch_proto::{ApprovalStatus, Device, Event, PendingApproval};
 
 use crate::error::{Error, Result};
 
@@ -25,11 +27,89 @@ where
             Ok(ev) if ev.event.is_empty() || ev.event == "message" => None,
             Ok(ev) => {
                 let id = ev.id.parse::<i64>().ok()?;
-                serde_json::from_str::<Event>(&ev.data)
-                    .ok()
-                    .map(|parsed| Ok((id, parsed)))
+                parse_event(&ev.data).map(|parsed| Ok((id, parsed)))
             }
         }
+    })
+}
+
+/// Decodes one event's JSON text (`{"kind": "device_added", "device": …}`): what
+/// `serde_json::from_str::<Event>` gives (`None` for an unknown kind or a malformed body),
+/// read in two passes — the `kind`, then that kind's fields into a struct of their own.
+/// `Event` is an internally tagged enum, whose derived decoder buffers the whole value in
+/// serde's `Content` first and so compiles a second decoder of every type inside an event
+/// (Device, PendingApproval, …) into the mobile library; this way there is one.
+pub(crate) fn parse_event(data: &str) -> Option<Event> {
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    #[derive(Deserialize)]
+    struct Requested {
+        request: PendingApproval,
+    }
+    #[derive(Deserialize)]
+    struct Decided {
+        request_id: Uuid,
+        status: ApprovalStatus,
+    }
+    #[derive(Deserialize)]
+    struct Added {
+        device: Device,
+    }
+    #[derive(Deserialize)]
+    struct Disabled {
+        device_id: Uuid,
+    }
+    #[derive(Deserialize)]
+    struct Run {
+        request_id: Uuid,
+        run_id: Uuid,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        vault_id: Uuid,
+        item_id: Uuid,
+        version: u64,
+    }
+    fn body<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
+        serde_json::from_str(data).ok()
+    }
+    let kind = body::<Kind>(data)?.kind;
+    Some(match kind.as_str() {
+        "approval_requested" => {
+            let b: Requested = body(data)?;
+            Event::ApprovalRequested { request: b.request }
+        }
+        "approval_decided" => {
+            let b: Decided = body(data)?;
+            Event::ApprovalDecided {
+                request_id: b.request_id,
+                status: b.status,
+            }
+        }
+        "device_added" => Event::DeviceAdded {
+            device: body::<Added>(data)?.device,
+        },
+        "device_disabled" => Event::DeviceDisabled {
+            device_id: body::<Disabled>(data)?.device_id,
+        },
+        "approval_run" => {
+            let b: Run = body(data)?;
+            Event::ApprovalRun {
+                request_id: b.request_id,
+                run_id: b.run_id,
+            }
+        }
+        "item_changed" => {
+            let b: Item = body(data)?;
+            Event::ItemChanged {
+                vault_id: b.vault_id,
+                item_id: b.item_id,
+                version: b.version,
+            }
+        }
+        _ => return None,
     })
 }
 
@@ -46,4 +126,64 @@ pub fn decode_chunks(chunks: &[&[u8]]) -> Vec<Result<(i64, Event)>> {
         .collect::<Vec<_>>()
         .now_or_never()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vouch_proto::{DeviceKind, DeviceStatus};
+
+    /// The two-pass reader gives what serde's derived decoder of `Event` gives.
+    #[test]
+    fn parse_event_equals_the_derived_decoder() {
+        let device = Device {
+            id: Uuid::from_u128(1),
+            user_id: Uuid::from_u128(2),
+            name: "Laptop".into(),
+            kind: DeviceKind::Web,
+            platform: "Linux".into(),
+            status: DeviceStatus::Trusted,
+            key_bundle: vouch_proto::Bytes(vec![1, 2, 3]),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            verified_at: None,
+            verified_by: None,
+            tier: None,
+            approved_by: None,
+            origin: "127.0.0.1".into(),
+            last_seen_at: None,
+        };
+        let events = [
+            Event::DeviceAdded { device },
+            Event::ApprovalDecided {
+                request_id: Uuid::from_u128(3),
+                status: ApprovalStatus::Denied,
+            },
+            Event::DeviceDisabled {
+                device_id: Uuid::from_u128(4),
+            },
+            Event::ApprovalRun {
+                request_id: Uuid::from_u128(5),
+                run_id: Uuid::from_u128(6),
+            },
+            Event::ItemChanged {
+                vault_id: Uuid::from_u128(7),
+                item_id: Uuid::from_u128(8),
+                version: 9,
+            },
+        ];
+        for e in events {
+            let text = serde_json::to_string(&e).unwrap();
+            assert_eq!(parse_event(&text), Some(e.clone()), "{text}");
+            assert_eq!(serde_json::from_str::<Event>(&text).ok(), Some(e));
+        }
+        for bad in [
+            r#"{"kind":"newer_kind","x":1}"#,
+            r#"{"kind":"device_disabled"}"#,
+            r#"{"device_id":"00000000-0000-0000-0000-000000000004"}"#,
+            "not json",
+        ] {
+            assert_eq!(parse_event(bad), None, "{bad}");
+            assert_eq!(serde_json::from_str::<Event>(bad).ok(), None, "{bad}");
+        }
+    }
 }

@@ -130,6 +130,7 @@ proptest! {
     fn wire_json_garbage_never_panics(text in ".{0,300}") {
         let _ = serde_json::from_str::<ErrorBody>(&text);
         let _ = serde_json::from_str::<Event>(&text);
+        let _ = vouch_core::EnrollmentState::from_stored(&text);
         let _ = serde_json::from_str::<ApprovalState>(&text);
         let _ = serde_json::from_str::<PendingApproval>(&text);
         let _ = serde_json::from_str::<Bytes>(&text);

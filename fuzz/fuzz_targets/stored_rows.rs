@@ -7,6 +7,8 @@ use vouch_core::{EnrollmentState, crypto::PublicKey, proto::PendingApproval};
 
 fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<EnrollmentState>(data);
+    // What `Client::open` runs on the stored state.
+    let _ = EnrollmentState::from_stored(&String::from_utf8_lossy(data));
     let _ = serde_json::from_slice::<PendingApproval>(data);
     let _ = PublicKey::from_bytes(data);
     let _ = PublicKey::from_bundle(data);

@@ -1,9 +1,9 @@
 import SwiftUI
 import VouchKit
 
-/// A trusted device: "Pending approval" (key holders), "My trusted devices" with disabling
-/// where the product allows it, the local vaults, and for an email-only device "Ask for my
-/// vault keys". Every failure is shown where it happened.
+/// A trusted device: "Pending approval" (key holders), "My trusted devices" with last seen,
+/// renaming, and disabling where the product allows it, the local vaults, and for an
+/// email-only device "Ask for my vault keys". Every failure is shown where it happened.
 @MainActor
 struct HomeView: View {
     @ObservedObject var store: VouchStore
@@ -13,6 +13,8 @@ struct HomeView: View {
     @State private var vaults: [VaultInfo] = []
     @State private var vaultsError: UserMessage?
     @State private var toDisable: Device?
+    @State private var toRename: Device?
+    @State private var newName = ""
 
     init(store: VouchStore) {
         self.store = store
@@ -75,8 +77,11 @@ struct HomeView: View {
                     ForEach(devices.devices, id: \.id) { device in
                         DeviceRow(device: device, isThis: device.id == devices.thisDeviceId, approvedBy: name(of: device.approvedBy))
                             .swipeActions {
-                                if devices.disableNotAllowed == nil && device.status == .trusted {
+                                if devices.disableNotAllowed == nil && device.status == .trusted && device.id != devices.thisDeviceId {
                                     Button("Disable", role: .destructive) { toDisable = device }
+                                }
+                                if device.status == .trusted {
+                                    Button("Rename") { newName = device.name; toRename = device }
                                 }
                             }
                     }
@@ -103,6 +108,11 @@ struct HomeView: View {
             .refreshable {
                 await devices.refresh()
                 await approvals.refresh()
+            }
+            .alert("Rename this device", isPresented: Binding(get: { toRename != nil }, set: { if !$0 { toRename = nil } }), presenting: toRename) { device in
+                TextField("New name", text: $newName)
+                Button("Save") { Task { await devices.rename(device.id, to: newName) } }
+                Button("Cancel", role: .cancel) {}
             }
             .confirmationDialog("Disable this device?", isPresented: Binding(get: { toDisable != nil }, set: { if !$0 { toDisable = nil } }), presenting: toDisable) { device in
                 Button("Disable \(device.name)", role: .destructive) { Task { await devices.disable(device.id, alsoApproved: false) } }
@@ -142,6 +152,11 @@ struct DeviceRow: View {
             Text("\(String(describing: device.kind)) · \(device.platform) · \(String(describing: device.status))").font(.caption)
             if device.tier == .emailOnly { Text("Verified by email only").font(.caption).foregroundStyle(.orange) }
             if let approvedBy { Text("Approved by \(approvedBy)").font(.caption).foregroundStyle(.secondary) }
+            if let seen = device.lastSeenAt {
+                Text("Last seen \(seen.formatted(.relative(presentation: .named)))").font(.caption).foregroundStyle(.secondary)
+            } else {
+                Text("Not seen yet").font(.caption).foregroundStyle(.secondary)
+            }
         }
     }
 }

@@ -148,8 +148,8 @@ impl Client {
         )?;
         let (state, tokens) = match store.account()? {
             Some(row) => {
-                let state: EnrollmentState = serde_json::from_str(&row.state_json)
-                    .map_err(|_| Error::CorruptRow("account"))?;
+                let state = EnrollmentState::from_stored(&row.state_json)
+                    .ok_or(Error::CorruptRow("account"))?;
                 // A profile belongs to one server: its device token, keys and state mean
                 // nothing to another, and sending the token elsewhere would leak it.
                 if state != EnrollmentState::SignedOut

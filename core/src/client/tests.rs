@@ -36,10 +36,12 @@ impl Wire for Fake {
         method: Method,
         path: &'a str,
         _token: Option<&'a str>,
-        body: Option<Value>,
-    ) -> WireFuture<'a, Value> {
+        body: Option<Vec<u8>>,
+    ) -> WireFuture<'a, Vec<u8>> {
         self.calls.lock().unwrap().push(format!("{method} {path}"));
-        let r = (self.handler.lock().unwrap())(&method, path, body.as_ref());
+        let body: Option<Value> = body.map(|b| serde_json::from_slice(&b).unwrap());
+        let r = (self.handler.lock().unwrap())(&method, path, body.as_ref())
+            .map(|v| serde_json::to_vec(&v).unwrap());
         Box::pin(async move { r })
     }
 

@@ -565,8 +565,7 @@ impl Client {
         let now = if force { i64::MAX } else { now_ms() };
         let entries = self.inner.store.outbox_due(now, OUTBOX_BATCH)?;
         for entry in entries {
-            let op: Op =
-                serde_json::from_slice(&entry.payload).map_err(|_| Error::CorruptRow("outbox"))?;
+            let op = Op::from_stored(&entry.payload).ok_or(Error::CorruptRow("outbox"))?;
             // A re-encryption travels as a write; it differs only when it loses a race.
             let (reseal, op) = match op {
                 Op::Reseal {
@@ -1086,6 +1085,45 @@ impl Client {
 }
 
 /// An operation's outbox kind and sealed-to-be payload.
+impl Op {
+    /// Reads a queued operation as the outbox keeps it: what `serde_json::from_slice::<Op>`
+    /// gives, without the derived decoder of an internally tagged enum (which buffers the
+    /// value in serde's `Content` and compiles a second decoder of every field type into
+    /// the mobile library): a flat row of optional fields, then the op's required ones.
+    fn from_stored(payload: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Row {
+            op: String,
+            id: Option<Uuid>,
+            name: Option<String>,
+            vault_id: Option<Uuid>,
+            item_id: Option<Uuid>,
+            version: Option<u64>,
+            ciphertext: Option<Bytes>,
+        }
+        let row: Row = serde_json::from_slice(payload).ok()?;
+        Some(match row.op.as_str() {
+            "create_vault" => Op::CreateVault {
+                id: row.id?,
+                name: row.name?,
+            },
+            "put_item" => Op::PutItem {
+                vault_id: row.vault_id?,
+                item_id: row.item_id?,
+                version: row.version?,
+                ciphertext: row.ciphertext,
+            },
+            "reseal" => Op::Reseal {
+                vault_id: row.vault_id?,
+                item_id: row.item_id?,
+                version: row.version?,
+                ciphertext: row.ciphertext,
+            },
+            _ => return None,
+        })
+    }
+}
+
 pub(super) fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
     let payload =
         SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
@@ -1095,4 +1133,49 @@ pub(super) fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
         Op::Reseal { .. } => "reseal_item",
     };
     Ok((kind, payload))
+}
+
+#[cfg(test)]
+mod op_tests {
+    use super::*;
+
+    /// `Op::from_stored` reads what `encode` wrote, as serde's derived decoder does.
+    #[test]
+    fn from_stored_reads_what_encode_wrote() {
+        let ops = [
+            Op::CreateVault {
+                id: Uuid::from_u128(1),
+                name: "Work".into(),
+            },
+            Op::PutItem {
+                vault_id: Uuid::from_u128(1),
+                item_id: Uuid::from_u128(2),
+                version: 3,
+                ciphertext: Some(Bytes(vec![0, 1, 255])),
+            },
+            Op::PutItem {
+                vault_id: Uuid::from_u128(1),
+                item_id: Uuid::from_u128(2),
+                version: 4,
+                ciphertext: None,
+            },
+        ];
+        for op in ops {
+            let json = serde_json::to_vec(&op).unwrap();
+            let (ours, derived) = (
+                Op::from_stored(&json).unwrap(),
+                serde_json::from_slice::<Op>(&json).unwrap(),
+            );
+            assert_eq!(serde_json::to_vec(&ours).unwrap(), json);
+            assert_eq!(serde_json::to_vec(&derived).unwrap(), json);
+        }
+        for bad in [
+            &br#"{"op":"put_item","vault_id":"x"}"#[..],
+            br#"{"op":"newer"}"#,
+            b"{}",
+        ] {
+            assert!(Op::from_stored(bad).is_none());
+            assert!(serde_json::from_slice::<Op>(bad).is_err());
+        }
+    }
 }

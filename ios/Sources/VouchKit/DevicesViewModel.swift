@@ -5,7 +5,8 @@ import Combine
 #endif
 
 /// "My trusted devices" (mirrors Kotlin `DevicesViewModel`): the user's devices with their
-/// status, tier and who approved each, and disabling one where the product allows it.
+/// status, tier, who approved each and when each was last seen, renaming, and disabling one
+/// where the product allows it.
 ///
 /// Rule 8: devices are disabled from a key-holder **web** device of the user (or by an
 /// admin's key holder); phones and extensions view, approve and deny. So `disableNotAllowed`
@@ -96,6 +97,24 @@ public final class DevicesViewModel {
             return false
         }
         if thisDeviceId != nil { await refresh() }
+        return true
+    }
+}
+
+extension DevicesViewModel {
+    /// Renames `deviceId` (this device, or from a key-holder web device another of the
+    /// user's) and reloads the list; a refused name (`.DeviceNameTaken`, `.InvalidInput`) is
+    /// `error`. Returns whether it was done.
+    @discardableResult
+    public func rename(_ deviceId: String, to name: String) async -> Bool {
+        do {
+            _ = try await vouch.renameDevice(deviceId, name: name)
+            error = nil
+        } catch {
+            self.error = UserMessage(error)
+            return false
+        }
+        await refresh()
         return true
     }
 }

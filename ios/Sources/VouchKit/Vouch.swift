@@ -114,8 +114,25 @@ public final class Vouch: @unchecked Sendable {
     public func disableDevices(_ deviceId: String, alsoApproved: Bool) async throws -> [String] {
         try await client.disableDevices(deviceId: deviceId, alsoApproved: alsoApproved)
     }
+    /// Renames `deviceId` (the naming rules of registration: `.InvalidInput`,
+    /// `.DeviceNameTaken`). Any trusted device may rename itself (its state follows); a
+    /// key-holder web device renames the user's other devices.
+    public func renameDevice(_ deviceId: String, name: String) async throws -> Device {
+        try await client.renameDevice(deviceId: deviceId, name: name)
+    }
+    /// Signs this device out: a trusted device disables itself on the server (its name and
+    /// slot are freed, the other devices are told), then wipes its keys, items and tokens
+    /// (state `.wiped`). `false` when it was never trusted (nothing to end on the server).
+    /// `.Offline` changes nothing.
+    public func signOut() async throws -> Bool { try await client.signOut() }
     public func createVault(name: String) async throws -> VaultInfo { try await client.createVault(name: name) }
     public func vaults() throws -> [VaultInfo] { try client.vaults() }
+    /// A vault of this device by id or by name (trimmed, case-insensitive); `.InvalidInput`
+    /// when there is none or the name is ambiguous. Local.
+    public func findVault(_ nameOrId: String) throws -> VaultInfo { try client.findVault(nameOrId: nameOrId) }
+    /// Whether a vault of this device already has `name` (trimmed, case-insensitive):
+    /// vault names are unique per user. Local.
+    public func vaultNameTaken(_ name: String) throws -> Bool { try client.vaultNameTaken(name: name) }
     /// Writes an item; `title` is sealed with the value (nil keeps an existing item's title).
     public func putItem(vaultId: String, value: Data, itemId: String? = nil, title: String? = nil) async throws -> ItemInfo {
         try await client.putItem(vaultId: vaultId, itemId: itemId, value: value, title: title)
@@ -132,6 +149,26 @@ public final class Vouch: @unchecked Sendable {
         try await client.deleteItem(vaultId: vaultId, itemId: itemId)
     }
     public func queuedOperations() throws -> UInt64 { try client.queuedOperations() }
+
+    // ---- admin (a key holder of a workspace admin) ----
+
+    /// Admin: every device of the workspace, or `userId`'s.
+    public func adminDevices(userId: String? = nil) async throws -> [Device] { try await client.adminDevices(userId: userId) }
+    /// Admin: deprovisions a user (disables every device, ends the sign-ins); the disabled ids.
+    public func adminDeprovision(userId: String) async throws -> [String] { try await client.adminDeprovision(userId: userId) }
+    /// Admin: lifts a user's email-code lock and sign-in throttle.
+    public func adminUnlock(userId: String) async throws { try await client.adminUnlock(userId: userId) }
+    /// Admin: the workspace's users with their device counts, in one call.
+    public func adminUsers() async throws -> [AdminUser] { try await client.adminUsers() }
+    /// Admin: a user by email (compared without case) or id; `.InvalidInput` when there is none.
+    public func adminUser(_ emailOrId: String) async throws -> AdminUser { try await client.adminUser(emailOrId: emailOrId) }
+    /// Admin: reactivates a deprovisioned user (new devices only; the old ones stay disabled).
+    public func adminReactivate(userId: String) async throws -> AdminUser { try await client.adminReactivate(userId: userId) }
+    /// Admin: the newest `limit` (default 100) audit entries of the workspace or of
+    /// `userId`, oldest first.
+    public func adminAudit(userId: String? = nil, limit: UInt32? = nil) async throws -> [AuditEvent] {
+        try await client.adminAudit(userId: userId, limit: limit)
+    }
     public func sync() async throws -> SyncReport { try await client.sync() }
     /// Runs the event loop until the device is no longer trusted; cancel the `Task` to stop
     /// it (`CancellationError`; driven like `waitForApproval()`, see `RustFuture`).

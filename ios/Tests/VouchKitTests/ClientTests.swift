@@ -77,14 +77,19 @@ final class ClientTests: XCTestCase {
         let server = try TestServer()
         // A key holder first: nobody can approve a user's first device (it is told to
         // verify by email code).
-        try await enrollByEmail(try openVouch(server), server)
+        let phone = try openVouch(server)
+        try await enrollByEmail(phone, server)
         let laptop = try openVouch(server, kind: .web)
         _ = try await laptop.signIn(email: alice, password: password)
         _ = try await laptop.registerDevice(name: "Laptop")
         let prompt = try await laptop.startApproval()
         let waiter = Waiter(laptop)
-        // One HTTP round trip to the server (no sleep): the wait is under way by then.
-        _ = try? await server.latestCode(alice)
+        // The wait is under way once it answers a run: a mistyped code comes back as
+        // `.CodeMismatch` only from a waiting device (no sleep, no clock).
+        _ = try await phone.refreshPendingRequests()
+        await assertThrowsAsync({ try await phone.approve(requestId: prompt.requestId, code: mistype(prompt.code)) }) {
+            if case VouchError.CodeMismatch = $0 { return true }; return false
+        }
         XCTAssertFalse(waiter.isCompleted, "still waiting for an approver")
         waiter.task.cancel()
         do {
@@ -160,6 +165,97 @@ final class ClientTests: XCTestCase {
         XCTAssertThrowsError(try phone.vaults()) {
             guard case VouchError.DeviceWiped = $0 else { return XCTFail("\($0)") }
         }
+    }
+
+    func testRenameLastSeenFindVaultAndSignOut() async throws {
+        let server = try TestServer()
+        let web = try openVouch(server, kind: .web)
+        let phone = try openVouch(server)
+        try await enrollByEmail(web, server) // the user's first: a key holder
+        try await enrollByEmail(phone, server) // email-only
+        let phoneId = try XCTUnwrap(phone.state.deviceId)
+        // A device (any tier) renames itself: the server's record and its own state follow.
+        let renamed = try await phone.renameDevice(phoneId, name: "  Alice's   phone ")
+        XCTAssertEqual(renamed.name, "Alice's phone", "the server's canonical name")
+        guard case let .trusted(_, _, name, _, _) = phone.state else { return XCTFail("not trusted") }
+        XCTAssertEqual(name, "Alice's phone")
+        guard case let .trusted(_, _, webName, _, _) = web.state else { return XCTFail("not trusted") }
+        await assertThrowsAsync({ try await phone.renameDevice(phoneId, name: webName) }) {
+            if case VouchError.DeviceNameTaken = $0 { return true }; return false
+        }
+        await assertThrowsAsync({ try await phone.renameDevice(phoneId, name: "   ") }) {
+            if case VouchError.InvalidInput = $0 { return true }; return false
+        }
+        // A key-holder web device renames another device of the user.
+        _ = try await web.renameDevice(phoneId, name: "Phone 2")
+        // Last seen: set by the phone's calls with its device token.
+        let listedDevices = try await web.devices()
+        let listed = try XCTUnwrap(listedDevices.first { $0.id == phoneId })
+        XCTAssertEqual(listed.name, "Phone 2")
+        let seen = try XCTUnwrap(listed.lastSeenAt, "the phone called the server")
+        XCTAssertGreaterThanOrEqual(seen, listed.createdAt)
+
+        // Vaults by name (on the key holder): trimmed and without case; an unknown name is
+        // a typed error.
+        let personal = try await web.createVault(name: "Personal")
+        XCTAssertTrue(try web.vaultNameTaken("  PERSONAL "))
+        XCTAssertFalse(try web.vaultNameTaken("Work"))
+        XCTAssertEqual(try web.findVault("personal"), personal)
+        XCTAssertEqual(try web.findVault(personal.id), personal)
+        XCTAssertThrowsError(try web.findVault("Work")) {
+            guard case VouchError.InvalidInput = $0 else { return XCTFail("\($0)") }
+        }
+
+        // Sign out (any tier may): the server disables the phone, the phone wipes itself.
+        let signedOut = try await phone.signOut()
+        XCTAssertTrue(signedOut)
+        XCTAssertEqual(phone.state, .wiped)
+        let after = try await web.devices().first { $0.id == phoneId }
+        XCTAssertEqual(after?.status, .disabled)
+        // A device that was never trusted has nothing to end on the server.
+        let fresh = try openVouch(server)
+        _ = try await fresh.signIn(email: alice, password: password)
+        let freshSignedOut = try await fresh.signOut()
+        XCTAssertFalse(freshSignedOut)
+    }
+
+    func testAdminUsersReactivateAndAudit() async throws {
+        let server = try TestServer()
+        let admin = try openVouch(server, kind: .web)
+        let member = try openVouch(server)
+        try await enrollByEmail(admin, server, "admin@acme.test")
+        try await enrollByEmail(member, server)
+        guard case let .trusted(user, _, _, _, _) = member.state else { return XCTFail("not trusted") }
+        let users = try await admin.adminUsers()
+        XCTAssertEqual(users.first { $0.email == "admin@acme.test" }?.role, .admin)
+        let a = try XCTUnwrap(users.first { $0.email == alice })
+        XCTAssertEqual(a.role, .member)
+        XCTAssertEqual(a.trustedDevices, 1)
+        XCTAssertNil(a.deprovisionedAt)
+        let byEmail = try await admin.adminUser("ALICE@acme.test")
+        XCTAssertEqual(byEmail, a, "by email, without case")
+        let byId = try await admin.adminUser(user.id)
+        XCTAssertEqual(byId, a, "by id")
+        await assertThrowsAsync({ try await admin.adminUser("nobody@acme.test") }) {
+            if case VouchError.InvalidInput = $0 { return true }; return false
+        }
+        await assertThrowsAsync({ try await member.adminUsers() }) {
+            if case let VouchError.Server(code, _) = $0 { return code == "forbidden" }; return false
+        }
+        _ = try await admin.adminDeprovision(userId: user.id)
+        let gone = try await admin.adminUser(user.id)
+        XCTAssertNotNil(gone.deprovisionedAt)
+        let back = try await admin.adminReactivate(userId: user.id)
+        XCTAssertNil(back.deprovisionedAt)
+        XCTAssertEqual(back.trustedDevices, 0, "the old devices stay disabled")
+        let log = try await admin.adminAudit(userId: user.id)
+        XCTAssertTrue(log.allSatisfy { $0.userId == user.id && $0.userEmail == alice })
+        for action in [AuditAction.registered, .verifiedByEmail, .deprovisioned, .reactivated] {
+            XCTAssertTrue(log.contains { $0.action == action }, "\(action)")
+        }
+        XCTAssertEqual(log.map(\.seq), log.map(\.seq).sorted(), "oldest first")
+        let newest = try await admin.adminAudit(userId: user.id, limit: 1)
+        XCTAssertEqual(newest, [log.last!])
     }
 
     func testOfflineIsTyped() async throws {

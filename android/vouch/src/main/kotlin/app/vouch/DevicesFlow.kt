@@ -12,8 +12,8 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.launch
 
 /**
- * "My trusted devices": the user's devices (one call), which one is this device, who
- * approved each, and a disable action; [error] says why a disable was not allowed
+ * "My trusted devices": the user's devices (one call; each with its last-seen time), which
+ * one is this device, who approved each, and rename and disable actions; [error] says why a disable was not allowed
  * (e.g. only a device that holds the keys may disable, or the server's refusal), in
  * words from [UserMessage] keys.
  */
@@ -57,6 +57,22 @@ class DevicesFlow(private val vouch: Vouch, private val scope: CoroutineScope) {
         _screen.value = try {
             val off = vouch.disableDevices(deviceId, alsoApproved)
             _screen.value.copy(devices = vouch.devices(), thisDeviceId = thisDevice(), error = null, lastDisabled = off)
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            _screen.value.copy(error = whyNot(e))
+        }
+    }
+
+    /**
+     * Renames [deviceId] (this device, or from a key-holder web device another of the
+     * user's) and reloads the list; a refused name ([VouchError.DeviceNameTaken],
+     * [VouchError.InvalidInput]) is [DevicesScreen.error].
+     */
+    fun rename(deviceId: String, name: String): Job = scope.launch {
+        _screen.value = try {
+            vouch.renameDevice(deviceId, name)
+            _screen.value.copy(devices = vouch.devices(), thisDeviceId = thisDevice(), error = null)
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {

@@ -1,6 +1,8 @@
 package app.vouch
 
+import app.vouch.ffi.AdminUser
 import app.vouch.ffi.ApprovalPrompt
+import app.vouch.ffi.AuditEvent
 import app.vouch.ffi.Device
 import app.vouch.ffi.DeviceInfo
 import app.vouch.ffi.EnrollmentState
@@ -166,8 +168,25 @@ class Vouch private constructor(
     /** Disables a device and, with [alsoApproved], those it approved in the last 30 days (key holders). */
     suspend fun disableDevices(deviceId: String, alsoApproved: Boolean): List<String> =
         io { client.disableDevices(deviceId, alsoApproved) }
+    /**
+     * Renames [deviceId] (the naming rules of registration: [VouchError.InvalidInput],
+     * [VouchError.DeviceNameTaken]). Any trusted device may rename itself (its [state]
+     * follows); a key-holder web device renames the user's other devices.
+     */
+    suspend fun renameDevice(deviceId: String, name: String): Device = io { client.renameDevice(deviceId, name) }
+    /**
+     * Signs this device out: a trusted device disables itself on the server (its name and
+     * slot are freed, the other devices are told), then wipes its keys, items and tokens
+     * ([state] becomes `Wiped`). False when the device was never trusted (nothing to end
+     * on the server). [VouchError.Offline] changes nothing.
+     */
+    suspend fun signOut(): Boolean = io { client.signOut() }
     suspend fun createVault(name: String): VaultInfo = io { client.createVault(name) }
     suspend fun vaults(): List<VaultInfo> = io { client.vaults() }
+    /** A vault of this device by id or by name (trimmed, case-insensitive); [VouchError.InvalidInput] when none or ambiguous. */
+    suspend fun findVault(nameOrId: String): VaultInfo = io { client.findVault(nameOrId) }
+    /** Whether a vault of this device already has [name] (trimmed, case-insensitive): names are unique per user. */
+    suspend fun vaultNameTaken(name: String): Boolean = io { client.vaultNameTaken(name) }
     suspend fun listItems(vaultId: String): List<ItemInfo> = io { client.listItems(vaultId) }
     /** Writes an item; [title] is sealed with the value (null keeps an existing item's title). */
     suspend fun putItem(vaultId: String, value: ByteArray, itemId: String? = null, title: String? = null): ItemInfo =
@@ -184,8 +203,21 @@ class Vouch private constructor(
 
     // ---- admin ----
 
+    /** Admin: every device of the workspace, or [userId]'s. */
     suspend fun adminDevices(userId: String? = null): List<Device> = io { client.adminDevices(userId) }
+    /** Admin: deprovisions a user (disables every device, ends the sign-ins); the disabled ids. */
     suspend fun adminDeprovision(userId: String): List<String> = io { client.adminDeprovision(userId) }
+    /** Admin: the workspace's users with their device counts, in one call. */
+    suspend fun adminUsers(): List<AdminUser> = io { client.adminUsers() }
+    /** Admin: a user by email (compared without case) or id; [VouchError.InvalidInput] when there is none. */
+    suspend fun adminUser(emailOrId: String): AdminUser = io { client.adminUser(emailOrId) }
+    /** Admin: reactivates a deprovisioned user (new devices only; the old ones stay disabled). */
+    suspend fun adminReactivate(userId: String): AdminUser = io { client.adminReactivate(userId) }
+    /** Admin: lifts a user's email-code lock and sign-in throttle. */
+    suspend fun adminUnlock(userId: String) = io { client.adminUnlock(userId) }
+    /** Admin: the newest [limit] (default 100) audit entries of the workspace or of [userId], oldest first. */
+    suspend fun adminAudit(userId: String? = null, limit: UInt? = null): List<AuditEvent> =
+        io { client.adminAudit(userId, limit) }
 
     /** Frees the Rust client (its database and tasks). Calls after this fail. */
     override fun close() = client.close()

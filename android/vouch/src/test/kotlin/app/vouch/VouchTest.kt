@@ -1,6 +1,9 @@
 package app.vouch
 
 import app.vouch.ffi.ApprovalPurpose
+import app.vouch.ffi.AuditAction
+import app.vouch.ffi.DeviceStatus
+import app.vouch.ffi.Role
 import app.vouch.ffi.ApprovalStatus
 import app.vouch.ffi.DeviceKind
 import app.vouch.ffi.EnrollmentState
@@ -16,14 +19,13 @@ import app.vouch.ffi.panicProbe
 import app.vouch.ffi.pingAsync
 import app.vouch.ffi.setLogger
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
-import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import kotlinx.coroutines.withTimeoutOrNull
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -35,6 +37,7 @@ import java.util.Collections
 import java.util.concurrent.atomic.AtomicInteger
 
 const val ALICE = "alice@acme.test"
+const val ADMIN = "admin@acme.test"
 
 class VouchTest {
     @Test
@@ -219,10 +222,16 @@ class VouchTest {
         TestServer().use { server ->
             val seen = Collections.synchronizedList(mutableListOf<String>())
             openVouch(server).use { v ->
-                val job = launch(Dispatchers.IO) { v.state.collect { seen.add(it::class.simpleName ?: "?") } }
+                val sawTrusted = CompletableDeferred<Unit>()
+                val job = launch(Dispatchers.IO) {
+                    v.state.collect {
+                        seen.add(it::class.simpleName ?: "?")
+                        if (it is EnrollmentState.Trusted) sawTrusted.complete(Unit)
+                    }
+                }
                 enrollByEmail(v, server, ALICE)
-                withTimeout(5_000) { v.state.first { it is EnrollmentState.Trusted } }
-                withTimeout(5_000) { while (seen.lastOrNull() != "Trusted") delay(10) }
+                // The collector runs on another thread: wait for it to record Trusted.
+                withTimeout(5_000) { sawTrusted.await() }
                 job.cancel()
             }
             assertEquals("Trusted", seen.last())
@@ -235,22 +244,33 @@ class VouchTest {
         TestServer().use { server ->
             // A key holder first: nobody can approve a user's first device (it is told to
             // verify by email code).
-            openVouch(server).use { phone -> enrollByEmail(phone, server, ALICE) }
-            openVouch(server, DeviceKind.WEB).use { laptop ->
-                laptop.signIn(ALICE, PASSWORD)
-                laptop.registerDevice("Laptop")
-                val prompt = laptop.startApproval()
-                val waiter = launch(Dispatchers.IO) { laptop.waitForApproval() }
-                delay(300)
-                waiter.cancel()
-                waiter.join()
-                assertTrue(waiter.isCancelled)
-                val timedOut = withTimeoutOrNull(500) { laptop.waitForApproval() }
-                assertNull(timedOut, "still pending")
-                assertEquals(prompt.requestId, laptop.client.approvalPrompt()?.requestId)
-                // After the cancellations the client still answers, and "no access" switches to email.
-                val s = laptop.requestEmailCode()
-                assertTrue((s as EnrollmentState.Verifying).verification is Verification.EmailCode)
+            openVouch(server).use { phone ->
+                enrollByEmail(phone, server, ALICE)
+                openVouch(server, DeviceKind.WEB).use { laptop ->
+                    laptop.signIn(ALICE, PASSWORD)
+                    laptop.registerDevice("Laptop")
+                    val prompt = laptop.startApproval()
+                    val waiter = launch(Dispatchers.IO) { laptop.waitForApproval() }
+                    // The wait is under way once it answers a run: a mistyped code comes back
+                    // as CodeMismatch only from a waiting device (no sleep, no clock).
+                    phone.refreshPendingRequests()
+                    assertThrows<VouchError.CodeMismatch> { runBlocking { phone.approve(prompt.requestId, mistype(prompt.code)) } }
+                    assertTrue(waiter.isActive, "still waiting for an approver")
+                    waiter.cancel()
+                    waiter.join()
+                    assertTrue(waiter.isCancelled)
+                    // The request stays open on both sides.
+                    assertEquals(ApprovalStatus.PENDING, phone.refreshPendingRequests().single().status)
+                    assertEquals(prompt.requestId, laptop.client.approvalPrompt()?.requestId)
+                    // Waiting again works and is cancellable again.
+                    val again = launch(Dispatchers.IO) { laptop.waitForApproval() }
+                    again.cancel()
+                    again.join()
+                    assertTrue(again.isCancelled)
+                    // After the cancellations the client still answers, and "no access" switches to email.
+                    val s = laptop.requestEmailCode()
+                    assertTrue((s as EnrollmentState.Verifying).verification is Verification.EmailCode)
+                }
             }
         }
     }
@@ -265,7 +285,13 @@ class VouchTest {
                     val screens = Collections.synchronizedList(mutableListOf<SetupScreen>())
                     val vm = SetupFlow(laptop, this)
                     // Unconfined: the collector subscribes before the next line runs (no sleep).
-                    val collector = launch(Dispatchers.Unconfined) { vm.screen.collect { screens.add(it) } }
+                    val sawTrusted = CompletableDeferred<Unit>()
+                    val collector = launch(Dispatchers.Unconfined) {
+                        vm.screen.collect {
+                            screens.add(it)
+                            if (it == SetupScreen.Trusted()) sawTrusted.complete(Unit)
+                        }
+                    }
                     vm.resume().join()
                     assertEquals(SetupScreen.Start(), vm.screen.value)
                     vm.start().join()
@@ -277,9 +303,8 @@ class VouchTest {
                     assertTrue(GROUPED_CODE.matches(waiting.code))
                     assertEquals(3, waiting.runsLeft)
                     phone.approve(requestId, waiting.code)
-                    withTimeout(20_000) { vm.screen.first { it == SetupScreen.Trusted() } }
-                    // The collector runs on another thread: let it record the last screen too.
-                    withTimeout(5_000) { while (screens.lastOrNull() != SetupScreen.Trusted()) delay(10) }
+                    // The collector may run on another thread: wait until it recorded Trusted.
+                    withTimeout(20_000) { sawTrusted.await() }
                     collector.cancel()
                     val kinds = screens.map { it::class.simpleName }.distinct()
                     assertEquals(listOf("Loading", "Start", "NameDevice", "WaitingForApproval", "Trusted"), kinds)
@@ -468,6 +493,100 @@ class VouchTest {
                     withTimeout(15_000) { phone.state.first { it == EnrollmentState.Wiped } }
                     events.join()
                     assertThrows<VouchError.DeviceWiped> { phone.vaults() }
+                }
+            }
+        }
+    }
+    @Test
+    fun `rename a device, last seen, find a vault by name, sign out`(): Unit = runBlocking {
+        TestServer().use { server ->
+            openVouch(server, DeviceKind.WEB).use { web ->
+                openVouch(server).use { phone ->
+                    enrollByEmail(web, server, ALICE) // the user's first: a key holder
+                    enrollByEmail(phone, server, ALICE) // email-only
+                    val phoneId = (phone.state.value as EnrollmentState.Trusted).deviceId
+                    // A device (any tier) renames itself: the server's record and its own state follow.
+                    val renamed = phone.renameDevice(phoneId, "  Alice's   phone ")
+                    assertEquals("Alice's phone", renamed.name, "the server's canonical name")
+                    assertEquals("Alice's phone", (phone.state.value as EnrollmentState.Trusted).deviceName)
+                    val webName = (web.state.value as EnrollmentState.Trusted).deviceName
+                    assertThrows<VouchError.DeviceNameTaken> { runBlocking { phone.renameDevice(phoneId, webName) } }
+                    assertThrows<VouchError.InvalidInput> { runBlocking { phone.renameDevice(phoneId, "   ") } }
+                    assertThrows<VouchError.InvalidInput> { runBlocking { phone.renameDevice("not-an-id", "x") } }
+                    // Last seen: set by the phone's calls with its device token (not before).
+                    val listed = web.devices().single { it.id == phoneId }
+                    assertEquals("Alice's phone", listed.name)
+                    val seen = listed.lastSeenAt ?: throw AssertionError("the phone called the server: last seen is set")
+                    assertFalse(seen.isBefore(listed.createdAt), "seen after it registered")
+                    // "My trusted devices" on the web key holder renames another device.
+                    val devicesFlow = DevicesFlow(web, this)
+                    devicesFlow.rename(phoneId, "Phone 2").join()
+                    assertNull(devicesFlow.screen.value.error)
+                    assertEquals("Phone 2", devicesFlow.screen.value.devices.single { it.id == phoneId }.name)
+                    devicesFlow.rename(phoneId, webName).join()
+                    assertEquals("error.device_name_taken", devicesFlow.screen.value.error?.key)
+
+                    // Vaults by name (on the key holder): trimmed and without case; an unknown
+                    // name is a typed error.
+                    val personal = web.createVault("Personal")
+                    assertTrue(web.vaultNameTaken("  PERSONAL "))
+                    assertFalse(web.vaultNameTaken("Work"))
+                    assertEquals(personal, web.findVault("personal"))
+                    assertEquals(personal, web.findVault(personal.id))
+                    assertThrows<VouchError.InvalidInput> { runBlocking { web.findVault("Work") } }
+
+                    // Sign out (the phone is email-only: any tier may): the server disables
+                    // the phone, the phone wipes itself.
+                    assertTrue(phone.signOut())
+                    assertEquals(EnrollmentState.Wiped, phone.state.value)
+                    assertEquals(DeviceStatus.DISABLED, web.devices().single { it.id == phoneId }.status)
+                    assertThrows<VouchError.DeviceWiped> { phone.vaults() }
+                }
+            }
+            // A device that was never trusted has nothing to end on the server.
+            openVouch(server).use { fresh ->
+                fresh.signIn(ALICE, PASSWORD)
+                assertFalse(fresh.signOut())
+            }
+        }
+    }
+
+    @Test
+    fun `admin lists users, finds one, deprovisions and reactivates, reads the audit log`(): Unit = runBlocking {
+        TestServer().use { server ->
+            openVouch(server, DeviceKind.WEB).use { admin ->
+                openVouch(server).use { alice ->
+                    enrollByEmail(admin, server, ADMIN)
+                    enrollByEmail(alice, server, ALICE)
+                    val aliceId = (alice.state.value as EnrollmentState.Trusted).user.id
+                    val users = admin.adminUsers()
+                    assertEquals(Role.ADMIN, users.single { it.email == ADMIN }.role)
+                    val a = users.single { it.email == ALICE }
+                    assertEquals(Role.MEMBER, a.role)
+                    assertEquals(1u, a.trustedDevices)
+                    assertNull(a.deprovisionedAt)
+                    assertEquals(a, admin.adminUser("ALICE@acme.test"), "by email, without case")
+                    assertEquals(a, admin.adminUser(aliceId), "by id")
+                    assertThrows<VouchError.InvalidInput> { runBlocking { admin.adminUser("nobody@acme.test") } }
+                    // Not an admin: the server refuses.
+                    val refused = assertThrows<VouchError.Server> { runBlocking { alice.adminUsers() } }
+                    assertEquals("forbidden", refused.code)
+
+                    admin.adminDeprovision(aliceId)
+                    assertTrue(admin.adminUser(aliceId).deprovisionedAt != null, "deprovisioned")
+                    val back = admin.adminReactivate(aliceId)
+                    assertNull(back.deprovisionedAt)
+                    assertEquals(0u, back.trustedDevices, "the old devices stay disabled")
+
+                    val log = admin.adminAudit(userId = aliceId)
+                    assertTrue(log.all { it.userId == aliceId && it.userEmail == ALICE })
+                    val actions = log.map { it.action }
+                    for (a2 in listOf(AuditAction.REGISTERED, AuditAction.VERIFIED_BY_EMAIL, AuditAction.DEPROVISIONED, AuditAction.REACTIVATED)) {
+                        assertTrue(a2 in actions, "$a2 in $actions")
+                    }
+                    assertEquals(log.map { it.seq }.sorted(), log.map { it.seq }, "oldest first")
+                    assertEquals(listOf(log.last()), admin.adminAudit(userId = aliceId, limit = 1u), "the newest one")
+                    assertTrue(admin.adminAudit().any { it.userEmail == ADMIN }, "the whole workspace")
                 }
             }
         }

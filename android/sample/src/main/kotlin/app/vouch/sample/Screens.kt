@@ -373,14 +373,18 @@ fun TrustThisSessionScreen(s: TrustThisSession, vm: ApprovalFlow) {
 }
 
 /**
- * "My trusted devices": every device with its kind, platform, status, tier and who approved
- * it; Disable (optionally with the devices it approved in the last 30 days). When this
- * device may not disable (email-only, or the server's rule), the reason is shown.
+ * "My trusted devices": every device with its kind, platform, status, tier, who approved
+ * it and when it was last seen; Rename (this device, or another from a key-holder web
+ * device); Disable (optionally with the devices it approved in the last 30 days). When
+ * this device may not rename or disable (email-only, or the server's rule), the reason is
+ * shown.
  */
 @Composable
 fun TrustedDevices(vm: DevicesFlow) {
     val s by vm.screen.collectAsState()
     var alsoApproved by remember { mutableStateOf(false) }
+    var renaming by remember { mutableStateOf<String?>(null) }
+    var newName by remember { mutableStateOf("") }
     Column(verticalArrangement = Arrangement.spacedBy(8.dp)) {
         Row(verticalAlignment = Alignment.CenterVertically) {
             Text(stringResource(R.string.devices_title), style = MaterialTheme.typography.titleMedium, modifier = Modifier.weight(1f))
@@ -399,10 +403,22 @@ fun TrustedDevices(vm: DevicesFlow) {
                     Text(d.name, style = MaterialTheme.typography.titleSmall)
                     Text(stringResource(R.string.devices_line, d.kind.name, d.platform, d.status.name))
                     s.approverName(d)?.let { Text(stringResource(R.string.devices_approved_by, it)) }
-                    if (d.id == s.thisDeviceId) {
-                        Text(stringResource(R.string.devices_this))
+                    Text(d.lastSeenAt?.let { stringResource(R.string.devices_last_seen, timeFormat.format(it)) }
+                        ?: stringResource(R.string.devices_never_seen))
+                    if (d.id == s.thisDeviceId) Text(stringResource(R.string.devices_this))
+                    if (renaming == d.id) {
+                        OutlinedTextField(newName, { newName = it }, label = { Text(stringResource(R.string.devices_new_name)) }, singleLine = true)
+                        Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                            Button(onClick = { vm.rename(d.id, newName); renaming = null }) { Text(stringResource(R.string.devices_rename_save)) }
+                            TextButton(onClick = { renaming = null }) { Text(stringResource(R.string.cancel)) }
+                        }
                     } else if (d.status != DeviceStatus.DISABLED) {
-                        OutlinedButton(onClick = { vm.disable(d.id, alsoApproved) }) { Text(stringResource(R.string.devices_disable)) }
+                        Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                            OutlinedButton(onClick = { renaming = d.id; newName = d.name }) { Text(stringResource(R.string.devices_rename)) }
+                            if (d.id != s.thisDeviceId) {
+                                OutlinedButton(onClick = { vm.disable(d.id, alsoApproved) }) { Text(stringResource(R.string.devices_disable)) }
+                            }
+                        }
                     }
                 }
             }
