@@ -104,6 +104,17 @@ pub enum VouchError {
     /// The local database failed.
     #[error("storage: {reason}")]
     Storage { reason: String },
+    /// The list of key holders (the vouch chain) the server sent does not verify: nothing
+    /// in it is used and nothing was sealed to anyone on it.
+    #[error("the list of key holders does not verify: {reason}")]
+    ChainRefused { reason: String },
+    /// The words are not a recovery key (a word not on the list, a wrong count, a typo).
+    #[error("these are not the 24 words of a recovery key")]
+    InvalidRecoveryWords,
+    /// The words are a recovery key, but not one of this user's key holders (replaced or
+    /// revoked).
+    #[error("this recovery key is not one of your key holders")]
+    RecoveryKeyNotOnChain,
     /// A bug: an unexpected condition or a caught panic inside Rust.
     #[error("internal error: {reason}")]
     Internal { reason: String },
@@ -124,6 +135,11 @@ impl From<vouch_core::Error> for VouchError {
             E::Wiped => Self::DeviceWiped,
             E::KeyHolderRequired => Self::KeyHolderRequired,
             E::KeyConflict => Self::KeyConflict,
+            E::Chain(c) => Self::ChainRefused {
+                reason: c.to_string(),
+            },
+            E::InvalidRecoveryWords => Self::InvalidRecoveryWords,
+            E::RecoveryKeyNotOnChain => Self::RecoveryKeyNotOnChain,
             E::InvalidState(r) => Self::InvalidState { reason: r.into() },
             E::UnknownRequest => Self::InvalidState {
                 reason: "no such pending request on this device".into(),

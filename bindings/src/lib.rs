@@ -268,6 +268,42 @@ impl VouchClient {
         guard_async(async { Ok(self.inner.sign_out().await?) }).await
     }
 
+    /// The key holders on the vouch chain, fetched and verified here (`ChainRefused` when
+    /// the server's list does not verify: nothing in it is used).
+    pub async fn chain_members(&self) -> R<Vec<ChainMember>> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .chain_members()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Makes a recovery key on this key holder and returns its 24 words, to show once
+    /// (they are stored nowhere; never log them). Replaces one made before.
+    pub async fn create_recovery_key(&self) -> R<String> {
+        guard_async(async { Ok(self.inner.create_recovery_key().await?.to_string()) }).await
+    }
+
+    /// Uses the recovery key's words on this device (verified by email code after every
+    /// device was lost): checked here first (`InvalidRecoveryWords`,
+    /// `RecoveryKeyNotOnChain`, no server asked), then the vault keys come back and the
+    /// lost devices are revoked.
+    pub async fn use_recovery_key(&self, words: String) -> R<Recovered> {
+        let words = zeroize::Zeroizing::new(words);
+        guard_async(async { Ok(self.inner.use_recovery_key(&words).await?.into()) }).await
+    }
+
+    /// Revokes the recovery key (its words stop working; the vault keys are rotated).
+    /// `false` when there was none.
+    pub async fn revoke_recovery_key(&self) -> R<bool> {
+        guard_async(async { Ok(self.inner.revoke_recovery_key().await?) }).await
+    }
+
     /// Disables a device (web devices and admins).
     pub async fn disable_device(&self, device_id: String) -> R<()> {
         guard_async(async { Ok(self.inner.disable_device(id(&device_id)?).await?) }).await

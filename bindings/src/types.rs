@@ -674,3 +674,66 @@ impl From<vouch_core::SyncReport> for SyncReport {
         }
     }
 }
+
+/// What a member of the vouch chain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ChainRole {
+    /// A device of the user.
+    Device,
+    /// The recovery key (24 words the user wrote down; never online).
+    RecoveryKey,
+}
+
+/// A key holder on the vouch chain this device verified (who may receive vault keys).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChainMember {
+    /// Device id (or the recovery key's id).
+    pub id: String,
+    /// Device or recovery key.
+    pub role: ChainRole,
+    /// Position of the link that added it (0: it started the chain).
+    pub added_at_link: u64,
+    /// The member that vouched for it (`null` for the first).
+    pub vouched_by: Option<String>,
+    /// Position of the link that revoked it (`null` while it holds the keys).
+    pub revoked_at_link: Option<u64>,
+    /// Whether it is this device.
+    pub this_device: bool,
+}
+
+impl From<vouch_core::ChainMember> for ChainMember {
+    fn from(m: vouch_core::ChainMember) -> Self {
+        Self {
+            id: m.id.to_string(),
+            role: match m.role {
+                vouch_core::chain::Role::Device => ChainRole::Device,
+                vouch_core::chain::Role::RecoveryKey => ChainRole::RecoveryKey,
+            },
+            added_at_link: m.added_at,
+            vouched_by: m.vouched_by.map(|v| v.to_string()),
+            revoked_at_link: m.revoked_at,
+            this_device: m.this_device,
+        }
+    }
+}
+
+/// What using the recovery key did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Recovered {
+    /// This device's state now (a key holder).
+    pub state: EnrollmentState,
+    /// How many vault keys came back.
+    pub vault_keys: u32,
+    /// The lost devices that were revoked (ids).
+    pub revoked: Vec<String>,
+}
+
+impl From<vouch_core::Recovered> for Recovered {
+    fn from(r: vouch_core::Recovered) -> Self {
+        Self {
+            state: r.state.into(),
+            vault_keys: r.vault_keys,
+            revoked: r.revoked.iter().map(ToString::to_string).collect(),
+        }
+    }
+}

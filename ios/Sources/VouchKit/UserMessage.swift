@@ -49,6 +49,9 @@ public struct UserMessage: Equatable, Sendable {
         case .InvalidQrCode: self.init(key: "error.invalid_qr_code")
         case .KeyHolderRequired: self.init(key: "error.key_holder_required")
         case .KeyConflict: self.init(key: "error.key_conflict")
+        case .ChainRefused: self.init(key: "error.chain_refused")
+        case .InvalidRecoveryWords: self.init(key: "error.invalid_recovery_words")
+        case .RecoveryKeyNotOnChain: self.init(key: "error.recovery_key_not_on_chain")
         case .AlreadyDecided: self.init(key: "error.already_decided")
         case .RequestExpired: self.init(key: "error.request_expired")
         case .DeviceWiped: self.init(key: "error.device_wiped")
@@ -88,6 +91,9 @@ public struct UserMessage: Equatable, Sendable {
         "error.invalid_qr_code": "This QR code does not belong to this request.",
         "error.key_holder_required": "Only a device that holds your vault keys can do this.",
         "error.key_conflict": "A different key for a vault this device already holds was refused.",
+        "error.chain_refused": "The list of your devices that hold the keys did not check out. Nothing was shared; try again later or contact your admin.",
+        "error.invalid_recovery_words": "These are not the 24 words of a recovery key. Check each word.",
+        "error.recovery_key_not_on_chain": "This recovery key is not one of yours any more (it was replaced or revoked).",
         "error.already_decided": "This request was already decided.",
         "error.request_expired": "This request expired.",
         "error.device_wiped": "This device was disabled and its data removed.",

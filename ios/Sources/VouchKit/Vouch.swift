@@ -125,6 +125,14 @@ public final class Vouch: @unchecked Sendable {
     /// (state `.wiped`). `false` when it was never trusted (nothing to end on the server).
     /// `.Offline` changes nothing.
     public func signOut() async throws -> Bool { try await client.signOut() }
+    /// The key holders on the vouch chain, verified on this device (`.ChainRefused` otherwise).
+    public func chainMembers() async throws -> [ChainMember] { try await client.chainMembers() }
+    /// Makes a recovery key and returns its 24 words: show them once, never store or log them.
+    public func createRecoveryKey() async throws -> String { try await client.createRecoveryKey() }
+    /// Uses the recovery key's words on this device after every device was lost.
+    public func useRecoveryKey(_ words: String) async throws -> Recovered { try await client.useRecoveryKey(words: words) }
+    /// Revokes the recovery key; false when there was none.
+    public func revokeRecoveryKey() async throws -> Bool { try await client.revokeRecoveryKey() }
     public func createVault(name: String) async throws -> VaultInfo { try await client.createVault(name: name) }
     public func vaults() throws -> [VaultInfo] { try client.vaults() }
     /// A vault of this device by id or by name (trimmed, case-insensitive); `.InvalidInput`

@@ -167,6 +167,33 @@ final class ClientTests: XCTestCase {
         }
     }
 
+    func testTheVouchChainAndTheRecoveryKey() async throws {
+        let server = try TestServer()
+        let laptop = try openVouch(server, kind: .web)
+        let fresh = try openVouch(server, kind: .web)
+        try await enrollByEmail(laptop, server)
+        let vault = try await laptop.createVault(name: "Personal")
+        let item = try await laptop.putItem(vaultId: vault.id, value: Data("hunter2".utf8))
+        let members = try await laptop.chainMembers()
+        XCTAssertEqual(members.count, 1)
+        XCTAssertEqual(members.first?.role, .device)
+        let words = try await laptop.createRecoveryKey()
+        XCTAssertEqual(words.split(separator: " ").count, 24)
+        // Every device lost: a new one by email code (email-only), then the words.
+        try await enrollByEmail(fresh, server)
+        do {
+            _ = try await fresh.useRecoveryKey("not my words")
+            XCTFail("wrong words were accepted")
+        } catch VouchError.InvalidRecoveryWords {}
+        let done = try await fresh.useRecoveryKey(words)
+        guard case let .trusted(_, _, _, _, tier) = done.state else { return XCTFail("not trusted") }
+        XCTAssertEqual(tier, .keyHolder)
+        XCTAssertEqual(done.revoked.count, 1, "the lost laptop is revoked")
+        XCTAssertEqual(try fresh.getItem(vaultId: vault.id, itemId: item.itemId), Data("hunter2".utf8))
+        let revoked = try await fresh.revokeRecoveryKey()
+        XCTAssertTrue(revoked)
+    }
+
     func testRenameLastSeenFindVaultAndSignOut() async throws {
         let server = try TestServer()
         let web = try openVouch(server, kind: .web)
@@ -320,6 +347,7 @@ final class ClientTests: XCTestCase {
             .Offline, .ServerFailed(status: 502), .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
             .DeviceLimitReached(detail: "d"), .DeviceNameTaken, .InvalidCredentials, .CodeMismatch, .NoAnswer, .CodeUsedUp,
             .UserPresenceRequired, .ApprovalFailed, .InvalidQrCode, .KeyHolderRequired, .KeyConflict, .AlreadyDecided,
+            .ChainRefused(reason: "out of order"), .InvalidRecoveryWords, .RecoveryKeyNotOnChain,
             .RequestExpired, .DeviceWiped, .DeviceDisabled, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,
             .InsecureTransport, .InvalidInput(reason: "r"), .WrongCode(attemptsLeft: nil), .TooManyRequests(retryAfterSecs: nil), .Server(code: "c", detail: "d"), .KeyStore(reason: "r"), .Storage(reason: "r"),
             .Internal(reason: "r"),

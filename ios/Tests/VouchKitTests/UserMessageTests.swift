@@ -12,6 +12,7 @@ final class UserMessageTests: XCTestCase {
         .Offline, .ServerFailed(status: 502), .DeviceDisabled, .InsecureTransport, .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
         .DeviceLimitReached(detail: "d"), .DeviceNameTaken, .InvalidCredentials, .CodeMismatch, .NoAnswer, .CodeUsedUp,
         .UserPresenceRequired, .ApprovalFailed, .InvalidQrCode, .KeyHolderRequired, .KeyConflict, .AlreadyDecided,
+        .ChainRefused(reason: "out of order"), .InvalidRecoveryWords, .RecoveryKeyNotOnChain,
         .RequestExpired, .DeviceWiped, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,
         .InvalidInput(reason: "r"), .Server(code: "c", detail: "d"), .KeyStore(reason: "r"), .Storage(reason: "r"),
         .Internal(reason: "r"),

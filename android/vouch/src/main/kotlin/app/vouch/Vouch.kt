@@ -181,6 +181,14 @@ class Vouch private constructor(
      * on the server). [VouchError.Offline] changes nothing.
      */
     suspend fun signOut(): Boolean = io { client.signOut() }
+    /** The key holders on the vouch chain, verified on this device ([VouchError.ChainRefused] otherwise). */
+    suspend fun chainMembers(): List<ChainMember> = io { client.chainMembers() }
+    /** Makes a recovery key and returns its 24 words: show them once, never store or log them. */
+    suspend fun createRecoveryKey(): String = io { client.createRecoveryKey() }
+    /** Uses the recovery key's words on this device after every device was lost. */
+    suspend fun useRecoveryKey(words: String): Recovered = io { client.useRecoveryKey(words) }
+    /** Revokes the recovery key; false when there was none. */
+    suspend fun revokeRecoveryKey(): Boolean = io { client.revokeRecoveryKey() }
     suspend fun createVault(name: String): VaultInfo = io { client.createVault(name) }
     suspend fun vaults(): List<VaultInfo> = io { client.vaults() }
     /** A vault of this device by id or by name (trimmed, case-insensitive); [VouchError.InvalidInput] when none or ambiguous. */

@@ -69,6 +69,12 @@ sealed class VouchError(
     /** This device was verified by email only: ask a key holder for the vault keys. */
     class KeyHolderRequired(cause: VouchException? = null) : VouchError(UserMessage("error.key_holder_required"), cause)
     class KeyConflict(cause: VouchException? = null) : VouchError(UserMessage("error.key_conflict"), cause)
+    /** The list of key holders the server sent does not verify: nothing in it was used or sealed to. */
+    class ChainRefused(cause: VouchException? = null) : VouchError(UserMessage("error.chain_refused"), cause)
+    /** The words are not a recovery key (a word not on the list, a typo): check each word. */
+    class InvalidRecoveryWords(cause: VouchException? = null) : VouchError(UserMessage("error.invalid_recovery_words"), cause)
+    /** The words are a recovery key, but not one of this user's (replaced or revoked). */
+    class RecoveryKeyNotOnChain(cause: VouchException? = null) : VouchError(UserMessage("error.recovery_key_not_on_chain"), cause)
     class AlreadyDecided(cause: VouchException? = null) : VouchError(UserMessage("error.already_decided"), cause)
     class RequestExpired(cause: VouchException? = null) : VouchError(UserMessage("error.request_expired"), cause)
     /** Disabled, and the core wiped the keys and items. */
@@ -108,6 +114,9 @@ sealed class VouchError(
             is VouchException.InvalidQrCode -> InvalidQrCode(e)
             is VouchException.KeyHolderRequired -> KeyHolderRequired(e)
             is VouchException.KeyConflict -> KeyConflict(e)
+            is VouchException.ChainRefused -> ChainRefused(e)
+            is VouchException.InvalidRecoveryWords -> InvalidRecoveryWords(e)
+            is VouchException.RecoveryKeyNotOnChain -> RecoveryKeyNotOnChain(e)
             is VouchException.AlreadyDecided -> AlreadyDecided(e)
             is VouchException.RequestExpired -> RequestExpired(e)
             is VouchException.DeviceWiped -> DeviceWiped(e)

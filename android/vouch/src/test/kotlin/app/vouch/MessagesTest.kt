@@ -29,6 +29,7 @@ class MessagesTest {
         VouchException.NoAnswer(), VouchException.CodeUsedUp(), VouchException.UserPresenceRequired(),
         VouchException.ApprovalFailed(), VouchException.InvalidQrCode(), VouchException.KeyHolderRequired(),
         VouchException.KeyConflict(), VouchException.AlreadyDecided(), VouchException.RequestExpired(),
+        VouchException.ChainRefused("a link of the chain is out of order"), VouchException.InvalidRecoveryWords(), VouchException.RecoveryKeyNotOnChain(),
         VouchException.DeviceWiped(), VouchException.DeviceDisabled(), VouchException.InvalidState("reason=r"),
         VouchException.UntrustedCertificate(), VouchException.CertificatePinMismatch(),
         VouchException.InsecureTransport(), VouchException.InvalidInput("reason=r"),

@@ -1,6 +1,7 @@
 package app.vouch
 
 import app.vouch.ffi.ApprovalPurpose
+import app.vouch.ffi.ChainRole
 import app.vouch.ffi.AuditAction
 import app.vouch.ffi.DeviceStatus
 import app.vouch.ffi.Role
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Assertions.fail
 import org.junit.jupiter.api.Test
 import java.util.Collections
 import java.util.concurrent.atomic.AtomicInteger
@@ -89,6 +91,41 @@ class VouchTest {
                     assertNull(laptop.approvalPrompt(), "the code is gone")
                     laptop.sync()
                     assertArrayEquals("hunter2".toByteArray(), laptop.getItem(vault.id, item.itemId))
+                }
+            }
+        }
+    }
+
+    @Test
+    fun `the vouch chain and the recovery key from Kotlin`(): Unit = runBlocking {
+        TestServer().use { server ->
+            openVouch(server, DeviceKind.WEB).use { laptop ->
+                openVouch(server, DeviceKind.WEB).use { fresh ->
+                    enrollByEmail(laptop, server, ALICE)
+                    val vault = laptop.createVault("Personal")
+                    val item = laptop.putItem(vault.id, "hunter2".toByteArray())
+                    val members = laptop.chainMembers()
+                    assertEquals(1, members.size)
+                    assertTrue(members.single().thisDevice)
+                    assertEquals(ChainRole.DEVICE, members.single().role)
+                    val words = laptop.createRecoveryKey()
+                    assertEquals(24, words.split(" ").size)
+                    assertEquals(ChainRole.RECOVERY_KEY, laptop.chainMembers().last().role)
+                    // Every device lost: a new one by email code, then the words.
+                    enrollByEmail(fresh, server, ALICE)
+                    assertEquals(Tier.EMAIL_ONLY, (fresh.state.value as EnrollmentState.Trusted).tier)
+                    try {
+                        fresh.useRecoveryKey("not my words")
+                        fail("wrong words were accepted")
+                    } catch (e: VouchError.InvalidRecoveryWords) {
+                        assertEquals("error.invalid_recovery_words", e.userMessage.key)
+                    }
+                    val done = fresh.useRecoveryKey(words)
+                    assertEquals(Tier.KEY_HOLDER, (done.state as EnrollmentState.Trusted).tier)
+                    assertTrue(done.vaultKeys >= 1u)
+                    assertEquals(1, done.revoked.size, "the lost laptop is revoked")
+                    assertArrayEquals("hunter2".toByteArray(), fresh.getItem(vault.id, item.itemId))
+                    assertTrue(fresh.revokeRecoveryKey())
                 }
             }
         }
