@@ -170,7 +170,7 @@ final class ClientTests: XCTestCase {
     func testTheVouchChainAndTheRecoveryKey() async throws {
         let server = try TestServer()
         let laptop = try openVouch(server, kind: .web)
-        let fresh = try openVouch(server, kind: .web)
+        let fresh = try openVouch(server)
         try await enrollByEmail(laptop, server)
         let vault = try await laptop.createVault(name: "Personal")
         let item = try await laptop.putItem(vaultId: vault.id, value: Data("hunter2".utf8))

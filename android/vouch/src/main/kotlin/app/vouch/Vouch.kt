@@ -1,5 +1,7 @@
 package app.vouch
 
+import app.vouch.ffi.ChainMember
+import app.vouch.ffi.Recovered
 import app.vouch.ffi.AdminUser
 import app.vouch.ffi.ApprovalPrompt
 import app.vouch.ffi.AuditEvent

@@ -100,7 +100,7 @@ class VouchTest {
     fun `the vouch chain and the recovery key from Kotlin`(): Unit = runBlocking {
         TestServer().use { server ->
             openVouch(server, DeviceKind.WEB).use { laptop ->
-                openVouch(server, DeviceKind.WEB).use { fresh ->
+                openVouch(server).use { fresh ->
                     enrollByEmail(laptop, server, ALICE)
                     val vault = laptop.createVault("Personal")
                     val item = laptop.putItem(vault.id, "hunter2".toByteArray())
