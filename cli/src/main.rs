@@ -294,9 +294,14 @@ pub enum RecoveryAction {
         yes: bool,
     },
     /// Enter the words on this device (verified by email code after every device was
-    /// lost): it gets the vault keys back and the lost devices are revoked. The words are
-    /// read from a hidden prompt or stdin, never the command line.
-    Use,
+    /// lost): it gets the vault keys back and the other devices — taken to be lost — are
+    /// revoked (it names them and asks first). The words are read from a hidden prompt or
+    /// stdin, never the command line.
+    Use {
+        /// Revoke the other devices without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Revoke the recovery key (its words stop working; the vault keys are rotated).
     Revoke {
         /// Do it without asking.

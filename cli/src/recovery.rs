@@ -26,7 +26,35 @@ pub async fn recovery(client: &Client, out: &Out, action: RecoveryAction) -> Res
             let words = client.create_recovery_key().await?;
             out.emit(json!({ "words": words.as_str() }), || words_human(&words));
         }
-        RecoveryAction::Use => {
+        RecoveryAction::Use { yes } => {
+            // Say first what it does to the other devices: they are taken to be lost.
+            let others: Vec<String> = {
+                let members = client.chain_members().await?;
+                let devices = client.devices().await.unwrap_or_default();
+                members
+                    .iter()
+                    .filter(|m| {
+                        m.role == vouch_core::chain::Role::Device
+                            && m.revoked_at.is_none()
+                            && !m.this_device
+                    })
+                    .map(|m| {
+                        devices
+                            .iter()
+                            .find(|d| d.id == m.id)
+                            .map_or_else(|| m.id.to_string(), |d| format!("\"{}\"", d.name))
+                    })
+                    .collect()
+            };
+            if !others.is_empty() {
+                confirm(
+                    &format!(
+                        "Use the recovery key? Your other devices are taken to be lost: {} will be revoked and lose your vaults (if you still have one, approve this device from it instead)",
+                        others.join(", ")
+                    ),
+                    yes,
+                )?;
+            }
             let words = read_words()?;
             let done = client.use_recovery_key(&words).await?;
             let devices = client.devices().await.unwrap_or_default();
@@ -100,7 +128,8 @@ fn words_human(words: &str) -> String {
     let mut text = String::from(
         "Your recovery key. Write these 24 words down and keep them somewhere safe: with them,\n\
          a new device gets your vaults back when every device is lost. They are shown once and\n\
-         stored nowhere; Vouch will never ask you for them.\n\n",
+         stored nowhere; nobody from Vouch or your company will ever ask you for them — only\n\
+         `vouch recovery use` on your own new device does.\n\n",
     );
     for (row, chunk) in list.chunks(4).enumerate() {
         let line: Vec<String> = chunk

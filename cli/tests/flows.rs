@@ -653,7 +653,23 @@ async fn vouch_recovery_brings_the_vaults_back_on_a_new_device() {
         .await
         .unwrap();
     assert_eq!(status, Some(0), "{stderr}");
-    let wrong = vouch(&fresh, &u, &["--json", "recovery", "use"], "not my words\n").await;
+    // It names the devices it will revoke and needs a yes (no terminal here: --yes).
+    let asked = vouch(
+        &fresh,
+        &u,
+        &["--json", "recovery", "use"],
+        &format!("{words}\n"),
+    )
+    .await;
+    assert_eq!(asked.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&asked.stdout).contains("confirmation_required"));
+    let wrong = vouch(
+        &fresh,
+        &u,
+        &["--json", "recovery", "use", "--yes"],
+        "not my words\n",
+    )
+    .await;
     assert_eq!(
         wrong.status.code(),
         Some(2),
@@ -664,7 +680,7 @@ async fn vouch_recovery_brings_the_vaults_back_on_a_new_device() {
         &vouch(
             &fresh,
             &u,
-            &["--json", "recovery", "use"],
+            &["--json", "recovery", "use", "--yes"],
             &format!("{words}\n"),
         )
         .await,

@@ -825,4 +825,63 @@ async fn wrong_recovery_words_are_refused_without_a_lockout_oracle() {
         later.client.use_recovery_key(&newer).await,
         Err(Error::RecoveryKeyNotOnChain)
     ));
+    // Second review F3: the revoked key's envelopes are gone from the server (its words
+    // may be why it was revoked), not served to an email-only device.
+    let revoked_id = vouch_core::crypto::RecoveryKey::from_words(&newer)
+        .unwrap()
+        .id();
+    let (later_token, _) = profile_secrets(&later.dir);
+    let left = s
+        .server
+        .api()
+        .get(
+            &format!("/v1/recovery/{revoked_id}/envelopes"),
+            Some(&later_token),
+        )
+        .await
+        .ok();
+    assert_eq!(left["envelopes"], json!([]), "{left}");
+}
+
+/// Second review F1: a recovery interrupted before it revoked the lost devices (a busy
+/// server, a proxy) left them key holders that kept receiving keys. The decision is kept,
+/// nothing is sealed to them meanwhile, and the next sync finishes the revocations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_recovery_finishes_revoking_at_the_next_sync() {
+    let s = scene(false, false).await;
+    let words = s.phone.client.create_recovery_key().await.unwrap();
+    let fresh = Device::open(s.root.path(), "fresh", &s.relay.url, DeviceKind::Web);
+    enroll_by_email(&fresh.client, s.server.url(), ALICE).await;
+    s.relay.intercept(|method, path, _| {
+        (method == "POST" && (path == "/v1/chain" || path.ends_with("/disable"))).then(|| {
+            (
+                503,
+                json!({"error": {"code": "server_busy", "message": "busy"}}),
+            )
+        })
+    });
+    let laptop_id = s.laptop.client.state().device_id().unwrap();
+    let sealed_to_laptop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = sealed_to_laptop.clone();
+    s.relay.rewrite_requests(move |method, path, v| {
+        if method == "POST" && (path.ends_with("/envelopes") || path.ends_with("/rotate")) {
+            let to_laptop = v["envelopes"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|e| e["recipient"] == json!(laptop_id)));
+            if to_laptop {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    assert!(fresh.client.use_recovery_key(&words).await.is_err());
+    // Meanwhile this device is a key holder, and seals nothing to the laptop.
+    assert!(fresh.client.state().is_key_holder());
+    let v = fresh.client.create_vault("Meanwhile").await.unwrap();
+    fresh.client.put_item(v.id, None, b"x").await.unwrap();
+    assert!(!sealed_to_laptop.load(std::sync::atomic::Ordering::SeqCst));
+    s.relay.clear();
+    fresh.client.sync().await.unwrap();
+    let members = fresh.client.chain_members().await.unwrap();
+    let laptop = members.iter().find(|m| m.id == laptop_id).unwrap();
+    assert!(laptop.revoked_at.is_some(), "{members:?}");
 }

@@ -227,6 +227,8 @@ impl Client {
         {
             return Ok(0);
         }
+        // Devices a recovery is revoking get nothing more.
+        let pending = self.pending_revocations()?;
         let token = self.device_token()?;
         let mut sent = 0;
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
@@ -238,7 +240,10 @@ impl Client {
                 };
                 for m in chain.live() {
                     let to = m.member;
-                    if to.id == me.id || self.inner.store.key_shared(v.id, epoch, to.id)? {
+                    if to.id == me.id
+                        || pending.contains(&to.id)
+                        || self.inner.store.key_shared(v.id, epoch, to.id)?
+                    {
                         continue;
                     }
                     let ctx = ChainEnvelopeContext {
@@ -516,8 +521,10 @@ impl Client {
             let epoch = v.epoch + 1;
             let key = VaultKey::generate()?;
             let mut envelopes = Vec::new();
-            // Every live key holder, the recovery key included, gets the new epoch.
-            for m in chain.live() {
+            // Every live key holder, the recovery key included, gets the new epoch (not a
+            // device a recovery is revoking).
+            let pending = self.pending_revocations()?;
+            for m in chain.live().filter(|m| !pending.contains(&m.member.id)) {
                 let ctx = ChainEnvelopeContext {
                     purpose: EnvelopePurpose::Rotation,
                     user_id: chain.user(),

@@ -238,22 +238,7 @@ impl Client {
         {
             log::warn!("pending vault keys were not received first: {e}");
         }
-        let token = self.device_token()?;
-        let out: vouch_proto::Disabled = self
-            .guard(
-                self.inner
-                    .transport
-                    .post(
-                        &format!(
-                            "{}?also_approved={also_approved}",
-                            routes::fill(routes::DEVICE_DISABLE, &[&device_id])
-                        ),
-                        Some(&token),
-                        &(),
-                    )
-                    .await,
-            )
-            .await?;
+        let out = self.disable_on_server(device_id, also_approved).await?;
         if out.disabled.contains(&device_id) && self.state().device_id() == Some(device_id) {
             self.wipe_now()?;
             return Ok(out.disabled);
@@ -275,6 +260,29 @@ impl Client {
             log::warn!("sync after the revocation failed: {e}");
         }
         Ok(out.disabled)
+    }
+
+    /// The server's disable route alone (no revocation, no rotation, no sync).
+    pub(crate) async fn disable_on_server(
+        &self,
+        device_id: uuid::Uuid,
+        also_approved: bool,
+    ) -> Result<vouch_proto::Disabled> {
+        let token = self.device_token()?;
+        self.guard(
+            self.inner
+                .transport
+                .post(
+                    &format!(
+                        "{}?also_approved={also_approved}",
+                        routes::fill(routes::DEVICE_DISABLE, &[&device_id])
+                    ),
+                    Some(&token),
+                    &(),
+                )
+                .await,
+        )
+        .await
     }
 
     /// Admin: every device of the workspace, optionally of one user.

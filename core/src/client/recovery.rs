@@ -21,6 +21,8 @@ use crate::{
 };
 
 const APPEND_ATTEMPTS: usize = 3;
+/// The setting that holds the devices a recovery still has to revoke.
+const PENDING_REVOCATIONS: &str = "recovery.pending_revocations";
 
 /// What using a recovery key did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +148,11 @@ impl Client {
     /// every vault is rotated to this device and the recovery key.
     pub async fn use_recovery_key(&self, words: &str) -> Result<Recovered> {
         self.require_trusted_device()?;
+        if self.state().is_key_holder() {
+            return Err(Error::InvalidState(
+                "this device already holds the vault keys: the recovery key is for a new device when every other is lost",
+            ));
+        }
         let key = RecoveryKey::from_words(words)?;
         let chain = self
             .sync_chain()
@@ -239,16 +246,19 @@ impl Client {
             .filter(|m| m.member.role == Role::Device && m.member.id != me.id)
             .map(|m| m.member.id)
             .collect();
-        let mut revoked = Vec::new();
-        for id in others {
-            // Disabled on the server too where this device may (a web key holder), so the
-            // lost devices lose their server powers as well; revoked on the chain always.
-            let disabled = self.disable_devices(id, false).await.is_ok();
-            if self.revoke_on_chain(id).await? || disabled {
-                revoked.push(id);
-            }
-        }
-        self.rotate_all().await?;
+        // Decided now, kept until done: an interruption (a busy server, a lost network)
+        // leaves the revocations to the next sync, and nothing is sealed to these devices
+        // meanwhile.
+        let list = others
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.inner.store.apply(&[Change::Setting {
+            name: PENDING_REVOCATIONS,
+            value: &list,
+        }])?;
+        let revoked = self.finish_pending_revocations().await?;
         self.inner.store.audit(
             "recovered",
             &format!(
@@ -265,6 +275,42 @@ impl Client {
             vault_keys,
             revoked,
         })
+    }
+
+    /// The devices a recovery decided to revoke and has not revoked yet.
+    pub(super) fn pending_revocations(&self) -> Result<Vec<Uuid>> {
+        Ok(self
+            .inner
+            .store
+            .setting(PENDING_REVOCATIONS)?
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect())
+    }
+
+    /// Revokes (and, from a web device, disables) the devices a recovery decided to
+    /// revoke, rotates every vault, then forgets the list. Returns those revoked.
+    pub(super) async fn finish_pending_revocations(&self) -> Result<Vec<Uuid>> {
+        let pending = self.pending_revocations()?;
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut revoked = Vec::new();
+        for id in pending {
+            // Disabled on the server too where this device may (a web key holder), so the
+            // lost devices lose their server powers as well; revoked on the chain always.
+            let disabled = self.disable_on_server(id, false).await.is_ok();
+            if self.revoke_on_chain(id).await? || disabled {
+                revoked.push(id);
+            }
+        }
+        self.rotate_all().await?;
+        self.inner.store.apply(&[Change::Setting {
+            name: PENDING_REVOCATIONS,
+            value: "",
+        }])?;
+        Ok(revoked)
     }
 
     /// Opens the envelopes sealed to the recovery key, from senders live on the verified

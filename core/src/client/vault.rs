@@ -907,6 +907,8 @@ impl Client {
         // whoever signed the revocation may have gone offline before rotating). Deleted
         // vaults are neither rotated nor shared.
         self.receive_chain_envelopes().await?;
+        // A recovery interrupted before it revoked the lost devices finishes here.
+        self.finish_pending_revocations().await?;
         self.revoke_disabled_members().await?;
         let listed: Vec<Vault> = vaults
             .iter()

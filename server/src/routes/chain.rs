@@ -85,6 +85,17 @@ pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult
     Chain::verify(user, &links).map_err(|e| {
         ApiError::bad_request(format!("the link does not verify on the chain: {e}"))
     })?;
+    // A revoked recovery key's envelopes go with it: its words may be why it was revoked.
+    if let Some(Link {
+        body: LinkBody::Revoke { member },
+        ..
+    }) = links.last()
+    {
+        tx.execute(
+            "DELETE FROM recovery_envelopes WHERE user_id = ?1 AND member_id = ?2",
+            params![user.to_string(), member.to_string()],
+        )?;
+    }
     tx.execute(
         "INSERT INTO chain_links (user_id, seq, link, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![user.to_string(), next as i64, link, &link_hash(link)[..], now()],
@@ -335,8 +346,9 @@ pub async fn envelopes(
     Ok(Json(ChainEnvelopes { envelopes }))
 }
 
-/// The vault keys sealed to the user's recovery key `id` (any trusted device of the user
-/// may fetch them: they open only with the words).
+/// The vault keys sealed to the user's recovery key `id` while it is live on the chain
+/// (any trusted device of the user may fetch them: they open only with the words; a
+/// revoked key's are deleted with its revocation).
 #[utoipa::path(get, path = vouch_proto::routes::RECOVERY_ENVELOPES, tag = "chain", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the recovery key's id on the chain")),
     responses((status = 200, body = ChainEnvelopes), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
@@ -349,6 +361,13 @@ pub async fn recovery_envelopes(
     let envelopes = state
         .db
         .tx(move |tx| {
+            // Only a live recovery key's: a revoked one's words may be in someone's hands.
+            let live = stored_chain(tx, user)?
+                .and_then(|c| c.member(member).copied())
+                .is_some_and(|m| m.is_live() && m.member.role == Role::RecoveryKey);
+            if !live {
+                return Ok(Vec::new());
+            }
             let mut st = tx.prepare(
                 "SELECT e.vault_id, e.epoch, e.sender_id, e.envelope FROM recovery_envelopes e
                  JOIN vaults v ON v.id = e.vault_id
