@@ -76,8 +76,10 @@ pub enum VouchError {
     /// The device was disabled and the core wiped its keys and items (crypto-shredding).
     #[error("this device was disabled and its data wiped")]
     DeviceWiped,
-    /// The server says this device is disabled, on a call after which the core did not
-    /// wipe anything (e.g. before it held keys): the device can no longer be used.
+    /// The server says this device is disabled and the core wiped nothing: it holds vault
+    /// keys and no key holder's revocation of it verifies on the vouch chain, so its keys
+    /// and items are kept, locked, until the server answers it again (the next `sync`
+    /// asks) or a verified revocation arrives (then it wipes).
     #[error("this device was disabled")]
     DeviceDisabled,
     /// The call does not fit the current state.
@@ -133,6 +135,7 @@ impl From<vouch_core::Error> for VouchError {
             E::MalformedPayload => Self::ApprovalFailed,
             E::QrMismatch | E::InvalidQrPayload(_) => Self::InvalidQrCode,
             E::Wiped => Self::DeviceWiped,
+            E::Locked => Self::DeviceDisabled,
             E::KeyHolderRequired => Self::KeyHolderRequired,
             E::KeyConflict => Self::KeyConflict,
             E::Chain(c) => Self::ChainRefused {
@@ -165,7 +168,8 @@ impl From<vouch_core::Error> for VouchError {
                 ErrorCode::InvalidCredentials => Self::InvalidCredentials,
                 ErrorCode::AlreadyDecided => Self::AlreadyDecided,
                 ErrorCode::RequestExpired => Self::RequestExpired,
-                // Only `E::Wiped` means the core wiped; a bare `device_disabled` did not.
+                // Only `E::Wiped` means the core wiped; `E::Locked` or a bare
+                // `device_disabled` did not.
                 ErrorCode::DeviceDisabled => Self::DeviceDisabled,
                 ErrorCode::KeyHolderRequired => Self::KeyHolderRequired,
                 ErrorCode::InvalidDeviceName => Self::InvalidInput { reason: message },

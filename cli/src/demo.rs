@@ -313,7 +313,7 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
     step(
         out,
         7,
-        "An admin deprovisions Alice; her devices wipe their keys",
+        "An admin deprovisions Alice: her key holders lock, her email-only browser wipes",
     );
     let admin = device(
         root,
@@ -329,10 +329,6 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
         .user()
         .map(|u| u.id)
         .ok_or_else(|| CliError::other("no user"))?;
-    let phone_events = {
-        let p = phone.clone();
-        tokio::spawn(async move { p.run_events().await })
-    };
     let disabled = admin.admin_deprovision(alice_id).await?;
     say(
         out,
@@ -341,34 +337,27 @@ async fn story(out: &Out, root: &std::path::Path, url: &str) -> Result<(), CliEr
             disabled.len()
         ),
     );
-    tokio::time::timeout(std::time::Duration::from_secs(10), phone_events)
-        .await
-        .map_err(|_| CliError::other("the phone did not learn it was disabled"))?
-        .map_err(|_| CliError::other("event task"))??;
-    say(out, "   phone: told over its event stream → wiped");
-    match laptop.sync().await {
+    // An admin is not on Alice's vouch chain: on the server's word alone her key holders
+    // lock (keys kept, unusable); only a revocation signed by one of her key holders
+    // makes a device shred (step 8 shows that).
+    for (name, c) in [("phone", &phone), ("laptop", &laptop)] {
+        match c.sync().await {
+            Err(vouch_core::Error::Locked) if c.get_item(vault.id, item.item_id).is_err() => say(
+                out,
+                &format!(
+                    "   {name}: device_disabled, no signed revocation on Alice's chain → locked: keys kept, nothing opens"
+                ),
+            ),
+            other => return Err(CliError::other(format!("{name} not locked: {other:?}"))),
+        }
+    }
+    match thief.sync().await {
         Err(vouch_core::Error::Wiped) => say(
             out,
-            "   laptop: its next request answers device_disabled → wiped",
+            "   thief's browser: email-only, no vault key to keep → wiped",
         ),
-        other => return Err(CliError::other(format!("laptop not wiped: {other:?}"))),
+        other => return Err(CliError::other(format!("thief not wiped: {other:?}"))),
     }
-    if !matches!(thief.sync().await, Err(vouch_core::Error::Wiped)) {
-        return Err(CliError::other("the thief's browser was not wiped"));
-    }
-    for (name, c) in [("phone", &phone), ("laptop", &laptop), ("thief", &thief)] {
-        if c.state() != EnrollmentState::Wiped {
-            return Err(CliError::other(format!("{name} is not wiped")));
-        }
-        let bytes = std::fs::read(c.database_path()).unwrap_or_default();
-        if bytes.windows(secret.len()).any(|w| w == secret) {
-            return Err(CliError::other(format!("{name} still holds the secret")));
-        }
-    }
-    say(
-        out,
-        "   ✓ no database holds a key or the secret any more (crypto-shredded)",
-    );
     bob_loses_his_devices(out, root, url).await
 }
 
@@ -427,8 +416,25 @@ async fn bob_loses_his_devices(
         .state()
         .device_id()
         .ok_or_else(|| CliError::other("no device id"))?;
-    drop(laptop);
     desktop.disable_device(laptop_id).await?;
+    // Online again, the laptop itself verifies the signed revocation of itself and shreds.
+    if !matches!(laptop.sync().await, Err(vouch_core::Error::Wiped))
+        || laptop.state() != EnrollmentState::Wiped
+    {
+        return Err(CliError::other("the revoked laptop did not wipe"));
+    }
+    let bytes = std::fs::read(laptop.database_path()).unwrap_or_default();
+    if bytes
+        .windows(b"old secret".len())
+        .any(|w| w == b"old secret")
+    {
+        return Err(CliError::other("the wiped laptop still holds the secret"));
+    }
+    drop(laptop);
+    say(
+        out,
+        "   the laptop, if it comes online, verifies the signed revocation of itself → wiped",
+    );
     let after = desktop.put_item(vault.id, None, b"new secret").await?;
     let copy_keys = SoftwareSecretStore::open(stolen.join("keys"))
         .map_err(|e| CliError::other(e.to_string()))?;

@@ -484,7 +484,13 @@ async fn disable_and_deprovision_need_a_yes() {
     )
     .await;
     assert_eq!(ok_json(&o)["email"], "alice@acme.test");
-    json_error(&vouch(&a, u, &["--json", "devices"], "").await, 7, "wiped");
+    // Alice's key holder: on the server's word alone (an admin is not on her chain) it
+    // locks, keeping its keys.
+    json_error(
+        &vouch(&a, u, &["--json", "devices"], "").await,
+        7,
+        "device_locked",
+    );
 }
 
 /// `devices` marks this device and shows when each was created and last seen and how it
@@ -651,8 +657,13 @@ async fn admin_users_by_email_reactivation_and_the_audit_log() {
         .await,
     );
     assert_eq!(r["deprovisioned_at"], Value::Null);
-    // Old devices stay wiped; a new one works.
-    json_error(&vouch(&a, u, &["--json", "devices"], "").await, 7, "wiped");
+    // Old devices stay disabled (a key holder locked: no revocation on the chain); a new
+    // one works.
+    json_error(
+        &vouch(&a, u, &["--json", "devices"], "").await,
+        7,
+        "device_locked",
+    );
     let fresh = trusted_as(&env, "fresh", "alice@acme.test").await;
     let s = ok_json(&vouch(&fresh, u, &["--json", "status"], "").await);
     assert_eq!(s["state"]["tier"], "key_holder");

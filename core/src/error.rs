@@ -159,6 +159,13 @@ pub enum Error {
     /// This device was disabled (or its user deprovisioned); its keys and items are wiped.
     #[error("this device was disabled and its data wiped")]
     Wiped,
+    /// The server says this device was disabled, but no key holder's revocation of it
+    /// verifies on the vouch chain: its keys and items are kept and locked (unused) until
+    /// the server answers it again or a verified revocation arrives.
+    #[error(
+        "the server says this device was disabled; its vault keys are kept but locked until a key holder's revocation of it arrives or the server answers it again"
+    )]
+    Locked,
     /// The server URL uses plain `http://` to a host that is not loopback.
     #[error("refusing plain http:// to a non-loopback server; use https://")]
     InsecureTransport,
@@ -191,7 +198,8 @@ pub enum ErrorKind {
     Mismatch,
     /// Not possible in this state (untrusted, email-only, no open request).
     State,
-    /// This device was disabled; its keys and items are wiped.
+    /// This device was disabled: its keys and items are wiped, or — on the server's word
+    /// alone — locked ([`Error::Locked`]).
     Wiped,
     /// The local database, files or platform key store failed.
     Storage,
@@ -212,7 +220,8 @@ impl Error {
                 code: C::DeviceDisabled,
                 ..
             }
-            | Self::Wiped => ErrorKind::Wiped,
+            | Self::Wiped
+            | Self::Locked => ErrorKind::Wiped,
             Self::Server {
                 code: C::KeyHolderRequired,
                 ..

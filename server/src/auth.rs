@@ -1,5 +1,6 @@
 //! Bearer-token extractors: an account token (signed in, untrusted) or a device token
-//! (trusted device). A disabled device's token answers `device_disabled`.
+//! (trusted device). A disabled device's token answers `device_disabled`, except where it
+//! reads its own vouch chain ([`ChainReader`]).
 
 use std::net::SocketAddr;
 
@@ -77,7 +78,14 @@ fn bearer(parts: &Parts) -> ApiResult<String> {
     Ok(token.trim().to_owned())
 }
 
-async fn resolve(state: &AppState, token: String) -> ApiResult<Caller> {
+/// Whether a disabled device's token is let through (only to read its own chain).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DisabledDevice {
+    Refused,
+    Allowed,
+}
+
+async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> ApiResult<Caller> {
     let hash = token_hash(&token);
     if token.starts_with(ACCOUNT_TOKEN_PREFIX) {
         state
@@ -117,6 +125,12 @@ async fn resolve(state: &AppState, token: String) -> ApiResult<Caller> {
                     .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token"))?;
                 match device.device.status {
                     DeviceStatus::Trusted => {}
+                    // Read-only, no "last seen": it is told what the chain says of it.
+                    DeviceStatus::Disabled if disabled == DisabledDevice::Allowed => {
+                        let user = UserRow::load(tx, device.device.user_id)?
+                            .ok_or_else(ApiError::internal)?;
+                        return Ok(Caller::Device(DeviceCaller { user, device }));
+                    }
                     DeviceStatus::Disabled => {
                         return Err(ApiError::new(
                             ErrorCode::DeviceDisabled,
@@ -150,7 +164,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let token = bearer(parts)?;
-        resolve(state, token).await
+        resolve(state, token, DisabledDevice::Refused).await
     }
 }
 
@@ -172,6 +186,26 @@ impl FromRequestParts<AppState> for DeviceCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::Device(d) => Ok(d),
+            Caller::Account(_) => Err(ApiError::new(
+                ErrorCode::DeviceNotTrusted,
+                "this route needs a trusted device",
+            )),
+        }
+    }
+}
+
+/// A device that was trusted, also after it was disabled: it may read its user's vouch
+/// chain (nothing else), so a disabled device can verify a signed revocation of itself
+/// before it shreds its keys (DESIGN rule 6) instead of taking the server's word.
+#[derive(Debug, Clone)]
+pub struct ChainReader(pub DeviceCaller);
+
+impl FromRequestParts<AppState> for ChainReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        match resolve(state, bearer(parts)?, DisabledDevice::Allowed).await? {
+            Caller::Device(d) => Ok(Self(d)),
             Caller::Account(_) => Err(ApiError::new(
                 ErrorCode::DeviceNotTrusted,
                 "this route needs a trusted device",

@@ -885,3 +885,80 @@ async fn an_interrupted_recovery_finishes_revoking_at_the_next_sync() {
     let laptop = members.iter().find(|m| m.id == laptop_id).unwrap();
     assert!(laptop.revoked_at.is_some(), "{members:?}");
 }
+
+/// DESIGN rule 6 with the chain: a server (or anyone in its place) that answers
+/// `device_disabled` does not make a key holder destroy its keys — the only copy of a
+/// vault may be there. Without a revocation of it that verifies on the chain, the device
+/// locks (keeps everything, uses nothing) and unlocks when the server answers it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_word_alone_locks_a_key_holder_and_shreds_nothing() {
+    let s = scene(false, true).await;
+    let vault = s.laptop.client.create_vault("Only here").await.unwrap();
+    let item = s
+        .laptop
+        .client
+        .put_item(vault.id, None, b"the only copy")
+        .await
+        .unwrap();
+    // Every answer to the laptop now says it was disabled (its chain reads too).
+    s.relay.intercept(|_, _, _| {
+        Some((
+            403,
+            json!({"error": {"code": "device_disabled", "message": "wipe your keys"}}),
+        ))
+    });
+    assert!(matches!(s.laptop.client.sync().await, Err(Error::Locked)));
+    assert!(s.laptop.client.is_locked());
+    assert!(s.laptop.client.state().is_key_holder(), "not wiped");
+    assert!(matches!(
+        s.laptop.client.get_item(vault.id, item.item_id),
+        Err(Error::Locked)
+    ));
+    // The lock outlives a restart.
+    let Scene {
+        root,
+        relay,
+        laptop,
+        ..
+    } = s;
+    drop(laptop);
+    let laptop = Device::open(root.path(), "laptop", &relay.url, DeviceKind::Web);
+    assert!(laptop.client.is_locked());
+    assert!(matches!(laptop.client.sync().await, Err(Error::Locked)));
+    // The server answers again: unlocked, everything still there.
+    relay.clear();
+    laptop.client.sync().await.unwrap();
+    assert!(!laptop.client.is_locked());
+    let read = laptop.client.get_item(vault.id, item.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"the only copy");
+}
+
+/// An admin is not on the user's chain: an admin's disable locks the key holder (the
+/// server's word); once one of the user's own key holders signs the revocation (its next
+/// sync does, as upkeep), the locked device verifies it and shreds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_key_holder_shreds_once_a_verified_revocation_arrives() {
+    let s = scene(false, false).await;
+    let vault = s.laptop.client.create_vault("Work").await.unwrap();
+    s.laptop
+        .client
+        .put_item(vault.id, None, b"secret")
+        .await
+        .unwrap();
+    let admin = Device::open(s.root.path(), "admin", s.server.url(), DeviceKind::Web);
+    enroll_by_email(&admin.client, s.server.url(), "admin@acme.test").await;
+    let laptop_id = s.laptop.client.state().device_id().unwrap();
+    admin.client.disable_device(laptop_id).await.unwrap();
+    assert!(matches!(s.laptop.client.sync().await, Err(Error::Locked)));
+    assert!(s.laptop.client.state().is_key_holder());
+    // Alice's phone revokes the member the server disabled, on the chain.
+    s.phone.client.sync().await.unwrap();
+    let members = s.phone.client.chain_members().await.unwrap();
+    assert!(
+        members
+            .iter()
+            .any(|m| m.id == laptop_id && m.revoked_at.is_some())
+    );
+    assert!(matches!(s.laptop.client.sync().await, Err(Error::Wiped)));
+    assert_eq!(s.laptop.client.state(), vouch_core::EnrollmentState::Wiped);
+}

@@ -586,8 +586,13 @@ fn stored_ciphertext(d: &Device, vault: uuid::Uuid, item: uuid::Uuid) -> Vec<u8>
     store.item(vault, item).unwrap().unwrap().sealed.unwrap()
 }
 
+/// Rule 7 with the vouch chain: deprovisioning disables every device of the user in one
+/// transaction, and each stops at once — but an admin is not on the user's chain, so a key
+/// holder takes it as the server's word and *locks* (keys kept, nothing opens, nothing is
+/// sealed to it any more); only a revocation signed by a key holder makes one shred. A
+/// device that holds no vault key wipes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deprovisioning_wipes_every_device_of_the_user() {
+async fn deprovisioning_stops_every_device_of_the_user() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
     let admin = Device::open(root.path(), "admin", server.url(), DeviceKind::Web);
@@ -595,19 +600,17 @@ async fn deprovisioning_wipes_every_device_of_the_user() {
     let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
     enroll_by_email(&phone.client, server.url(), ALICE).await;
     let vault = phone.client.create_vault("V").await.unwrap();
-    phone
+    let item = phone
         .client
-        .put_item(vault.id, None, b"gone soon")
+        .put_item(vault.id, None, b"kept, locked")
         .await
         .unwrap();
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
     laptop.client.sync().await.unwrap();
-    // The phone listens for events; the laptop is offline-ish and learns on its next call.
-    let events = {
-        let c = phone.client.clone();
-        tokio::spawn(async move { c.run_events().await })
-    };
+    let browser = Device::open(root.path(), "browser", server.url(), DeviceKind::Web);
+    enroll_by_email(&browser.client, server.url(), ALICE).await;
+    assert!(!browser.client.state().is_key_holder());
     let alice_id = phone.client.state().user().unwrap().id;
     assert_eq!(
         admin
@@ -616,26 +619,25 @@ async fn deprovisioning_wipes_every_device_of_the_user() {
             .await
             .unwrap()
             .len(),
-        2
+        3
     );
     let disabled = admin.client.admin_deprovision(alice_id).await.unwrap();
-    assert_eq!(disabled.len(), 2);
-    tokio::time::timeout(std::time::Duration::from_secs(15), events)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(phone.client.state(), EnrollmentState::Wiped);
-    assert!(matches!(laptop.client.sync().await, Err(Error::Wiped)));
-    assert_eq!(laptop.client.state(), EnrollmentState::Wiped);
+    assert_eq!(disabled.len(), 3);
     for d in [&phone, &laptop] {
-        assert!(!contains(&d.database_bytes(), b"gone soon"));
+        assert!(matches!(d.client.sync().await, Err(Error::Locked)));
+        assert!(d.client.is_locked());
+        assert!(matches!(
+            d.client.get_item(vault.id, item.item_id),
+            Err(Error::Locked)
+        ));
+        assert!(matches!(d.client.devices().await, Err(Error::Locked)));
+        // Kept: the vault key is still in its store.
         let keys = vouch_core::keystore::SoftwareSecretStore::open(d.dir.join("keys")).unwrap();
         let store = vouch_core::store::Store::open(d.client.database_path(), &keys).unwrap();
-        assert_eq!(store.item_count().unwrap(), 0);
-        assert!(store.vaults().unwrap().is_empty());
-        assert!(store.identity().unwrap().is_none());
+        assert_eq!(store.vault_key_epochs(vault.id).unwrap(), vec![0]);
     }
+    assert!(matches!(browser.client.sync().await, Err(Error::Wiped)));
+    assert_eq!(browser.client.state(), EnrollmentState::Wiped);
     // The admin is untouched.
     assert!(admin.client.devices().await.is_ok());
 }

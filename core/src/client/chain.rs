@@ -15,7 +15,7 @@ use vouch_proto::{
 
 use super::Client;
 use crate::{
-    chain::{Chain, ChainError, Head, Link, LinkBody, Member, Role, Unsigned},
+    chain::{Chain, ChainError, Link, LinkBody, Member, Role, Unsigned},
     crypto::{
         ChainEnvelopeContext, DeviceIdentity, EnvelopePurpose, VaultKey, chain_envelope_purpose,
         open_chain_envelope, seal_chain_envelope,
@@ -65,7 +65,7 @@ impl Client {
             .ok_or(Error::InvalidState("no device identity"))
     }
 
-    fn chain_user(&self) -> Result<Uuid> {
+    pub(super) fn chain_user(&self) -> Result<Uuid> {
         self.state()
             .user()
             .map(|u| u.id)
@@ -91,11 +91,7 @@ impl Client {
         let user = self.chain_user()?;
         for _ in 0..APPEND_ATTEMPTS {
             let links = self.fetch_chain().await?;
-            let local = self.inner.store.chain_links()?;
-            if links.is_empty() {
-                if !local.is_empty() {
-                    return Err(self.refuse(ChainError::Rollback));
-                }
+            if links.is_empty() && self.inner.store.chain_links()?.is_empty() {
                 if !self.state().is_key_holder() {
                     return Ok(None);
                 }
@@ -107,24 +103,7 @@ impl Client {
                     other => return other.map(Some),
                 }
             }
-            let verified = match local.last() {
-                Some(known) => Chain::verify_extension(
-                    user,
-                    &links,
-                    Head {
-                        seq: known.seq,
-                        hash: known.hash(),
-                    },
-                ),
-                None => Chain::verify(user, &links),
-            }
-            .map_err(|e| self.refuse(e))?;
-            if links.len() > local.len() {
-                self.inner
-                    .store
-                    .apply(&[Change::ChainLinks(&links[local.len()..])])?;
-            }
-            return Ok(Some(verified));
+            return self.verify_fetched(user, &links);
         }
         Err(Error::Server {
             code: ErrorCode::ChainConflict,
@@ -146,7 +125,7 @@ impl Client {
     }
 
     /// Logs and records a refused chain; the error to return.
-    fn refuse(&self, e: ChainError) -> Error {
+    pub(super) fn refuse(&self, e: ChainError) -> Error {
         log::warn!("the vouch chain was refused: {e}");
         let _ = self.inner.store.audit("chain_refused", &e.to_string());
         Error::Chain(e)

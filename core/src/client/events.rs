@@ -15,8 +15,8 @@ const RECONNECT_MAX: Duration = Duration::from_secs(30);
 
 impl Client {
     /// Runs until this device is no longer trusted (wiped, signed out) or the future is
-    /// dropped: keeps the pending-approval list, vault keys and items current, and wipes
-    /// the device when it learns it was disabled. Start it once the device is trusted.
+    /// dropped: keeps the pending-approval list, vault keys and items current, and on
+    /// learning it was disabled wipes the device (a verified revocation) or locks it. Start it once the device is trusted.
     pub async fn run_events(&self) -> Result<()> {
         let mut backoff = RECONNECT_MIN;
         while self.state().is_trusted() {
@@ -32,7 +32,9 @@ impl Client {
             let mut stream = match stream {
                 Ok(s) => s,
                 Err(Error::Wiped) => return Ok(()),
-                Err(e) if e.is_transient() => {
+                // Locked on the server's word: ask again (with backoff) — the revocation
+                // that makes it shred may follow, or the server may answer it again.
+                Err(e) if e.is_transient() || matches!(e, Error::Locked) => {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(RECONNECT_MAX);
                     continue;
@@ -50,6 +52,7 @@ impl Client {
                     .set_setting(LAST_EVENT_ID, &id.to_string())?;
                 match handled {
                     Err(Error::Wiped) => return Ok(()),
+                    Err(Error::Locked) => break,
                     Err(e) => log::warn!("event handling failed: {e}"),
                     Ok(()) => {}
                 }
@@ -79,9 +82,10 @@ impl Client {
     async fn handle_event(&self, event: Event) -> Result<()> {
         let me = self.state().device_id();
         match event {
+            // The server's word: shred only on a verified revocation, else lock.
             Event::DeviceDisabled { device_id } if Some(device_id) == me => {
-                self.wipe().await?;
-                Err(Error::Wiped)
+                let _t = self.inner.transition.lock().await;
+                Err(self.on_disabled().await)
             }
             Event::ApprovalRequested { .. } | Event::ApprovalDecided { .. } => {
                 if self.may_approve() {

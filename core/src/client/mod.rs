@@ -9,6 +9,7 @@
 mod approver;
 mod chain;
 mod console;
+mod disabled;
 mod enrollment;
 mod events;
 mod manage;
@@ -35,7 +36,7 @@ pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;
 pub use state::{EnrollmentState, Verification};
 pub use vault::{ItemInfo, SyncReport, VaultInfo};
-use vouch_proto::{Device, DeviceKind, ErrorCode};
+use vouch_proto::{Device, DeviceKind};
 
 use crate::{
     error::{Error, Result},
@@ -117,6 +118,9 @@ struct Inner {
     tokens: Mutex<Tokens>,
     /// Serialises state transitions (one writer of the state machine).
     transition: tokio::sync::Mutex<()>,
+    /// Disabled on the server's word, no verified revocation: keys kept, unused
+    /// (`disabled.rs`).
+    locked: std::sync::atomic::AtomicBool,
 }
 
 /// Whether two server URLs name the same server (a trailing slash, case of the host and
@@ -169,6 +173,7 @@ impl Client {
             }
             None => (EnrollmentState::SignedOut, Tokens::default()),
         };
+        let locked = Self::load_lock(&store)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -181,6 +186,7 @@ impl Client {
                 state: Mutex::new(state),
                 tokens: Mutex::new(tokens),
                 transition: tokio::sync::Mutex::new(()),
+                locked: locked.into(),
             }),
         })
     }
@@ -346,7 +352,9 @@ impl Client {
     /// too, this says so before asking.
     pub(crate) fn require_key_holder_device(&self) -> Result<()> {
         match self.state() {
-            EnrollmentState::Trusted { .. } if self.state().is_key_holder() => Ok(()),
+            EnrollmentState::Trusted { .. } if self.state().is_key_holder() => {
+                self.require_unlocked()
+            }
             EnrollmentState::Trusted { .. } => Err(Error::KeyHolderRequired),
             EnrollmentState::Wiped => Err(Error::Wiped),
             _ => Err(Error::InvalidState("only a trusted device can do this")),
@@ -408,16 +416,16 @@ impl Client {
         }
     }
 
-    /// Passes a result through, wiping the device first when the server says it was
-    /// disabled (rule 6: on learning that, the device wipes its keys and items).
+    /// Passes a server call's result through. When the server says this device was
+    /// disabled, the device shreds — if it verifies a revocation of itself on the chain,
+    /// or holds no vault key — or else locks (rule 6; `disabled.rs`); an answered call
+    /// lifts a lock.
     async fn guard<T>(&self, r: Result<T>) -> Result<T> {
         match r {
-            Err(Error::Server {
-                code: ErrorCode::DeviceDisabled,
-                ..
-            }) => {
-                self.wipe_now()?;
-                Err(Error::Wiped)
+            Err(e) if disabled::is_disabled(&e) => Err(self.on_disabled().await),
+            Ok(v) => {
+                self.server_answered()?;
+                Ok(v)
             }
             other => other,
         }
@@ -435,6 +443,10 @@ impl Client {
             return Ok(());
         }
         self.inner.store.wipe(self.inner.secrets.as_ref())?;
+        // The wipe emptied the settings, the lock's with them.
+        self.inner
+            .locked
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         self.inner
             .store
             .audit("wiped", "device disabled or deprovisioned")?;

@@ -396,9 +396,10 @@ async fn approval_with_the_right_code_trusts_a_wrong_one_does_not() {
     }
 }
 
-#[tokio::test]
-async fn trusted_to_wiped_when_the_server_says_disabled() {
-    let h = client(server(|method, path, _, bundle| {
+/// A fake server that makes this device trusted by its email code (of `tier`), then
+/// answers every other call `device_disabled`.
+fn disabling_server(tier: &'static str) -> Harness {
+    client(server(move |method, path, _, bundle| {
         if path == "/v1/chain" {
             // The first key holder starts the chain right after its email code.
             Ok(match *method {
@@ -409,18 +410,36 @@ async fn trusted_to_wiped_when_the_server_says_disabled() {
             Ok(json!({"expires_at": "2030-01-01T00:00:00Z",
                 "resend_after": "2030-01-01T00:00:00Z"}))
         } else if path.ends_with("/email-code/verify") {
-            Ok(
-                json!({"device": device(bundle, "trusted", Some("key_holder")),
-                "device_token": "vdt_x"}),
-            )
+            Ok(json!({"device": device(bundle, "trusted", Some(tier)),
+                "device_token": "vdt_x"}))
         } else {
             Err(server_error("device_disabled"))
         }
-    }));
+    }))
+}
+
+#[tokio::test]
+async fn a_key_holder_locks_when_the_server_alone_says_disabled() {
+    let h = disabling_server("key_holder");
     registered(&h).await;
     h.client.request_email_code().await.unwrap();
     h.client.submit_email_code("123456").await.unwrap();
     h.client.create_vault("Personal").await.unwrap();
+    // The chain the server serves holds no revocation of this device (here: it even
+    // dropped the root this device made): no shredding on its word.
+    assert!(matches!(h.client.sync().await, Err(Error::Locked)));
+    assert!(h.client.state().is_key_holder());
+    assert!(h.client.is_locked());
+    assert!(matches!(h.client.vaults(), Err(Error::Locked)));
+}
+
+#[tokio::test]
+async fn an_email_only_device_wipes_when_the_server_says_disabled() {
+    let h = disabling_server("email_only");
+    registered(&h).await;
+    h.client.request_email_code().await.unwrap();
+    h.client.submit_email_code("123456").await.unwrap();
+    // It holds no vault key: nothing to keep.
     assert!(matches!(h.client.sync().await, Err(Error::Wiped)));
     assert_eq!(h.client.state(), EnrollmentState::Wiped);
     assert!(matches!(h.client.vaults(), Err(Error::Wiped)));

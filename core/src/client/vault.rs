@@ -143,7 +143,7 @@ const RETRY_MAX_MS: i64 = 60_000;
 impl Client {
     fn require_trusted(&self) -> Result<()> {
         match self.state() {
-            EnrollmentState::Trusted { .. } => Ok(()),
+            EnrollmentState::Trusted { .. } => self.require_unlocked(),
             EnrollmentState::Wiped => Err(Error::Wiped),
             _ => Err(Error::InvalidState("vaults need a trusted device")),
         }
@@ -709,7 +709,7 @@ impl Client {
                             .outbox_retry_at(entry.seq, now_ms() + delay)?;
                     }
                 }
-                Err(e @ Error::Wiped) => return Err(e),
+                Err(e @ (Error::Wiped | Error::Locked)) => return Err(e),
                 Err(e) => {
                     // Refused for good (e.g. the vault is gone): drop it, keep a trace.
                     log::warn!("queued {} refused: {e}", entry.kind);
@@ -881,6 +881,9 @@ impl Client {
         if self.approval_prompt().ok().flatten().is_some() && self.state().is_trusted() {
             let _ = self.check_approval().await;
         }
+        // A locked device asks the server again first (unlocks, stays locked, or shreds
+        // on a verified revocation).
+        self.recheck_lock().await?;
         // An email-only device has no vault access at all (Trust v2): nothing to sync
         // until a key holder shares the keys.
         self.require_trusted()?;

@@ -97,7 +97,7 @@ public struct UserMessage: Equatable, Sendable {
         "error.already_decided": "This request was already decided.",
         "error.request_expired": "This request expired.",
         "error.device_wiped": "This device was disabled and its data removed.",
-        "error.device_disabled": "This device was disabled. Sign in again to set it up.",
+        "error.device_disabled": "This device was disabled. Its vaults are kept locked on it until one of your trusted devices confirms the removal (then they are erased) or the device is allowed again.",
         "error.invalid_state": "This is not possible right now.",
         "error.untrusted_certificate": "The server's certificate is not trusted.",
         "error.certificate_pin_mismatch": "The server's certificate does not match the pinned key. The connection may be intercepted.",

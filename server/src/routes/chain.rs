@@ -22,7 +22,7 @@ use vouch_proto::{
 
 use crate::{
     AppState,
-    auth::{DeviceCaller, KeyHolder},
+    auth::{ChainReader, DeviceCaller, KeyHolder},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams},
     model::{DeviceRow, now, parse_uuid, push_event, push_event_to_user},
@@ -105,11 +105,13 @@ pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult
 }
 
 /// Every link of the user's chain, in order (empty before the first key holder made one).
+/// A disabled device may read it too: it shreds only on a revocation of itself that it
+/// verifies here, never on the server's word alone.
 #[utoipa::path(get, path = vouch_proto::routes::CHAIN, tag = "chain", security(("bearer" = [])),
     responses((status = 200, body = ChainLinks), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: DeviceCaller,
+    ChainReader(caller): ChainReader,
 ) -> ApiResult<Json<ChainLinks>> {
     let user = caller.user.id;
     let links = state
