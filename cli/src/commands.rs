@@ -359,7 +359,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             );
             let code = prompt_line("Code: ")?;
             // Not six digits: said before anything is sent.
-            vouch_core::crypto::ApprovalCode::parse(&code)?;
+            vouch_core::ApprovalCode::parse(&code)?;
             // The run goes through the server to the new device and back: it must be
             // showing the code (and waiting) now. A lost connection ends in "no answer",
             // a mistyped code in "does not match".

@@ -436,10 +436,16 @@ async fn bob_loses_his_devices(
         "   the laptop, if it comes online, verifies the signed revocation of itself → wiped",
     );
     let after = desktop.put_item(vault.id, None, b"new secret").await?;
-    let copy_keys = SoftwareSecretStore::open(stolen.join("keys"))
-        .map_err(|e| CliError::other(e.to_string()))?;
-    let copy = vouch_core::store::Store::open(stolen.join(vouch_core::DATABASE_FILE), &copy_keys)?;
-    let held = copy.vault_key_epochs(vault.id)?;
+    // Opened offline, as the thief would, with its own key store.
+    let copy = device(
+        root,
+        "bob-laptop-stolen",
+        url,
+        DeviceKind::Web,
+        "Laptop",
+        "Linux/Chrome",
+    )?;
+    let held = copy.key_epochs(vault.id)?;
     let sealed = desktop.item_epoch(vault.id, after.item_id)?.unwrap_or(0);
     if held.contains(&sealed) {
         return Err(CliError::other("the stolen copy holds the new key"));

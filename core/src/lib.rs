@@ -18,13 +18,26 @@
 
 pub mod chain;
 mod client;
-pub mod crypto;
 mod error;
 pub mod keystore;
-pub mod sse;
-pub mod store;
 pub mod tls;
 mod transport;
+
+// The library's own parts: public only to tests, benches and fuzzers (feature `testing`),
+// which play an attacker with the store, the crypto and the event decoder in hand. An app
+// sees `Client` and its types.
+#[cfg(feature = "testing")]
+pub mod crypto;
+#[cfg(not(feature = "testing"))]
+mod crypto;
+#[cfg(feature = "testing")]
+pub mod sse;
+#[cfg(not(feature = "testing"))]
+mod sse;
+#[cfg(feature = "testing")]
+pub mod store;
+#[cfg(not(feature = "testing"))]
+mod store;
 
 pub use client::{
     APPROVER_WARNING, ApprovalPrompt, CODE_LIFETIME_MS, ChainMember, Client, ClientConfig,
@@ -32,6 +45,7 @@ pub use client::{
     RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
     VerificationStarted,
 };
+pub use crypto::{ApprovalCode, SecretBytes};
 pub use error::{Error, ErrorKind, Result};
 pub use tls::TlsPolicy;
 pub use vouch_proto as proto;

@@ -6,7 +6,9 @@
 //! events are skipped, an event without a numeric id is skipped, and an event kind this
 //! build does not know (a newer server) is skipped rather than ending the stream.
 
-use futures_util::{FutureExt, Stream, StreamExt};
+#[cfg(feature = "testing")]
+use futures_util::FutureExt;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{ApprovalStatus, Device, Event, PendingApproval};
@@ -115,6 +117,7 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
 
 /// Decodes a whole body given as chunks (split anywhere, even inside a UTF-8 sequence or
 /// a line ending): every event the client would act on, in order. Never panics.
+#[cfg(feature = "testing")]
 pub fn decode_chunks(chunks: &[&[u8]]) -> Vec<Result<(i64, Event)>> {
     let body = futures_util::stream::iter(
         chunks

@@ -148,6 +148,19 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    // The shipped library and CLI as built for users: vouch-core without its `testing`
+    // surface (nothing there may be needed, or left dead, outside tests).
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "vouch-ffi",
+        "-p",
+        "vouch-cli",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))

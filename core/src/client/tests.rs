@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -396,9 +399,10 @@ async fn approval_with_the_right_code_trusts_a_wrong_one_does_not() {
     }
 }
 
-/// A fake server that makes this device trusted by its email code (of `tier`), then
-/// answers every other call `device_disabled`.
-fn disabling_server(tier: &'static str) -> Harness {
+/// A fake server that makes this device trusted by its email code (of `tier`); while
+/// `disabled` is set it answers every other call `device_disabled`, else it answers the
+/// device list and a sign-out.
+fn disabling_server(tier: &'static str, disabled: Arc<AtomicBool>) -> Harness {
     client(server(move |method, path, _, bundle| {
         if path == "/v1/chain" {
             // The first key holder starts the chain right after its email code.
@@ -412,33 +416,61 @@ fn disabling_server(tier: &'static str) -> Harness {
         } else if path.ends_with("/email-code/verify") {
             Ok(json!({"device": device(bundle, "trusted", Some(tier)),
                 "device_token": "vdt_x"}))
-        } else {
+        } else if disabled.load(Ordering::SeqCst) {
             Err(server_error("device_disabled"))
+        } else if path == "/v1/devices" {
+            Ok(json!([]))
+        } else if path.ends_with("/sign-out") {
+            Ok(json!({"disabled": []}))
+        } else {
+            Err(Error::Offline)
         }
     }))
 }
 
-#[tokio::test]
-async fn a_key_holder_locks_when_the_server_alone_says_disabled() {
-    let h = disabling_server("key_holder");
-    registered(&h).await;
+async fn trusted_by_email(h: &Harness) {
+    registered(h).await;
     h.client.request_email_code().await.unwrap();
     h.client.submit_email_code("123456").await.unwrap();
-    h.client.create_vault("Personal").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_holder_locks_when_the_server_alone_says_disabled_and_unlocks_when_answered() {
+    let disabled = Arc::new(AtomicBool::new(true));
+    let h = disabling_server("key_holder", disabled.clone());
+    trusted_by_email(&h).await;
+    let vault = h.client.create_vault("Personal").await.unwrap();
     // The chain the server serves holds no revocation of this device (here: it even
     // dropped the root this device made): no shredding on its word.
     assert!(matches!(h.client.sync().await, Err(Error::Locked)));
     assert!(h.client.state().is_key_holder());
     assert!(h.client.is_locked());
     assert!(matches!(h.client.vaults(), Err(Error::Locked)));
+    assert!(matches!(h.client.devices().await, Err(Error::Locked)));
+    // The server answers it again: unlocked, the vault is still there.
+    disabled.store(false, Ordering::SeqCst);
+    h.client.devices().await.unwrap();
+    assert!(!h.client.is_locked());
+    assert_eq!(h.client.vaults().unwrap()[0].id, vault.id);
+}
+
+#[tokio::test]
+async fn trusted_signs_out_to_wiped() {
+    let h = disabling_server("email_only", Arc::new(AtomicBool::new(false)));
+    // Never trusted: nothing to end on the server, nothing changes.
+    h.client.sign_in("alice@acme.test", "pw").await.unwrap();
+    assert!(!h.client.sign_out().await.unwrap());
+    assert_eq!(h.client.state().name(), "untrusted");
+    let h = disabling_server("email_only", Arc::new(AtomicBool::new(false)));
+    trusted_by_email(&h).await;
+    assert!(h.client.sign_out().await.unwrap());
+    assert_eq!(h.client.state(), EnrollmentState::Wiped);
 }
 
 #[tokio::test]
 async fn an_email_only_device_wipes_when_the_server_says_disabled() {
-    let h = disabling_server("email_only");
-    registered(&h).await;
-    h.client.request_email_code().await.unwrap();
-    h.client.submit_email_code("123456").await.unwrap();
+    let h = disabling_server("email_only", Arc::new(AtomicBool::new(true)));
+    trusted_by_email(&h).await;
     // It holds no vault key: nothing to keep.
     assert!(matches!(h.client.sync().await, Err(Error::Wiped)));
     assert_eq!(h.client.state(), EnrollmentState::Wiped);

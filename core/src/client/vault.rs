@@ -454,6 +454,13 @@ impl Client {
             .transpose()
     }
 
+    /// The key epochs of a vault whose keys this device holds, oldest first (a local read):
+    /// after a rotation a revoked device's copy lacks the new one.
+    pub fn key_epochs(&self, vault_id: Uuid) -> Result<Vec<u32>> {
+        self.require_trusted()?;
+        self.inner.store.vault_key_epochs(vault_id)
+    }
+
     /// An item's plaintext, decrypted on the device (a local read; works offline).
     /// `None` when the item does not exist or was deleted.
     pub fn get_item(&self, vault_id: Uuid, item_id: Uuid) -> Result<Option<SecretBytes>> {

@@ -33,6 +33,7 @@ impl PublicKey {
     }
 
     /// The key bundle bytes this key registers as.
+    #[cfg(feature = "testing")]
     pub fn bundle(&self) -> Vec<u8> {
         vouch_proto::KeyBundle {
             x25519: self.0,

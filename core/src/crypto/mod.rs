@@ -21,28 +21,42 @@ mod transcript;
 mod vault_key;
 mod vault_tombstone;
 
+// The crate's crypto surface; tests, benches and fuzzers (feature `testing`) name all of it.
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use chain_envelope::{
     CHAIN_ENVELOPE_LEN, ChainEnvelopeContext, SUITE_AUTH_SIGNED_X25519_CHACHA20,
     chain_envelope_purpose, open_chain_envelope, seal_chain_envelope,
 };
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use code::{ApprovalCode, CODE_DIGITS};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use envelope::{
     ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopePurpose, SUITE_AUTH_PSK_X25519_CHACHA20,
 };
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use identity::{DeviceIdentity, PUBLIC_KEY_LEN, PublicKey};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use item::{
     ENTRY_FORMAT_V1, ITEM_FORMAT_V2, ITEM_OVERHEAD, ItemAad, MAX_TITLE_BYTES, OpenedItem,
     open_item, seal_entry, seal_item, sealed_item_epoch,
 };
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use pake::{
     ApprovalPsk, ApproverRun, ConfirmedRun, MAC_LEN, PakePassword, RequesterRun, RunAnswer,
 };
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use payload::{ApprovalPayload, PAYLOAD_V1, PayloadEnvelope};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use qr::{QR_PREFIX, QrPayload, QrSecret};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use recovery::{RECOVERY_WORDS, RecoveryKey};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use secret_bytes::SecretBytes;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use transcript::{Descriptor, PROTOCOL_VERSION, RunContext};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use vault_key::VaultKey;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use vault_tombstone::{
     VAULT_TOMBSTONE_LEN, VAULT_TOMBSTONE_V1, open_vault_tombstone, seal_vault_tombstone,
     vault_tombstone_epoch,

@@ -21,9 +21,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "testing")]
+pub use records::AuditEntry;
+// Also named by tests (feature `testing`), which see the store as a public module.
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use records::{
-    AccountRow, ApprovalSide, AuditEntry, Change, OutboxEntry, PendingApprovalRow, StoredItem,
-    VaultRecord,
+    AccountRow, ApprovalSide, Change, OutboxEntry, PendingApprovalRow, StoredItem, VaultRecord,
 };
 
 use crate::{
@@ -55,6 +58,7 @@ impl Store {
 
     /// Creates a database at an older schema version. For migration tests only.
     #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub fn create_at_version(
         path: impl AsRef<Path>,
         secrets: &dyn SecretStore,
@@ -97,6 +101,7 @@ impl Store {
     }
 
     /// The schema version of the open file.
+    #[cfg(feature = "testing")]
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn()?
@@ -104,6 +109,7 @@ impl Store {
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; `Ok(true)` when the file is sound.
+    #[cfg(feature = "testing")]
     pub fn integrity_check(&self) -> Result<bool> {
         let ok: String = self
             .conn()?

@@ -77,8 +77,6 @@ pub enum Change<'a> {
     /// Append verified links to this device's copy of the vouch chain (positions must
     /// follow the stored ones; the caller verified the whole chain first).
     ChainLinks(&'a [crate::chain::Link]),
-    /// Forget a pending approval row.
-    ForgetApproval(Uuid),
     /// Record a pulled item version that was refused (did not open, rollback, unsealed
     /// delete), with the reason; the local copy stays.
     HoldBack {
@@ -211,6 +209,7 @@ impl std::fmt::Debug for PendingApprovalRow {
 }
 
 /// One line of the local audit log (ids, names and reasons; never secrets).
+#[cfg(feature = "testing")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Milliseconds since the Unix epoch.
@@ -281,6 +280,7 @@ impl Store {
     }
 
     /// Creates a vault and stores its key, in one transaction.
+    #[cfg(feature = "testing")]
     pub fn create_vault(&self, id: Uuid, name: &str, key: &VaultKey) -> Result<()> {
         self.apply(&[Change::NewVault { id, name, key }])
     }
@@ -298,6 +298,7 @@ impl Store {
     /// Stores the key of an existing vault for `epoch`, sealed under the database key. A
     /// held key is never replaced: the same key again is a no-op, a different one is
     /// [`Error::KeyConflict`] and changes nothing.
+    #[cfg(feature = "testing")]
     pub fn put_vault_key(&self, id: Uuid, epoch: u32, key: &VaultKey) -> Result<()> {
         match self.vault_key(id, epoch)? {
             Some(held) if held.ct_eq(key) => return Ok(()),
@@ -372,6 +373,7 @@ impl Store {
     }
 
     /// Pulled records this device refused, newest first: (vault, item, version, reason).
+    #[cfg(feature = "testing")]
     pub fn held_back(&self) -> Result<Vec<(Uuid, Uuid, u64, String)>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
@@ -419,11 +421,13 @@ impl Store {
     }
 
     /// Writes one item (insert or replace) in its own transaction.
+    #[cfg(feature = "testing")]
     pub fn put_item(&self, item: &StoredItem) -> Result<()> {
         self.put_items(std::slice::from_ref(item))
     }
 
     /// Writes many items in one transaction: all or none.
+    #[cfg(feature = "testing")]
     pub fn put_items(&self, items: &[StoredItem]) -> Result<()> {
         self.apply(&items.iter().map(Change::Item).collect::<Vec<_>>())
     }
@@ -513,12 +517,6 @@ impl Store {
                         )?;
                     }
                 }
-                Change::ForgetApproval(request_id) => {
-                    tx.execute(
-                        "DELETE FROM pending_approvals WHERE request_id = ?1",
-                        [request_id.to_string()],
-                    )?;
-                }
                 Change::HoldBack {
                     vault_id,
                     item_id,
@@ -585,6 +583,7 @@ impl Store {
     }
 
     /// Number of live items across all vaults.
+    #[cfg(feature = "testing")]
     pub fn item_count(&self) -> Result<u64> {
         let n: i64 = self.conn()?.query_row(
             "SELECT count(*) FROM items WHERE sealed IS NOT NULL AND deleted = 0",
@@ -595,6 +594,7 @@ impl Store {
     }
 
     /// Queues an operation for the server; the payload is sealed. Returns its sequence.
+    #[cfg(feature = "testing")]
     pub fn enqueue(&self, kind: &str, payload: &[u8]) -> Result<i64> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -688,6 +688,7 @@ impl Store {
     }
 
     /// The newest `limit` audit entries, newest first.
+    #[cfg(feature = "testing")]
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let conn = self.conn()?;
         let mut stmt = conn
