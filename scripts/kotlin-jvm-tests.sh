@@ -2,7 +2,7 @@
 # Builds the vouch-ffi cdylib, generates the Kotlin bindings, compiles bindings + facade +
 # view models + tests with kotlinc, and runs the JUnit 5 tests on the JVM against real
 # vouch-server processes. Installs its toolchain pieces when missing (Debian: libjna-java,
-# junit5; npm: kotlin-compiler). Prints "kotlin: N passed, N failed".
+# junit5, libzxing-core-java for the sample's QR frame decoder; npm: kotlin-compiler). Prints "kotlin: N passed, N failed".
 #   scripts/kotlin-jvm-tests.sh           the tests
 #   scripts/kotlin-jvm-tests.sh --bench [case…]   the FFI call-cost bench instead (release
 #       library with the bench hooks; cases: bare status buffer string-reused u32 string async)
@@ -13,12 +13,15 @@ TOOLS=$ROOT/.tools
 KOTLIN_VERSION=2.4.20
 JNA=/usr/share/java/jna.jar
 JUNIT=/usr/share/java/junit-platform-console-standalone.jar
+# ZXing core (Debian's 3.4.1; the sample ships 3.5.x through Gradle): the sample's QR frame
+# decoder and its test.
+ZXING=/usr/share/maven-repo/com/google/zxing/core/3.4.1/core-3.4.1.jar
 
-if [ ! -f "$JNA" ] || [ ! -f "$JUNIT" ]; then
-  echo "== installing libjna-java junit5"
+if [ ! -f "$JNA" ] || [ ! -f "$JUNIT" ] || [ ! -f "$ZXING" ]; then
+  echo "== installing libjna-java junit5 libzxing-core-java"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq libjna-java junit5 >/dev/null
+  $SUDO apt-get install -y -qq libjna-java junit5 libzxing-core-java >/dev/null
 fi
 KOTLINC=$TOOLS/kotlin-$KOTLIN_VERSION/bin/kotlinc
 if [ ! -x "$KOTLINC" ]; then
@@ -71,10 +74,14 @@ grep -q 'fun `pingAsync`' target/kotlin/gen/app/vouch/ffi/vouch_ffi.kt \
 echo "== compiling Kotlin (bindings, facade, view models, tests)"
 OUT=target/kotlin/classes
 rm -rf "$OUT" && mkdir -p "$OUT"
-CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT"
+CP="$JNA:$KLIB/kotlinx-coroutines-core-jvm.jar:$JUNIT:$ZXING"
+# The sample's plain-Kotlin part (its camera frames' QR decoder) comes along with its test.
 "$KOTLINC" -nowarn -jvm-target 17 -cp "$CP" -d "$OUT" \
-  target/kotlin/gen android/vouch/src/main/kotlin android/vouch/src/test/kotlin 2>&1 | grep -v '^warning:' || true
-[ -f "$OUT/app/vouch/Vouch.class" ] || { echo "kotlin compilation failed" >&2; exit 1; }
+  target/kotlin/gen android/vouch/src/main/kotlin android/vouch/src/test/kotlin \
+  android/sample/src/main/kotlin/app/vouch/sample/QrFrames.kt android/sample/src/test/kotlin \
+  2>&1 | grep -v '^warning:' || true
+[ -f "$OUT/app/vouch/Vouch.class" ] && [ -f "$OUT/app/vouch/sample/QrFrames.class" ] \
+  || { echo "kotlin compilation failed" >&2; exit 1; }
 
 # The Android-only code (androidx view models, Keystore store, BiometricPrompt presence)
 # and the bindings as the Gradle build generates them (android_cleaner), type-checked

@@ -31,6 +31,8 @@ android {
         targetCompatibility = JavaVersion.VERSION_17
     }
     kotlinOptions { jvmTarget = "17" }
+    // The JVM unit tests are JUnit 5 (the same ones scripts/kotlin-jvm-tests.sh runs).
+    testOptions { unitTests.all { it.useJUnitPlatform() } }
     publishing {
         singleVariant("release") {
             withSourcesJar()

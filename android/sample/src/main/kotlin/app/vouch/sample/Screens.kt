@@ -332,7 +332,7 @@ private val timeFormat = DateTimeFormatter.ofLocalizedDateTime(FormatStyle.SHORT
 fun TrustThisSessionScreen(s: TrustThisSession, vm: ApprovalFlow) {
     val request = s.request
     var code by remember(request.requestId) { mutableStateOf("") }
-    var scanned by remember(request.requestId) { mutableStateOf("") }
+    var scanning by remember(request.requestId) { mutableStateOf(false) }
     Column(Modifier.padding(24.dp), verticalArrangement = Arrangement.spacedBy(10.dp)) {
         Text(stringResource(R.string.trust_title), style = MaterialTheme.typography.headlineMedium)
         Text("${request.deviceName} (${request.deviceKind.name}, ${request.platform})")
@@ -362,13 +362,23 @@ fun TrustThisSessionScreen(s: TrustThisSession, vm: ApprovalFlow) {
             OutlinedButton(onClick = { vm.deny() }, enabled = !s.waitingForDevice) { Text(stringResource(R.string.deny)) }
             TextButton(onClick = vm::close) { Text(stringResource(R.string.back)) }
         }
-        // This app's own camera scanner (CameraX + ML Kit) would fill this field on this
-        // screen; text pasted from elsewhere is exactly what a phisher would send.
-        OutlinedTextField(scanned, { scanned = it }, label = { Text(stringResource(R.string.scanned_label)) }, enabled = !s.waitingForDevice)
-        TextButton(
-            onClick = { vm.approveScanned(scanned) },
-            enabled = scanned.startsWith("VOUCH2:") && !s.waitingForDevice,
-        ) { Text(stringResource(R.string.approve_qr)) }
+        // Only this app's own camera scanner feeds a QR approval: text pasted from
+        // elsewhere is exactly what a phisher would send. The core refuses any QR but this
+        // request's; the phone's user presence is asked inside the call.
+        if (scanning && !s.waitingForDevice) {
+            QrScanner(
+                onScanned = { text ->
+                    scanning = false
+                    vm.approveScanned(text)
+                },
+                modifier = Modifier.fillMaxWidth().size(280.dp),
+            )
+            TextButton(onClick = { scanning = false }) { Text(stringResource(R.string.back)) }
+        } else {
+            TextButton(onClick = { scanning = true }, enabled = !s.waitingForDevice) {
+                Text(stringResource(R.string.approve_qr))
+            }
+        }
     }
 }
 
