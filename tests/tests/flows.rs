@@ -638,6 +638,21 @@ async fn deprovisioning_stops_every_device_of_the_user() {
     }
     assert!(matches!(browser.client.sync().await, Err(Error::Wiped)));
     assert_eq!(browser.client.state(), EnrollmentState::Wiped);
+    // Nothing was left to rotate the vault keys to: the audit log says so.
+    let log = admin
+        .client
+        .admin_audit(Some(alice_id), None)
+        .await
+        .unwrap();
+    let entry = log
+        .iter()
+        .find(|e| e.action == vouch_core::proto::AuditAction::Deprovisioned)
+        .unwrap();
+    let detail = entry.detail.as_deref().unwrap();
+    assert!(
+        detail.contains("no vault key was rotated") && detail.contains("2 locked key holder(s)"),
+        "{detail}"
+    );
     // The admin is untouched.
     assert!(admin.client.devices().await.is_ok());
 }

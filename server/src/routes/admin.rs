@@ -4,7 +4,7 @@ use axum::{Json, extract::State};
 use rusqlite::params;
 use serde::Deserialize;
 use uuid::Uuid;
-use vouch_proto::{AdminUser, AuditAction, Device, Disabled, ErrorBody};
+use vouch_proto::{AdminUser, AuditAction, Device, DeviceStatus, Disabled, ErrorBody, Tier};
 
 use crate::{
     AppState,
@@ -101,7 +101,19 @@ pub async fn deprovision(
                 params![user_id.to_string(), now()],
             )?;
             if !user.deprovisioned {
-                let detail = format!("{} device(s) disabled", out.disabled.len());
+                // Issue 15: with every key holder gone there is nothing left to rotate the
+                // vault keys to; they stay only on those devices, which lock (an admin is
+                // not on the user's vouch chain). Recorded, not silently skipped.
+                let key_holders = devices
+                    .iter()
+                    .filter(|d| {
+                        d.status == DeviceStatus::Trusted && d.tier == Some(Tier::KeyHolder)
+                    })
+                    .count();
+                let detail = format!(
+                    "{} device(s) disabled; no key holder left, so no vault key was rotated: the keys stay only on the {key_holders} locked key holder(s)",
+                    out.disabled.len()
+                );
                 crate::audit::record(
                     tx,
                     user_id,
