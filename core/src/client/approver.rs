@@ -26,7 +26,7 @@ use crate::{
         PakePassword, PayloadEnvelope, PublicKey, QrPayload, RunContext,
     },
     error::{Error, Result},
-    store::{ApprovalSide, Change, now_ms},
+    store::{ApprovalSide, now_ms},
 };
 
 const APPROVER: ApprovalSide = ApprovalSide::Approver;
@@ -303,7 +303,7 @@ impl Client {
         // The vouch is the chain's next link when the server stores it with the approval;
         // if another link landed first, the chain is fetched again and the vouch re-signed.
         let mut attempts = 0;
-        let added = loop {
+        loop {
             attempts += 1;
             let (chain, link) = match &vouch {
                 Vouch::New(member, sig) => {
@@ -344,13 +344,11 @@ impl Client {
                     self.settle_error(snap.id, &e);
                     return Err(e);
                 }
-                Ok(_) => break link,
+                // The vouch is not kept here: it counts once the server shows it back
+                // (the next chain sync), so one the server acknowledged but dropped cannot
+                // become this device's head and make it refuse the honest chain.
+                Ok(_) => break,
             }
-        };
-        if let Some(link) = added {
-            self.inner
-                .store
-                .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
         }
         self.inner.store.audit(
             "approval_sent",

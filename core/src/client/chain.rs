@@ -95,15 +95,18 @@ impl Client {
                 if !self.state().is_key_holder() {
                     return Ok(None);
                 }
+                // Counted once the server shows it back (next turn): a root the server
+                // acknowledged but did not keep must not become this device's head.
                 match self.append_root(user).await {
                     Err(Error::Server {
                         code: ErrorCode::ChainConflict,
                         ..
-                    }) => continue,
-                    other => return other.map(Some),
+                    })
+                    | Ok(()) => continue,
+                    Err(e) => return Err(e),
                 }
             }
-            return self.verify_fetched(user, &links);
+            return self.verify_fetched(user, &links, super::disabled::Keep::Yes);
         }
         Err(Error::Server {
             code: ErrorCode::ChainConflict,
@@ -131,7 +134,8 @@ impl Client {
         Error::Chain(e)
     }
 
-    async fn append_root(&self, user: Uuid) -> Result<Chain> {
+    /// Signs and posts the root; not kept here until the server shows it back.
+    async fn append_root(&self, user: Uuid) -> Result<()> {
         let identity = self.identity()?;
         let me = self.me_as_member(&identity)?;
         let root = Unsigned::root(user, me, now()).sign(identity.signing_key());
@@ -150,13 +154,10 @@ impl Client {
                     .await,
             )
             .await?;
-        let links = [root];
-        let chain = Chain::verify(user, &links)?;
-        self.inner.store.apply(&[Change::ChainLinks(&links)])?;
         self.inner
             .store
             .audit("chain_root", "this device started the vouch chain")?;
-        Ok(chain)
+        Ok(())
     }
 
     /// The verified chain's key holders (fetched and verified first).
@@ -206,8 +207,9 @@ impl Client {
         {
             return Ok(0);
         }
-        // Devices a recovery is revoking get nothing more.
-        let pending = self.pending_revocations()?;
+        // Devices whose revocation is decided, or that the server disabled, get nothing
+        // more.
+        let pending = self.excluded_from_sealing()?;
         let token = self.device_token()?;
         let mut sent = 0;
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
@@ -352,38 +354,73 @@ impl Client {
 }
 
 impl Client {
-    /// Upkeep: a device the server disabled (an admin, a sign-out, a deprovision) that is
-    /// still live on the verified chain is revoked there by this key holder, so nothing
-    /// more is sealed to it and the keys it held rotate. The server's word can only take a
-    /// device off the chain this way, never put one on. Returns how many were revoked.
-    pub(super) async fn revoke_disabled_members(&self) -> Result<u32> {
+    /// Upkeep for devices the server says are disabled (an admin's disable, a
+    /// deprovisioning — or a lie) while the verified chain still names them as key
+    /// holders: nothing more is sealed to them, and once per such device every vault is
+    /// rotated away from it. No revocation is signed on the server's word: a revocation
+    /// makes its device shred, so only the person's decision signs one (a disable from a
+    /// key holder, a recovery). A server that lies here only keeps keys from a device,
+    /// until it lists it as trusted again (then the next share seals the new epochs to
+    /// it). Returns how many vaults were rotated.
+    pub(super) async fn rotate_away_from_disabled(&self) -> Result<u32> {
         let Some(chain) = self.local_chain()? else {
             return Ok(0);
         };
         let me = self.state().device_id();
-        let live: Vec<Uuid> = chain
+        let devices = self.devices().await?;
+        let disabled: Vec<Uuid> = chain
             .live()
             .filter(|m| m.member.role == Role::Device && Some(m.member.id) != me)
             .map(|m| m.member.id)
+            .filter(|id| {
+                devices
+                    .iter()
+                    .any(|d| d.id == *id && d.status == vouch_proto::DeviceStatus::Disabled)
+            })
             .collect();
-        if live.is_empty() {
+        let before = id_list(self.inner.store.setting(SERVER_DISABLED)?);
+        let rotated_away = id_list(self.inner.store.setting(ROTATED_AWAY)?);
+        self.inner
+            .store
+            .set_setting(SERVER_DISABLED, &join_ids(&disabled))?;
+        let new: Vec<Uuid> = disabled
+            .iter()
+            .filter(|id| !rotated_away.contains(id))
+            .copied()
+            .collect();
+        if new.is_empty() {
+            if before != disabled {
+                // One that came back is rotated away from again if it is disabled again.
+                self.inner
+                    .store
+                    .set_setting(ROTATED_AWAY, &join_ids(&disabled))?;
+            }
             return Ok(0);
         }
-        let devices = self.devices().await?;
-        let mut revoked = 0;
-        for id in live {
-            let disabled = devices
-                .iter()
-                .any(|d| d.id == id && d.status == vouch_proto::DeviceStatus::Disabled);
-            if disabled && self.revoke_on_chain(id).await? {
-                revoked += 1;
-            }
-        }
-        Ok(revoked)
+        let rotated = self.rotate_all().await?;
+        self.inner
+            .store
+            .set_setting(ROTATED_AWAY, &join_ids(&disabled))?;
+        self.inner.store.audit(
+            "rotated_away_from_disabled",
+            &format!(
+                "{} device(s) the server disabled; {rotated} vault(s)",
+                new.len()
+            ),
+        )?;
+        Ok(rotated)
+    }
+
+    /// Members nothing is sealed to: revocations decided here and not yet on the chain,
+    /// and key holders the server says are disabled (as last seen).
+    pub(super) fn excluded_from_sealing(&self) -> Result<Vec<Uuid>> {
+        let mut out = self.pending_revocations()?;
+        out.extend(id_list(self.inner.store.setting(SERVER_DISABLED)?));
+        Ok(out)
     }
 
     /// Rotates every vault the server lists (not deleted), right after this device signed
-    /// a revocation.
+    /// a revocation or saw a key holder disabled by the server.
     pub(super) async fn rotate_all(&self) -> Result<u32> {
         let token = self.device_token()?;
         let vaults: Vec<Vault> = self
@@ -397,8 +434,8 @@ impl Client {
     }
 
     /// Signs and appends a revocation of `member` (a live key holder on the verified
-    /// chain; this device must be one too). `Ok(false)` when the chain does not name it
-    /// as live (nothing to revoke).
+    /// chain; this device must be one too), and sees it back in the chain the server
+    /// serves. `Ok(false)` when the chain does not name it as live (nothing to revoke).
     pub(super) async fn revoke_on_chain(&self, member: Uuid) -> Result<bool> {
         let identity = self.identity()?;
         let me = self.me_as_member(&identity)?;
@@ -436,18 +473,30 @@ impl Client {
                     ..
                 }) => continue,
                 Err(e) => return Err(e),
+                // Counted once the server shows it back: a link it acknowledged but did
+                // not keep must not become this device's head (it would refuse the honest
+                // chain for good); signed again on the chain as it stands.
                 Ok(()) => {
-                    self.inner
-                        .store
-                        .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
-                    self.inner
-                        .store
-                        .audit("chain_revoked", &member.to_string())?;
-                    return Ok(true);
+                    let kept = self
+                        .sync_chain()
+                        .await?
+                        .and_then(|c| c.member(member).map(|m| !m.is_live()))
+                        .unwrap_or(false);
+                    if kept {
+                        self.inner
+                            .store
+                            .audit("chain_revoked", &member.to_string())?;
+                        return Ok(true);
+                    }
                 }
             }
         }
-        Ok(false)
+        Err(Error::Server {
+            code: ErrorCode::ChainConflict,
+            message: "the server did not keep the revocation; the next sync signs it again".into(),
+            attempts_left: None,
+            retry_after_secs: None,
+        })
     }
 
     /// Rotates the key of every vault (as the server lists them) this device holds a key of
@@ -483,13 +532,17 @@ impl Client {
             .rev()
             .find(|l| matches!(l.body, LinkBody::Revoke { .. }))
             .map(|l| l.seq);
-        let Some(revoked_at) = last_revocation else {
+        if last_revocation.is_none() && !force {
             return Ok(0);
-        };
+        }
         let token = self.device_token()?;
         let mut rotated = 0;
         for v in vaults {
-            if !force && v.epoch_chain_seq.is_some_and(|s| s >= revoked_at) {
+            if !force
+                && v.epoch_chain_seq
+                    .zip(last_revocation)
+                    .is_some_and(|(s, revoked_at)| s >= revoked_at)
+            {
                 continue;
             }
             // A key holder of the vault rotates from the epoch the server has, even one it
@@ -501,8 +554,8 @@ impl Client {
             let key = VaultKey::generate()?;
             let mut envelopes = Vec::new();
             // Every live key holder, the recovery key included, gets the new epoch (not a
-            // device a recovery is revoking).
-            let pending = self.pending_revocations()?;
+            // device whose revocation is decided, nor one the server disabled).
+            let pending = self.excluded_from_sealing()?;
             for m in chain.live().filter(|m| !pending.contains(&m.member.id)) {
                 let ctx = ChainEnvelopeContext {
                     purpose: EnvelopePurpose::Rotation,
@@ -571,4 +624,26 @@ impl Client {
 
 fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Key holders the server listed as disabled at the last sync (setting).
+const SERVER_DISABLED: &str = "chain.server_disabled";
+/// Those the vault keys were rotated away from since (setting).
+const ROTATED_AWAY: &str = "chain.rotated_away";
+
+/// Parses a comma-separated id list setting.
+pub(super) fn id_list(setting: Option<String>) -> Vec<Uuid> {
+    setting
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect()
+}
+
+/// Writes an id list setting.
+pub(super) fn join_ids(ids: &[Uuid]) -> String {
+    ids.iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }

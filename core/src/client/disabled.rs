@@ -20,6 +20,15 @@ use crate::error::{Error, Result};
 /// The setting that keeps a lock across restarts ("1" while locked).
 const LOCKED: &str = "device.locked";
 
+/// Whether verified links are kept as this device's view of the chain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// Kept: the device's head moves.
+    Yes,
+    /// Only checked.
+    No,
+}
+
 /// What the chain says of this device, once it was told it is disabled.
 enum Verdict {
     /// A live key holder signed a revocation of this device: shred.
@@ -67,24 +76,28 @@ impl Client {
         }
     }
 
-    /// A call the server answered: a locked device is unlocked (its disabling was lifted,
-    /// or was never true).
-    pub(super) fn server_answered(&self) -> Result<()> {
-        if self.is_locked() {
-            log::info!("the server answers this device again: unlocked");
-            self.set_locked(false)?;
-        }
-        Ok(())
-    }
-
-    /// A locked device asks the server again before anything else: answered, it unlocks;
-    /// still disabled, it looks for a verified revocation again (and shreds on one).
+    /// A locked device asks the server again before anything else: still disabled, it
+    /// looks for a verified revocation again (and shreds on one); unlocked only when the
+    /// server lists this device as trusted again and the chain does not revoke it — not
+    /// on any answer at all.
     pub(super) async fn recheck_lock(&self) -> Result<()> {
         if !self.is_locked() {
             return Ok(());
         }
+        let me = self.state().device_id();
         // Not the chain: a disabled device may still read that.
-        self.devices().await.map(|_| ())
+        let devices = self.devices().await?;
+        let listed_trusted = devices
+            .iter()
+            .any(|d| Some(d.id) == me && d.status == vouch_proto::DeviceStatus::Trusted);
+        if !listed_trusted {
+            return Err(Error::Locked);
+        }
+        if let Verdict::Revoked = self.disabled_verdict().await {
+            return Err(self.wipe_now().err().unwrap_or(Error::Wiped));
+        }
+        log::info!("the server lists this device as trusted again: unlocked");
+        self.set_locked(false)
     }
 
     fn set_locked(&self, locked: bool) -> Result<()> {
@@ -127,7 +140,9 @@ impl Client {
         let Some(links) = links else {
             return Verdict::Unproven;
         };
-        match self.verify_fetched(user, &links) {
+        // Verified, not kept: a locked device does not move its head on what it was
+        // served while the server says it is disabled.
+        match self.verify_fetched(user, &links, Keep::No) {
             Ok(Some(chain)) if chain.member(me).is_some_and(|m| !m.is_live()) => Verdict::Revoked,
             Ok(_) => Verdict::Unproven,
             Err(e) => {
@@ -138,8 +153,14 @@ impl Client {
     }
 
     /// Verifies fetched links from the head this device verified before (from the root
-    /// when it never saw one) and keeps the new ones. `None` for an empty chain.
-    pub(super) fn verify_fetched(&self, user: uuid::Uuid, links: &[Link]) -> Result<Option<Chain>> {
+    /// when it never saw one) and, with [`Keep::Yes`], keeps the new ones. `None` for an
+    /// empty chain.
+    pub(super) fn verify_fetched(
+        &self,
+        user: uuid::Uuid,
+        links: &[Link],
+        keep: Keep,
+    ) -> Result<Option<Chain>> {
         let local = self.inner.store.chain_links()?;
         if links.is_empty() {
             return if local.is_empty() {
@@ -160,7 +181,7 @@ impl Client {
             None => Chain::verify(user, links),
         }
         .map_err(|e| self.refuse(e))?;
-        if links.len() > local.len() {
+        if keep == Keep::Yes && links.len() > local.len() {
             self.inner
                 .store
                 .apply(&[crate::store::Change::ChainLinks(&links[local.len()..])])?;

@@ -249,18 +249,18 @@ impl Client {
             self.wipe_now()?;
             return Ok(out.disabled);
         }
-        // The chain records each revocation (signed here), and the vault keys the
-        // revoked devices held are rotated to the key holders left; if either fails now,
-        // the next sync's upkeep finishes it.
-        let mut revoked = false;
-        for id in &out.disabled {
-            match self.revoke_on_chain(*id).await {
-                Ok(r) => revoked |= r,
-                Err(e) => log::warn!("the revocation is not on the vouch chain yet: {e}"),
-            }
+        // The person's decision: each revocation is signed here and kept until the chain
+        // the server serves shows it (one the server drops is signed again at the next
+        // sync); the vault keys the revoked devices held rotate to the key holders left.
+        // A device the server had disabled already (an admin) is revoked now too: only
+        // this decision makes it shred.
+        let mut decided = out.disabled.clone();
+        if !decided.contains(&device_id) {
+            decided.push(device_id);
         }
-        if revoked && let Err(e) = self.rotate_all().await {
-            log::warn!("the vault keys were not rotated yet: {e}");
+        self.decide_revocations(&decided)?;
+        if let Err(e) = self.finish_pending_revocations().await {
+            log::warn!("the revocation is not on the vouch chain yet: {e}");
         }
         if let Err(e) = self.sync().await {
             log::warn!("sync after the revocation failed: {e}");
@@ -418,15 +418,10 @@ impl Client {
 
     /// Passes a server call's result through. When the server says this device was
     /// disabled, the device shreds — if it verifies a revocation of itself on the chain,
-    /// or holds no vault key — or else locks (rule 6; `disabled.rs`); an answered call
-    /// lifts a lock.
+    /// or holds no vault key — or else locks (rule 6; `disabled.rs`).
     async fn guard<T>(&self, r: Result<T>) -> Result<T> {
         match r {
             Err(e) if disabled::is_disabled(&e) => Err(self.on_disabled().await),
-            Ok(v) => {
-                self.server_answered()?;
-                Ok(v)
-            }
             other => other,
         }
     }

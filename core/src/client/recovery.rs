@@ -92,10 +92,24 @@ impl Client {
                 }) if attempt < APPEND_ATTEMPTS => continue,
                 Err(e) => return Err(e),
                 Ok(()) => {
-                    self.inner
-                        .store
-                        .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
-                    break;
+                    // Counted once the server shows it back: words whose key the chain
+                    // does not name would restore nothing.
+                    let kept = self
+                        .sync_chain()
+                        .await?
+                        .and_then(|c| c.member(key.id()).map(|m| m.is_live()))
+                        .unwrap_or(false);
+                    if kept {
+                        break;
+                    }
+                    if attempt == APPEND_ATTEMPTS {
+                        return Err(Error::Server {
+                            code: ErrorCode::ChainConflict,
+                            message: "the server did not keep the recovery key; try again".into(),
+                            attempts_left: None,
+                            retry_after_secs: None,
+                        });
+                    }
                 }
             }
         }
@@ -277,40 +291,66 @@ impl Client {
         })
     }
 
-    /// The devices a recovery decided to revoke and has not revoked yet.
+    /// The devices whose revocation was decided here (a disable, a recovery) and is not
+    /// on the chain yet.
     pub(super) fn pending_revocations(&self) -> Result<Vec<Uuid>> {
-        Ok(self
-            .inner
-            .store
-            .setting(PENDING_REVOCATIONS)?
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|id| Uuid::parse_str(id).ok())
-            .collect())
+        Ok(super::chain::id_list(
+            self.inner.store.setting(PENDING_REVOCATIONS)?,
+        ))
     }
 
-    /// Revokes (and, from a web device, disables) the devices a recovery decided to
-    /// revoke, rotates every vault, then forgets the list. Returns those revoked.
+    /// Records the person's decision to revoke `ids` (a disable from this key holder, a
+    /// recovery): kept until each revocation is on the chain the server serves, and
+    /// nothing is sealed to them meanwhile.
+    pub(super) fn decide_revocations(&self, ids: &[Uuid]) -> Result<()> {
+        let mut all = self.pending_revocations()?;
+        for id in ids {
+            if !all.contains(id) {
+                all.push(*id);
+            }
+        }
+        self.inner
+            .store
+            .set_setting(PENDING_REVOCATIONS, &super::chain::join_ids(&all))
+    }
+
+    /// Revokes (and, from a web device, disables) the devices whose revocation was
+    /// decided here, rotates every vault if any was revoked, and forgets each one once the
+    /// chain the server serves shows its revocation (or does not name it). One the server
+    /// did not keep stays decided — signed again at the next sync — and is the error.
+    /// Returns those revoked.
     pub(super) async fn finish_pending_revocations(&self) -> Result<Vec<Uuid>> {
         let pending = self.pending_revocations()?;
         if pending.is_empty() {
             return Ok(Vec::new());
         }
         let mut revoked = Vec::new();
+        let mut left = Vec::new();
+        let mut failure = None;
         for id in pending {
             // Disabled on the server too where this device may (a web key holder), so the
             // lost devices lose their server powers as well; revoked on the chain always.
             let disabled = self.disable_on_server(id, false).await.is_ok();
-            if self.revoke_on_chain(id).await? || disabled {
-                revoked.push(id);
+            match self.revoke_on_chain(id).await {
+                Ok(true) => revoked.push(id),
+                Ok(false) if disabled => revoked.push(id),
+                Ok(false) => {}
+                Err(e) => {
+                    left.push(id);
+                    failure = Some(e);
+                }
             }
         }
-        self.rotate_all().await?;
-        self.inner.store.apply(&[Change::Setting {
-            name: PENDING_REVOCATIONS,
-            value: "",
-        }])?;
-        Ok(revoked)
+        if !revoked.is_empty() {
+            self.rotate_all().await?;
+        }
+        self.inner
+            .store
+            .set_setting(PENDING_REVOCATIONS, &super::chain::join_ids(&left))?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(revoked),
+        }
     }
 
     /// Opens the envelopes sealed to the recovery key, from senders live on the verified

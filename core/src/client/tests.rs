@@ -419,7 +419,7 @@ fn disabling_server(tier: &'static str, disabled: Arc<AtomicBool>) -> Harness {
         } else if disabled.load(Ordering::SeqCst) {
             Err(server_error("device_disabled"))
         } else if path == "/v1/devices" {
-            Ok(json!([]))
+            Ok(json!([device(bundle, "trusted", Some(tier))]))
         } else if path.ends_with("/sign-out") {
             Ok(json!({"disabled": []}))
         } else {
@@ -447,9 +447,12 @@ async fn a_key_holder_locks_when_the_server_alone_says_disabled_and_unlocks_when
     assert!(h.client.is_locked());
     assert!(matches!(h.client.vaults(), Err(Error::Locked)));
     assert!(matches!(h.client.devices().await, Err(Error::Locked)));
-    // The server answers it again: unlocked, the vault is still there.
+    // Any answer does not unlock it; the server listing it as trusted again does (at
+    // the next sync): the vault is still there.
     disabled.store(false, Ordering::SeqCst);
     h.client.devices().await.unwrap();
+    assert!(h.client.is_locked());
+    let _ = h.client.sync().await;
     assert!(!h.client.is_locked());
     assert_eq!(h.client.vaults().unwrap()[0].id, vault.id);
 }

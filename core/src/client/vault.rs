@@ -917,9 +917,10 @@ impl Client {
         // whoever signed the revocation may have gone offline before rotating). Deleted
         // vaults are neither rotated nor shared.
         self.receive_chain_envelopes().await?;
-        // A recovery interrupted before it revoked the lost devices finishes here.
+        // Revocations decided here (a disable, a recovery) that are not on the chain yet
+        // are signed again here; key holders the server disabled get nothing more.
         self.finish_pending_revocations().await?;
-        self.revoke_disabled_members().await?;
+        self.rotate_away_from_disabled().await?;
         let listed: Vec<Vault> = vaults
             .iter()
             .filter(|v| v.tombstone.is_none())
