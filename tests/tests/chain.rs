@@ -1018,7 +1018,7 @@ async fn a_revocation_the_server_drops_is_signed_again() {
     let s = scene(false, true).await;
     let phone_id = s.phone.client.state().device_id().unwrap();
     s.relay.intercept(|method, path, _| {
-        (method == "POST" && path == "/v1/chain").then(|| (204, Value::Null))
+        (method == "POST" && path == "/v1/chain").then_some((204, Value::Null))
     });
     // The disable itself lands; the revocation is dropped.
     s.laptop.client.disable_device(phone_id).await.unwrap();
