@@ -363,7 +363,7 @@ impl Client {
     /// until it lists it as trusted again (then the next share seals the new epochs to
     /// it). Returns how many vaults were rotated.
     pub(super) async fn rotate_away_from_disabled(&self) -> Result<u32> {
-        let Some(chain) = self.local_chain()? else {
+        let Some(chain) = self.sync_chain().await? else {
             return Ok(0);
         };
         let me = self.state().device_id();
