@@ -164,11 +164,18 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
         }
         Command::Status => {
             let client = open()?;
-            check_in(&client).await?;
+            // A locked device still says who it is (`"locked": true`), and on stderr why
+            // and the ways out; `status` itself succeeds.
+            match check_in(&client).await {
+                Err(e) if client.is_locked() && e.code == 7 => eprintln!("note: {}", e.message),
+                other => other?,
+            }
             let state = client.state();
             let queued = client.queued_operations().unwrap_or(0);
-            out.emit(json!({"state": output::state_json(&state), "server": client.server_url(), "queued": queued}), || {
-                format!("{}\nserver: {}{}", output::state_line(&state), client.server_url(),
+            out.emit(json!({"state": output::state_json(&state), "locked": client.is_locked(), "server": client.server_url(), "queued": queued}), || {
+                format!("{}{}\nserver: {}{}", output::state_line(&state),
+                    if client.is_locked() { " — LOCKED: the server says it was disabled" } else { "" },
+                    client.server_url(),
                     if queued > 0 { format!("\n{queued} write(s) queued for the server") } else { String::new() })
             });
             Ok(())

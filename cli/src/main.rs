@@ -448,6 +448,13 @@ impl From<vouch_core::Error> for CliError {
                   `vouch sign-in` again"
                 .into(),
             E::Server { message, .. } => message.clone(),
+            E::Locked => "the server says this device was disabled; its vault keys are kept but \
+                 locked (no revocation of it signed by one of your key holders). If you \
+                 disabled it, disable it again from a trusted device (`vouch devices disable`): \
+                 it then erases itself. If not, ask your admin; your vaults are also on your \
+                 other key holders and your recovery key (`vouch recovery use` on a new \
+                 device). `vouch sign-out` erases this device now"
+                .into(),
             E::WrappingKeyLost | E::WrongWrappingKey => format!(
                 "{e}: this profile's local data cannot be read any more; start over with a \
                  new profile (`--profile DIR`) or delete this one, then `vouch sign-in`"

@@ -491,6 +491,16 @@ async fn disable_and_deprovision_need_a_yes() {
         7,
         "device_locked",
     );
+    // `status` still says who it is, that it is locked, and (stderr) the ways out.
+    let o = vouch(&a, u, &["--json", "status"], "").await;
+    let st = ok_json(&o);
+    assert_eq!(st["locked"], true);
+    assert_eq!(st["state"]["tier"], "key_holder");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("vouch devices disable") && err.contains("recovery"),
+        "{err}"
+    );
 }
 
 /// `devices` marks this device and shows when each was created and last seen and how it

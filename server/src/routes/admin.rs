@@ -231,7 +231,7 @@ pub async fn users(
 }
 
 /// Reactivates a deprovisioned user: they can sign in again and set up *new* devices (the
-/// old ones stay disabled, their keys were wiped). Their next web or mobile device
+/// old ones stay disabled: key holders locked, the others wiped). Their next web or mobile device
 /// verified by email code becomes a first key holder again (as the operator's
 /// `allow-email-root` allows once): every key holder they had was disabled. Repeating it
 /// changes nothing.
