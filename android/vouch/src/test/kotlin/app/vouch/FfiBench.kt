@@ -4,15 +4,18 @@ import app.vouch.ffi.IntegrityCheckingUniffiLib
 import app.vouch.ffi.RustBuffer
 import app.vouch.ffi.UniffiLib
 import app.vouch.ffi.UniffiRustCallStatus
+import app.vouch.ffi.VouchException
 import app.vouch.ffi.coreVersion
+import app.vouch.ffi.panicProbe
 import app.vouch.ffi.pingAsync
 import java.lang.management.ManagementFactory
 import kotlinx.coroutines.runBlocking
 
 /**
  * Cost of one trivial FFI call from Kotlin on the JVM, and of the pieces it is made of,
- * printed as ns per call. Run by `scripts/kotlin-jvm-tests.sh --bench` (release library);
- * the Rust side of the comparison is `cargo bench -p vouch-ffi --bench calls`.
+ * printed as ns per call. Run by `scripts/kotlin-jvm-tests.sh --bench` (release library).
+ * It first checks that a panic inside Rust is still caught in that profile (`panic_probe`
+ * arrives as `VouchException.Internal`), which the shipped library relies on.
  *
  * Method: each case is warmed up for at least WARMUP_MS (C2 has compiled the loop and
  * JNA's per-class caches are filled), then timed in ROUNDS rounds; the median round is the
@@ -69,6 +72,15 @@ object FfiBench {
                 "jna ${com.sun.jna.Native.VERSION}, ${Runtime.getRuntime().availableProcessors()} cpus, " +
                 "gc ${ManagementFactory.getGarbageCollectorMXBeans().joinToString { it.name }}",
         )
+        // The shipped profile keeps a panic catchable (`panic = "unwind"`, and
+        // `-C force-unwind-tables=no` keeps the tables of every function that may unwind):
+        // checked here, in the very profile the figures below are for.
+        try {
+            panicProbe()
+            error("panic_probe returned instead of panicking")
+        } catch (e: VouchException.Internal) {
+            println("kotlin-jvm panic_probe(): caught in Rust, VouchException.Internal")
+        }
         // A UInt parameter mangles the JVM name (`benchU32-<hash>`): match the prefix.
         val benchU32 = Class.forName("app.vouch.ffi.Vouch_ffiKt").methods
             .firstOrNull { it.name == "benchU32" || it.name.startsWith("benchU32-") }
