@@ -67,6 +67,10 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
         run_id: Uuid,
     }
     #[derive(Deserialize)]
+    struct Console {
+        session_id: Uuid,
+    }
+    #[derive(Deserialize)]
     struct Item {
         vault_id: Uuid,
         item_id: Uuid,
@@ -109,6 +113,9 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
                 version: b.version,
             }
         }
+        "console_requested" => Event::ConsoleRequested {
+            session_id: body::<Console>(data)?.session_id,
+        },
         _ => return None,
     })
 }

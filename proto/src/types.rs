@@ -639,6 +639,14 @@ pub enum Event {
         /// Vault.
         vault_id: Uuid,
     },
+    /// A browser signed in to the web console and waits for a key holder's approval (sent
+    /// to the user's key-holder web and mobile devices, so a phone can show the prompt).
+    /// It carries the session's id only — never its code, which only the browser shows:
+    /// the approver lists the console sessions for browser, address and time.
+    ConsoleRequested {
+        /// The waiting console session (`GET /v1/console-sessions`).
+        session_id: Uuid,
+    },
 }
 
 impl Event {
@@ -654,6 +662,7 @@ impl Event {
             Self::EnvelopeAdded { .. } => "envelope_added",
             Self::ItemChanged { .. } => "item_changed",
             Self::VaultDeleted { .. } => "vault_deleted",
+            Self::ConsoleRequested { .. } => "console_requested",
         }
     }
 }

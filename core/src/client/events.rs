@@ -111,6 +111,12 @@ impl Client {
                 Ok(())
             }
             Event::ChainChanged { .. } | Event::EnvelopeAdded { .. } => Ok(()),
+            // A browser waits for a console approval: fetch the list (browser, address,
+            // time; the code is only in the browser) and hand it to the listener.
+            Event::ConsoleRequested { .. } if self.may_approve() => {
+                self.console_sessions().await.map(|_| ())
+            }
+            Event::ConsoleRequested { .. } => Ok(()),
             Event::DeviceAdded { .. } | Event::DeviceDisabled { .. } => Ok(()),
         }
     }

@@ -16,14 +16,17 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use vouch_proto::{
     AuditAction, CONSOLE_CODE_ATTEMPTS, CONSOLE_IDLE_SECS, CONSOLE_MAX_SECS, CONSOLE_PENDING_SECS,
-    ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Tier,
+    ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Event, Tier,
 };
 
 use crate::{
     audit::Actor,
     auth::DeviceCaller,
     error::{ApiError, ApiResult},
-    model::{DeviceRow, UserRow, new_token, now, parse_enum, parse_uuid, token_hash, ts},
+    model::{
+        DeviceRow, UserRow, new_token, now, parse_enum, parse_uuid, push_event_to_user, token_hash,
+        ts,
+    },
 };
 
 /// The session cookie's name (path `/console` only: the API never sees it).
@@ -240,7 +243,9 @@ fn check(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Result<Option<Device
 }
 
 /// Starts a pending session for a user who just gave the right password; returns its
-/// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go.
+/// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go. The
+/// user's key-holder web and mobile devices get `console_requested` (the id only, never
+/// the code).
 pub fn create(
     tx: &Transaction<'_>,
     user_id: Uuid,
@@ -274,6 +279,13 @@ pub fn create(
         "DELETE FROM console_sessions WHERE user_id = ?1 AND status = 'pending' AND id NOT IN
            (SELECT id FROM console_sessions WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
         params![user_id.to_string(), MAX_PENDING],
+    )?;
+    push_event_to_user(
+        tx,
+        user_id,
+        None,
+        true,
+        &Event::ConsoleRequested { session_id: id },
     )?;
     Ok(token)
 }
