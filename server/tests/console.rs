@@ -720,3 +720,60 @@ async fn console_secrets_stay_out_of_the_log_and_the_error_pages() {
         "route templates are logged"
     );
 }
+
+/// A waiting console sign-in reaches the user's key-holder web and mobile devices as
+/// `console_requested` (so a phone can show the prompt), with the session's id and
+/// nothing else: never the code, the cookie or the CSRF token. Email-only devices and
+/// extensions are not asked.
+#[tokio::test]
+async fn a_waiting_console_is_pushed_to_key_holders_without_its_code() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (_, _, phone) = api
+        .approved_device("alice@acme.test", "alice phone", "mobile", &alice)
+        .await;
+    let (_, _, email_only) = api
+        .trusted_device("alice@acme.test", "alice other browser", "web")
+        .await;
+    let (_, extension, _) = api
+        .trusted_device("alice@acme.test", "alice extension", "extension")
+        .await;
+    let mut on_phone = api.events(&phone, "", None).await;
+    let mut on_laptop = api.events(&alice, "", None).await;
+    let mut on_email_only = api.events(&email_only, "", None).await;
+    let mut b = Browser::new(&s);
+    let code = b.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    for events in [&mut on_phone, &mut on_laptop] {
+        let (_, ev) = events.expect("console_requested").await;
+        assert_eq!(
+            ev,
+            json!({"kind": "console_requested", "session_id": session}),
+            "the id only"
+        );
+        let raw = ev.to_string();
+        assert!(!raw.contains(&code), "{raw}");
+        for secret in b.cookies.values() {
+            assert!(!raw.contains(secret.as_str()), "{raw}");
+        }
+    }
+    // Everything the email-only device got up to an event that came after the sign-in
+    // holds no console_requested: it was not asked to approve.
+    api.post(
+        &format!("/v1/devices/{}/disable", id(&extension)),
+        Some(&alice),
+        json!({}),
+    )
+    .await
+    .ok();
+    loop {
+        let (kind, ev) = on_email_only.next_event().await;
+        assert_ne!(kind, "console_requested", "{ev}");
+        if kind == "device_disabled" {
+            break;
+        }
+    }
+}

@@ -70,4 +70,27 @@ impl Events {
             .await
             .unwrap_or_else(|_| panic!("no {kind} event within {EVENT_WAIT:?}"))
     }
+
+    /// The next event, whatever its kind: its kind and JSON data (to show what a device
+    /// did *not* get before it).
+    ///
+    /// # Panics
+    /// If the stream ends or fails, or no event comes within 10 s.
+    pub async fn next_event(&mut self) -> (String, Value) {
+        let next = async {
+            let ev = self
+                .stream
+                .next()
+                .await
+                .expect("event stream ended")
+                .expect("event stream failed");
+            (
+                ev.event,
+                serde_json::from_str(&ev.data).expect("event JSON"),
+            )
+        };
+        tokio::time::timeout(EVENT_WAIT, next)
+            .await
+            .unwrap_or_else(|_| panic!("no event within {EVENT_WAIT:?}"))
+    }
 }
