@@ -26,7 +26,7 @@ final class ConsoleTests: XCTestCase {
         await vm.approve(code: code)
         XCTAssertEqual(vm.selected?.errorKey, "error.user_presence_required")
         XCTAssertEqual(presence.asked, 1)
-        XCTAssertTrue(presence.reasons[0].contains("console"), "\(presence.reasons)")
+        XCTAssertTrue(presence.reasons.first?.contains("console") == true, "\(presence.reasons)")
         let still = try await phone.refreshConsoleSessions()
         XCTAssertEqual(still.map(\.status), [.pending], "still waiting")
         let (waiting, _) = try await browser.send("GET", "/console/devices")
@@ -42,7 +42,7 @@ final class ConsoleTests: XCTestCase {
         XCTAssertEqual(status, 200)
         XCTAssertTrue(page.contains("My trusted devices"))
         // Ended from the phone: the browser is signed out.
-        try await phone.revokeConsole(sessionId: active[0].id)
+        try await phone.revokeConsole(sessionId: try XCTUnwrap(active.first).id)
         let none = try await phone.refreshConsoleSessions()
         XCTAssertEqual(none, [])
         let (after, _) = try await browser.send("GET", "/console/devices")
@@ -86,7 +86,7 @@ final class ConsoleTests: XCTestCase {
         try await enrollByEmail(laptop, server)
         try await enrollByEmail(phone, server) // a second device by email: email-only
         let code = try await ConsoleBrowser(server).signIn()
-        let id = try await laptop.refreshConsoleSessions()[0].id
+        let id = try XCTUnwrap(try await laptop.refreshConsoleSessions().first).id
         let vm = ConsoleViewModel(vouch: phone)
         await vm.refresh()
         XCTAssertEqual(vm.listError?.key, "error.key_holder_required")
