@@ -177,6 +177,9 @@ mod tests {
                 item_id: Uuid::from_u128(8),
                 version: 9,
             },
+            Event::ConsoleRequested {
+                session_id: Uuid::from_u128(10),
+            },
         ];
         for e in events {
             let text = serde_json::to_string(&e).unwrap();

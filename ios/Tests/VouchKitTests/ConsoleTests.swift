@@ -86,7 +86,8 @@ final class ConsoleTests: XCTestCase {
         try await enrollByEmail(laptop, server)
         try await enrollByEmail(phone, server) // a second device by email: email-only
         let code = try await ConsoleBrowser(server).signIn()
-        let id = try XCTUnwrap(try await laptop.refreshConsoleSessions().first).id
+        let listed = try await laptop.refreshConsoleSessions()
+        let id = try XCTUnwrap(listed.first).id
         let vm = ConsoleViewModel(vouch: phone)
         await vm.refresh()
         XCTAssertEqual(vm.listError?.key, "error.key_holder_required")
