@@ -203,6 +203,16 @@ async fn the_console_routes_are_in_the_contract_and_pages_have_strict_headers() 
         assert!(op.is_some(), "{method} {path} missing from openapi.json");
     }
     assert!(!paths.keys().any(|p| p.starts_with("/console")));
+    // The push a key holder gets for a waiting console is in the contract: the id only.
+    let pushed = doc["components"]["schemas"]["Event"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["properties"]["kind"]["enum"][0] == "console_requested")
+        .expect("console_requested in the Event schema")
+        .clone();
+    let fields: Vec<&String> = pushed["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["kind", "session_id"], "{pushed}");
     let mut b = Browser::new(&s);
     let page = b.get("/console/login").await;
     let h = |n: header::HeaderName| page.headers.get(n).unwrap().to_str().unwrap().to_owned();
