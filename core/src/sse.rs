@@ -116,6 +116,9 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
         "console_requested" => Event::ConsoleRequested {
             session_id: body::<Console>(data)?.session_id,
         },
+        "console_decided" => Event::ConsoleDecided {
+            session_id: body::<Console>(data)?.session_id,
+        },
         _ => return None,
     })
 }
@@ -179,6 +182,9 @@ mod tests {
             },
             Event::ConsoleRequested {
                 session_id: Uuid::from_u128(10),
+            },
+            Event::ConsoleDecided {
+                session_id: Uuid::from_u128(11),
             },
         ];
         for e in events {

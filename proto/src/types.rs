@@ -647,6 +647,13 @@ pub enum Event {
         /// The waiting console session (`GET /v1/console-sessions`).
         session_id: Uuid,
     },
+    /// A console session was approved or ended (revoked, signed out, too many wrong
+    /// codes), so an approver's prompt for it can go (sent to the same devices as
+    /// `console_requested`; the id only).
+    ConsoleDecided {
+        /// The console session.
+        session_id: Uuid,
+    },
 }
 
 impl Event {
@@ -663,6 +670,7 @@ impl Event {
             Self::ItemChanged { .. } => "item_changed",
             Self::VaultDeleted { .. } => "vault_deleted",
             Self::ConsoleRequested { .. } => "console_requested",
+            Self::ConsoleDecided { .. } => "console_decided",
         }
     }
 }

@@ -242,6 +242,12 @@ fn check(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Result<Option<Device
     }
 }
 
+/// Tells the user's key-holder web and mobile devices (those that could approve a console)
+/// about one of the user's console sessions: its id only, never its code.
+fn tell_approvers(tx: &Transaction<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
+    push_event_to_user(tx, user_id, None, true, event)
+}
+
 /// Starts a pending session for a user who just gave the right password; returns its
 /// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go. The
 /// user's key-holder web and mobile devices get `console_requested` (the id only, never
@@ -280,13 +286,7 @@ pub fn create(
            (SELECT id FROM console_sessions WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
         params![user_id.to_string(), MAX_PENDING],
     )?;
-    push_event_to_user(
-        tx,
-        user_id,
-        None,
-        true,
-        &Event::ConsoleRequested { session_id: id },
-    )?;
+    tell_approvers(tx, user_id, &Event::ConsoleRequested { session_id: id })?;
     Ok(token)
 }
 
@@ -399,6 +399,7 @@ pub fn approve(
                 "DELETE FROM console_sessions WHERE id = ?1",
                 [id.to_string()],
             )?;
+            tell_approvers(tx, row.user_id, &Event::ConsoleDecided { session_id: id })?;
             return Ok(Err(ApiError::new(
                 ErrorCode::CodeExpired,
                 "too many wrong codes: this console sign-in was ended; sign in again in the browser",
@@ -442,6 +443,7 @@ pub fn approve(
         [id.to_string()],
         SessionRow::from_row,
     )?;
+    tell_approvers(tx, row.user_id, &Event::ConsoleDecided { session_id: id })?;
     Ok(Ok(row))
 }
 
@@ -459,6 +461,7 @@ pub fn revoke(tx: &Transaction<'_>, user_id: Uuid, id: Uuid, actor: &Actor) -> A
         "DELETE FROM console_sessions WHERE id = ?1",
         [id.to_string()],
     )?;
+    tell_approvers(tx, user_id, &Event::ConsoleDecided { session_id: id })?;
     let detail = format!(
         "console {} from {} ({})",
         row.id, row.origin, row.user_agent
