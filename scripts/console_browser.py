@@ -206,6 +206,12 @@ try:
     step("the admin signs out of the console")
     go(d, d.find_element(By.XPATH, "//button[contains(., 'Sign out of the console')]"))
     assert "You signed out" in text(d)
+
+    step("an unknown console page is a page (not the API's JSON), with the way back")
+    d.get(URL + "/console/no-such-page")
+    assert "Not found" in text(d) and "no such page" in text(d), text(d)
+    assert d.find_element(By.LINK_TEXT, "Back to the console")
+    shot(d, "14-not-found")
     print("== all browser checks passed")
 finally:
     d.quit()

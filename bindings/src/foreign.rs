@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use vouch_core::keystore::SecretStoreError as CoreSecretStoreError;
 
-use crate::{EnrollmentState, PendingRequest, error::SecretStoreError};
+use crate::{ConsoleSession, EnrollmentState, PendingRequest, error::SecretStoreError};
 
 /// The platform key store (Android Keystore, iOS Keychain) that wraps the database key.
 /// `unwrap_secret(label, wrap_secret(label, s)) == s`; a blob never unwraps under another
@@ -29,6 +29,9 @@ pub trait VouchListener: Send + Sync {
     fn on_pending_requests_changed(&self, pending: Vec<PendingRequest>);
     /// Vaults or items changed.
     fn on_vaults_changed(&self);
+    /// The user's web console sessions changed: a browser waits for approval (after the
+    /// `console_requested` event) — show "Approve a web console sign-in?".
+    fn on_console_sessions_changed(&self, sessions: Vec<ConsoleSession>);
 }
 
 /// The OS's user-presence check (BiometricPrompt / LocalAuthentication, device credential
@@ -107,6 +110,10 @@ impl vouch_core::ClientListener for ListenerAdapter {
     }
     fn vaults_changed(&self) {
         self.0.on_vaults_changed();
+    }
+    fn console_sessions_changed(&self, sessions: Vec<vouch_core::proto::ConsoleSession>) {
+        self.0
+            .on_console_sessions_changed(sessions.into_iter().map(Into::into).collect());
     }
 }
 

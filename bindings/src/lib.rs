@@ -309,6 +309,41 @@ impl VouchClient {
         guard_async(async { Ok(self.inner.disable_device(id(&device_id)?).await?) }).await
     }
 
+    /// The user's web console sessions, pending and active (key holders only): what the
+    /// "Approve a web console sign-in" screen shows before the code field.
+    pub async fn console_sessions(&self) -> R<Vec<ConsoleSession>> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .console_sessions()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Approves the pending console session `session_id` with the 6-digit code its browser
+    /// shows (key-holder web or mobile devices: `KeyHolderRequired` otherwise). A wrong code
+    /// is `WrongCode` with the attempts left; the third ends that sign-in (`CodeExpired`).
+    /// On phones the OS's user-presence check runs first (`UserPresenceRequired`).
+    pub async fn approve_console(&self, session_id: String, code: String) -> R<ConsoleSession> {
+        guard_async(async {
+            Ok(self
+                .inner
+                .approve_console(id(&session_id)?, &code)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Ends one of the user's console sessions, pending or active (key holders).
+    pub async fn revoke_console(&self, session_id: String) -> R<()> {
+        guard_async(async { Ok(self.inner.revoke_console(id(&session_id)?).await?) }).await
+    }
+
     /// Creates a local vault.
     pub async fn create_vault(&self, name: String) -> R<VaultInfo> {
         guard_async(async { Ok(self.inner.create_vault(&name).await?.into()) }).await

@@ -737,3 +737,61 @@ impl From<vouch_core::Recovered> for Recovered {
         }
     }
 }
+
+/// Where a web console session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConsoleStatus {
+    /// Signed in, waiting for a key holder to approve it with the code its browser shows.
+    Pending,
+    /// Approved: the browser manages devices with the approving device's powers.
+    Active,
+}
+
+/// A browser signed in to the web console, as a key holder sees it before approving it
+/// ("Approve a web console sign-in?": browser, address, time; never the code).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsoleSession {
+    /// Session id.
+    pub id: String,
+    /// Pending or active.
+    pub status: ConsoleStatus,
+    /// The browser's `User-Agent`, shortened.
+    pub user_agent: String,
+    /// The browser's address as the server saw it.
+    pub origin: String,
+    /// When the browser signed in.
+    pub created_at: SystemTime,
+    /// When it ends unless approved (pending) or used (active).
+    pub expires_at: SystemTime,
+    /// The device that approved it (the session dies with it).
+    pub approved_by: Option<String>,
+    /// It has an admin's powers (approved by an admin's key holder).
+    pub admin: bool,
+    /// It signed in from another network than this device's: flag it.
+    pub other_network: bool,
+}
+
+impl From<proto::ConsoleStatus> for ConsoleStatus {
+    fn from(s: proto::ConsoleStatus) -> Self {
+        match s {
+            proto::ConsoleStatus::Pending => Self::Pending,
+            proto::ConsoleStatus::Active => Self::Active,
+        }
+    }
+}
+
+impl From<proto::ConsoleSession> for ConsoleSession {
+    fn from(s: proto::ConsoleSession) -> Self {
+        Self {
+            id: s.id.to_string(),
+            status: s.status.into(),
+            user_agent: s.user_agent,
+            origin: s.origin,
+            created_at: s.created_at.into(),
+            expires_at: s.expires_at.into(),
+            approved_by: s.approved_by.map(|a| a.to_string()),
+            admin: s.admin,
+            other_network: s.other_network,
+        }
+    }
+}

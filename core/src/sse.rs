@@ -69,6 +69,10 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
         run_id: Uuid,
     }
     #[derive(Deserialize)]
+    struct Console {
+        session_id: Uuid,
+    }
+    #[derive(Deserialize)]
     struct Item {
         vault_id: Uuid,
         item_id: Uuid,
@@ -111,6 +115,12 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
                 version: b.version,
             }
         }
+        "console_requested" => Event::ConsoleRequested {
+            session_id: body::<Console>(data)?.session_id,
+        },
+        "console_decided" => Event::ConsoleDecided {
+            session_id: body::<Console>(data)?.session_id,
+        },
         _ => return None,
     })
 }
@@ -172,6 +182,12 @@ mod tests {
                 vault_id: Uuid::from_u128(7),
                 item_id: Uuid::from_u128(8),
                 version: 9,
+            },
+            Event::ConsoleRequested {
+                session_id: Uuid::from_u128(10),
+            },
+            Event::ConsoleDecided {
+                session_id: Uuid::from_u128(11),
             },
         ];
         for e in events {

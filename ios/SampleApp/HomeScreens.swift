@@ -10,6 +10,7 @@ struct HomeView: View {
     @ObservedObject var setup: SetupViewModel
     @ObservedObject var approvals: ApprovalViewModel
     @ObservedObject var devices: DevicesViewModel
+    @ObservedObject var console: ConsoleViewModel
     @State private var vaults: [VaultInfo] = []
     @State private var vaultsError: UserMessage?
     @State private var toDisable: Device?
@@ -21,6 +22,7 @@ struct HomeView: View {
         setup = store.setup
         approvals = store.approvals
         devices = store.devices
+        console = store.console
     }
 
     private var emailOnly: Bool {
@@ -32,6 +34,9 @@ struct HomeView: View {
         // "Trust this session?" is a screen of its own, reached from a request's details only.
         if let selected = approvals.selected {
             TrustThisSessionView(session: selected, vm: approvals)
+        } else if let selected = console.selected {
+            // So is "Approve a web console sign-in?".
+            ApproveConsoleView(approval: selected, vm: console)
         } else {
             List {
                 if let error = store.eventsError {
@@ -71,6 +76,20 @@ struct HomeView: View {
                             }
                         }
                     }
+                    Section(UserMessage(key: "console.title").text) {
+                        if let error = console.listError { Text(error.text).foregroundStyle(.red) }
+                        if console.waiting.isEmpty { Text(UserMessage(key: "console.none_waiting").text).foregroundStyle(.secondary) }
+                        ForEach(console.waiting, id: \.id) { session in
+                            Button {
+                                console.open(sessionId: session.id)
+                            } label: {
+                                VStack(alignment: .leading) {
+                                    Text(session.userAgent).font(.headline)
+                                    Text("from \(session.origin) at \(session.createdAt.formatted())").font(.caption)
+                                }
+                            }
+                        }
+                    }
                 }
                 Section {
                     if let error = devices.error { Text(error.text).foregroundStyle(.red) }
@@ -100,6 +119,7 @@ struct HomeView: View {
             .task {
                 await devices.refresh()
                 await approvals.refresh()
+                if !emailOnly { await console.refresh() }
             }
             .task {
                 loadVaults()
@@ -108,6 +128,7 @@ struct HomeView: View {
             .refreshable {
                 await devices.refresh()
                 await approvals.refresh()
+                if !emailOnly { await console.refresh() }
             }
             .alert("Rename this device", isPresented: Binding(get: { toRename != nil }, set: { if !$0 { toRename = nil } }), presenting: toRename) { device in
                 TextField("New name", text: $newName)
@@ -223,6 +244,51 @@ struct TrustThisSessionView: View {
                     scanProblem = problem
                 })
             .ignoresSafeArea()
+        }
+    }
+}
+
+/// "Approve a web console sign-in?": which browser, from where and when (flagged from
+/// another network), the warning, then the six digits the browser shows. Approve asks
+/// LocalAuthentication first (inside the call); the browser gets no key.
+@MainActor
+struct ApproveConsoleView: View {
+    let approval: ApproveConsole
+    @ObservedObject var vm: ConsoleViewModel
+    @State private var code = ""
+
+    private func text(_ key: String) -> String { UserMessage(key: key).text }
+
+    var body: some View {
+        let session = approval.session
+        Form {
+            Section {
+                Text(text("console.title")).font(.title2)
+                Text(session.userAgent)
+                Text("From \(session.origin) at \(session.createdAt.formatted())")
+                if approval.otherNetwork { Text("⚠ " + text("console.other_network")).foregroundStyle(.red) }
+            }
+            if approval.approved || approval.ended {
+                Section {
+                    if approval.approved { Text(text("console.approved")) }
+                    if let error = approval.error { Text(error).foregroundStyle(.red) }
+                    Button("Done") { vm.close() }
+                }
+            } else {
+                Section {
+                    Text(text("console.explain"))
+                    Text(approval.warning)
+                    TextField(text("console.code_label"), text: $code)
+                        .keyboardType(.numberPad)
+                        .disabled(approval.working)
+                    if let error = approval.error { Text(error).foregroundStyle(.red) }
+                    Button(text("console.approve")) { Task { await vm.approve(code: code) } }
+                        .disabled(code.filter(\.isNumber).count != 6 || approval.working)
+                    Button(text("console.end"), role: .destructive) { Task { await vm.end(sessionId: session.id) } }
+                        .disabled(approval.working)
+                    Button("Back") { vm.close() }
+                }
+            }
         }
     }
 }

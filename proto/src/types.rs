@@ -639,6 +639,21 @@ pub enum Event {
         /// Vault.
         vault_id: Uuid,
     },
+    /// A browser signed in to the web console and waits for a key holder's approval (sent
+    /// to the user's key-holder web and mobile devices, so a phone can show the prompt).
+    /// It carries the session's id only — never its code, which only the browser shows:
+    /// the approver lists the console sessions for browser, address and time.
+    ConsoleRequested {
+        /// The waiting console session (`GET /v1/console-sessions`).
+        session_id: Uuid,
+    },
+    /// A console session was approved or ended (revoked, signed out, too many wrong
+    /// codes), so an approver's prompt for it can go (sent to the same devices as
+    /// `console_requested`; the id only).
+    ConsoleDecided {
+        /// The console session.
+        session_id: Uuid,
+    },
 }
 
 impl Event {
@@ -654,6 +669,8 @@ impl Event {
             Self::EnvelopeAdded { .. } => "envelope_added",
             Self::ItemChanged { .. } => "item_changed",
             Self::VaultDeleted { .. } => "vault_deleted",
+            Self::ConsoleRequested { .. } => "console_requested",
+            Self::ConsoleDecided { .. } => "console_decided",
         }
     }
 }

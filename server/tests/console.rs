@@ -162,6 +162,29 @@ async fn approved_console(s: &TestServer, email: &str, key_holder: &str) -> (Bro
     (b, session)
 }
 
+/// Alice's key holders: her laptop (verified by email) and a phone it approved.
+struct Alice {
+    laptop: String,
+    laptop_token: String,
+    phone: String,
+    phone_token: String,
+}
+
+async fn alice_laptop_and_phone(api: &Api) -> Alice {
+    let (_, laptop, laptop_token) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let (account, _) = api.login("alice@acme.test").await;
+    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
+    let phone_token = api.approve_pending(&account, &phone, &laptop_token).await;
+    Alice {
+        laptop: id(&laptop),
+        laptop_token,
+        phone,
+        phone_token,
+    }
+}
+
 fn wrong(code: &str) -> String {
     format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
 }
@@ -180,6 +203,16 @@ async fn the_console_routes_are_in_the_contract_and_pages_have_strict_headers() 
         assert!(op.is_some(), "{method} {path} missing from openapi.json");
     }
     assert!(!paths.keys().any(|p| p.starts_with("/console")));
+    // The push a key holder gets for a waiting console is in the contract: the id only.
+    let pushed = doc["components"]["schemas"]["Event"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["properties"]["kind"]["enum"][0] == "console_requested")
+        .expect("console_requested in the Event schema")
+        .clone();
+    let fields: Vec<&String> = pushed["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["kind", "session_id"], "{pushed}");
     let mut b = Browser::new(&s);
     let page = b.get("/console/login").await;
     let h = |n: header::HeaderName| page.headers.get(n).unwrap().to_str().unwrap().to_owned();
@@ -369,12 +402,11 @@ async fn only_a_key_holder_web_or_mobile_device_approves_a_console() {
 async fn forms_without_this_sessions_csrf_token_are_refused() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
-    let (account, _) = api.login("alice@acme.test").await;
-    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
-    api.approve_pending(&account, &phone, &alice).await;
+    let Alice {
+        laptop_token: alice,
+        phone,
+        ..
+    } = alice_laptop_and_phone(&api).await;
     let (mut b, _) = approved_console(&s, "alice@acme.test", &alice).await;
     let (mut other, _) = approved_console(&s, "alice@acme.test", &alice).await;
     let disable = format!("/console/devices/{phone}/disable");
@@ -518,13 +550,11 @@ async fn admin_powers_need_a_console_approved_by_an_admins_key_holder() {
 async fn a_mobile_approved_console_views_but_does_not_manage_others() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, laptop, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
-    let laptop = id(&laptop);
-    let (account, _) = api.login("alice@acme.test").await;
-    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
-    let phone_token = api.approve_pending(&account, &phone, &alice).await;
+    let Alice {
+        laptop,
+        phone_token,
+        ..
+    } = alice_laptop_and_phone(&api).await;
     let (mut b, _) = approved_console(&s, "alice@acme.test", &phone_token).await;
     let page = b.get("/console/devices").await;
     assert!(page.body.contains("View only"), "{}", page.body);
@@ -591,13 +621,12 @@ async fn sessions_slide_then_expire_on_the_servers_clock() {
 async fn sessions_are_listed_and_revoked_and_die_with_their_approver() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, laptop, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
-    let laptop = id(&laptop);
-    let (account, _) = api.login("alice@acme.test").await;
-    let phone = id(&api.register(&account, "alice phone", "mobile").await.ok());
-    let phone_token = api.approve_pending(&account, &phone, &alice).await;
+    let Alice {
+        laptop,
+        laptop_token: alice,
+        phone,
+        phone_token,
+    } = alice_laptop_and_phone(&api).await;
     // Revoked by another key holder (the phone), over the API.
     let (mut b, session) = approved_console(&s, "alice@acme.test", &alice).await;
     let list = api
@@ -719,4 +748,100 @@ async fn console_secrets_stay_out_of_the_log_and_the_error_pages() {
         text.contains("/console/devices/{id}/disable"),
         "route templates are logged"
     );
+}
+
+/// A waiting console sign-in reaches the user's key-holder web and mobile devices as
+/// `console_requested` (so a phone can show the prompt), with the session's id and
+/// nothing else: never the code, the cookie or the CSRF token; its approval as
+/// `console_decided` (so the prompt can go). Email-only devices and extensions are not
+/// asked.
+#[tokio::test]
+async fn a_waiting_console_is_pushed_to_key_holders_without_its_code() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let Alice {
+        laptop_token: alice,
+        phone_token: phone,
+        ..
+    } = alice_laptop_and_phone(&api).await;
+    let (_, _, email_only) = api
+        .trusted_device("alice@acme.test", "alice other browser", "web")
+        .await;
+    let (_, extension, _) = api
+        .trusted_device("alice@acme.test", "alice extension", "extension")
+        .await;
+    let mut on_phone = api.events(&phone, "", None).await;
+    let mut on_laptop = api.events(&alice, "", None).await;
+    let mut on_email_only = api.events(&email_only, "", None).await;
+    let mut b = Browser::new(&s);
+    let code = b.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    for events in [&mut on_phone, &mut on_laptop] {
+        let (_, ev) = events.expect("console_requested").await;
+        assert_eq!(
+            ev,
+            json!({"kind": "console_requested", "session_id": session}),
+            "the id only"
+        );
+        let raw = ev.to_string();
+        assert!(!raw.contains(&code), "{raw}");
+        for secret in b.cookies.values() {
+            assert!(!raw.contains(secret.as_str()), "{raw}");
+        }
+    }
+    // Approved from the laptop: the phone hears the prompt can go (the id only).
+    approve(&api, &alice, &session, &code).await.ok();
+    let (_, ev) = on_phone.expect("console_decided").await;
+    assert_eq!(
+        ev,
+        json!({"kind": "console_decided", "session_id": session})
+    );
+    // Everything the email-only device got up to an event that came after the sign-in
+    // holds no console event: it was not asked to approve.
+    api.post(
+        &format!("/v1/devices/{}/disable", id(&extension)),
+        Some(&alice),
+        json!({}),
+    )
+    .await
+    .ok();
+    loop {
+        let (kind, ev) = on_email_only.next_event().await;
+        assert!(!kind.starts_with("console_"), "{ev}");
+        if kind == "device_disabled" {
+            break;
+        }
+    }
+}
+
+/// An unknown console path is a page, not the API's JSON, with the console's strict
+/// headers (no script, no framing, no caching); the API keeps its JSON 404.
+#[tokio::test]
+async fn unknown_console_paths_are_an_html_404_with_the_pages_headers() {
+    let s = TestServer::start(SERVER, &[]);
+    let mut b = Browser::new(&s);
+    for path in [
+        "/console/nope",
+        "/console/devices/x/y/z",
+        "/console/admin/nothing-here",
+        "/console/%3Cscript%3E",
+    ] {
+        let p = b.get(path).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+        let h = |n: header::HeaderName| {
+            p.headers
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert!(h(header::CONTENT_TYPE).starts_with("text/html"), "{path}");
+        assert!(p.body.contains("<h1>Not found</h1>"), "{path}: {}", p.body);
+        assert!(!p.body.contains("<script"), "{path}");
+        assert!(h(header::CONTENT_SECURITY_POLICY).contains("default-src 'none'"));
+        assert!(h(header::CONTENT_SECURITY_POLICY).contains("frame-ancestors 'none'"));
+        assert_eq!(h(header::X_FRAME_OPTIONS), "DENY");
+        assert_eq!(h(header::CACHE_CONTROL), "no-store");
+    }
+    let api = s.api().get("/v1/nope", None).await;
+    api.err(404, "not_found");
 }

@@ -55,12 +55,7 @@ impl Events {
     pub async fn expect(&mut self, kind: &str) -> (String, Value) {
         let next = async {
             loop {
-                let ev = self
-                    .stream
-                    .next()
-                    .await
-                    .expect("event stream ended")
-                    .expect("event stream failed");
+                let ev = self.raw().await;
                 if ev.event == kind {
                     return (ev.id, serde_json::from_str(&ev.data).expect("event JSON"));
                 }
@@ -69,5 +64,27 @@ impl Events {
         tokio::time::timeout(EVENT_WAIT, next)
             .await
             .unwrap_or_else(|_| panic!("no {kind} event within {EVENT_WAIT:?}"))
+    }
+
+    /// The next event, whatever its kind: its kind and JSON data (to show what a device
+    /// did *not* get before it).
+    ///
+    /// # Panics
+    /// If the stream ends or fails, or no event comes within 10 s.
+    pub async fn next_event(&mut self) -> (String, Value) {
+        let ev = tokio::time::timeout(EVENT_WAIT, self.raw())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {EVENT_WAIT:?}"));
+        let data = serde_json::from_str(&ev.data).expect("event JSON");
+        (ev.event, data)
+    }
+
+    /// The next event as framed on the wire (no time limit: the callers set one).
+    async fn raw(&mut self) -> Event {
+        self.stream
+            .next()
+            .await
+            .expect("event stream ended")
+            .expect("event stream failed")
     }
 }

@@ -194,7 +194,8 @@ impl Client {
         let approver_id = me
             .device_id()
             .ok_or(Error::InvalidState("not a trusted device"))?;
-        self.confirm_presence(snap).await?;
+        self.confirm_presence(format!("Trust \"{}\"?", snap.device.name))
+            .await?;
         let identity = self
             .inner
             .store
@@ -440,12 +441,12 @@ impl Client {
         Ok((links, Some(link)))
     }
 
-    /// On phones, asks the app for the OS's user presence before anything is sent.
-    async fn confirm_presence(&self, snap: &PendingApproval) -> Result<()> {
+    /// On phones, asks the app for the OS's user presence (the prompt says `reason`)
+    /// before anything is sent: device approvals and console approvals alike.
+    pub(super) async fn confirm_presence(&self, reason: String) -> Result<()> {
         if self.inner.device.kind != DeviceKind::Mobile {
             return Ok(());
         }
-        let reason = format!("Trust \"{}\"?", snap.device.name);
         // The app's prompt blocks until the person answers: never on the caller's thread
         // (a coroutine on the UI thread would deadlock), always on a blocking worker.
         let confirmed = match self.inner.presence.clone() {

@@ -11,22 +11,30 @@ use crate::error::{Error, Result};
 
 impl Client {
     /// The user's console sessions, pending and active (key holders only): what to show
-    /// before approving one — browser, address, time.
+    /// before approving one — browser, address, time. The listener gets the list too
+    /// (the event loop calls this on `console_requested`).
     pub async fn console_sessions(&self) -> Result<Vec<ConsoleSession>> {
         self.require_key_holder_device()?;
         let token = self.device_token()?;
-        self.guard(
-            self.inner
-                .transport
-                .get(vouch_proto::CONSOLE_SESSIONS, Some(&token))
-                .await,
-        )
-        .await
+        let list: Vec<ConsoleSession> = self
+            .guard(
+                self.inner
+                    .transport
+                    .get(vouch_proto::CONSOLE_SESSIONS, Some(&token))
+                    .await,
+            )
+            .await?;
+        if let Some(l) = &self.inner.listener {
+            l.console_sessions_changed(list.clone());
+        }
+        Ok(list)
     }
 
     /// Approves the pending console session `id` with the 6-digit code its browser shows
     /// (key-holder web or mobile devices only). A wrong code is `Error::Server` with
     /// `invalid_code` and the attempts left; the third ends that sign-in (`code_expired`).
+    /// On phones the app's user-presence check runs first, as for a device approval
+    /// ([`Error::UserPresenceRequired`] and nothing sent when it is not passed).
     pub async fn approve_console(&self, id: Uuid, code: &str) -> Result<ConsoleSession> {
         if !self.inner.device.kind.can_approve() {
             return Err(Error::InvalidState(
@@ -35,6 +43,8 @@ impl Client {
         }
         self.require_key_holder_device()?;
         let token = self.device_token()?;
+        self.confirm_presence("Approve a web console sign-in?".to_owned())
+            .await?;
         let body = ApproveConsole { code: code.into() };
         self.guard(
             self.inner

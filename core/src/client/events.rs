@@ -115,6 +115,13 @@ impl Client {
                 Ok(())
             }
             Event::ChainChanged { .. } | Event::EnvelopeAdded { .. } => Ok(()),
+            // A browser waits for a console approval, or one was approved or ended: fetch
+            // the list (browser, address, time; the code is only in the browser) and hand
+            // it to the listener, so a prompt appears or goes.
+            Event::ConsoleRequested { .. } | Event::ConsoleDecided { .. } if self.may_approve() => {
+                self.console_sessions().await.map(|_| ())
+            }
+            Event::ConsoleRequested { .. } | Event::ConsoleDecided { .. } => Ok(()),
             Event::DeviceAdded { .. } | Event::DeviceDisabled { .. } => Ok(()),
         }
     }

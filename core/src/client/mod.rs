@@ -54,6 +54,9 @@ pub trait ClientListener: Send + Sync {
     fn pending_approvals_changed(&self, pending: Vec<PendingRequest>);
     /// Vaults or items changed (sync, new keys, remote edits).
     fn vaults_changed(&self);
+    /// The user's web console sessions as last fetched by a key holder (after
+    /// `console_requested`: a browser waits for approval). Nothing by default.
+    fn console_sessions_changed(&self, _sessions: Vec<vouch_proto::ConsoleSession>) {}
 }
 
 /// The OS's user-presence check before a phone approves (BiometricPrompt /

@@ -29,6 +29,11 @@ public final class Vouch: @unchecked Sendable {
     public var pendingRequests: AsyncStream<[PendingRequest]> { listener.pending() }
     /// Yields whenever vaults or items changed (sync, new keys, remote edits).
     public var vaultChanges: AsyncStream<Void> { listener.vaults() }
+    /// The user's web console sessions as last fetched (key holders): the last list first,
+    /// then each one `refreshConsoleSessions()` or the event loop fetched (`runEvents()`
+    /// fetches it when a browser signs in and waits: `console_requested`) — show
+    /// "Approve a web console sign-in?".
+    public var consoleSessions: AsyncStream<[ConsoleSession]> { listener.consoles() }
 
     /// Opens the profile in `profileDir`; no network. `tls` optionally pins the server's
     /// key (`sha256/…`) or adds a private CA; a refused certificate is
@@ -107,6 +112,20 @@ public final class Vouch: @unchecked Sendable {
         try await client.approveScanned(requestId: requestId, scanned: scanned)
     }
     public func deny(requestId: String) async throws { try await client.deny(requestId: requestId) }
+
+    // ---- the web console: a browser signed in with the password waits for a key holder ----
+
+    /// The user's console sessions, pending and active, in one call (also fed to `consoleSessions`).
+    public func refreshConsoleSessions() async throws -> [ConsoleSession] { try await client.consoleSessions() }
+    /// Approves the console sign-in `sessionId` with the 6-digit code its browser shows (key
+    /// holders: `.KeyHolderRequired` otherwise). A wrong code is `.WrongCode(attemptsLeft:)`;
+    /// the third ends the sign-in (`.CodeExpired`). On a phone the user-presence check runs
+    /// first (`.UserPresenceRequired`, nothing sent). The browser gets no key.
+    public func approveConsole(sessionId: String, code: String) async throws -> ConsoleSession {
+        try await client.approveConsole(sessionId: sessionId, code: code)
+    }
+    /// Ends a console session, pending or active (key holders).
+    public func revokeConsole(sessionId: String) async throws { try await client.revokeConsole(sessionId: sessionId) }
     public func devices() async throws -> [Device] { try await client.devices() }
     /// Disables `deviceId` and, with `alsoApproved`, the devices it approved in the last 30
     /// days (rule 6). A key-holder web device of the user or an admin's key holder only
@@ -192,7 +211,9 @@ final class StreamListener: VouchListener, @unchecked Sendable {
     private var stateContinuations: [UUID: AsyncStream<EnrollmentState>.Continuation] = [:]
     private var pendingContinuations: [UUID: AsyncStream<[PendingRequest]>.Continuation] = [:]
     private var vaultContinuations: [UUID: AsyncStream<Void>.Continuation] = [:]
+    private var consoleContinuations: [UUID: AsyncStream<[ConsoleSession]>.Continuation] = [:]
     private var lastPending: [PendingRequest]?
+    private var lastConsoles: [ConsoleSession]?
 
     func states(current: EnrollmentState) -> AsyncStream<EnrollmentState> {
         AsyncStream { continuation in
@@ -236,5 +257,24 @@ final class StreamListener: VouchListener, @unchecked Sendable {
 
     func onVaultsChanged() {
         lock.withLock { vaultContinuations.values.forEach { $0.yield(()) } }
+    }
+
+    /// Yields the last console list seen (if any) first, then every change.
+    func consoles() -> AsyncStream<[ConsoleSession]> {
+        AsyncStream { continuation in
+            let id = UUID()
+            lock.withLock {
+                if let lastConsoles { continuation.yield(lastConsoles) }
+                consoleContinuations[id] = continuation
+            }
+            continuation.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.consoleContinuations.removeValue(forKey: id) } }
+        }
+    }
+
+    func onConsoleSessionsChanged(sessions: [ConsoleSession]) {
+        lock.withLock {
+            lastConsoles = sessions
+            consoleContinuations.values.forEach { $0.yield(sessions) }
+        }
     }
 }

@@ -36,6 +36,8 @@ public final class VouchStore {
     public let setup: SetupViewModel
     public let approvals: ApprovalViewModel
     public let devices: DevicesViewModel
+    /// "Approve a web console sign-in" (key holders; fed by the event loop).
+    public let console: ConsoleViewModel
     /// The state, then every change.
     public var states: AsyncStream<EnrollmentState> { changes.stream(current: state) }
     let changes = Changes<EnrollmentState>()
@@ -132,6 +134,7 @@ public final class VouchStore {
         setup = SetupViewModel(vouch: vouch)
         approvals = ApprovalViewModel(vouch: vouch)
         devices = DevicesViewModel(vouch: vouch)
+        console = ConsoleViewModel(vouch: vouch)
         let stream = vouch.states
         subscription.task = Task { [weak self] in
             for await s in stream { self?.changed(to: s) }

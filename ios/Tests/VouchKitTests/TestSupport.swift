@@ -294,3 +294,73 @@ extension EnrollmentState {
     }
     var kind: String { String(String(describing: self).prefix { $0 != "(" }) }
 }
+
+/// A browser at the server's web console over real HTTP: its own cookies (set by hand from
+/// `Set-Cookie`), redirects not followed. Signs in with the password and reads the 6-digit
+/// code the waiting page shows.
+final class ConsoleBrowser: @unchecked Sendable {
+    private let server: TestServer
+    private var cookies: [String: String] = [:]
+    private let session: URLSession
+
+    init(_ server: TestServer) {
+        self.server = server
+        let config = URLSessionConfiguration.ephemeral
+        config.httpShouldSetCookies = false
+        config.httpCookieAcceptPolicy = .never
+        session = URLSession(configuration: config, delegate: NoRedirect(), delegateQueue: nil)
+    }
+
+    /// One request; its status and body.
+    func send(_ method: String, _ path: String, form: [String: String]? = nil) async throws -> (Int, String) {
+        let url = URL(string: server.url + path)!
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.setValue("SwiftTest/1.0", forHTTPHeaderField: "User-Agent")
+        request.setValue(cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "), forHTTPHeaderField: "Cookie")
+        if let form {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            request.httpBody = Data(form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&").utf8)
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        }
+        let (status, headers, body): (Int, [String: String], String) = try await withCheckedThrowingContinuation { c in
+            session.dataTask(with: request) { data, response, error in
+                if let error { return c.resume(throwing: error) }
+                let http = response as? HTTPURLResponse
+                let headers = (http?.allHeaderFields as? [String: String]) ?? [:]
+                c.resume(returning: (http?.statusCode ?? 0, headers, String(decoding: data ?? Data(), as: UTF8.self)))
+            }.resume()
+        }
+        for cookie in HTTPCookie.cookies(withResponseHeaderFields: headers, for: url) {
+            if cookie.value.isEmpty { cookies[cookie.name] = nil } else { cookies[cookie.name] = cookie.value }
+        }
+        return (status, body)
+    }
+
+    /// Signs in as `email` with the dev password; returns the code the browser shows.
+    func signIn(_ email: String = alice) async throws -> String {
+        let (_, form) = try await send("GET", "/console/login")
+        let csrf = try capture("name=\"csrf\" value=\"([^\"]+)\"", in: form)
+        let (status, _) = try await send("POST", "/console/login", form: ["csrf": csrf, "email": email, "password": password])
+        guard status == 303 else { throw TestError("console sign-in: HTTP \(status)") }
+        let (waitStatus, wait) = try await send("GET", "/console/wait")
+        guard waitStatus == 200 else { throw TestError("console wait page: HTTP \(waitStatus)") }
+        return try capture("aria-label=\"Code ([0-9]{6})", in: wait)
+    }
+
+    private func capture(_ pattern: String, in text: String) throws -> String {
+        let regex = try NSRegularExpression(pattern: pattern)
+        guard let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let r = Range(m.range(at: 1), in: text) else { throw TestError("no \(pattern) in the page") }
+        return String(text[r])
+    }
+}
+
+/// Lets a test see a redirect instead of following it (as the console's forms answer 303).
+final class NoRedirect: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        completionHandler(nil)
+    }
+}

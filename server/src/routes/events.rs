@@ -52,7 +52,7 @@ struct Cursor {
 /// and `?device_id=`.
 #[utoipa::path(get, path = vouch_proto::routes::EVENTS, tag = "events", security(("bearer" = [])),
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
-    responses((status = 200, description = "text/event-stream of vouch_proto::Event", content_type = "text/event-stream"),
+    responses((status = 200, description = "text/event-stream of vouch_proto::Event (the `Event` schema: approval_requested, approval_decided, device_added, device_disabled, approval_run, chain_changed, envelope_added, item_changed, vault_deleted, console_requested — a browser waits for a key holder's console approval — and console_decided — it was approved or ended; both to key-holder web/mobile devices, with the session id only, never its code)", content_type = "text/event-stream"),
         (status = 403, body = ErrorBody, description = "device_disabled"),
         (status = 409, body = ErrorBody, description = "device_not_pending: an account token follows only a pending device")))]
 pub async fn stream(

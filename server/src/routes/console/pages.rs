@@ -13,7 +13,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    routing::{any, get, post},
 };
 use uuid::Uuid;
 use vouch_proto::{
@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/admin/users/{id}/unlock", post(unlock))
         .route("/console/admin/audit", get(audit))
+        .route("/console/{*rest}", any(not_found))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -151,6 +152,19 @@ fn error_page(e: &ApiError, nav: Option<Nav>) -> Response {
             back: "/console".into(),
         },
         status,
+    )
+}
+
+/// Any other `/console/…` path: a page (with the console's headers), not the API's JSON.
+async fn not_found() -> Response {
+    render(
+        &MessagePage {
+            nav: None,
+            title: "Not found".into(),
+            message: "There is no such page in the console.".into(),
+            back: "/console".into(),
+        },
+        StatusCode::NOT_FOUND,
     )
 }
 
@@ -256,6 +270,39 @@ impl Ctx {
     fn check(&self, token: &Token, f: &HashMap<String, String>) -> Result<(), PageError> {
         check_csrf(&token.0, f, Some(self.nav()))
     }
+
+    /// The page an API refusal becomes (with this console's navigation).
+    fn refused(&self, e: ApiError) -> PageError {
+        PageError::page(error_page(&e, Some(self.nav())))
+    }
+}
+
+/// Who may post an action form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Any approved console (the API's rules decide the rest).
+    Session,
+    /// A console an admin's key holder approved.
+    Admin,
+}
+
+/// A posted action form about `/…/{id}/…`: the approved session, the form's fields (its
+/// CSRF token checked first, then the admin requirement) and the id from the path.
+async fn action_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw_id: &str,
+    body: &Bytes,
+    needs: Needs,
+) -> Result<(Ctx, HashMap<String, String>, Uuid), PageError> {
+    let (c, token) = ctx(state, headers).await?;
+    let f = form(body);
+    c.check(&token, &f)?;
+    if needs == Needs::Admin {
+        c.require_admin()?;
+    }
+    let id = parse_id(raw_id)?;
+    Ok((c, f, id))
 }
 
 fn check_csrf(
@@ -812,10 +859,7 @@ async fn disable(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let (c, token) = ctx(&state, &headers).await?;
-    let f = form(&body);
-    c.check(&token, &f)?;
-    let id = parse_id(&raw)?;
+    let (c, f, id) = action_form(&state, &headers, &raw, &body, Needs::Session).await?;
     let also = f
         .get("also_approved")
         .is_some_and(|v| v == "on" || v == "true");
@@ -830,7 +874,7 @@ async fn disable(
         QueryParams(q),
     )
     .await
-    .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    .map_err(|e| c.refused(e))?;
     Ok(see_other(&format!("{}?done=disabled", back_to(&f))))
 }
 
@@ -841,10 +885,7 @@ async fn rename(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let (c, token) = ctx(&state, &headers).await?;
-    let f = form(&body);
-    c.check(&token, &f)?;
-    let id = parse_id(&raw)?;
+    let (c, f, id) = action_form(&state, &headers, &raw, &body, Needs::Session).await?;
     let name = f.get("name").cloned().unwrap_or_default();
     // The API's own rule: a key-holder web device renames the user's devices.
     let _renamed = super::super::manage::rename(
@@ -855,7 +896,7 @@ async fn rename(
         JsonBody(RenameDevice { name }),
     )
     .await
-    .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    .map_err(|e| c.refused(e))?;
     Ok(see_other("/console/devices?done=renamed"))
 }
 
@@ -866,17 +907,14 @@ async fn revoke(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let (c, token) = ctx(&state, &headers).await?;
-    let f = form(&body);
-    c.check(&token, &f)?;
-    let id = parse_id(&raw)?;
+    let (c, _, id) = action_form(&state, &headers, &raw, &body, Needs::Session).await?;
     let actor = Actor::device(c.caller.device.device.id, origin);
     let user = c.caller.user.id;
     state
         .db
         .tx(move |tx| session::revoke(tx, user, id, &actor))
         .await
-        .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+        .map_err(|e| c.refused(e))?;
     if id == c.session.id {
         return Ok(with_cookie(
             see_other("/console/login?ended=signed_out"),
@@ -1017,11 +1055,7 @@ async fn deprovision(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let (c, token) = ctx(&state, &headers).await?;
-    let f = form(&body);
-    c.check(&token, &f)?;
-    c.require_admin()?;
-    let id = parse_id(&raw)?;
+    let (c, _, id) = action_form(&state, &headers, &raw, &body, Needs::Admin).await?;
     let _disabled = super::super::admin::deprovision(
         State(state.clone()),
         c.key_holder(),
@@ -1029,7 +1063,7 @@ async fn deprovision(
         PathParams(id),
     )
     .await
-    .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+    .map_err(|e| c.refused(e))?;
     Ok(see_other("/console/admin?done=deprovisioned"))
 }
 
@@ -1039,14 +1073,10 @@ async fn unlock(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let (c, token) = ctx(&state, &headers).await?;
-    let f = form(&body);
-    c.check(&token, &f)?;
-    c.require_admin()?;
-    let id = parse_id(&raw)?;
+    let (c, _, id) = action_form(&state, &headers, &raw, &body, Needs::Admin).await?;
     super::super::admin::unlock(State(state.clone()), c.key_holder(), PathParams(id))
         .await
-        .map_err(|e| PageError::page(error_page(&e, Some(c.nav()))))?;
+        .map_err(|e| c.refused(e))?;
     Ok(see_other("/console/admin?done=unlocked"))
 }
 

@@ -16,14 +16,17 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use vouch_proto::{
     AuditAction, CONSOLE_CODE_ATTEMPTS, CONSOLE_IDLE_SECS, CONSOLE_MAX_SECS, CONSOLE_PENDING_SECS,
-    ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Tier,
+    ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Event, Tier,
 };
 
 use crate::{
     audit::Actor,
     auth::DeviceCaller,
     error::{ApiError, ApiResult},
-    model::{DeviceRow, UserRow, new_token, now, parse_enum, parse_uuid, token_hash, ts},
+    model::{
+        DeviceRow, UserRow, new_token, now, parse_enum, parse_uuid, push_event_to_user, token_hash,
+        ts,
+    },
 };
 
 /// The session cookie's name (path `/console` only: the API never sees it).
@@ -239,8 +242,16 @@ fn check(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Result<Option<Device
     }
 }
 
+/// Tells the user's key-holder web and mobile devices (those that could approve a console)
+/// about one of the user's console sessions: its id only, never its code.
+fn tell_approvers(tx: &Transaction<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
+    push_event_to_user(tx, user_id, None, true, event)
+}
+
 /// Starts a pending session for a user who just gave the right password; returns its
-/// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go.
+/// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go. The
+/// user's key-holder web and mobile devices get `console_requested` (the id only, never
+/// the code).
 pub fn create(
     tx: &Transaction<'_>,
     user_id: Uuid,
@@ -275,6 +286,7 @@ pub fn create(
            (SELECT id FROM console_sessions WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
         params![user_id.to_string(), MAX_PENDING],
     )?;
+    tell_approvers(tx, user_id, &Event::ConsoleRequested { session_id: id })?;
     Ok(token)
 }
 
@@ -387,6 +399,7 @@ pub fn approve(
                 "DELETE FROM console_sessions WHERE id = ?1",
                 [id.to_string()],
             )?;
+            tell_approvers(tx, row.user_id, &Event::ConsoleDecided { session_id: id })?;
             return Ok(Err(ApiError::new(
                 ErrorCode::CodeExpired,
                 "too many wrong codes: this console sign-in was ended; sign in again in the browser",
@@ -430,6 +443,7 @@ pub fn approve(
         [id.to_string()],
         SessionRow::from_row,
     )?;
+    tell_approvers(tx, row.user_id, &Event::ConsoleDecided { session_id: id })?;
     Ok(Ok(row))
 }
 
@@ -447,6 +461,7 @@ pub fn revoke(tx: &Transaction<'_>, user_id: Uuid, id: Uuid, actor: &Actor) -> A
         "DELETE FROM console_sessions WHERE id = ?1",
         [id.to_string()],
     )?;
+    tell_approvers(tx, user_id, &Event::ConsoleDecided { session_id: id })?;
     let detail = format!(
         "console {} from {} ({})",
         row.id, row.origin, row.user_agent

@@ -5,6 +5,7 @@ import app.vouch.ffi.Recovered
 import app.vouch.ffi.AdminUser
 import app.vouch.ffi.ApprovalPrompt
 import app.vouch.ffi.AuditEvent
+import app.vouch.ffi.ConsoleSession
 import app.vouch.ffi.Device
 import app.vouch.ffi.DeviceInfo
 import app.vouch.ffi.EnrollmentState
@@ -64,6 +65,13 @@ class Vouch private constructor(
 
     /** Emits whenever vaults or items changed (sync, new keys, remote edits). */
     val vaultChanges: SharedFlow<Unit> = listener.vaults.asSharedFlow()
+
+    /**
+     * The user's web console sessions as last fetched (key holders): [refreshConsoleSessions]
+     * fills it, and the event loop ([runEvents]) refreshes it when a browser signs in and
+     * waits for approval (`console_requested`) — show "Approve a web console sign-in?".
+     */
+    val consoleSessions: StateFlow<List<ConsoleSession>> = listener.consoles.asStateFlow()
 
     companion object {
         /**
@@ -161,6 +169,22 @@ class Vouch private constructor(
     suspend fun approveScanned(requestId: String, scanned: String) = io { client.approveScanned(requestId, scanned) }
     suspend fun deny(requestId: String) = io { client.deny(requestId) }
 
+    // ---- the web console: a browser signed in with the password waits for a key holder ----
+
+    /** The user's console sessions, pending and active, in one call (also updates [consoleSessions]). */
+    suspend fun refreshConsoleSessions(): List<ConsoleSession> = io { client.consoleSessions() }
+    /**
+     * Approves the console sign-in [sessionId] with the 6-digit code its browser shows
+     * (key holders: [VouchError.KeyHolderRequired] otherwise). A wrong code is
+     * [VouchError.WrongCode] with the attempts left; the third ends the sign-in
+     * ([VouchError.CodeExpired]). On a phone the [UserPresence] check runs first
+     * ([VouchError.UserPresenceRequired], nothing sent). The browser gets no key.
+     */
+    suspend fun approveConsole(sessionId: String, code: String): ConsoleSession =
+        io { client.approveConsole(sessionId, code) }
+    /** Ends a console session, pending or active (key holders). */
+    suspend fun revokeConsole(sessionId: String) = io { client.revokeConsole(sessionId) }
+
     // ---- devices and vaults ----
 
     /** The user's devices, in one call. */
@@ -238,6 +262,7 @@ internal class FlowListener : VouchListener {
     val state = MutableStateFlow<EnrollmentState>(EnrollmentState.SignedOut)
     val pending = MutableStateFlow<List<PendingRequest>>(emptyList())
     val vaults = MutableSharedFlow<Unit>(extraBufferCapacity = 1, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+    val consoles = MutableStateFlow<List<ConsoleSession>>(emptyList())
 
     override fun onStateChanged(state: EnrollmentState) {
         this.state.value = state
@@ -249,5 +274,9 @@ internal class FlowListener : VouchListener {
 
     override fun onVaultsChanged() {
         vaults.tryEmit(Unit)
+    }
+
+    override fun onConsoleSessionsChanged(sessions: List<ConsoleSession>) {
+        consoles.value = sessions
     }
 }

@@ -160,3 +160,38 @@ inline fun <reified T : Throwable> assertThrows(block: () -> Unit): T {
     }
     throw AssertionError("expected ${T::class.simpleName}, nothing was thrown")
 }
+
+/**
+ * A browser at the server's web console over real HTTP (its own cookies, no redirects
+ * followed): signs in with the password and reads the 6-digit code the waiting page shows.
+ */
+class ConsoleBrowser(private val server: TestServer) {
+    private val http = HttpClient.newBuilder()
+        .cookieHandler(java.net.CookieManager())
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .build()
+
+    /** GETs a console page; its status and body. */
+    fun get(path: String): Pair<Int, String> {
+        val req = HttpRequest.newBuilder(URI.create("${server.url}$path")).header("User-Agent", "KotlinTest/1.0").build()
+        val res = http.send(req, HttpResponse.BodyHandlers.ofString())
+        return res.statusCode() to res.body()
+    }
+
+    /** Signs in as [email] with the dev password; returns the code the browser shows. */
+    fun signIn(email: String): String {
+        val (_, form) = get("/console/login")
+        val csrf = Regex("name=\"csrf\" value=\"([^\"]+)\"").find(form)!!.groupValues[1]
+        fun enc(s: String) = java.net.URLEncoder.encode(s, Charsets.UTF_8)
+        val body = "csrf=${enc(csrf)}&email=${enc(email)}&password=${enc(PASSWORD)}"
+        val req = HttpRequest.newBuilder(URI.create("${server.url}/console/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("User-Agent", "KotlinTest/1.0")
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build()
+        val res = http.send(req, HttpResponse.BodyHandlers.ofString())
+        check(res.statusCode() == 303) { "console sign-in: ${res.statusCode()}" }
+        val (status, wait) = get("/console/wait")
+        check(status == 200) { "console wait page: $status" }
+        return Regex("aria-label=\"Code (\\d{6})").find(wait)!!.groupValues[1]
+    }
+}

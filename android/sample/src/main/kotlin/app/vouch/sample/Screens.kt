@@ -39,6 +39,8 @@ import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.input.PasswordVisualTransformation
 import androidx.compose.ui.unit.dp
 import app.vouch.ApprovalFlow
+import app.vouch.ApproveConsole
+import app.vouch.ConsoleFlow
 import app.vouch.DevicesFlow
 import app.vouch.SetupFlow
 import app.vouch.SetupScreen
@@ -47,11 +49,13 @@ import app.vouch.UserMessage
 import app.vouch.VaultsFlow
 import app.vouch.android.ApprovalViewModel
 import app.vouch.android.ClientState
+import app.vouch.android.ConsoleViewModel
 import app.vouch.android.DevicesViewModel
 import app.vouch.android.SetupViewModel
 import app.vouch.android.VaultsViewModel
 import app.vouch.android.text
 import app.vouch.ffi.ApprovalPurpose
+import app.vouch.ffi.ConsoleSession
 import app.vouch.ffi.DeviceStatus
 import app.vouch.ffi.PendingRequest
 import com.google.zxing.BarcodeFormat
@@ -266,12 +270,21 @@ fun QrImage(text: String) {
 fun Home(trusted: SetupScreen.Trusted, setup: SetupFlow, approvalsVm: ApprovalViewModel, devicesVm: DevicesViewModel) {
     val approvalsState by approvalsVm.client.collectAsState()
     val devicesState by devicesVm.client.collectAsState()
+    val consoleVm: ConsoleViewModel = androidx.lifecycle.viewmodel.compose.viewModel()
+    val consoleState by consoleVm.client.collectAsState()
     WithClient(approvalsState) { approvals ->
         val selected by approvals.selected.collectAsState()
         // "Trust this session?" is a screen of its own, reached from a request's details only.
         val open = selected
         if (open != null) {
             TrustThisSessionScreen(open, approvals)
+            return@WithClient
+        }
+        // So is "Approve a web console sign-in?".
+        val console = (consoleState as? ClientState.Ready)?.flow
+        val consoleOpen = console?.selected?.collectAsState()?.value
+        if (console != null && consoleOpen != null) {
+            ApproveConsoleScreen(consoleOpen, console)
             return@WithClient
         }
         LazyColumn(Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
@@ -287,10 +300,20 @@ fun Home(trusted: SetupScreen.Trusted, setup: SetupFlow, approvalsVm: ApprovalVi
                 }
             } else {
                 item { PendingApprovals(approvals) }
+                item { WithClient(consoleState) { c -> ConsoleSignIns(c) } }
             }
             item { WithClient(devicesState) { devices -> TrustedDevices(devices) } }
             item { Vaults() }
         }
+    }
+}
+
+/** A list's title with its Refresh button. */
+@Composable
+fun SectionHeader(title: String, onRefresh: () -> Unit) {
+    Row(verticalAlignment = Alignment.CenterVertically) {
+        Text(title, style = MaterialTheme.typography.titleMedium, modifier = Modifier.weight(1f))
+        TextButton(onClick = onRefresh) { Text(stringResource(R.string.refresh)) }
     }
 }
 
@@ -300,10 +323,7 @@ fun PendingApprovals(vm: ApprovalFlow) {
     val pending by vm.requests.collectAsState()
     val error by vm.listError.collectAsState()
     Column(verticalArrangement = Arrangement.spacedBy(8.dp)) {
-        Row(verticalAlignment = Alignment.CenterVertically) {
-            Text(stringResource(R.string.pending_title), style = MaterialTheme.typography.titleMedium, modifier = Modifier.weight(1f))
-            TextButton(onClick = { vm.refresh() }) { Text(stringResource(R.string.refresh)) }
-        }
+        SectionHeader(stringResource(R.string.pending_title)) { vm.refresh() }
         error?.let { ErrorText(it) }
         if (pending.isEmpty()) Text(stringResource(R.string.pending_none))
         pending.forEach { PendingRequestRow(it, vm) }
@@ -382,6 +402,71 @@ fun TrustThisSessionScreen(s: TrustThisSession, vm: ApprovalFlow) {
     }
 }
 
+/** The browsers waiting for a web console approval (the event loop adds them), each with "Review". */
+@Composable
+fun ConsoleSignIns(vm: ConsoleFlow) {
+    val waiting by vm.waiting.collectAsState(emptyList())
+    val error by vm.listError.collectAsState()
+    Column(verticalArrangement = Arrangement.spacedBy(8.dp)) {
+        SectionHeader(message(UserMessage("console.title"))) { vm.refresh() }
+        error?.let { ErrorText(it) }
+        if (waiting.isEmpty()) Text(message(UserMessage("console.none_waiting")))
+        waiting.forEach { ConsoleRow(it, vm) }
+    }
+}
+
+@Composable
+fun ConsoleRow(session: ConsoleSession, vm: ConsoleFlow) {
+    Card {
+        Column(Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(4.dp)) {
+            Text(session.userAgent, style = MaterialTheme.typography.titleSmall)
+            Text(stringResource(R.string.trust_from, session.origin, timeFormat.format(session.createdAt)))
+            Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                Button(onClick = { vm.open(session.id) }) { Text(stringResource(R.string.review)) }
+                OutlinedButton(onClick = { vm.end(session.id) }) { Text(message(UserMessage("console.end"))) }
+            }
+        }
+    }
+}
+
+/**
+ * "Approve a web console sign-in?": which browser, from where and when (flagged from
+ * another network), the warning, then the six digits the browser shows. Approve asks for
+ * the BiometricPrompt first (inside the call); the browser gets no key.
+ */
+@Composable
+fun ApproveConsoleScreen(s: ApproveConsole, vm: ConsoleFlow) {
+    var code by remember(s.session.id) { mutableStateOf("") }
+    Column(Modifier.padding(24.dp), verticalArrangement = Arrangement.spacedBy(10.dp)) {
+        Text(message(UserMessage("console.title")), style = MaterialTheme.typography.headlineMedium)
+        Text(s.session.userAgent)
+        Text(stringResource(R.string.trust_from, s.session.origin, timeFormat.format(s.session.createdAt)))
+        if (s.otherNetwork) Text("⚠ " + message(UserMessage("console.other_network")), color = MaterialTheme.colorScheme.error)
+        if (s.approved || s.ended) {
+            if (s.approved) Text(message(UserMessage("console.approved")))
+            s.error?.let { ErrorText(it) }
+            Button(onClick = vm::close) { Text(stringResource(R.string.done)) }
+            return@Column
+        }
+        Text(message(UserMessage("console.explain")))
+        Text(s.warning, style = MaterialTheme.typography.bodyLarge)
+        OutlinedTextField(
+            code,
+            { typed -> code = typed.filter { it.isDigit() || it == ' ' }.take(7) },
+            label = { Text(message(UserMessage("console.code_label"))) },
+            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.NumberPassword),
+            isError = s.error != null,
+            enabled = !s.working,
+        )
+        s.error?.let { ErrorText(it) }
+        Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+            Button(onClick = { vm.approve(code) }, enabled = !s.working) { Text(message(UserMessage("console.approve"))) }
+            OutlinedButton(onClick = { vm.end(s.session.id) }, enabled = !s.working) { Text(message(UserMessage("console.end"))) }
+            TextButton(onClick = vm::close) { Text(stringResource(R.string.back)) }
+        }
+    }
+}
+
 /**
  * "My trusted devices": every device with its kind, platform, status, tier, who approved
  * it and when it was last seen; Rename (this device, or another from a key-holder web
@@ -396,10 +481,7 @@ fun TrustedDevices(vm: DevicesFlow) {
     var renaming by remember { mutableStateOf<String?>(null) }
     var newName by remember { mutableStateOf("") }
     Column(verticalArrangement = Arrangement.spacedBy(8.dp)) {
-        Row(verticalAlignment = Alignment.CenterVertically) {
-            Text(stringResource(R.string.devices_title), style = MaterialTheme.typography.titleMedium, modifier = Modifier.weight(1f))
-            TextButton(onClick = { vm.refresh() }) { Text(stringResource(R.string.refresh)) }
-        }
+        SectionHeader(stringResource(R.string.devices_title)) { vm.refresh() }
         Text(stringResource(R.string.devices_count, s.active.size))
         s.error?.let { ErrorText(it) }
         if (s.lastDisabled.isNotEmpty()) Text(stringResource(R.string.devices_disabled_n, s.lastDisabled.size))

@@ -4,6 +4,7 @@ import android.app.Application
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import app.vouch.ApprovalFlow
+import app.vouch.ConsoleFlow
 import app.vouch.DevicesFlow
 import app.vouch.SetupFlow
 import app.vouch.UserMessage
@@ -75,3 +76,6 @@ class DevicesViewModel(app: Application) : VouchViewModel<DevicesFlow>(app, ::De
 
 /** The local vaults, following the core's changes. */
 class VaultsViewModel(app: Application) : VouchViewModel<VaultsFlow>(app, ::VaultsFlow, { it.follow() })
+
+/** "Approve a web console sign-in": the browsers waiting for this key holder's code. */
+class ConsoleViewModel(app: Application) : VouchViewModel<ConsoleFlow>(app, ::ConsoleFlow, { it.refresh() })
