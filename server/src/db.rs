@@ -14,11 +14,14 @@ use std::{
     },
 };
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    error::{ApiError, ApiResult},
+    store::{StoreError, Tx, params},
+};
 
 const SCHEMA: &[&str] = &[
     r#"
@@ -303,14 +306,15 @@ const SKELETON_KEYS_STEP: usize = 5;
 /// Recomputes every device's two name keys from its name. Two live devices of a user
 /// whose names only now collide keep distinct keys (the later one's are suffixed with its
 /// id), so the migration never fails; new names are checked strictly.
-fn rekey_device_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let rows: Vec<(String, String, String, String)> = tx
-        .prepare("SELECT id, user_id, name, status FROM devices ORDER BY created_at, id")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
+fn rekey_device_names(tx: &Tx<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(String, String, String, String)> = tx.query_all(
+        "SELECT id, user_id, name, status FROM devices ORDER BY created_at, id",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     tx.execute(
         "UPDATE devices SET name_key = 'rekey:' || id, name_key2 = ''",
-        [],
+        params![],
     )?;
     let mut live = std::collections::HashSet::new();
     for (id, user, name, status) in rows {
@@ -331,7 +335,7 @@ fn rekey_device_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         }
         tx.execute(
             "UPDATE devices SET name_key = ?2, name_key2 = ?3 WHERE id = ?1",
-            rusqlite::params![id, keys[0], keys[1]],
+            params![id, keys[0], keys[1]],
         )?;
     }
     Ok(())
@@ -409,7 +413,7 @@ pub enum OpenError {
     },
     /// SQLite refused the file (not a database, locked, newer schema, …).
     #[error("{0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
 }
 
 impl OpenError {
@@ -455,7 +459,7 @@ impl Db {
         Ok(Self::open_file(&file)?)
     }
 
-    fn open_file(file: &Path) -> Result<Self, rusqlite::Error> {
+    fn open_file(file: &Path) -> Result<Self, StoreError> {
         let mut conn = Connection::open(file)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -466,7 +470,7 @@ impl Db {
         for (i, sql) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)?;
             if i + 1 == SKELETON_KEYS_STEP {
-                rekey_device_names(&tx)?;
+                rekey_device_names(&Tx::sqlite(&tx))?;
             }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
@@ -493,14 +497,16 @@ impl Db {
     pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> ApiResult<T> + Send + 'static,
     {
         let reader = self.reader.clone();
         let turn = self.read_turn.clone().lock_owned().await;
         tokio::task::spawn_blocking(move || {
             let mut conn = reader.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(StoreError::from)?;
+            let out = f(&Tx::sqlite(&tx));
             drop(tx); // a read: nothing to commit
             drop(turn);
             out
@@ -514,7 +520,7 @@ impl Db {
     pub async fn tx<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> ApiResult<T> + Send + 'static,
     {
         let (conn, hub) = (self.conn.clone(), self.hub.clone());
         let turn = self.turn.clone().lock_owned().await;
@@ -529,7 +535,7 @@ impl Db {
     }
 
     /// Runs `f` with a transaction synchronously (for start-up and admin commands).
-    pub fn tx_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+    pub fn tx_blocking<T>(&self, f: impl FnOnce(&Tx<'_>) -> ApiResult<T>) -> ApiResult<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         run(&mut conn, &self.hub, f)
     }
@@ -544,16 +550,18 @@ impl Db {
             .create_new(true)
             .open(dest)
             .map_err(|e| OpenError::at(dest, e))?;
-        let mut out = Connection::open(dest)?;
+        let mut out = Connection::open(dest).map_err(StoreError::from)?;
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;
-        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        let backup = rusqlite::backup::Backup::new(&conn, &mut out).map_err(StoreError::from)?;
+        backup
+            .run_to_completion(256, std::time::Duration::from_millis(5), None)
+            .map_err(StoreError::from)?;
         Ok(())
     }
 
     /// A cheap liveness query (`GET /healthz`).
     pub async fn ping(&self) -> ApiResult<()> {
-        self.tx(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.tx(|tx| Ok(tx.query_one("SELECT 1", params![], |_| Ok(()))?))
             .await
     }
 
@@ -566,15 +574,20 @@ impl Db {
 fn run<T>(
     conn: &mut Connection,
     hub: &EventHub,
-    f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>,
+    f: impl FnOnce(&Tx<'_>) -> ApiResult<T>,
 ) -> ApiResult<T> {
     take_touched();
     let started = std::time::Instant::now();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let out = f(&tx);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StoreError::from)?;
+    let out = f(&Tx::sqlite(&tx));
     let out = match out {
         Ok(v) => {
-            let committed = tx.commit().map(|_| v).map_err(ApiError::from);
+            let committed = tx
+                .commit()
+                .map(|_| v)
+                .map_err(|e| ApiError::from(StoreError::from(e)));
             crate::metrics::METRICS
                 .commit_seconds
                 .observe(started.elapsed().as_secs_f64());

@@ -22,6 +22,7 @@ mod routes;
 pub mod seed;
 mod serve;
 mod slots;
+pub mod store;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
