@@ -20,6 +20,16 @@ struct Cli {
     /// Data directory (the SQLite file and the mail outbox live here; created if missing).
     #[arg(long, env = "VOUCH_DATA", default_value = "./vouch-data")]
     data: PathBuf,
+    /// PostgreSQL instead of the SQLite file: postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (the schema is created and migrated at start; --data keeps the outbox and lock).
+    #[arg(long, env = "VOUCH_DATABASE", hide_env_values = true, hide = true)]
+    database: Option<String>,
+    /// PostgreSQL connections this server holds at most.
+    #[arg(long, env = "VOUCH_DATABASE_POOL_SIZE", default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE, hide = true)]
+    database_pool_size: usize,
+    /// Seconds one PostgreSQL statement may run before it is cancelled.
+    #[arg(long, env = "VOUCH_DATABASE_STATEMENT_TIMEOUT", default_value_t = crate::store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS, hide = true)]
+    database_statement_timeout: u64,
     /// Email-code lifetime in seconds.
     #[arg(long, env = "VOUCH_CODE_TTL", default_value_t = vouch_proto::DEFAULT_CODE_TTL_SECS)]
     code_ttl: u64,
@@ -239,7 +249,13 @@ pub fn run() -> ExitCode {
         .unwrap_or(cli.max_connections / 4);
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
+    settings.database = cli.database;
+    settings.database_pool = crate::store::postgres::PoolOptions {
+        size: cli.database_pool_size,
+        statement_timeout: Duration::from_secs(cli.database_statement_timeout),
+    };
     let summary = Summary {
+        database: settings.database.as_deref().map(redact_url),
         data: settings.data_dir.clone(),
         mail: match &settings.smtp_url {
             Some(url) => format!("SMTP {}", redact_url(url)),
@@ -273,12 +289,16 @@ pub fn run() -> ExitCode {
 
 /// What the operator is told at start-up, after the `listening on` line.
 struct Summary {
+    database: Option<String>,
     data: PathBuf,
     mail: String,
     dev: bool,
 }
 
 fn print_summary(s: &Summary) {
+    if let Some(db) = &s.database {
+        println!("  database        {db}");
+    }
     println!("  data directory  {} (0700, files 0600)", s.data.display());
     println!("  mail            {}", s.mail);
     println!(
@@ -292,7 +312,7 @@ fn print_summary(s: &Summary) {
     println!("  health          GET /healthz   metrics  GET /metrics");
 }
 
-/// An SMTP URL without its user name and password.
+/// An SMTP or database URL without its user name and password.
 fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {

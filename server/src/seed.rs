@@ -72,7 +72,7 @@ pub fn create_user(
             return Uuid::parse_str(&id).map(Created::Existing).map_err(|_| ApiError::internal());
         }
         let ws: String = match tx
-            .query_opt("SELECT id FROM workspaces WHERE name = ?1 COLLATE NOCASE", [&workspace], |r| r.get(0))?
+            .query_opt("SELECT id FROM workspaces WHERE lower(name) = lower(?1)", [&workspace], |r| r.get(0))?
         {
             Some(id) => id,
             None => {

@@ -78,6 +78,7 @@ impl ServerBuilder {
             args: self.args,
             log: self.log,
             log_level: self.log_level,
+            database: crate::postgres::fresh_database(),
             _temp: temp,
         };
         server.spawn();
@@ -97,6 +98,8 @@ pub struct TestServer {
     args: Vec<String>,
     log: Option<PathBuf>,
     log_level: String,
+    /// The PostgreSQL pass's database of this server (kept across restarts).
+    database: Option<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -130,6 +133,11 @@ impl TestServer {
     /// The address it listens on; the same after [`TestServer::restart`].
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its PostgreSQL database in the PostgreSQL pass (`None`: the SQLite file).
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
     }
 
     /// Its data directory.
@@ -211,6 +219,9 @@ impl TestServer {
             .arg(&self.data);
         if self.dev {
             cmd.arg("--dev");
+        }
+        if let Some(url) = &self.database {
+            cmd.arg("--database").arg(url);
         }
         let mut child = cmd
             .args(&self.args)

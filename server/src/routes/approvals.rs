@@ -541,7 +541,7 @@ pub async fn list_pending(
             expire(tx, None, Some(caller.user.id))?;
             let rows: Vec<RequestRow> = tx.query_all(&format!(
                 "SELECT {REQ_COLS} FROM approval_requests r WHERE status IN ('pending', 'approved') AND device_id != ?2
-                 AND (user_id = ?1 OR (?3 AND purpose = 'new_root' AND user_id IN
+                 AND (user_id = ?1 OR (?3 = 1 AND purpose = 'new_root' AND user_id IN
                       (SELECT id FROM users WHERE workspace_id = ?4 AND id != ?1)))
                  ORDER BY created_at"
             ), params![

@@ -205,7 +205,7 @@ impl ThrottleKeys {
             tx.execute(
                 "INSERT INTO login_failures (email, failures, last_at) VALUES (?1, 1, ?2)
                  ON CONFLICT(email) DO UPDATE SET last_at = excluded.last_at,
-                     failures = CASE WHEN last_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END",
+                     failures = CASE WHEN login_failures.last_at <= ?2 - ?3 THEN 1 ELSE login_failures.failures + 1 END",
                 params![key, t, window_ms],
             )?;
         }
@@ -226,7 +226,7 @@ impl ThrottleKeys {
         }
         for (key, _) in counted {
             tx.execute(
-                "UPDATE login_failures SET failures = max(failures - 1, 0) WHERE email = ?1",
+                "UPDATE login_failures SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE email = ?1",
                 [key],
             )?;
         }

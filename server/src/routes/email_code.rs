@@ -144,7 +144,9 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
                 }
             }
             tx.execute(
-                "INSERT OR REPLACE INTO email_codes (device_id, code_hash, sent_at, expires_at, attempts, used) VALUES (?1, ?2, ?3, ?4, 0, 0)",
+                "INSERT INTO email_codes (device_id, code_hash, sent_at, expires_at, attempts, used) VALUES (?1, ?2, ?3, ?4, 0, 0)
+                 ON CONFLICT (device_id) DO UPDATE SET code_hash = excluded.code_hash, sent_at = excluded.sent_at,
+                   expires_at = excluded.expires_at, attempts = 0, used = 0",
                 params![id.to_string(), hash, t, t + ttl],
             )?;
             Ok((CodeSent { expires_at: ts(t + ttl), resend_after: ts(t + interval) }, d.device.name))

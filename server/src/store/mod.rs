@@ -5,9 +5,11 @@
 //! [`Tx::query_all`] take SQL written once, with numbered placeholders (`?1`, `?2`, …),
 //! and parameters built with `params!` (or an array of one type); a [`Row`] reads
 //! typed columns by position. Values cross the seam as one [`Value`] enum. The back end
-//! (today SQLite, `store::sqlite`) binds, runs and converts; what differs between SQL dialects
-//! is handled there, not in the handlers.
+//! (SQLite, `store::sqlite`, or PostgreSQL, [`postgres`]) binds, runs and converts; what
+//! differs between SQL dialects is handled there, not in the handlers.
 
+pub mod postgres;
+mod postgres_schema;
 mod sqlite;
 mod value;
 
@@ -30,6 +32,15 @@ pub enum StoreError {
     /// SQLite refused the statement.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused the statement, or could not be reached.
+    #[error("{}", postgres::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No pooled connection could be had.
+    #[error("database pool: {0}")]
+    Pool(String),
+    /// The database settings are unusable (a bad URL, a schema newer than this server).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl StoreError {
@@ -79,6 +90,10 @@ pub struct Tx<'a> {
 
 enum Conn<'a> {
     Sqlite(&'a rusqlite::Connection),
+    Postgres(
+        &'a deadpool_postgres::Transaction<'a>,
+        &'a tokio::runtime::Handle,
+    ),
 }
 
 impl<'a> Tx<'a> {
@@ -89,10 +104,21 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// A PostgreSQL transaction, whose statements run to completion on `rt`.
+    pub(crate) fn postgres(
+        tx: &'a deadpool_postgres::Transaction<'a>,
+        rt: &'a tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            conn: Conn::Postgres(tx, rt),
+        }
+    }
+
     /// Runs a statement; returns how many rows it changed.
     pub fn execute(&self, sql: &str, params: impl Params) -> StoreResult<usize> {
         match self.conn {
             Conn::Sqlite(c) => sqlite::execute(c, sql, &params.values()),
+            Conn::Postgres(tx, rt) => postgres::execute(tx, rt, sql, &params.values()),
         }
     }
 
@@ -115,6 +141,7 @@ impl<'a> Tx<'a> {
     ) -> StoreResult<Option<T>> {
         match self.conn {
             Conn::Sqlite(c) => sqlite::query_opt(c, sql, &params.values(), f),
+            Conn::Postgres(tx, rt) => postgres::query_opt(tx, rt, sql, &params.values(), f),
         }
     }
 
@@ -127,6 +154,7 @@ impl<'a> Tx<'a> {
     ) -> StoreResult<Vec<T>> {
         match self.conn {
             Conn::Sqlite(c) => sqlite::query_all(c, sql, &params.values(), f),
+            Conn::Postgres(tx, rt) => postgres::query_all(tx, rt, sql, &params.values(), f),
         }
     }
 }
@@ -138,6 +166,7 @@ pub struct Row<'r> {
 
 enum RowRef<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r tokio_postgres::Row),
 }
 
 impl Row<'_> {
@@ -145,6 +174,7 @@ impl Row<'_> {
     pub fn get<T: FromValue>(&self, i: usize) -> StoreResult<T> {
         let v = match &self.inner {
             RowRef::Sqlite(r) => sqlite::column(r, i)?,
+            RowRef::Postgres(r) => postgres::column(r, i)?,
         };
         T::from_value(v, i)
     }

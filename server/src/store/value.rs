@@ -101,14 +101,20 @@ pub trait FromValue: Sized {
     fn from_value(v: Value, column: usize) -> StoreResult<Self>;
 }
 
+impl Value {
+    /// What kind of value this is, for error messages (never the value itself).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "a blob",
+        }
+    }
+}
+
 fn mismatch(column: usize, want: &str, got: &Value) -> StoreError {
-    let got = match got {
-        Value::Null => "NULL",
-        Value::Int(_) => "an integer",
-        Value::Text(_) => "text",
-        Value::Blob(_) => "a blob",
-    };
-    StoreError::decode(column, format!("expected {want}, found {got}"))
+    StoreError::decode(column, format!("expected {want}, found {}", got.kind()))
 }
 
 impl FromValue for Value {
