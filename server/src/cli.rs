@@ -163,6 +163,10 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     if let Some(Command::Backup { path }) = &cli.command {
+        if cli.database.is_some() {
+            eprintln!("error: a PostgreSQL database is backed up with pg_dump (docs/OPERATING.md)");
+            return ExitCode::FAILURE;
+        }
         if !cli.data.join(crate::db::DB_FILE).exists() {
             eprintln!("error: no database in {} (--data)", cli.data.display());
             return ExitCode::FAILURE;
@@ -186,10 +190,10 @@ pub fn run() -> ExitCode {
         action: Admin::AllowEmailRoot { email },
     }) = &cli.command
     {
-        return match Db::open(&cli.data)
-            .map_err(|e| e.to_string())
-            .and_then(|db| seed::allow_email_root(&db, email).map_err(|e| e.to_string()))
-        {
+        let e = email.clone();
+        return match with_db(&cli, move |db| {
+            seed::allow_email_root(db, &e).map_err(|e| e.to_string())
+        }) {
             Ok(id) => {
                 println!(
                     "user {email} id {id}: the next web or mobile email verification makes a key holder"
@@ -216,11 +220,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         };
         let role = if *admin { Role::Admin } else { Role::Member };
-        return match Db::open(&cli.data)
-            .map_err(|e| e.to_string())
-            .and_then(|db| {
-                seed::create_user(&db, workspace, email, &password, role).map_err(|e| e.to_string())
-            }) {
+        let (w, e) = (workspace.clone(), email.clone());
+        return match with_db(&cli, move |db| {
+            seed::create_user(db, &w, &e, &password, role).map_err(|e| e.to_string())
+        }) {
             Ok(seed::Created::New(id)) => {
                 println!("created user {email} id {id} in workspace {workspace}");
                 ExitCode::SUCCESS
@@ -235,7 +238,8 @@ pub fn run() -> ExitCode {
             }
         };
     }
-    let mut settings = Settings::new(cli.listen, cli.data);
+    let mut settings = Settings::new(cli.listen, cli.data.clone());
+    settings.database_pool = pool_options(&cli);
     settings.code_ttl = Duration::from_secs(cli.code_ttl);
     settings.approval_ttl = Duration::from_secs(cli.approval_ttl);
     settings.code_resend_interval = Duration::from_secs(cli.code_resend_interval);
@@ -250,10 +254,6 @@ pub fn run() -> ExitCode {
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
     settings.database = cli.database;
-    settings.database_pool = crate::store::postgres::PoolOptions {
-        size: cli.database_pool_size,
-        statement_timeout: Duration::from_secs(cli.database_statement_timeout),
-    };
     let summary = Summary {
         database: settings.database.as_deref().map(redact_url),
         data: settings.data_dir.clone(),
@@ -284,6 +284,34 @@ pub fn run() -> ExitCode {
         log::info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
+    })
+}
+
+/// The PostgreSQL pool settings the flags name.
+fn pool_options(cli: &Cli) -> crate::store::postgres::PoolOptions {
+    crate::store::postgres::PoolOptions {
+        size: cli.database_pool_size,
+        statement_timeout: Duration::from_secs(cli.database_statement_timeout),
+    }
+}
+
+/// Runs an admin command's `f` on the database the flags name: PostgreSQL with
+/// `--database` (on a blocking thread of a runtime of its own), else the SQLite file in
+/// `--data`.
+fn with_db<T: Send + 'static>(
+    cli: &Cli,
+    f: impl FnOnce(&Db) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let Some(url) = cli.database.clone() else {
+        return f(&Db::open(&cli.data).map_err(|e| e.to_string())?);
+    };
+    let opts = pool_options(cli);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let db = Db::connect(&url, opts).await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| e.to_string())?
     })
 }
 

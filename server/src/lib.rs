@@ -289,7 +289,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         return Err(StartError::NoMail);
     }
     let db = match &settings.database {
-        Some(url) => Db::connect(url, settings.database_pool).await?,
+        Some(url) => {
+            // The data directory still holds the lock and the dev outbox.
+            files::private_dir(&settings.data_dir)
+                .map_err(|e| db::OpenError::at(&settings.data_dir, e))?;
+            Db::connect(url, settings.database_pool).await?
+        }
         None => Db::open(&settings.data_dir)?,
     };
     let lock = lock_data_dir(&settings.data_dir)?;

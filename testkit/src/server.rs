@@ -68,6 +68,7 @@ impl ServerBuilder {
                 (t.path().to_path_buf(), Some(t))
             }
         };
+        let database = crate::postgres::database_for(&data);
         let mut server = TestServer {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -78,7 +79,7 @@ impl ServerBuilder {
             args: self.args,
             log: self.log,
             log_level: self.log_level,
-            database: crate::postgres::fresh_database(),
+            database,
             _temp: temp,
         };
         server.spawn();
@@ -138,6 +139,25 @@ impl TestServer {
     /// Its PostgreSQL database in the PostgreSQL pass (`None`: the SQLite file).
     pub fn database(&self) -> Option<&str> {
         self.database.as_deref()
+    }
+
+    /// Runs `sql` (one statement, SQLite's and PostgreSQL's alike) on its database, beside
+    /// the running server: the SQLite file in its data directory, or its PostgreSQL
+    /// database in the PostgreSQL pass.
+    ///
+    /// # Panics
+    /// When the statement fails.
+    pub fn execute_sql(&self, sql: &str) {
+        match &self.database {
+            Some(url) => crate::postgres::psql(url, sql),
+            None => {
+                let db = rusqlite::Connection::open(self.data.join(vouch_server::db::DB_FILE))
+                    .expect("the server's SQLite file");
+                db.busy_timeout(Duration::from_secs(10))
+                    .expect("busy timeout");
+                db.execute(sql, []).expect("the statement");
+            }
+        }
     }
 
     /// Its data directory.

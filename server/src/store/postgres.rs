@@ -6,7 +6,8 @@
 //! The dialect: the handlers' SQL is SQLite's, kept to what PostgreSQL reads the same
 //! (`ON CONFLICT … DO UPDATE`, `RETURNING`, `lower()`); numbered placeholders `?N` become
 //! `$N` here (`translate`). Columns: `BIGINT` for every integer (flags too), `BYTEA` for
-//! blobs, `CITEXT` where SQLite says `COLLATE NOCASE` (`super::postgres_schema`).
+//! blobs, a case-insensitive collation where SQLite says `COLLATE NOCASE`
+//! (`super::postgres_schema`).
 
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
@@ -165,8 +166,7 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 /// Prepares `sql` (cached per connection) with the parameters' types as bound: integers
 /// are `BIGINT` and blobs `BYTEA` (so `?2 - ?3` or `?1 IS NULL` need no cast); text and
-/// NULL are left to PostgreSQL to infer from their use (a `CITEXT` column compared with a
-/// text parameter keeps comparing without case).
+/// NULL are left to PostgreSQL to infer from their use.
 async fn prepare(
     tx: &Transaction<'_>,
     sql: &str,
@@ -248,7 +248,7 @@ pub(super) fn query_all<T>(
         .collect()
 }
 
-/// Whether PostgreSQL reads a text parameter or column of type `ty` (`CITEXT` included).
+/// Whether PostgreSQL reads a text parameter or column of type `ty`.
 fn is_text(ty: &Type) -> bool {
     <&str as ToSql>::accepts(ty)
 }
