@@ -23,9 +23,17 @@ pub struct ServerBuilder {
     args: Vec<String>,
     log: Option<PathBuf>,
     log_level: String,
+    database: Option<String>,
 }
 
 impl ServerBuilder {
+    /// In the PostgreSQL pass, serves `other`'s database (a second replica beside it);
+    /// on SQLite it changes nothing (one process per database file).
+    pub fn database_of(mut self, other: &TestServer) -> Self {
+        self.database = other.database.clone();
+        self
+    }
+
     /// Serves this data directory (default: a temporary one, removed with the server).
     pub fn data(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data = Some(dir.into());
@@ -68,7 +76,9 @@ impl ServerBuilder {
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        let database = crate::postgres::database_for(&data);
+        let database = self
+            .database
+            .or_else(|| crate::postgres::database_for(&data));
         let mut server = TestServer {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -115,6 +125,7 @@ impl TestServer {
             args: Vec::new(),
             log: None,
             log_level: "warn".into(),
+            database: None,
         }
     }
 

@@ -1,0 +1,108 @@
+//! Replicas sharing one database (issue 21). In the PostgreSQL pass (`VOUCH_TEST_POSTGRES`,
+//! `scripts/postgres-tests.sh`) two `vouch-server` processes serve one database and the
+//! clients are spread over both; on SQLite (one process per database file) both handles
+//! are the same server, so the rules are checked on both back ends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+use vouch_testkit::{Api, TestServer, postgres};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
+/// Rounds of the race, each with a fresh user.
+const ROUNDS: usize = 8;
+/// Registrations racing for the last free place in each round.
+const RACERS: usize = 12;
+/// The device limit the servers run with.
+const LIMIT: usize = 3;
+const PASSWORD: &str = "a-long-password";
+
+/// Server A, and B beside it on the same database (PostgreSQL pass only).
+fn replicas(args: &[&str]) -> (TestServer, Option<TestServer>) {
+    let a = TestServer::start(SERVER, args);
+    let b = postgres::enabled().then(|| {
+        TestServer::builder(SERVER)
+            .database_of(&a)
+            .args(args)
+            .start()
+    });
+    (a, b)
+}
+
+/// A new user, made with the operator's admin command on the servers' database.
+fn create_user(server: &TestServer, email: &str) {
+    let out = std::process::Command::new(SERVER)
+        .args(postgres::flags(server.data_dir()))
+        .arg("--data")
+        .arg(server.data_dir())
+        .args([
+            "admin",
+            "create-user",
+            "--workspace",
+            "Acme",
+            "--email",
+            email,
+        ])
+        .env("VOUCH_NEW_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn sign_in(api: &Api, email: &str) -> String {
+    let r = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+        .ok();
+    r["account_token"].as_str().unwrap().to_owned()
+}
+
+/// Registrations for one user hit both replicas at once: in every round exactly one takes
+/// the last place under the device limit (the count is checked inside the database's
+/// serialised write, not in one process).
+#[tokio::test]
+async fn the_device_limit_holds_across_replicas_in_every_round() {
+    let limit = LIMIT.to_string();
+    let (a, b) = replicas(&["--device-limit", &limit]);
+    let apis = [a.api(), b.as_ref().unwrap_or(&a).api()];
+    for round in 0..ROUNDS {
+        let email = format!("racer{round}@acme.test");
+        create_user(&a, &email);
+        let account = sign_in(&apis[round % 2], &email).await;
+        for i in 0..LIMIT - 1 {
+            let r = apis[i % 2]
+                .register(&account, &format!("device {i}"), "web")
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        let racers: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (api, account) = (apis[i % 2].clone(), account.clone());
+                tokio::spawn(
+                    async move { api.register(&account, &format!("racer {i}"), "web").await },
+                )
+            })
+            .collect();
+        let mut won = 0;
+        for t in racers {
+            let r = t.await.unwrap();
+            if r.status == 201 {
+                won += 1;
+            } else {
+                r.err(409, "device_limit_reached");
+            }
+        }
+        assert_eq!(
+            won, 1,
+            "round {round}: {won} registrations took the last place"
+        );
+    }
+}
