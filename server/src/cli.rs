@@ -22,13 +22,13 @@ struct Cli {
     data: PathBuf,
     /// PostgreSQL instead of the SQLite file: postgres://USER:PASSWORD@HOST:PORT/DB
     /// (the schema is created and migrated at start; --data keeps the outbox and lock).
-    #[arg(long, env = "VOUCH_DATABASE", hide_env_values = true, hide = true)]
+    #[arg(long, env = "VOUCH_DATABASE", hide_env_values = true)]
     database: Option<String>,
     /// PostgreSQL connections this server holds at most.
-    #[arg(long, env = "VOUCH_DATABASE_POOL_SIZE", default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE, hide = true)]
+    #[arg(long, env = "VOUCH_DATABASE_POOL_SIZE", default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE)]
     database_pool_size: usize,
     /// Seconds one PostgreSQL statement may run before it is cancelled.
-    #[arg(long, env = "VOUCH_DATABASE_STATEMENT_TIMEOUT", default_value_t = crate::store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS, hide = true)]
+    #[arg(long, env = "VOUCH_DATABASE_STATEMENT_TIMEOUT", default_value_t = crate::store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS)]
     database_statement_timeout: u64,
     /// Email-code lifetime in seconds.
     #[arg(long, env = "VOUCH_CODE_TTL", default_value_t = vouch_proto::DEFAULT_CODE_TTL_SECS)]

@@ -106,3 +106,56 @@ async fn the_device_limit_holds_across_replicas_in_every_round() {
         );
     }
 }
+
+/// The right email code sent at once to both replicas, many times: a repeat by the same
+/// session is the lost-answer retry (a fresh token that revokes the last), so in every
+/// round exactly one of the tokens handed out still works, whichever replica asks.
+#[tokio::test]
+async fn an_email_code_leaves_one_live_token_across_replicas_in_every_round() {
+    let (a, b) = replicas(&[]);
+    let apis = [a.api(), b.as_ref().unwrap_or(&a).api()];
+    for round in 0..ROUNDS {
+        let email = format!("coder{round}@acme.test");
+        create_user(&a, &email);
+        let account = sign_in(&apis[round % 2], &email).await;
+        let device = apis[0].register(&account, "laptop", "web").await.ok();
+        let path = format!("/v1/devices/{}/email-code", vouch_testkit::id(&device));
+        apis[1].post(&path, Some(&account), json!({})).await.ok();
+        let code = apis[0].latest_code(&email).await;
+        let racers: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (api, account, path) = (apis[i % 2].clone(), account.clone(), path.clone());
+                let body = json!({ "code": code });
+                tokio::spawn(async move {
+                    api.post(&format!("{path}/verify"), Some(&account), body)
+                        .await
+                })
+            })
+            .collect();
+        let mut tokens = Vec::new();
+        for t in racers {
+            let r = t.await.unwrap();
+            assert!(
+                r.status == 200 || r.status.is_client_error(),
+                "{} {}",
+                r.status,
+                r.body
+            );
+            if r.status == 200 {
+                tokens.push(r.body["device_token"].as_str().unwrap().to_owned());
+            }
+        }
+        let mut live = 0;
+        for (i, t) in tokens.iter().enumerate() {
+            if apis[i % 2].get("/v1/devices", Some(t)).await.status == 200 {
+                live += 1;
+            }
+        }
+        assert_eq!(
+            live,
+            1,
+            "round {round}: {live} of {} tokens work",
+            tokens.len()
+        );
+    }
+}
