@@ -39,4 +39,4 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 
 export VOUCH_TEST_POSTGRES="postgres://vouch@127.0.0.1:$port/postgres"
 echo "== PostgreSQL pass on $VOUCH_TEST_POSTGRES"
-cargo test -p vouch-server "$@"
+cargo test -p vouch-server --locked "$@"

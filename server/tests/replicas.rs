@@ -159,3 +159,49 @@ async fn an_email_code_leaves_one_live_token_across_replicas_in_every_round() {
         );
     }
 }
+
+/// A database URL that is wrong or unreachable: one clear line, exit code 1, no panic,
+/// and the URL's password in no line the server writes.
+#[test]
+fn a_bad_database_url_is_one_line_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        (
+            "postgres://vouch:s3cret-pw@127.0.0.1:1/vouch",
+            "Connection refused",
+        ),
+        (
+            "mysql://vouch:s3cret-pw@127.0.0.1/vouch",
+            "not a postgres:// URL",
+        ),
+    ] {
+        let out = std::process::Command::new(SERVER)
+            .args([
+                "--dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                url,
+                "--data",
+            ])
+            .arg(dir.path())
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+            "{stdout}{stderr}"
+        );
+        let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains(says) && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}
