@@ -129,6 +129,9 @@ enum Command {
         /// Where to write the copy (must not exist).
         path: PathBuf,
     },
+    /// Creates or migrates the schema of the database (--database, else the SQLite file in
+    /// --data) and exits; the server also does it at start.
+    Migrate,
     /// Administration of the data directory.
     Admin {
         #[command(subcommand)]
@@ -182,6 +185,18 @@ pub fn run() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: backup failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Migrate) = &cli.command {
+        return match with_db(&cli, |_| Ok(())) {
+            Ok(()) => {
+                println!("the database schema is up to date");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
                 ExitCode::FAILURE
             }
         };

@@ -160,6 +160,30 @@ async fn an_email_code_leaves_one_live_token_across_replicas_in_every_round() {
     }
 }
 
+/// `vouch-server migrate` creates the schema and exits; a server started after it serves
+/// that database, and a second `migrate` finds nothing to do.
+#[tokio::test]
+async fn migrate_prepares_the_database_before_the_servers_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = std::process::Command::new(SERVER)
+            .args(postgres::flags(dir.path()))
+            .arg("--data")
+            .arg(dir.path())
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    }
+    let s = TestServer::builder(SERVER).data(dir.path()).start();
+    assert!(s.api().login("alice@acme.test").await.0.starts_with("vat_"));
+}
+
 /// A database URL that is wrong or unreachable: one clear line, exit code 1, no panic,
 /// and the URL's password in no line the server writes.
 #[test]
