@@ -2,7 +2,7 @@
 //! called in the same transaction as the change it records (a change and its entry
 //! commit together or not at all). Read by admins through `GET /v1/admin/audit`.
 
-use rusqlite::{Transaction, params};
+use crate::store::{Tx, params};
 use uuid::Uuid;
 use vouch_proto::AuditAction;
 
@@ -32,7 +32,7 @@ impl Actor {
 
 /// Records `action` on `device` (of `user`; `None` for a user-wide action).
 pub fn record(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     user: Uuid,
     device: Option<Uuid>,
     action: AuditAction,
@@ -40,7 +40,7 @@ pub fn record(
     detail: Option<&str>,
 ) -> ApiResult<()> {
     let workspace: String = tx
-        .query_row(
+        .query_one(
             "SELECT workspace_id FROM users WHERE id = ?1",
             [user.to_string()],
             |r| r.get(0),
@@ -65,14 +65,14 @@ pub fn record(
 
 /// Records `action` on `device` (its user looked up).
 pub fn record_device(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     device: Uuid,
     action: AuditAction,
     actor: &Actor,
     detail: Option<&str>,
 ) -> ApiResult<()> {
     let user: String = tx
-        .query_row(
+        .query_one(
             "SELECT user_id FROM devices WHERE id = ?1",
             [device.to_string()],
             |r| r.get(0),

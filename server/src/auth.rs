@@ -4,11 +4,11 @@
 
 use std::net::SocketAddr;
 
+use crate::store::params;
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{header, request::Parts},
 };
-use rusqlite::OptionalExtension;
 use vouch_proto::{DeviceStatus, ErrorCode};
 
 use crate::{
@@ -92,15 +92,14 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
             .db
             .tx(move |tx| {
                 let row: Option<(UserRow, i64)> = tx
-                    .query_row(
+                    .query_opt(
                         &format!(
                             "SELECT {cols}, t.expires_at FROM account_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1",
                             cols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
                         ),
                         [&hash],
                         |r| Ok((UserRow::from_row(r)?, r.get(6)?)),
-                    )
-                    .optional()?;
+                    )?;
                 let (user, expires) = row.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token"))?;
                 if expires <= now() {
                     return Err(ApiError::new(ErrorCode::TokenExpired, "the sign-in expired; sign in again"));
@@ -116,12 +115,11 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
             .db
             .tx(move |tx| {
                 let device = tx
-                    .query_row(
+                    .query_opt(
                         &format!("SELECT {DEVICE_COLS} FROM devices WHERE token_hash = ?1"),
                         [&hash],
                         DeviceRow::from_row,
-                    )
-                    .optional()?
+                    )?
                     .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token"))?;
                 match device.device.status {
                     DeviceStatus::Trusted => {}
@@ -150,7 +148,7 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
                 let at = now();
                 tx.execute(
                     "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?3)",
-                    rusqlite::params![device.device.id.to_string(), at, at - LAST_SEEN_STEP_SECS],
+                    params![device.device.id.to_string(), at, at - LAST_SEEN_STEP_SECS],
                 )?;
                 Ok(Caller::Device(DeviceCaller { user, device }))
             })

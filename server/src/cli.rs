@@ -20,6 +20,16 @@ struct Cli {
     /// Data directory (the SQLite file and the mail outbox live here; created if missing).
     #[arg(long, env = "VOUCH_DATA", default_value = "./vouch-data")]
     data: PathBuf,
+    /// PostgreSQL instead of the SQLite file: postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (the schema is created and migrated at start; --data keeps the outbox and lock).
+    #[arg(long, env = "VOUCH_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// PostgreSQL connections this server holds at most.
+    #[arg(long, env = "VOUCH_DATABASE_POOL_SIZE", default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE)]
+    database_pool_size: usize,
+    /// Seconds one PostgreSQL statement may run before it is cancelled.
+    #[arg(long, env = "VOUCH_DATABASE_STATEMENT_TIMEOUT", default_value_t = crate::store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS)]
+    database_statement_timeout: u64,
     /// Email-code lifetime in seconds.
     #[arg(long, env = "VOUCH_CODE_TTL", default_value_t = vouch_proto::DEFAULT_CODE_TTL_SECS)]
     code_ttl: u64,
@@ -119,6 +129,9 @@ enum Command {
         /// Where to write the copy (must not exist).
         path: PathBuf,
     },
+    /// Creates or migrates the schema of the database (--database, else the SQLite file in
+    /// --data) and exits; the server also does it at start.
+    Migrate,
     /// Administration of the data directory.
     Admin {
         #[command(subcommand)]
@@ -153,6 +166,10 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     if let Some(Command::Backup { path }) = &cli.command {
+        if cli.database.is_some() {
+            eprintln!("error: a PostgreSQL database is backed up with pg_dump (docs/OPERATING.md)");
+            return ExitCode::FAILURE;
+        }
         if !cli.data.join(crate::db::DB_FILE).exists() {
             eprintln!("error: no database in {} (--data)", cli.data.display());
             return ExitCode::FAILURE;
@@ -172,14 +189,26 @@ pub fn run() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Migrate) = &cli.command {
+        return match with_db(&cli, |_| Ok(())) {
+            Ok(()) => {
+                println!("the database schema is up to date");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Admin {
         action: Admin::AllowEmailRoot { email },
     }) = &cli.command
     {
-        return match Db::open(&cli.data)
-            .map_err(|e| e.to_string())
-            .and_then(|db| seed::allow_email_root(&db, email).map_err(|e| e.to_string()))
-        {
+        let e = email.clone();
+        return match with_db(&cli, move |db| {
+            seed::allow_email_root(db, &e).map_err(|e| e.to_string())
+        }) {
             Ok(id) => {
                 println!(
                     "user {email} id {id}: the next web or mobile email verification makes a key holder"
@@ -206,11 +235,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         };
         let role = if *admin { Role::Admin } else { Role::Member };
-        return match Db::open(&cli.data)
-            .map_err(|e| e.to_string())
-            .and_then(|db| {
-                seed::create_user(&db, workspace, email, &password, role).map_err(|e| e.to_string())
-            }) {
+        let (w, e) = (workspace.clone(), email.clone());
+        return match with_db(&cli, move |db| {
+            seed::create_user(db, &w, &e, &password, role).map_err(|e| e.to_string())
+        }) {
             Ok(seed::Created::New(id)) => {
                 println!("created user {email} id {id} in workspace {workspace}");
                 ExitCode::SUCCESS
@@ -225,7 +253,8 @@ pub fn run() -> ExitCode {
             }
         };
     }
-    let mut settings = Settings::new(cli.listen, cli.data);
+    let mut settings = Settings::new(cli.listen, cli.data.clone());
+    settings.database_pool = pool_options(&cli);
     settings.code_ttl = Duration::from_secs(cli.code_ttl);
     settings.approval_ttl = Duration::from_secs(cli.approval_ttl);
     settings.code_resend_interval = Duration::from_secs(cli.code_resend_interval);
@@ -239,7 +268,9 @@ pub fn run() -> ExitCode {
         .unwrap_or(cli.max_connections / 4);
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
+    settings.database = cli.database;
     let summary = Summary {
+        database: settings.database.as_deref().map(redact_url),
         data: settings.data_dir.clone(),
         mail: match &settings.smtp_url {
             Some(url) => format!("SMTP {}", redact_url(url)),
@@ -271,14 +302,46 @@ pub fn run() -> ExitCode {
     })
 }
 
+/// The PostgreSQL pool settings the flags name.
+fn pool_options(cli: &Cli) -> crate::store::postgres::PoolOptions {
+    crate::store::postgres::PoolOptions {
+        size: cli.database_pool_size,
+        statement_timeout: Duration::from_secs(cli.database_statement_timeout),
+    }
+}
+
+/// Runs an admin command's `f` on the database the flags name: PostgreSQL with
+/// `--database` (on a blocking thread of a runtime of its own), else the SQLite file in
+/// `--data`.
+fn with_db<T: Send + 'static>(
+    cli: &Cli,
+    f: impl FnOnce(&Db) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let Some(url) = cli.database.clone() else {
+        return f(&Db::open(&cli.data).map_err(|e| e.to_string())?);
+    };
+    let opts = pool_options(cli);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let db = Db::connect(&url, opts).await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| e.to_string())?
+    })
+}
+
 /// What the operator is told at start-up, after the `listening on` line.
 struct Summary {
+    database: Option<String>,
     data: PathBuf,
     mail: String,
     dev: bool,
 }
 
 fn print_summary(s: &Summary) {
+    if let Some(db) = &s.database {
+        println!("  database        {db}");
+    }
     println!("  data directory  {} (0700, files 0600)", s.data.display());
     println!("  mail            {}", s.mail);
     println!(
@@ -292,7 +355,7 @@ fn print_summary(s: &Summary) {
     println!("  health          GET /healthz   metrics  GET /metrics");
 }
 
-/// An SMTP URL without its user name and password.
+/// An SMTP or database URL without its user name and password.
 fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {

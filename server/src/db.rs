@@ -14,11 +14,17 @@ use std::{
     },
 };
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    error::{ApiError, ApiResult},
+    store::{
+        StoreError, Tx, params,
+        postgres::{self, PoolOptions, Postgres},
+    },
+};
 
 const SCHEMA: &[&str] = &[
     r#"
@@ -303,14 +309,15 @@ const SKELETON_KEYS_STEP: usize = 5;
 /// Recomputes every device's two name keys from its name. Two live devices of a user
 /// whose names only now collide keep distinct keys (the later one's are suffixed with its
 /// id), so the migration never fails; new names are checked strictly.
-fn rekey_device_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let rows: Vec<(String, String, String, String)> = tx
-        .prepare("SELECT id, user_id, name, status FROM devices ORDER BY created_at, id")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
+fn rekey_device_names(tx: &Tx<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(String, String, String, String)> = tx.query_all(
+        "SELECT id, user_id, name, status FROM devices ORDER BY created_at, id",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     tx.execute(
         "UPDATE devices SET name_key = 'rekey:' || id, name_key2 = ''",
-        [],
+        params![],
     )?;
     let mut live = std::collections::HashSet::new();
     for (id, user, name, status) in rows {
@@ -331,7 +338,7 @@ fn rekey_device_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         }
         tx.execute(
             "UPDATE devices SET name_key = ?2, name_key2 = ?3 WHERE id = ?1",
-            rusqlite::params![id, keys[0], keys[1]],
+            params![id, keys[0], keys[1]],
         )?;
     }
     Ok(())
@@ -407,9 +414,9 @@ pub enum OpenError {
         /// What the system said.
         source: std::io::Error,
     },
-    /// SQLite refused the file (not a database, locked, newer schema, …).
+    /// The database refused to open (not a database, locked, unreachable, newer schema, …).
     #[error("{0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
 }
 
 impl OpenError {
@@ -422,9 +429,23 @@ impl OpenError {
     }
 }
 
-/// The server database. Cloning shares the connection.
+/// The server database: the SQLite file in the data directory, or a PostgreSQL database
+/// (`--database postgres://…`). Cloning shares the connections.
 #[derive(Clone)]
 pub struct Db {
+    backend: Backend,
+    hub: Arc<EventHub>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(Postgres),
+}
+
+/// The SQLite file's two connections.
+#[derive(Clone)]
+struct Sqlite {
     conn: Arc<Mutex<Connection>>,
     /// Async requests queue here for their turn, not on a blocking-pool thread each (a
     /// burst of waiting requests used to grow the pool to hundreds of threads and
@@ -433,7 +454,6 @@ pub struct Db {
     /// The read-only connection of [`Db::read`] and its queue.
     reader: Arc<Mutex<Connection>>,
     read_turn: Arc<tokio::sync::Mutex<()>>,
-    hub: Arc<EventHub>,
 }
 
 impl Db {
@@ -455,18 +475,27 @@ impl Db {
         Ok(Self::open_file(&file)?)
     }
 
-    fn open_file(file: &Path) -> Result<Self, rusqlite::Error> {
+    /// Connects to a PostgreSQL database and migrates it (docs/OPERATING.md).
+    pub async fn connect(url: &str, opts: PoolOptions) -> Result<Self, OpenError> {
+        Ok(Self {
+            backend: Backend::Postgres(Postgres::connect(url, opts).await?),
+            hub: Arc::default(),
+        })
+    }
+
+    fn open_file(file: &Path) -> Result<Self, StoreError> {
         let mut conn = Connection::open(file)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(64);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)?;
             if i + 1 == SKELETON_KEYS_STEP {
-                rekey_device_names(&tx)?;
+                rekey_device_names(&Tx::sqlite(&tx))?;
             }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
@@ -480,80 +509,128 @@ impl Db {
         )?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            turn: Arc::default(),
-            reader: Arc::new(Mutex::new(reader)),
-            read_turn: Arc::default(),
+            backend: Backend::Sqlite(Sqlite {
+                conn: Arc::new(Mutex::new(conn)),
+                turn: Arc::default(),
+                reader: Arc::new(Mutex::new(reader)),
+                read_turn: Arc::default(),
+            }),
             hub: Arc::default(),
         })
     }
 
-    /// Runs `f` in one read transaction (a consistent snapshot of what was committed) on
-    /// the read connection, never waiting for a writer.
+    /// Runs `f` in one read transaction (a consistent snapshot of what was committed),
+    /// never waiting for a writer (SQLite: on the read connection).
     pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> ApiResult<T> + Send + 'static,
     {
-        let reader = self.reader.clone();
-        let turn = self.read_turn.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let mut conn = reader.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx);
-            drop(tx); // a read: nothing to commit
-            drop(turn);
-            out
-        })
-        .await
-        .map_err(|_| ApiError::internal())?
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let reader = db.reader.clone();
+                let turn = db.read_turn.clone().lock_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let mut conn = reader.lock().unwrap_or_else(|p| p.into_inner());
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Deferred)
+                        .map_err(StoreError::from)?;
+                    let out = f(&Tx::sqlite(&tx));
+                    drop(tx); // a read: nothing to commit
+                    drop(turn);
+                    out
+                })
+                .await
+                .map_err(|_| ApiError::internal())?
+            }
+            Backend::Postgres(pg) => {
+                let mut client = pg.client().await?;
+                tokio::task::spawn_blocking(move || {
+                    let rt = tokio::runtime::Handle::current();
+                    let tx = postgres::begin(&rt, &mut client, false)?;
+                    f(&Tx::postgres(&tx, &rt))
+                })
+                .await
+                .map_err(|_| ApiError::internal())?
+            }
+        }
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool; commits when
-    /// `f` returns `Ok`, rolls back otherwise.
+    /// Runs `f` in one writing transaction on the blocking pool (SQLite: `BEGIN
+    /// IMMEDIATE`; PostgreSQL: under the write lock); commits when `f` returns `Ok`, rolls
+    /// back otherwise.
     pub async fn tx<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> ApiResult<T> + Send + 'static,
     {
-        let (conn, hub) = (self.conn.clone(), self.hub.clone());
-        let turn = self.turn.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let out = run(&mut conn, &hub, f);
-            drop(turn);
-            out
-        })
-        .await
-        .map_err(|_| ApiError::internal())?
+        let hub = self.hub.clone();
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let conn = db.conn.clone();
+                let turn = db.turn.clone().lock_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                    let out = run(&mut conn, &hub, f);
+                    drop(turn);
+                    out
+                })
+                .await
+                .map_err(|_| ApiError::internal())?
+            }
+            Backend::Postgres(pg) => {
+                let mut client = pg.client().await?;
+                tokio::task::spawn_blocking(move || run_postgres(&mut client, &hub, f))
+                    .await
+                    .map_err(|_| ApiError::internal())?
+            }
+        }
     }
 
-    /// Runs `f` with a transaction synchronously (for start-up and admin commands).
-    pub fn tx_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        run(&mut conn, &self.hub, f)
+    /// Runs `f` with a transaction synchronously (for start-up and admin commands; on
+    /// PostgreSQL from a blocking thread of the runtime).
+    pub fn tx_blocking<T>(&self, f: impl FnOnce(&Tx<'_>) -> ApiResult<T>) -> ApiResult<T> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let mut conn = db.conn.lock().unwrap_or_else(|p| p.into_inner());
+                run(&mut conn, &self.hub, f)
+            }
+            Backend::Postgres(pg) => {
+                let rt = tokio::runtime::Handle::try_current().map_err(|_| ApiError::internal())?;
+                let mut client = rt.block_on(pg.client())?;
+                run_postgres(&mut client, &self.hub, f)
+            }
+        }
     }
 
     /// Writes a consistent copy of the database to `dest` with SQLite's online backup API
     /// (pages are copied in steps; the server keeps serving in between). `dest` is
-    /// created 0600 and must not exist yet.
+    /// created 0600 and must not exist yet. PostgreSQL is backed up with `pg_dump`.
     pub fn backup_to(&self, dest: &Path) -> Result<(), OpenError> {
+        let Backend::Sqlite(db) = &self.backend else {
+            return Err(StoreError::Config(
+                "a PostgreSQL database is backed up with pg_dump".into(),
+            )
+            .into());
+        };
         // create_new: an existing file — or a symlink, dangling or not — is refused.
         crate::files::private_options()
             .write(true)
             .create_new(true)
             .open(dest)
             .map_err(|e| OpenError::at(dest, e))?;
-        let mut out = Connection::open(dest)?;
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;
-        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        let mut out = Connection::open(dest).map_err(StoreError::from)?;
+        let conn = db.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let backup = rusqlite::backup::Backup::new(&conn, &mut out).map_err(StoreError::from)?;
+        backup
+            .run_to_completion(256, std::time::Duration::from_millis(5), None)
+            .map_err(StoreError::from)?;
         Ok(())
     }
 
-    /// A cheap liveness query (`GET /healthz`).
+    /// A cheap liveness query (`GET /healthz`): fails while the database is unreachable.
     pub async fn ping(&self) -> ApiResult<()> {
-        self.tx(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.read(|tx| Ok(tx.query_one("SELECT 1", params![], |_| Ok(()))?))
             .await
     }
 
@@ -563,25 +640,53 @@ impl Db {
     }
 }
 
+/// Runs `f` in one transaction, commits on `Ok`, and wakes the event streams of the
+/// devices it wrote events for once the commit is done.
 fn run<T>(
     conn: &mut Connection,
     hub: &EventHub,
-    f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>,
+    f: impl FnOnce(&Tx<'_>) -> ApiResult<T>,
 ) -> ApiResult<T> {
     take_touched();
     let started = std::time::Instant::now();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let out = f(&tx);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StoreError::from)?;
+    let out = f(&Tx::sqlite(&tx));
     let out = match out {
-        Ok(v) => {
-            let committed = tx.commit().map(|_| v).map_err(ApiError::from);
-            crate::metrics::METRICS
-                .commit_seconds
-                .observe(started.elapsed().as_secs_f64());
-            committed
-        }
+        Ok(v) => tx
+            .commit()
+            .map(|_| v)
+            .map_err(|e| StoreError::from(e).into()),
         Err(e) => Err(e),
     };
+    committed(hub, started, out)
+}
+
+/// [`run`] on a pooled PostgreSQL connection (from a blocking thread of the runtime).
+fn run_postgres<T>(
+    client: &mut deadpool_postgres::Object,
+    hub: &EventHub,
+    f: impl FnOnce(&Tx<'_>) -> ApiResult<T>,
+) -> ApiResult<T> {
+    take_touched();
+    let started = std::time::Instant::now();
+    let rt = tokio::runtime::Handle::current();
+    let tx = postgres::begin(&rt, client, true)?;
+    let out = f(&Tx::postgres(&tx, &rt));
+    let out = match out {
+        Ok(v) => postgres::commit(&rt, tx).map(|_| v).map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    committed(hub, started, out)
+}
+
+fn committed<T>(hub: &EventHub, started: std::time::Instant, out: ApiResult<T>) -> ApiResult<T> {
+    if out.is_ok() {
+        crate::metrics::METRICS
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
     let touched = take_touched();
     if out.is_ok() && !touched.is_empty() {
         hub.notify(&touched);

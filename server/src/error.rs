@@ -2,6 +2,7 @@
 //! error body with the code's status. Internal failures are logged (without request
 //! data) and answered with a bare `internal` error.
 
+use crate::store::StoreError;
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -95,8 +96,8 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         log::error!("database error: {e}");
         Self::internal()
     }

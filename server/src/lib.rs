@@ -22,6 +22,7 @@ mod routes;
 pub mod seed;
 mod serve;
 mod slots;
+pub mod store;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -73,6 +74,10 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// Sender address for SMTP.
     pub mail_from: String,
+    /// A PostgreSQL URL to serve from instead of the SQLite file in `data_dir`.
+    pub database: Option<String>,
+    /// The PostgreSQL pool's size and statement timeout.
+    pub database_pool: store::postgres::PoolOptions,
 }
 
 impl Settings {
@@ -92,6 +97,8 @@ impl Settings {
             dev_allow_remote: false,
             smtp_url: None,
             mail_from: "Vouch <no-reply@vouch.invalid>".into(),
+            database: None,
+            database_pool: store::postgres::PoolOptions::default(),
         }
     }
 }
@@ -281,7 +288,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     if !settings.dev && settings.smtp_url.is_none() {
         return Err(StartError::NoMail);
     }
-    let db = Db::open(&settings.data_dir)?;
+    let db = match &settings.database {
+        Some(url) => {
+            // The data directory still holds the lock and the dev outbox.
+            files::private_dir(&settings.data_dir)
+                .map_err(|e| db::OpenError::at(&settings.data_dir, e))?;
+            Db::connect(url, settings.database_pool).await?
+        }
+        None => Db::open(&settings.data_dir)?,
+    };
     let lock = lock_data_dir(&settings.data_dir)?;
     if settings.dev {
         let db2 = db.clone();

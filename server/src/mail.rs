@@ -5,8 +5,8 @@
 
 use std::{io::Write, path::PathBuf};
 
+use crate::store::params;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox};
-use rusqlite::params;
 
 use crate::{db::Db, error::ApiResult, model::now};
 

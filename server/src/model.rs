@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use crate::store::{Row, StoreError, StoreResult, Tx, params};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -41,17 +41,14 @@ pub fn ts(secs: i64) -> OffsetDateTime {
 pub use vouch_proto::enum_name as enum_str;
 
 /// Parses a stored snake_case enum value.
-pub fn parse_enum<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+pub fn parse_enum<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| StoreError::decode(0, e.to_string()))
 }
 
 /// Parses a stored UUID.
-pub fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+pub fn parse_uuid(s: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::decode(0, e.to_string()))
 }
 
 /// Token prefixes tell account tokens from device tokens without a lookup.
@@ -87,25 +84,23 @@ pub struct UserRow {
 pub const USER_COLS: &str = "id, workspace_id, email, username, role, deprovisioned_at IS NOT NULL";
 
 impl UserRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub fn from_row(r: &Row<'_>) -> StoreResult<Self> {
         Ok(Self {
-            id: parse_uuid(&r.get::<_, String>(0)?)?,
-            workspace_id: parse_uuid(&r.get::<_, String>(1)?)?,
+            id: parse_uuid(&r.get::<String>(0)?)?,
+            workspace_id: parse_uuid(&r.get::<String>(1)?)?,
             email: r.get(2)?,
             username: r.get(3)?,
-            role: parse_enum(&r.get::<_, String>(4)?)?,
+            role: parse_enum(&r.get::<String>(4)?)?,
             deprovisioned: r.get(5)?,
         })
     }
 
-    pub fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
-        Ok(tx
-            .query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                [id.to_string()],
-                Self::from_row,
-            )
-            .optional()?)
+    pub fn load(tx: &Tx<'_>, id: Uuid) -> ApiResult<Option<Self>> {
+        Ok(tx.query_opt(
+            &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+            [id.to_string()],
+            Self::from_row,
+        )?)
     }
 }
 
@@ -119,9 +114,8 @@ pub struct DeviceRow {
 pub const DEVICE_COLS: &str = "id, user_id, name, kind, platform, status, public_key, created_at, verified_at, verified_by, origin, registered_by, tier, approved_by, last_seen_at, signing_key";
 
 /// The wire key bundle of a stored X25519 key and (since the vouch chain) Ed25519 key.
-fn key_bundle(x25519: &[u8], ed25519: Option<Vec<u8>>) -> rusqlite::Result<Vec<u8>> {
-    let bad =
-        |i, c: &str| rusqlite::Error::InvalidColumnType(i, c.into(), rusqlite::types::Type::Blob);
+fn key_bundle(x25519: &[u8], ed25519: Option<Vec<u8>>) -> StoreResult<Vec<u8>> {
+    let bad = |i, c: &str| StoreError::decode(i, format!("{c}: not a 32-byte key"));
     let key: [u8; 32] = x25519.try_into().map_err(|_| bad(6, "public_key"))?;
     let ed25519 = ed25519
         .map(|k| <[u8; 32]>::try_from(k.as_slice()).map_err(|_| bad(15, "signing_key")))
@@ -134,67 +128,68 @@ fn key_bundle(x25519: &[u8], ed25519: Option<Vec<u8>>) -> rusqlite::Result<Vec<u
 }
 
 impl DeviceRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub fn from_row(r: &Row<'_>) -> StoreResult<Self> {
         let verified_by: Option<String> = r.get(9)?;
         Ok(Self {
             device: Device {
-                id: parse_uuid(&r.get::<_, String>(0)?)?,
-                user_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                id: parse_uuid(&r.get::<String>(0)?)?,
+                user_id: parse_uuid(&r.get::<String>(1)?)?,
                 name: r.get(2)?,
-                kind: parse_enum(&r.get::<_, String>(3)?)?,
+                kind: parse_enum(&r.get::<String>(3)?)?,
                 platform: r.get(4)?,
-                status: parse_enum(&r.get::<_, String>(5)?)?,
+                status: parse_enum(&r.get::<String>(5)?)?,
                 // The columns hold the two keys; the wire carries them as a key bundle.
                 key_bundle: vouch_proto::Bytes(key_bundle(
-                    &r.get::<_, Vec<u8>>(6)?,
-                    r.get::<_, Option<Vec<u8>>>(15)?,
+                    &r.get::<Vec<u8>>(6)?,
+                    r.get::<Option<Vec<u8>>>(15)?,
                 )?),
                 created_at: ts(r.get(7)?),
-                verified_at: r.get::<_, Option<i64>>(8)?.map(ts),
+                verified_at: r.get::<Option<i64>>(8)?.map(ts),
                 verified_by: verified_by
                     .as_deref()
                     .map(parse_enum::<VerifiedBy>)
                     .transpose()?,
                 origin: r.get(10)?,
                 tier: r
-                    .get::<_, Option<String>>(12)?
+                    .get::<Option<String>>(12)?
                     .as_deref()
                     .map(parse_enum::<Tier>)
                     .transpose()?,
                 approved_by: r
-                    .get::<_, Option<String>>(13)?
+                    .get::<Option<String>>(13)?
                     .as_deref()
                     .map(parse_uuid)
                     .transpose()?,
-                last_seen_at: r.get::<_, Option<i64>>(14)?.map(ts),
+                last_seen_at: r.get::<Option<i64>>(14)?.map(ts),
             },
             registered_by: r.get(11)?,
         })
     }
 
-    pub fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
-        Ok(tx
-            .query_row(
-                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
-                [id.to_string()],
-                Self::from_row,
-            )
-            .optional()?)
+    pub fn load(tx: &Tx<'_>, id: Uuid) -> ApiResult<Option<Self>> {
+        Ok(tx.query_opt(
+            &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
+            [id.to_string()],
+            Self::from_row,
+        )?)
     }
 
     /// Devices of a user, optionally only those in the given statuses.
-    pub fn for_user(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<Vec<Self>> {
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map([user_id.to_string()], Self::from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    pub fn for_user(tx: &Tx<'_>, user_id: Uuid) -> ApiResult<Vec<Self>> {
+        let rows = tx.query_all(
+            &format!(
+                "SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 ORDER BY created_at, id"
+            ),
+            [user_id.to_string()],
+            Self::from_row,
+        )?;
+        Ok(rows)
     }
 }
 
 /// Sets a device's status. A denial is audited here, with the device that decided the
 /// request as its actor (disables are audited by `disable_devices`, which knows its caller).
-pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -> ApiResult<()> {
+pub fn set_device_status(tx: &Tx<'_>, id: Uuid, status: DeviceStatus) -> ApiResult<()> {
     tx.execute(
         "UPDATE devices SET status = ?2 WHERE id = ?1",
         params![id.to_string(), enum_str(&status)],
@@ -208,12 +203,11 @@ pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -
     }
     if status == DeviceStatus::Denied {
         let decided_by: Option<String> = tx
-            .query_row(
+            .query_opt(
                 "SELECT decided_by FROM approval_requests WHERE device_id = ?1 AND status = 'denied' ORDER BY decided_at DESC LIMIT 1",
                 [id.to_string()],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .flatten();
         let actor = crate::audit::Actor {
             device: decided_by.as_deref().map(parse_uuid).transpose()?,
@@ -228,7 +222,7 @@ pub fn set_device_status(tx: &Transaction<'_>, id: Uuid, status: DeviceStatus) -
 /// Trusts a pending device with its tier (and the key holder that approved it, if one
 /// did) and returns its new device token.
 pub fn trust_device(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     id: Uuid,
     by: VerifiedBy,
     tier: Tier,
@@ -267,7 +261,7 @@ pub fn trust_device(
 
 /// Makes a trusted device a key holder because `approver` (a key holder) approved it.
 /// The only way a tier changes after verification.
-pub fn make_key_holder(tx: &Transaction<'_>, id: Uuid, approver: Uuid) -> ApiResult<()> {
+pub fn make_key_holder(tx: &Tx<'_>, id: Uuid, approver: Uuid) -> ApiResult<()> {
     tx.execute(
         "UPDATE devices SET tier = 'key_holder', approved_by = ?2 WHERE id = ?1 AND status = 'trusted'",
         params![id.to_string(), approver.to_string()],
@@ -284,11 +278,11 @@ pub fn make_key_holder(tx: &Transaction<'_>, id: Uuid, approver: Uuid) -> ApiRes
 /// `web`/`mobile` device of a user who never had a key holder (any status, ever) — or
 /// once after the operator allowed an email root, which this consumes. Everything else is
 /// email-only, for good: nothing promotes it later.
-pub fn email_tier(tx: &Transaction<'_>, user_id: Uuid, kind: DeviceKind) -> ApiResult<Tier> {
+pub fn email_tier(tx: &Tx<'_>, user_id: Uuid, kind: DeviceKind) -> ApiResult<Tier> {
     if !kind.can_approve() {
         return Ok(Tier::EmailOnly);
     }
-    let ever_had: bool = tx.query_row(
+    let ever_had: bool = tx.query_one(
         "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND tier = 'key_holder')",
         [user_id.to_string()],
         |r| r.get(0),
@@ -315,15 +309,11 @@ pub fn email_tier(tx: &Transaction<'_>, user_id: Uuid, kind: DeviceKind) -> ApiR
 /// Whether an email code would make a `kind` device of `user_id` a key holder now (the
 /// user never had one, or the operator allowed an email root), without consuming the
 /// operator's allowance: what [`email_tier`] will decide.
-pub fn email_gives_key_holder(
-    tx: &Transaction<'_>,
-    user_id: Uuid,
-    kind: DeviceKind,
-) -> ApiResult<bool> {
+pub fn email_gives_key_holder(tx: &Tx<'_>, user_id: Uuid, kind: DeviceKind) -> ApiResult<bool> {
     if !kind.can_approve() {
         return Ok(false);
     }
-    Ok(tx.query_row(
+    Ok(tx.query_one(
         "SELECT NOT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND tier = 'key_holder')
              OR EXISTS (SELECT 1 FROM users WHERE id = ?1 AND email_root_allowed = 1)",
         [user_id.to_string()],
@@ -332,7 +322,7 @@ pub fn email_gives_key_holder(
 }
 
 /// Replaces a trusted device's token (the old one stops working).
-pub fn rotate_device_token(tx: &Transaction<'_>, id: Uuid) -> ApiResult<String> {
+pub fn rotate_device_token(tx: &Tx<'_>, id: Uuid) -> ApiResult<String> {
     let (token, hash) = new_token(DEVICE_TOKEN_PREFIX)?;
     tx.execute(
         "UPDATE devices SET token_hash = ?2 WHERE id = ?1",
@@ -342,7 +332,7 @@ pub fn rotate_device_token(tx: &Transaction<'_>, id: Uuid) -> ApiResult<String> 
 }
 
 /// Appends an event for one device; the event stream picks it up after commit.
-pub fn push_event(tx: &Transaction<'_>, device_id: Uuid, event: &Event) -> ApiResult<()> {
+pub fn push_event(tx: &Tx<'_>, device_id: Uuid, event: &Event) -> ApiResult<()> {
     let data = serde_json::to_string(event).map_err(|_| ApiError::internal())?;
     tx.execute(
         "INSERT INTO events (device_id, kind, data, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -354,7 +344,7 @@ pub fn push_event(tx: &Transaction<'_>, device_id: Uuid, event: &Event) -> ApiRe
 
 /// Appends an event for every device of `user_id` in `statuses`, except `skip`.
 pub fn push_event_to_user(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     user_id: Uuid,
     skip: Option<Uuid>,
     only_approvers: bool,

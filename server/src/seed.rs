@@ -1,10 +1,10 @@
 //! Users: the `--dev` workspace and the admin command's `create-user`.
 
+use crate::store::params;
 use argon2::{
     Argon2,
     password_hash::{PasswordHasher, SaltString},
 };
-use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 use vouch_proto::Role;
 
@@ -67,14 +67,12 @@ pub fn create_user(
     let workspace = workspace.to_owned();
     db.tx_blocking(move |tx| {
         if let Some(id) = tx
-            .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| r.get::<_, String>(0))
-            .optional()?
+            .query_opt("SELECT id FROM users WHERE email = ?1", [&email], |r| r.get::<String>(0))?
         {
             return Uuid::parse_str(&id).map(Created::Existing).map_err(|_| ApiError::internal());
         }
         let ws: String = match tx
-            .query_row("SELECT id FROM workspaces WHERE name = ?1 COLLATE NOCASE", [&workspace], |r| r.get(0))
-            .optional()?
+            .query_opt("SELECT id FROM workspaces WHERE lower(name) = lower(?1)", [&workspace], |r| r.get(0))?
         {
             Some(id) => id,
             None => {
@@ -114,10 +112,9 @@ pub fn allow_email_root(db: &Db, email: &str) -> ApiResult<Uuid> {
     let email = email.trim().to_owned();
     let id = db.tx_blocking(move |tx| {
         let id: String = tx
-            .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+            .query_opt("SELECT id FROM users WHERE email = ?1", [&email], |r| {
                 r.get(0)
-            })
-            .optional()?
+            })?
             .ok_or_else(|| ApiError::not_found("user"))?;
         tx.execute(
             "UPDATE users SET email_root_allowed = 1 WHERE id = ?1",

@@ -1426,6 +1426,7 @@ async fn graceful_shutdown_on_sigterm_with_open_streams() {
 async fn admin_command_creates_users_for_a_real_deployment() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(SERVER)
+        .args(vouch_testkit::postgres::flags(dir.path()))
         .args([
             "--data",
             dir.path().to_str().unwrap(),
@@ -1446,6 +1447,7 @@ async fn admin_command_creates_users_for_a_real_deployment() {
         String::from_utf8_lossy(&out.stderr)
     );
     let missing = std::process::Command::new(SERVER)
+        .args(vouch_testkit::postgres::flags(dir.path()))
         .args([
             "--data",
             dir.path().to_str().unwrap(),

@@ -500,13 +500,7 @@ async fn admin_powers_need_a_console_approved_by_an_admins_key_holder() {
     assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
     // Promoted to admin after the approval: that console still has no admin powers (they
     // need a console approved by an admin's key holder); a console approved now has them.
-    let db = rusqlite::Connection::open(s.data_dir().join("vouch-server.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute(
-        "UPDATE users SET role = 'admin' WHERE email = 'alice@acme.test'",
-        [],
-    )
-    .unwrap();
+    s.execute_sql("UPDATE users SET role = 'admin' WHERE email = 'alice@acme.test'");
     assert_eq!(
         member.get("/console/admin").await.status,
         StatusCode::FORBIDDEN

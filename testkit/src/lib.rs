@@ -21,6 +21,7 @@
 
 mod api;
 mod events;
+pub mod postgres;
 mod server;
 mod wait;
 

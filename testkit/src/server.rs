@@ -23,9 +23,17 @@ pub struct ServerBuilder {
     args: Vec<String>,
     log: Option<PathBuf>,
     log_level: String,
+    database: Option<String>,
 }
 
 impl ServerBuilder {
+    /// In the PostgreSQL pass, serves `other`'s database (a second replica beside it);
+    /// on SQLite it changes nothing (one process per database file).
+    pub fn database_of(mut self, other: &TestServer) -> Self {
+        self.database = other.database.clone();
+        self
+    }
+
     /// Serves this data directory (default: a temporary one, removed with the server).
     pub fn data(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data = Some(dir.into());
@@ -68,6 +76,9 @@ impl ServerBuilder {
                 (t.path().to_path_buf(), Some(t))
             }
         };
+        let database = self
+            .database
+            .or_else(|| crate::postgres::database_for(&data));
         let mut server = TestServer {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -78,6 +89,7 @@ impl ServerBuilder {
             args: self.args,
             log: self.log,
             log_level: self.log_level,
+            database,
             _temp: temp,
         };
         server.spawn();
@@ -97,6 +109,8 @@ pub struct TestServer {
     args: Vec<String>,
     log: Option<PathBuf>,
     log_level: String,
+    /// The PostgreSQL pass's database of this server (kept across restarts).
+    database: Option<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -111,6 +125,7 @@ impl TestServer {
             args: Vec::new(),
             log: None,
             log_level: "warn".into(),
+            database: None,
         }
     }
 
@@ -130,6 +145,30 @@ impl TestServer {
     /// The address it listens on; the same after [`TestServer::restart`].
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its PostgreSQL database in the PostgreSQL pass (`None`: the SQLite file).
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
+    /// Runs `sql` (one statement, SQLite's and PostgreSQL's alike) on its database, beside
+    /// the running server: the SQLite file in its data directory, or its PostgreSQL
+    /// database in the PostgreSQL pass.
+    ///
+    /// # Panics
+    /// When the statement fails.
+    pub fn execute_sql(&self, sql: &str) {
+        match &self.database {
+            Some(url) => crate::postgres::psql(url, sql),
+            None => {
+                let db = rusqlite::Connection::open(self.data.join(vouch_server::db::DB_FILE))
+                    .expect("the server's SQLite file");
+                db.busy_timeout(Duration::from_secs(10))
+                    .expect("busy timeout");
+                db.execute(sql, []).expect("the statement");
+            }
+        }
     }
 
     /// Its data directory.
@@ -211,6 +250,9 @@ impl TestServer {
             .arg(&self.data);
         if self.dev {
             cmd.arg("--dev");
+        }
+        if let Some(url) = &self.database {
+            cmd.arg("--database").arg(url);
         }
         let mut child = cmd
             .args(&self.args)

@@ -1,7 +1,7 @@
 //! Admin routes (rules 7 and 8): every device of the workspace; deprovisioning a user.
 
+use crate::store::{Tx, params};
 use axum::{Json, extract::State};
-use rusqlite::params;
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{AdminUser, AuditAction, Device, DeviceStatus, Disabled, ErrorBody, Tier};
@@ -46,14 +46,13 @@ pub async fn devices(
         .db
         .tx(move |tx| {
             let cols = DEVICE_COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
-            let mut stmt = tx.prepare_cached(&format!(
+            let rows = tx.query_all(&format!(
                 "SELECT {cols} FROM devices d JOIN users u ON u.id = d.user_id
                  WHERE u.workspace_id = ?1 AND (?2 IS NULL OR d.user_id = ?2) ORDER BY u.email, d.created_at"
-            ))?;
-            let rows = stmt
-                .query_map(params![ws, q.user_id.map(|u| u.to_string())], DeviceRow::from_row)?
-                .map(|r| r.map(|d| d.device))
-                .collect::<rusqlite::Result<_>>()?;
+            ), params![ws, q.user_id.map(|u| u.to_string())], DeviceRow::from_row)?
+                .into_iter()
+                .map(|d| d.device)
+                .collect();
             Ok(rows)
         })
         .await?;
@@ -173,37 +172,30 @@ pub struct AdminUsersQuery {
 
 /// The workspace's users (or one, by `id` or `email`) with their device counts.
 fn admin_users(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     workspace: Uuid,
     id: Option<Uuid>,
     email: Option<&str>,
 ) -> ApiResult<Vec<AdminUser>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT u.id, u.email, u.role, u.deprovisioned_at,
+    let rows = tx.query_all("SELECT u.id, u.email, u.role, u.deprovisioned_at,
             (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.status IN ('pending', 'trusted')),
             (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'trusted')
          FROM users u WHERE u.workspace_id = ?1 AND (?2 IS NULL OR u.id = ?2) AND (?3 IS NULL OR u.email = ?3)
-         ORDER BY u.email",
-    )?;
-    let rows = stmt
-        .query_map(
-            params![
+         ORDER BY u.email", params![
                 workspace.to_string(),
                 id.map(|i| i.to_string()),
                 email.map(str::trim)
             ],
             |r| {
                 Ok(AdminUser {
-                    id: parse_uuid(&r.get::<_, String>(0)?)?,
+                    id: parse_uuid(&r.get::<String>(0)?)?,
                     email: r.get(1)?,
-                    role: parse_enum(&r.get::<_, String>(2)?)?,
-                    deprovisioned_at: r.get::<_, Option<i64>>(3)?.map(ts),
+                    role: parse_enum(&r.get::<String>(2)?)?,
+                    deprovisioned_at: r.get::<Option<i64>>(3)?.map(ts),
                     devices: r.get(4)?,
                     trusted_devices: r.get(5)?,
                 })
-            },
-        )?
-        .collect::<rusqlite::Result<_>>()?;
+            },)?;
     Ok(rows)
 }
 

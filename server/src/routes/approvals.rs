@@ -10,8 +10,8 @@
 //! window; the server also refuses a fourth run of a request (the devices count on their
 //! own and do not rely on this).
 
+use crate::store::{Row, StoreResult, Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
@@ -58,21 +58,21 @@ struct RequestRow {
 
 const REQ_COLS: &str = "id, user_id, device_id, purpose, status, origin, created_at, expires_at, decided_by, current_run";
 
-fn opt_uuid(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
-    r.get::<_, Option<String>>(i)?
+fn opt_uuid(r: &Row<'_>, i: usize) -> StoreResult<Option<Uuid>> {
+    r.get::<Option<String>>(i)?
         .as_deref()
         .map(parse_uuid)
         .transpose()
 }
 
 impl RequestRow {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row(r: &Row<'_>) -> StoreResult<Self> {
         Ok(Self {
-            id: parse_uuid(&r.get::<_, String>(0)?)?,
-            user_id: parse_uuid(&r.get::<_, String>(1)?)?,
-            device_id: parse_uuid(&r.get::<_, String>(2)?)?,
-            purpose: parse_enum(&r.get::<_, String>(3)?)?,
-            status: parse_enum(&r.get::<_, String>(4)?)?,
+            id: parse_uuid(&r.get::<String>(0)?)?,
+            user_id: parse_uuid(&r.get::<String>(1)?)?,
+            device_id: parse_uuid(&r.get::<String>(2)?)?,
+            purpose: parse_enum(&r.get::<String>(3)?)?,
+            status: parse_enum(&r.get::<String>(4)?)?,
             origin: r.get(5)?,
             created_at: r.get(6)?,
             expires_at: r.get(7)?,
@@ -82,15 +82,13 @@ impl RequestRow {
     }
 
     /// Loads a request, marking it expired first if its time passed.
-    fn load(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Self>> {
+    fn load(tx: &Tx<'_>, id: Uuid) -> ApiResult<Option<Self>> {
         expire(tx, Some(id), None)?;
-        Ok(tx
-            .query_row(
-                &format!("SELECT {REQ_COLS} FROM approval_requests WHERE id = ?1"),
-                [id.to_string()],
-                Self::from_row,
-            )
-            .optional()?)
+        Ok(tx.query_opt(
+            &format!("SELECT {REQ_COLS} FROM approval_requests WHERE id = ?1"),
+            [id.to_string()],
+            Self::from_row,
+        )?)
     }
 
     fn is_open(&self) -> bool {
@@ -119,11 +117,11 @@ const RUN_COLS: &str =
     "id, approver_id, secret, msg_a, msg_b, mac_b, mac_a, payload, aborted, reverse_sig";
 
 impl RunRow {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row(r: &Row<'_>) -> StoreResult<Self> {
         Ok(Self {
-            id: parse_uuid(&r.get::<_, String>(0)?)?,
-            approver_id: parse_uuid(&r.get::<_, String>(1)?)?,
-            secret: parse_enum(&r.get::<_, String>(2)?)?,
+            id: parse_uuid(&r.get::<String>(0)?)?,
+            approver_id: parse_uuid(&r.get::<String>(1)?)?,
+            secret: parse_enum(&r.get::<String>(2)?)?,
             msg_a: r.get(3)?,
             msg_b: r.get(4)?,
             mac_b: r.get(5)?,
@@ -134,17 +132,16 @@ impl RunRow {
         })
     }
 
-    fn load(tx: &Transaction<'_>, request: Uuid, run: Uuid) -> ApiResult<Self> {
-        tx.query_row(
+    fn load(tx: &Tx<'_>, request: Uuid, run: Uuid) -> ApiResult<Self> {
+        tx.query_opt(
             &format!("SELECT {RUN_COLS} FROM approval_runs WHERE id = ?1 AND request_id = ?2"),
             params![run.to_string(), request.to_string()],
             Self::from_row,
-        )
-        .optional()?
+        )?
         .ok_or_else(|| ApiError::not_found("run"))
     }
 
-    fn view(&self, tx: &Transaction<'_>) -> ApiResult<ApprovalRun> {
+    fn view(&self, tx: &Tx<'_>) -> ApiResult<ApprovalRun> {
         let approver = DeviceRow::load(tx, self.approver_id)?
             .ok_or_else(ApiError::internal)?
             .device;
@@ -164,23 +161,22 @@ impl RunRow {
 }
 
 /// Tells the requester and everyone who may decide a request.
-fn notify(tx: &Transaction<'_>, r: &RequestRow, ev: &Event) -> ApiResult<()> {
+fn notify(tx: &Tx<'_>, r: &RequestRow, ev: &Event) -> ApiResult<()> {
     push_event(tx, r.device_id, ev)?;
     notify_approvers(tx, r, ev)
 }
 
 /// Tells the devices that may decide `r`: the user's key holders, and for `new_root` the
 /// workspace admins' key holders.
-fn notify_approvers(tx: &Transaction<'_>, r: &RequestRow, ev: &Event) -> ApiResult<()> {
+fn notify_approvers(tx: &Tx<'_>, r: &RequestRow, ev: &Event) -> ApiResult<()> {
     push_event_to_user(tx, r.user_id, Some(r.device_id), true, ev)?;
     if r.purpose == ApprovalPurpose::NewRoot {
-        let mut stmt = tx.prepare_cached(
+        let admins: Vec<String> = tx.query_all(
             "SELECT a.id FROM users a JOIN users u ON u.workspace_id = a.workspace_id
              WHERE u.id = ?1 AND a.role = 'admin' AND a.id != ?1 AND a.deprovisioned_at IS NULL",
+            [r.user_id.to_string()],
+            |row| row.get(0),
         )?;
-        let admins: Vec<String> = stmt
-            .query_map([r.user_id.to_string()], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
         for a in admins {
             push_event_to_user(tx, parse_uuid(&a)?, None, true, ev)?;
         }
@@ -190,21 +186,19 @@ fn notify_approvers(tx: &Transaction<'_>, r: &RequestRow, ev: &Event) -> ApiResu
 
 /// Expires open requests whose time passed (one request, or one user's) and tells both
 /// sides. An approved request the device never acknowledged expires too.
-pub(crate) fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResult<()> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {REQ_COLS} FROM approval_requests WHERE status IN ('pending', 'approved')
+pub(crate) fn expire(tx: &Tx<'_>, id: Option<Uuid>, user: Option<Uuid>) -> ApiResult<()> {
+    let stale: Vec<RequestRow> = tx.query_all(
+        &format!(
+            "SELECT {REQ_COLS} FROM approval_requests WHERE status IN ('pending', 'approved')
          AND expires_at <= ?1 AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR user_id = ?3)"
-    ))?;
-    let stale: Vec<RequestRow> = stmt
-        .query_map(
-            params![
-                now(),
-                id.map(|i| i.to_string()),
-                user.map(|u| u.to_string())
-            ],
-            RequestRow::from_row,
-        )?
-        .collect::<rusqlite::Result<_>>()?;
+        ),
+        params![
+            now(),
+            id.map(|i| i.to_string()),
+            user.map(|u| u.to_string())
+        ],
+        RequestRow::from_row,
+    )?;
     for r in stale {
         set_status(tx, &r, ApprovalStatus::Expired)?;
         release_pending_device(tx, &r)?;
@@ -215,7 +209,7 @@ pub(crate) fn expire(tx: &Transaction<'_>, id: Option<Uuid>, user: Option<Uuid>)
 /// A pending device whose enrollment request expired or was withdrawn gives its name and
 /// its place under the device limit back at once (issue 13: leftovers held both for a
 /// day). A trusted requester (asking for keys) is not touched.
-fn release_pending_device(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<()> {
+fn release_pending_device(tx: &Tx<'_>, r: &RequestRow) -> ApiResult<()> {
     if matches!(
         r.purpose,
         ApprovalPurpose::Enroll | ApprovalPurpose::NewRoot
@@ -229,7 +223,7 @@ fn release_pending_device(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<()>
 }
 
 /// Moves `r` to `status` (from an open status) and tells both sides.
-fn set_status(tx: &Transaction<'_>, r: &RequestRow, status: ApprovalStatus) -> ApiResult<()> {
+fn set_status(tx: &Tx<'_>, r: &RequestRow, status: ApprovalStatus) -> ApiResult<()> {
     use crate::metrics::{ApprovalOutcome as O, METRICS};
     match status {
         ApprovalStatus::Approved => METRICS.approval(O::Approved),
@@ -261,19 +255,15 @@ fn already_decided() -> ApiError {
     ApiError::new(ErrorCode::AlreadyDecided, "the request was already decided")
 }
 
-fn has_live_key_holder(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<bool> {
-    Ok(tx.query_row(
+fn has_live_key_holder(tx: &Tx<'_>, user_id: Uuid) -> ApiResult<bool> {
+    Ok(tx.query_one(
         "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder')",
         [user_id.to_string()],
         |r| r.get(0),
     )?)
 }
 
-fn pending_view(
-    tx: &Transaction<'_>,
-    r: &RequestRow,
-    viewer_origin: &str,
-) -> ApiResult<PendingApproval> {
+fn pending_view(tx: &Tx<'_>, r: &RequestRow, viewer_origin: &str) -> ApiResult<PendingApproval> {
     let device = DeviceRow::load(tx, r.device_id)?
         .ok_or_else(ApiError::internal)?
         .device;
@@ -355,12 +345,11 @@ pub async fn open(
             };
             expire(tx, None, Some(user_id))?;
             let open: Option<RequestRow> = tx
-                .query_row(
+                .query_opt(
                     &format!("SELECT {REQ_COLS} FROM approval_requests WHERE device_id = ?1 AND status IN ('pending', 'approved')"),
                     [id.to_string()],
                     RequestRow::from_row,
-                )
-                .optional()?;
+                )?;
             if let Some(r) = open {
                 if replace && r.status == ApprovalStatus::Pending {
                     // "New code": the open request is withdrawn and a fresh one opened in
@@ -378,7 +367,7 @@ pub async fn open(
                 }
             }
             let t = now();
-            let (recent, oldest): (u32, Option<i64>) = tx.query_row(
+            let (recent, oldest): (u32, Option<i64>) = tx.query_one(
                 "SELECT count(*), min(created_at) FROM approval_requests WHERE user_id = ?1 AND created_at > ?2",
                 params![user_id.to_string(), t - APPROVAL_WINDOW_SECS as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -407,7 +396,7 @@ pub async fn open(
 
 /// Loads a request the caller asked for: the session that registered the pending device,
 /// or the requesting device itself. Anyone else gets 404.
-fn own_request(tx: &Transaction<'_>, caller: &Caller, id: Uuid) -> ApiResult<RequestRow> {
+fn own_request(tx: &Tx<'_>, caller: &Caller, id: Uuid) -> ApiResult<RequestRow> {
     let r = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
     let d = DeviceRow::load(tx, r.device_id)?.ok_or_else(ApiError::internal)?;
     let allowed = match caller {
@@ -421,7 +410,7 @@ fn own_request(tx: &Transaction<'_>, caller: &Caller, id: Uuid) -> ApiResult<Req
     }
 }
 
-fn current_run(tx: &Transaction<'_>, r: &RequestRow) -> ApiResult<Option<RunRow>> {
+fn current_run(tx: &Tx<'_>, r: &RequestRow) -> ApiResult<Option<RunRow>> {
     r.current_run
         .map(|run| RunRow::load(tx, r.id, run))
         .transpose()
@@ -550,23 +539,18 @@ pub async fn list_pending(
         .db
         .tx(move |tx| {
             expire(tx, None, Some(caller.user.id))?;
-            let mut stmt = tx.prepare_cached(&format!(
+            let rows: Vec<RequestRow> = tx.query_all(&format!(
                 "SELECT {REQ_COLS} FROM approval_requests r WHERE status IN ('pending', 'approved') AND device_id != ?2
-                 AND (user_id = ?1 OR (?3 AND purpose = 'new_root' AND user_id IN
+                 AND (user_id = ?1 OR (?3 = 1 AND purpose = 'new_root' AND user_id IN
                       (SELECT id FROM users WHERE workspace_id = ?4 AND id != ?1)))
                  ORDER BY created_at"
-            ))?;
-            let rows: Vec<RequestRow> = stmt
-                .query_map(
-                    params![
+            ), params![
                         caller.user.id.to_string(),
                         caller.device.device.id.to_string(),
                         caller.user.role == Role::Admin,
                         caller.user.workspace_id.to_string()
                     ],
-                    RequestRow::from_row,
-                )?
-                .collect::<rusqlite::Result<_>>()?;
+                    RequestRow::from_row,)?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 if r.expires_at > now() {
@@ -581,7 +565,7 @@ pub async fn list_pending(
 
 /// Loads a request the caller may decide: the same user's request from another device,
 /// or (admins) another user's `new_root` request in the workspace. Anyone else: 404.
-fn decidable(tx: &Transaction<'_>, caller: &KeyHolder, id: Uuid) -> ApiResult<RequestRow> {
+fn decidable(tx: &Tx<'_>, caller: &KeyHolder, id: Uuid) -> ApiResult<RequestRow> {
     caller.require_approver()?;
     let r = RequestRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("approval request"))?;
     let allowed = if r.user_id == caller.user.id {
@@ -634,7 +618,7 @@ pub async fn start_run(
         .db
         .tx(move |tx| {
             let r = decidable(tx, &caller, id)?;
-            let runs: u32 = tx.query_row(
+            let runs: u32 = tx.query_one(
                 "SELECT count(*) FROM approval_runs WHERE request_id = ?1",
                 [id.to_string()],
                 |row| row.get(0),
@@ -905,7 +889,7 @@ pub async fn ack(
             if !consistent {
                 return Err(already_decided());
             }
-            let tier = |tx: &Transaction<'_>| -> ApiResult<Tier> {
+            let tier = |tx: &Tx<'_>| -> ApiResult<Tier> {
                 DeviceRow::load(tx, r.device_id)?
                     .and_then(|d| d.device.tier)
                     .ok_or_else(ApiError::internal)

@@ -1,7 +1,7 @@
 //! `GET /v1/admin/audit`: the audit log of device events (see `crate::audit`), for admins.
 
+use crate::store::params;
 use axum::{Json, extract::State};
-use rusqlite::params;
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{AuditEvent, ErrorBody};
@@ -50,24 +50,20 @@ pub async fn list(
     let mut out = state
         .db
         .read(move |tx| {
-            let mut stmt = tx.prepare_cached(
-                "SELECT a.seq, a.created_at, a.action, a.user_id, u.email, a.device_id, a.device_name,
+            let opt_uuid = |s: Option<String>| s.as_deref().map(parse_uuid).transpose();
+            let rows = tx.query_all("SELECT a.seq, a.created_at, a.action, a.user_id, u.email, a.device_id, a.device_name,
                         a.actor_device_id, au.email, a.origin, a.detail
                  FROM audit_events a
                  JOIN users u ON u.id = a.user_id
                  LEFT JOIN devices ad ON ad.id = a.actor_device_id
                  LEFT JOIN users au ON au.id = ad.user_id
                  WHERE a.workspace_id = ?1 AND (?2 IS NULL OR a.user_id = ?2)
-                 ORDER BY a.seq DESC LIMIT ?3",
-            )?;
-            let opt_uuid = |s: Option<String>| s.as_deref().map(parse_uuid).transpose();
-            let rows = stmt
-                .query_map(params![ws, q.user_id.map(|u| u.to_string()), limit], |r| {
+                 ORDER BY a.seq DESC LIMIT ?3", params![ws, q.user_id.map(|u| u.to_string()), limit], |r| {
                     Ok(AuditEvent {
-                        seq: r.get::<_, i64>(0)?.max(0) as u64,
+                        seq: r.get::<i64>(0)?.max(0) as u64,
                         at: ts(r.get(1)?),
-                        action: parse_enum(&r.get::<_, String>(2)?)?,
-                        user_id: parse_uuid(&r.get::<_, String>(3)?)?,
+                        action: parse_enum(&r.get::<String>(2)?)?,
+                        user_id: parse_uuid(&r.get::<String>(3)?)?,
                         user_email: r.get(4)?,
                         device_id: opt_uuid(r.get(5)?)?,
                         device_name: r.get(6)?,
@@ -76,8 +72,7 @@ pub async fn list(
                         origin: r.get(9)?,
                         detail: r.get(10)?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                })?;
             Ok(rows)
         })
         .await?;

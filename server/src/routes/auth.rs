@@ -1,7 +1,7 @@
 //! `POST /v1/auth/login`.
 
+use crate::store::{Tx, params};
 use axum::Json;
-use rusqlite::{OptionalExtension, params};
 use vouch_proto::{
     ACCOUNT_TOKEN_TTL_SECS, ErrorBody, ErrorCode, LOGIN_ADDRESS_FREE_FAILURES,
     LOGIN_EMAIL_FREE_FAILURES, LOGIN_FAILURE_WINDOW_SECS, LOGIN_FREE_FAILURES,
@@ -49,12 +49,11 @@ pub async fn login(
         .db
         .tx(move |tx| {
             Ok(tx
-                .query_row(
+                .query_opt(
                     &format!("SELECT {USER_COLS}, password_hash, (SELECT name FROM workspaces w WHERE w.id = users.workspace_id) FROM users WHERE email = ?1"),
                     [&email],
-                    |r| Ok((UserRow::from_row(r)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?)),
-                )
-                .optional()?)
+                    |r| Ok((UserRow::from_row(r)?, r.get::<String>(6)?, r.get::<String>(7)?)),
+                )?)
         })
         .await?;
     let password = req.password;
@@ -167,7 +166,7 @@ impl ThrottleKeys {
     /// Refuses with 429 while any count asks to wait; otherwise counts this attempt as a
     /// failure (taken back by [`ThrottleKeys::signed_in`]).
     /// Returns whether the address is one the owner signed in from (see `keys`).
-    fn count_attempt(&self, tx: &rusqlite::Transaction<'_>) -> ApiResult<bool> {
+    fn count_attempt(&self, tx: &Tx<'_>) -> ApiResult<bool> {
         let t = now_ms();
         let window_ms = LOGIN_FAILURE_WINDOW_SECS as i64 * 1000;
         tx.execute(
@@ -177,20 +176,18 @@ impl ThrottleKeys {
         // At an address the owner signed in from lately, the per-email ceiling does not
         // apply (its own pair count still does): guesses spread over other addresses
         // cannot lock the owner out there.
-        let known: bool = tx.query_row(
+        let known: bool = tx.query_one(
             "SELECT EXISTS(SELECT 1 FROM login_known WHERE email = ?1 AND address = ?2 AND last_ok_at > ?3)",
             params![self.email, self.address, t - KNOWN_ADDRESS_MS],
             |r| r.get(0),
         )?;
         let mut wait_ms = 0i64;
         for (key, free) in self.keys(known) {
-            let row: Option<(u32, i64)> = tx
-                .query_row(
-                    "SELECT failures, last_at FROM login_failures WHERE email = ?1",
-                    [key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let row: Option<(u32, i64)> = tx.query_opt(
+                "SELECT failures, last_at FROM login_failures WHERE email = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             if let Some((failures, last_at)) = row
                 && last_at > t - window_ms
             {
@@ -208,7 +205,7 @@ impl ThrottleKeys {
             tx.execute(
                 "INSERT INTO login_failures (email, failures, last_at) VALUES (?1, 1, ?2)
                  ON CONFLICT(email) DO UPDATE SET last_at = excluded.last_at,
-                     failures = CASE WHEN last_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END",
+                     failures = CASE WHEN login_failures.last_at <= ?2 - ?3 THEN 1 ELSE login_failures.failures + 1 END",
                 params![key, t, window_ms],
             )?;
         }
@@ -217,7 +214,7 @@ impl ThrottleKeys {
 
     /// The right password: this email's count from this address starts again, and the
     /// attempt counted in advance is taken back from the other two.
-    fn signed_in(&self, tx: &rusqlite::Transaction<'_>, known: bool) -> ApiResult<()> {
+    fn signed_in(&self, tx: &Tx<'_>, known: bool) -> ApiResult<()> {
         tx.execute(
             "INSERT INTO login_known (email, address, last_ok_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(email, address) DO UPDATE SET last_ok_at = excluded.last_ok_at",
@@ -229,7 +226,7 @@ impl ThrottleKeys {
         }
         for (key, _) in counted {
             tx.execute(
-                "UPDATE login_failures SET failures = max(failures - 1, 0) WHERE email = ?1",
+                "UPDATE login_failures SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE email = ?1",
                 [key],
             )?;
         }

@@ -8,8 +8,8 @@
 //! client still verifies the whole chain itself, so nothing a server adds, drops or
 //! reorders is believed (docs/SECURITY.md § The vouch chain).
 
+use crate::store::{Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
-use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 use vouch_proto::{
     Bytes, DeviceStatus, ErrorBody, ErrorCode, Event,
@@ -32,7 +32,7 @@ use crate::{
 const MAX_ENVELOPE: usize = 512;
 
 /// The user's stored chain, verified (`None` when empty).
-fn stored_chain(tx: &Transaction<'_>, user: Uuid) -> ApiResult<Option<Chain>> {
+fn stored_chain(tx: &Tx<'_>, user: Uuid) -> ApiResult<Option<Chain>> {
     let links = stored_links(tx, user)?;
     if links.is_empty() {
         return Ok(None);
@@ -42,28 +42,30 @@ fn stored_chain(tx: &Transaction<'_>, user: Uuid) -> ApiResult<Option<Chain>> {
     ))
 }
 
-fn stored_links(tx: &Transaction<'_>, user: Uuid) -> ApiResult<Vec<Link>> {
-    tx.prepare_cached("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?
-        .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
-        .map(|b| Link::decode(&b?).map_err(|_| ApiError::internal()))
-        .collect()
+fn stored_links(tx: &Tx<'_>, user: Uuid) -> ApiResult<Vec<Link>> {
+    tx.query_all(
+        "SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq",
+        [user.to_string()],
+        |r| r.get::<Vec<u8>>(0),
+    )?
+    .iter()
+    .map(|b| Link::decode(b).map_err(|_| ApiError::internal()))
+    .collect()
 }
 
 /// Appends `link` to `user`'s chain if it is the next one; `chain_conflict` otherwise.
 /// Tells the user's trusted devices.
-pub(crate) fn append(tx: &Transaction<'_>, user: Uuid, link: &[u8]) -> ApiResult<u64> {
+pub(crate) fn append(tx: &Tx<'_>, user: Uuid, link: &[u8]) -> ApiResult<u64> {
     let header = LinkHeader::parse(link)
         .ok_or_else(|| ApiError::bad_request("the link is not a vouch-chain link"))?;
     if header.user != user {
         return Err(ApiError::bad_request("the link names another user"));
     }
-    let last: Option<(i64, Vec<u8>)> = tx
-        .query_row(
-            "SELECT seq, hash FROM chain_links WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
-            [user.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let last: Option<(i64, Vec<u8>)> = tx.query_opt(
+        "SELECT seq, hash FROM chain_links WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
+        [user.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let (next, prev) = match &last {
         Some((seq, hash)) => (*seq as u64 + 1, hash.as_slice()),
         None => (0, &NO_PREV[..]),
@@ -117,12 +119,15 @@ pub async fn get(
     let links = state
         .db
         .tx(move |tx| {
-            let mut st =
-                tx.prepare("SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq")?;
-            let links = st
-                .query_map([user.to_string()], |r| r.get::<_, Vec<u8>>(0))?
-                .map(|l| l.map(Bytes))
-                .collect::<Result<Vec<_>, _>>()?;
+            let links = tx
+                .query_all(
+                    "SELECT link FROM chain_links WHERE user_id = ?1 ORDER BY seq",
+                    [user.to_string()],
+                    |r| r.get::<Vec<u8>>(0),
+                )?
+                .into_iter()
+                .map(Bytes)
+                .collect::<Vec<_>>();
             Ok(links)
         })
         .await?;
@@ -254,14 +259,12 @@ fn check_envelopes(envelopes: &[NewChainEnvelope], me: Option<Uuid>) -> ApiResul
 
 /// The vault's current key epoch, if it is the user's and not deleted (a deleted vault
 /// takes no more keys); 404 otherwise.
-fn own_vault_epoch(tx: &Transaction<'_>, user: Uuid, vault: Uuid) -> ApiResult<u32> {
-    let row: Option<(String, u32)> = tx
-        .query_row(
-            "SELECT user_id, epoch FROM vaults WHERE id = ?1 AND tombstone IS NULL",
-            [vault.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+fn own_vault_epoch(tx: &Tx<'_>, user: Uuid, vault: Uuid) -> ApiResult<u32> {
+    let row: Option<(String, u32)> = tx.query_opt(
+        "SELECT user_id, epoch FROM vaults WHERE id = ?1 AND tombstone IS NULL",
+        [vault.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     match row {
         Some((owner, epoch)) if parse_uuid(&owner)? == user => Ok(epoch),
         _ => Err(ApiError::not_found("vault")),
@@ -271,7 +274,7 @@ fn own_vault_epoch(tx: &Transaction<'_>, user: Uuid, vault: Uuid) -> ApiResult<u
 /// Stores envelopes for the user's pending and trusted devices and for a live recovery
 /// key on the user's chain (others are dropped) and tells each device recipient.
 fn store_envelopes(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     user: Uuid,
     vault: Uuid,
     sender: Uuid,
@@ -326,22 +329,21 @@ pub async fn envelopes(
     let envelopes = state
         .db
         .tx(move |tx| {
-            let mut st = tx.prepare(
+            let rows = tx.query_all(
                 "SELECT e.vault_id, e.epoch, e.sender_id, e.envelope FROM chain_envelopes e
                  JOIN vaults v ON v.id = e.vault_id
                  WHERE e.recipient_id = ?1 AND v.tombstone IS NULL
                  ORDER BY e.created_at, e.vault_id, e.epoch",
-            )?;
-            let rows = st
-                .query_map([me.to_string()], |r| {
+                [me.to_string()],
+                |r| {
                     Ok(ChainEnvelope {
-                        vault_id: parse_uuid(&r.get::<_, String>(0)?)?,
+                        vault_id: parse_uuid(&r.get::<String>(0)?)?,
                         epoch: r.get(1)?,
-                        sender: parse_uuid(&r.get::<_, String>(2)?)?,
+                        sender: parse_uuid(&r.get::<String>(2)?)?,
                         envelope: Bytes(r.get(3)?),
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+                },
+            )?;
             Ok(rows)
         })
         .await?;
@@ -370,22 +372,21 @@ pub async fn recovery_envelopes(
             if !live {
                 return Ok(Vec::new());
             }
-            let mut st = tx.prepare(
+            let rows = tx.query_all(
                 "SELECT e.vault_id, e.epoch, e.sender_id, e.envelope FROM recovery_envelopes e
                  JOIN vaults v ON v.id = e.vault_id
                  WHERE e.user_id = ?1 AND e.member_id = ?2 AND v.tombstone IS NULL
                  ORDER BY e.created_at, e.vault_id, e.epoch",
-            )?;
-            let rows = st
-                .query_map(params![user.to_string(), member.to_string()], |r| {
+                params![user.to_string(), member.to_string()],
+                |r| {
                     Ok(ChainEnvelope {
-                        vault_id: parse_uuid(&r.get::<_, String>(0)?)?,
+                        vault_id: parse_uuid(&r.get::<String>(0)?)?,
                         epoch: r.get(1)?,
-                        sender: parse_uuid(&r.get::<_, String>(2)?)?,
+                        sender: parse_uuid(&r.get::<String>(2)?)?,
                         envelope: Bytes(r.get(3)?),
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+                },
+            )?;
             Ok(rows)
         })
         .await?;

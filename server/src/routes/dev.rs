@@ -29,19 +29,18 @@ pub async fn outbox(
     let out = state
         .db
         .tx(move |tx| {
-            let mut stmt = tx.prepare_cached(
+            let rows = tx.query_all(
                 "SELECT to_addr, subject, body, sent_at FROM mail WHERE to_addr = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt
-                .query_map([q.to.trim()], |r| {
+                [q.to.trim()],
+                |r| {
                     Ok(Mail {
                         to: r.get(0)?,
                         subject: r.get(1)?,
                         body: r.get(2)?,
                         sent_at: ts(r.get(3)?),
                     })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+                },
+            )?;
             Ok(rows)
         })
         .await?;

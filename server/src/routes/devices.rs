@@ -1,7 +1,7 @@
 //! `POST /v1/devices`, `GET /v1/devices`, `POST /v1/devices/{id}/disable`.
 
+use crate::store::{Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
-use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
@@ -24,7 +24,7 @@ pub const PENDING_DEVICE_TTL_SECS: i64 = 24 * 3600;
 /// Marks the user's stale pending devices expired so they stop counting and free their
 /// names: those never verified for a day, and at once those whose enrollment request
 /// expired.
-pub(crate) fn expire_stale_pending(tx: &rusqlite::Transaction<'_>, user_id: Uuid) -> ApiResult<()> {
+pub(crate) fn expire_stale_pending(tx: &Tx<'_>, user_id: Uuid) -> ApiResult<()> {
     super::approvals::expire(tx, None, Some(user_id))?;
     tx.execute(
         "UPDATE devices SET status = 'expired' WHERE user_id = ?1 AND status = 'pending' AND created_at <= ?2",
@@ -71,14 +71,13 @@ pub async fn register(
             // answer after the insert): the same pending key gets the same device back,
             // renamed if asked, instead of an orphan that holds the name for a day.
             let retried: Option<String> = tx
-                .query_row(
+                .query_opt(
                     "SELECT id FROM devices WHERE user_id = ?1 AND public_key = ?2 AND status = 'pending' AND registered_by = ?3",
                     params![user_id.to_string(), public_key, account.token_hash],
                     |r| r.get(0),
-                )
-                .optional()?;
+                )?;
             if let Some(id) = retried {
-                let taken: bool = tx.query_row(
+                let taken: bool = tx.query_one(
                     "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND (name_key IN (?2, ?4) OR name_key2 IN (?2, ?4)) AND id != ?3 AND status IN ('pending', 'trusted'))",
                     params![user_id.to_string(), key, id, key2],
                     |r| r.get(0),
@@ -90,7 +89,7 @@ pub async fn register(
                 let id = crate::model::parse_uuid(&id)?;
                 return Ok((StatusCode::OK, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device));
             }
-            let live: u32 = tx.query_row(
+            let live: u32 = tx.query_one(
                 "SELECT count(*) FROM devices WHERE user_id = ?1 AND status IN ('pending', 'trusted')",
                 [user_id.to_string()],
                 |r| r.get(0),
@@ -101,7 +100,7 @@ pub async fn register(
                     format!("you already have {limit} devices (pending or trusted); disable one from a trusted device first: My trusted devices in the apps, `vouch devices disable` in the CLI"),
                 ));
             }
-            let taken: bool = tx.query_row(
+            let taken: bool = tx.query_one(
                 "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND (name_key IN (?2, ?3) OR name_key2 IN (?2, ?3)) AND status IN ('pending', 'trusted'))",
                 params![user_id.to_string(), key, key2],
                 |r| r.get(0),
@@ -206,12 +205,9 @@ pub async fn disable(
             }
             let mut targets = vec![target];
             if q.also_approved {
-                let mut stmt = tx.prepare_cached(&format!(
+                let approved = tx.query_all(&format!(
                     "SELECT {DEVICE_COLS} FROM devices WHERE approved_by = ?1 AND status = 'trusted' AND verified_at > ?2"
-                ))?;
-                let approved = stmt
-                    .query_map(params![id.to_string(), now() - APPROVED_RECENTLY_SECS], DeviceRow::from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                ), params![id.to_string(), now() - APPROVED_RECENTLY_SECS], DeviceRow::from_row)?;
                 targets.extend(approved.into_iter().map(|d| d.device));
             }
             disable_devices(tx, &targets, &actor)
@@ -223,7 +219,7 @@ pub async fn disable(
 /// Disables the given devices (skipping ones already disabled), revokes their tokens and
 /// tells each of them and the owner's other devices.
 pub(crate) fn disable_devices(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     devices: &[Device],
     actor: &crate::audit::Actor,
 ) -> ApiResult<Disabled> {

@@ -5,8 +5,8 @@
 //! void a code; 100 consecutive failures lock the account's code verification; a new code
 //! for the same device waits `CODE_RESEND_INTERVAL_SECS`.
 
+use crate::store::{Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -46,11 +46,7 @@ fn new_code() -> ApiResult<String> {
 }
 
 /// Loads a pending device of the caller's user (the session that registered it).
-fn own_pending_device(
-    tx: &rusqlite::Transaction<'_>,
-    account: &Account,
-    id: Uuid,
-) -> ApiResult<DeviceRow> {
+fn own_pending_device(tx: &Tx<'_>, account: &Account, id: Uuid) -> ApiResult<DeviceRow> {
     let d = DeviceRow::load(tx, id)?.ok_or_else(|| ApiError::not_found("device"))?;
     // Only the session that registered the device may verify it: another session of the
     // same account (a thief with the password) must not take over a device someone else
@@ -72,7 +68,7 @@ fn own_pending_device(
 /// is still within its lifetime, the same code gets a fresh device token (the one the
 /// client never stored is revoked). Anything else is not a retry (`None`).
 fn verified_again(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     account: &Account,
     id: Uuid,
     typed: &str,
@@ -87,13 +83,11 @@ fn verified_again(
     {
         return Ok(None);
     }
-    let row: Option<(Vec<u8>, i64, bool)> = tx
-        .query_row(
-            "SELECT code_hash, expires_at, used FROM email_codes WHERE device_id = ?1",
-            [id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
+    let row: Option<(Vec<u8>, i64, bool)> = tx.query_opt(
+        "SELECT code_hash, expires_at, used FROM email_codes WHERE device_id = ?1",
+        [id.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     let Some((stored, expires_at, used)) = row else {
         return Ok(None);
     };
@@ -141,7 +135,7 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
         .tx(move |tx| {
             let d = own_pending_device(tx, &acct, id)?;
             let last: Option<i64> =
-                tx.query_row("SELECT sent_at FROM email_codes WHERE device_id = ?1", [id.to_string()], |r| r.get(0)).optional()?;
+                tx.query_opt("SELECT sent_at FROM email_codes WHERE device_id = ?1", [id.to_string()], |r| r.get(0))?;
             let t = now();
             if let Some(last) = last {
                 let wait = last + interval - t;
@@ -150,7 +144,9 @@ async fn store_and_mail(state: AppState, account: Account, id: Uuid) -> ApiResul
                 }
             }
             tx.execute(
-                "INSERT OR REPLACE INTO email_codes (device_id, code_hash, sent_at, expires_at, attempts, used) VALUES (?1, ?2, ?3, ?4, 0, 0)",
+                "INSERT INTO email_codes (device_id, code_hash, sent_at, expires_at, attempts, used) VALUES (?1, ?2, ?3, ?4, 0, 0)
+                 ON CONFLICT (device_id) DO UPDATE SET code_hash = excluded.code_hash, sent_at = excluded.sent_at,
+                   expires_at = excluded.expires_at, attempts = 0, used = 0",
                 params![id.to_string(), hash, t, t + ttl],
             )?;
             Ok((CodeSent { expires_at: ts(t + ttl), resend_after: ts(t + interval) }, d.device.name))
@@ -222,17 +218,16 @@ pub async fn verify(
             }
             let d = own_pending_device(tx, &account, id)?;
             let uid = account.user.id.to_string();
-            let failures: u32 = tx.query_row("SELECT code_failures FROM users WHERE id = ?1", [&uid], |r| r.get(0))?;
+            let failures: u32 = tx.query_one("SELECT code_failures FROM users WHERE id = ?1", [&uid], |r| r.get(0))?;
             if failures >= CODE_LOCK_AFTER_FAILURES {
                 return Ok(Outcome::Locked);
             }
             let row: Option<(Vec<u8>, i64, u32, bool)> = tx
-                .query_row(
+                .query_opt(
                     "SELECT code_hash, expires_at, attempts, used FROM email_codes WHERE device_id = ?1",
                     [id.to_string()],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
+                )?;
             let Some((stored, expires_at, attempts, used)) = row else { return Ok(Outcome::Expired) };
             if used || attempts >= CODE_MAX_ATTEMPTS || expires_at <= now() {
                 return Ok(Outcome::Expired);

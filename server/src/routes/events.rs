@@ -16,6 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{DeviceStatus, ErrorBody};
 
+use crate::store::params;
 use crate::{
     AppState,
     auth::Caller,
@@ -136,12 +137,7 @@ pub async fn stream(
                 .state
                 .db
                 .read(move |tx| {
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT seq, kind, data FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 100",
-                    )?;
-                    let rows = stmt
-                        .query_map(rusqlite::params![dev.to_string(), last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                        .collect::<rusqlite::Result<Vec<(i64, String, String)>>>()?;
+                    let rows = tx.query_all("SELECT seq, kind, data FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 100", params![dev.to_string(), last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                     let status = DeviceRow::load(tx, dev)?.map(|d| d.device.status);
                     Ok((rows, status))
                 })

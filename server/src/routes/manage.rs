@@ -1,8 +1,8 @@
 //! `PATCH /v1/devices/{id}`: renaming a device, with the naming rules and uniqueness of
 //! registration (rule 2).
 
+use crate::store::params;
 use axum::{Json, extract::State};
-use rusqlite::params;
 use uuid::Uuid;
 use vouch_proto::{
     AuditAction, Device, DeviceKind, DeviceStatus, ErrorBody, ErrorCode, NameError, RenameDevice,
@@ -68,7 +68,7 @@ pub async fn rename(
                 return Err(ApiError::forbidden("only trusted devices can be renamed"));
             }
             // The same for a trusted device asking for the vault keys (`share_keys`).
-            let open_request: bool = tx.query_row(
+            let open_request: bool = tx.query_one(
                 "SELECT EXISTS(SELECT 1 FROM approval_requests WHERE device_id = ?1 AND status IN ('pending', 'approved'))",
                 [id.to_string()],
                 |r| r.get(0),
@@ -80,7 +80,7 @@ pub async fn rename(
                 ));
             }
             let [key, key2] = vouch_proto::name_keys(&name);
-            let taken: bool = tx.query_row(
+            let taken: bool = tx.query_one(
                 "SELECT EXISTS(SELECT 1 FROM devices WHERE user_id = ?1 AND (name_key IN (?2, ?4) OR name_key2 IN (?2, ?4)) AND id != ?3 AND status IN ('pending', 'trusted'))",
                 params![target.user_id.to_string(), key, id.to_string(), key2],
                 |r| r.get(0),

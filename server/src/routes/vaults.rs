@@ -2,8 +2,8 @@
 //! ciphertext with versions (a write based on a stale version gets 409
 //! `version_conflict`, never a silent overwrite). The server never sees a usable key.
 
+use crate::store::{Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Deserialize;
 use uuid::Uuid;
 use vouch_proto::{
@@ -20,29 +20,28 @@ use crate::{
     model::{now, parse_uuid, push_event_to_user, ts},
 };
 
-fn load_vault(tx: &Transaction<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
+fn load_vault(tx: &Tx<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
     Ok(tx
-        .query_row(
+        .query_opt(
             "SELECT id, user_id, name, created_by, created_at, epoch, epoch_chain_seq, tombstone FROM vaults WHERE id = ?1",
             [id.to_string()],
             |r| {
                 Ok(Vault {
-                    id: parse_uuid(&r.get::<_, String>(0)?)?,
-                    user_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                    id: parse_uuid(&r.get::<String>(0)?)?,
+                    user_id: parse_uuid(&r.get::<String>(1)?)?,
                     name: r.get(2)?,
-                    created_by: parse_uuid(&r.get::<_, String>(3)?)?,
+                    created_by: parse_uuid(&r.get::<String>(3)?)?,
                     created_at: ts(r.get(4)?),
                     epoch: r.get(5)?,
-                    epoch_chain_seq: r.get::<_, Option<i64>>(6)?.map(|s| s as u64),
-                    tombstone: r.get::<_, Option<Vec<u8>>>(7)?.map(Bytes),
+                    epoch_chain_seq: r.get::<Option<i64>>(6)?.map(|s| s as u64),
+                    tombstone: r.get::<Option<Vec<u8>>>(7)?.map(Bytes),
                 })
             },
-        )
-        .optional()?)
+        )?)
 }
 
 /// One of the caller's vaults that is not deleted (a deleted one has no items any more).
-fn own_vault(tx: &Transaction<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult<Vault> {
+fn own_vault(tx: &Tx<'_>, caller: &DeviceCaller, id: Uuid) -> ApiResult<Vault> {
     match load_vault(tx, id)? {
         Some(v) if v.user_id == caller.user.id && v.tombstone.is_none() => Ok(v),
         _ => Err(ApiError::not_found("vault")),
@@ -91,12 +90,11 @@ pub async fn list(State(state): State<AppState>, caller: KeyHolder) -> ApiResult
     let out = state
         .db
         .tx(move |tx| {
-            let mut stmt = tx.prepare_cached(
+            let ids: Vec<String> = tx.query_all(
                 "SELECT id FROM vaults WHERE user_id = ?1 ORDER BY created_at, id",
+                [caller.user.id.to_string()],
+                |r| r.get(0),
             )?;
-            let ids: Vec<String> = stmt
-                .query_map([caller.user.id.to_string()], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
             ids.iter()
                 .filter_map(|i| Uuid::parse_str(i).ok())
                 .map(|id| load_vault(tx, id)?.ok_or_else(ApiError::internal))
@@ -131,20 +129,15 @@ pub async fn list_items(
         .db
         .tx(move |tx| {
             own_vault(tx, &caller, id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT item_id, version, ciphertext, seq FROM items WHERE vault_id = ?1 AND seq > ?2 ORDER BY seq",
-            )?;
-            let rows = stmt
-                .query_map(params![id.to_string(), since], |r| {
+            let rows = tx.query_all("SELECT item_id, version, ciphertext, seq FROM items WHERE vault_id = ?1 AND seq > ?2 ORDER BY seq", params![id.to_string(), since], |r| {
                     Ok(ItemRecord {
                         vault_id: id,
-                        item_id: parse_uuid(&r.get::<_, String>(0)?)?,
-                        version: r.get::<_, i64>(1)? as u64,
-                        ciphertext: r.get::<_, Option<Vec<u8>>>(2)?.map(Bytes),
-                        seq: r.get::<_, i64>(3)? as u64,
+                        item_id: parse_uuid(&r.get::<String>(0)?)?,
+                        version: r.get::<i64>(1)? as u64,
+                        ciphertext: r.get::<Option<Vec<u8>>>(2)?.map(Bytes),
+                        seq: r.get::<i64>(3)? as u64,
                     })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+                })?;
             Ok(rows)
         })
         .await?;
@@ -177,12 +170,11 @@ pub async fn put_item(
         .tx(move |tx| {
             let vault = own_vault(tx, &caller, id)?;
             let stored: Option<(i64, Option<Vec<u8>>, i64)> = tx
-                .query_row(
+                .query_opt(
                     "SELECT version, ciphertext, seq FROM items WHERE vault_id = ?1 AND item_id = ?2",
                     params![id.to_string(), item_id.to_string()],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+                )?;
             let current = stored.as_ref().map_or(0, |s| s.0);
             // The very write again (a client that crashed or lost the answer after we
             // stored it): the ciphertext has a fresh random nonce, so equal bytes mean
@@ -207,7 +199,7 @@ pub async fn put_item(
                     format!("the vault's key was rotated to epoch {}: seal the item under it", vault.epoch),
                 ));
             }
-            let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM items WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))?;
+            let seq: i64 = tx.query_one("SELECT coalesce(max(seq), 0) + 1 FROM items WHERE vault_id = ?1", [id.to_string()], |r| r.get(0))?;
             let ct = req.ciphertext.as_ref().map(|b| b.0.clone());
             tx.execute(
                 "INSERT INTO items (vault_id, item_id, version, ciphertext, seq) VALUES (?1, ?2, ?3, ?4, ?5)

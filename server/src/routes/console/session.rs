@@ -10,7 +10,7 @@
 //! the approving device is no longer a trusted key holder. Only hashes of the token and
 //! the code are stored.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use crate::store::{Row, StoreResult, Tx, params};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -117,18 +117,18 @@ pub struct SessionRow {
 const COLS: &str = "id, user_id, status, code_failures, admin, user_agent, origin, created_at, approved_by, approved_at, last_used_at";
 
 impl SessionRow {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row(r: &Row<'_>) -> StoreResult<Self> {
         Ok(Self {
-            id: parse_uuid(&r.get::<_, String>(0)?)?,
-            user_id: parse_uuid(&r.get::<_, String>(1)?)?,
-            status: parse_enum(&r.get::<_, String>(2)?)?,
+            id: parse_uuid(&r.get::<String>(0)?)?,
+            user_id: parse_uuid(&r.get::<String>(1)?)?,
+            status: parse_enum(&r.get::<String>(2)?)?,
             code_failures: r.get(3)?,
             admin: r.get(4)?,
             user_agent: r.get(5)?,
             origin: r.get(6)?,
             created_at: r.get(7)?,
             approved_by: r
-                .get::<_, Option<String>>(8)?
+                .get::<Option<String>>(8)?
                 .as_deref()
                 .map(parse_uuid)
                 .transpose()?,
@@ -195,7 +195,7 @@ impl Ended {
 
 /// The approving device as a caller of the API's rules, if it still is a trusted key
 /// holder of a user who was not deprovisioned.
-fn approver(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Option<DeviceCaller>> {
+fn approver(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Option<DeviceCaller>> {
     let Some(id) = s.approved_by else {
         return Ok(None);
     };
@@ -219,7 +219,7 @@ fn approver(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Option<DeviceCall
 }
 
 /// Whether `s` still works; ends (deletes) it otherwise.
-fn check(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, Ended>> {
+fn check(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, Ended>> {
     let ended = if now() >= s.expires_at() {
         Some(Ended::Expired)
     } else if s.status == ConsoleStatus::Active {
@@ -244,7 +244,7 @@ fn check(tx: &Transaction<'_>, s: &SessionRow) -> ApiResult<Result<Option<Device
 
 /// Tells the user's key-holder web and mobile devices (those that could approve a console)
 /// about one of the user's console sessions: its id only, never its code.
-fn tell_approvers(tx: &Transaction<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
+fn tell_approvers(tx: &Tx<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
     push_event_to_user(tx, user_id, None, true, event)
 }
 
@@ -252,12 +252,7 @@ fn tell_approvers(tx: &Transaction<'_>, user_id: Uuid, event: &Event) -> ApiResu
 /// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go. The
 /// user's key-holder web and mobile devices get `console_requested` (the id only, never
 /// the code).
-pub fn create(
-    tx: &Transaction<'_>,
-    user_id: Uuid,
-    user_agent: &str,
-    origin: &str,
-) -> ApiResult<Token> {
+pub fn create(tx: &Tx<'_>, user_id: Uuid, user_agent: &str, origin: &str) -> ApiResult<Token> {
     let (token, hash) = new_token(TOKEN_PREFIX)?;
     let token = Token(token);
     let id = Uuid::new_v4();
@@ -302,17 +297,15 @@ pub enum Resolved {
 }
 
 /// Looks a browser's token up; an active session's idle time starts again (sliding).
-pub fn resolve(tx: &Transaction<'_>, token: &Token) -> ApiResult<Resolved> {
+pub fn resolve(tx: &Tx<'_>, token: &Token) -> ApiResult<Resolved> {
     if !token.0.starts_with(TOKEN_PREFIX) || token.0.len() > 200 {
         return Ok(Resolved::Ended(Ended::Unknown));
     }
-    let row = tx
-        .query_row(
-            &format!("SELECT {COLS} FROM console_sessions WHERE token_hash = ?1"),
-            [token_hash(&token.0)],
-            SessionRow::from_row,
-        )
-        .optional()?;
+    let row = tx.query_opt(
+        &format!("SELECT {COLS} FROM console_sessions WHERE token_hash = ?1"),
+        [token_hash(&token.0)],
+        SessionRow::from_row,
+    )?;
     let Some(row) = row else {
         return Ok(Resolved::Ended(Ended::Unknown));
     };
@@ -330,14 +323,13 @@ pub fn resolve(tx: &Transaction<'_>, token: &Token) -> ApiResult<Resolved> {
 }
 
 /// The user's live sessions (pending and active), oldest first; dead ones are ended.
-pub fn list(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<Vec<SessionRow>> {
-    let rows = {
-        let mut stmt = tx.prepare_cached(&format!(
+pub fn list(tx: &Tx<'_>, user_id: Uuid) -> ApiResult<Vec<SessionRow>> {
+    let rows =
+        {
+            tx.query_all(&format!(
             "SELECT {COLS} FROM console_sessions WHERE user_id = ?1 ORDER BY created_at, rowid"
-        ))?;
-        stmt.query_map([user_id.to_string()], SessionRow::from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    };
+        ), [user_id.to_string()], SessionRow::from_row)?
+        };
     let mut live = Vec::new();
     for r in rows {
         if check(tx, &r)?.is_ok() {
@@ -351,19 +343,17 @@ pub fn list(tx: &Transaction<'_>, user_id: Uuid) -> ApiResult<Vec<SessionRow>> {
 /// `approver` (web or mobile: checked by the caller). The inner result is the answer;
 /// the outer one commits a counted wrong code too.
 pub fn approve(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     approver: &DeviceCaller,
     id: Uuid,
     code: &str,
     actor: &Actor,
 ) -> ApiResult<ApiResult<SessionRow>> {
-    let row = tx
-        .query_row(
-            &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1 AND user_id = ?2"),
-            params![id.to_string(), approver.user.id.to_string()],
-            SessionRow::from_row,
-        )
-        .optional()?;
+    let row = tx.query_opt(
+        &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1 AND user_id = ?2"),
+        params![id.to_string(), approver.user.id.to_string()],
+        SessionRow::from_row,
+    )?;
     // Another user's session does not exist for this caller (no probing of ids).
     let Some(row) = row else {
         return Ok(Err(ApiError::not_found("console session")));
@@ -386,7 +376,7 @@ pub fn approve(
             "the code is the 6 digits the console shows",
         )));
     }
-    let stored: Vec<u8> = tx.query_row(
+    let stored: Vec<u8> = tx.query_one(
         "SELECT code_hash FROM console_sessions WHERE id = ?1",
         [id.to_string()],
         |r| r.get(0),
@@ -438,7 +428,7 @@ pub fn approve(
         actor,
         Some(&detail),
     )?;
-    let row = tx.query_row(
+    let row = tx.query_one(
         &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1"),
         [id.to_string()],
         SessionRow::from_row,
@@ -448,14 +438,13 @@ pub fn approve(
 }
 
 /// Ends the user's session `id` (404 if the user has none such).
-pub fn revoke(tx: &Transaction<'_>, user_id: Uuid, id: Uuid, actor: &Actor) -> ApiResult<()> {
+pub fn revoke(tx: &Tx<'_>, user_id: Uuid, id: Uuid, actor: &Actor) -> ApiResult<()> {
     let row = tx
-        .query_row(
+        .query_opt(
             &format!("SELECT {COLS} FROM console_sessions WHERE id = ?1 AND user_id = ?2"),
             params![id.to_string(), user_id.to_string()],
             SessionRow::from_row,
-        )
-        .optional()?
+        )?
         .ok_or_else(|| ApiError::not_found("console session"))?;
     tx.execute(
         "DELETE FROM console_sessions WHERE id = ?1",

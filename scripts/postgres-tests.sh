@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The PostgreSQL pass (issue 21): starts a throwaway PostgreSQL 15 cluster in a temporary
+# directory (as the `postgres` user when run as root: initdb refuses root), points the test
+# kit at it (VOUCH_TEST_POSTGRES: every test server gets a fresh database there) and runs
+# `cargo test -p vouch-server` with the given arguments; the cluster is removed afterwards.
+# Installs PostgreSQL from Debian's packages when it is missing and this runs as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+if [ ! -x "$PG_BIN/initdb" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+  fi
+fi
+if [ ! -x "$PG_BIN/initdb" ] || ! command -v psql >/dev/null; then
+  echo "error: PostgreSQL 15 is not installed ($PG_BIN/initdb, psql): apt-get install postgresql" >&2
+  exit 1
+fi
+
+dir=$(mktemp -d /tmp/vouch-pg.XXXXXX)
+as_owner=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$dir"
+  as_owner=(runuser -u postgres --)
+fi
+stop() {
+  "${as_owner[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+
+"${as_owner[@]}" "$PG_BIN/initdb" -D "$dir/data" -U vouch --auth=trust -E UTF8 >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# fsync off: a throwaway cluster (the servers' own commits are what the tests check).
+"${as_owner[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null
+
+export VOUCH_TEST_POSTGRES="postgres://vouch@127.0.0.1:$port/postgres"
+echo "== PostgreSQL pass on $VOUCH_TEST_POSTGRES"
+cargo test -p vouch-server --locked "$@"
