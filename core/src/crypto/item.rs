@@ -15,11 +15,8 @@
 //! ‖ epoch (u32 BE) ‖ flags`, so a ciphertext moved to another vault, item, version or
 //! epoch, or a live record turned into a tombstone (or back), fails to open.
 
-use chacha20poly1305::{
-    KeyInit, XChaCha20Poly1305, XNonce,
-    aead::{AeadInOut, inout::InOutBuf},
-};
 use uuid::Uuid;
+use vouch_aead::XChaCha20Poly1305;
 
 use super::{SecretBytes, VaultKey};
 use crate::error::{Error, Result};
@@ -132,18 +129,14 @@ pub fn seal_item(key: &VaultKey, at: &ItemAad, plaintext: Option<&[u8]>) -> Resu
 
 fn seal_flagged(key: &VaultKey, at: &ItemAad, flags: u8, body: &[u8]) -> Result<Vec<u8>> {
     let nonce: [u8; NONCE_LEN] = super::random_array()?;
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let cipher = XChaCha20Poly1305::new(key.expose());
     let mut out = Vec::with_capacity(ITEM_OVERHEAD + body.len());
     out.extend_from_slice(&[ITEM_FORMAT_V2, flags]);
     out.extend_from_slice(&at.epoch.to_be_bytes());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(body);
     let tag = cipher
-        .encrypt_inout_detached(
-            &XNonce::from(nonce),
-            &at.bytes(flags),
-            InOutBuf::from(&mut out[HEADER_LEN..]),
-        )
+        .encrypt_detached(&nonce, &at.bytes(flags), &mut out[HEADER_LEN..])
         .map_err(|_| Error::ItemOpen)?;
     out.extend_from_slice(&tag);
     Ok(out)
@@ -177,15 +170,10 @@ pub fn open_item(key: &VaultKey, at: &ItemAad, sealed: &[u8]) -> Result<OpenedIt
     if flags == FLAG_DELETED && !body.is_empty() {
         return Err(Error::MalformedItem);
     }
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let cipher = XChaCha20Poly1305::new(key.expose());
     let mut buf = SecretBytes::new(body.to_vec());
     cipher
-        .decrypt_inout_detached(
-            &XNonce::from(nonce),
-            &at.bytes(flags),
-            InOutBuf::from(buf.as_mut_slice()),
-            &tag.into(),
-        )
+        .decrypt_detached(&nonce, &at.bytes(flags), buf.as_mut_slice(), &tag)
         .map_err(|_| Error::ItemOpen)?;
     match flags {
         FLAG_DELETED => Ok(OpenedItem::Deleted),

@@ -2,10 +2,10 @@
 //! transcript, HPKE envelopes, the approval payload, sealed items and the QR code.
 //!
 //! Every algorithm comes from a maintained crate (`x25519-dalek`, `spake2`, `hpke`,
-//! `chacha20poly1305`, `hkdf`, `hmac`, `sha2`); this module only fixes the parameters, the
-//! domain labels and the byte layouts (docs/TRUST_V2.md), which are versioned so a
-//! post-quantum suite can be added. Secret types zeroize on drop and never print their
-//! bytes.
+//! `chacha20poly1305` through `vouch-aead`, `hkdf`, `hmac`, `sha2`); this module only
+//! fixes the parameters, the domain labels and the byte layouts (docs/TRUST_V2.md),
+//! which are versioned so a post-quantum suite can be added. Secret types zeroize on drop
+//! and never print their bytes.
 
 mod chain_envelope;
 mod code;

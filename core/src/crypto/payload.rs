@@ -8,8 +8,8 @@
 //! chain the approver verified, its new vouch last, repeated `len (u16 BE) ‖ link`.
 //! Unknown or repeated section types and trailing bytes are refused.
 
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce, aead::Aead, aead::Payload};
 use uuid::Uuid;
+use vouch_aead::XChaCha20Poly1305;
 use zeroize::Zeroizing;
 
 use super::{ConfirmedRun, Envelope, RequesterRun, pake::RunKeys};
@@ -143,18 +143,13 @@ impl ApprovalPayload {
         if bytes.len() < 1 + NONCE_LEN || bytes[0] != PAYLOAD_V1 {
             return Err(Error::MalformedPayload);
         }
-        let cipher = XChaCha20Poly1305::new((&*keys.payload).into());
-        let nonce =
-            XNonce::try_from(&bytes[1..1 + NONCE_LEN]).map_err(|_| Error::MalformedPayload)?;
+        let cipher = XChaCha20Poly1305::new(&keys.payload);
+        let nonce: [u8; NONCE_LEN] = bytes[1..1 + NONCE_LEN]
+            .try_into()
+            .map_err(|_| Error::MalformedPayload)?;
         let body = Zeroizing::new(
             cipher
-                .decrypt(
-                    &nonce,
-                    Payload {
-                        msg: &bytes[1 + NONCE_LEN..],
-                        aad: &keys.transcript,
-                    },
-                )
+                .decrypt(&nonce, &bytes[1 + NONCE_LEN..], &keys.transcript)
                 .map_err(|_| Error::MalformedPayload)?,
         );
         Self::parse(&body)
@@ -163,15 +158,9 @@ impl ApprovalPayload {
 
 fn seal(keys: &RunKeys, body: &[u8]) -> Result<Vec<u8>> {
     let nonce: [u8; NONCE_LEN] = super::random_array()?;
-    let cipher = XChaCha20Poly1305::new((&*keys.payload).into());
+    let cipher = XChaCha20Poly1305::new(&keys.payload);
     let ct = cipher
-        .encrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: body,
-                aad: &keys.transcript,
-            },
-        )
+        .encrypt(&nonce, body, &keys.transcript)
         .map_err(|_| Error::MalformedPayload)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
     out.push(PAYLOAD_V1);

@@ -8,11 +8,8 @@
 //! items' (`vouch/item/v2`), so no item record (an item's tombstone included) opens as a
 //! vault's deletion, and the vault id binds it to one vault.
 
-use chacha20poly1305::{
-    KeyInit, XChaCha20Poly1305, XNonce,
-    aead::{AeadInOut, inout::InOutBuf},
-};
 use uuid::Uuid;
+use vouch_aead::XChaCha20Poly1305;
 
 use super::VaultKey;
 use crate::error::{Error, Result};
@@ -36,13 +33,9 @@ fn aad(vault_id: Uuid, epoch: u32) -> Vec<u8> {
 /// Seals the deletion of `vault_id` under its key of `epoch`.
 pub fn seal_vault_tombstone(key: &VaultKey, vault_id: Uuid, epoch: u32) -> Result<Vec<u8>> {
     let nonce: [u8; NONCE_LEN] = super::random_array()?;
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let cipher = XChaCha20Poly1305::new(key.expose());
     let tag = cipher
-        .encrypt_inout_detached(
-            &XNonce::from(nonce),
-            &aad(vault_id, epoch),
-            InOutBuf::from(&mut [][..]),
-        )
+        .encrypt_detached(&nonce, &aad(vault_id, epoch), &mut [])
         .map_err(|_| Error::ItemOpen)?;
     let mut out = Vec::with_capacity(VAULT_TOMBSTONE_LEN);
     out.push(VAULT_TOMBSTONE_V1);
@@ -72,14 +65,9 @@ pub fn open_vault_tombstone(key: &VaultKey, vault_id: Uuid, sealed: &[u8]) -> Re
     let tag: [u8; TAG_LEN] = sealed[5 + NONCE_LEN..]
         .try_into()
         .map_err(|_| Error::MalformedItem)?;
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let cipher = XChaCha20Poly1305::new(key.expose());
     cipher
-        .decrypt_inout_detached(
-            &XNonce::from(nonce),
-            &aad(vault_id, epoch),
-            InOutBuf::from(&mut [][..]),
-            &tag.into(),
-        )
+        .decrypt_detached(&nonce, &aad(vault_id, epoch), &mut [], &tag)
         .map_err(|_| Error::ItemOpen)
 }
 

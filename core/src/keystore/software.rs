@@ -11,10 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use chacha20poly1305::{
-    KeyInit, XChaCha20Poly1305, XNonce,
-    aead::{Aead, Payload},
-};
+use vouch_aead::XChaCha20Poly1305;
 use zeroize::Zeroizing;
 
 use super::{SecretStore, SecretStoreError, validate_label};
@@ -106,15 +103,9 @@ impl SecretStore for SoftwareSecretStore {
         getrandom::fill(&mut nonce).map_err(|_| SecretStoreError::Unavailable {
             reason: "no randomness".into(),
         })?;
-        let cipher = XChaCha20Poly1305::new((&*key).into());
+        let cipher = XChaCha20Poly1305::new(&key);
         let ct = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: label.as_bytes(),
-                },
-            )
+            .encrypt(&nonce, secret, label.as_bytes())
             .map_err(|_| SecretStoreError::Unavailable {
                 reason: "encryption failed".into(),
             })?;
@@ -133,15 +124,9 @@ impl SecretStore for SoftwareSecretStore {
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
             .map_err(|_| SecretStoreError::AuthenticationFailed)?;
-        let cipher = XChaCha20Poly1305::new((&*key).into());
+        let cipher = XChaCha20Poly1305::new(&key);
         cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: label.as_bytes(),
-                },
-            )
+            .decrypt(&nonce, ct, label.as_bytes())
             .map_err(|_| SecretStoreError::AuthenticationFailed)
     }
 

@@ -3,10 +3,7 @@
 //! Each sealed value is bound (as associated data) to its table, column and row key, so a
 //! value copied into another row or column fails to open instead of being misread.
 
-use chacha20poly1305::{
-    KeyInit, XChaCha20Poly1305, XNonce,
-    aead::{Aead, Payload},
-};
+use vouch_aead::XChaCha20Poly1305;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -31,7 +28,7 @@ impl std::fmt::Debug for DbCipher {
 impl DbCipher {
     pub(crate) fn new(key: Zeroizing<[u8; 32]>) -> Self {
         Self {
-            cipher: XChaCha20Poly1305::new((&*key).into()),
+            cipher: XChaCha20Poly1305::new(&key),
             _key: key,
         }
     }
@@ -48,13 +45,7 @@ impl DbCipher {
         let aad = aad(table, column, row);
         let ct = self
             .cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(&nonce, plaintext, &aad)
             .map_err(|_| Error::CorruptRow(table))?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
@@ -77,7 +68,7 @@ impl DbCipher {
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::CorruptRow(table))?;
         let aad = aad(table, column, row);
         self.cipher
-            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad })
+            .decrypt(&nonce, ct, &aad)
             .map(SecretBytes::new)
             .map_err(|_| Error::CorruptRow(table))
     }
