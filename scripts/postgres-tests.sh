@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The PostgreSQL pass (issue 21): starts a throwaway PostgreSQL 15 cluster in a temporary
 # directory (as the `postgres` user when run as root: initdb refuses root), points the test
-# kit at it (VOUCH_TEST_POSTGRES: every test server gets a fresh database there) and runs
-# `cargo test -p vouch-server` with the given arguments; the cluster is removed afterwards.
+# kit at it (VOUCH_TEST_POSTGRES: every test server gets a database of its own there) and
+# runs the server's test suite and the end-to-end tests (`cargo test -p vouch-server -p
+# vouch-e2e`) with the given arguments; the cluster is removed afterwards.
 # Installs PostgreSQL from Debian's packages when it is missing and this runs as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +40,4 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 
 export VOUCH_TEST_POSTGRES="postgres://vouch@127.0.0.1:$port/postgres"
 echo "== PostgreSQL pass on $VOUCH_TEST_POSTGRES"
-cargo test -p vouch-server --locked "$@"
+cargo test -p vouch-server -p vouch-e2e --locked "$@"

@@ -89,6 +89,9 @@ enum LogFormat {
 fn init_logging(format: LogFormat) {
     use std::io::Write;
     let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // The PostgreSQL driver logs every statement's parameters at debug level (token
+    // hashes, ciphertexts): never below info, whatever RUST_LOG says.
+    b.filter_module("tokio_postgres", log::LevelFilter::Info);
     let request = || crate::REQUEST_ID.try_with(|id| id.clone()).ok();
     match format {
         LogFormat::Json => {

@@ -376,7 +376,8 @@ impl EventHub {
             .subscribe()
     }
 
-    fn notify(&self, devices: &[Uuid]) {
+    /// Wakes the streams of `devices`.
+    pub(crate) fn notify(&self, devices: &[Uuid]) {
         let subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         for d in devices {
             if let Some(s) = subs.get(d) {
@@ -385,13 +386,18 @@ impl EventHub {
         }
     }
 
-    /// Ends every stream (graceful shutdown).
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+    /// Wakes every stream: each re-reads its events (after the push listener reconnected).
+    pub(crate) fn wake_all(&self) {
         let subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         for s in subs.values() {
             s.send_modify(|n| *n = n.wrapping_add(1));
         }
+    }
+
+    /// Ends every stream (graceful shutdown).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake_all();
     }
 
     /// Whether the server is shutting down.
@@ -477,9 +483,12 @@ impl Db {
 
     /// Connects to a PostgreSQL database and migrates it (docs/OPERATING.md).
     pub async fn connect(url: &str, opts: PoolOptions) -> Result<Self, OpenError> {
+        let pg = Postgres::connect(url, opts).await?;
+        let hub: Arc<EventHub> = Arc::default();
+        crate::push::spawn_listener(pg.config(), hub.clone());
         Ok(Self {
-            backend: Backend::Postgres(Postgres::connect(url, opts).await?),
-            hub: Arc::default(),
+            backend: Backend::Postgres(pg),
+            hub,
         })
     }
 
@@ -675,7 +684,17 @@ fn run_postgres<T>(
     let tx = postgres::begin(&rt, client, true)?;
     let out = f(&Tx::postgres(&tx, &rt));
     let out = match out {
-        Ok(v) => postgres::commit(&rt, tx).map(|_| v).map_err(ApiError::from),
+        Ok(v) => {
+            // Other replicas' streams of these devices are woken when (if) it commits.
+            let touched = TOUCHED.with(|t| t.borrow().clone());
+            if !touched.is_empty() {
+                Tx::postgres(&tx, &rt).execute(
+                    "SELECT pg_notify(?1, ?2)",
+                    params![crate::push::CHANNEL, crate::push::payload(&touched)],
+                )?;
+            }
+            postgres::commit(&rt, tx).map(|_| v).map_err(ApiError::from)
+        }
         Err(e) => Err(e),
     };
     committed(hub, started, out)

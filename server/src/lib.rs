@@ -18,6 +18,7 @@ mod mail;
 mod metrics;
 mod model;
 mod password;
+mod push;
 mod routes;
 pub mod seed;
 mod serve;

@@ -229,3 +229,29 @@ fn a_bad_database_url_is_one_line_without_the_password() {
         );
     }
 }
+
+/// Push across replicas: the phone streams its events from replica B; a new device of the
+/// same user opens its approval request on replica A, and the phone hears of it at once
+/// (through LISTEN/NOTIFY, not at its stream's 30 s re-check: the wait is 10 s).
+#[tokio::test]
+async fn a_request_opened_on_one_replica_is_pushed_to_a_device_on_the_other() {
+    let (a, b) = replicas(&[]);
+    let (api_a, api_b) = (a.api(), b.as_ref().unwrap_or(&a).api());
+    let (_, _, phone) = api_a
+        .trusted_device("alice@acme.test", "phone", "mobile")
+        .await;
+    let mut events = api_b.events(&phone, "", None).await;
+    // A second device trusted on B: the phone's stream delivers it and waits for more.
+    api_b
+        .trusted_device("alice@acme.test", "tablet", "web")
+        .await;
+    events.expect("device_added").await;
+    let (account, _) = api_a.login("alice@acme.test").await;
+    let laptop = api_a.register(&account, "laptop", "web").await.ok();
+    let opened = api_a
+        .open_approval(&account, &vouch_testkit::id(&laptop))
+        .await
+        .ok();
+    let (_, ev) = events.expect("approval_requested").await;
+    assert_eq!(ev["request"]["id"], opened["id"]);
+}

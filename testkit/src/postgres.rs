@@ -30,7 +30,7 @@ pub fn database_for(dir: &Path) -> Option<String> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     dir.hash(&mut h);
     let name = format!("vouch_{:016x}", h.finish());
-    psql(
+    let _ = psql(
         &base,
         &format!(
             "SELECT 'CREATE DATABASE {name}' WHERE NOT EXISTS \
@@ -49,14 +49,31 @@ pub fn flags(dir: &Path) -> Vec<String> {
     database_for(dir).map_or_else(Vec::new, |url| vec!["--database".into(), url])
 }
 
-/// Runs `sql` on the database at `url` with `psql`.
+/// The one blob `sql` reads from the database at `url` (`psql` prints it as `\x` and hex).
+///
+/// # Panics
+/// When the query fails or does not print one blob.
+pub fn query_blob(url: &str, sql: &str) -> Vec<u8> {
+    let out = psql(url, sql);
+    let hex = out
+        .trim()
+        .strip_prefix("\\x")
+        .unwrap_or_else(|| panic!("not a blob: {out}"));
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Runs `sql` on the database at `url` with `psql`; what it prints (unaligned, tuples
+/// only).
 ///
 /// # Panics
 /// When `psql` cannot run or the statement fails.
-pub fn psql(url: &str, sql: &str) {
+pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
         .arg(url)
-        .args(["-q", "-v", "ON_ERROR_STOP=1"])
+        .args(["-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -78,4 +95,5 @@ pub fn psql(url: &str, sql: &str) {
         "psql: {sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

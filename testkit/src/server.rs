@@ -160,13 +160,34 @@ impl TestServer {
     /// When the statement fails.
     pub fn execute_sql(&self, sql: &str) {
         match &self.database {
-            Some(url) => crate::postgres::psql(url, sql),
+            Some(url) => {
+                crate::postgres::psql(url, sql);
+            }
             None => {
                 let db = rusqlite::Connection::open(self.data.join(vouch_server::db::DB_FILE))
                     .expect("the server's SQLite file");
                 db.busy_timeout(Duration::from_secs(10))
                     .expect("busy timeout");
                 db.execute(sql, []).expect("the statement");
+            }
+        }
+    }
+
+    /// The blob the query `sql` (one row, one column; SQLite's and PostgreSQL's alike)
+    /// reads from its database, as the server stored it.
+    ///
+    /// # Panics
+    /// When the query fails or finds no row.
+    pub fn query_blob(&self, sql: &str) -> Vec<u8> {
+        match &self.database {
+            Some(url) => crate::postgres::query_blob(url, sql),
+            None => {
+                let db = rusqlite::Connection::open_with_flags(
+                    self.data.join(vouch_server::db::DB_FILE),
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .expect("the server's SQLite file");
+                db.query_row(sql, [], |r| r.get(0)).expect("the query")
             }
         }
     }

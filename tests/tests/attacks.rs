@@ -287,6 +287,7 @@ async fn attack_email_only_device_is_never_promoted() {
 
     // Only the operator's logged last resort allows one email root, once.
     let out = std::process::Command::new(SERVER)
+        .args(vouch_testkit::postgres::flags(server.data_dir()))
         .args(["--data"])
         .arg(server.data_dir())
         .args(["admin", "allow-email-root", "--email", ALICE])

@@ -371,17 +371,9 @@ fn copy_profile(from: &std::path::Path, to: &std::path::Path) {
 /// The sealed bytes of an item as the server stores them (what a thief who also reads
 /// the server's disk, or the server itself, has).
 fn server_ciphertext(server: &TestServer, item: uuid::Uuid) -> Vec<u8> {
-    let db = rusqlite::Connection::open_with_flags(
-        server.data_dir().join("vouch-server.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    db.query_row(
-        "SELECT ciphertext FROM items WHERE item_id = ?1",
-        [item.to_string()],
-        |r| r.get(0),
-    )
-    .unwrap()
+    server.query_blob(&format!(
+        "SELECT ciphertext FROM items WHERE item_id = '{item}'"
+    ))
 }
 
 /// How the phone stops being a key holder.

@@ -51,6 +51,7 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 pub struct Postgres {
     pool: Pool,
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 impl Postgres {
@@ -63,7 +64,7 @@ impl Postgres {
         let ms = opts.statement_timeout.as_millis();
         config.options(format!("-c statement_timeout={ms}"));
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -74,10 +75,18 @@ impl Postgres {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let me = Self { pool };
+        let me = Self {
+            pool,
+            config: std::sync::Arc::new(config),
+        };
         let mut client = me.client().await?;
         super::postgres_schema::migrate(&mut client).await?;
         Ok(me)
+    }
+
+    /// The connection settings (for a connection outside the pool).
+    pub fn config(&self) -> tokio_postgres::Config {
+        (*self.config).clone()
     }
 
     /// A pooled connection (waits while all are in use).
