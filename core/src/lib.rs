@@ -32,6 +32,6 @@ pub use client::{
     RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
     VerificationStarted,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, RecoveryWordsProblem, Result};
 pub use tls::TlsPolicy;
 pub use vouch_proto as proto;

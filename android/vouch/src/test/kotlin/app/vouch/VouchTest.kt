@@ -118,12 +118,20 @@ class VouchTest {
                         fresh.useRecoveryKey("not my words")
                         fail("wrong words were accepted")
                     } catch (e: VouchError.InvalidRecoveryWords) {
-                        assertEquals("error.invalid_recovery_words", e.userMessage.key)
+                        // "not" is not a word of the list: the first word is named.
+                        assertEquals(UserMessage("error.recovery_word_unknown", listOf("1")), e.userMessage)
+                    }
+                    try {
+                        fresh.useRecoveryKey(words.split(" ").drop(1).joinToString(" "))
+                        fail("23 words were accepted")
+                    } catch (e: VouchError.InvalidRecoveryWords) {
+                        assertEquals(UserMessage("error.recovery_words_count", listOf("23")), e.userMessage)
                     }
                     val done = fresh.useRecoveryKey(words)
                     assertEquals(Tier.KEY_HOLDER, (done.state as EnrollmentState.Trusted).tier)
                     assertTrue(done.vaultKeys >= 1u)
                     assertEquals(1, done.revoked.size, "the lost laptop is revoked")
+                    assertTrue(done.disabled.isEmpty(), "no email-only device to disable")
                     assertArrayEquals("hunter2".toByteArray(), fresh.getItem(vault.id, item.itemId))
                     assertTrue(fresh.revokeRecoveryKey())
                 }
