@@ -348,7 +348,7 @@ impl Client {
                 epoch: e.epoch,
             };
             match open_chain_envelope(&e.envelope.0, &identity, &sender.member, &ctx) {
-                Ok(key) => keys.push((e.vault_id, e.epoch, key)),
+                Ok(key) => keys.push((e.vault_id, e.epoch, key, purpose, e.sender == me)),
                 Err(_) => refused += 1,
             }
         }
@@ -359,14 +359,25 @@ impl Client {
                 &format!("{refused} key(s) not from a key holder on the verified chain"),
             )?;
         }
-        let changes: Vec<Change<'_>> = keys
+        // A rotation of this device's own that the server took but whose answer never
+        // came back (a kill, a lost connection) returns here: the re-encryption it owes
+        // is marked with the key, as the rotation itself would have.
+        let markers: Vec<String> = keys
             .iter()
-            .map(|(vault_id, epoch, key)| Change::VaultKey {
+            .filter(|(_, _, _, purpose, own)| *own && *purpose == EnvelopePurpose::Rotation)
+            .map(|(vault_id, ..)| super::reencrypt::marker(*vault_id))
+            .collect();
+        let mut changes: Vec<Change<'_>> = keys
+            .iter()
+            .map(|(vault_id, epoch, key, ..)| Change::VaultKey {
                 vault_id: *vault_id,
                 epoch: *epoch,
                 key,
             })
             .collect();
+        for name in &markers {
+            changes.push(Change::Setting { name, value: "1" });
+        }
         self.inner.store.apply(&changes)?;
         Ok(keys.len() as u32)
     }
