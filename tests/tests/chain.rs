@@ -354,36 +354,6 @@ async fn envelope_not_from_a_key_holder_on_the_chain_is_refused() {
     );
 }
 
-/// Copies a profile directory (database, WAL and key store) as a thief copies a phone.
-fn copy_profile(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_profile(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// The sealed bytes of an item as the server stores them (what a thief who also reads
-/// the server's disk, or the server itself, has).
-fn server_ciphertext(server: &TestServer, item: uuid::Uuid) -> Vec<u8> {
-    let db = rusqlite::Connection::open_with_flags(
-        server.data_dir().join("vouch-server.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    db.query_row(
-        "SELECT ciphertext FROM items WHERE item_id = ?1",
-        [item.to_string()],
-        |r| r.get(0),
-    )
-    .unwrap()
-}
-
 /// How the phone stops being a key holder.
 #[derive(Clone, Copy, Debug)]
 enum Revoked {
@@ -504,7 +474,7 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
     );
     // …but the server's copy was sealed again under the new key by the rotating device
     // (re-encryption after the rotation), and the other key holders read it.
-    let reencrypted = server_ciphertext(&server, before.item_id);
+    let reencrypted = server_ciphertext(server.data_dir(), before.item_id);
     assert_eq!(
         vouch_core::crypto::sealed_item_epoch(&reencrypted).unwrap(),
         1
@@ -512,7 +482,7 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
     let read = tablet.client.get_item(vault.id, before.item_id).unwrap();
     assert_eq!(read.unwrap().as_slice(), b"written before");
     for item in [after.item_id, from_tablet.item_id] {
-        let (epoch, opened) = open(item, &server_ciphertext(&server, item));
+        let (epoch, opened) = open(item, &server_ciphertext(server.data_dir(), item));
         assert_eq!(epoch, 1, "written under the rotated key");
         assert!(!opened, "the revoked copy must not open what came after");
     }
@@ -611,7 +581,7 @@ async fn a_key_made_by_the_revoked_device_is_rotated_too() {
         .await
         .unwrap();
     laptop.client.sync().await.unwrap();
-    let sealed = server_ciphertext(&server, item.item_id);
+    let sealed = server_ciphertext(server.data_dir(), item.item_id);
     assert_eq!(
         vouch_core::crypto::sealed_item_epoch(&sealed).unwrap(),
         2,
@@ -724,7 +694,7 @@ async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
         .put_item(personal.id, None, b"after the recovery")
         .await
         .unwrap();
-    let sealed = server_ciphertext(&server, new.item_id);
+    let sealed = server_ciphertext(server.data_dir(), new.item_id);
     let epoch = vouch_core::crypto::sealed_item_epoch(&sealed).unwrap();
     let keys = SoftwareSecretStore::open(lost.join("keys")).unwrap();
     let copy = Store::open(lost.join(vouch_core::DATABASE_FILE), &keys).unwrap();
