@@ -29,7 +29,7 @@ mod transport;
 pub use client::{
     APPROVER_WARNING, ApprovalPrompt, CODE_LIFETIME_MS, ChainMember, Client, ClientConfig,
     ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, PendingRequest,
-    RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
+    REENCRYPT_BATCH, RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
     VerificationStarted,
 };
 pub use error::{Error, ErrorKind, RecoveryWordsProblem, Result};

@@ -595,6 +595,7 @@ impl Client {
             self.inner
                 .store
                 .audit("key_rotated", &format!("{} to epoch {epoch}", v.id))?;
+            log::debug!("rotated a vault to epoch {epoch}");
             rotated += 1;
         }
         Ok(rotated)

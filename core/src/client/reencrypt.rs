@@ -141,6 +141,7 @@ impl Client {
             changes.push(Change::Enqueue { kind, payload });
         }
         self.inner.store.apply(&changes)?;
+        log::debug!("re-encrypted {} item(s) under epoch {epoch}", items.len());
         Ok(items.len() as u32)
     }
 }

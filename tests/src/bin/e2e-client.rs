@@ -23,7 +23,10 @@
 //!                                            until nothing is left to re-encrypt or
 //!                                            send; resumed from whatever the profile
 //!                                            and the server hold; prints `STEP`, `ACK`,
-//!                                            `DONE`
+//!                                            `DONE`, and the client's debug log lines as
+//!                                            `LOG …` (the rotation, each re-encrypted
+//!                                            batch), so the stress can kill right after
+//!                                            one
 //! Every line is flushed before the next step, so what the test read was acknowledged.
 
 // A test binary: a failed unwrap is a test failure the crash stress reports.
@@ -37,6 +40,25 @@ use vouch_core::{
 };
 use vouch_e2e::{child_device_info, item_text, open_client};
 use vouch_testkit::{Api, DEV_PASSWORD};
+
+/// The client library's log as `LOG` lines on stdout (each flushed like every line).
+struct StdoutLog;
+
+static STDOUT_LOG: StdoutLog = StdoutLog;
+
+impl log::Log for StdoutLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target().starts_with("vouch_core") && m.level() <= log::Level::Debug
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            out(format!("LOG {}", r.args()));
+        }
+    }
+
+    fn flush(&self) {}
+}
 
 fn out(line: String) {
     let mut o = std::io::stdout().lock();
@@ -84,6 +106,9 @@ async fn main() -> ExitCode {
             out("DONE".into());
         }
         "rotate" => {
+            if log::set_logger(&STDOUT_LOG).is_ok() {
+                log::set_max_level(log::LevelFilter::Debug);
+            }
             let vault: uuid::Uuid = args[4].parse().expect("vault id");
             let device: uuid::Uuid = args[5].parse().expect("device id");
             let total: usize = args[6].parse().expect("item count");

@@ -101,11 +101,23 @@ fn open_rotator(profile: &Path, url: &str) -> Result<Client, String> {
     .map_err(|e| format!("the rotator's profile does not open: {e}"))
 }
 
-/// When to kill a run: a delay after the child printed its `n`-th line (0: after start).
+/// When to kill a run: `delay` after the child printed its `nth` line starting with
+/// `after` (`""` and 0: after it started). A run that never prints it is not killed.
 struct KillAt {
-    line: u64,
+    after: &'static str,
+    nth: u64,
     delay: Duration,
 }
+
+/// Lines a kill can follow: the revocation starting, the new key stored (`rotated`), each
+/// re-encryption batch committed, each new item written, each sync.
+const KILL_AFTER: [&str; 5] = [
+    "STEP disable",
+    "LOG rotated",
+    "LOG re-encrypted",
+    "ACK ",
+    "STEP sync",
+];
 
 /// Runs the child once: `Ok(Some(step))` when it was killed (the last step it announced),
 /// `Ok(None)` when it finished. Every `ACK` line's item goes to `acked`.
@@ -133,7 +145,7 @@ async fn run_child(
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let deadline = Instant::now() + FINISH_TIMEOUT;
     let mut kill_at = match &kill {
-        Some(k) if k.line == 0 => Some(Instant::now() + k.delay),
+        Some(k) if k.nth == 0 => Some(Instant::now() + k.delay),
         _ => None,
     };
     let mut seen = 0;
@@ -157,9 +169,15 @@ async fn run_child(
                 "client exited ({status}) at step {step} without DONE"
             ));
         };
-        seen += 1;
+        if kill.as_ref().is_some_and(|k| l.starts_with(k.after)) {
+            seen += 1;
+        }
         if let Some(s) = l.strip_prefix("STEP ") {
             step = s.to_owned();
+        } else if l.starts_with("LOG rotated") {
+            step = "rotated".into();
+        } else if l.starts_with("LOG re-encrypted") {
+            step = "reencrypt_batch".into();
         } else if let Some(id) = l.strip_prefix("ACK ") {
             acked.push(id.parse().map_err(|_| format!("bad ACK line {l}"))?);
         } else if l == "DONE" {
@@ -170,7 +188,7 @@ async fn run_child(
             return Err(format!("client failed at step {step}: {e}"));
         }
         if let Some(k) = &kill
-            && k.line == seen
+            && k.nth == seen
         {
             kill_at.get_or_insert(Instant::now() + k.delay);
         }
@@ -257,22 +275,31 @@ async fn iteration(
         .collect();
     let target = *total + args.new_items;
     let mut acked = Vec::new();
-    // Kill points: after one of the first lines (disable, write, the ACKs, the first
-    // syncs) at four delay scales, or anywhere in a whole run's time.
-    let lines = 3 + args.new_items as u64;
+    // Kill points: anywhere in a whole run, or right after the n-th line of a kind (the
+    // revocation, the rotation, a re-encryption batch, a new item, a sync) at four delay
+    // scales, from inside the next step to well into the ones after it.
+    let batches = args.items.div_ceil(vouch_core::REENCRYPT_BATCH) as u64;
     for _ in 0..1 + rng.below(args.kills) {
-        let kill = if rng.below(3) == 0 {
-            // Anywhere in a whole run: the revocation, the rotation, every batch and
-            // upload take about as long as writing the items took at the start.
+        let kill = if rng.below(4) == 0 {
+            // The revocation, the rotation, every batch and upload take about as long as
+            // writing the items took at the start.
             let span = env.write_time.as_micros() as u64 * 3 / 2 + 300_000;
             KillAt {
-                line: 0,
+                after: "",
+                nth: 0,
                 delay: Duration::from_micros(rng.below(span)),
             }
         } else {
-            let scale = [2_000, 20_000, 200_000, 2_000_000][rng.below(4) as usize];
+            let after = KILL_AFTER[rng.below(KILL_AFTER.len() as u64) as usize];
+            let of_kind = match after {
+                "LOG re-encrypted" => batches,
+                "ACK " => args.new_items as u64,
+                _ => 2,
+            };
+            let scale = [200, 2_000, 20_000, 200_000][rng.below(4) as usize];
             KillAt {
-                line: rng.below(lines + 1),
+                after,
+                nth: 1 + rng.below(of_kind),
                 delay: Duration::from_micros(rng.below(scale)),
             }
         };
