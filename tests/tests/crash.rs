@@ -48,9 +48,9 @@ fn random_sigkills_leave_a_consistent_device_that_lost_nothing() {
 fn rotation_survives_a_kill_at_any_point() {
     let stdout = run_stress(
         env!("CARGO_BIN_EXE_vouch-rotation-stress"),
-        &["--iterations", "3", "--items", "450"],
+        &["--iterations", "5", "--items", "450"],
     );
-    assert!(stdout.contains("3 iterations (3 rotations"), "{stdout}");
+    assert!(stdout.contains("5 iterations (5 rotations"), "{stdout}");
     assert!(stdout.contains(" 0 failures"), "{stdout}");
 }
 
