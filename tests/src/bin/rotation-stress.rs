@@ -279,8 +279,15 @@ async fn iteration(
     // revocation, the rotation, a re-encryption batch, a new item, a sync) at four delay
     // scales, from inside the next step to well into the ones after it.
     let batches = args.items.div_ceil(vouch_core::REENCRYPT_BATCH) as u64;
-    for _ in 0..1 + rng.below(args.kills) {
-        let kill = if rng.below(4) == 0 {
+    for run in 0..1 + rng.below(args.kills) {
+        // A restarted run neither revokes nor rotates again (that is done): its kills aim
+        // at what it still does, or anywhere in it.
+        let (kinds, anywhere) = if run == 0 {
+            (&KILL_AFTER[..], 4)
+        } else {
+            (&KILL_AFTER[2..], 2)
+        };
+        let kill = if rng.below(anywhere) == 0 {
             // The revocation, the rotation, every batch and upload take about as long as
             // writing the items took at the start.
             let span = env.write_time.as_micros() as u64 * 3 / 2 + 300_000;
@@ -290,7 +297,7 @@ async fn iteration(
                 delay: Duration::from_micros(rng.below(span)),
             }
         } else {
-            let after = KILL_AFTER[rng.below(KILL_AFTER.len() as u64) as usize];
+            let after = kinds[rng.below(kinds.len() as u64) as usize];
             let of_kind = match after {
                 "LOG re-encrypted" => batches,
                 "ACK " => args.new_items as u64,
