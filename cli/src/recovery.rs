@@ -53,8 +53,9 @@ pub async fn recovery(client: &Client, out: &Out, action: RecoveryAction) -> Res
                         .iter()
                         .filter(|d| {
                             Some(d.id) != me
-                                && d.status == vouch_core::proto::DeviceStatus::Trusted
-                                && d.tier == Some(vouch_core::proto::Tier::EmailOnly)
+                                && (d.status == vouch_core::proto::DeviceStatus::Pending
+                                    || (d.status == vouch_core::proto::DeviceStatus::Trusted
+                                        && d.tier == Some(vouch_core::proto::Tier::EmailOnly)))
                         })
                         .map(|d| name(d.id))
                         .collect(),
@@ -70,7 +71,7 @@ pub async fn recovery(client: &Client, out: &Out, action: RecoveryAction) -> Res
                 }
                 if !email_only.is_empty() {
                     question.push_str(&format!(
-                        " Devices verified by email only are disabled (someone with your password and mailbox may have added them): {}.",
+                        " Devices verified by email only or not verified yet are disabled (someone with your password and mailbox may have added them): {}.",
                         email_only.join(", ")
                     ));
                 }
@@ -110,7 +111,7 @@ pub async fn recovery(client: &Client, out: &Out, action: RecoveryAction) -> Res
                     }
                     if !disabled.is_empty() {
                         text.push_str(&format!(
-                            "\nDevices verified by email only were disabled: {}.",
+                            "\nDevices verified by email only or not verified yet were disabled: {}.",
                             disabled.join(", ")
                         ));
                     }

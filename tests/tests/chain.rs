@@ -706,8 +706,9 @@ async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
 /// Second outside review: a thief with the password and the mailbox enrolls a device by
 /// email code. It is email-only (no key, not on the chain), so the restore's revocations
 /// never named it and it stayed trusted. Now the server disables every other email-only
-/// device of the user in the restore's transaction, and the result names them — also when
-/// the recovering device is a phone, which may not disable devices itself.
+/// device of the user in the restore's transaction (and any only registered, which the
+/// thief's mailbox would verify next), and the result names them — also when the
+/// recovering device is a phone, which may not disable devices itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_disables_a_thiefs_email_only_device() {
     let s = scene(false, false).await;
@@ -716,15 +717,27 @@ async fn recovery_disables_a_thiefs_email_only_device() {
     enroll_by_email(&thief.client, s.server.url(), ALICE).await;
     assert!(!thief.client.state().is_key_holder());
     let thief_id = thief.client.state().device_id().unwrap();
+    // A second one only registered, its email code not entered yet.
+    let waiting = Device::open(s.root.path(), "waiting", s.server.url(), DeviceKind::Web);
+    sign_in_and_register(&waiting.client, ALICE).await;
+    let waiting_id = waiting.client.state().device_id().unwrap();
     // Every key holder is lost: a new phone by email code, then the words.
     let fresh = Device::open(s.root.path(), "fresh", s.server.url(), DeviceKind::Mobile);
     enroll_by_email(&fresh.client, s.server.url(), ALICE).await;
     let done = fresh.client.use_recovery_key(&words).await.unwrap();
-    assert_eq!(done.disabled, vec![thief_id], "{done:?}");
+    let mut disabled = done.disabled.clone();
+    disabled.sort();
+    let mut wanted = vec![thief_id, waiting_id];
+    wanted.sort();
+    assert_eq!(disabled, wanted, "{done:?}");
     assert_eq!(done.revoked.len(), 2, "the phone and the laptop: {done:?}");
     let devices = fresh.client.devices().await.unwrap();
     let status = |id| devices.iter().find(|d| d.id == id).unwrap().status;
     assert_eq!(status(thief_id), vouch_core::proto::DeviceStatus::Disabled);
+    assert_eq!(
+        status(waiting_id),
+        vouch_core::proto::DeviceStatus::Disabled
+    );
     assert_eq!(
         status(fresh.client.state().device_id().unwrap()),
         vouch_core::proto::DeviceStatus::Trusted
@@ -732,6 +745,9 @@ async fn recovery_disables_a_thiefs_email_only_device() {
     // The thief's device is out: it can no longer ask for the keys (nor anything else).
     assert!(thief.client.request_vault_keys().await.is_err());
     assert!(!thief.client.state().is_trusted());
+    // The waiting one can no longer be verified by its email code.
+    assert!(waiting.client.request_email_code().await.is_err());
+    assert!(!waiting.client.state().is_trusted());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,10 +35,11 @@ pub struct Recovered {
     /// holder), also disabled on the server when this device may (a web device); the
     /// vault keys were rotated away from them.
     pub revoked: Vec<Uuid>,
-    /// The user's other devices verified by email only (they hold no key, so the chain
-    /// does not name them), disabled by the server with the restore: after every key
-    /// holder was lost they are as likely a thief's (with the password and the mailbox)
-    /// as the user's. Empty when the restore happened in an earlier, interrupted try.
+    /// The user's other devices verified by email only, or registered and not verified
+    /// yet (they hold no key, so the chain does not name them), disabled by the server with
+    /// the restore: after every key holder was lost they are as likely a thief's (with the
+    /// password and the mailbox) as the user's. Empty when the restore happened in an
+    /// earlier, interrupted try.
     pub disabled: Vec<Uuid>,
 }
 

@@ -393,10 +393,11 @@ pub async fn recovery_envelopes(
 /// The calling device, verified by email, becomes a key holder on the word of the user's
 /// recovery key: the link must be the chain's next, a vouch for exactly this device and
 /// its registered keys, signed by a live recovery key on the chain (checked here: the
-/// server grants the tier on it). In the same transaction every other trusted device of
-/// the user verified by email only is disabled (they hold no key, so the chain does not
-/// name them; after every key holder was lost they are a thief's as likely as the user's)
-/// and listed in the answer. Then the device fetches the recovery key's envelopes.
+/// server grants the tier on it). In the same transaction every other device of the user
+/// verified by email only, or registered and not verified yet, is disabled (they hold no
+/// key, so the chain does not name them; after every key holder was lost they are a
+/// thief's as likely as the user's: with the password and the mailbox, a pending one
+/// becomes trusted by its email code) and listed in the answer. Then the device fetches the recovery key's envelopes.
 #[utoipa::path(post, path = vouch_proto::routes::RECOVERY_RESTORE, tag = "chain", security(("bearer" = [])),
     request_body = RecoveryRestore,
     responses((status = 200, body = Disabled, description = "the device is a key holder; the email-only devices disabled"),
@@ -451,7 +452,7 @@ pub async fn recovery_restore(
             )?;
             let email_only = tx
                 .prepare_cached(&format!(
-                    "SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 AND id != ?2 AND status = 'trusted' AND tier = 'email_only'"
+                    "SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 AND id != ?2 AND (status = 'pending' OR (status = 'trusted' AND tier = 'email_only'))"
                 ))?
                 .query_map(params![user.to_string(), device.id.to_string()], DeviceRow::from_row)?
                 .map(|d| d.map(|d| d.device))
