@@ -179,6 +179,13 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(members.first?.role, .device)
         let words = try await laptop.createRecoveryKey()
         XCTAssertEqual(words.split(separator: " ").count, 24)
+        // A thief with the password and the mailbox adds a device by email code.
+        let thief = try openVouch(server, kind: .web)
+        _ = try await thief.signIn(email: alice, password: password)
+        _ = try await thief.registerDevice(name: "Thief")
+        _ = try await thief.requestEmailCode()
+        _ = try await thief.submitEmailCode(try await server.latestCode(alice))
+        let thiefId = try XCTUnwrap(thief.state.deviceId)
         // Every device lost: a new one by email code (email-only), then the words.
         try await enrollByEmail(fresh, server)
         do {
@@ -199,7 +206,7 @@ final class ClientTests: XCTestCase {
         guard case let .trusted(_, _, _, _, tier) = done.state else { return XCTFail("not trusted") }
         XCTAssertEqual(tier, .keyHolder)
         XCTAssertEqual(done.revoked.count, 1, "the lost laptop is revoked")
-        XCTAssertTrue(done.disabled.isEmpty, "no email-only device to disable")
+        XCTAssertEqual(done.disabled, [thiefId], "the thief's email-only device is disabled")
         XCTAssertEqual(try fresh.getItem(vaultId: vault.id, itemId: item.itemId), Data("hunter2".utf8))
         let revoked = try await fresh.revokeRecoveryKey()
         XCTAssertTrue(revoked)
