@@ -932,3 +932,36 @@ async fn an_interrupted_recovery_finishes_revoking_at_the_next_sync() {
     let laptop = members.iter().find(|m| m.id == laptop_id).unwrap();
     assert!(laptop.revoked_at.is_some(), "{members:?}");
 }
+
+/// Found by the rotation stress's long run (40 rotations): a device approved after many
+/// rotations holds every epoch and seals each to every other key holder, more envelopes
+/// than one upload may carry; the server refused the upload, and every sync of that device
+/// failed from then on. Keys are now shared in uploads of at most `MAX_CHAIN_ENVELOPES`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_holding_many_epochs_shares_them_all() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
+    enroll_by_email(&laptop.client, &url, ALICE).await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap();
+    // Each new recovery key replaces the one before: a revocation, then a rotation.
+    let rotations = vouch_core::proto::chain::MAX_CHAIN_ENVELOPES as u32 / 2 + 1;
+    for _ in 0..=rotations {
+        laptop.client.create_recovery_key().await.unwrap();
+    }
+    laptop.client.sync().await.unwrap();
+    assert_eq!(server_vault_epoch(server.data_dir(), vault.id), rotations);
+    // The phone receives every epoch, and seals each to the laptop and the recovery key.
+    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
+    enroll_by_approval(&phone.client, &laptop.client, ALICE).await;
+    phone.client.sync().await.unwrap();
+    let item = laptop
+        .client
+        .put_item(vault.id, None, b"after")
+        .await
+        .unwrap();
+    phone.client.sync().await.unwrap();
+    let read = phone.client.get_item(vault.id, item.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"after");
+}

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use vouch_proto::{
     Bytes, ErrorCode, Vault,
     chain::{
-        AppendLink, ChainEnvelopes, ChainLinks, NewChainEnvelope, PostChainEnvelopes, RotateVault,
+        AppendLink, ChainEnvelopes, ChainLinks, MAX_CHAIN_ENVELOPES, NewChainEnvelope,
+        PostChainEnvelopes, RotateVault,
     },
     routes,
 };
@@ -262,34 +263,40 @@ impl Client {
                     marks.push((epoch, to.id));
                 }
             }
-            if batch.is_empty() {
-                continue;
+            // In uploads the server takes (a device holding many epochs, after many
+            // rotations, has more to share than one upload carries).
+            let mut envelopes = batch;
+            let mut marks = marks.as_slice();
+            while !envelopes.is_empty() {
+                let rest = envelopes.split_off(envelopes.len().min(MAX_CHAIN_ENVELOPES));
+                let (now, later) = marks.split_at(envelopes.len());
+                let r: Result<()> = self
+                    .guard(
+                        self.inner
+                            .transport
+                            .post(
+                                &routes::fill(routes::VAULT_ENVELOPES, &[&v.id]),
+                                Some(&token),
+                                &PostChainEnvelopes { envelopes },
+                            )
+                            .await,
+                    )
+                    .await;
+                match r {
+                    Ok(()) => {}
+                    // Not on the server yet (created offline): the next sync shares it.
+                    Err(Error::Server {
+                        code: ErrorCode::NotFound,
+                        ..
+                    }) => break,
+                    Err(e) => return Err(e),
+                }
+                for (epoch, to) in now {
+                    self.inner.store.mark_key_shared(v.id, *epoch, *to)?;
+                }
+                sent += now.len() as u32;
+                (envelopes, marks) = (rest, later);
             }
-            let r: Result<()> = self
-                .guard(
-                    self.inner
-                        .transport
-                        .post(
-                            &routes::fill(routes::VAULT_ENVELOPES, &[&v.id]),
-                            Some(&token),
-                            &PostChainEnvelopes { envelopes: batch },
-                        )
-                        .await,
-                )
-                .await;
-            match r {
-                Ok(()) => {}
-                // Not on the server yet (created offline): the next sync shares it.
-                Err(Error::Server {
-                    code: ErrorCode::NotFound,
-                    ..
-                }) => continue,
-                Err(e) => return Err(e),
-            }
-            for (epoch, to) in &marks {
-                self.inner.store.mark_key_shared(v.id, *epoch, *to)?;
-            }
-            sent += marks.len() as u32;
         }
         if sent > 0 {
             self.inner.store.audit(
