@@ -110,9 +110,10 @@ pub enum VouchError {
     /// in it is used and nothing was sealed to anyone on it.
     #[error("the list of key holders does not verify: {reason}")]
     ChainRefused { reason: String },
-    /// The words are not a recovery key (a word not on the list, a wrong count, a typo).
-    #[error("these are not the 24 words of a recovery key")]
-    InvalidRecoveryWords,
+    /// The words are not a recovery key, and `problem` says what to fix (found on the
+    /// device; no word is ever repeated).
+    #[error("these are not the 24 words of a recovery key: {problem}")]
+    InvalidRecoveryWords { problem: RecoveryWordsProblem },
     /// The words are a recovery key, but not one of this user's key holders (replaced or
     /// revoked).
     #[error("this recovery key is not one of your key holders")]
@@ -120,6 +121,44 @@ pub enum VouchError {
     /// A bug: an unexpected condition or a caught panic inside Rust.
     #[error("internal error: {reason}")]
     Internal { reason: String },
+}
+
+/// What is wrong with words entered as a recovery key (each told apart on the device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RecoveryWordsProblem {
+    /// Word `position` (from 1) is not a word of the recovery key list.
+    UnknownWord { position: u32 },
+    /// Not 24 words: `count` were entered.
+    WrongCount { count: u32 },
+    /// A word is mistyped as another word of the list, or two are swapped (the checksum).
+    Checksum,
+}
+
+impl std::fmt::Display for RecoveryWordsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        vouch_core::RecoveryWordsProblem::from(*self).fmt(f)
+    }
+}
+
+impl From<vouch_core::RecoveryWordsProblem> for RecoveryWordsProblem {
+    fn from(p: vouch_core::RecoveryWordsProblem) -> Self {
+        use vouch_core::RecoveryWordsProblem as P;
+        match p {
+            P::UnknownWord { position } => Self::UnknownWord { position },
+            P::WrongCount { count } => Self::WrongCount { count },
+            P::Checksum => Self::Checksum,
+        }
+    }
+}
+
+impl From<RecoveryWordsProblem> for vouch_core::RecoveryWordsProblem {
+    fn from(p: RecoveryWordsProblem) -> Self {
+        match p {
+            RecoveryWordsProblem::UnknownWord { position } => Self::UnknownWord { position },
+            RecoveryWordsProblem::WrongCount { count } => Self::WrongCount { count },
+            RecoveryWordsProblem::Checksum => Self::Checksum,
+        }
+    }
 }
 
 impl From<vouch_core::Error> for VouchError {
@@ -141,7 +180,7 @@ impl From<vouch_core::Error> for VouchError {
             E::Chain(c) => Self::ChainRefused {
                 reason: c.to_string(),
             },
-            E::InvalidRecoveryWords => Self::InvalidRecoveryWords,
+            E::InvalidRecoveryWords(p) => Self::InvalidRecoveryWords { problem: p.into() },
             E::RecoveryKeyNotOnChain => Self::RecoveryKeyNotOnChain,
             E::InvalidState(r) => Self::InvalidState { reason: r.into() },
             E::UnknownRequest => Self::InvalidState {

@@ -290,9 +290,9 @@ impl VouchClient {
     }
 
     /// Uses the recovery key's words on this device (verified by email code after every
-    /// device was lost): checked here first (`InvalidRecoveryWords`,
-    /// `RecoveryKeyNotOnChain`, no server asked), then the vault keys come back and the
-    /// lost devices are revoked.
+    /// device was lost): checked here first (`InvalidRecoveryWords` with what is wrong,
+    /// `RecoveryKeyNotOnChain`; no server asked), then the vault keys come back, the lost
+    /// devices are revoked and the user's email-only devices disabled (`Recovered`).
     pub async fn use_recovery_key(&self, words: String) -> R<Recovered> {
         let words = zeroize::Zeroizing::new(words);
         guard_async(async { Ok(self.inner.use_recovery_key(&words).await?.into()) }).await

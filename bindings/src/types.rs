@@ -726,6 +726,9 @@ pub struct Recovered {
     pub vault_keys: u32,
     /// The lost devices that were revoked (ids).
     pub revoked: Vec<String>,
+    /// The user's other devices verified by email only, disabled with the restore (ids):
+    /// a thief with the password and the mailbox could have enrolled them.
+    pub disabled: Vec<String>,
 }
 
 impl From<vouch_core::Recovered> for Recovered {
@@ -734,6 +737,7 @@ impl From<vouch_core::Recovered> for Recovered {
             state: r.state.into(),
             vault_keys: r.vault_keys,
             revoked: r.revoked.iter().map(ToString::to_string).collect(),
+            disabled: r.disabled.iter().map(ToString::to_string).collect(),
         }
     }
 }

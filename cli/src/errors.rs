@@ -30,7 +30,11 @@ pub fn core_kind(e: &vouch_core::Error, exit_code: u8) -> String {
         E::Offline => "offline",
         E::ServerFailed { .. } => "server_failed",
         E::Chain(_) => "chain_refused",
-        E::InvalidRecoveryWords => "invalid_recovery_words",
+        E::InvalidRecoveryWords(p) => match p {
+            vouch_core::RecoveryWordsProblem::UnknownWord { .. } => "recovery_word_unknown",
+            vouch_core::RecoveryWordsProblem::WrongCount { .. } => "recovery_words_count",
+            vouch_core::RecoveryWordsProblem::Checksum => "recovery_words_checksum",
+        },
         E::RecoveryKeyNotOnChain => "recovery_key_not_on_chain",
         E::UntrustedCertificate => "untrusted_certificate",
         E::CertificatePinMismatch => "certificate_pin_mismatch",

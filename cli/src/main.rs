@@ -461,11 +461,27 @@ impl From<vouch_core::Error> for CliError {
             ),
             other => other.to_string(),
         };
+        // Which word, or how many: a script (or a person) fixes that one.
+        let details = match &e {
+            E::InvalidRecoveryWords(vouch_core::RecoveryWordsProblem::UnknownWord { position }) => {
+                Some(serde_json::Map::from_iter([(
+                    "word".into(),
+                    (*position).into(),
+                )]))
+            }
+            E::InvalidRecoveryWords(vouch_core::RecoveryWordsProblem::WrongCount { count }) => {
+                Some(serde_json::Map::from_iter([(
+                    "count".into(),
+                    (*count).into(),
+                )]))
+            }
+            _ => None,
+        };
         Self {
             code,
             kind: errors::core_kind(&e, code),
             message,
-            details: None,
+            details,
         }
     }
 }

@@ -27,52 +27,76 @@ pub async fn recovery(client: &Client, out: &Out, action: RecoveryAction) -> Res
             out.emit(json!({ "words": words.as_str() }), || words_human(&words));
         }
         RecoveryAction::Use { yes } => {
-            // Say first what it does to the other devices: they are taken to be lost.
-            let others: Vec<String> = {
+            // Say first what it does to the other devices: the key holders are taken to be
+            // lost (revoked), the devices verified by email only to be a thief's (disabled).
+            let (others, email_only): (Vec<String>, Vec<String>) = {
                 let members = client.chain_members().await?;
                 let devices = client.devices().await.unwrap_or_default();
-                members
-                    .iter()
-                    .filter(|m| {
-                        m.role == vouch_core::chain::Role::Device
-                            && m.revoked_at.is_none()
-                            && !m.this_device
-                    })
-                    .map(|m| {
-                        devices
-                            .iter()
-                            .find(|d| d.id == m.id)
-                            .map_or_else(|| m.id.to_string(), |d| format!("\"{}\"", d.name))
-                    })
-                    .collect()
+                let name = |id: uuid::Uuid| {
+                    devices
+                        .iter()
+                        .find(|d| d.id == id)
+                        .map_or_else(|| id.to_string(), |d| format!("\"{}\"", d.name))
+                };
+                let me = client.state().device_id();
+                (
+                    members
+                        .iter()
+                        .filter(|m| {
+                            m.role == vouch_core::chain::Role::Device
+                                && m.revoked_at.is_none()
+                                && !m.this_device
+                        })
+                        .map(|m| name(m.id))
+                        .collect(),
+                    devices
+                        .iter()
+                        .filter(|d| {
+                            Some(d.id) != me
+                                && (d.status == vouch_core::proto::DeviceStatus::Pending
+                                    || (d.status == vouch_core::proto::DeviceStatus::Trusted
+                                        && d.tier == Some(vouch_core::proto::Tier::EmailOnly)))
+                        })
+                        .map(|d| name(d.id))
+                        .collect(),
+                )
             };
-            if !others.is_empty() {
-                confirm(
-                    &format!(
-                        "Use the recovery key? Your other devices are taken to be lost: {} will be revoked and lose your vaults (if you still have one, approve this device from it instead)",
+            if !others.is_empty() || !email_only.is_empty() {
+                let mut question = String::from("Use the recovery key?");
+                if !others.is_empty() {
+                    question.push_str(&format!(
+                        " Your other devices are taken to be lost: {} will be revoked and lose your vaults (if you still have one, approve this device from it instead).",
                         others.join(", ")
-                    ),
-                    yes,
-                )?;
+                    ));
+                }
+                if !email_only.is_empty() {
+                    question.push_str(&format!(
+                        " Devices verified by email only or not verified yet are disabled (someone with your password and mailbox may have added them): {}.",
+                        email_only.join(", ")
+                    ));
+                }
+                confirm(question.trim_end_matches('.'), yes)?;
             }
             let words = read_words()?;
             let done = client.use_recovery_key(&words).await?;
             let devices = client.devices().await.unwrap_or_default();
-            let names: Vec<String> = done
-                .revoked
-                .iter()
-                .map(|id| {
-                    devices
-                        .iter()
-                        .find(|d| d.id == *id)
-                        .map_or_else(|| id.to_string(), |d| format!("\"{}\"", d.name))
-                })
-                .collect();
+            let names_of = |ids: &[uuid::Uuid]| -> Vec<String> {
+                ids.iter()
+                    .map(|id| {
+                        devices
+                            .iter()
+                            .find(|d| d.id == *id)
+                            .map_or_else(|| id.to_string(), |d| format!("\"{}\"", d.name))
+                    })
+                    .collect()
+            };
+            let (names, disabled) = (names_of(&done.revoked), names_of(&done.disabled));
             out.emit(
                 json!({
                     "state": done.state.name(),
                     "vault_keys": done.vault_keys,
                     "revoked": done.revoked,
+                    "disabled": done.disabled,
                 }),
                 || {
                     let mut text = format!(
@@ -83,6 +107,12 @@ pub async fn recovery(client: &Client, out: &Out, action: RecoveryAction) -> Res
                         text.push_str(&format!(
                             "\nYour other devices were revoked and the keys rotated away from them: {}.",
                             names.join(", ")
+                        ));
+                    }
+                    if !disabled.is_empty() {
+                        text.push_str(&format!(
+                            "\nDevices verified by email only or not verified yet were disabled: {}.",
+                            disabled.join(", ")
                         ));
                     }
                     text.push_str("\nYour recovery key still works; `vouch recovery create` replaces it.");

@@ -640,20 +640,25 @@ async fn vouch_recovery_brings_the_vaults_back_on_a_new_device() {
     let made = ok_json(&vouch(&laptop, &u, &["--json", "recovery", "create"], "").await);
     let words = made["words"].as_str().unwrap().to_owned();
     assert_eq!(words.split(' ').count(), 24);
-    // The laptop is lost. A new device: sign in, email code (email-only), then the words.
+    // A thief with the password and the mailbox adds a device by email code (email-only).
+    // Then the laptop is lost. A new device: sign in, email code (email-only), the words.
+    for (name, label) in [("thief", "Thief"), ("fresh", "Fresh")] {
+        let p = env.profile(name);
+        sign_in_alice(&p, &u).await;
+        let mut s = Session::start(&p, &u, &["setup", "--email-code", "--name", label]);
+        s.read_until("Code");
+        let code = vouch_testkit::Api::new(&u)
+            .latest_code("alice@acme.test")
+            .await;
+        s.say(&code);
+        let (status, _, stderr) = tokio::task::spawn_blocking(move || s.finish())
+            .await
+            .unwrap();
+        assert_eq!(status, Some(0), "{stderr}");
+    }
     let fresh = env.profile("fresh");
-    sign_in_alice(&fresh, &u).await;
-    let mut s = Session::start(&fresh, &u, &["setup", "--email-code", "--name", "Fresh"]);
-    s.read_until("Code");
-    let code = vouch_testkit::Api::new(&u)
-        .latest_code("alice@acme.test")
-        .await;
-    s.say(&code);
-    let (status, _, stderr) = tokio::task::spawn_blocking(move || s.finish())
-        .await
-        .unwrap();
-    assert_eq!(status, Some(0), "{stderr}");
-    // It names the devices it will revoke and needs a yes (no terminal here: --yes).
+    // It names the devices it will revoke (the laptop) and disable (the thief's, verified
+    // by email only) and needs a yes (no terminal here: --yes).
     let asked = vouch(
         &fresh,
         &u,
@@ -662,20 +667,34 @@ async fn vouch_recovery_brings_the_vaults_back_on_a_new_device() {
     )
     .await;
     assert_eq!(asked.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&asked.stdout).contains("confirmation_required"));
-    let wrong = vouch(
-        &fresh,
-        &u,
-        &["--json", "recovery", "use", "--yes"],
-        "not my words\n",
-    )
-    .await;
-    assert_eq!(
-        wrong.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&wrong.stdout)
+    let question = String::from_utf8_lossy(&asked.stdout).into_owned();
+    assert!(question.contains("confirmation_required"), "{question}");
+    assert!(
+        question.contains("laptop") && question.contains("\\\"Thief\\\""),
+        "{question}"
     );
+    // Each kind of wrong words has its own code (exit 2), found on this device.
+    let list: Vec<&str> = words.split(' ').collect();
+    for (wrong, code, field) in [
+        (
+            "not my words".to_owned(),
+            "recovery_word_unknown",
+            ("word", 1),
+        ),
+        (list[..23].join(" "), "recovery_words_count", ("count", 23)),
+    ] {
+        let o = vouch(
+            &fresh,
+            &u,
+            &["--json", "recovery", "use", "--yes"],
+            &format!("{wrong}\n"),
+        )
+        .await;
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(o.status.code(), Some(2), "{doc}");
+        assert_eq!(doc["error"]["code"], code, "{doc}");
+        assert_eq!(doc["error"][field.0], field.1, "{doc}");
+    }
     let used = ok_json(
         &vouch(
             &fresh,
@@ -687,6 +706,7 @@ async fn vouch_recovery_brings_the_vaults_back_on_a_new_device() {
     );
     assert_eq!(used["vault_keys"], 1, "{used}");
     assert_eq!(used["revoked"].as_array().unwrap().len(), 1, "{used}");
+    assert_eq!(used["disabled"].as_array().unwrap().len(), 1, "{used}");
     let got = vouch(&fresh, &u, &["vault", "get", "Work", &item], "").await;
     assert_eq!(String::from_utf8_lossy(&got.stdout), "s3cret");
 }

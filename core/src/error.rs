@@ -112,10 +112,10 @@ pub enum Error {
     /// is used, and nothing is sealed to a key it names.
     #[error("the list of key holders does not verify: {0}")]
     Chain(#[from] crate::chain::ChainError),
-    /// The words are not a recovery key: a word not on the list, a wrong count, or a
-    /// typo the checksum caught.
-    #[error("these are not the 24 words of a recovery key (check each word)")]
-    InvalidRecoveryWords,
+    /// The words are not a recovery key, and why (found on the device, without asking
+    /// anyone; the words themselves are never repeated).
+    #[error("{0}")]
+    InvalidRecoveryWords(RecoveryWordsProblem),
     /// The words are a recovery key, but not one on this user's verified chain (another
     /// key, or one that was replaced or revoked).
     #[error("this recovery key is not one of your key holders (it may have been replaced)")]
@@ -207,6 +207,29 @@ pub enum ErrorKind {
     Bug,
 }
 
+/// What is wrong with words entered as a recovery key; each is told apart on the device
+/// (no server is asked, so there is nothing to count and no oracle). No variant carries a
+/// word: a near miss of a real word would leak part of the key into a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecoveryWordsProblem {
+    /// Word `position` (counted from 1) is not a word of the recovery key list.
+    #[error("word {position} is not a word of the recovery key list (check its spelling)")]
+    UnknownWord {
+        /// Its position, from 1.
+        position: u32,
+    },
+    /// Not 24 words: `count` were entered.
+    #[error("a recovery key has 24 words; {count} were entered")]
+    WrongCount {
+        /// How many words were entered.
+        count: u32,
+    },
+    /// Every word is on the list and there are 24, but the checksum the words carry does
+    /// not match: a word is mistyped as another word of the list, or two are swapped.
+    #[error("a word is mistyped or two are swapped (the recovery key's checksum does not match)")]
+    Checksum,
+}
+
 impl Error {
     /// The kind of this failure.
     pub fn kind(&self) -> ErrorKind {
@@ -254,7 +277,7 @@ impl Error {
             | Self::NotFound(_)
             | Self::Storage(_)
             | Self::Io(_) => ErrorKind::Storage,
-            Self::InvalidRecoveryWords => ErrorKind::Input,
+            Self::InvalidRecoveryWords(_) => ErrorKind::Input,
             Self::RecoveryKeyNotOnChain => ErrorKind::Mismatch,
             _ => ErrorKind::Bug,
         }

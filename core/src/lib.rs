@@ -42,10 +42,10 @@ mod store;
 pub use client::{
     APPROVER_WARNING, ApprovalPrompt, CODE_LIFETIME_MS, ChainMember, Client, ClientConfig,
     ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, PendingRequest,
-    RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
+    REENCRYPT_BATCH, RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
     VerificationStarted,
 };
 pub use crypto::{ApprovalCode, SecretBytes};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, RecoveryWordsProblem, Result};
 pub use tls::TlsPolicy;
 pub use vouch_proto as proto;

@@ -192,6 +192,52 @@ impl TestServer {
         }
     }
 
+    /// The rows the query `sql` reads from its database, each column as text — integers
+    /// in decimal, blobs as `\x` + hex (PostgreSQL's `bytea` output), NULL as empty —
+    /// the same on SQLite and on PostgreSQL.
+    ///
+    /// # Panics
+    /// When the query fails.
+    pub fn query_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        match &self.database {
+            Some(url) => crate::postgres::psql(url, sql)
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.split('|').map(str::to_owned).collect())
+                .collect(),
+            None => {
+                use rusqlite::types::ValueRef;
+                let db = rusqlite::Connection::open_with_flags(
+                    self.data.join(vouch_server::db::DB_FILE),
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .expect("the server's SQLite file");
+                let mut q = db.prepare(sql).expect("the query");
+                let n = q.column_count();
+                q.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                ValueRef::Null => String::new(),
+                                ValueRef::Integer(v) => v.to_string(),
+                                ValueRef::Real(v) => v.to_string(),
+                                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                                ValueRef::Blob(b) => {
+                                    let hex: String =
+                                        b.iter().map(|x| format!("{x:02x}")).collect();
+                                    format!("\\x{hex}")
+                                }
+                            })
+                        })
+                        .collect()
+                })
+                .expect("the query")
+                .collect::<Result<_, _>>()
+                .expect("the rows")
+            }
+        }
+    }
+
     /// Its data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 use vouch_core::{
-    Error,
+    Error, RecoveryWordsProblem,
     chain::{ChainError, ChainKey, Link, LinkBody, Member, Role, Unsigned},
     crypto::{
         ChainEnvelopeContext, DeviceIdentity, EnvelopePurpose, VaultKey, seal_chain_envelope,
@@ -352,28 +352,6 @@ async fn envelope_not_from_a_key_holder_on_the_chain_is_refused() {
         1,
         "only the genuine key was taken: {vaults:?}"
     );
-}
-
-/// Copies a profile directory (database, WAL and key store) as a thief copies a phone.
-fn copy_profile(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_profile(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// The sealed bytes of an item as the server stores them (what a thief who also reads
-/// the server's disk, or the server itself, has).
-fn server_ciphertext(server: &TestServer, item: uuid::Uuid) -> Vec<u8> {
-    server.query_blob(&format!(
-        "SELECT ciphertext FROM items WHERE item_id = '{item}'"
-    ))
 }
 
 /// How the phone stops being a key holder.
@@ -730,29 +708,106 @@ async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
     // device could use them again (a person replaces them with `recovery create`).
 }
 
+/// Second outside review: a thief with the password and the mailbox enrolls a device by
+/// email code. It is email-only (no key, not on the chain), so the restore's revocations
+/// never named it and it stayed trusted. Now the server disables every other email-only
+/// device of the user in the restore's transaction (and any only registered, which the
+/// thief's mailbox would verify next), and the result names them — also when the
+/// recovering device is a phone, which may not disable devices itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_disables_a_thiefs_email_only_device() {
+    let s = scene(false, false).await;
+    let words = s.phone.client.create_recovery_key().await.unwrap();
+    let thief = Device::open(s.root.path(), "thief", s.server.url(), DeviceKind::Web);
+    enroll_by_email(&thief.client, s.server.url(), ALICE).await;
+    assert!(!thief.client.state().is_key_holder());
+    let thief_id = thief.client.state().device_id().unwrap();
+    // A second one only registered, its email code not entered yet.
+    let waiting = Device::open(s.root.path(), "waiting", s.server.url(), DeviceKind::Web);
+    sign_in_and_register(&waiting.client, ALICE).await;
+    let waiting_id = waiting.client.state().device_id().unwrap();
+    // Every key holder is lost: a new phone by email code, then the words.
+    let fresh = Device::open(s.root.path(), "fresh", s.server.url(), DeviceKind::Mobile);
+    enroll_by_email(&fresh.client, s.server.url(), ALICE).await;
+    let done = fresh.client.use_recovery_key(&words).await.unwrap();
+    let mut disabled = done.disabled.clone();
+    disabled.sort();
+    let mut wanted = vec![thief_id, waiting_id];
+    wanted.sort();
+    assert_eq!(disabled, wanted, "{done:?}");
+    assert_eq!(done.revoked.len(), 2, "the phone and the laptop: {done:?}");
+    let devices = fresh.client.devices().await.unwrap();
+    let status = |id| devices.iter().find(|d| d.id == id).unwrap().status;
+    assert_eq!(status(thief_id), vouch_core::proto::DeviceStatus::Disabled);
+    assert_eq!(
+        status(waiting_id),
+        vouch_core::proto::DeviceStatus::Disabled
+    );
+    assert_eq!(
+        status(fresh.client.state().device_id().unwrap()),
+        vouch_core::proto::DeviceStatus::Trusted
+    );
+    // The thief's device is out: it can no longer ask for the keys (nor anything else).
+    assert!(thief.client.request_vault_keys().await.is_err());
+    assert!(!thief.client.state().is_trusted());
+    // The waiting one can no longer be verified by its email code.
+    assert!(waiting.client.request_email_code().await.is_err());
+    assert!(!waiting.client.state().is_trusted());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_recovery_words_are_refused_without_a_lockout_oracle() {
     let s = scene(false, false).await;
     let words = s.phone.client.create_recovery_key().await.unwrap();
     let fresh = Device::open(s.root.path(), "fresh", &s.relay.url, DeviceKind::Web);
     enroll_by_email(&fresh.client, s.server.url(), ALICE).await;
-    // A typo (the checksum), a word that is not on the list, and someone else's valid words.
-    let mut typo: Vec<&str> = words.split(' ').collect();
-    typo.swap(3, 4);
+    // Each kind of wrong words has its own answer, found on the device: a word that is not
+    // on the list (and which), a wrong count, a word mistyped as another word of the list
+    // (the checksum), and someone else's valid words (not on this user's chain).
+    let list: Vec<&str> = words.split(' ').collect();
+    // The last word replaced by another word of the key: on the list, but the checksum
+    // it carries no longer matches (a replacement passes it 1 time in 256).
+    let checksum_typo = list[..23]
+        .iter()
+        .map(|w| [&list[..23], &[*w]].concat().join(" "))
+        .find(|t| {
+            matches!(
+                vouch_core::crypto::RecoveryKey::from_words(t),
+                Err(Error::InvalidRecoveryWords(RecoveryWordsProblem::Checksum))
+            )
+        })
+        .unwrap();
+    let mut misspelt = list.clone();
+    let bad = format!("{}x", list[4]);
+    misspelt[4] = &bad;
     let other = vouch_core::crypto::RecoveryKey::generate().unwrap().1;
-    for _ in 0..20 {
-        for attempt in [typo.join(" "), "correct horse battery staple".into()] {
-            let r = fresh.client.use_recovery_key(&attempt).await;
-            assert!(
-                matches!(
-                    r,
-                    Err(Error::InvalidRecoveryWords) | Err(Error::RecoveryKeyNotOnChain)
+    let cases = [
+        (
+            misspelt.join(" "),
+            Some(RecoveryWordsProblem::UnknownWord { position: 5 }),
+        ),
+        (
+            list[..23].join(" "),
+            Some(RecoveryWordsProblem::WrongCount { count: 23 }),
+        ),
+        (
+            "abandon ability able about".into(),
+            Some(RecoveryWordsProblem::WrongCount { count: 4 }),
+        ),
+        (checksum_typo, Some(RecoveryWordsProblem::Checksum)),
+        (other.as_str().to_owned(), None),
+    ];
+    for _ in 0..12 {
+        for (attempt, problem) in &cases {
+            let r = fresh.client.use_recovery_key(attempt).await;
+            match problem {
+                Some(p) => assert!(
+                    matches!(r, Err(Error::InvalidRecoveryWords(got)) if got == *p),
+                    "{r:?}, wanted {p:?}"
                 ),
-                "{r:?}"
-            );
+                None => assert!(matches!(r, Err(Error::RecoveryKeyNotOnChain)), "{r:?}"),
+            }
         }
-        let r = fresh.client.use_recovery_key(&other).await;
-        assert!(matches!(r, Err(Error::RecoveryKeyNotOnChain)), "{r:?}");
     }
     // The server was never asked to judge the words: nothing was posted, nothing counted.
     assert_eq!(s.relay.count("POST", "/v1/recovery"), 0);
@@ -1030,4 +1085,42 @@ async fn a_revocation_the_server_drops_is_signed_again() {
             .any(|m| m.id == phone_id && m.revoked_at.is_some()),
         "{members:?}"
     );
+}
+
+/// Found by the rotation stress's long run (40 rotations): a device approved after many
+/// rotations holds every epoch and seals each to every other key holder, more envelopes
+/// than one upload may carry; the server refused the upload, and every sync of that device
+/// failed from then on. Keys are now shared in uploads of at most `MAX_CHAIN_ENVELOPES`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_holding_many_epochs_shares_them_all() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
+    enroll_by_email(&laptop.client, &url, ALICE).await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap();
+    // Each new recovery key replaces the one before: a revocation, then a rotation.
+    let rotations = vouch_core::proto::chain::MAX_CHAIN_ENVELOPES as u32 / 2 + 1;
+    for _ in 0..=rotations {
+        laptop.client.create_recovery_key().await.unwrap();
+    }
+    laptop.client.sync().await.unwrap();
+    // (The laptop's view after its sync; read through the client, so the PostgreSQL
+    // pass runs it too.)
+    assert_eq!(
+        laptop.client.key_epochs(vault.id).unwrap().last(),
+        Some(&rotations)
+    );
+    // The phone receives every epoch, and seals each to the laptop and the recovery key.
+    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
+    enroll_by_approval(&phone.client, &laptop.client, ALICE).await;
+    phone.client.sync().await.unwrap();
+    let item = laptop
+        .client
+        .put_item(vault.id, None, b"after")
+        .await
+        .unwrap();
+    phone.client.sync().await.unwrap();
+    let read = phone.client.get_item(vault.id, item.item_id).unwrap();
+    assert_eq!(read.unwrap().as_slice(), b"after");
 }

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use vouch_proto::{
     Bytes, ErrorCode, Vault,
     chain::{
-        AppendLink, ChainEnvelopes, ChainLinks, NewChainEnvelope, PostChainEnvelopes, RotateVault,
+        AppendLink, ChainEnvelopes, ChainLinks, MAX_CHAIN_ENVELOPES, NewChainEnvelope,
+        PostChainEnvelopes, RotateVault,
     },
     routes,
 };
@@ -243,34 +244,40 @@ impl Client {
                     marks.push((epoch, to.id));
                 }
             }
-            if batch.is_empty() {
-                continue;
+            // In uploads the server takes (a device holding many epochs, after many
+            // rotations, has more to share than one upload carries).
+            let mut envelopes = batch;
+            let mut marks = marks.as_slice();
+            while !envelopes.is_empty() {
+                let rest = envelopes.split_off(envelopes.len().min(MAX_CHAIN_ENVELOPES));
+                let (now, later) = marks.split_at(envelopes.len());
+                let r: Result<()> = self
+                    .guard(
+                        self.inner
+                            .transport
+                            .post(
+                                &routes::fill(routes::VAULT_ENVELOPES, &[&v.id]),
+                                Some(&token),
+                                &PostChainEnvelopes { envelopes },
+                            )
+                            .await,
+                    )
+                    .await;
+                match r {
+                    Ok(()) => {}
+                    // Not on the server yet (created offline): the next sync shares it.
+                    Err(Error::Server {
+                        code: ErrorCode::NotFound,
+                        ..
+                    }) => break,
+                    Err(e) => return Err(e),
+                }
+                for (epoch, to) in now {
+                    self.inner.store.mark_key_shared(v.id, *epoch, *to)?;
+                }
+                sent += now.len() as u32;
+                (envelopes, marks) = (rest, later);
             }
-            let r: Result<()> = self
-                .guard(
-                    self.inner
-                        .transport
-                        .post(
-                            &routes::fill(routes::VAULT_ENVELOPES, &[&v.id]),
-                            Some(&token),
-                            &PostChainEnvelopes { envelopes: batch },
-                        )
-                        .await,
-                )
-                .await;
-            match r {
-                Ok(()) => {}
-                // Not on the server yet (created offline): the next sync shares it.
-                Err(Error::Server {
-                    code: ErrorCode::NotFound,
-                    ..
-                }) => continue,
-                Err(e) => return Err(e),
-            }
-            for (epoch, to) in &marks {
-                self.inner.store.mark_key_shared(v.id, *epoch, *to)?;
-            }
-            sent += marks.len() as u32;
         }
         if sent > 0 {
             self.inner.store.audit(
@@ -329,7 +336,7 @@ impl Client {
                 epoch: e.epoch,
             };
             match open_chain_envelope(&e.envelope.0, &identity, &sender.member, &ctx) {
-                Ok(key) => keys.push((e.vault_id, e.epoch, key)),
+                Ok(key) => keys.push((e.vault_id, e.epoch, key, purpose, e.sender == me)),
                 Err(_) => refused += 1,
             }
         }
@@ -340,14 +347,25 @@ impl Client {
                 &format!("{refused} key(s) not from a key holder on the verified chain"),
             )?;
         }
-        let changes: Vec<Change<'_>> = keys
+        // A rotation of this device's own that the server took but whose answer never
+        // came back (a kill, a lost connection) returns here: the re-encryption it owes
+        // is marked with the key, as the rotation itself would have.
+        let markers: Vec<String> = keys
             .iter()
-            .map(|(vault_id, epoch, key)| Change::VaultKey {
+            .filter(|(_, _, _, purpose, own)| *own && *purpose == EnvelopePurpose::Rotation)
+            .map(|(vault_id, ..)| super::reencrypt::marker(*vault_id))
+            .collect();
+        let mut changes: Vec<Change<'_>> = keys
+            .iter()
+            .map(|(vault_id, epoch, key, ..)| Change::VaultKey {
                 vault_id: *vault_id,
                 epoch: *epoch,
                 key,
             })
             .collect();
+        for name in &markers {
+            changes.push(Change::Setting { name, value: "1" });
+        }
         self.inner.store.apply(&changes)?;
         Ok(keys.len() as u32)
     }
@@ -616,6 +634,7 @@ impl Client {
             self.inner
                 .store
                 .audit("key_rotated", &format!("{} to epoch {epoch}", v.id))?;
+            log::debug!("rotated a vault to epoch {epoch}");
             rotated += 1;
         }
         Ok(rotated)

@@ -31,6 +31,7 @@ pub use approver::{APPROVER_WARNING, PendingRequest};
 pub use chain::ChainMember;
 pub use enrollment::VerificationStarted;
 pub use recovery::Recovered;
+pub use reencrypt::REENCRYPT_BATCH;
 
 pub use requester::{ApprovalPrompt, CODE_LIFETIME_MS, RUNS_PER_CODE};
 use state::Tokens;

@@ -6,7 +6,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vouch_proto::{
-    Bytes, ErrorCode,
+    Bytes, Disabled, ErrorCode,
     chain::{AppendLink, ChainEnvelopes, RecoveryRestore},
     routes,
 };
@@ -35,6 +35,12 @@ pub struct Recovered {
     /// holder), also disabled on the server when this device may (a web device); the
     /// vault keys were rotated away from them.
     pub revoked: Vec<Uuid>,
+    /// The user's other devices verified by email only, or registered and not verified
+    /// yet (they hold no key, so the chain does not name them), disabled by the server with
+    /// the restore: after every key holder was lost they are as likely a thief's (with the
+    /// password and the mailbox) as the user's. Empty when the restore happened in an
+    /// earlier, interrupted try.
+    pub disabled: Vec<Uuid>,
 }
 
 impl Client {
@@ -157,7 +163,8 @@ impl Client {
     /// a recovery key on it are refused without asking the server anything
     /// ([`Error::InvalidRecoveryWords`], [`Error::RecoveryKeyNotOnChain`]), so there is no
     /// oracle to guess against and nothing to lock. Then the recovery key vouches for this
-    /// device (the server makes it a key holder on that signature), its vault keys are
+    /// device (the server makes it a key holder on that signature, and disables the user's
+    /// other devices verified by email only: [`Recovered::disabled`]), its vault keys are
     /// opened here, every other device still on the chain is revoked (they were lost) and
     /// every vault is rotated to this device and the recovery key.
     pub async fn use_recovery_key(&self, words: &str) -> Result<Recovered> {
@@ -185,6 +192,7 @@ impl Client {
         let identity = self.identity()?;
         let me = self.me_as_member(&identity)?;
         let token = self.device_token()?;
+        let mut disabled = Vec::new();
         if chain.member(me.id).is_none_or(|m| !m.is_live()) {
             for attempt in 1..=APPEND_ATTEMPTS {
                 let links = self.inner.store.chain_links()?;
@@ -200,7 +208,7 @@ impl Client {
                 )
                 .reverse_sign(identity.signing_key())
                 .sign(key.identity().signing_key());
-                let r: Result<()> = self
+                let r: Result<Disabled> = self
                     .guard(
                         self.inner
                             .transport
@@ -222,10 +230,11 @@ impl Client {
                         self.sync_chain().await?;
                     }
                     Err(e) => return Err(e),
-                    Ok(()) => {
+                    Ok(done) => {
                         self.inner
                             .store
                             .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
+                        disabled = done.disabled;
                         break;
                     }
                 }
@@ -276,8 +285,9 @@ impl Client {
         self.inner.store.audit(
             "recovered",
             &format!(
-                "{vault_keys} vault key(s), {} device(s) revoked",
-                revoked.len()
+                "{vault_keys} vault key(s), {} device(s) revoked, {} email-only device(s) disabled",
+                revoked.len(),
+                disabled.len()
             ),
         )?;
         self.sync().await?;
@@ -288,6 +298,7 @@ impl Client {
             state,
             vault_keys,
             revoked,
+            disabled,
         })
     }
 

@@ -42,19 +42,7 @@ impl Client {
                 continue;
             }
             let epoch = self.write_epoch(v.id)?;
-            let stale: Vec<StoredItem> = self
-                .inner
-                .store
-                .items(v.id)?
-                .into_iter()
-                .filter(|it| !it.dirty)
-                .filter(|it| {
-                    it.sealed
-                        .as_deref()
-                        .and_then(|s| sealed_item_epoch(s).ok())
-                        .is_some_and(|e| e < epoch)
-                })
-                .collect();
+            let stale = self.stale_items(v.id, epoch)?;
             for batch in stale.chunks(REENCRYPT_BATCH) {
                 if batches == max_batches {
                     return Ok(done);
@@ -68,6 +56,43 @@ impl Client {
             }])?;
         }
         Ok(done)
+    }
+
+    /// How many items this device still has to seal again under a newer key (the work
+    /// [`Self::reencrypt_rotated`] goes through, in vaults this device rotated; an app can
+    /// show it as progress). A local read.
+    pub fn reencryption_pending(&self) -> Result<u64> {
+        let mut pending = 0;
+        for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
+            if self
+                .inner
+                .store
+                .setting(&marker(v.id))?
+                .is_none_or(|s| s.is_empty())
+            {
+                continue;
+            }
+            pending += self.stale_items(v.id, self.write_epoch(v.id)?)?.len() as u64;
+        }
+        Ok(pending)
+    }
+
+    /// The live items of `vault_id` sealed under an epoch older than `epoch`, with no write
+    /// of their own still queued.
+    fn stale_items(&self, vault_id: Uuid, epoch: u32) -> Result<Vec<StoredItem>> {
+        Ok(self
+            .inner
+            .store
+            .items(vault_id)?
+            .into_iter()
+            .filter(|it| !it.dirty)
+            .filter(|it| {
+                it.sealed
+                    .as_deref()
+                    .and_then(|s| sealed_item_epoch(s).ok())
+                    .is_some_and(|e| e < epoch)
+            })
+            .collect())
     }
 
     fn reencrypt_batch(&self, vault_id: Uuid, epoch: u32, batch: &[StoredItem]) -> Result<u32> {
@@ -116,6 +141,7 @@ impl Client {
             changes.push(Change::Enqueue { kind, payload });
         }
         self.inner.store.apply(&changes)?;
+        log::debug!("re-encrypted {} item(s) under epoch {epoch}", items.len());
         Ok(items.len() as u32)
     }
 }

@@ -50,7 +50,12 @@ public struct UserMessage: Equatable, Sendable {
         case .KeyHolderRequired: self.init(key: "error.key_holder_required")
         case .KeyConflict: self.init(key: "error.key_conflict")
         case .ChainRefused: self.init(key: "error.chain_refused")
-        case .InvalidRecoveryWords: self.init(key: "error.invalid_recovery_words")
+        case .InvalidRecoveryWords(let problem):
+            switch problem {
+            case .unknownWord(let position): self.init(key: "error.recovery_word_unknown", arguments: ["\(position)"])
+            case .wrongCount(let count): self.init(key: "error.recovery_words_count", arguments: ["\(count)"])
+            case .checksum: self.init(key: "error.recovery_words_checksum")
+            }
         case .RecoveryKeyNotOnChain: self.init(key: "error.recovery_key_not_on_chain")
         case .AlreadyDecided: self.init(key: "error.already_decided")
         case .RequestExpired: self.init(key: "error.request_expired")
@@ -92,7 +97,9 @@ public struct UserMessage: Equatable, Sendable {
         "error.key_holder_required": "Only a device that holds your vault keys can do this.",
         "error.key_conflict": "A different key for a vault this device already holds was refused.",
         "error.chain_refused": "The list of your devices that hold the keys did not check out. Nothing was shared; try again later or contact your admin.",
-        "error.invalid_recovery_words": "These are not the 24 words of a recovery key. Check each word.",
+        "error.recovery_word_unknown": "Word {0} is not a word of the recovery key. Check its spelling.",
+        "error.recovery_words_count": "A recovery key has 24 words; you entered {0}.",
+        "error.recovery_words_checksum": "A word is mistyped or two are swapped. Check each word against what you wrote down.",
         "error.recovery_key_not_on_chain": "This recovery key is not one of yours any more (it was replaced or revoked).",
         "error.already_decided": "This request was already decided.",
         "error.request_expired": "This request expired.",

@@ -148,7 +148,10 @@ public final class Vouch: @unchecked Sendable {
     public func chainMembers() async throws -> [ChainMember] { try await client.chainMembers() }
     /// Makes a recovery key and returns its 24 words: show them once, never store or log them.
     public func createRecoveryKey() async throws -> String { try await client.createRecoveryKey() }
-    /// Uses the recovery key's words on this device after every device was lost.
+    /// Uses the recovery key's words on this device after every device was lost: the lost
+    /// key holders are revoked (`revoked`) and the user's email-only devices disabled
+    /// (`disabled`); name both to the person first. Wrong words: `.InvalidRecoveryWords`
+    /// says what to fix (`UserMessage` has a key per kind).
     public func useRecoveryKey(_ words: String) async throws -> Recovered { try await client.useRecoveryKey(words: words) }
     /// Revokes the recovery key; false when there was none.
     public func revokeRecoveryKey() async throws -> Bool { try await client.revokeRecoveryKey() }

@@ -179,16 +179,34 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(members.first?.role, .device)
         let words = try await laptop.createRecoveryKey()
         XCTAssertEqual(words.split(separator: " ").count, 24)
+        // A thief with the password and the mailbox adds a device by email code.
+        let thief = try openVouch(server, kind: .web)
+        _ = try await thief.signIn(email: alice, password: password)
+        _ = try await thief.registerDevice(name: "Thief")
+        _ = try await thief.requestEmailCode()
+        _ = try await thief.submitEmailCode(try await server.latestCode(alice))
+        let thiefId = try XCTUnwrap(thief.state.deviceId)
         // Every device lost: a new one by email code (email-only), then the words.
         try await enrollByEmail(fresh, server)
         do {
             _ = try await fresh.useRecoveryKey("not my words")
             XCTFail("wrong words were accepted")
-        } catch VouchError.InvalidRecoveryWords {}
+        } catch let e as VouchError {
+            // "not" is not a word of the list: the first word is named.
+            XCTAssertEqual(UserMessage(e).key, "error.recovery_word_unknown")
+            XCTAssertEqual(UserMessage(e).text, "Word 1 is not a word of the recovery key. Check its spelling.")
+        }
+        do {
+            _ = try await fresh.useRecoveryKey(words.split(separator: " ").dropFirst().joined(separator: " "))
+            XCTFail("23 words were accepted")
+        } catch let e as VouchError {
+            XCTAssertEqual(UserMessage(e).text, "A recovery key has 24 words; you entered 23.")
+        }
         let done = try await fresh.useRecoveryKey(words)
         guard case let .trusted(_, _, _, _, tier) = done.state else { return XCTFail("not trusted") }
         XCTAssertEqual(tier, .keyHolder)
         XCTAssertEqual(done.revoked.count, 1, "the lost laptop is revoked")
+        XCTAssertEqual(done.disabled, [thiefId], "the thief's email-only device is disabled")
         XCTAssertEqual(try fresh.getItem(vaultId: vault.id, itemId: item.itemId), Data("hunter2".utf8))
         let revoked = try await fresh.revokeRecoveryKey()
         XCTAssertTrue(revoked)
@@ -347,7 +365,8 @@ final class ClientTests: XCTestCase {
             .Offline, .ServerFailed(status: 502), .WrongCode(attemptsLeft: 2), .CodeExpired, .CodeLocked, .TooManyRequests(retryAfterSecs: 30),
             .DeviceLimitReached(detail: "d"), .DeviceNameTaken, .InvalidCredentials, .CodeMismatch, .NoAnswer, .CodeUsedUp,
             .UserPresenceRequired, .ApprovalFailed, .InvalidQrCode, .KeyHolderRequired, .KeyConflict, .AlreadyDecided,
-            .ChainRefused(reason: "out of order"), .InvalidRecoveryWords, .RecoveryKeyNotOnChain,
+            .ChainRefused(reason: "out of order"), .InvalidRecoveryWords(problem: .unknownWord(position: 7)),
+            .InvalidRecoveryWords(problem: .wrongCount(count: 23)), .InvalidRecoveryWords(problem: .checksum), .RecoveryKeyNotOnChain,
             .RequestExpired, .DeviceWiped, .DeviceDisabled, .InvalidState(reason: "r"), .UntrustedCertificate, .CertificatePinMismatch,
             .InsecureTransport, .InvalidInput(reason: "r"), .WrongCode(attemptsLeft: nil), .TooManyRequests(retryAfterSecs: nil), .Server(code: "c", detail: "d"), .KeyStore(reason: "r"), .Storage(reason: "r"),
             .Internal(reason: "r"),

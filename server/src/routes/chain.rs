@@ -12,7 +12,7 @@ use crate::store::{Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
 use uuid::Uuid;
 use vouch_proto::{
-    Bytes, DeviceStatus, ErrorBody, ErrorCode, Event,
+    Bytes, DeviceStatus, Disabled, ErrorBody, ErrorCode, Event,
     chain::{
         AppendLink, Chain, ChainEnvelope, ChainEnvelopes, ChainLinks, Link, LinkBody, LinkHeader,
         MAX_CHAIN_ENVELOPES, NO_PREV, NewChainEnvelope, PostChainEnvelopes, RecoveryRestore, Role,
@@ -25,7 +25,7 @@ use crate::{
     auth::{ChainReader, DeviceCaller, KeyHolder},
     error::{ApiError, ApiResult},
     extract::{JsonBody, PathParams},
-    model::{DeviceRow, now, parse_uuid, push_event, push_event_to_user},
+    model::{DEVICE_COLS, DeviceRow, now, parse_uuid, push_event, push_event_to_user},
 };
 
 /// Largest chain envelope accepted (a signed suite-3 envelope is 146 bytes).
@@ -396,10 +396,14 @@ pub async fn recovery_envelopes(
 /// The calling device, verified by email, becomes a key holder on the word of the user's
 /// recovery key: the link must be the chain's next, a vouch for exactly this device and
 /// its registered keys, signed by a live recovery key on the chain (checked here: the
-/// server grants the tier on it). Then the device fetches the recovery key's envelopes.
+/// server grants the tier on it). In the same transaction every other device of the user
+/// verified by email only, or registered and not verified yet, is disabled (they hold no
+/// key, so the chain does not name them; after every key holder was lost they are a
+/// thief's as likely as the user's: with the password and the mailbox, a pending one
+/// becomes trusted by its email code) and listed in the answer. Then the device fetches the recovery key's envelopes.
 #[utoipa::path(post, path = vouch_proto::routes::RECOVERY_RESTORE, tag = "chain", security(("bearer" = [])),
     request_body = RecoveryRestore,
-    responses((status = 204, description = "the device is a key holder"),
+    responses((status = 200, body = Disabled, description = "the device is a key holder; the email-only devices disabled"),
         (status = 400, body = ErrorBody, description = "bad_request: not a recovery key's vouch for this device"),
         (status = 403, body = ErrorBody, description = "device_not_trusted"),
         (status = 409, body = ErrorBody, description = "chain_conflict: not the next link")))]
@@ -407,10 +411,10 @@ pub async fn recovery_restore(
     State(state): State<AppState>,
     caller: DeviceCaller,
     JsonBody(req): JsonBody<RecoveryRestore>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<Disabled>> {
     let user = caller.user.id;
     let device = caller.device.device.clone();
-    state
+    let disabled = state
         .db
         .tx(move |tx| {
             let link = Link::decode(&req.link.0)
@@ -449,8 +453,19 @@ pub async fn recovery_restore(
                 &actor,
                 Some(&approver.to_string()),
             )?;
-            Ok(())
+            let email_only: Vec<_> = tx
+                .query_all(
+                    &format!(
+                        "SELECT {DEVICE_COLS} FROM devices WHERE user_id = ?1 AND id != ?2 AND (status = 'pending' OR (status = 'trusted' AND tier = 'email_only'))"
+                    ),
+                    params![user.to_string(), device.id.to_string()],
+                    DeviceRow::from_row,
+                )?
+                .into_iter()
+                .map(|d| d.device)
+                .collect();
+            super::devices::disable_devices(tx, &email_only, &actor)
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(disabled))
 }

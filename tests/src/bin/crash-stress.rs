@@ -40,7 +40,10 @@ use tokio::{
 };
 use uuid::Uuid;
 use vouch_core::{Client, DeviceInfo, EnrollmentState, TlsPolicy, proto::DeviceKind};
-use vouch_e2e::enroll_by_email;
+use vouch_e2e::{
+    Rng, enroll_by_email, integrity_check, item_text, kills_by_step, missing_children,
+    numeric_flags, rand_seed, sibling,
+};
 use vouch_testkit::TestServer;
 
 const EMAIL: &str = "alice@acme.test";
@@ -54,41 +57,12 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        iterations: 20,
-        items: 8,
-        seed: rand_seed(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--iterations" => a.iterations = value()?.parse().map_err(|_| "bad --iterations")?,
-            "--items" => a.items = value()?.parse().map_err(|_| "bad --items")?,
-            "--seed" => a.seed = value()?.parse().map_err(|_| "bad --seed")?,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(a)
-}
-
-fn rand_seed() -> u64 {
-    Uuid::new_v4().as_u64_pair().0
-}
-
-/// A small deterministic generator (splitmix64), so a failing seed can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
+    let f = numeric_flags(&[("iterations", 20), ("items", 8), ("seed", rand_seed())])?;
+    Ok(Args {
+        iterations: u32::try_from(f["iterations"]).map_err(|_| "bad --iterations")?,
+        items: f["items"] as usize,
+        seed: f["seed"],
+    })
 }
 
 /// What went wrong in one iteration.
@@ -107,11 +81,6 @@ impl Tally {
     fn inconsistencies(&self) -> u64 {
         self.integrity_failures + self.illegal_states + self.extra_items
     }
-}
-
-fn sibling(name: &str) -> PathBuf {
-    let me = std::env::current_exe().expect("own path");
-    me.parent().expect("bin dir").join(name)
 }
 
 fn open_client(profile: &Path, url: &str) -> vouch_core::Result<Client> {
@@ -376,15 +345,11 @@ fn check_after_kill(
     t: &mut Tally,
 ) -> Result<(), String> {
     let db = profile.join(vouch_core::DATABASE_FILE);
-    if db.exists() {
-        let conn = rusqlite::Connection::open(&db).map_err(|e| format!("open db: {e}"))?;
-        let ok: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| format!("integrity_check: {e}"))?;
-        if ok != "ok" {
-            t.integrity_failures += 1;
-            return Err(format!("integrity_check: {ok}"));
-        }
+    if db.exists()
+        && let Err(e) = integrity_check(&db)
+    {
+        t.integrity_failures += 1;
+        return Err(e);
     }
     let client = match open_client(profile, url) {
         Ok(c) => c,
@@ -416,7 +381,7 @@ fn check_items(client: &Client, vault: Uuid, acked: &[Uuid], t: &mut Tally) -> R
         let ok = client
             .get_item(vault, *id)
             .map_err(|e| format!("get_item: {e}"))?;
-        if ok.as_deref() != Some(format!("crash-item {id}").as_bytes()) {
+        if ok.as_deref() != Some(item_text(*id).as_bytes()) {
             t.lost_writes += 1;
             return Err(format!("acknowledged item {id} is missing or changed"));
         }
@@ -586,15 +551,9 @@ async fn main() -> std::process::ExitCode {
     };
     // The children it kills are binaries of this package: `cargo run --bin` builds only
     // this one, so say how to build them instead of panicking on a missing file.
-    for needed in ["vouch-e2e-server", "vouch-e2e-client"] {
-        if !sibling(needed).exists() {
-            eprintln!(
-                "vouch-crash-stress needs {needed} beside it ({}); build them first:\n  \
-                 cargo build --release -p vouch-e2e --bins && target/release/vouch-crash-stress",
-                sibling(needed).display()
-            );
-            return std::process::ExitCode::from(2);
-        }
+    if let Some(e) = missing_children("vouch-crash-stress") {
+        eprintln!("{e}");
+        return std::process::ExitCode::from(2);
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut server, env) = setup(dir.path()).await;
@@ -615,14 +574,7 @@ async fn main() -> std::process::ExitCode {
         }
     }
     server.stop();
-    let mut steps: Vec<_> = t.kills_by_step.iter().collect();
-    steps.sort();
-    let steps = steps
-        .iter()
-        .map(|(s, n)| format!("{s}={n}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    println!("kills by step: {steps}");
+    println!("kills by step: {}", kills_by_step(&t.kills_by_step));
     println!(
         "approvals: {} went through, {} runs unanswered (typed again), {} codes used up (new code)",
         APPROVED.load(Ordering::Relaxed),

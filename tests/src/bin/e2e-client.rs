@@ -15,6 +15,18 @@
 //!                                            prints `STEP`, `REQUEST`, `ACK`, `DONE`;
 //!                                            asks for a new code (as the person would)
 //!                                            when its code is used up or too old
+//! `vouch-e2e-client PROFILE URL rotate VAULT DEVICE TOTAL`
+//!                                            a key holder revokes DEVICE (disables it:
+//!                                            the revocation on the chain, the rotation
+//!                                            of every vault, the re-encryption), writes
+//!                                            items until VAULT holds TOTAL, and syncs
+//!                                            until nothing is left to re-encrypt or
+//!                                            send; resumed from whatever the profile
+//!                                            and the server hold; prints `STEP`, `ACK`,
+//!                                            `DONE`, and the client's debug log lines as
+//!                                            `LOG …` (the rotation, each re-encrypted
+//!                                            batch), so the stress can kill right after
+//!                                            one
 //! Every line is flushed before the next step, so what the test read was acknowledged.
 
 // A test binary: a failed unwrap is a test failure the crash stress reports.
@@ -23,11 +35,30 @@
 use std::{io::Write, path::Path, process::ExitCode};
 
 use vouch_core::{
-    ApprovalPrompt, Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, Verification,
-    proto::{DeviceKind, ErrorCode},
+    ApprovalPrompt, Client, EnrollmentState, Error, TlsPolicy, Verification,
+    proto::{DeviceStatus, ErrorCode},
 };
-use vouch_e2e::open_client;
+use vouch_e2e::{child_device_info, item_text, open_client};
 use vouch_testkit::{Api, DEV_PASSWORD};
+
+/// The client library's log as `LOG` lines on stdout (each flushed like every line).
+struct StdoutLog;
+
+static STDOUT_LOG: StdoutLog = StdoutLog;
+
+impl log::Log for StdoutLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target().starts_with("vouch_core") && m.level() <= log::Level::Debug
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            out(format!("LOG {}", r.args()));
+        }
+    }
+
+    fn flush(&self) {}
+}
 
 fn out(line: String) {
     let mut o = std::io::stdout().lock();
@@ -39,13 +70,7 @@ fn out(line: String) {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (profile, url, mode) = (&args[1], &args[2], args[3].as_str());
-    // The profile directory's name makes the default device name unique per profile.
-    let info = DeviceInfo {
-        kind: DeviceKind::Web,
-        model: model(profile),
-        os: "Linux".into(),
-        app: "e2e".into(),
-    };
+    let info = child_device_info(Path::new(profile));
     let client =
         open_client(Path::new(profile), url, info, None, TlsPolicy::default()).expect("open");
     match mode {
@@ -80,20 +105,60 @@ async fn main() -> ExitCode {
             }
             out("DONE".into());
         }
+        "rotate" => {
+            if log::set_logger(&STDOUT_LOG).is_ok() {
+                log::set_max_level(log::LevelFilter::Debug);
+            }
+            let vault: uuid::Uuid = args[4].parse().expect("vault id");
+            let device: uuid::Uuid = args[5].parse().expect("device id");
+            let total: usize = args[6].parse().expect("item count");
+            if let Err(e) = rotate(&client, vault, device, total).await {
+                out(format!("ERROR {e}"));
+                return ExitCode::from(1);
+            }
+            out("DONE".into());
+        }
         _ => return ExitCode::from(2),
     }
     ExitCode::SUCCESS
 }
 
-fn model(profile: &str) -> String {
-    Path::new(profile)
-        .file_name()
-        .map_or("Crash".into(), |n| n.to_string_lossy().into_owned())
-}
-
-/// Text of the item with this id (the crash stress checks it after every restart).
-fn item_text(id: uuid::Uuid) -> String {
-    format!("crash-item {id}")
+/// Revokes `device` unless the server already lists it disabled (then the sync's upkeep
+/// finishes the revocation and the rotation), writes items until `vault` holds `total`,
+/// then syncs until nothing is left to re-encrypt or to send.
+async fn rotate(
+    c: &Client,
+    vault: uuid::Uuid,
+    device: uuid::Uuid,
+    total: usize,
+) -> vouch_core::Result<()> {
+    let live = c
+        .devices()
+        .await?
+        .iter()
+        .any(|d| d.id == device && d.status != DeviceStatus::Disabled);
+    if live {
+        out("STEP disable".into());
+        c.disable_device(device).await?;
+    }
+    let mut written = c.list_items(vault)?.len();
+    if written < total {
+        out("STEP write".into());
+    }
+    while written < total {
+        let id = uuid::Uuid::new_v4();
+        c.put_item(vault, Some(id), item_text(id).as_bytes())
+            .await?;
+        out(format!("ACK {id}"));
+        written += 1;
+    }
+    loop {
+        out("STEP sync".into());
+        c.sync().await?;
+        if c.reencryption_pending()? == 0 && c.queued_operations()? == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// Drives the device from whatever state it is in to "trusted, holds the vault key,

@@ -211,7 +211,12 @@ class Vouch private constructor(
     suspend fun chainMembers(): List<ChainMember> = io { client.chainMembers() }
     /** Makes a recovery key and returns its 24 words: show them once, never store or log them. */
     suspend fun createRecoveryKey(): String = io { client.createRecoveryKey() }
-    /** Uses the recovery key's words on this device after every device was lost. */
+    /**
+     * Uses the recovery key's words on this device after every device was lost: the lost
+     * key holders are revoked ([Recovered.revoked]) and the user's email-only devices
+     * disabled ([Recovered.disabled]); name both to the person first. Wrong words:
+     * [VouchError.InvalidRecoveryWords] says what to fix.
+     */
     suspend fun useRecoveryKey(words: String): Recovered = io { client.useRecoveryKey(words) }
     /** Revokes the recovery key; false when there was none. */
     suspend fun revokeRecoveryKey(): Boolean = io { client.revokeRecoveryKey() }

@@ -1,5 +1,6 @@
 package app.vouch
 
+import app.vouch.ffi.RecoveryWordsProblem
 import app.vouch.ffi.VouchException
 import kotlinx.coroutines.CancellationException
 
@@ -71,8 +72,19 @@ sealed class VouchError(
     class KeyConflict(cause: VouchException? = null) : VouchError(UserMessage("error.key_conflict"), cause)
     /** The list of key holders the server sent does not verify: nothing in it was used or sealed to. */
     class ChainRefused(cause: VouchException? = null) : VouchError(UserMessage("error.chain_refused"), cause)
-    /** The words are not a recovery key (a word not on the list, a typo): check each word. */
-    class InvalidRecoveryWords(cause: VouchException? = null) : VouchError(UserMessage("error.invalid_recovery_words"), cause)
+    /**
+     * The words are not a recovery key; [problem] says what to fix (a word not on the list
+     * and which, the count, or a word mistyped as another one: the checksum). Found on the
+     * device, no server asked; no word is repeated.
+     */
+    class InvalidRecoveryWords(val problem: RecoveryWordsProblem, cause: VouchException? = null) : VouchError(
+        when (problem) {
+            is RecoveryWordsProblem.UnknownWord -> UserMessage("error.recovery_word_unknown", listOf("${problem.position}"))
+            is RecoveryWordsProblem.WrongCount -> UserMessage("error.recovery_words_count", listOf("${problem.count}"))
+            is RecoveryWordsProblem.Checksum -> UserMessage("error.recovery_words_checksum")
+        },
+        cause,
+    )
     /** The words are a recovery key, but not one of this user's (replaced or revoked). */
     class RecoveryKeyNotOnChain(cause: VouchException? = null) : VouchError(UserMessage("error.recovery_key_not_on_chain"), cause)
     class AlreadyDecided(cause: VouchException? = null) : VouchError(UserMessage("error.already_decided"), cause)
@@ -115,7 +127,7 @@ sealed class VouchError(
             is VouchException.KeyHolderRequired -> KeyHolderRequired(e)
             is VouchException.KeyConflict -> KeyConflict(e)
             is VouchException.ChainRefused -> ChainRefused(e)
-            is VouchException.InvalidRecoveryWords -> InvalidRecoveryWords(e)
+            is VouchException.InvalidRecoveryWords -> InvalidRecoveryWords(e.problem, e)
             is VouchException.RecoveryKeyNotOnChain -> RecoveryKeyNotOnChain(e)
             is VouchException.AlreadyDecided -> AlreadyDecided(e)
             is VouchException.RequestExpired -> RequestExpired(e)

@@ -1,5 +1,6 @@
 package app.vouch
 
+import app.vouch.ffi.RecoveryWordsProblem
 import app.vouch.ffi.VouchException
 import kotlinx.coroutines.CancellationException
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -29,7 +30,9 @@ class MessagesTest {
         VouchException.NoAnswer(), VouchException.CodeUsedUp(), VouchException.UserPresenceRequired(),
         VouchException.ApprovalFailed(), VouchException.InvalidQrCode(), VouchException.KeyHolderRequired(),
         VouchException.KeyConflict(), VouchException.AlreadyDecided(), VouchException.RequestExpired(),
-        VouchException.ChainRefused("a link of the chain is out of order"), VouchException.InvalidRecoveryWords(), VouchException.RecoveryKeyNotOnChain(),
+        VouchException.ChainRefused("a link of the chain is out of order"), VouchException.InvalidRecoveryWords(RecoveryWordsProblem.UnknownWord(7u)),
+        VouchException.InvalidRecoveryWords(RecoveryWordsProblem.WrongCount(23u)), VouchException.InvalidRecoveryWords(RecoveryWordsProblem.Checksum),
+        VouchException.RecoveryKeyNotOnChain(),
         VouchException.DeviceWiped(), VouchException.DeviceDisabled(), VouchException.InvalidState("reason=r"),
         VouchException.UntrustedCertificate(), VouchException.CertificatePinMismatch(),
         VouchException.InsecureTransport(), VouchException.InvalidInput("reason=r"),
@@ -52,6 +55,14 @@ class MessagesTest {
         assertEquals("Wrong code. 2 attempt(s) left.", text(UserMessage.of(VouchException.WrongCode(2u))))
         assertEquals("Wrong code.", text(UserMessage.of(VouchException.WrongCode(null))), "no invented count")
         assertEquals("Too many tries. Try again in 30 s.", text(UserMessage.of(VouchException.TooManyRequests(30uL))))
+        assertEquals(
+            "Word 7 is not a word of the recovery key. Check its spelling.",
+            text(UserMessage.of(VouchException.InvalidRecoveryWords(RecoveryWordsProblem.UnknownWord(7u)))),
+        )
+        assertEquals(
+            "A recovery key has 24 words; you entered 23.",
+            text(UserMessage.of(VouchException.InvalidRecoveryWords(RecoveryWordsProblem.WrongCount(23u)))),
+        )
         assertEquals(UserMessage("error.cancelled"), UserMessage.of(CancellationException()))
         assertEquals(UserMessage("error.unexpected"), UserMessage.of(IllegalStateException("x")))
     }

@@ -111,6 +111,14 @@ class VouchTest {
                     val words = laptop.createRecoveryKey()
                     assertEquals(24, words.split(" ").size)
                     assertEquals(ChainRole.RECOVERY_KEY, laptop.chainMembers().last().role)
+                    // A thief with the password and the mailbox adds a device by email code.
+                    val thiefId = openVouch(server).use { thief ->
+                        thief.signIn(ALICE, PASSWORD)
+                        thief.registerDevice("Thief")
+                        thief.requestEmailCode()
+                        thief.submitEmailCode(server.latestCode(ALICE))
+                        (thief.state.value as EnrollmentState.Trusted).deviceId
+                    }
                     // Every device lost: a new one by email code, then the words.
                     enrollByEmail(fresh, server, ALICE)
                     assertEquals(Tier.EMAIL_ONLY, (fresh.state.value as EnrollmentState.Trusted).tier)
@@ -118,12 +126,20 @@ class VouchTest {
                         fresh.useRecoveryKey("not my words")
                         fail("wrong words were accepted")
                     } catch (e: VouchError.InvalidRecoveryWords) {
-                        assertEquals("error.invalid_recovery_words", e.userMessage.key)
+                        // "not" is not a word of the list: the first word is named.
+                        assertEquals(UserMessage("error.recovery_word_unknown", listOf("1")), e.userMessage)
+                    }
+                    try {
+                        fresh.useRecoveryKey(words.split(" ").drop(1).joinToString(" "))
+                        fail("23 words were accepted")
+                    } catch (e: VouchError.InvalidRecoveryWords) {
+                        assertEquals(UserMessage("error.recovery_words_count", listOf("23")), e.userMessage)
                     }
                     val done = fresh.useRecoveryKey(words)
                     assertEquals(Tier.KEY_HOLDER, (done.state as EnrollmentState.Trusted).tier)
                     assertTrue(done.vaultKeys >= 1u)
                     assertEquals(1, done.revoked.size, "the lost laptop is revoked")
+                    assertEquals(listOf(thiefId), done.disabled, "the thief's email-only device is disabled")
                     assertArrayEquals("hunter2".toByteArray(), fresh.getItem(vault.id, item.itemId))
                     assertTrue(fresh.revokeRecoveryKey())
                 }
