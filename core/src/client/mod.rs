@@ -248,21 +248,32 @@ impl Client {
         {
             log::warn!("pending vault keys were not received first: {e}");
         }
-        let out = self.disable_on_server(device_id, also_approved).await?;
-        if out.disabled.contains(&device_id) && self.state().device_id() == Some(device_id) {
+        let me = self.state().device_id() == Some(device_id);
+        // The person's decision, recorded before anything is asked (a kill right after
+        // the server's disable must not lose it: only this decision signs a revocation,
+        // never the server's word): each revocation is signed here and kept until the
+        // chain the server serves shows it; the vault keys the revoked devices held
+        // rotate to the key holders left. A device the server had disabled already (an
+        // admin) is revoked now too: only this decision makes it shred.
+        if !me {
+            self.decide_revocations(&[device_id])?;
+        }
+        let out = match self.disable_on_server(device_id, also_approved).await {
+            Ok(out) => out,
+            Err(e) => {
+                // Refused (not allowed, no such device): no decision stands. Offline or
+                // failing: it stands, and the next sync finishes it.
+                if !me && !e.is_transient() {
+                    self.undecide_revocations(&[device_id])?;
+                }
+                return Err(e);
+            }
+        };
+        if out.disabled.contains(&device_id) && me {
             self.wipe_now()?;
             return Ok(out.disabled);
         }
-        // The person's decision: each revocation is signed here and kept until the chain
-        // the server serves shows it (one the server drops is signed again at the next
-        // sync); the vault keys the revoked devices held rotate to the key holders left.
-        // A device the server had disabled already (an admin) is revoked now too: only
-        // this decision makes it shred.
-        let mut decided = out.disabled.clone();
-        if !decided.contains(&device_id) {
-            decided.push(device_id);
-        }
-        self.decide_revocations(&decided)?;
+        self.decide_revocations(&out.disabled)?;
         if let Err(e) = self.finish_pending_revocations().await {
             log::warn!("the revocation is not on the vouch chain yet: {e}");
         }

@@ -325,6 +325,19 @@ impl Client {
             .set_setting(PENDING_REVOCATIONS, &super::chain::join_ids(&all))
     }
 
+    /// Takes back decisions the server refused to act on (see
+    /// [`Self::decide_revocations`]).
+    pub(super) fn undecide_revocations(&self, ids: &[Uuid]) -> Result<()> {
+        let left: Vec<Uuid> = self
+            .pending_revocations()?
+            .into_iter()
+            .filter(|id| !ids.contains(id))
+            .collect();
+        self.inner
+            .store
+            .set_setting(PENDING_REVOCATIONS, &super::chain::join_ids(&left))
+    }
+
     /// Revokes (and, from a web device, disables) the devices whose revocation was
     /// decided here, rotates every vault if any was revoked, and forgets each one once the
     /// chain the server serves shows its revocation (or does not name it). One the server
@@ -341,7 +354,10 @@ impl Client {
         for id in pending {
             // Disabled on the server too where this device may (a web key holder), so the
             // lost devices lose their server powers as well; revoked on the chain always.
-            let disabled = self.disable_on_server(id, false).await.is_ok();
+            let disabled = self
+                .disable_on_server(id, false)
+                .await
+                .is_ok_and(|d| d.disabled.contains(&id));
             match self.revoke_on_chain(id).await {
                 Ok(true) => revoked.push(id),
                 Ok(false) if disabled => revoked.push(id),
@@ -352,12 +368,15 @@ impl Client {
                 }
             }
         }
-        if !revoked.is_empty() {
-            self.rotate_all().await?;
-        }
+        // Forgotten before the rotation: one that fails is the upkeep's (every vault whose
+        // key is older than the last revocation rotates at the next sync), not a reason to
+        // revoke and rotate again.
         self.inner
             .store
             .set_setting(PENDING_REVOCATIONS, &super::chain::join_ids(&left))?;
+        if !revoked.is_empty() {
+            self.rotate_all().await?;
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(revoked),
