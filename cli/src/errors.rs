@@ -49,6 +49,7 @@ pub fn core_kind(e: &vouch_core::Error, exit_code: u8) -> String {
         E::UserPresenceRequired => "user_presence_required",
         E::KeyConflict => "key_conflict",
         E::Wiped => "wiped",
+        E::Internal(_) => "internal",
         E::Locked => "device_locked",
         E::InvalidInput(_) => "invalid_input",
         E::InsecureTransport => "insecure_transport",

@@ -123,6 +123,10 @@ pub enum Error {
     /// The server answered something the v1 contract does not allow.
     #[error("unexpected server response: {0}")]
     Protocol(&'static str),
+    /// A local step that cannot fail did (encoding this device's own data, a key
+    /// derivation, the TLS set-up): a bug here, not the server's doing.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// The call does not fit the current enrollment state (e.g. approving while untrusted).
     #[error("not possible now: {0}")]
     InvalidState(&'static str),

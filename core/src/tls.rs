@@ -90,7 +90,7 @@ pub(crate) fn client_config(policy: &TlsPolicy) -> Result<rustls::ClientConfig> 
     let verifier = PolicyVerifier::new(policy, provider.clone(), PLATFORM_TAKES_EXTRA_ROOTS)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|_| Error::Protocol("TLS configuration"))?
+        .map_err(|_| Error::Internal("TLS configuration"))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();

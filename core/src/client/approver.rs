@@ -104,7 +104,7 @@ impl Client {
         let live: std::collections::HashSet<Uuid> = listed.iter().map(|p| p.id).collect();
         for p in &listed {
             if !known.contains(&p.id) {
-                let payload = serde_json::to_vec(p).map_err(|_| Error::Protocol("encoding"))?;
+                let payload = serde_json::to_vec(p).map_err(|_| Error::Internal("encoding"))?;
                 let exp = (p.expires_at.unix_timestamp_nanos() / 1_000_000) as i64;
                 self.inner
                     .store

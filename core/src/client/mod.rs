@@ -411,9 +411,9 @@ impl Client {
                 .clone(),
         };
         let state_json =
-            serde_json::to_string(&state).map_err(|_| Error::Protocol("state encoding"))?;
+            serde_json::to_string(&state).map_err(|_| Error::Internal("state encoding"))?;
         let secrets = crate::crypto::SecretBytes::new(
-            serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("token encoding"))?,
+            serde_json::to_vec(&tokens).map_err(|_| Error::Internal("token encoding"))?,
         );
         self.inner
             .store

@@ -127,7 +127,7 @@ impl RequesterRow {
 
     fn encode(&self) -> Result<SecretBytes> {
         Ok(SecretBytes::new(
-            serde_json::to_vec(self).map_err(|_| Error::Protocol("encoding"))?,
+            serde_json::to_vec(self).map_err(|_| Error::Internal("encoding"))?,
         ))
     }
 }
@@ -776,9 +776,9 @@ impl Client {
             }
         };
         let state_json =
-            serde_json::to_string(&next).map_err(|_| Error::Protocol("state encoding"))?;
+            serde_json::to_string(&next).map_err(|_| Error::Internal("state encoding"))?;
         let secrets =
-            SecretBytes::new(serde_json::to_vec(&tokens).map_err(|_| Error::Protocol("encoding"))?);
+            SecretBytes::new(serde_json::to_vec(&tokens).map_err(|_| Error::Internal("encoding"))?);
         self.inner.store.complete_approval(
             row.request_id,
             &self.inner.server_url,

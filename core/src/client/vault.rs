@@ -1139,7 +1139,7 @@ impl Op {
 
 pub(super) fn encode(op: &Op) -> Result<(&'static str, SecretBytes)> {
     let payload =
-        SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Protocol("encoding"))?);
+        SecretBytes::new(serde_json::to_vec(op).map_err(|_| Error::Internal("encoding"))?);
     let kind = match op {
         Op::CreateVault { .. } => "create_vault",
         Op::PutItem { .. } => "put_item",

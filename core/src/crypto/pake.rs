@@ -96,7 +96,7 @@ impl RunKeys {
         let out = |info: &[u8]| -> Result<Zeroizing<[u8; 32]>> {
             let mut k = Zeroizing::new([0u8; 32]);
             hk.expand(info, &mut k[..])
-                .map_err(|_| Error::Protocol("hkdf"))?;
+                .map_err(|_| Error::Internal("hkdf"))?;
             Ok(k)
         };
         Ok(Self {
@@ -110,7 +110,7 @@ impl RunKeys {
 
     fn mac(key: &[u8; 32], label: &[u8], transcript: &[u8; 32]) -> Result<Hmac<Sha256>> {
         let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-            .map_err(|_| Error::Protocol("hmac key"))?;
+            .map_err(|_| Error::Internal("hmac key"))?;
         m.update(label);
         m.update(transcript);
         Ok(m)
