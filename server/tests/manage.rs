@@ -380,7 +380,10 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
     assert_eq!(disabled["actor_device_id"], id(&admin_device).as_str());
     assert_eq!(disabled["actor_email"], "admin@acme.test");
     assert_eq!(disabled["origin"], "127.0.0.1");
-    assert_eq!(entries[7]["detail"], "2 device(s) disabled");
+    assert_eq!(
+        entries[7]["detail"],
+        "2 device(s) disabled; no key holder left, so no vault key was rotated: the keys stay only on the 1 locked key holder(s)"
+    );
     assert!(entries[7].get("device_id").is_none());
     // Seqs increase; the whole workspace's log has the admin's own entries too; limit.
     assert!(
