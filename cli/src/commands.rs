@@ -174,7 +174,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             let queued = client.queued_operations().unwrap_or(0);
             out.emit(json!({"state": output::state_json(&state), "locked": client.is_locked(), "server": client.server_url(), "queued": queued}), || {
                 format!("{}{}\nserver: {}{}", output::state_line(&state),
-                    if client.is_locked() { " — LOCKED: the server says it was disabled" } else { "" },
+                    if client.is_locked() { " — but LOCKED: the server says it was disabled; its vault keys are kept, unusable" } else { "" },
                     client.server_url(),
                     if queued > 0 { format!("\n{queued} write(s) queued for the server") } else { String::new() })
             });

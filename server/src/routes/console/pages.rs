@@ -706,7 +706,9 @@ struct DevicesPage {
 
 fn done_sentence(q: &HashMap<String, String>) -> String {
     match q.get("done").map(String::as_str) {
-        Some("disabled") => "The device was disabled: it is signed out and wipes its keys.",
+        Some("disabled") => {
+            "The device was disabled: it is signed out (a key holder keeps its keys locked until one of your key holders signs its removal with `vouch devices disable`)."
+        }
         Some("renamed") => "The device was renamed.",
         Some("revoked") => "The console session was ended.",
         Some("deprovisioned") => "The user was deprovisioned: every device of theirs is disabled.",
