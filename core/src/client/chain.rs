@@ -457,19 +457,52 @@ impl Client {
     pub(super) async fn revoke_on_chain(&self, member: Uuid) -> Result<bool> {
         let identity = self.identity()?;
         let me = self.me_as_member(&identity)?;
+        let appended = self
+            .append_link(
+                |chain, last| {
+                    if chain.member(member).is_none_or(|m| !m.is_live())
+                        || chain.member(me.id).is_none_or(|m| !m.is_live())
+                    {
+                        return Ok(None);
+                    }
+                    Ok(Some(
+                        Unsigned::after(last, me.ed25519, LinkBody::Revoke { member }, now())
+                            .sign(identity.signing_key()),
+                    ))
+                },
+                |chain| chain.member(member).is_some_and(|m| !m.is_live()),
+                "the server did not keep the revocation; the next sync signs it again",
+            )
+            .await?;
+        if appended {
+            self.inner
+                .store
+                .audit("chain_revoked", &member.to_string())?;
+        }
+        Ok(appended)
+    }
+
+    /// Appends the link `sign` makes after the chain's last one (`None`: nothing to
+    /// append, `Ok(false)`), and counts it only once the chain the server then serves
+    /// shows `done`: a link the server acknowledged but did not keep must not become this
+    /// device's head (it would refuse the honest chain for good). Signed again on the
+    /// chain as it stands after a conflict or a dropped link; `not_kept` is the error when
+    /// every attempt went so.
+    pub(super) async fn append_link(
+        &self,
+        sign: impl Fn(&Chain, &Link) -> Result<Option<Link>>,
+        done: impl Fn(&Chain) -> bool,
+        not_kept: &'static str,
+    ) -> Result<bool> {
         for _ in 0..APPEND_ATTEMPTS {
             let Some(chain) = self.sync_chain().await? else {
                 return Ok(false);
             };
-            if chain.member(member).is_none_or(|m| !m.is_live())
-                || chain.member(me.id).is_none_or(|m| !m.is_live())
-            {
-                return Ok(false);
-            }
             let links = self.inner.store.chain_links()?;
             let last = links.last().ok_or(Error::Chain(ChainError::Empty))?;
-            let link = Unsigned::after(last, me.ed25519, LinkBody::Revoke { member }, now())
-                .sign(identity.signing_key());
+            let Some(link) = sign(&chain, last)? else {
+                return Ok(false);
+            };
             let token = self.device_token()?;
             let r: Result<()> = self
                 .guard(
@@ -491,19 +524,8 @@ impl Client {
                     ..
                 }) => continue,
                 Err(e) => return Err(e),
-                // Counted once the server shows it back: a link it acknowledged but did
-                // not keep must not become this device's head (it would refuse the honest
-                // chain for good); signed again on the chain as it stands.
                 Ok(()) => {
-                    let kept = self
-                        .sync_chain()
-                        .await?
-                        .and_then(|c| c.member(member).map(|m| !m.is_live()))
-                        .unwrap_or(false);
-                    if kept {
-                        self.inner
-                            .store
-                            .audit("chain_revoked", &member.to_string())?;
+                    if self.sync_chain().await?.is_some_and(|c| done(&c)) {
                         return Ok(true);
                     }
                 }
@@ -511,7 +533,7 @@ impl Client {
         }
         Err(Error::Server {
             code: ErrorCode::ChainConflict,
-            message: "the server did not keep the revocation; the next sync signs it again".into(),
+            message: not_kept.into(),
             attempts_left: None,
             retry_after_secs: None,
         })

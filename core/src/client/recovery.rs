@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use vouch_proto::{
     Bytes, Disabled, ErrorCode,
-    chain::{AppendLink, ChainEnvelopes, RecoveryRestore},
+    chain::{ChainEnvelopes, RecoveryRestore},
     routes,
 };
 use zeroize::Zeroizing;
@@ -61,63 +61,31 @@ impl Client {
         }
         let replaced = self.revoke_recovery_keys().await?;
         let (key, words) = RecoveryKey::generate()?;
-        for attempt in 1..=APPEND_ATTEMPTS {
-            self.sync_chain().await?;
-            let links = self.inner.store.chain_links()?;
-            let last = links.last().ok_or(Error::Chain(ChainError::Empty))?;
-            let link = Unsigned::after(
-                last,
-                me.ed25519,
-                LinkBody::Vouch {
-                    member: key.member(),
-                    approver: me.id,
-                },
-                now(),
-            )
-            .reverse_sign(key.identity().signing_key())
-            .sign(identity.signing_key());
-            let token = self.device_token()?;
-            let r: Result<()> = self
-                .guard(
-                    self.inner
-                        .transport
-                        .post(
-                            routes::CHAIN,
-                            Some(&token),
-                            &AppendLink {
-                                link: Bytes(link.encode()),
+        // Counted once the server shows it back: words whose key the chain does not name
+        // would restore nothing.
+        let appended = self
+            .append_link(
+                |_, last| {
+                    Ok(Some(
+                        Unsigned::after(
+                            last,
+                            me.ed25519,
+                            LinkBody::Vouch {
+                                member: key.member(),
+                                approver: me.id,
                             },
+                            now(),
                         )
-                        .await,
-                )
-                .await;
-            match r {
-                Err(Error::Server {
-                    code: ErrorCode::ChainConflict,
-                    ..
-                }) if attempt < APPEND_ATTEMPTS => continue,
-                Err(e) => return Err(e),
-                Ok(()) => {
-                    // Counted once the server shows it back: words whose key the chain
-                    // does not name would restore nothing.
-                    let kept = self
-                        .sync_chain()
-                        .await?
-                        .and_then(|c| c.member(key.id()).map(|m| m.is_live()))
-                        .unwrap_or(false);
-                    if kept {
-                        break;
-                    }
-                    if attempt == APPEND_ATTEMPTS {
-                        return Err(Error::Server {
-                            code: ErrorCode::ChainConflict,
-                            message: "the server did not keep the recovery key; try again".into(),
-                            attempts_left: None,
-                            retry_after_secs: None,
-                        });
-                    }
-                }
-            }
+                        .reverse_sign(key.identity().signing_key())
+                        .sign(identity.signing_key()),
+                    ))
+                },
+                |chain| chain.member(key.id()).is_some_and(|m| m.is_live()),
+                "the server did not keep the recovery key; try again",
+            )
+            .await?;
+        if !appended {
+            return Err(Error::InvalidState("there is no vouch chain yet"));
         }
         if replaced > 0 {
             self.rotate_all().await?;
