@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::Value;
 use support::*;
-use vouch_testkit::{Api, DEV_PASSWORD};
+use vouch_testkit::{Api, DEV_PASSWORD, mistype};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_device_enrollment_and_approval_through_the_cli() {
@@ -389,13 +389,7 @@ async fn json_errors_are_one_document_with_a_stable_code() {
             .contains("no such profile")
     );
     let p = env.root.path().join("p");
-    let args = [
-        "--json",
-        "sign-in",
-        "--email",
-        "alice@acme.test",
-        "--password-stdin",
-    ];
+    let args = SIGN_IN_ALICE;
     json_error(
         &vouch(&p, u, &args, "wrong\n").await,
         4,

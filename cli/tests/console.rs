@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use vouch_testkit::DEV_PASSWORD;
+use vouch_testkit::{DEV_PASSWORD, mistype};
 
 /// A browser's cookie and the page it got (redirects not followed).
 async fn page(

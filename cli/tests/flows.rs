@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use vouch_testkit::Api;
+use vouch_testkit::{Api, mistype};
 
 /// Item 1: a new user's first `vouch setup` went to approval and waited ten minutes for a
 /// device that does not exist. Nobody can approve a first device: setup takes the email

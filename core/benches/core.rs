@@ -12,9 +12,9 @@ use uuid::Uuid;
 use vouch_aead::XChaCha20Poly1305;
 use vouch_core::{
     crypto::{
-        ApprovalCode, ApproverRun, ConfirmedRun, Descriptor, DeviceIdentity, Envelope,
-        EnvelopeContext, EnvelopePurpose, ItemAad, PakePassword, RequesterRun, RunContext,
-        VaultKey, open_item, seal_item,
+        ApprovalCode, ApproverRun, ConfirmedRun, DeviceIdentity, Envelope, EnvelopeContext,
+        EnvelopePurpose, ItemAad, PakePassword, RequesterRun, RunContext, VaultKey, open_item,
+        seal_item,
     },
     keystore::SoftwareSecretStore,
     store::{Store, StoredItem},
@@ -53,21 +53,10 @@ fn items(c: &mut Criterion) {
 }
 
 fn run_context(approver: &DeviceIdentity, requester: &DeviceIdentity) -> RunContext {
-    RunContext {
-        purpose: "enroll".into(),
-        user_id: Uuid::new_v4(),
-        request_id: Uuid::new_v4(),
-        requester_id: Uuid::new_v4(),
-        approver_id: Uuid::new_v4(),
-        requester_bundle: requester.public_key().bundle(),
-        approver_bundle: approver.public_key().bundle(),
-        descriptor: Descriptor {
-            name: "laptop".into(),
-            kind: "web".into(),
-            platform: "Linux / Vouch".into(),
-            origin: "127.0.0.1".into(),
-        },
-    }
+    vouch_core::fixtures::run_context(
+        approver.public_key().bundle(),
+        requester.public_key().bundle(),
+    )
 }
 
 /// One whole PAKE run, both sides: SPAKE2, transcript, HKDF, both MACs.
@@ -128,27 +117,7 @@ fn new_store() -> (tempfile::TempDir, Store, Uuid, VaultKey) {
 }
 
 fn sealed_item(vault: Uuid, key: &VaultKey) -> StoredItem {
-    let item_id = Uuid::new_v4();
-    let sealed = seal_item(
-        key,
-        &ItemAad {
-            vault_id: vault,
-            item_id,
-            version: 1,
-            epoch: 0,
-        },
-        Some(&[0x33; 256]),
-    )
-    .unwrap();
-    StoredItem {
-        vault_id: vault,
-        item_id,
-        version: 1,
-        sealed: Some(sealed),
-        deleted: false,
-        dirty: true,
-        high: 1,
-    }
+    vouch_core::fixtures::new_stored_item(vault, key, &[0x33; 256])
 }
 
 fn store(c: &mut Criterion) {

@@ -30,6 +30,8 @@ mod transport;
 pub mod crypto;
 #[cfg(not(feature = "testing"))]
 mod crypto;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
 #[cfg(feature = "testing")]
 pub mod sse;
 #[cfg(not(feature = "testing"))]

@@ -376,20 +376,10 @@ mod tests {
         assert!(client_config(&TlsPolicy::default()).is_ok());
     }
 
-    /// A CA and a leaf for 127.0.0.1 signed by it (rcgen, a fresh key each).
+    /// A CA and a leaf for 127.0.0.1 signed by it (the test kit's, a fresh key each).
     fn pki() -> (CertificateDer<'static>, CertificateDer<'static>) {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key).unwrap().der().clone();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
-        (ca, leaf.der().clone())
+        let p = vouch_testkit::TestPki::new();
+        (CertificateDer::from(p.ca), CertificateDer::from(p.leaf))
     }
 
     fn verify(

@@ -9,11 +9,10 @@ use uuid::Uuid;
 use vouch_core::{
     Error,
     crypto::{
-        ApprovalCode, ApprovalPayload, ApproverRun, ConfirmedRun, Descriptor, DeviceIdentity,
-        ENVELOPE_LEN, Envelope, EnvelopeContext, EnvelopePurpose, ItemAad, OpenedItem,
-        PakePassword, PayloadEnvelope, PublicKey, QR_PREFIX, QrPayload, QrSecret, RequesterRun,
-        RunContext, VaultKey, open_item, open_vault_tombstone, seal_entry, seal_item,
-        seal_vault_tombstone,
+        ApprovalCode, ApprovalPayload, ApproverRun, ConfirmedRun, DeviceIdentity, ENVELOPE_LEN,
+        Envelope, EnvelopeContext, EnvelopePurpose, ItemAad, OpenedItem, PakePassword,
+        PayloadEnvelope, PublicKey, QR_PREFIX, QrPayload, QrSecret, RequesterRun, RunContext,
+        VaultKey, open_item, open_vault_tombstone, seal_entry, seal_item, seal_vault_tombstone,
     },
 };
 
@@ -29,21 +28,10 @@ struct Pair {
 fn pair() -> Pair {
     let approver = DeviceIdentity::generate().unwrap();
     let requester = DeviceIdentity::generate().unwrap();
-    let ctx = RunContext {
-        purpose: "enroll".into(),
-        user_id: Uuid::new_v4(),
-        request_id: Uuid::new_v4(),
-        requester_id: Uuid::new_v4(),
-        approver_id: Uuid::new_v4(),
-        requester_bundle: requester.public_key().bundle(),
-        approver_bundle: approver.public_key().bundle(),
-        descriptor: Descriptor {
-            name: "alice laptop".into(),
-            kind: "web".into(),
-            platform: "Linux / Vouch".into(),
-            origin: "127.0.0.1".into(),
-        },
-    };
+    let ctx = vouch_core::fixtures::run_context(
+        approver.public_key().bundle(),
+        requester.public_key().bundle(),
+    );
     Pair {
         approver,
         requester,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 use vouch_core::{
     Error,
-    crypto::{DeviceIdentity, ItemAad, OpenedItem, SecretBytes, VaultKey, open_item, seal_item},
+    crypto::{DeviceIdentity, ItemAad, OpenedItem, SecretBytes, VaultKey, open_item},
     keystore::{SecretStore, SecretStoreError, SoftwareSecretStore},
     store::{ApprovalSide, Change, Store, StoredItem, migrations},
 };
@@ -33,27 +33,7 @@ impl Profile {
 }
 
 fn item(vault: Uuid, key: &VaultKey, text: &str) -> StoredItem {
-    let item_id = Uuid::new_v4();
-    let sealed = seal_item(
-        key,
-        &ItemAad {
-            vault_id: vault,
-            item_id,
-            version: 1,
-            epoch: 0,
-        },
-        Some(text.as_bytes()),
-    )
-    .unwrap();
-    StoredItem {
-        vault_id: vault,
-        item_id,
-        version: 1,
-        sealed: Some(sealed),
-        deleted: false,
-        dirty: true,
-        high: 1,
-    }
+    vouch_core::fixtures::new_stored_item(vault, key, text.as_bytes())
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! - [`Api`]: the one JSON client, with the dev outbox ([`Api::latest_code`]) and the dev
 //!   clock ([`Api::advance_clock`]) instead of sleeping;
 //! - [`Events`]: a server-sent event stream;
-//! - [`wait_until`] / [`poll_until`]: a condition polled up to a deadline.
+//! - [`wait_until`] / [`poll_until`]: a condition polled up to a deadline;
+//! - [`TestPki`]: a CA and a server certificate made for the run;
+//! - [`mistype`]: a code with one digit wrong, as a person mistypes it.
 //!
 //! ```no_run
 //! # async fn t(server_bin: &str) {
@@ -21,14 +23,29 @@
 
 mod api;
 mod events;
+mod pki;
 pub mod postgres;
 mod server;
 mod wait;
 
 pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key};
 pub use events::Events;
+pub use pki::TestPki;
 pub use reqwest::{Method, StatusCode};
 pub use server::{ServerBuilder, TestServer};
 /// Password of every seeded dev user (`--dev`): the server's own constant.
 pub use vouch_server::seed::DEV_PASSWORD;
 pub use wait::{poll_until, wait_until};
+
+/// `code` with its last digit changed (a person's typo: same shape, one digit off).
+pub fn mistype(code: &str) -> String {
+    let mut c: Vec<char> = code.chars().collect();
+    if let Some(last) = c.last_mut() {
+        *last = if *last == '9' {
+            '0'
+        } else {
+            (*last as u8 + 1) as char
+        };
+    }
+    c.into_iter().collect()
+}

@@ -97,6 +97,14 @@ impl Device {
         }
     }
 
+    /// The plaintext of `item` in `vault` as this device holds it (`None`: not there).
+    pub fn read(&self, vault: uuid::Uuid, item: uuid::Uuid) -> Option<Vec<u8>> {
+        self.client
+            .get_item(vault, item)
+            .unwrap()
+            .map(|p| p.as_slice().to_vec())
+    }
+
     /// The profile's database files (db, -wal, -shm) as bytes.
     pub fn database_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
@@ -145,13 +153,39 @@ pub async fn approve_while_waiting(
     request_id: uuid::Uuid,
     code: &str,
 ) {
-    let waiter = {
-        let n = new.clone();
-        tokio::spawn(async move { n.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(new);
     approver.pending_requests().await.unwrap();
     approver.approve(request_id, code).await.unwrap();
     waiter.await.unwrap().unwrap();
+}
+
+/// One user's key holders under `root`, in the order given: the first enrolled by email
+/// (the root of the user's chain), each next one approved by the first.
+pub async fn key_holders<const N: usize>(
+    root: &Path,
+    url: &str,
+    email: &str,
+    devices: [(&str, DeviceKind); N],
+) -> [Device; N] {
+    let mut out: Vec<Device> = Vec::with_capacity(N);
+    for (name, kind) in devices {
+        let d = Device::open(root, name, url, kind);
+        match out.first() {
+            None => enroll_by_email(&d.client, url, email).await,
+            Some(first) => enroll_by_approval(&d.client, &first.client, email).await,
+        }
+        out.push(d);
+    }
+    out.try_into().ok().expect("N devices")
+}
+
+/// `new` waits for its approval on a task of its own (as the device does while its
+/// person walks to the approver); the handle yields what `wait_for_approval` returned.
+pub fn wait_in_background(
+    new: &Client,
+) -> tokio::task::JoinHandle<vouch_core::Result<EnrollmentState>> {
+    let n = new.clone();
+    tokio::spawn(async move { n.wait_for_approval().await })
 }
 
 /// True if `needle` occurs in `haystack`.

@@ -17,11 +17,11 @@ mod stress;
 
 pub use device::{
     Device, Present, Recorder, approve_while_waiting, contains, enroll_by_approval,
-    enroll_by_email, open_client, sign_in_and_register,
+    enroll_by_email, key_holders, open_client, sign_in_and_register, wait_in_background,
 };
 pub use relay::{ATTACKER_KEY_B64, Relay, start_relay};
 pub use stress::{
     Rng, ServerItem, child_device_info, copy_profile, integrity_check, item_text, kills_by_step,
     missing_children, numeric_flags, rand_seed, server_ciphertext, server_items,
-    server_vault_epoch, sibling,
+    server_vault_epoch, sibling, spawn_client_process,
 };

@@ -29,6 +29,34 @@ impl Rng {
     }
 }
 
+/// A `vouch-e2e-client` process on `profile` with `args` (what it should do), its stdout
+/// read line by line and its stderr dropped; killed when the handle is dropped.
+pub fn spawn_client_process(
+    profile: &Path,
+    args: &[&str],
+) -> Result<
+    (
+        tokio::process::Child,
+        tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    ),
+    String,
+> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(sibling("vouch-e2e-client"))
+        .arg(profile)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("spawn vouch-e2e-client: {e}"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or("the client's stdout is not piped")?;
+    Ok((child, tokio::io::BufReader::new(stdout).lines()))
+}
+
 /// A fresh seed for a run that was given none.
 pub fn rand_seed() -> u64 {
     Uuid::new_v4().as_u64_pair().0

@@ -87,11 +87,7 @@ async fn attack_email_only_device_cannot_approve() {
     .await;
     assert_eq!(tablet.client.state().tier(), Some(Tier::KeyHolder));
     tablet.client.sync().await.unwrap();
-    let read = tablet
-        .client
-        .get_item(vault.id, item.item_id)
-        .unwrap()
-        .unwrap();
+    let read = tablet.read(vault.id, item.item_id).unwrap();
     assert_eq!(read.as_slice(), b"pin 4711");
     let _ = id(&thief);
 }
@@ -146,11 +142,7 @@ async fn attack_email_only_device_cannot_overwrite_keys() {
         .unwrap();
     laptop.client.sync().await.unwrap();
     phone.client.sync().await.unwrap();
-    let read = phone
-        .client
-        .get_item(vault.id, item.item_id)
-        .unwrap()
-        .unwrap();
+    let read = phone.read(vault.id, item.item_id).unwrap();
     assert_eq!(read.as_slice(), b"written after");
 }
 
@@ -229,11 +221,7 @@ async fn attack_email_only_device_cannot_disable_or_administer() {
     // The phone is still trusted and its item intact.
     phone.client.sync().await.unwrap();
     assert!(phone.client.state().is_key_holder());
-    let read = phone
-        .client
-        .get_item(vault.id, item.item_id)
-        .unwrap()
-        .unwrap();
+    let read = phone.read(vault.id, item.item_id).unwrap();
     assert_eq!(read.as_slice(), b"keep me");
     // The real client refuses before asking.
     let thief_client = Device::open(root.path(), "thief", server.url(), DeviceKind::Web);
@@ -447,7 +435,7 @@ async fn attack_server_swapping_the_key_is_caught() {
     let p2 = laptop.client.new_code().await.unwrap();
     approve_while_waiting(&laptop.client, &s.phone.client, p2.request_id, &p2.code).await;
     laptop.client.sync().await.unwrap();
-    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    let read = laptop.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
 }
 
@@ -498,10 +486,7 @@ async fn attack_qr_downgrade_is_refused() {
     // Without tampering, the scanned QR approves (and the run says so).
     s.relay.clear();
     let p2 = laptop.client.new_code().await.unwrap();
-    let waiter = {
-        let l = laptop.client.clone();
-        tokio::spawn(async move { l.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&laptop.client);
     s.phone.client.pending_requests().await.unwrap();
     s.phone
         .client
@@ -693,7 +678,7 @@ async fn unopenable_envelopes_leave_no_ghost() {
     let p2 = laptop.client.start_approval().await.unwrap();
     approve_while_waiting(&laptop.client, &s.phone.client, p2.request_id, &p2.code).await;
     laptop.client.sync().await.unwrap();
-    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    let read = laptop.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
 }
 
@@ -740,7 +725,7 @@ async fn attack_forged_delete_is_refused() {
     });
     let report = laptop.client.sync().await.unwrap();
     assert_eq!(report.refused, 1);
-    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    let read = laptop.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
     s.relay.clear();
     let stranger = vouch_core::crypto::VaultKey::generate().unwrap();
@@ -765,12 +750,12 @@ async fn attack_forged_delete_is_refused() {
     });
     let report = laptop.client.sync().await.unwrap();
     assert!(report.refused >= 1);
-    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_some());
+    assert!(laptop.read(s.vault, s.item).is_some());
     // A delete by a key holder is a sealed tombstone and goes through.
     s.relay.clear();
     s.phone.client.delete_item(s.vault, s.item).await.unwrap();
     laptop.client.sync().await.unwrap();
-    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_none());
+    assert!(laptop.read(s.vault, s.item).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -788,7 +773,7 @@ async fn attack_garbage_item_does_not_replace_good_copy() {
     let report = laptop.client.sync().await.unwrap();
     assert_eq!(report.refused, 1);
     // The last good version stays readable.
-    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    let read = laptop.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
     // Once the server serves the real record again, it comes in.
     s.relay.clear();
@@ -848,9 +833,9 @@ async fn attack_item_rollback_is_refused() {
     rollback(&s.relay);
     let report = laptop.client.sync().await.unwrap();
     assert!(report.refused >= 1, "{report:?}");
-    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_none());
+    assert!(laptop.read(s.vault, s.item).is_none());
     for i in laptop.client.list_items(s.vault).unwrap() {
-        let text = laptop.client.get_item(s.vault, i.item_id).unwrap().unwrap();
+        let text = laptop.read(s.vault, i.item_id).unwrap();
         assert_ne!(text.as_slice(), b"the secret", "rolled back to version 1");
     }
 }
@@ -1254,7 +1239,7 @@ fn rewrite_vault_list(
 async fn attack_server_omitting_a_vault_does_not_make_devices_drop_it() {
     let s = scene(false).await;
     let laptop = laptop_via_relay(&s).await;
-    assert!(laptop.client.get_item(s.vault, s.item).unwrap().is_some());
+    assert!(laptop.read(s.vault, s.item).is_some());
     let vault = s.vault;
     rewrite_vault_list(&s.relay, move |list| {
         list.retain(|v| v["id"] != json!(vault));
@@ -1279,7 +1264,7 @@ async fn attack_server_omitting_a_vault_does_not_make_devices_drop_it() {
             .iter()
             .any(|v| v.id == s.vault)
     );
-    let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+    let read = laptop.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
 }
 
@@ -1357,7 +1342,7 @@ async fn attack_forged_vault_deletion_is_refused() {
         let report = laptop.client.sync().await.unwrap();
         assert_eq!(report.deletions_refused, vec![s.vault]);
         assert!(report.vaults_deleted.is_empty());
-        let read = laptop.client.get_item(s.vault, s.item).unwrap().unwrap();
+        let read = laptop.read(s.vault, s.item).unwrap();
         assert_eq!(read.as_slice(), b"the secret");
     }
     // The phone's real deletion of the vault goes through on the laptop.
@@ -1401,6 +1386,6 @@ async fn attack_email_only_device_cannot_delete_a_vault() {
     ));
     let report = s.phone.client.sync().await.unwrap();
     assert!(report.vaults_deleted.is_empty() && report.deletions_refused.is_empty());
-    let read = s.phone.client.get_item(s.vault, s.item).unwrap().unwrap();
+    let read = s.phone.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
 }

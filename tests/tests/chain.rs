@@ -115,7 +115,7 @@ async fn new_vault_reaches_every_key_holder_on_the_chain() {
         .await
         .unwrap();
     s.laptop.client.sync().await.unwrap();
-    let read = s.laptop.client.get_item(work.id, item.item_id).unwrap();
+    let read = s.laptop.read(work.id, item.item_id);
     assert_eq!(read.unwrap().as_slice(), b"from the phone");
     // And the other way round.
     let home = s.laptop.client.create_vault("Home").await.unwrap();
@@ -126,7 +126,7 @@ async fn new_vault_reaches_every_key_holder_on_the_chain() {
         .await
         .unwrap();
     s.phone.client.sync().await.unwrap();
-    let read = s.phone.client.get_item(home.id, item.item_id).unwrap();
+    let read = s.phone.read(home.id, item.item_id);
     assert_eq!(read.unwrap().as_slice(), b"from the laptop");
     // Both see the same verified list: the phone's root, the laptop vouched by it.
     let phone_id = s.phone.client.state().device_id().unwrap();
@@ -392,12 +392,17 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
     let url = server.url().to_owned();
     // The laptop (a web key holder: it manages devices) starts the chain; the phone and
     // the tablet are approved by it.
-    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
-    enroll_by_email(&laptop.client, &url, ALICE).await;
-    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
-    enroll_by_approval(&phone.client, &laptop.client, ALICE).await;
-    let tablet = Device::open(root.path(), "tablet", &url, DeviceKind::Mobile);
-    enroll_by_approval(&tablet.client, &laptop.client, ALICE).await;
+    let [laptop, phone, tablet] = key_holders(
+        root.path(),
+        &url,
+        ALICE,
+        [
+            ("laptop", DeviceKind::Web),
+            ("phone", DeviceKind::Mobile),
+            ("tablet", DeviceKind::Mobile),
+        ],
+    )
+    .await;
     let vault = laptop.client.create_vault("Personal").await.unwrap();
     let before = laptop
         .client
@@ -406,13 +411,7 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
         .unwrap();
     phone.client.sync().await.unwrap();
     tablet.client.sync().await.unwrap();
-    assert!(
-        phone
-            .client
-            .get_item(vault.id, before.item_id)
-            .unwrap()
-            .is_some()
-    );
+    assert!(phone.read(vault.id, before.item_id).is_some());
     // The phone is stolen: the thief keeps a copy of its files and keeps it offline.
     let stolen = root.path().join("stolen");
     copy_profile(&phone.dir, &stolen);
@@ -454,7 +453,7 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
     // The tablet, still a key holder, reads what came after.
     tablet.client.sync().await.unwrap();
     assert!(tablet.client.sync().await.unwrap().queued == 0);
-    let read = tablet.client.get_item(vault.id, after.item_id).unwrap();
+    let read = tablet.read(vault.id, after.item_id);
     assert_eq!(read.unwrap().as_slice(), b"written after");
     // The stolen copy, opened offline with its own key store, holds only the old key.
     let keys = SoftwareSecretStore::open(stolen.join("keys")).unwrap();
@@ -484,7 +483,7 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
     // or later.)
     let reencrypted = server_ciphertext(&server, before.item_id);
     assert!(vouch_core::crypto::sealed_item_epoch(&reencrypted).unwrap() >= 1);
-    let read = tablet.client.get_item(vault.id, before.item_id).unwrap();
+    let read = tablet.read(vault.id, before.item_id);
     assert_eq!(read.unwrap().as_slice(), b"written before");
     for item in [after.item_id, from_tablet.item_id] {
         let (epoch, opened) = open(item, &server_ciphertext(&server, item));
@@ -564,12 +563,17 @@ async fn a_key_made_by_the_revoked_device_is_rotated_too() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
     let url = server.url().to_owned();
-    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
-    enroll_by_email(&laptop.client, &url, ALICE).await;
-    let desk = Device::open(root.path(), "desk", &url, DeviceKind::Web);
-    enroll_by_approval(&desk.client, &laptop.client, ALICE).await;
-    let tablet = Device::open(root.path(), "tablet", &url, DeviceKind::Mobile);
-    enroll_by_approval(&tablet.client, &laptop.client, ALICE).await;
+    let [laptop, desk, tablet] = key_holders(
+        root.path(),
+        &url,
+        ALICE,
+        [
+            ("laptop", DeviceKind::Web),
+            ("desk", DeviceKind::Web),
+            ("tablet", DeviceKind::Mobile),
+        ],
+    )
+    .await;
     let vault = laptop.client.create_vault("Personal").await.unwrap();
     desk.client.sync().await.unwrap();
     // The desk disables the tablet and rotates the vault to epoch 1; the laptop does not
@@ -637,10 +641,13 @@ async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(SERVER, &[]);
     let url = server.url().to_owned();
-    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
-    enroll_by_email(&laptop.client, &url, ALICE).await;
-    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
-    enroll_by_approval(&phone.client, &laptop.client, ALICE).await;
+    let [laptop, phone] = key_holders(
+        root.path(),
+        &url,
+        ALICE,
+        [("laptop", DeviceKind::Web), ("phone", DeviceKind::Mobile)],
+    )
+    .await;
     let personal = laptop.client.create_vault("Personal").await.unwrap();
     let old = laptop
         .client
@@ -680,9 +687,9 @@ async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
         let d = devices.iter().find(|d| d.id == id).unwrap();
         assert_eq!(d.status, vouch_core::proto::DeviceStatus::Disabled);
     }
-    let read = fresh.client.get_item(personal.id, old.item_id).unwrap();
+    let read = fresh.read(personal.id, old.item_id);
     assert_eq!(read.unwrap().as_slice(), b"before the words");
-    let read = fresh.client.get_item(work.id, later.item_id).unwrap();
+    let read = fresh.read(work.id, later.item_id);
     assert_eq!(read.unwrap().as_slice(), b"after the words");
     // On the chain: vouched for by the recovery key, which stays a key holder.
     let members = fresh.client.chain_members().await.unwrap();
@@ -981,7 +988,7 @@ async fn the_servers_word_alone_locks_a_key_holder_and_shreds_nothing() {
     relay.clear();
     laptop.client.sync().await.unwrap();
     assert!(!laptop.client.is_locked());
-    let read = laptop.client.get_item(vault.id, item.item_id).unwrap();
+    let read = laptop.read(vault.id, item.item_id);
     assert_eq!(read.unwrap().as_slice(), b"the only copy");
 }
 
@@ -1121,6 +1128,6 @@ async fn a_device_holding_many_epochs_shares_them_all() {
         .await
         .unwrap();
     phone.client.sync().await.unwrap();
-    let read = phone.client.get_item(vault.id, item.item_id).unwrap();
+    let read = phone.read(vault.id, item.item_id);
     assert_eq!(read.unwrap().as_slice(), b"after");
 }

@@ -98,7 +98,7 @@ async fn a_rotation_whose_answer_was_lost_still_reencrypts_every_old_item() {
         );
     }
     for id in ids {
-        let read = laptop.client.get_item(vault, id).unwrap();
+        let read = laptop.read(vault, id);
         assert_eq!(read.as_deref(), Some(item_text(id).as_bytes()));
     }
 }

@@ -10,7 +10,7 @@ use vouch_core::{
     proto::{ApprovalPurpose, ApprovalStatus, DeviceKind, ErrorCode, Tier, VerifiedBy},
 };
 use vouch_e2e::*;
-use vouch_testkit::{DEV_PASSWORD, TestServer};
+use vouch_testkit::{DEV_PASSWORD, TestServer, mistype};
 
 const ALICE: &str = "alice@acme.test";
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-e2e-server");
@@ -59,10 +59,7 @@ async fn three_devices_email_code_and_qr() {
         laptop.client.approval_prompt().unwrap(),
         Some(prompt.clone())
     );
-    let waiter = {
-        let c = laptop.client.clone();
-        tokio::spawn(async move { c.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&laptop.client);
     let pending = phone.client.pending_requests().await.unwrap();
     assert_eq!(pending.len(), 1);
     let p = &pending[0];
@@ -105,11 +102,7 @@ async fn three_devices_email_code_and_qr() {
     assert_eq!(vaults.len(), 1);
     assert_eq!(vaults[0].name, "Personal");
     assert!(vaults[0].has_key);
-    let plain = laptop
-        .client
-        .get_item(vault.id, item.item_id)
-        .unwrap()
-        .unwrap();
+    let plain = laptop.read(vault.id, item.item_id).unwrap();
     assert_eq!(plain.as_slice(), b"wifi password: hunter2");
 
     // Tablet: its QR code scanned by the laptop (a web device may approve too).
@@ -117,10 +110,7 @@ async fn three_devices_email_code_and_qr() {
     sign_in_and_register(&tablet.client, ALICE).await;
     let prompt = tablet.client.start_approval().await.unwrap();
     assert!(prompt.qr_payload.starts_with("VOUCH2:"));
-    let waiter = {
-        let c = tablet.client.clone();
-        tokio::spawn(async move { c.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&tablet.client);
     laptop.client.pending_requests().await.unwrap();
     laptop
         .client
@@ -138,12 +128,7 @@ async fn three_devices_email_code_and_qr() {
     ));
     tablet.client.sync().await.unwrap();
     assert_eq!(
-        tablet
-            .client
-            .get_item(vault.id, item.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        tablet.read(vault.id, item.item_id).unwrap().as_slice(),
         b"wifi password: hunter2"
     );
 
@@ -152,12 +137,7 @@ async fn three_devices_email_code_and_qr() {
     let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
     assert!(tablet.client.state().is_key_holder());
     assert_eq!(
-        tablet
-            .client
-            .get_item(vault.id, item.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        tablet.read(vault.id, item.item_id).unwrap().as_slice(),
         b"wifi password: hunter2"
     );
     assert_eq!(tablet.client.devices().await.unwrap().len(), 3);
@@ -188,12 +168,9 @@ async fn wrong_code_is_refused_and_nothing_is_sealed() {
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE).await;
     let prompt = laptop.client.start_approval().await.unwrap();
-    let waiter = {
-        let c = laptop.client.clone();
-        tokio::spawn(async move { c.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&laptop.client);
     approver.client.pending_requests().await.unwrap();
-    let wrong = wrong_code(&prompt.code);
+    let wrong = mistype(&prompt.code);
     let r = approver.client.approve(prompt.request_id, &wrong).await;
     assert!(matches!(r, Err(Error::WrongCode)), "{r:?}");
     // Not a code at all: refused before any run starts.
@@ -226,18 +203,6 @@ async fn wrong_code_is_refused_and_nothing_is_sealed() {
     assert!(waiter.await.unwrap().unwrap().is_trusted());
 }
 
-/// The code with its last digit changed.
-fn wrong_code(code: &str) -> String {
-    let mut c: Vec<char> = code.chars().collect();
-    let last = c.last_mut().unwrap();
-    *last = if *last == '9' {
-        '0'
-    } else {
-        (*last as u8 + 1) as char
-    };
-    c.into_iter().collect()
-}
-
 /// A server that puts another key in the listed request cannot get the vault key: the
 /// new device's key is bound in the PAKE transcript, so the run fails as a wrong code
 /// and nothing is sealed. A swap after the approver listed the request changes nothing:
@@ -259,10 +224,7 @@ async fn a_server_that_swaps_the_key_is_caught() {
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE).await;
     let prompt = laptop.client.start_approval().await.unwrap();
-    let waiter = {
-        let c = laptop.client.clone();
-        tokio::spawn(async move { c.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&laptop.client);
     relay.swap.store(true, Ordering::SeqCst);
     approver.client.pending_requests().await.unwrap();
     let r = approver
@@ -458,12 +420,7 @@ async fn email_only_device_gets_keys_only_after_an_approval() {
     );
     laptop.client.sync().await.unwrap();
     assert_eq!(
-        laptop
-            .client
-            .get_item(vault.id, item.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        laptop.read(vault.id, item.item_id).unwrap().as_slice(),
         b"secret"
     );
 }
@@ -495,21 +452,11 @@ async fn conflicting_writes_are_kept() {
     // already shows both versions without another sync.
     let copy = mine.conflict_copy.expect("kept as a copy");
     assert_eq!(
-        laptop
-            .client
-            .get_item(vault.id, copy)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        laptop.read(vault.id, copy).unwrap().as_slice(),
         b"laptop edit"
     );
     assert_eq!(
-        laptop
-            .client
-            .get_item(vault.id, item.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        laptop.read(vault.id, item.item_id).unwrap().as_slice(),
         b"phone edit"
     );
     let all: Vec<Vec<u8>> = laptop
@@ -517,14 +464,7 @@ async fn conflicting_writes_are_kept() {
         .list_items(vault.id)
         .unwrap()
         .iter()
-        .map(|i| {
-            laptop
-                .client
-                .get_item(vault.id, i.item_id)
-                .unwrap()
-                .unwrap()
-                .to_vec()
-        })
+        .map(|i| laptop.read(vault.id, i.item_id).unwrap().to_vec())
         .collect();
     assert!(
         all.contains(&b"laptop edit".to_vec()),
@@ -672,12 +612,7 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     server.stop();
     // Reads come from the store.
     assert_eq!(
-        phone
-            .client
-            .get_item(vault.id, online.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        phone.read(vault.id, online.item_id).unwrap().as_slice(),
         b"written online"
     );
     // Writes are accepted locally and queued.
@@ -713,21 +648,11 @@ async fn offline_reads_work_and_queued_writes_are_delivered_after_restart() {
     enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
     laptop.client.sync().await.unwrap();
     assert_eq!(
-        laptop
-            .client
-            .get_item(vault.id, offline.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        laptop.read(vault.id, offline.item_id).unwrap().as_slice(),
         b"written offline"
     );
     assert_eq!(
-        laptop
-            .client
-            .get_item(v2.id, in_v2.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        laptop.read(v2.id, in_v2.item_id).unwrap().as_slice(),
         b"in the offline vault"
     );
 }
@@ -807,12 +732,7 @@ async fn answers_lost_after_the_server_committed_are_retried_safely() {
     );
     laptop.client.sync().await.unwrap();
     assert_eq!(
-        laptop
-            .client
-            .get_item(vault.id, lost_put.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        laptop.read(vault.id, lost_put.item_id).unwrap().as_slice(),
         b"sent once, heard never"
     );
 }
@@ -921,11 +841,7 @@ async fn sigkill_during_approval_and_vault_writes_loses_nothing() {
     }
     d.client.sync().await.unwrap();
     assert_eq!(
-        d.client
-            .get_item(vault.id, item.item_id)
-            .unwrap()
-            .unwrap()
-            .as_slice(),
+        d.read(vault.id, item.item_id).unwrap().as_slice(),
         b"before the crash"
     );
     assert_eq!(d.client.queued_operations().unwrap(), 0);
@@ -960,11 +876,7 @@ async fn a_vault_delete_that_cannot_go_through_changes_nothing() {
         phone.client.delete_vault(vault.id).await,
         Err(Error::Offline)
     ));
-    let read = phone
-        .client
-        .get_item(vault.id, item.item_id)
-        .unwrap()
-        .unwrap();
+    let read = phone.read(vault.id, item.item_id).unwrap();
     assert_eq!(read.as_slice(), b"kept");
     assert_eq!(phone.client.vaults().unwrap().len(), 2);
     server.restart();

@@ -10,8 +10,8 @@
 use std::sync::Mutex;
 
 use vouch_core::proto::DeviceKind;
-use vouch_e2e::{Device, sign_in_and_register};
-use vouch_testkit::{DEV_PASSWORD, TestServer};
+use vouch_e2e::{Device, sign_in_and_register, wait_in_background};
+use vouch_testkit::{DEV_PASSWORD, TestServer, mistype};
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -97,10 +97,7 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
     let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
     sign_in_and_register(&laptop.client, ALICE_H).await;
     let prompt = laptop.client.start_approval().await.unwrap();
-    let waiter = {
-        let c = laptop.client.clone();
-        tokio::spawn(async move { c.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&laptop.client);
     phone.client.pending_requests().await.unwrap();
     let mistyped = mistype(&prompt.code);
     for typed in [mistyped.as_str(), "not a code"] {
@@ -118,6 +115,7 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
         .unwrap();
     waiter.await.unwrap().unwrap();
     laptop.client.sync().await.unwrap();
+    // The client's own type (redacted Debug), not a copy of the bytes.
     let got = laptop
         .client
         .get_item(vault.id, item.item_id)
@@ -130,10 +128,7 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
     let tablet = Device::open(root.path(), "tablet", server.url(), DeviceKind::Mobile);
     sign_in_and_register(&tablet.client, ALICE_H).await;
     let tablet_prompt = tablet.client.start_approval().await.unwrap();
-    let waiter = {
-        let c = tablet.client.clone();
-        tokio::spawn(async move { c.wait_for_approval().await })
-    };
+    let waiter = wait_in_background(&tablet.client);
     let listed = phone.client.pending_requests().await.unwrap();
     errors.push(format!("{listed:?}"));
     let broken = format!("{}A", tablet_prompt.qr_payload);
@@ -216,17 +211,6 @@ async fn no_secret_reaches_a_log_line_or_an_error() {
 const ALICE_H: &str = "alice@acme.test";
 
 /// The code with its last digit changed (what a person might mistype).
-fn mistype(code: &str) -> String {
-    let mut c: Vec<char> = code.chars().collect();
-    let last = c.last_mut().unwrap();
-    *last = if *last == '9' {
-        '0'
-    } else {
-        (*last as u8 + 1) as char
-    };
-    c.into_iter().collect()
-}
-
 /// The QR text's body, and its 32-byte secret in the encodings a careless log would use
 /// (base64url, base64, hex).
 fn qr_secrets(qr: &str) -> Vec<String> {

@@ -8,54 +8,28 @@
 
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vouch_core::{
     Client, DeviceInfo, EnrollmentState, Error, TlsPolicy, proto::DeviceKind, tls::spki_pin_of,
 };
 use vouch_e2e::{approve_while_waiting, open_client};
-use vouch_testkit::{DEV_PASSWORD, TestServer};
+use vouch_testkit::{DEV_PASSWORD, TestPki, TestServer};
 
 const ALICE: &str = "alice@acme.test";
 
-/// A test CA and a server certificate for 127.0.0.1 signed by it (a fresh key each).
-struct Pki {
-    ca: CertificateDer<'static>,
-    leaf: CertificateDer<'static>,
-    leaf_key: Vec<u8>,
-}
-
-fn make_pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Vouch test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap().der().clone();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    Pki {
-        ca,
-        leaf: leaf.der().clone(),
-        leaf_key: leaf_key.serialize_der(),
-    }
-}
-
 /// Terminates TLS with `pki`'s chain (leaf + CA) on a loopback port and relays the
 /// bytes to `upstream_port`. Returns the `https://` URL.
-async fn start_tls_front(pki: &Pki, upstream_port: u16) -> String {
+async fn start_tls_front(pki: &TestPki, upstream_port: u16) -> String {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![pki.leaf.clone(), pki.ca.clone()],
+            vec![
+                CertificateDer::from(pki.leaf.clone()),
+                CertificateDer::from(pki.ca.clone()),
+            ],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.leaf_key.clone())),
         )
         .unwrap();
@@ -101,11 +75,11 @@ fn device(
 async fn spki_pinning_against_a_real_tls_server() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(env!("CARGO_BIN_EXE_vouch-e2e-server"), &[]);
-    let pki = make_pki();
+    let pki = TestPki::new();
     let https = start_tls_front(&pki, server.addr().port()).await;
     let leaf_pin = spki_pin_of(&pki.leaf).unwrap();
     let ca_pin = spki_pin_of(&pki.ca).unwrap();
-    let other_pin = spki_pin_of(&make_pki().leaf).unwrap();
+    let other_pin = spki_pin_of(&TestPki::new().leaf).unwrap();
     assert_ne!(leaf_pin, other_pin);
     let trust_ca = |pins: Vec<String>| TlsPolicy {
         pinned_spki_sha256: pins,

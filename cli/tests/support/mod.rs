@@ -201,15 +201,25 @@ pub async fn approved_profile(env: &Env, approver: &Path, new: &Path, name: &str
 
 /// `vouch --json sign-in` as alice with the dev password on stdin; the JSON it printed.
 pub async fn sign_in_alice(profile: &Path, server: &str) -> Value {
-    let args = [
-        "--json",
-        "sign-in",
-        "--email",
-        "alice@acme.test",
-        "--password-stdin",
-    ];
-    ok_json(&vouch(profile, server, &args, &format!("{DEV_PASSWORD}\n")).await)
+    ok_json(
+        &vouch(
+            profile,
+            server,
+            &SIGN_IN_ALICE,
+            &format!("{DEV_PASSWORD}\n"),
+        )
+        .await,
+    )
 }
+
+/// `vouch --json sign-in` as alice, the password read from stdin.
+pub const SIGN_IN_ALICE: [&str; 5] = [
+    "--json",
+    "sign-in",
+    "--email",
+    "alice@acme.test",
+    "--password-stdin",
+];
 
 #[track_caller]
 pub fn ok_json(o: &Output) -> Value {
@@ -246,16 +256,4 @@ pub fn last_line_error(o: &Output, code: i32, contains: &str) {
     assert!(last.starts_with("error: "), "{err}");
     assert!(last.contains(contains), "{err}");
     assert_eq!(err.matches("error: ").count(), 1, "one error line: {err}");
-}
-
-/// The code with its last digit changed.
-pub fn mistype(code: &str) -> String {
-    let mut c: Vec<char> = code.chars().collect();
-    let last = c.last_mut().unwrap();
-    *last = if *last == '9' {
-        '0'
-    } else {
-        (*last as u8 + 1) as char
-    };
-    c.into_iter().collect()
 }

@@ -299,24 +299,9 @@ impl RequesterRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Descriptor;
 
     fn ctx() -> RunContext {
-        RunContext {
-            purpose: "enroll".into(),
-            user_id: Uuid::new_v4(),
-            request_id: Uuid::new_v4(),
-            requester_id: Uuid::new_v4(),
-            approver_id: Uuid::new_v4(),
-            requester_bundle: vec![1; 37],
-            approver_bundle: vec![2; 37],
-            descriptor: Descriptor {
-                name: "n".into(),
-                kind: "web".into(),
-                platform: "p".into(),
-                origin: "o".into(),
-            },
-        }
+        crate::fixtures::run_context(vec![2; 37], vec![1; 37])
     }
 
     fn run(

@@ -61,9 +61,7 @@ final class ClientTests: XCTestCase {
         let laptop = try openVouch(server, kind: .web)
         try await enrollByEmail(phone, server)
         let stream = phone.pendingRequests
-        _ = try await laptop.signIn(email: alice, password: password)
-        _ = try await laptop.registerDevice(name: "Laptop")
-        let prompt = try await laptop.startApproval()
+        let prompt = try await openRequest(laptop, name: "Laptop")
         // The event loop pushes the new request to the stream (server-sent events).
         let events = Task { try await phone.runEvents() }
         let list = try await first(stream) { $0.contains { $0.requestId == prompt.requestId } }
@@ -80,9 +78,7 @@ final class ClientTests: XCTestCase {
         let phone = try openVouch(server)
         try await enrollByEmail(phone, server)
         let laptop = try openVouch(server, kind: .web)
-        _ = try await laptop.signIn(email: alice, password: password)
-        _ = try await laptop.registerDevice(name: "Laptop")
-        let prompt = try await laptop.startApproval()
+        let prompt = try await openRequest(laptop, name: "Laptop")
         let waiter = Waiter(laptop)
         // The wait is under way once it answers a run: a mistyped code comes back as
         // `.CodeMismatch` only from a waiting device (no sleep, no clock).
@@ -137,9 +133,7 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(try v.getItem(vaultId: vaultId, itemId: ids[3]), values[3])
         // A second device of the same user reads the same bytes after approval and sync.
         let laptop = try openVouch(server, kind: .web)
-        _ = try await laptop.signIn(email: alice, password: password)
-        _ = try await laptop.registerDevice(name: "Laptop")
-        let prompt = try await laptop.startApproval()
+        let prompt = try await openRequest(laptop, name: "Laptop")
         let waiter = Waiter(laptop)
         _ = try await v.refreshPendingRequests()
         try await v.approve(requestId: prompt.requestId, code: prompt.code)

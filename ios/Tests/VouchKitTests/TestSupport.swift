@@ -210,6 +210,14 @@ func enrollByEmail(_ v: Vouch, _ server: TestServer, _ email: String = alice) as
     _ = try await v.submitEmailCode(try await server.latestCode(email))
 }
 
+/// A new device of alice: signs in, registers as `name` and opens its approval request;
+/// the prompt it shows (code and QR).
+func openRequest(_ v: Vouch, name: String) async throws -> ApprovalPrompt {
+    _ = try await v.signIn(email: alice, password: password)
+    _ = try await v.registerDevice(name: name)
+    return try await v.startApproval()
+}
+
 /// Awaits `error` of the expected kind from `body`; fails otherwise. (On the main actor,
 /// so the view-model tests can pass closures over main-actor state in Swift 6 mode.)
 @MainActor

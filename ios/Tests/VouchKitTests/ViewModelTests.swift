@@ -240,9 +240,7 @@ final class ViewModelTests: XCTestCase {
         try await enrollByEmail(phone, server)
         let approvals = ApprovalViewModel(vouch: phone)
         let laptop = try openVouch(server, kind: .web)
-        _ = try await laptop.signIn(email: alice, password: password)
-        _ = try await laptop.registerDevice(name: "Laptop")
-        let prompt = try await laptop.startApproval()
+        let prompt = try await openRequest(laptop, name: "Laptop")
         _ = try await phone.refreshPendingRequests() // the listener feeds the list
         try await eventually("the request listed") { approvals.requests.map(\.requestId) == [prompt.requestId] }
         await approvals.open(requestId: prompt.requestId)

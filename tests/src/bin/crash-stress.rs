@@ -27,22 +27,16 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    process::Stdio,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    sync::mpsc,
-    task::JoinHandle,
-};
+use tokio::{process::Child, sync::mpsc, task::JoinHandle};
 use uuid::Uuid;
 use vouch_core::{Client, DeviceInfo, EnrollmentState, TlsPolicy, proto::DeviceKind};
 use vouch_e2e::{
     Rng, enroll_by_email, integrity_check, item_text, kills_by_step, missing_children,
-    numeric_flags, rand_seed, sibling,
+    numeric_flags, rand_seed, sibling, spawn_client_process,
 };
 use vouch_testkit::TestServer;
 
@@ -106,25 +100,20 @@ fn spawn_child(
     items: usize,
     vault: Uuid,
 ) -> (Child, mpsc::UnboundedReceiver<Line>) {
-    let mut child = Command::new(sibling("vouch-e2e-client"))
-        .arg(profile)
-        .args([
+    let (child, mut lines) = spawn_client_process(
+        profile,
+        &[
             url,
             "life",
             EMAIL,
             method,
             &items.to_string(),
             &vault.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn vouch-e2e-client");
-    let stdout = child.stdout.take().expect("stdout");
+        ],
+    )
+    .expect("spawn vouch-e2e-client");
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(l)) = lines.next_line().await {
             if tx.send(Line::Out(l)).is_err() {
                 return;

@@ -30,14 +30,9 @@
 use std::{
     collections::HashMap,
     path::Path,
-    process::Stdio,
     time::{Duration, Instant},
 };
 
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::Command,
-};
 use uuid::Uuid;
 use vouch_core::{
     Client, TlsPolicy,
@@ -49,7 +44,7 @@ use vouch_core::{
 use vouch_e2e::{
     Device, Rng, child_device_info, copy_profile, enroll_by_approval, enroll_by_email,
     integrity_check, item_text, kills_by_step, missing_children, numeric_flags, rand_seed,
-    server_items, server_vault_epoch, sibling,
+    server_items, server_vault_epoch, sibling, spawn_client_process,
 };
 use vouch_testkit::TestServer;
 
@@ -128,21 +123,16 @@ async fn run_child(
     kill: Option<KillAt>,
     acked: &mut Vec<Uuid>,
 ) -> Result<Option<String>, String> {
-    let mut child = Command::new(sibling("vouch-e2e-client"))
-        .arg(&env.rotator)
-        .args([
+    let (mut child, mut lines) = spawn_client_process(
+        &env.rotator,
+        &[
             env.url.as_str(),
             "rotate",
             &env.vault.to_string(),
             &device.to_string(),
             &total.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("spawn vouch-e2e-client: {e}"))?;
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        ],
+    )?;
     let deadline = Instant::now() + FINISH_TIMEOUT;
     let mut kill_at = match &kill {
         Some(k) if k.nth == 0 => Some(Instant::now() + k.delay),
