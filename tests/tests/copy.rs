@@ -478,3 +478,46 @@ async fn an_unreachable_target_is_refused_without_its_password() {
     assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
     assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
 }
+
+/// The numbers SQLite's `AUTOINCREMENT` tables handed out stay used after the move: rows
+/// written on the copy are numbered past the source's high-water mark, even where the
+/// source's last rows were deleted (an event number a device already saw is never reused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_continue_past_the_sources_high_water_mark() {
+    let root = tempfile::tempdir().unwrap();
+    let source = small_source().await;
+    let mut high = BTreeMap::new();
+    for table in ["audit_events", "mail"] {
+        let seq = &source.query_rows(&format!(
+            "SELECT seq FROM sqlite_sequence WHERE name = '{table}'"
+        ))[0][0];
+        high.insert(table, seq.parse::<i64>().unwrap());
+        source.execute_sql(&format!(
+            "DELETE FROM {table} WHERE seq = (SELECT MAX(seq) FROM {table})"
+        ));
+    }
+    let target = root.path().join("target");
+    let out = copy(source.data_dir(), &target_for(&target));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copied = target_rows(&target).await;
+    let moved = TestServer::builder(SERVER).data(&target).start();
+    moved.api().trusted_device(BOB, "bob phone", "mobile").await;
+    let after = target_rows(&target).await;
+    for (table, high) in high {
+        let seqs = |rows: &[Vec<Value>]| -> Vec<i64> {
+            rows.iter()
+                .map(|r| match r[0] {
+                    Value::Int(n) => n,
+                    _ => panic!("{table}: seq is not an integer"),
+                })
+                .collect()
+        };
+        let (old, all) = (seqs(&copied[table]), seqs(&after[table]));
+        let new: Vec<i64> = all.into_iter().filter(|s| !old.contains(s)).collect();
+        assert!(!new.is_empty(), "{table}: nothing written on the copy");
+        assert!(
+            new.iter().all(|s| *s > high),
+            "{table}: {new:?} reuse numbers up to {high}"
+        );
+    }
+}
