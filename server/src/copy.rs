@@ -527,6 +527,25 @@ mod tests {
         }
     }
 
+    /// A source written by a newer server, or no source at all: refused before the
+    /// target is touched (not even created).
+    #[test]
+    fn a_newer_or_missing_source_is_refused_before_the_target_is_touched() {
+        let (source, conn) = fresh();
+        conn.execute_batch("PRAGMA user_version = 999").unwrap();
+        let target = tempfile::tempdir().unwrap();
+        let to = Target::Sqlite(target.path().join("t"));
+        let e = copy(source.path(), &to, PoolOptions::default()).unwrap_err();
+        assert!(
+            matches!(e, CopyError::NewerSource { found: 999, .. }),
+            "{e}"
+        );
+        let e = copy(&target.path().join("none"), &to, PoolOptions::default()).unwrap_err();
+        assert!(matches!(e, CopyError::NoSource(_)), "{e}");
+        assert!(!target.path().join("t").exists());
+        assert!(!target.path().join("none").exists());
+    }
+
     /// A table only one side has is refused by name, on either side, and nothing is
     /// written.
     #[test]
