@@ -135,6 +135,15 @@ enum Command {
     /// Creates or migrates the schema of the database (--database, else the SQLite file in
     /// --data) and exits; the server also does it at start.
     Migrate,
+    /// Copies the workspace from the SQLite file in --data into an empty PostgreSQL
+    /// database (docs/OPERATING.md, "Moving from SQLite to PostgreSQL"), in one
+    /// transaction; the server on --data must be stopped.
+    Copy {
+        /// postgres://USER:PASSWORD@HOST:PORT/DB (migrated, must be empty), or another
+        /// data directory for a copy into its SQLite file.
+        #[arg(long, env = "VOUCH_COPY_TO", hide_env_values = true)]
+        to: String,
+    },
     /// Administration of the data directory.
     Admin {
         #[command(subcommand)]
@@ -191,6 +200,9 @@ pub fn run() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Some(Command::Copy { to }) = &cli.command {
+        return copy(&cli, to);
     }
     if let Some(Command::Migrate) = &cli.command {
         return match with_db(&cli, |_| Ok(())) {
@@ -305,6 +317,36 @@ pub fn run() -> ExitCode {
     })
 }
 
+/// `copy --to TARGET`: the rows per table, then one line; or one error line.
+fn copy(cli: &Cli, to: &str) -> ExitCode {
+    if cli.database.is_some() {
+        eprintln!(
+            "error: copy reads the SQLite file in --data; give the target with --to, not --database (VOUCH_DATABASE); nothing was copied"
+        );
+        return ExitCode::FAILURE;
+    }
+    let target = crate::copy::Target::parse(to);
+    match crate::copy::copy(&cli.data, &target, pool_options(cli)) {
+        Ok(copied) => {
+            for (table, rows) in &copied {
+                println!("  {table:<20} {rows:>9} rows");
+            }
+            let total: u64 = copied.iter().map(|(_, n)| n).sum();
+            println!(
+                "copied {total} rows in {} tables from {} to {}",
+                copied.len(),
+                cli.data.display(),
+                target.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}; nothing was copied");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The PostgreSQL pool settings the flags name.
 fn pool_options(cli: &Cli) -> crate::store::postgres::PoolOptions {
     crate::store::postgres::PoolOptions {
@@ -359,7 +401,7 @@ fn print_summary(s: &Summary) {
 }
 
 /// An SMTP or database URL without its user name and password.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             let _ = u.set_username("");

@@ -303,6 +303,9 @@ ALTER TABLE vaults ADD COLUMN tombstone BLOB;
 "#,
 ];
 
+/// The SQLite schema's version (`PRAGMA user_version`) this binary migrates to.
+pub(crate) const SCHEMA_VERSION: usize = SCHEMA.len();
+
 /// The schema step after which device-name keys are skeletons.
 const SKELETON_KEYS_STEP: usize = 5;
 
@@ -635,6 +638,52 @@ impl Db {
             .run_to_completion(256, std::time::Duration::from_millis(5), None)
             .map_err(StoreError::from)?;
         Ok(())
+    }
+
+    /// Connects to a PostgreSQL database and migrates it, without the push listener a
+    /// serving process needs (the copy command).
+    pub(crate) async fn connect_unlistened(
+        url: &str,
+        opts: PoolOptions,
+    ) -> Result<Self, OpenError> {
+        Ok(Self {
+            backend: Backend::Postgres(Postgres::connect(url, opts).await?),
+            hub: Arc::default(),
+        })
+    }
+
+    /// Whether this is a PostgreSQL database (else the SQLite file).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Runs `f` in one writing transaction, synchronously (on PostgreSQL from a blocking
+    /// thread of a runtime), committing only when it returns `Ok`; its error comes back
+    /// as it was (not turned into an HTTP error), with nothing written.
+    pub(crate) fn write_blocking<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let mut conn = db.conn.lock().unwrap_or_else(|p| p.into_inner());
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(StoreError::from)?;
+                let v = f(&Tx::sqlite(&tx))?;
+                tx.commit().map_err(StoreError::from)?;
+                Ok(v)
+            }
+            Backend::Postgres(pg) => {
+                let rt = tokio::runtime::Handle::try_current()
+                    .map_err(|_| StoreError::Config("no runtime for PostgreSQL".into()))?;
+                let mut client = rt.block_on(pg.client())?;
+                let tx = postgres::begin(&rt, &mut client, true)?;
+                let v = f(&Tx::postgres(&tx, &rt))?;
+                postgres::commit(&rt, tx)?;
+                Ok(v)
+            }
+        }
     }
 
     /// A cheap liveness query (`GET /healthz`): fails while the database is unreachable.

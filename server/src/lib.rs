@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 pub mod cli;
+pub mod copy;
 pub mod db;
 mod error;
 mod extract;
@@ -380,7 +381,7 @@ fn refuse_plaintext_smtp_credentials(url: &str) -> Result<(), StartError> {
 /// Takes an exclusive lock on `DIR/vouch-server.lock` for the life of the server, so a
 /// second server on the same data directory refuses to start (admin commands, which
 /// work beside a running server, do not take it).
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+pub(crate) fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     let path = dir.join("vouch-server.lock");
     let file = files::private_options()
         .write(true)

@@ -24,9 +24,25 @@ pub struct ServerBuilder {
     log: Option<PathBuf>,
     log_level: String,
     database: Option<String>,
+    sqlite: bool,
+    listen: Option<SocketAddr>,
 }
 
 impl ServerBuilder {
+    /// Serves the SQLite file in its data directory, in the PostgreSQL pass too (the
+    /// source of a move to PostgreSQL).
+    pub fn sqlite(mut self) -> Self {
+        self.sqlite = true;
+        self
+    }
+
+    /// Listens on `addr` (default `127.0.0.1:0`): a server taking over another's address,
+    /// whose clients' profiles name it.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
     /// In the PostgreSQL pass, serves `other`'s database (a second replica beside it);
     /// on SQLite it changes nothing (one process per database file).
     pub fn database_of(mut self, other: &TestServer) -> Self {
@@ -76,12 +92,17 @@ impl ServerBuilder {
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        let database = self
-            .database
-            .or_else(|| crate::postgres::database_for(&data));
+        let database = if self.sqlite {
+            None
+        } else {
+            self.database
+                .or_else(|| crate::postgres::database_for(&data))
+        };
         let mut server = TestServer {
             child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            addr: self
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             url: String::new(),
             bin: self.bin,
             data,
@@ -126,6 +147,8 @@ impl TestServer {
             log: None,
             log_level: "warn".into(),
             database: None,
+            sqlite: false,
+            listen: None,
         }
     }
 

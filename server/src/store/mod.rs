@@ -9,7 +9,7 @@
 //! differs between SQL dialects is handled there, not in the handlers.
 
 pub mod postgres;
-mod postgres_schema;
+pub(crate) mod postgres_schema;
 mod sqlite;
 mod value;
 
@@ -65,6 +65,12 @@ pub trait Params {
 impl Params for &[&dyn ToValue] {
     fn values(self) -> Vec<Value> {
         self.iter().map(|v| v.to_value()).collect()
+    }
+}
+
+impl Params for Vec<Value> {
+    fn values(self) -> Vec<Value> {
+        self
     }
 }
 

@@ -12,7 +12,8 @@ use super::{StoreError, StoreResult};
 /// The advisory lock that serialises migrations of replicas starting at once.
 const MIGRATE_LOCK: i64 = 0x766f_7563_6802;
 
-const STEPS: &[&str] = &[r#"
+/// The steps, in order (the copy command's test reads the tables of step 1).
+pub(crate) const STEPS: &[&str] = &[r#"
 -- Case-insensitive comparison (SQLite's COLLATE NOCASE) by the column's collation, so a
 -- text parameter compared with it needs no cast and no lower().
 CREATE COLLATION IF NOT EXISTS vouch_nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
