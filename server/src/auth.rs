@@ -35,6 +35,9 @@ pub struct Account {
 pub struct DeviceCaller {
     pub user: UserRow,
     pub device: DeviceRow,
+    /// The web console session acting as this device (its approver), if any: the audit
+    /// log names it. `None` for the device's own token.
+    pub console: Option<uuid::Uuid>,
 }
 
 /// Either kind of caller.
@@ -127,7 +130,11 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
                     DeviceStatus::Disabled if disabled == DisabledDevice::Allowed => {
                         let user = UserRow::load(tx, device.device.user_id)?
                             .ok_or_else(ApiError::internal)?;
-                        return Ok(Caller::Device(DeviceCaller { user, device }));
+                        return Ok(Caller::Device(DeviceCaller {
+                            user,
+                            device,
+                            console: None,
+                        }));
                     }
                     DeviceStatus::Disabled => {
                         return Err(ApiError::new(
@@ -150,7 +157,11 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
                     "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?3)",
                     params![device.device.id.to_string(), at, at - LAST_SEEN_STEP_SECS],
                 )?;
-                Ok(Caller::Device(DeviceCaller { user, device }))
+                Ok(Caller::Device(DeviceCaller {
+                            user,
+                            device,
+                            console: None,
+                        }))
             })
             .await
     } else {

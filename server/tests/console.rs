@@ -1199,3 +1199,75 @@ async fn secure_cookies_follow_the_configuration_not_the_host_header() {
     assert!(set[0].starts_with("vouch_console_pre="), "{set:?}");
     assert!(!set[0].contains("Secure"), "{set:?}");
 }
+
+/// The audit log names what happens to console sign-ins (outside review, item 5): the
+/// sign-in, a wrong code (on the key holder that typed it), the timeout, and an action
+/// taken in a console names the approving device as actor and the console session in
+/// its detail. A sign-in that times out is told to the key holders as `console_decided`,
+/// so a phone's prompt goes.
+#[tokio::test]
+async fn console_sign_ins_codes_and_timeouts_are_audited_and_told() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let laptop = id(&laptop);
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let mut events = api.events(&alice, "", None).await;
+    let mut late = Browser::new(&s);
+    let code = late.sign_in("alice@acme.test").await;
+    let timed_out = pending_console(&api, &alice).await;
+    approve(&api, &alice, &timed_out, &wrong(&code))
+        .await
+        .err(400, "invalid_code");
+    events.expect("console_requested").await;
+    api.advance_clock(10 * 60 + 1).await;
+    // The browser's wait page finds it timed out; the key holders hear it at once.
+    late.get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=expired");
+    let (_, ev) = events.expect("console_decided").await;
+    assert_eq!(ev["session_id"], timed_out.as_str());
+    // An action in an approved console.
+    let (mut b, session) = approved_console(&s, "alice@acme.test", &alice).await;
+    let csrf = b.csrf().await;
+    b.post(
+        &format!("/console/devices/{laptop}/rename"),
+        &[("csrf", &csrf), ("name", "alice work laptop")],
+    )
+    .await
+    .redirects_to("/console/devices?done=renamed");
+    let log = api.get("/v1/admin/audit", Some(&admin)).await.ok();
+    let entry = |action: &str, about: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == action && e["detail"].as_str().unwrap_or("").contains(about))
+            .unwrap_or_else(|| panic!("no {action} about {about} in {log:#}"))
+            .clone()
+    };
+    let requested = entry("console_requested", &timed_out);
+    assert!(
+        requested["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ConsoleTest/1.0")
+    );
+    assert_eq!(requested["origin"], "127.0.0.1");
+    let rejected = entry("console_code_rejected", &timed_out);
+    assert_eq!(rejected["device_id"], laptop.as_str());
+    assert_eq!(rejected["actor_device_id"], laptop.as_str());
+    assert!(
+        rejected["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 attempt(s) left")
+    );
+    assert!(!rejected.to_string().contains(&code), "no code in the log");
+    entry("console_expired", &timed_out);
+    let renamed = entry("renamed", &format!("via console {session}"));
+    assert_eq!(renamed["actor_device_id"], laptop.as_str());
+}

@@ -687,13 +687,14 @@ async fn logout(
         .tx(move |tx| {
             match session::resolve(tx, &t)? {
                 Resolved::Active(s, caller) => {
-                    let actor = Actor::device(caller.device.device.id, &origin);
+                    let actor = Actor::of(&caller, &origin);
                     session::revoke(tx, s.user_id, s.id, &actor)?;
                 }
                 Resolved::Approved(s) => {
                     let actor = Actor {
                         device: s.approved_by,
                         origin: Some(origin.clone()),
+                        console: Some(s.id),
                     };
                     session::revoke(tx, s.user_id, s.id, &actor)?;
                 }
@@ -1011,7 +1012,7 @@ async fn revoke(
     body: Bytes,
 ) -> PageResult {
     let (c, _, id) = action_form(&state, &headers, &raw, &body, Needs::Session).await?;
-    let actor = Actor::device(c.caller.device.device.id, origin);
+    let actor = Actor::of(&c.caller, origin);
     let user = c.caller.user.id;
     state
         .db

@@ -238,7 +238,11 @@ fn approver(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Option<DeviceCaller>> {
     if user.deprovisioned {
         return Ok(None);
     }
-    Ok(Some(DeviceCaller { user, device }))
+    Ok(Some(DeviceCaller {
+        user,
+        device,
+        console: Some(s.id),
+    }))
 }
 
 /// Whether `s` still works; ends (deletes) it otherwise.
@@ -371,8 +375,8 @@ pub fn create(
         None,
         AuditAction::ConsoleRequested,
         &Actor {
-            device: None,
             origin: Some(origin.to_owned()),
+            ..Actor::default()
         },
         Some(&format!("console {id} from {origin} ({user_agent})")),
     )?;
