@@ -116,6 +116,14 @@ try:
     d.get(URL + "/console/devices")
     wait_for(d, "/console/wait")
 
+    step("a waiting browser back at the sign-in page gets the password form, not a skip")
+    d.get(URL + "/console/login")
+    assert d.current_url.endswith("/console/login"), d.current_url
+    assert d.find_element(By.ID, "password")
+    d.get(URL + "/console/wait")
+    assert d.find_element(By.CSS_SELECTOR, "p.code").get_attribute("aria-label").split()[-1] == code
+    pending_cookie = d.get_cookie("vouch_console")["value"]
+
     step("an email-only device cannot approve it")
     p = vouch("alice-spare", "console", "approve", code, "--yes", ok=False)
     assert p.returncode == 6 and "key holder" in p.stderr, p.stderr
@@ -123,6 +131,7 @@ try:
     step("approved from the CLI key holder: the page moves on by itself")
     p = vouch("alice-laptop", "console", "approve", code, "--yes")
     wait_for(d, "/console/devices")
+    assert d.get_cookie("vouch_console")["value"] != pending_cookie, "the approval rotates the cookie"
     body = text(d)
     for want in ("Alice laptop", "this console's device", "Email-only", "Pending approval",
                  "Trusted · key holder", "of 20 devices", "approve from your phone or the vouch app".lower()):

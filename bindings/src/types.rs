@@ -286,6 +286,12 @@ pub enum AuditAction {
     ConsoleApproved,
     /// A web console session was ended.
     ConsoleRevoked,
+    /// A browser signed in to the console and waits for approval.
+    ConsoleRequested,
+    /// A wrong console code was typed on a key holder.
+    ConsoleCodeRejected,
+    /// A console session ended by itself (time ran out, or its approver is gone).
+    ConsoleExpired,
     /// The user signed in.
     SignedIn,
     /// A wrong email code was typed for a device.
@@ -590,6 +596,9 @@ impl From<proto::AuditAction> for AuditAction {
             A::Recovered => Self::Recovered,
             A::ConsoleApproved => Self::ConsoleApproved,
             A::ConsoleRevoked => Self::ConsoleRevoked,
+            A::ConsoleRequested => Self::ConsoleRequested,
+            A::ConsoleCodeRejected => Self::ConsoleCodeRejected,
+            A::ConsoleExpired => Self::ConsoleExpired,
             A::SignedIn => Self::SignedIn,
             A::CodeRejected => Self::CodeRejected,
             A::RequestWithdrawn => Self::RequestWithdrawn,

@@ -96,6 +96,11 @@ async fn a_key_holder_approves_the_console_from_the_cli() {
         .await,
     );
     assert_eq!(approved["status"], "active");
+    // The waiting page (it reloads itself) gives the browser its new session cookie.
+    let pending_cookie = cookies.clone();
+    let (status, _) = page(&http, http.get(format!("{u}/console/wait")), &mut cookies).await;
+    assert_eq!(status, 303);
+    assert_ne!(cookies, pending_cookie, "the approval rotates the cookie");
     let (status, devices) = page(
         &http,
         http.get(format!("{u}/console/devices")),

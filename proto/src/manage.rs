@@ -65,6 +65,15 @@ wire! {
         ConsoleApproved,
         /// A web console session was ended (by a key holder or by the console itself).
         ConsoleRevoked,
+        /// A browser signed in to the console with the password (`detail`: its session,
+        /// address and browser); it waits for a key holder's approval.
+        ConsoleRequested,
+        /// A wrong console code was typed on a key holder (the device is that key holder;
+        /// `detail`: the session and the tries left on it).
+        ConsoleCodeRejected,
+        /// A console session ended by itself: its time ran out, or the device that approved
+        /// it is no longer a trusted key holder (`detail`: the session and why).
+        ConsoleExpired,
         /// The user signed in (an account session; `origin` is the client's address).
         SignedIn,
         /// A wrong email code was typed for a device (`detail`: tries left on that code).

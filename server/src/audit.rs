@@ -18,6 +18,8 @@ pub struct Actor {
     pub device: Option<Uuid>,
     /// The client address of the call.
     pub origin: Option<String>,
+    /// The web console session the device acted through (named in the entry's detail).
+    pub console: Option<Uuid>,
 }
 
 impl Actor {
@@ -26,6 +28,16 @@ impl Actor {
         Self {
             device: Some(device),
             origin: Some(origin.to_string()),
+            console: None,
+        }
+    }
+
+    /// A call by `caller` from `origin`: its device, and the console session it acted
+    /// through when a console page made the call.
+    pub fn of(caller: &crate::auth::DeviceCaller, origin: impl ToString) -> Self {
+        Self {
+            console: caller.console,
+            ..Self::device(caller.device.device.id, origin)
         }
     }
 }
@@ -39,6 +51,11 @@ pub fn record(
     actor: &Actor,
     detail: Option<&str>,
 ) -> ApiResult<()> {
+    let via = actor.console.map(|c| format!("via console {c}"));
+    let detail = match (detail, via) {
+        (Some(d), Some(v)) => Some(format!("{d}; {v}")),
+        (d, v) => d.map(str::to_owned).or(v),
+    };
     let workspace: String = tx
         .query_one(
             "SELECT workspace_id FROM users WHERE id = ?1",

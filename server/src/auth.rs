@@ -35,13 +35,16 @@ pub struct Account {
 pub struct DeviceCaller {
     pub user: UserRow,
     pub device: DeviceRow,
+    /// The web console session acting as this device (its approver), if any: the audit
+    /// log names it. `None` for the device's own token.
+    pub console: Option<uuid::Uuid>,
 }
 
 /// Either kind of caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
     Account(Account),
-    Device(DeviceCaller),
+    Device(Box<DeviceCaller>),
 }
 
 /// The client's address as this server saw it (no proxy headers are trusted).
@@ -127,7 +130,11 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
                     DeviceStatus::Disabled if disabled == DisabledDevice::Allowed => {
                         let user = UserRow::load(tx, device.device.user_id)?
                             .ok_or_else(ApiError::internal)?;
-                        return Ok(Caller::Device(DeviceCaller { user, device }));
+                        return Ok(Caller::Device(Box::new(DeviceCaller {
+                            user,
+                            device,
+                            console: None,
+                        })));
                     }
                     DeviceStatus::Disabled => {
                         return Err(ApiError::new(
@@ -150,7 +157,11 @@ async fn resolve(state: &AppState, token: String, disabled: DisabledDevice) -> A
                     "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?3)",
                     params![device.device.id.to_string(), at, at - LAST_SEEN_STEP_SECS],
                 )?;
-                Ok(Caller::Device(DeviceCaller { user, device }))
+                Ok(Caller::Device(Box::new(DeviceCaller {
+                    user,
+                    device,
+                    console: None,
+                })))
             })
             .await
     } else {
@@ -183,7 +194,7 @@ impl FromRequestParts<AppState> for DeviceCaller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match Caller::from_request_parts(parts, state).await? {
-            Caller::Device(d) => Ok(d),
+            Caller::Device(d) => Ok(*d),
             Caller::Account(_) => Err(ApiError::new(
                 ErrorCode::DeviceNotTrusted,
                 "this route needs a trusted device",
@@ -203,7 +214,7 @@ impl FromRequestParts<AppState> for ChainReader {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match resolve(state, bearer(parts)?, DisabledDevice::Allowed).await? {
-            Caller::Device(d) => Ok(Self(d)),
+            Caller::Device(d) => Ok(Self(*d)),
             Caller::Account(_) => Err(ApiError::new(
                 ErrorCode::DeviceNotTrusted,
                 "this route needs a trusted device",

@@ -69,6 +69,11 @@ struct Cli {
         default_value = "Vouch <no-reply@vouch.invalid>"
     )]
     mail_from: String,
+    /// Give the web console's cookies `Secure` and the `__Host-` prefix even though
+    /// --listen is a loopback address: set it when a TLS-terminating proxy on this host
+    /// serves the console over HTTPS (off loopback they always have them).
+    #[arg(long, env = "VOUCH_CONSOLE_SECURE_COOKIES")]
+    console_secure_cookies: bool,
     /// Log lines as text or as one JSON object per line (`ts`, `level`, `target`,
     /// `request_id`, `msg`).
     #[arg(long, env = "VOUCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -284,6 +289,7 @@ pub fn run() -> ExitCode {
     settings.smtp_url = cli.smtp_url;
     settings.mail_from = cli.mail_from;
     settings.database = cli.database;
+    settings.console_secure_cookies = cli.console_secure_cookies;
     let summary = Summary {
         database: settings.database.as_deref().map(redact_url),
         data: settings.data_dir.clone(),

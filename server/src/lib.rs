@@ -80,6 +80,10 @@ pub struct Settings {
     pub database: Option<String>,
     /// The PostgreSQL pool's size and statement timeout.
     pub database_pool: store::postgres::PoolOptions,
+    /// Give the console's cookies `Secure` and the `__Host-` prefix even on a loopback
+    /// listen address (a TLS-terminating proxy in front on the same host). Off loopback
+    /// they always have them; see [`Settings::console_secure_cookies`].
+    pub console_secure_cookies: bool,
 }
 
 impl Settings {
@@ -101,7 +105,15 @@ impl Settings {
             mail_from: "Vouch <no-reply@vouch.invalid>".into(),
             database: None,
             database_pool: store::postgres::PoolOptions::default(),
+            console_secure_cookies: false,
         }
+    }
+
+    /// Whether the console's cookies are `Secure` and `__Host-` named: decided by this
+    /// configuration (a non-loopback listen address, or the flag), never by a request's
+    /// `Host` header.
+    pub fn console_secure_cookies(&self) -> bool {
+        self.console_secure_cookies || !self.listen.ip().is_loopback()
     }
 }
 

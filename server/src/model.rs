@@ -212,6 +212,7 @@ pub fn set_device_status(tx: &Tx<'_>, id: Uuid, status: DeviceStatus) -> ApiResu
         let actor = crate::audit::Actor {
             device: decided_by.as_deref().map(parse_uuid).transpose()?,
             origin: None,
+            console: None,
         };
         crate::audit::record_device(tx, id, vouch_proto::AuditAction::Denied, &actor, None)?;
     }
@@ -248,6 +249,7 @@ pub fn trust_device(
     let actor = crate::audit::Actor {
         device: approved_by,
         origin: None,
+        console: None,
     };
     crate::audit::record_device(
         tx,
@@ -269,6 +271,7 @@ pub fn make_key_holder(tx: &Tx<'_>, id: Uuid, approver: Uuid) -> ApiResult<()> {
     let actor = crate::audit::Actor {
         device: Some(approver),
         origin: None,
+        console: None,
     };
     crate::audit::record_device(tx, id, vouch_proto::AuditAction::KeysShared, &actor, None)?;
     Ok(())

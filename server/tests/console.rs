@@ -123,6 +123,20 @@ impl Browser {
         wait.body[at..at + 6].to_owned()
     }
 
+    /// After the approval: the wait page (which reloads itself every 5 s) gives the
+    /// browser its new session cookie and moves on to the console.
+    async fn approved(&mut self) {
+        let before = self.cookies.get("vouch_console").cloned();
+        self.get("/console/wait")
+            .await
+            .redirects_to("/console/devices");
+        assert_ne!(
+            self.cookies.get("vouch_console"),
+            before.as_ref(),
+            "rotated"
+        );
+    }
+
     /// The CSRF token of the devices page (an approved console).
     async fn csrf(&mut self) -> String {
         let page = self.get("/console/devices").await;
@@ -159,6 +173,7 @@ async fn approved_console(s: &TestServer, email: &str, key_holder: &str) -> (Bro
     let code = b.sign_in(email).await;
     let session = pending_console(&api, key_holder).await;
     approve(&api, key_holder, &session, &code).await.ok();
+    b.approved().await;
     (b, session)
 }
 
@@ -386,6 +401,7 @@ async fn only_a_key_holder_web_or_mobile_device_approves_a_console() {
     let ok = approve(&api, &alice, &session, &code).await.ok();
     assert_eq!(ok["status"], "active");
     assert_eq!(ok["admin"], false);
+    b.approved().await;
     let page = b.get("/console/devices").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("alice laptop"));
@@ -696,6 +712,7 @@ async fn console_secrets_stay_out_of_the_log_and_the_error_pages() {
     let wrong_try = approve(&api, &alice, &session, &wrong(&code)).await;
     assert!(!wrong_try.body.to_string().contains(&code));
     approve(&api, &alice, &session, &code).await.ok();
+    b.approved().await;
     let csrf = b.csrf().await;
     let refused = b
         .post(
@@ -838,4 +855,419 @@ async fn unknown_console_paths_are_an_html_404_with_the_pages_headers() {
     }
     let api = s.api().get("/v1/nope", None).await;
     api.err(404, "not_found");
+}
+
+/// Session fixation (outside review, item 1). An attacker who knows the password holds a
+/// pending console cookie and plants it in the victim's browser, or knows a session's id
+/// (key holders, pushes and the audit log see it): a known id opens nothing; the planted
+/// cookie does not skip the sign-in form (the victim's sign-in is a new session, a new
+/// cookie, and the planted one ends); and even when the victim approves the planted
+/// session itself, the approval rotates the cookie, so the value the attacker kept opens
+/// nothing afterwards.
+#[tokio::test]
+async fn a_planted_or_known_pending_session_cannot_ride_the_victims_approval() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut attacker = Browser::new(&s);
+    attacker.sign_in("alice@acme.test").await;
+    let planted = attacker.cookies["vouch_console"].clone();
+    let attacker_session = pending_console(&api, &alice).await;
+    for forged in [attacker_session.clone(), format!("vcs_{attacker_session}")] {
+        let mut b = Browser::new(&s);
+        b.cookies.insert("vouch_console".into(), forged);
+        b.get("/console/wait").await.redirects_to("/console/login");
+    }
+    // Planted: the sign-in page still asks for email and password.
+    let mut victim = Browser::new(&s);
+    victim
+        .cookies
+        .insert("vouch_console".into(), planted.clone());
+    let form = victim.get("/console/login").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.location());
+    assert!(form.body.contains("name=\"password\""));
+    let code = victim.sign_in("alice@acme.test").await;
+    assert_ne!(victim.cookies["vouch_console"], planted, "a new cookie");
+    let session = pending_console(&api, &alice).await;
+    assert_ne!(session, attacker_session, "the planted sign-in ended");
+    approve(&api, &alice, &session, &code).await.ok();
+    victim.approved().await;
+    assert_eq!(victim.get("/console/devices").await.status, StatusCode::OK);
+    for path in ["/console/devices", "/console/wait", "/console"] {
+        attacker.get(path).await.redirects_to("/console/login");
+    }
+    // Planted and sent straight to the wait page, whose code the victim approves: the
+    // victim's browser gets a new cookie; the value the attacker kept is dead.
+    let mut attacker = Browser::new(&s);
+    let attacker_code = attacker.sign_in("alice@acme.test").await;
+    let planted = attacker.cookies["vouch_console"].clone();
+    let mut victim = Browser::new(&s);
+    victim
+        .cookies
+        .insert("vouch_console".into(), planted.clone());
+    let shown = victim.get("/console/wait").await;
+    assert!(shown.body.contains(&attacker_code));
+    let session = pending_console(&api, &alice).await;
+    approve(&api, &alice, &session, &attacker_code).await.ok();
+    victim.approved().await;
+    assert_eq!(victim.get("/console/devices").await.status, StatusCode::OK);
+    for path in ["/console/devices", "/console/wait", "/console/admin"] {
+        attacker.get(path).await.redirects_to("/console/login");
+    }
+    let csrf = session_csrf(&planted);
+    let p = attacker.post("/console/logout", &[("csrf", &csrf)]).await;
+    p.redirects_to("/console/login");
+    assert_eq!(
+        victim.get("/console/devices").await.status,
+        StatusCode::OK,
+        "the stale cookie cannot even sign the victim out"
+    );
+}
+
+/// The CSRF token a page of the session with cookie `token` carries (what an attacker
+/// holding the token could compute).
+fn session_csrf(token: &str) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for p in [b"vouch/console/csrf".as_slice(), token.as_bytes()] {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    vouch_proto::Bytes(h.finalize().to_vec()).to_b64()
+}
+
+/// A password-only attacker (outside review, item 2) can neither evict the user's
+/// waiting sign-ins (at 5 waiting, a further sign-in is refused with a page saying so,
+/// and the user's own sign-in is still approved with its code) nor push prompts to the
+/// user's devices without end (console sign-ins share the approval requests' rate, 5 per
+/// 10 minutes by default, even when each is signed out at once).
+#[tokio::test]
+async fn waiting_sign_ins_are_capped_without_eviction() {
+    let s = TestServer::start(SERVER, &["--approval-rate", "50"]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut user = Browser::new(&s);
+    let code = user.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    for _ in 0..4 {
+        Browser::new(&s).sign_in("alice@acme.test").await;
+    }
+    let mut sixth = Browser::new(&s);
+    let form = sixth.get("/console/login").await;
+    let p = sixth
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "alice@acme.test"),
+                ("password", vouch_testkit::DEV_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    assert!(
+        p.body.contains("already waiting for approval"),
+        "{}",
+        p.body
+    );
+    assert!(!sixth.cookies.contains_key("vouch_console"));
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list.as_array().unwrap().len(), 5);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == session.as_str())
+    );
+    approve(&api, &alice, &session, &code).await.ok();
+    user.approved().await;
+    assert_eq!(user.get("/console/devices").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn console_sign_in_prompts_are_throttled_per_user() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut events = api.events(&alice, "", None).await;
+    for _ in 0..5 {
+        let mut b = Browser::new(&s);
+        b.sign_in("alice@acme.test").await;
+        let csrf = b.get("/console/wait").await.csrf();
+        b.post("/console/logout", &[("csrf", &csrf)])
+            .await
+            .redirects_to("/console/login");
+    }
+    let mut b = Browser::new(&s);
+    let form = b.get("/console/login").await;
+    let p = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "alice@acme.test"),
+                ("password", vouch_testkit::DEV_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    assert!(p.body.contains("too many console sign-ins"), "{}", p.body);
+    // After the window, a sign-in is pushed again: it is the sixth prompt the laptop got.
+    api.advance_clock(10 * 60 + 1).await;
+    Browser::new(&s).sign_in("alice@acme.test").await;
+    let last = pending_console(&api, &alice).await;
+    let mut prompts = 0;
+    loop {
+        let (kind, ev) = events.next_event().await;
+        if kind == "console_requested" {
+            prompts += 1;
+            if ev["session_id"] == last.as_str() {
+                break;
+            }
+        }
+    }
+    assert_eq!(prompts, 6);
+}
+
+/// A console path asked with a method it does not take answers the console's HTML 405
+/// page with the console's strict headers (outside review, item 3); the API keeps its
+/// JSON 405.
+#[tokio::test]
+async fn wrong_methods_on_console_paths_are_an_html_405_with_the_pages_headers() {
+    let s = TestServer::start(SERVER, &[]);
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        (reqwest::Method::PUT, "/console/login"),
+        (reqwest::Method::DELETE, "/console/devices"),
+        (reqwest::Method::GET, "/console/logout"),
+        (reqwest::Method::POST, "/console/wait"),
+        (reqwest::Method::PATCH, "/console"),
+        (reqwest::Method::POST, "/console/admin/audit"),
+    ] {
+        let r = http
+            .request(method.clone(), format!("{}{path}", s.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let h = |n: header::HeaderName| {
+            r.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert!(
+            h(header::CONTENT_TYPE).starts_with("text/html"),
+            "{method} {path}"
+        );
+        assert!(h(header::CONTENT_SECURITY_POLICY).contains("default-src 'none'"));
+        assert!(h(header::CONTENT_SECURITY_POLICY).contains("frame-ancestors 'none'"));
+        assert_eq!(h(header::X_FRAME_OPTIONS), "DENY", "{method} {path}");
+        assert_eq!(h(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+        assert_eq!(h(header::CACHE_CONTROL), "no-store");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<h1>Not allowed</h1>"), "{body}");
+    }
+    let api = s.api().put("/v1/devices", None, json!({})).await;
+    api.err(405, "method_not_allowed");
+}
+
+/// The `Set-Cookie` values of an answer.
+fn set_cookies(p: &Page) -> Vec<String> {
+    p.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether cookies are `Secure` follows the configuration, never the request's `Host`
+/// (outside review, item 4): a server listening off loopback, or one told it sits behind
+/// a TLS-terminating proxy (`--console-secure-cookies`), sets `Secure`, `__Host-` named,
+/// `Path=/` cookies even to a request saying `Host: localhost`; a loopback server sets
+/// plain ones whatever the `Host` says.
+#[tokio::test]
+async fn secure_cookies_follow_the_configuration_not_the_host_header() {
+    let login_with_host = |base: String, host: &'static str| async move {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .get(format!("{base}/console/login"))
+            .header(header::HOST, host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let secure = |set: &[String]| {
+        assert_eq!(set.len(), 1, "{set:?}");
+        let c = &set[0];
+        assert!(c.starts_with("__Host-vouch_console_pre="), "{c}");
+        assert!(c.contains("; Secure") && c.contains("; Path=/;"), "{c}");
+        assert!(!c.contains("Domain"), "{c}");
+    };
+    // Off loopback (a real process listening on every address).
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(SERVER)
+        .args([
+            "--listen",
+            "0.0.0.0:0",
+            "--dev",
+            "--dev-allow-remote",
+            "--data",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    // The rest it prints is read and dropped (it never writes to a closed pipe).
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let port = line.trim().rsplit(':').next().unwrap().to_owned();
+    let far = format!("http://127.0.0.1:{port}");
+    let set = login_with_host(far.clone(), "localhost").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    secure(&set);
+    // Loopback behind a TLS proxy, said by the flag: secure too, and a whole sign-in works
+    // with the prefixed cookies.
+    let s = TestServer::start(SERVER, &["--console-secure-cookies"]);
+    secure(&login_with_host(s.url().to_owned(), "localhost").await);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut b = Browser::new(&s);
+    let form = b.get("/console/login").await;
+    let p = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "alice@acme.test"),
+                ("password", vouch_testkit::DEV_PASSWORD),
+            ],
+        )
+        .await;
+    p.redirects_to("/console/wait");
+    let session_cookie = set_cookies(&p)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-vouch_console="))
+        .expect("the session cookie");
+    assert!(session_cookie.contains("; Secure") && session_cookie.contains("; Path=/;"));
+    assert!(!b.cookies.contains_key("vouch_console"));
+    let wait = b.get("/console/wait").await;
+    let at = wait.body.find("aria-label=\"Code ").unwrap() + 17;
+    let code = wait.body[at..at + 6].to_owned();
+    let session = pending_console(&api, &alice).await;
+    approve(&api, &alice, &session, &code).await.ok();
+    b.get("/console/wait")
+        .await
+        .redirects_to("/console/devices");
+    assert_eq!(b.get("/console/devices").await.status, StatusCode::OK);
+    // The plain name means nothing to this server.
+    let mut plain = Browser::new(&s);
+    let value = b.cookies["__Host-vouch_console"].clone();
+    plain.cookies.insert("vouch_console".into(), value);
+    plain
+        .get("/console/devices")
+        .await
+        .redirects_to("/console/login");
+    // A loopback server: plain cookies, whatever the Host header claims.
+    let s = TestServer::start(SERVER, &[]);
+    let set = login_with_host(s.url().to_owned(), "vouch.example.com").await;
+    assert!(set[0].starts_with("vouch_console_pre="), "{set:?}");
+    assert!(!set[0].contains("Secure"), "{set:?}");
+}
+
+/// The audit log names what happens to console sign-ins (outside review, item 5): the
+/// sign-in, a wrong code (on the key holder that typed it), the timeout, and an action
+/// taken in a console names the approving device as actor and the console session in
+/// its detail. A sign-in that times out is told to the key holders as `console_decided`,
+/// so a phone's prompt goes.
+#[tokio::test]
+async fn console_sign_ins_codes_and_timeouts_are_audited_and_told() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, laptop, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let laptop = id(&laptop);
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let mut events = api.events(&alice, "", None).await;
+    let mut late = Browser::new(&s);
+    let code = late.sign_in("alice@acme.test").await;
+    let timed_out = pending_console(&api, &alice).await;
+    approve(&api, &alice, &timed_out, &wrong(&code))
+        .await
+        .err(400, "invalid_code");
+    events.expect("console_requested").await;
+    api.advance_clock(10 * 60 + 1).await;
+    // The browser's wait page finds it timed out; the key holders hear it at once.
+    late.get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=expired");
+    let (_, ev) = events.expect("console_decided").await;
+    assert_eq!(ev["session_id"], timed_out.as_str());
+    // An action in an approved console.
+    let (mut b, session) = approved_console(&s, "alice@acme.test", &alice).await;
+    let csrf = b.csrf().await;
+    b.post(
+        &format!("/console/devices/{laptop}/rename"),
+        &[("csrf", &csrf), ("name", "alice work laptop")],
+    )
+    .await
+    .redirects_to("/console/devices?done=renamed");
+    let log = api.get("/v1/admin/audit", Some(&admin)).await.ok();
+    let entry = |action: &str, about: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == action && e["detail"].as_str().unwrap_or("").contains(about))
+            .unwrap_or_else(|| panic!("no {action} about {about} in {log:#}"))
+            .clone()
+    };
+    let requested = entry("console_requested", &timed_out);
+    assert!(
+        requested["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ConsoleTest/1.0")
+    );
+    assert_eq!(requested["origin"], "127.0.0.1");
+    let rejected = entry("console_code_rejected", &timed_out);
+    assert_eq!(rejected["device_id"], laptop.as_str());
+    assert_eq!(rejected["actor_device_id"], laptop.as_str());
+    assert!(
+        rejected["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 attempt(s) left")
+    );
+    assert!(!rejected.to_string().contains(&code), "no code in the log");
+    entry("console_expired", &timed_out);
+    let renamed = entry("renamed", &format!("via console {session}"));
+    assert_eq!(renamed["actor_device_id"], laptop.as_str());
 }

@@ -38,6 +38,9 @@ final class ConsoleTests: XCTestCase {
         let active = try await phone.refreshConsoleSessions()
         XCTAssertEqual(active.map(\.status), [.active])
         XCTAssertEqual(active.first?.approvedBy, phone.state.deviceId)
+        // The waiting page (it reloads itself) swaps the cookie for the approved one.
+        let (rotated, _) = try await browser.send("GET", "/console/wait")
+        XCTAssertEqual(rotated, 303)
         let (status, page) = try await browser.send("GET", "/console/devices")
         XCTAssertEqual(status, 200)
         XCTAssertTrue(page.contains("My trusted devices"))

@@ -78,7 +78,7 @@ pub async fn deprovision(
             "you cannot deprovision yourself; another admin can",
         ));
     }
-    let actor = Actor::device(caller.device.device.id, origin);
+    let actor = Actor::of(&caller, origin);
     let out = state
         .db
         .tx(move |tx| {
@@ -237,7 +237,7 @@ pub async fn reactivate(
     PathParams(user_id): PathParams<Uuid>,
 ) -> ApiResult<Json<AdminUser>> {
     require_admin(&caller)?;
-    let actor = Actor::device(caller.device.device.id, origin);
+    let actor = Actor::of(&caller, origin);
     let ws = caller.user.workspace_id;
     let out = state
         .db

@@ -476,6 +476,7 @@ pub async fn cancel(
                     Caller::Account(_) => None,
                 },
                 origin: Some(origin.to_string()),
+                console: None,
             };
             crate::audit::record_device(
                 tx,

@@ -100,6 +100,7 @@ pub async fn login(
             let actor = crate::audit::Actor {
                 device: None,
                 origin: Some(address.to_string()),
+                console: None,
             };
             crate::audit::record(
                 tx,

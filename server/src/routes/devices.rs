@@ -127,7 +127,7 @@ pub async fn register(
                     signing_key
                 ],
             )?;
-            let actor = crate::audit::Actor { device: None, origin: Some(origin) };
+            let actor = crate::audit::Actor { device: None, origin: Some(origin), console: None };
             crate::audit::record(tx, user_id, Some(id), vouch_proto::AuditAction::Registered, &actor, None)?;
             Ok((StatusCode::CREATED, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device))
         })
@@ -178,7 +178,7 @@ pub async fn disable(
     PathParams(id): PathParams<Uuid>,
     QueryParams(q): QueryParams<DisableQuery>,
 ) -> ApiResult<Json<Disabled>> {
-    let actor = crate::audit::Actor::device(caller.device.device.id, origin);
+    let actor = crate::audit::Actor::of(&caller, origin);
     let out = state
         .db
         .tx(move |tx| {

@@ -40,7 +40,7 @@ pub async fn rename(
 ) -> ApiResult<Json<Device>> {
     let name = vouch_proto::canonical_device_name(&req.name)
         .map_err(|e: NameError| ApiError::new(ErrorCode::InvalidDeviceName, e.to_string()))?;
-    let actor = Actor::device(caller.device.device.id, origin);
+    let actor = Actor::of(&caller, origin);
     let device = state
         .db
         .tx(move |tx| {

@@ -13,7 +13,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Redirect, Response},
-    routing::{any, get, post},
+    routing::{MethodRouter, any, get, post},
 };
 use uuid::Uuid;
 use vouch_proto::{
@@ -34,31 +34,52 @@ use crate::{
 /// The console's one stylesheet.
 const STYLE: &str = include_str!("style.css");
 
-/// The console's routes (HTML; not part of the JSON contract).
+/// The console's routes (HTML; not part of the JSON contract). Every answer, a wrong
+/// method's 405 and an unknown path's 404 included, is a console page with the
+/// console's security headers.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/console", get(home))
-        .route("/console/", get(home))
-        .route("/console/style.css", get(style))
-        .route("/console/login", get(login_form).post(login))
-        .route("/console/wait", get(wait))
-        .route("/console/logout", post(logout))
-        .route("/console/devices", get(devices))
+        .route("/console", page(get(home)))
+        .route("/console/", page(get(home)))
+        .route("/console/style.css", page(get(style)))
+        .route("/console/login", page(get(login_form).post(login)))
+        .route("/console/wait", page(get(wait)))
+        .route("/console/logout", page(post(logout)))
+        .route("/console/devices", page(get(devices)))
         .route(
             "/console/devices/{id}/disable",
-            get(confirm_disable).post(disable),
+            page(get(confirm_disable).post(disable)),
         )
-        .route("/console/devices/{id}/rename", post(rename))
-        .route("/console/sessions/{id}/revoke", post(revoke))
-        .route("/console/admin", get(admin))
+        .route("/console/devices/{id}/rename", page(post(rename)))
+        .route("/console/sessions/{id}/revoke", page(post(revoke)))
+        .route("/console/admin", page(get(admin)))
         .route(
             "/console/admin/users/{id}/deprovision",
-            get(confirm_deprovision).post(deprovision),
+            page(get(confirm_deprovision).post(deprovision)),
         )
-        .route("/console/admin/users/{id}/unlock", post(unlock))
-        .route("/console/admin/audit", get(audit))
+        .route("/console/admin/users/{id}/unlock", page(post(unlock)))
+        .route("/console/admin/audit", page(get(audit)))
         .route("/console/{*rest}", any(not_found))
         .layer(middleware::from_fn(security_headers))
+}
+
+/// A console route whose other methods answer the console's 405 page (set here, before
+/// the headers layer wraps it, so the API's JSON 405 never stands in for it).
+fn page(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    m.fallback(method_not_allowed)
+}
+
+/// A console path asked with a method it does not take: a page, like its 404.
+async fn method_not_allowed() -> Response {
+    render(
+        &MessagePage {
+            nav: None,
+            title: "Not allowed".into(),
+            message: "This page does not take that kind of request.".into(),
+            back: "/console".into(),
+        },
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
 }
 
 /// Strict headers on every console answer: no script, no framing, no caching, no referrer.
@@ -184,32 +205,61 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 200)
 }
 
-/// `Secure` unless the browser reached the server by a loopback name (plain http there).
-fn secure(headers: &HeaderMap) -> bool {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let name = if host.starts_with('[') {
-        host.split(']').next().unwrap_or("").trim_start_matches('[')
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    !(name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()))
+/// The console's two cookies as this server names them. `Secure` is decided by the
+/// configuration ([`crate::Settings::console_secure_cookies`]: off loopback, or the
+/// flag), never by the request's `Host` header; `Secure` cookies carry the `__Host-`
+/// prefix (and so `Path=/`, no `Domain`), plain ones (loopback) stay on `/console`.
+#[derive(Clone, Copy)]
+struct Cookies {
+    secure: bool,
 }
 
-fn set_cookie(headers: &HeaderMap, name: &str, value: &str, clear: bool) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict");
-    if secure(headers) {
-        c.push_str("; Secure");
+/// Which of the console's cookies.
+#[derive(Clone, Copy)]
+enum Which {
+    /// The session's token.
+    Session,
+    /// The pre-sign-in secret of the sign-in form's CSRF token.
+    Pre,
+}
+
+impl Cookies {
+    fn of(state: &AppState) -> Self {
+        Self {
+            secure: state.settings.console_secure_cookies(),
+        }
     }
-    if clear {
-        c.push_str("; Max-Age=0");
+
+    fn name(self, which: Which) -> String {
+        let base = match which {
+            Which::Session => session::COOKIE,
+            Which::Pre => session::PRE_COOKIE,
+        };
+        if self.secure {
+            format!("{}{base}", session::SECURE_PREFIX)
+        } else {
+            base.to_owned()
+        }
     }
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+
+    /// The value the browser sent.
+    fn get(self, headers: &HeaderMap, which: Which) -> Option<String> {
+        cookie(headers, &self.name(which))
+    }
+
+    /// The `Set-Cookie` value that sets (or, with `clear`, removes) the cookie.
+    fn set(self, which: Which, value: &str, clear: bool) -> HeaderValue {
+        let name = self.name(which);
+        let mut c = if self.secure {
+            format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Secure")
+        } else {
+            format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict")
+        };
+        if clear {
+            c.push_str("; Max-Age=0");
+        }
+        HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+    }
 }
 
 fn with_cookie(mut resp: Response, value: HeaderValue) -> Response {
@@ -323,7 +373,7 @@ fn check_csrf(
     }
 }
 
-fn ended_redirect(headers: &HeaderMap, why: Ended) -> PageError {
+fn ended_redirect(state: &AppState, why: Ended) -> PageError {
     let key = match why {
         Ended::Unknown => "unknown",
         Ended::Expired => "expired",
@@ -331,20 +381,23 @@ fn ended_redirect(headers: &HeaderMap, why: Ended) -> PageError {
     };
     PageError::page(with_cookie(
         see_other(&format!("/console/login?ended={key}")),
-        set_cookie(headers, session::COOKIE, "", true),
+        Cookies::of(state).set(Which::Session, "", true),
     ))
 }
 
 /// The approved console of this browser, or a redirect (sign in; wait for approval).
 async fn ctx(state: &AppState, headers: &HeaderMap) -> Result<(Ctx, Token), PageError> {
-    let Some(raw) = cookie(headers, session::COOKIE) else {
+    let Some(raw) = Cookies::of(state).get(headers, Which::Session) else {
         return Err(PageError::page(see_other("/console/login")));
     };
     let token = Token(raw);
     let t = token.clone();
     match state.db.tx(move |tx| session::resolve(tx, &t)).await? {
-        Resolved::Pending(_) => Err(PageError::page(see_other("/console/wait"))),
-        Resolved::Ended(why) => Err(ended_redirect(headers, why)),
+        // Approved while waiting: the wait page gives the browser its new token.
+        Resolved::Pending(_) | Resolved::Approved(_) => {
+            Err(PageError::page(see_other("/console/wait")))
+        }
+        Resolved::Ended(why) => Err(ended_redirect(state, why)),
         Resolved::Active(session, caller) => {
             let mut caller = *caller;
             if !session.admin {
@@ -405,11 +458,14 @@ async fn login_form(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> PageResult {
-    if let Some(raw) = cookie(&headers, session::COOKIE) {
+    let cookies = Cookies::of(&state);
+    if let Some(raw) = cookies.get(&headers, Which::Session) {
         let t = Token(raw);
-        if !matches!(
+        // An approved console goes on; a pending cookie (maybe one somebody else
+        // planted) never skips the password: signing in replaces it.
+        if matches!(
             state.db.tx(move |tx| session::resolve(tx, &t)).await?,
-            Resolved::Ended(_)
+            Resolved::Active(..) | Resolved::Approved(_)
         ) {
             return Ok(see_other("/console"));
         }
@@ -422,7 +478,7 @@ async fn login_form(
         Some("signed_out") => "You signed out of the console.",
         _ => "",
     };
-    let (pre, fresh) = match cookie(&headers, session::PRE_COOKIE) {
+    let (pre, fresh) = match cookies.get(&headers, Which::Pre) {
         Some(p) => (p, false),
         None => {
             let (p, _) = crate::model::new_token("")?;
@@ -440,7 +496,7 @@ async fn login_form(
         StatusCode::OK,
     );
     Ok(if fresh {
-        with_cookie(page, set_cookie(&headers, session::PRE_COOKIE, &pre, false))
+        with_cookie(page, cookies.set(Which::Pre, &pre, false))
     } else {
         page
     })
@@ -453,7 +509,8 @@ async fn login(
     body: Bytes,
 ) -> PageResult {
     let f = form(&body);
-    let pre = cookie(&headers, session::PRE_COOKIE).unwrap_or_default();
+    let cookies = Cookies::of(&state);
+    let pre = cookies.get(&headers, Which::Pre).unwrap_or_default();
     if pre.is_empty() {
         return Err(PageError::page(see_other("/console/login")));
     }
@@ -468,19 +525,7 @@ async fn login(
         super::super::auth::login(State(state.clone()), Origin(origin), JsonBody(req)).await;
     let resp = match signed_in {
         Ok(Json(r)) => r,
-        Err(e) => {
-            let status = StatusCode::from_u16(e.code().status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return Ok(render(
-                &LoginPage {
-                    nav: None,
-                    csrf: session::csrf_for(&pre),
-                    email,
-                    notice: String::new(),
-                    error: e.to_string(),
-                },
-                status,
-            ));
-        }
+        Err(e) => return Ok(login_refused(&pre, email, &e)),
     };
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -490,20 +535,44 @@ async fn login(
     let account = token_hash(&resp.account_token);
     let user = resp.user.id;
     let origin = origin.to_string();
-    let token = state
+    let rate = state.settings.approval_rate_limit;
+    let replaces = cookies.get(&headers, Which::Session).map(Token);
+    let created = state
         .db
         .tx(move |tx| {
-            // The console needs no account token: the one sign-in made goes at once.
+            // The console needs no account token: the one sign-in made goes at once
+            // (committed even when the console sign-in is refused).
             tx.execute("DELETE FROM account_tokens WHERE hash = ?1", [account])?;
-            session::create(tx, user, &user_agent, &origin)
+            match session::create(tx, user, &user_agent, &origin, rate, replaces.as_ref()) {
+                Err(e) if e.code() == ErrorCode::TooManyRequests => Ok(Err(e)),
+                other => other.map(Ok),
+            }
         })
         .await?;
+    let token = match created {
+        Ok(t) => t,
+        Err(e) => return Ok(login_refused(&pre, email, &e)),
+    };
+    // Always a new session and a new cookie at sign-in; the pre-sign-in cookie goes.
     let resp = see_other("/console/wait");
-    let resp = with_cookie(resp, set_cookie(&headers, session::COOKIE, &token.0, false));
-    Ok(with_cookie(
-        resp,
-        set_cookie(&headers, session::PRE_COOKIE, "", true),
-    ))
+    let resp = with_cookie(resp, cookies.set(Which::Session, &token.0, false));
+    Ok(with_cookie(resp, cookies.set(Which::Pre, "", true)))
+}
+
+/// The sign-in form again, saying why the sign-in was refused (wrong password, the
+/// throttle, too many sign-ins waiting).
+fn login_refused(pre: &str, email: String, e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.code().status()).unwrap_or(StatusCode::BAD_REQUEST);
+    render(
+        &LoginPage {
+            nav: None,
+            csrf: session::csrf_for(pre),
+            email,
+            notice: String::new(),
+            error: e.to_string(),
+        },
+        status,
+    )
 }
 
 #[derive(Template)]
@@ -538,15 +607,44 @@ fn qr_svg(text: &str) -> String {
     )
 }
 
+/// What the wait page found.
+enum Waited {
+    /// The session was approved: the browser's new token.
+    Rotated(Token),
+    /// Anything else.
+    Resolved(Resolved),
+}
+
 async fn wait(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    let Some(raw) = cookie(&headers, session::COOKIE) else {
+    let cookies = Cookies::of(&state);
+    let Some(raw) = cookies.get(&headers, Which::Session) else {
         return Ok(see_other("/console/login"));
     };
     let token = Token(raw);
     let t = token.clone();
-    match state.db.tx(move |tx| session::resolve(tx, &t)).await? {
-        Resolved::Active(..) => Ok(see_other("/console/devices")),
-        Resolved::Ended(why) => Err(ended_redirect(&headers, why)),
+    let resolved = state
+        .db
+        .tx(move |tx| match session::resolve(tx, &t)? {
+            // Approved: the pending token is swapped for a new one, here and only once.
+            Resolved::Approved(row) => Ok(match session::rotate(tx, &t, row.id)? {
+                Some(fresh) => Waited::Rotated(fresh),
+                None => Waited::Resolved(Resolved::Ended(Ended::Unknown)),
+            }),
+            other => Ok(Waited::Resolved(other)),
+        })
+        .await?;
+    let resolved = match resolved {
+        Waited::Rotated(fresh) => {
+            return Ok(with_cookie(
+                see_other("/console/devices"),
+                cookies.set(Which::Session, &fresh.0, false),
+            ));
+        }
+        Waited::Resolved(r) => r,
+    };
+    match resolved {
+        Resolved::Active(..) | Resolved::Approved(_) => Ok(see_other("/console/devices")),
+        Resolved::Ended(why) => Err(ended_redirect(&state, why)),
         Resolved::Pending(row) => {
             let code = session::code_for(&token);
             let mut resp = render(
@@ -577,7 +675,8 @@ async fn logout(
     body: Bytes,
 ) -> PageResult {
     let f = form(&body);
-    let Some(raw) = cookie(&headers, session::COOKIE) else {
+    let cookies = Cookies::of(&state);
+    let Some(raw) = cookies.get(&headers, Which::Session) else {
         return Ok(see_other("/console/login"));
     };
     check_csrf(&raw, &f, None)?;
@@ -588,15 +687,18 @@ async fn logout(
         .tx(move |tx| {
             match session::resolve(tx, &t)? {
                 Resolved::Active(s, caller) => {
-                    let actor = Actor::device(caller.device.device.id, &origin);
+                    let actor = Actor::of(&caller, &origin);
                     session::revoke(tx, s.user_id, s.id, &actor)?;
                 }
-                Resolved::Pending(s) => {
-                    tx.execute(
-                        "DELETE FROM console_sessions WHERE id = ?1",
-                        [s.id.to_string()],
-                    )?;
+                Resolved::Approved(s) => {
+                    let actor = Actor {
+                        device: s.approved_by,
+                        origin: Some(origin.clone()),
+                        console: Some(s.id),
+                    };
+                    session::revoke(tx, s.user_id, s.id, &actor)?;
                 }
+                Resolved::Pending(s) => session::end_pending(tx, &s)?,
                 Resolved::Ended(_) => {}
             }
             Ok(())
@@ -604,7 +706,7 @@ async fn logout(
         .await?;
     Ok(with_cookie(
         see_other("/console/login?ended=signed_out"),
-        set_cookie(&headers, session::COOKIE, "", true),
+        cookies.set(Which::Session, "", true),
     ))
 }
 
@@ -910,7 +1012,7 @@ async fn revoke(
     body: Bytes,
 ) -> PageResult {
     let (c, _, id) = action_form(&state, &headers, &raw, &body, Needs::Session).await?;
-    let actor = Actor::device(c.caller.device.device.id, origin);
+    let actor = Actor::of(&c.caller, origin);
     let user = c.caller.user.id;
     state
         .db
@@ -920,7 +1022,7 @@ async fn revoke(
     if id == c.session.id {
         return Ok(with_cookie(
             see_other("/console/login?ended=signed_out"),
-            set_cookie(&headers, session::COOKIE, "", true),
+            Cookies::of(&state).set(Which::Session, "", true),
         ));
     }
     Ok(see_other("/console/devices?done=revoked"))

@@ -2,21 +2,31 @@
 //!
 //! A browser signs in with email and password (the API's sign-in and its throttle) and
 //! gets a *pending* session: a random token in an `HttpOnly` cookie, and a 6-digit code
-//! derived from that token, shown on the page. A key-holder web or mobile device of the
+//! derived from that token, shown on the page. The token is the secret only the browser
+//! that typed the password holds; the session's id (which key holders, pushes and the
+//! audit log see) opens nothing. At most [`MAX_PENDING`] sign-ins of a user wait at once
+//! (a further one is refused, never an older one dropped), and a user's sign-ins (each
+//! pushed to the key holders) are throttled like the API's approval requests. A key-holder web or mobile device of the
 //! same user approves the session with the code (`POST /v1/console-sessions/{id}/approve`);
 //! a wrong code counts against that session only, and the third wrong one ends it. An
 //! approved session acts with the approving device's powers — its rules, never its keys —
 //! and ends after 30 idle minutes, 8 hours after approval, when revoked, or as soon as
 //! the approving device is no longer a trusted key holder. Only hashes of the token and
 //! the code are stored.
+//!
+//! Approval rotates the token: the approving device's call turns the stored hash into
+//! an *approved marker* of the pending token, which works exactly once — the browser's
+//! next request with the pending token gets a new token (a new cookie) and the pending
+//! one is dead from then on ([`rotate`]). A pending token someone else knew or planted
+//! gives nothing after the approval.
 
 use crate::store::{Row, StoreResult, Tx, params};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use vouch_proto::{
-    AuditAction, CONSOLE_CODE_ATTEMPTS, CONSOLE_IDLE_SECS, CONSOLE_MAX_SECS, CONSOLE_PENDING_SECS,
-    ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Event, Tier,
+    APPROVAL_WINDOW_SECS, AuditAction, CONSOLE_CODE_ATTEMPTS, CONSOLE_IDLE_SECS, CONSOLE_MAX_SECS,
+    CONSOLE_PENDING_SECS, ConsoleSession, ConsoleStatus, DeviceStatus, ErrorCode, Event, Tier,
 };
 
 use crate::{
@@ -24,19 +34,26 @@ use crate::{
     auth::DeviceCaller,
     error::{ApiError, ApiResult},
     model::{
-        DeviceRow, UserRow, new_token, now, parse_enum, parse_uuid, push_event_to_user, token_hash,
-        ts,
+        DeviceRow, UserRow, enum_str, new_token, now, parse_enum, parse_uuid, push_event_to_user,
+        token_hash, ts,
     },
 };
 
-/// The session cookie's name (path `/console` only: the API never sees it).
+/// The session cookie's name on a loopback server (path `/console`, not `Secure`).
 pub const COOKIE: &str = "vouch_console";
-/// The cookie of a browser that has not signed in yet (it keys the sign-in form's CSRF token).
+/// The cookie of a browser that has not signed in yet (it keys the sign-in form's CSRF
+/// token), on a loopback server.
 pub const PRE_COOKIE: &str = "vouch_console_pre";
+/// The prefix of both names when cookies are `Secure` (off loopback, or
+/// `--console-secure-cookies`): the browser then takes the cookie only from an HTTPS
+/// answer of this very host, with `Path=/` and no `Domain`, so neither a sibling domain
+/// nor a plain-HTTP answer can plant one.
+pub const SECURE_PREFIX: &str = "__Host-";
 /// Prefix of console tokens.
 const TOKEN_PREFIX: &str = "vcs_";
-/// Pending console sign-ins a user may have at once (the oldest goes first).
-const MAX_PENDING: i64 = 5;
+/// Pending console sign-ins a user may have at once (a further one is refused until one
+/// is approved, ended or expires: waiting sign-ins are never dropped to make room).
+pub const MAX_PENDING: usize = 5;
 /// Longest `User-Agent` text kept (approvers are shown it).
 const USER_AGENT_MAX_CHARS: usize = 160;
 
@@ -71,6 +88,12 @@ pub fn code_for(token: &Token) -> String {
 /// "482 913": the code as the page shows it.
 pub fn grouped(code: &str) -> String {
     format!("{} {}", &code[..3], &code[3..])
+}
+
+/// What the stored token hash of a pending session becomes when it is approved: only
+/// the pending token leads to it, and only until [`rotate`] replaces it.
+fn approved_marker(pending_hash: &[u8]) -> Vec<u8> {
+    digest(&[b"vouch/console/approved", pending_hash]).to_vec()
 }
 
 /// The stored form of a session's code: bound to the session's id.
@@ -215,7 +238,11 @@ fn approver(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Option<DeviceCaller>> {
     if user.deprovisioned {
         return Ok(None);
     }
-    Ok(Some(DeviceCaller { user, device }))
+    Ok(Some(DeviceCaller {
+        user,
+        device,
+        console: Some(s.id),
+    }))
 }
 
 /// Whether `s` still works; ends (deletes) it otherwise.
@@ -236,6 +263,23 @@ fn check(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, 
                 "DELETE FROM console_sessions WHERE id = ?1",
                 [s.id.to_string()],
             )?;
+            let why = match (e, s.status) {
+                (Ended::ApproverGone, _) => {
+                    "its approving device is no longer a trusted key holder"
+                }
+                (_, ConsoleStatus::Pending) => "nobody approved it in time",
+                _ => "its time ran out",
+            };
+            crate::audit::record(
+                tx,
+                s.user_id,
+                s.approved_by,
+                AuditAction::ConsoleExpired,
+                &Actor::default(),
+                Some(&format!("console {} from {}: {why}", s.id, s.origin)),
+            )?;
+            // A phone still showing the prompt of a sign-in that timed out lets it go.
+            tell_approvers(tx, s.user_id, &Event::ConsoleDecided { session_id: s.id })?;
             Ok(Err(e))
         }
         None => Ok(Ok(None)),
@@ -249,10 +293,59 @@ fn tell_approvers(tx: &Tx<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
 }
 
 /// Starts a pending session for a user who just gave the right password; returns its
-/// token (for the cookie). The user's pending sessions beyond [`MAX_PENDING`] go. The
-/// user's key-holder web and mobile devices get `console_requested` (the id only, never
-/// the code).
-pub fn create(tx: &Tx<'_>, user_id: Uuid, user_agent: &str, origin: &str) -> ApiResult<Token> {
+/// token (for the cookie: always a new one). The browser's earlier pending session
+/// (`replaces`, the cookie it came with) ends. Refused (`too_many_requests`, nothing
+/// changed) when the user already has [`MAX_PENDING`] sign-ins waiting, or opened `rate`
+/// sign-ins in the last [`APPROVAL_WINDOW_SECS`] (each one pushes a prompt). The user's
+/// key-holder web and mobile devices get `console_requested` (the id only, never the
+/// code); the audit log records the sign-in.
+pub fn create(
+    tx: &Tx<'_>,
+    user_id: Uuid,
+    user_agent: &str,
+    origin: &str,
+    rate: u32,
+    replaces: Option<&Token>,
+) -> ApiResult<Token> {
+    if let Some(old) = replaces {
+        tx.execute(
+            "DELETE FROM console_sessions WHERE token_hash = ?1 AND status = 'pending' AND user_id = ?2",
+            params![token_hash(&old.0), user_id.to_string()],
+        )?;
+    }
+    let t = now();
+    let pending: Vec<SessionRow> = list(tx, user_id)?
+        .into_iter()
+        .filter(|s| s.status == ConsoleStatus::Pending)
+        .collect();
+    if pending.len() >= MAX_PENDING {
+        let wait = pending
+            .iter()
+            .map(SessionRow::expires_at)
+            .min()
+            .unwrap_or(t)
+            - t;
+        return Err(ApiError::too_many(
+            wait.max(1) as u64,
+            "5 console sign-ins of this account are already waiting for approval: approve or end one on a key holder (vouch console), or wait until they expire",
+        ));
+    }
+    let (recent, oldest): (u32, Option<i64>) = tx.query_one(
+        "SELECT count(*), min(created_at) FROM audit_events WHERE user_id = ?1 AND action = ?2 AND created_at > ?3",
+        params![
+            user_id.to_string(),
+            enum_str(&AuditAction::ConsoleRequested),
+            t - APPROVAL_WINDOW_SECS as i64
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if recent >= rate {
+        let wait = oldest.unwrap_or(t) + APPROVAL_WINDOW_SECS as i64 - t;
+        return Err(ApiError::too_many(
+            wait.max(1) as u64,
+            "too many console sign-ins for this account in the last 10 minutes",
+        ));
+    }
     let (token, hash) = new_token(TOKEN_PREFIX)?;
     let token = Token(token);
     let id = Uuid::new_v4();
@@ -276,10 +369,16 @@ pub fn create(tx: &Tx<'_>, user_id: Uuid, user_agent: &str, origin: &str) -> Api
             at
         ],
     )?;
-    tx.execute(
-        "DELETE FROM console_sessions WHERE user_id = ?1 AND status = 'pending' AND id NOT IN
-           (SELECT id FROM console_sessions WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
-        params![user_id.to_string(), MAX_PENDING],
+    crate::audit::record(
+        tx,
+        user_id,
+        None,
+        AuditAction::ConsoleRequested,
+        &Actor {
+            origin: Some(origin.to_owned()),
+            ..Actor::default()
+        },
+        Some(&format!("console {id} from {origin} ({user_agent})")),
     )?;
     tell_approvers(tx, user_id, &Event::ConsoleRequested { session_id: id })?;
     Ok(token)
@@ -292,6 +391,9 @@ pub enum Resolved {
     Pending(SessionRow),
     /// Approved: the session and the approving device it acts as.
     Active(SessionRow, Box<DeviceCaller>),
+    /// Approved while this (pending) token waited: it works once more, for [`rotate`],
+    /// which gives the browser its new token.
+    Approved(SessionRow),
     /// It does not work (any more).
     Ended(Ended),
 }
@@ -301,16 +403,24 @@ pub fn resolve(tx: &Tx<'_>, token: &Token) -> ApiResult<Resolved> {
     if !token.0.starts_with(TOKEN_PREFIX) || token.0.len() > 200 {
         return Ok(Resolved::Ended(Ended::Unknown));
     }
-    let row = tx.query_opt(
-        &format!("SELECT {COLS} FROM console_sessions WHERE token_hash = ?1"),
-        [token_hash(&token.0)],
-        SessionRow::from_row,
-    )?;
-    let Some(row) = row else {
-        return Ok(Resolved::Ended(Ended::Unknown));
+    let hash = token_hash(&token.0);
+    let by = |h: Vec<u8>| {
+        tx.query_opt(
+            &format!("SELECT {COLS} FROM console_sessions WHERE token_hash = ?1"),
+            [h],
+            SessionRow::from_row,
+        )
+    };
+    let (row, marker) = match by(hash.clone())? {
+        Some(row) => (row, false),
+        None => match by(approved_marker(&hash))? {
+            Some(row) => (row, true),
+            None => return Ok(Resolved::Ended(Ended::Unknown)),
+        },
     };
     match check(tx, &row)? {
         Err(e) => Ok(Resolved::Ended(e)),
+        Ok(_) if marker => Ok(Resolved::Approved(row)),
         Ok(None) => Ok(Resolved::Pending(row)),
         Ok(Some(caller)) => {
             tx.execute(
@@ -320,6 +430,23 @@ pub fn resolve(tx: &Tx<'_>, token: &Token) -> ApiResult<Resolved> {
             Ok(Resolved::Active(row, Box::new(caller)))
         }
     }
+}
+
+/// Gives the approved session that the pending `token` led to ([`Resolved::Approved`])
+/// its new token; from now on only the new one works. `None` if another request with
+/// the same pending token rotated it first.
+pub fn rotate(tx: &Tx<'_>, token: &Token, id: Uuid) -> ApiResult<Option<Token>> {
+    let (fresh, hash) = new_token(TOKEN_PREFIX)?;
+    let changed = tx.execute(
+        "UPDATE console_sessions SET token_hash = ?3, last_used_at = ?4 WHERE id = ?1 AND token_hash = ?2 AND status = 'active'",
+        params![
+            id.to_string(),
+            approved_marker(&token_hash(&token.0)),
+            hash,
+            now()
+        ],
+    )?;
+    Ok((changed == 1).then_some(Token(fresh)))
 }
 
 /// The user's live sessions (pending and active), oldest first; dead ones are ended.
@@ -376,14 +503,27 @@ pub fn approve(
             "the code is the 6 digits the console shows",
         )));
     }
-    let stored: Vec<u8> = tx.query_one(
-        "SELECT code_hash FROM console_sessions WHERE id = ?1",
+    let (stored, pending_hash): (Vec<u8>, Vec<u8>) = tx.query_one(
+        "SELECT code_hash, token_hash FROM console_sessions WHERE id = ?1",
         [id.to_string()],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let right = bool::from(code_hash(id, &given).ct_eq(&stored));
     if !right {
         let failures = row.code_failures + 1;
+        crate::audit::record(
+            tx,
+            approver.user.id,
+            Some(approver.device.device.id),
+            AuditAction::ConsoleCodeRejected,
+            actor,
+            Some(&format!(
+                "console {} from {}: {} attempt(s) left",
+                row.id,
+                row.origin,
+                CONSOLE_CODE_ATTEMPTS.saturating_sub(failures)
+            )),
+        )?;
         if failures >= CONSOLE_CODE_ATTEMPTS {
             tx.execute(
                 "DELETE FROM console_sessions WHERE id = ?1",
@@ -405,12 +545,13 @@ pub fn approve(
     }
     let at = now();
     tx.execute(
-        "UPDATE console_sessions SET status = 'active', approved_by = ?2, approved_at = ?3, last_used_at = ?3, admin = ?4 WHERE id = ?1",
+        "UPDATE console_sessions SET status = 'active', approved_by = ?2, approved_at = ?3, last_used_at = ?3, admin = ?4, token_hash = ?5 WHERE id = ?1",
         params![
             id.to_string(),
             approver.device.device.id.to_string(),
             at,
-            approver.is_admin()
+            approver.is_admin(),
+            approved_marker(&pending_hash)
         ],
     )?;
     let detail = format!(
@@ -435,6 +576,16 @@ pub fn approve(
     )?;
     tell_approvers(tx, row.user_id, &Event::ConsoleDecided { session_id: id })?;
     Ok(Ok(row))
+}
+
+/// Ends a pending sign-in its own browser gave up (signed out from the wait page); the
+/// key holders' prompts for it go (`console_decided`).
+pub fn end_pending(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<()> {
+    tx.execute(
+        "DELETE FROM console_sessions WHERE id = ?1 AND status = 'pending'",
+        [s.id.to_string()],
+    )?;
+    tell_approvers(tx, s.user_id, &Event::ConsoleDecided { session_id: s.id })
 }
 
 /// Ends the user's session `id` (404 if the user has none such).

@@ -48,6 +48,8 @@ class ConsoleTest {
                 val active = phone.refreshConsoleSessions().single()
                 assertEquals(ConsoleStatus.ACTIVE, active.status)
                 assertEquals((phone.state.value as app.vouch.ffi.EnrollmentState.Trusted).deviceId, active.approvedBy)
+                // The waiting page (it reloads itself) swaps the cookie for the approved one.
+                assertEquals(303, browser.get("/console/wait").first)
                 val (status, page) = browser.get("/console/devices")
                 assertEquals(200, status)
                 assertTrue(page.contains("My trusted devices"))
