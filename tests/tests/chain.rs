@@ -715,6 +715,54 @@ async fn recovery_key_restores_every_vault_when_all_devices_are_lost() {
     // device could use them again (a person replaces them with `recovery create`).
 }
 
+/// A server that answers the restore "done" but never keeps its link (or shows a chain
+/// without it) cannot leave the new device believing it is a key holder on a chain only it
+/// holds: the device counts its vouch only once the server shows it back. Before, it kept
+/// the link and the key-holder state at once, and every later sync met a chain that
+/// forked from its own (the device was wedged; the words could not be used again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_the_server_does_not_keep_leaves_the_device_able_to_retry() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let relay = start_relay(url.clone()).await;
+    let [laptop] = key_holders(root.path(), &url, ALICE, [("laptop", DeviceKind::Web)]).await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap();
+    let item = laptop
+        .client
+        .put_item(vault.id, None, b"kept through it all")
+        .await
+        .unwrap();
+    let words = laptop.client.create_recovery_key().await.unwrap();
+    drop(laptop);
+    let fresh = Device::open(root.path(), "fresh", &relay.url, DeviceKind::Web);
+    enroll_by_email(&fresh.client, &url, ALICE).await;
+    // The server in the middle answers the restore itself: the real server never sees it.
+    relay.intercept(|method, path, _| {
+        (method == "POST" && path.ends_with(vouch_core::proto::routes::RECOVERY_RESTORE))
+            .then(|| (200, json!({"disabled": []})))
+    });
+    let r = fresh.client.use_recovery_key(&words).await;
+    assert!(r.is_err(), "a restore the server did not keep: {r:?}");
+    assert!(
+        !fresh.client.state().is_key_holder(),
+        "no key holder on the server's word alone"
+    );
+    assert!(!matches!(
+        fresh.client.get_item(vault.id, item.item_id),
+        Ok(Some(_))
+    ));
+    // The server behaves again: the same words work, nothing is wedged.
+    relay.clear();
+    fresh.client.sync().await.unwrap();
+    let done = fresh.client.use_recovery_key(&words).await.unwrap();
+    assert!(done.state.is_key_holder());
+    assert_eq!(
+        fresh.read(vault.id, item.item_id).unwrap().as_slice(),
+        b"kept through it all"
+    );
+}
+
 /// Second outside review: a thief with the password and the mailbox enrolls a device by
 /// email code. It is email-only (no key, not on the chain), so the restore's revocations
 /// never named it and it stayed trusted. Now the server disables every other email-only

@@ -199,11 +199,24 @@ impl Client {
                     }
                     Err(e) => return Err(e),
                     Ok(done) => {
-                        self.inner
-                            .store
-                            .apply(&[Change::ChainLinks(std::slice::from_ref(&link))])?;
                         disabled = done.disabled;
-                        break;
+                        // Counted only once the server shows it back: a link kept here
+                        // alone would fork this device's chain from everyone's.
+                        if self
+                            .sync_chain()
+                            .await?
+                            .is_some_and(|c| c.member(me.id).is_some_and(|m| m.is_live()))
+                        {
+                            break;
+                        }
+                        if attempt == APPEND_ATTEMPTS {
+                            return Err(Error::Server {
+                                code: ErrorCode::ChainConflict,
+                                message: "the server did not keep the recovery key's vouch for this device".into(),
+                                attempts_left: None,
+                                retry_after_secs: None,
+                            });
+                        }
                     }
                 }
             }
