@@ -24,9 +24,24 @@ pub struct ServerBuilder {
     log: Option<PathBuf>,
     log_level: String,
     database: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
+    /// Serves the PostgreSQL database at `url` (`--database URL`), whatever the pass: the
+    /// stress binaries' replicas of one database the operator names.
+    pub fn database(mut self, url: impl Into<String>) -> Self {
+        self.database = Some(url.into());
+        self
+    }
+
+    /// Sets the environment variable `key` to `value` for the server process (kept
+    /// across restarts).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     /// In the PostgreSQL pass, serves `other`'s database (a second replica beside it);
     /// on SQLite it changes nothing (one process per database file).
     pub fn database_of(mut self, other: &TestServer) -> Self {
@@ -90,6 +105,7 @@ impl ServerBuilder {
             log: self.log,
             log_level: self.log_level,
             database,
+            env: self.env,
             _temp: temp,
         };
         server.spawn();
@@ -111,6 +127,7 @@ pub struct TestServer {
     log_level: String,
     /// The PostgreSQL pass's database of this server (kept across restarts).
     database: Option<String>,
+    env: Vec<(String, String)>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -126,6 +143,7 @@ impl TestServer {
             log: None,
             log_level: "warn".into(),
             database: None,
+            env: Vec::new(),
         }
     }
 
@@ -290,6 +308,19 @@ impl TestServer {
         }
     }
 
+    /// Kills it with SIGKILL at once (no shutdown: open transactions and connections are
+    /// cut where they stand) and reaps it. `None` if it was not running.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Its process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stops it if it runs, then starts it again on the same address and data directory.
     ///
     /// # Panics
@@ -323,6 +354,7 @@ impl TestServer {
         }
         let mut child = cmd
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", &self.log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)
