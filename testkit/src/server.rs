@@ -155,6 +155,24 @@ impl TestServer {
         Self::builder(bin).args(args).start()
     }
 
+    /// In the PostgreSQL pass, a second server (another replica) on this one's database,
+    /// with the same binary and arguments and a data directory of its own; `None` on
+    /// SQLite (one process per database file: callers then use this server for both).
+    ///
+    /// # Panics
+    /// As [`ServerBuilder::start`].
+    pub fn replica(&self) -> Option<TestServer> {
+        let url = self.database.clone()?;
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Some(
+            TestServer::builder(&self.bin)
+                .dev(self.dev)
+                .database(url)
+                .args(&args)
+                .start(),
+        )
+    }
+
     /// `http://127.0.0.1:PORT`, as the server printed it.
     pub fn url(&self) -> &str {
         &self.url
