@@ -61,9 +61,11 @@ async fn no_event_is_lost_when_a_replicas_push_connection_is_cut() {
     );
     let mut missed = false;
     for _ in 0..5 {
-        let cut = listener.replace("count(*)", "pg_terminate_backend(pid)");
+        let pid = scalar(url, &listener.replace("count(*)", "pid"));
+        let cut = format!("SELECT pg_terminate_backend({pid})");
         assert_eq!(scalar(url, &cut), "t");
-        assert!(wait_until(WAIT, || scalar(url, &listener) == "0").await);
+        let gone = format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}");
+        assert!(wait_until(WAIT, || scalar(url, &gone) == "0").await);
         let opened = open_one().await;
         // Still no listener on B after the commit: its notification went to nobody.
         missed = scalar(url, &listener) == "0";
@@ -137,7 +139,8 @@ async fn a_replica_killed_mid_approval_leaves_nothing_half_written() {
                 .await
                 .unwrap();
             let approval = tokio::spawn(approving());
-            let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+            let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                           AND wait_event_type = 'Lock' \
                            AND query LIKE 'UPDATE approval_requests SET decided_by%'";
             assert!(
                 wait_until(WAIT, || scalar(&url, waiting) == "1").await,
@@ -147,7 +150,8 @@ async fn a_replica_killed_mid_approval_leaves_nothing_half_written() {
             blocker.batch_execute("ROLLBACK").await.unwrap();
             assert!(approval.await.unwrap().is_err(), "A answered after SIGKILL");
             // A's transaction ends with its connection: rolled back, its write lock free.
-            let held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'";
+            let held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = \
+                        (SELECT oid FROM pg_database WHERE datname = current_database())";
             assert!(wait_until(WAIT, || scalar(&url, held) == "0").await);
         }
         None => {
