@@ -3,7 +3,8 @@
 # directory (as the `postgres` user when run as root: initdb refuses root), points the test
 # kit at it (VOUCH_TEST_POSTGRES: every test server gets a database of its own there) and
 # runs the server's test suite and the end-to-end tests (`cargo test -p vouch-server -p
-# vouch-e2e`) with the given arguments; the cluster is removed afterwards.
+# vouch-e2e`) with the given arguments, then a short run of the race stress binary on two
+# replicas (`RACE_ROUNDS`, default 20); the cluster is removed afterwards.
 # Installs PostgreSQL from Debian's packages when it is missing and this runs as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +42,13 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 export VOUCH_TEST_POSTGRES="postgres://vouch@127.0.0.1:$port/postgres"
 echo "== PostgreSQL pass on $VOUCH_TEST_POSTGRES"
 cargo test -p vouch-server -p vouch-e2e --locked "$@"
+
+# The race stress on two replicas of one database (issue 21: device limit, single
+# decision, single-use code across replicas), a short run in the debug profile;
+# RACE_ROUNDS=0 skips it, the 1,000-round run is `--release` by hand (README).
+rounds=${RACE_ROUNDS:-20}
+if [ "$rounds" -gt 0 ]; then
+  psql "$VOUCH_TEST_POSTGRES" -qc "CREATE DATABASE vouch_race"
+  cargo run -p vouch-e2e --locked --bin vouch-server-race -- --rounds "$rounds" \
+    --database "postgres://vouch@127.0.0.1:$port/vouch_race"
+fi

@@ -31,8 +31,16 @@ pub fn payload(devices: &[Uuid]) -> String {
     }
 }
 
+/// The `application_name` of a listener's connection, with the server's process id
+/// (`vouch-push/PID`): an operator (or a test) finds one replica's listener in
+/// `pg_stat_activity`.
+pub fn application_name() -> String {
+    format!("vouch-push/{}", std::process::id())
+}
+
 /// Listens on [`CHANNEL`] until the server stops, reconnecting when the connection is lost.
-pub fn spawn_listener(config: tokio_postgres::Config, hub: Arc<EventHub>) {
+pub fn spawn_listener(mut config: tokio_postgres::Config, hub: Arc<EventHub>) {
+    config.application_name(application_name());
     tokio::spawn(async move {
         while !hub.stopping() {
             if let Err(e) = listen(&config, &hub).await {

@@ -97,3 +97,17 @@ pub fn psql(url: &str, sql: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A connection of the test's own to the database at `url`, held as long as the client
+/// lives (to hold a lock or a transaction open beside the servers; `psql` runs one
+/// statement and leaves).
+///
+/// # Panics
+/// When the database cannot be reached.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
+    tokio::spawn(connection);
+    client
+}

@@ -26,6 +26,7 @@ pub struct ServerBuilder {
     database: Option<String>,
     sqlite: bool,
     listen: Option<SocketAddr>,
+    env: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
@@ -40,6 +41,20 @@ impl ServerBuilder {
     /// whose clients' profiles name it.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+
+    /// Serves the PostgreSQL database at `url` (`--database URL`), whatever the pass: the
+    /// stress binaries' replicas of one database the operator names.
+    pub fn database(mut self, url: impl Into<String>) -> Self {
+        self.database = Some(url.into());
+        self
+    }
+
+    /// Sets the environment variable `key` to `value` for the server process (kept
+    /// across restarts).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -111,6 +126,7 @@ impl ServerBuilder {
             log: self.log,
             log_level: self.log_level,
             database,
+            env: self.env,
             _temp: temp,
         };
         server.spawn();
@@ -132,6 +148,7 @@ pub struct TestServer {
     log_level: String,
     /// The PostgreSQL pass's database of this server (kept across restarts).
     database: Option<String>,
+    env: Vec<(String, String)>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -149,6 +166,7 @@ impl TestServer {
             database: None,
             sqlite: false,
             listen: None,
+            env: Vec::new(),
         }
     }
 
@@ -158,6 +176,24 @@ impl TestServer {
     /// As [`ServerBuilder::start`].
     pub fn start(bin: impl Into<PathBuf>, args: &[&str]) -> Self {
         Self::builder(bin).args(args).start()
+    }
+
+    /// In the PostgreSQL pass, a second server (another replica) on this one's database,
+    /// with the same binary and arguments and a data directory of its own; `None` on
+    /// SQLite (one process per database file: callers then use this server for both).
+    ///
+    /// # Panics
+    /// As [`ServerBuilder::start`].
+    pub fn replica(&self) -> Option<TestServer> {
+        let url = self.database.clone()?;
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Some(
+            TestServer::builder(&self.bin)
+                .dev(self.dev)
+                .database(url)
+                .args(&args)
+                .start(),
+        )
     }
 
     /// `http://127.0.0.1:PORT`, as the server printed it.
@@ -313,6 +349,19 @@ impl TestServer {
         }
     }
 
+    /// Kills it with SIGKILL at once (no shutdown: open transactions and connections are
+    /// cut where they stand) and reaps it. `None` if it was not running.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Its process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stops it if it runs, then starts it again on the same address and data directory.
     ///
     /// # Panics
@@ -346,6 +395,7 @@ impl TestServer {
         }
         let mut child = cmd
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", &self.log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)

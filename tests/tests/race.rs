@@ -17,7 +17,9 @@ fn race_stress_small_n_has_no_violations() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("device-limit violations: 0, decision violations: 0"),
+        stdout.contains(
+            "device-limit violations: 0, decision violations: 0, code single-use violations: 0"
+        ),
         "{stdout}"
     );
 }
