@@ -211,8 +211,16 @@ pub(crate) async fn migrate(client: &mut Object) -> StoreResult<()> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS vouch_schema (version BIGINT NOT NULL)")
-        .await?;
+    // Asked first rather than `CREATE TABLE IF NOT EXISTS`, whose NOTICE on every start
+    // the driver logs as an INFO line.
+    let known: bool = tx
+        .query_one("SELECT to_regclass('vouch_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !known {
+        tx.batch_execute("CREATE TABLE vouch_schema (version BIGINT NOT NULL)")
+            .await?;
+    }
     let version: i64 = tx
         .query_opt("SELECT version FROM vouch_schema", &[])
         .await?
