@@ -125,10 +125,7 @@ async fn a_sign_in_flood_without_accounts_keeps_the_server_small() {
 }
 
 fn server_command(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(SERVER)
-        .arg("--data")
-        .arg(dir)
-        .args(vouch_testkit::postgres::flags(dir))
+    vouch_testkit::server_command(SERVER, dir)
         .args(args)
         .env("VOUCH_NEW_PASSWORD", "a-long-password")
         .env_remove("VOUCH_DEV")
@@ -229,10 +226,8 @@ async fn data_at_rest_is_private_and_codes_never_go_to_a_file_without_dev() {
 #[tokio::test]
 async fn a_second_server_on_one_data_directory_refuses_to_start() {
     let s = TestServer::start(SERVER, &[]);
-    let out = std::process::Command::new(SERVER)
-        .arg("--data")
-        .arg(s.data_dir())
-        .args(vouch_testkit::postgres::flags(s.data_dir()))
+    let out = s
+        .command()
         .args(["--dev", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();

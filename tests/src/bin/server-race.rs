@@ -17,7 +17,7 @@ use std::{net::SocketAddr, time::Instant};
 use clap::Parser;
 use serde_json::json;
 use vouch_server::{Settings, seed};
-use vouch_testkit::{Api, DEV_PASSWORD, b64, id, new_key_bundle};
+use vouch_testkit::{Api, DEV_PASSWORD, all_at_once, b64, id, new_key_bundle};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -55,17 +55,13 @@ async fn main() -> std::process::ExitCode {
         for i in 0..19 {
             c.register(&account, &format!("d{i}"), "web").await.ok();
         }
-        let racers: Vec<_> = (0..10)
-            .map(|i| {
-                let (c, account) = (Api::new(&c.base), account.clone());
-                tokio::spawn(
-                    async move { c.register(&account, &format!("racer {i}"), "web").await },
-                )
-            })
-            .collect();
+        let racers = all_at_once(10, |i| {
+            let (c, account) = (Api::new(&c.base), account.clone());
+            async move { c.register(&account, &format!("racer {i}"), "web").await }
+        })
+        .await;
         let mut created = 0;
         for r in racers {
-            let r = r.await.unwrap();
             match r.status.as_u16() {
                 201 => created += 1,
                 409 if r.code() == "device_limit_reached" => {}
