@@ -226,13 +226,13 @@ async fn the_balancer_spreads_connections_over_both_replicas() {
         let text = Api::new(url).get("/metrics", None).await.body;
         let text = text.as_str().unwrap_or_default().to_owned();
         text.lines()
-            .filter(|l| l.starts_with("vouch_http_requests_total") && l.contains("/healthz"))
+            .filter(|l| l.contains(r#"method="GET",route="/v1/devices",status="401""#))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>()
     };
     let api = s.api();
     for _ in 0..10 {
-        api.get("/healthz", None).await.ok();
+        api.get("/v1/devices", None).await.err(401, "unauthorized");
     }
     assert_eq!(s.replica_connections().unwrap(), [5, 5]);
     for url in urls {
