@@ -465,8 +465,11 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        for i in 0..self.replicas.len() {
-            self.spawn_replica(i);
+        // The replicas start at once (as a deployment's do: migrations and the dev seed
+        // are serialised in the database), then each is waited for.
+        let started: Vec<_> = (0..self.replicas.len()).map(|i| self.launch(i)).collect();
+        for (i, child) in started.into_iter().enumerate() {
+            self.listening(i, child);
         }
         if self.replicas.len() > 1 {
             let addrs = self.replicas.iter().map(|r| r.addr).collect();
@@ -479,7 +482,8 @@ impl TestServer {
         self.url = format!("http://{}", self.front);
     }
 
-    fn spawn_replica(&mut self, i: usize) {
+    /// Starts replica `i`'s process.
+    fn launch(&self, i: usize) -> Child {
         let stderr = match &self.log {
             Some(path) => Stdio::from(
                 File::options()
@@ -490,7 +494,7 @@ impl TestServer {
             ),
             None => Stdio::inherit(),
         };
-        let replica = &mut self.replicas[i];
+        let replica = &self.replicas[i];
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--listen")
             .arg(replica.addr.to_string())
@@ -502,13 +506,16 @@ impl TestServer {
         if let Some(url) = &self.database {
             cmd.arg("--database").arg(url);
         }
-        let mut child = cmd
-            .args(&self.args)
+        cmd.args(&self.args)
             .env("RUST_LOG", &self.log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()))
+    }
+
+    /// Waits for replica `i`'s `child` to print `listening on URL`.
+    fn listening(&mut self, i: usize, mut child: Child) {
         let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
         let _ = out.read_line(&mut line);
@@ -521,6 +528,7 @@ impl TestServer {
             .strip_prefix("http://")
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("not a loopback URL: {url}"));
+        let replica = &mut self.replicas[i];
         url.clone_into(&mut replica.url);
         replica.addr = addr;
         replica.child = Some(child);
