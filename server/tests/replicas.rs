@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
-use vouch_testkit::{Api, TestServer, all_at_once, postgres, server_command, succeeded};
+use vouch_testkit::{
+    Api, TestServer, all_at_once, postgres, register_at_once, server_command, succeeded,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 /// Rounds of the race, each with a fresh user.
@@ -46,19 +48,7 @@ async fn the_device_limit_holds_across_replicas_in_every_round() {
                 .await;
             assert_eq!(r.status, 201, "{}", r.body);
         }
-        let racers = all_at_once(RACERS, |i| {
-            let (api, account) = (apis[i % 2].clone(), account.clone());
-            async move { api.register(&account, &format!("racer {i}"), "web").await }
-        })
-        .await;
-        let mut won = 0;
-        for r in racers {
-            if r.status == 201 {
-                won += 1;
-            } else {
-                r.err(409, "device_limit_reached");
-            }
-        }
+        let (won, _) = register_at_once(&apis, &account, RACERS).await;
         assert_eq!(
             won, 1,
             "round {round}: {won} registrations took the last place"

@@ -427,6 +427,25 @@ impl Api {
     }
 }
 
+/// `n` registrations of `account` at once, racing for the last places under the device
+/// limit (racer `i` asks through `apis[i % apis.len()]`, so replicas race each other).
+/// Returns how many were created and the refused answers.
+///
+/// # Panics
+/// If `apis` is empty, or an answer is neither 201 nor 409 `device_limit_reached`.
+pub async fn register_at_once(apis: &[Api], account: &str, n: usize) -> (usize, Vec<Resp>) {
+    let racers = crate::all_at_once(n, |i| {
+        let (api, account) = (apis[i % apis.len()].clone(), account.to_owned());
+        async move { api.register(&account, &format!("racer {i}"), "web").await }
+    })
+    .await;
+    let (created, refused): (Vec<_>, Vec<_>) = racers.into_iter().partition(|r| r.status == 201);
+    for r in &refused {
+        r.err(409, "device_limit_reached");
+    }
+    (created.len(), refused)
+}
+
 /// The `id` field of a JSON object, as a string.
 ///
 /// # Panics

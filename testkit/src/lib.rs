@@ -28,7 +28,7 @@ pub mod postgres;
 mod server;
 mod wait;
 
-pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key};
+pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key, register_at_once};
 pub use events::Events;
 pub use reqwest::{Method, StatusCode};
 pub use server::{PG_REPLICAS, ServerBuilder, TestServer, server_command, succeeded};
