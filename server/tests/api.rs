@@ -371,7 +371,8 @@ async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
             201
         );
     }
-    let (ok, refused) = vouch_testkit::register_at_once(&[api.clone()], &account, 10).await;
+    let (ok, refused) =
+        vouch_testkit::register_at_once(std::slice::from_ref(&api), &account, 10).await;
     for r in refused {
         assert!(
             r.body["error"]["message"]
