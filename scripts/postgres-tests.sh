@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The PostgreSQL pass (issue 21): starts a throwaway PostgreSQL 15 cluster in a temporary
 # directory (as the `postgres` user when run as root: initdb refuses root), points the test
-# kit at it (VOUCH_TEST_POSTGRES: every test server gets a database of its own there) and
-# runs the server's test suite and the end-to-end tests (`cargo test -p vouch-server -p
-# vouch-e2e`) with the given arguments, then a short run of the race stress binary on two
-# replicas (`RACE_ROUNDS`, default 20); the cluster is removed afterwards.
+# kit at it (VOUCH_TEST_POSTGRES: every test server gets a database of its own there and
+# is two vouch-server replicas on it behind a round-robin load balancer, so each test's
+# clients are spread over both) and runs the server's test suite and the end-to-end tests
+# (`cargo test -p vouch-server -p vouch-e2e`) with the given arguments, then a short run of
+# the race stress binary on two replicas (`RACE_ROUNDS`, default 20); the cluster is
+# removed afterwards.
 # Installs PostgreSQL from Debian's packages when it is missing and this runs as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."

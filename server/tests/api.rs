@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vouch_testkit::{Api, DEV_PASSWORD, Method, TestServer, b64, id, new_key_bundle, poll_until};
+use vouch_testkit::{
+    Api, DEV_PASSWORD, Method, TestServer, all_at_once, b64, id, new_key_bundle, poll_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 /// An SMTP relay URL for servers started without `--dev` whose tests send no mail
@@ -165,12 +167,8 @@ async fn wrong_passwords_slow_sign_in_down() {
     }
     // Parallel guesses cannot share one window: exactly one of them is checked.
     api.advance_clock(1).await;
-    let tries: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(wrong("alice@acme.test")))
-        .collect();
     let mut checked = 0;
-    for t in tries {
-        let r = t.await.unwrap();
+    for r in all_at_once(4, |_| wrong("alice@acme.test")).await {
         if r.status == 401 {
             checked += 1;
         } else {
@@ -373,27 +371,15 @@ async fn exactly_one_of_ten_concurrent_registrations_at_19_succeeds() {
             201
         );
     }
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let (api, account) = (api.clone(), account.clone());
-        tasks.push(tokio::spawn(async move {
-            api.register(&account, &format!("racer {i}"), "web").await
-        }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        let r = t.await.unwrap();
-        if r.status == 201 {
-            ok += 1;
-        } else {
-            r.err(409, "device_limit_reached");
-            assert!(
-                r.body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("disable one")
-            );
-        }
+    let (ok, refused) =
+        vouch_testkit::register_at_once(std::slice::from_ref(&api), &account, 10).await;
+    for r in refused {
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("disable one")
+        );
     }
     assert_eq!(ok, 1);
     api.register(&account, "one more", "web")
@@ -1425,11 +1411,8 @@ async fn graceful_shutdown_on_sigterm_with_open_streams() {
 #[tokio::test]
 async fn admin_command_creates_users_for_a_real_deployment() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(SERVER)
-        .args(vouch_testkit::postgres::flags(dir.path()))
+    let out = vouch_testkit::server_command(SERVER, dir.path())
         .args([
-            "--data",
-            dir.path().to_str().unwrap(),
             "admin",
             "create-user",
             "--workspace",
@@ -1446,11 +1429,8 @@ async fn admin_command_creates_users_for_a_real_deployment() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let missing = std::process::Command::new(SERVER)
-        .args(vouch_testkit::postgres::flags(dir.path()))
+    let missing = vouch_testkit::server_command(SERVER, dir.path())
         .args([
-            "--data",
-            dir.path().to_str().unwrap(),
             "admin",
             "create-user",
             "--workspace",

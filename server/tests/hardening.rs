@@ -125,10 +125,7 @@ async fn a_sign_in_flood_without_accounts_keeps_the_server_small() {
 }
 
 fn server_command(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(SERVER)
-        .arg("--data")
-        .arg(dir)
-        .args(vouch_testkit::postgres::flags(dir))
+    vouch_testkit::server_command(SERVER, dir)
         .args(args)
         .env("VOUCH_NEW_PASSWORD", "a-long-password")
         .env_remove("VOUCH_DEV")
@@ -229,10 +226,8 @@ async fn data_at_rest_is_private_and_codes_never_go_to_a_file_without_dev() {
 #[tokio::test]
 async fn a_second_server_on_one_data_directory_refuses_to_start() {
     let s = TestServer::start(SERVER, &[]);
-    let out = std::process::Command::new(SERVER)
-        .arg("--data")
-        .arg(s.data_dir())
-        .args(vouch_testkit::postgres::flags(s.data_dir()))
+    let out = s
+        .command()
         .args(["--dev", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
@@ -442,7 +437,8 @@ async fn a_backup_taken_while_serving_restores() {
 /// status, codes sent, approvals, open event streams and commit latency.
 #[tokio::test]
 async fn metrics_count_what_the_operator_watches() {
-    let s = TestServer::start(SERVER, &[]);
+    // Metrics are per process (each replica is scraped on its own): one replica.
+    let s = TestServer::builder(SERVER).one_process().start();
     let api = s.api();
     let (_, device, _) = api.trusted_device("alice@acme.test", "laptop", "web").await;
     let r = api.http.get(api.url("/metrics")).send().await.unwrap();
@@ -503,7 +499,11 @@ async fn verifying_by_email_closes_the_devices_open_request() {
 #[tokio::test]
 async fn unfinished_headers_and_idle_connections_cannot_pile_up() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = TestServer::start(SERVER, &["--max-connections", "8"]);
+    // The connection cap is per process: one replica, its own port.
+    let s = TestServer::builder(SERVER)
+        .args(&["--max-connections", "8"])
+        .one_process()
+        .start();
     let addr = s.addr();
     // 1. A huge unfinished header is answered 431 and closed, not buffered.
     let mut big = Vec::new();
@@ -600,7 +600,11 @@ fn smtp_credentials_never_travel_in_the_clear() {
 #[tokio::test]
 async fn a_mail_that_could_not_be_sent_is_not_throttled() {
     // Nothing listens on port 1: every send fails at once.
-    let s = TestServer::start(SERVER, &["--smtp-url", "smtp://127.0.0.1:1"]);
+    // Metrics are per process: one replica.
+    let s = TestServer::builder(SERVER)
+        .args(&["--smtp-url", "smtp://127.0.0.1:1"])
+        .one_process()
+        .start();
     let api = s.api();
     let (account, _) = api.login("alice@acme.test").await;
     let laptop = vouch_testkit::id(&api.register(&account, "laptop", "web").await.ok());

@@ -1,12 +1,15 @@
 //! Replicas sharing one database (issue 21). In the PostgreSQL pass (`VOUCH_TEST_POSTGRES`,
-//! `scripts/postgres-tests.sh`) two `vouch-server` processes serve one database and the
-//! clients are spread over both; on SQLite (one process per database file) both handles
-//! are the same server, so the rules are checked on both back ends.
+//! `scripts/postgres-tests.sh`) every `TestServer` is two `vouch-server` processes on one
+//! database behind a round-robin balancer; these tests also aim their clients at each
+//! replica directly. On SQLite (one process per database file) both handles are the same
+//! server, so the rules are checked on both back ends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
-use vouch_testkit::{Api, TestServer, postgres};
+use vouch_testkit::{
+    Api, TestServer, all_at_once, postgres, register_at_once, server_command, succeeded,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_vouch-server");
 /// Rounds of the race, each with a fresh user.
@@ -17,52 +20,16 @@ const RACERS: usize = 12;
 const LIMIT: usize = 3;
 const PASSWORD: &str = "a-long-password";
 
-/// Server A, and B beside it on the same database (PostgreSQL pass only).
-fn replicas(args: &[&str]) -> (TestServer, Option<TestServer>) {
-    let a = TestServer::start(SERVER, args);
-    let b = postgres::enabled().then(|| {
-        TestServer::builder(SERVER)
-            .database_of(&a)
-            .args(args)
-            .start()
-    });
-    (a, b)
+/// A client for each replica of `s` (twice the one server on SQLite).
+fn replica_apis(s: &TestServer) -> [Api; 2] {
+    let urls = s.replica_urls();
+    [Api::new(&urls[0]), Api::new(&urls[urls.len() - 1])]
 }
 
-/// A new user, made with the operator's admin command on the servers' database.
-fn create_user(server: &TestServer, email: &str) {
-    let out = std::process::Command::new(SERVER)
-        .args(postgres::flags(server.data_dir()))
-        .arg("--data")
-        .arg(server.data_dir())
-        .args([
-            "admin",
-            "create-user",
-            "--workspace",
-            "Acme",
-            "--email",
-            email,
-        ])
-        .env("VOUCH_NEW_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-async fn sign_in(api: &Api, email: &str) -> String {
-    let r = api
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await
-        .ok();
-    r["account_token"].as_str().unwrap().to_owned()
+/// A new user of `s`'s workspace, and the account token of its sign-in through `api`.
+async fn new_user(s: &TestServer, api: &Api, email: &str) -> String {
+    s.create_user("Acme", email, PASSWORD);
+    api.sign_in(email, PASSWORD).await.0
 }
 
 /// Registrations for one user hit both replicas at once: in every round exactly one takes
@@ -71,35 +38,17 @@ async fn sign_in(api: &Api, email: &str) -> String {
 #[tokio::test]
 async fn the_device_limit_holds_across_replicas_in_every_round() {
     let limit = LIMIT.to_string();
-    let (a, b) = replicas(&["--device-limit", &limit]);
-    let apis = [a.api(), b.as_ref().unwrap_or(&a).api()];
+    let s = TestServer::start(SERVER, &["--device-limit", &limit]);
+    let apis = replica_apis(&s);
     for round in 0..ROUNDS {
-        let email = format!("racer{round}@acme.test");
-        create_user(&a, &email);
-        let account = sign_in(&apis[round % 2], &email).await;
+        let account = new_user(&s, &apis[round % 2], &format!("racer{round}@acme.test")).await;
         for i in 0..LIMIT - 1 {
             let r = apis[i % 2]
                 .register(&account, &format!("device {i}"), "web")
                 .await;
             assert_eq!(r.status, 201, "{}", r.body);
         }
-        let racers: Vec<_> = (0..RACERS)
-            .map(|i| {
-                let (api, account) = (apis[i % 2].clone(), account.clone());
-                tokio::spawn(
-                    async move { api.register(&account, &format!("racer {i}"), "web").await },
-                )
-            })
-            .collect();
-        let mut won = 0;
-        for t in racers {
-            let r = t.await.unwrap();
-            if r.status == 201 {
-                won += 1;
-            } else {
-                r.err(409, "device_limit_reached");
-            }
-        }
+        let (won, _) = register_at_once(&apis, &account, RACERS).await;
         assert_eq!(
             won, 1,
             "round {round}: {won} registrations took the last place"
@@ -112,29 +61,26 @@ async fn the_device_limit_holds_across_replicas_in_every_round() {
 /// round exactly one of the tokens handed out still works, whichever replica asks.
 #[tokio::test]
 async fn an_email_code_leaves_one_live_token_across_replicas_in_every_round() {
-    let (a, b) = replicas(&[]);
-    let apis = [a.api(), b.as_ref().unwrap_or(&a).api()];
+    let s = TestServer::start(SERVER, &[]);
+    let apis = replica_apis(&s);
     for round in 0..ROUNDS {
         let email = format!("coder{round}@acme.test");
-        create_user(&a, &email);
-        let account = sign_in(&apis[round % 2], &email).await;
+        let account = new_user(&s, &apis[round % 2], &email).await;
         let device = apis[0].register(&account, "laptop", "web").await.ok();
         let path = format!("/v1/devices/{}/email-code", vouch_testkit::id(&device));
         apis[1].post(&path, Some(&account), json!({})).await.ok();
         let code = apis[0].latest_code(&email).await;
-        let racers: Vec<_> = (0..RACERS)
-            .map(|i| {
-                let (api, account, path) = (apis[i % 2].clone(), account.clone(), path.clone());
-                let body = json!({ "code": code });
-                tokio::spawn(async move {
-                    api.post(&format!("{path}/verify"), Some(&account), body)
-                        .await
-                })
-            })
-            .collect();
+        let racers = all_at_once(RACERS, |i| {
+            let (api, account, path) = (apis[i % 2].clone(), account.clone(), path.clone());
+            let body = json!({ "code": code });
+            async move {
+                api.post(&format!("{path}/verify"), Some(&account), body)
+                    .await
+            }
+        })
+        .await;
         let mut tokens = Vec::new();
-        for t in racers {
-            let r = t.await.unwrap();
+        for r in racers {
             assert!(
                 r.status == 200 || r.status.is_client_error(),
                 "{} {}",
@@ -166,18 +112,7 @@ async fn an_email_code_leaves_one_live_token_across_replicas_in_every_round() {
 async fn migrate_prepares_the_database_before_the_servers_start() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let out = std::process::Command::new(SERVER)
-            .args(postgres::flags(dir.path()))
-            .arg("--data")
-            .arg(dir.path())
-            .arg("migrate")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(server_command(SERVER, dir.path()).arg("migrate"));
         assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
     }
     let s = TestServer::builder(SERVER).data(dir.path()).start();
@@ -235,8 +170,8 @@ fn a_bad_database_url_is_one_line_without_the_password() {
 /// (through LISTEN/NOTIFY, not at its stream's 30 s re-check: the wait is 10 s).
 #[tokio::test]
 async fn a_request_opened_on_one_replica_is_pushed_to_a_device_on_the_other() {
-    let (a, b) = replicas(&[]);
-    let (api_a, api_b) = (a.api(), b.as_ref().unwrap_or(&a).api());
+    let s = TestServer::start(SERVER, &[]);
+    let [api_a, api_b] = replica_apis(&s);
     let (_, _, phone) = api_a
         .trusted_device("alice@acme.test", "phone", "mobile")
         .await;
@@ -254,4 +189,43 @@ async fn a_request_opened_on_one_replica_is_pushed_to_a_device_on_the_other() {
         .ok();
     let (_, ev) = events.expect("approval_requested").await;
     assert_eq!(ev["request"]["id"], opened["id"]);
+}
+
+/// The PostgreSQL pass is real: a test server there is two replicas, the balancer hands
+/// the connections of one client to both in turn, and each replica answers them (its own
+/// request count, read from the replica directly, grew by its share).
+#[tokio::test]
+async fn the_balancer_spreads_connections_over_both_replicas() {
+    let s = TestServer::start(SERVER, &[]);
+    if !postgres::enabled() {
+        assert_eq!(
+            s.replica_urls(),
+            [s.url()],
+            "SQLite: one process, no balancer"
+        );
+        assert!(s.replica_connections().is_none());
+        return;
+    }
+    let urls = s.replica_urls();
+    assert_eq!(urls.len(), vouch_testkit::PG_REPLICAS);
+    assert!(
+        urls.iter().all(|u| u != s.url()),
+        "the balancer is in front"
+    );
+    let served = |url: String| async move {
+        let text = Api::new(url).get("/metrics", None).await.body;
+        let text = text.as_str().unwrap_or_default().to_owned();
+        text.lines()
+            .filter(|l| l.contains(r#"method="GET",route="/v1/devices",status="401""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let api = s.api();
+    for _ in 0..10 {
+        api.get("/v1/devices", None).await.err(401, "unauthorized");
+    }
+    assert_eq!(s.replica_connections().unwrap(), [5, 5]);
+    for url in urls {
+        assert_eq!(served(url.clone()).await, 5.0, "{url}");
+    }
 }

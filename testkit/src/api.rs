@@ -77,12 +77,24 @@ impl Resp {
     }
 }
 
+/// The HTTP client of an [`Api`]. In the PostgreSQL pass it keeps no idle connection, so
+/// each request opens one of its own and the balancer in front of the replicas spreads
+/// the requests of every test over them, not only its clients.
+fn client() -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    if crate::postgres::enabled() {
+        builder.pool_max_idle_per_host(0)
+    } else {
+        builder
+    }
+}
+
 impl Api {
     /// A client for the server at `base`.
     pub fn new(base: impl Into<String>) -> Self {
         Self {
             base: base.into(),
-            http: reqwest::Client::new(),
+            http: client().build().expect("HTTP client"),
         }
     }
 
@@ -91,10 +103,7 @@ impl Api {
     pub fn with_timeout(base: impl Into<String>, timeout: Duration) -> Self {
         Self {
             base: base.into(),
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .build()
-                .expect("HTTP client"),
+            http: client().timeout(timeout).build().expect("HTTP client"),
         }
     }
 
@@ -103,7 +112,7 @@ impl Api {
     pub fn from_address(base: impl Into<String>, address: std::net::IpAddr) -> Self {
         Self {
             base: base.into(),
-            http: reqwest::Client::builder()
+            http: client()
                 .local_address(address)
                 .build()
                 .expect("HTTP client"),
@@ -188,11 +197,19 @@ impl Api {
     /// # Panics
     /// If the sign-in fails.
     pub async fn login(&self, email: &str) -> (String, Value) {
+        self.sign_in(email, DEV_PASSWORD).await
+    }
+
+    /// Signs in with `password`; returns the account token and the user.
+    ///
+    /// # Panics
+    /// If the sign-in fails.
+    pub async fn sign_in(&self, email: &str, password: &str) -> (String, Value) {
         let v = self
             .post(
                 "/v1/auth/login",
                 None,
-                json!({"email": email, "password": DEV_PASSWORD}),
+                json!({"email": email, "password": password}),
             )
             .await
             .ok();
@@ -382,14 +399,23 @@ impl Api {
     }
 
     /// Moves the server's clock forward by `secs` (`POST /v1/dev/clock`, `--dev` only):
-    /// codes, requests, tokens and throttles see the time passed.
+    /// codes, requests, tokens and throttles see the time passed. Each replica keeps its
+    /// clock in memory, so every replica of a [`crate::TestServer`] moves, by the same
+    /// amount, whichever of its URLs `base` is.
     ///
     /// # Panics
-    /// If the server refuses.
+    /// If a replica refuses.
     pub async fn advance_clock(&self, secs: u64) {
-        self.post("/v1/dev/clock", None, json!({"advance_secs": secs}))
-            .await
-            .ok();
+        for base in crate::server::replica_urls_of(&self.base) {
+            let replica = Self {
+                base,
+                http: self.http.clone(),
+            };
+            replica
+                .post("/v1/dev/clock", None, json!({"advance_secs": secs}))
+                .await
+                .ok();
+        }
     }
 
     /// Opens `GET /v1/events{query}` (resuming after `last_event_id`, if given).
@@ -399,6 +425,25 @@ impl Api {
     pub async fn events(&self, token: &str, query: &str, last_event_id: Option<&str>) -> Events {
         Events::connect(self, token, query, last_event_id).await
     }
+}
+
+/// `n` registrations of `account` at once, racing for the last places under the device
+/// limit (racer `i` asks through `apis[i % apis.len()]`, so replicas race each other).
+/// Returns how many were created and the refused answers.
+///
+/// # Panics
+/// If `apis` is empty, or an answer is neither 201 nor 409 `device_limit_reached`.
+pub async fn register_at_once(apis: &[Api], account: &str, n: usize) -> (usize, Vec<Resp>) {
+    let racers = crate::all_at_once(n, |i| {
+        let (api, account) = (apis[i % apis.len()].clone(), account.to_owned());
+        async move { api.register(&account, &format!("racer {i}"), "web").await }
+    })
+    .await;
+    let (created, refused): (Vec<_>, Vec<_>) = racers.into_iter().partition(|r| r.status == 201);
+    for r in &refused {
+        r.err(409, "device_limit_reached");
+    }
+    (created.len(), refused)
 }
 
 /// The `id` field of a JSON object, as a string.

@@ -1,7 +1,9 @@
 //! Test support shared by every test, bench and stress binary of the workspace:
 //!
 //! - [`TestServer`]: a real server process on a loopback port, its address read from what
-//!   it prints (no port picked in advance), restartable on the same address;
+//!   it prints (no port picked in advance), restartable on the same address; in the
+//!   PostgreSQL pass ([`postgres`]) two replicas on one database behind a round-robin
+//!   balancer;
 //! - [`Api`]: the one JSON client, with the dev outbox ([`Api::latest_code`]) and the dev
 //!   clock ([`Api::advance_clock`]) instead of sleeping;
 //! - [`Events`]: a server-sent event stream;
@@ -22,20 +24,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod balancer;
 mod events;
 mod pki;
 pub mod postgres;
 mod server;
 mod wait;
 
-pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key};
+pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key, register_at_once};
 pub use events::Events;
 pub use pki::TestPki;
 pub use reqwest::{Method, StatusCode};
-pub use server::{ServerBuilder, TestServer};
+pub use server::{PG_REPLICAS, ServerBuilder, TestServer, server_command, succeeded};
 /// Password of every seeded dev user (`--dev`): the server's own constant.
 pub use vouch_server::seed::DEV_PASSWORD;
-pub use wait::{poll_until, wait_until};
+pub use wait::{all_at_once, poll_until, wait_until};
 
 /// `code` with its last digit changed (a person's typo: same shape, one digit off).
 pub fn mistype(code: &str) -> String {

@@ -3,7 +3,9 @@
 //! [`crate::TestServer`] serves from a database of its own there (`--database URL`)
 //! instead of the SQLite file in its data directory. The database belongs to the data
 //! directory (one per directory, created on first use), so a restart, a second server or
-//! an admin command on the same directory meet the same data, as they do on SQLite.
+//! an admin command on the same directory meet the same data, as they do on SQLite. There a
+//! `TestServer` runs [`crate::PG_REPLICAS`] replicas on that database behind a round-robin
+//! balancer (see [`crate::TestServer`]).
 
 use std::{
     hash::{Hash, Hasher},

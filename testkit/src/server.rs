@@ -1,15 +1,34 @@
-//! A real server process on a loopback port.
+//! A real server process on a loopback port; in the PostgreSQL pass two replicas on one
+//! database behind a round-robin balancer.
 
 use std::{
+    collections::HashMap,
     fs::File,
     io::{BufRead, BufReader},
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex, atomic::AtomicUsize},
     time::{Duration, Instant},
 };
 
-use crate::Api;
+use crate::{Api, balancer::Balancer};
+
+/// Replicas a [`TestServer`] runs in the PostgreSQL pass (unless [`ServerBuilder::one_process`]).
+pub const PG_REPLICAS: usize = 2;
+
+/// Every running server's URLs (the balancer's and each replica's) to its replicas' URLs:
+/// what [`Api::advance_clock`] moves, as each replica keeps its clock in memory.
+static REPLICAS_OF: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
+
+/// The replica URLs behind `base` (a [`TestServer`]'s URL or one of its replicas'); just
+/// `base` when it is no running test server's.
+pub(crate) fn replica_urls_of(base: &str) -> Vec<String> {
+    let map = REPLICAS_OF.lock().unwrap_or_else(|e| e.into_inner());
+    map.as_ref()
+        .and_then(|m| m.get(base).cloned())
+        .unwrap_or_else(|| vec![base.to_owned()])
+}
 
 /// How long a SIGTERMed server may take to shut down before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +42,7 @@ pub struct ServerBuilder {
     args: Vec<String>,
     log: Option<PathBuf>,
     log_level: String,
+    one_process: bool,
     database: Option<String>,
     sqlite: bool,
     listen: Option<SocketAddr>,
@@ -30,38 +50,40 @@ pub struct ServerBuilder {
 }
 
 impl ServerBuilder {
+    /// One process even in the PostgreSQL pass (no second replica, no balancer): for a
+    /// test of what is per process by design — its connection caps, hashing gate, memory,
+    /// metrics. On SQLite there is one process anyway.
+    pub fn one_process(mut self) -> Self {
+        self.one_process = true;
+        self
+    }
+
     /// Serves the SQLite file in its data directory, in the PostgreSQL pass too (the
-    /// source of a move to PostgreSQL).
+    /// source of a move to PostgreSQL); one process.
     pub fn sqlite(mut self) -> Self {
         self.sqlite = true;
         self
     }
 
-    /// Listens on `addr` (default `127.0.0.1:0`): a server taking over another's address,
-    /// whose clients' profiles name it.
+    /// Listens on `addr` (default `127.0.0.1:0`; the balancer's address when there are
+    /// replicas): a server taking over another's address, whose clients' profiles name it.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
         self
     }
 
-    /// Serves the PostgreSQL database at `url` (`--database URL`), whatever the pass: the
-    /// stress binaries' replicas of one database the operator names.
+    /// Serves the PostgreSQL database at `url` (`--database URL`), whatever the pass, as
+    /// one process: the stress binaries' and the failover tests' replicas of one database,
+    /// each started on its own.
     pub fn database(mut self, url: impl Into<String>) -> Self {
         self.database = Some(url.into());
         self
     }
 
-    /// Sets the environment variable `key` to `value` for the server process (kept
+    /// Sets the environment variable `key` to `value` for the server's processes (kept
     /// across restarts).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// In the PostgreSQL pass, serves `other`'s database (a second replica beside it);
-    /// on SQLite it changes nothing (one process per database file).
-    pub fn database_of(mut self, other: &TestServer) -> Self {
-        self.database = other.database.clone();
         self
     }
 
@@ -107,49 +129,153 @@ impl ServerBuilder {
                 (t.path().to_path_buf(), Some(t))
             }
         };
+        let one_process = self.one_process || self.database.is_some();
         let database = if self.sqlite {
             None
         } else {
             self.database
                 .or_else(|| crate::postgres::database_for(&data))
         };
+        let count = if database.is_some() && !one_process {
+            PG_REPLICAS
+        } else {
+            1
+        };
+        let listen = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let mut replicas = vec![Replica::new(data, temp)];
+        if count == 1 {
+            replicas[0].addr = listen;
+        }
+        while replicas.len() < count {
+            // Each replica has a data directory of its own: it holds the replica's lock.
+            let t = tempfile::tempdir().expect("temporary data directory");
+            replicas.push(Replica::new(t.path().to_path_buf(), Some(t)));
+        }
         let mut server = TestServer {
-            child: None,
-            addr: self
-                .listen
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            counts: Arc::new((0..count).map(|_| AtomicUsize::new(0)).collect()),
+            replicas,
+            balancer: None,
+            front: listen,
             url: String::new(),
             bin: self.bin,
-            data,
             dev: self.dev,
             args: self.args,
             log: self.log,
             log_level: self.log_level,
             database,
             env: self.env,
-            _temp: temp,
         };
         server.spawn();
+        let mut keys = vec![server.url.clone()];
+        keys.extend(server.replica_urls());
+        let mut map = REPLICAS_OF.lock().unwrap_or_else(|e| e.into_inner());
+        let map = map.get_or_insert_with(HashMap::new);
+        for key in keys {
+            map.insert(key, server.replica_urls());
+        }
         server
+    }
+}
+
+/// `bin --data DIR` (and, in the PostgreSQL pass, `--database` with the directory's
+/// database): an operator's command (`admin …`, `backup`, `migrate`) on the data that a
+/// [`TestServer`] on `dir` serves; add the command's arguments.
+pub fn server_command(bin: impl AsRef<Path>, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin.as_ref());
+    cmd.arg("--data").arg(dir).args(crate::postgres::flags(dir));
+    cmd
+}
+
+/// The output of a command that must have succeeded.
+///
+/// # Panics
+/// If it could not run or exited with failure (its program and stderr in the message;
+/// not its arguments or environment, which may hold a password).
+#[track_caller]
+pub fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// One `vouch-server` process of a [`TestServer`].
+struct Replica {
+    child: Option<Child>,
+    addr: SocketAddr,
+    url: String,
+    data: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Replica {
+    fn new(data: PathBuf, temp: Option<tempfile::TempDir>) -> Self {
+        Self {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            url: String::new(),
+            data,
+            _temp: temp,
+        }
+    }
+
+    /// SIGTERM (killed after [`STOP_TIMEOUT`]); `None` if it was not running.
+    fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => {
+                    let _ = child.kill();
+                    return child.wait().ok();
+                }
+            }
+        }
     }
 }
 
 /// A server process (`vouch-server` or a binary running `vouch_server::cli::run`) on a
 /// loopback port. Killed when dropped.
+///
+/// In the PostgreSQL pass it is [`PG_REPLICAS`] processes serving one database, each with
+/// a data directory of its own, behind a round-robin TCP balancer on its own loopback
+/// port: [`TestServer::url`] is the balancer's, so every connection of every client lands
+/// on either replica. What the methods do applies to every replica (flags, log, stop,
+/// restart, the dev clock); [`ServerBuilder::one_process`] opts out.
 pub struct TestServer {
-    child: Option<Child>,
-    addr: SocketAddr,
+    replicas: Vec<Replica>,
+    /// In front of the replicas when there are several.
+    balancer: Option<Balancer>,
+    /// Connections the balancer handed to each replica.
+    counts: Arc<Vec<AtomicUsize>>,
+    /// Where clients connect: the balancer, or the one replica.
+    front: SocketAddr,
     url: String,
     bin: PathBuf,
-    data: PathBuf,
     dev: bool,
     args: Vec<String>,
     log: Option<PathBuf>,
     log_level: String,
     /// The PostgreSQL pass's database of this server (kept across restarts).
     database: Option<String>,
+    /// Set in every replica's environment.
     env: Vec<(String, String)>,
-    _temp: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -163,6 +289,7 @@ impl TestServer {
             args: Vec::new(),
             log: None,
             log_level: "warn".into(),
+            one_process: false,
             database: None,
             sqlite: false,
             listen: None,
@@ -178,9 +305,9 @@ impl TestServer {
         Self::builder(bin).args(args).start()
     }
 
-    /// In the PostgreSQL pass, a second server (another replica) on this one's database,
-    /// with the same binary and arguments and a data directory of its own; `None` on
-    /// SQLite (one process per database file: callers then use this server for both).
+    /// Another server (one process) on this one's database in the PostgreSQL pass, with
+    /// the same binary and arguments and a data directory of its own; `None` on SQLite
+    /// (one process per database file: callers then use this server for both).
     ///
     /// # Panics
     /// As [`ServerBuilder::start`].
@@ -196,14 +323,26 @@ impl TestServer {
         )
     }
 
-    /// `http://127.0.0.1:PORT`, as the server printed it.
+    /// `http://127.0.0.1:PORT`, as the server printed it (the balancer's when there are
+    /// replicas).
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// The address it listens on; the same after [`TestServer::restart`].
+    /// The address clients connect to; the same after [`TestServer::restart`].
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.front
+    }
+
+    /// Each replica's own URL (one: [`TestServer::url`] itself, on SQLite or with
+    /// [`ServerBuilder::one_process`]), for a test that must reach one replica.
+    pub fn replica_urls(&self) -> Vec<String> {
+        self.replicas.iter().map(|r| r.url.clone()).collect()
+    }
+
+    /// Connections the balancer handed to each replica so far; `None` without a balancer.
+    pub fn replica_connections(&self) -> Option<Vec<usize>> {
+        self.balancer.as_ref().map(Balancer::counts)
     }
 
     /// Its PostgreSQL database in the PostgreSQL pass (`None`: the SQLite file).
@@ -223,8 +362,10 @@ impl TestServer {
                 crate::postgres::psql(url, sql);
             }
             None => {
-                let db = rusqlite::Connection::open(self.data.join(vouch_server::db::DB_FILE))
-                    .expect("the server's SQLite file");
+                let db = rusqlite::Connection::open(
+                    self.replicas[0].data.join(vouch_server::db::DB_FILE),
+                )
+                .expect("the server's SQLite file");
                 db.busy_timeout(Duration::from_secs(10))
                     .expect("busy timeout");
                 db.execute(sql, []).expect("the statement");
@@ -242,7 +383,7 @@ impl TestServer {
             Some(url) => crate::postgres::query_blob(url, sql),
             None => {
                 let db = rusqlite::Connection::open_with_flags(
-                    self.data.join(vouch_server::db::DB_FILE),
+                    self.replicas[0].data.join(vouch_server::db::DB_FILE),
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )
                 .expect("the server's SQLite file");
@@ -267,7 +408,7 @@ impl TestServer {
             None => {
                 use rusqlite::types::ValueRef;
                 let db = rusqlite::Connection::open_with_flags(
-                    self.data.join(vouch_server::db::DB_FILE),
+                    self.replicas[0].data.join(vouch_server::db::DB_FILE),
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )
                 .expect("the server's SQLite file");
@@ -297,20 +438,51 @@ impl TestServer {
         }
     }
 
-    /// Its data directory.
-    pub fn data_dir(&self) -> &Path {
-        &self.data
+    /// [`server_command`] on its data (its binary, its data directory and database).
+    pub fn command(&self) -> Command {
+        server_command(&self.bin, self.data_dir())
     }
 
-    /// Its peak resident memory so far in KiB (`VmHWM` of `/proc/PID/status`; Linux only),
-    /// `None` when it is not running or the kernel does not say.
+    /// Creates the user `email` with `password` in workspace `workspace` by the operator's
+    /// admin command on its data (beside the running server, as in a deployment).
+    ///
+    /// # Panics
+    /// If the command fails.
+    pub fn create_user(&self, workspace: &str, email: &str, password: &str) {
+        succeeded(
+            self.command()
+                .args([
+                    "admin",
+                    "create-user",
+                    "--workspace",
+                    workspace,
+                    "--email",
+                    email,
+                ])
+                .env("VOUCH_NEW_PASSWORD", password),
+        );
+    }
+
+    /// Its data directory (the first replica's; its PostgreSQL database is every
+    /// replica's).
+    pub fn data_dir(&self) -> &Path {
+        &self.replicas[0].data
+    }
+
+    /// Its peak resident memory so far in KiB (`VmHWM` of `/proc/PID/status`; Linux only;
+    /// the largest replica's), `None` when it is not running or the kernel does not say.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        self.replicas
+            .iter()
+            .filter_map(|r| {
+                let pid = r.child.as_ref()?.id();
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .max()
     }
 
     /// A JSON client for it.
@@ -326,40 +498,51 @@ impl TestServer {
             .unwrap_or_default()
     }
 
-    /// Stops it with SIGTERM and waits for it to exit (killed after 10 s). `None` if it
-    /// was not running.
+    /// Stops it with SIGTERM and waits for it to exit (killed after 10 s): every replica,
+    /// then the balancer (its port refuses connections until [`TestServer::restart`]).
+    /// The first failed exit, else the first; `None` if it was not running.
     pub fn stop(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                _ => {
-                    let _ = child.kill();
-                    return child.wait().ok();
-                }
+        for r in &self.replicas {
+            if let Some(child) = &r.child {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(child.id().to_string())
+                    .status();
             }
         }
+        let statuses: Vec<ExitStatus> = self
+            .replicas
+            .iter_mut()
+            .filter_map(Replica::terminate)
+            .collect();
+        if let Some(b) = &mut self.balancer {
+            b.stop();
+        }
+        statuses
+            .iter()
+            .find(|s| !s.success())
+            .or(statuses.first())
+            .copied()
     }
 
-    /// Kills it with SIGKILL at once (no shutdown: open transactions and connections are
-    /// cut where they stand) and reaps it. `None` if it was not running.
+    /// Kills every replica with SIGKILL at once (no shutdown: open transactions and
+    /// connections are cut where they stand) and reaps them. The first one's exit;
+    /// `None` if it was not running.
     pub fn kill(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = child.kill();
-        child.wait().ok()
+        let mut first = None;
+        for r in &mut self.replicas {
+            if let Some(mut child) = r.child.take() {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                first = first.or(status);
+            }
+        }
+        first
     }
 
-    /// Its process id while it runs.
+    /// Its (first replica's) process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.replicas[0].child.as_ref().map(Child::id)
     }
 
     /// Stops it if it runs, then starts it again on the same address and data directory.
@@ -372,6 +555,25 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
+        // The replicas start at once (as a deployment's do: migrations and the dev seed
+        // are serialised in the database), then each is waited for.
+        let started: Vec<_> = (0..self.replicas.len()).map(|i| self.launch(i)).collect();
+        for (i, child) in started.into_iter().enumerate() {
+            self.listening(i, child);
+        }
+        if self.replicas.len() > 1 {
+            let addrs = self.replicas.iter().map(|r| r.addr).collect();
+            let b = Balancer::start(self.front, addrs, self.counts.clone());
+            self.front = b.addr();
+            self.balancer = Some(b);
+        } else {
+            self.front = self.replicas[0].addr;
+        }
+        self.url = format!("http://{}", self.front);
+    }
+
+    /// Starts replica `i`'s process.
+    fn launch(&self, i: usize) -> Child {
         let stderr = match &self.log {
             Some(path) => Stdio::from(
                 File::options()
@@ -382,25 +584,29 @@ impl TestServer {
             ),
             None => Stdio::inherit(),
         };
+        let replica = &self.replicas[i];
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--listen")
-            .arg(self.addr.to_string())
+            .arg(replica.addr.to_string())
             .arg("--data")
-            .arg(&self.data);
+            .arg(&replica.data);
         if self.dev {
             cmd.arg("--dev");
         }
         if let Some(url) = &self.database {
             cmd.arg("--database").arg(url);
         }
-        let mut child = cmd
-            .args(&self.args)
+        cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", &self.log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()))
+    }
+
+    /// Waits for replica `i`'s `child` to print `listening on URL`.
+    fn listening(&mut self, i: usize, mut child: Child) {
         let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
         let _ = out.read_line(&mut line);
@@ -413,9 +619,10 @@ impl TestServer {
             .strip_prefix("http://")
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("not a loopback URL: {url}"));
-        url.clone_into(&mut self.url);
-        self.addr = addr;
-        self.child = Some(child);
+        let replica = &mut self.replicas[i];
+        url.clone_into(&mut replica.url);
+        replica.addr = addr;
+        replica.child = Some(child);
         // Whatever else it prints is read and dropped, so it never writes to a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     }
@@ -423,9 +630,21 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for r in &mut self.replicas {
+            if let Some(mut child) = r.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if let Some(b) = &mut self.balancer {
+            b.stop();
+        }
+        let mut map = REPLICAS_OF.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(map) = map.as_mut() {
+            map.remove(&self.url);
+            for r in &self.replicas {
+                map.remove(&r.url);
+            }
         }
     }
 }

@@ -32,3 +32,21 @@ pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) 
         .await
         .is_some()
 }
+
+/// Runs `task(0)` .. `task(n - 1)` at once, each on a task of its own (racing for the same
+/// thing), and returns their results in that order.
+///
+/// # Panics
+/// If a task panics.
+pub async fn all_at_once<T, Fut>(n: usize, mut task: impl FnMut(usize) -> Fut) -> Vec<T>
+where
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(task(i))).collect();
+    let mut out = Vec::with_capacity(n);
+    for h in handles {
+        out.push(h.await.expect("a racing task panicked"));
+    }
+    out
+}

@@ -274,18 +274,12 @@ async fn attack_email_only_device_is_never_promoted() {
     assert_eq!(ext["device"]["tier"], "email_only");
 
     // Only the operator's logged last resort allows one email root, once.
-    let out = std::process::Command::new(SERVER)
-        .args(vouch_testkit::postgres::flags(server.data_dir()))
-        .args(["--data"])
-        .arg(server.data_dir())
-        .args(["admin", "allow-email-root", "--email", ALICE])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vouch_testkit::succeeded(server.command().args([
+        "admin",
+        "allow-email-root",
+        "--email",
+        ALICE,
+    ]));
     let (root_device, _) = thief_device(&api, ALICE, "new root").await;
     assert_eq!(root_device["tier"], "key_holder");
     let (after, _) = thief_device(&api, ALICE, "after").await;

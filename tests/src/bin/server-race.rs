@@ -28,7 +28,7 @@ use std::{net::SocketAddr, time::Instant};
 use clap::Parser;
 use serde_json::json;
 use vouch_server::{Settings, seed, store::postgres::PoolOptions};
-use vouch_testkit::{Api, DEV_PASSWORD, TestServer, b64, id, new_key_bundle};
+use vouch_testkit::{Api, DEV_PASSWORD, TestServer, b64, id, new_key_bundle, register_at_once};
 
 /// Set in the environment of the replicas this binary starts of itself: run as the server.
 const AS_SERVER: &str = "VOUCH_RACE_AS_SERVER";
@@ -180,21 +180,7 @@ async fn device_limit(db: &vouch_server::Db, apis: &[Api; 2], tag: &str) -> bool
             .await
             .ok();
     }
-    let racers: Vec<_> = (0..10)
-        .map(|i| {
-            let (c, account) = (apis[i % 2].clone(), account.clone());
-            tokio::spawn(async move { c.register(&account, &format!("racer {i}"), "web").await })
-        })
-        .collect();
-    let mut created = 0;
-    for r in racers {
-        let r = r.await.unwrap();
-        match r.status.as_u16() {
-            201 => created += 1,
-            409 if r.code() == "device_limit_reached" => {}
-            other => panic!("unexpected answer {other} {}", r.body),
-        }
-    }
+    let (created, _) = register_at_once(&apis[..], &account, 10).await;
     let again = apis[1]
         .post(
             "/v1/devices",
