@@ -1036,6 +1036,8 @@ struct UserView {
     email: String,
     role: String,
     deprovisioned: bool,
+    /// The admin looking at the page (who cannot deprovision themselves).
+    is_you: bool,
     devices: u32,
     trusted: u32,
 }
@@ -1106,6 +1108,7 @@ async fn admin(
                 email: u.email.clone(),
                 role: vouch_proto::enum_name(&u.role),
                 deprovisioned: u.deprovisioned_at.is_some(),
+                is_you: u.id == c.caller.user.id,
                 devices: u.devices,
                 trusted: u.trusted_devices,
             })
