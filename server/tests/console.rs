@@ -62,6 +62,18 @@ impl Browser {
         }
     }
 
+    /// A browser whose connections come from `ip` (another machine on the network).
+    fn from_address(s: &TestServer, ip: std::net::IpAddr) -> Self {
+        let mut b = Self::new(s);
+        b.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("ConsoleTest/1.0 (X11; Linux)")
+            .local_address(ip)
+            .build()
+            .unwrap();
+        b
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -283,7 +295,8 @@ async fn an_unapproved_console_gets_nothing() {
         .get("/console/devices")
         .await
         .redirects_to("/console/login");
-    // Signed in with the password, not approved: every page sends it back to the code.
+    // Signed in with the password, not approved: every page sends it to the password form
+    // (never to the wait page: a waiting cookie may have been planted in this browser).
     let mut b = Browser::new(&s);
     b.sign_in("alice@acme.test").await;
     let csrf = b.get("/console/wait").await.csrf();
@@ -294,7 +307,7 @@ async fn an_unapproved_console_gets_nothing() {
         "/console",
     ] {
         let p = b.get(path).await;
-        p.redirects_to("/console/wait");
+        p.redirects_to("/console/login");
         assert!(!p.body.contains("alice laptop"), "{path}");
     }
     b.post(
@@ -302,7 +315,7 @@ async fn an_unapproved_console_gets_nothing() {
         &[("csrf", &csrf)],
     )
     .await
-    .redirects_to("/console/wait");
+    .redirects_to("/console/login");
     let list = api.get("/v1/devices", Some(&alice)).await.ok();
     assert_eq!(list[0]["status"], "trusted");
     // The console's cookie is no API token, and the sign-in left no account token behind.
@@ -357,7 +370,7 @@ async fn wrong_codes_end_the_sign_in_and_codes_are_bound_to_their_session() {
         .err(400, "invalid_code");
     one.get("/console/devices")
         .await
-        .redirects_to("/console/wait");
+        .redirects_to("/console/login");
 }
 
 #[tokio::test]
@@ -387,7 +400,7 @@ async fn only_a_key_holder_web_or_mobile_device_approves_a_console() {
     assert_eq!(r.status.as_u16(), 403, "{}", r.body);
     b.get("/console/devices")
         .await
-        .redirects_to("/console/wait");
+        .redirects_to("/console/login");
     // The key holder sees browser, address and time, then approves.
     let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
     assert_eq!(list[0]["user_agent"], "ConsoleTest/1.0 (X11; Linux)");
@@ -1278,4 +1291,77 @@ async fn console_sign_ins_codes_and_timeouts_are_audited_and_told() {
     entry("console_expired", &timed_out);
     let renamed = entry("renamed", &format!("via console {session}"));
     assert_eq!(renamed["actor_device_id"], laptop.as_str());
+}
+
+/// Outside review (M1): a password thief signs in from its own machine and plants its
+/// waiting cookie in the victim's browser (a page on a sibling origin can set a loopback
+/// or non-`__Host-` cookie), or copies the victim's waiting cookie. The victim's browser
+/// used to open straight onto the thief's wait page and code; once she approved it, the
+/// first browser to come back with the waiting cookie got the session. Now a waiting
+/// cookie never skips the password form, its wait page (code) and its approval are only
+/// for the address its password came from, and an approval is collected within a minute.
+#[tokio::test]
+async fn a_planted_or_copied_waiting_cookie_rides_no_approval() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let Alice { laptop_token, .. } = alice_laptop_and_phone(&api).await;
+    let thief_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+
+    // 1. Planted: the thief's waiting cookie in the victim's browser shows no code.
+    let mut thief = Browser::from_address(&s, thief_ip);
+    let thief_code = thief.sign_in("alice@acme.test").await;
+    let mut victim = Browser::new(&s);
+    victim.cookies.insert(
+        "vouch_console".into(),
+        thief.cookies["vouch_console"].clone(),
+    );
+    victim.get("/console").await.redirects_to("/console/login");
+    let w = victim.get("/console/wait").await;
+    w.redirects_to("/console/login?ended=elsewhere");
+    assert!(!w.body.contains(&thief_code[..3]));
+    // The planted sign-in is over: nothing left to approve, and the thief's cookie is dead.
+    let list = api
+        .get("/v1/console-sessions", Some(&laptop_token))
+        .await
+        .ok();
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    thief
+        .get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=unknown");
+
+    // 2. Copied: the victim signs in and approves her own code; the thief, holding a
+    //    copy of her waiting cookie, cannot collect the session from its machine.
+    let mut victim = Browser::new(&s);
+    let code = victim.sign_in("alice@acme.test").await;
+    let mut thief = Browser::from_address(&s, thief_ip);
+    thief.cookies.insert(
+        "vouch_console".into(),
+        victim.cookies["vouch_console"].clone(),
+    );
+    let session = pending_console(&api, &laptop_token).await;
+    approve(&api, &laptop_token, &session, &code).await.ok();
+    thief
+        .get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=elsewhere");
+    thief
+        .get("/console/devices")
+        .await
+        .redirects_to("/console/login");
+    // (The copy ended it: the victim signs in again, knowing something is wrong.)
+    victim
+        .get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=unknown");
+
+    // 3. An approval not collected within a minute is not collected at all.
+    let mut late = Browser::new(&s);
+    let code = late.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &laptop_token).await;
+    approve(&api, &laptop_token, &session, &code).await.ok();
+    api.advance_clock(61).await;
+    late.get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=expired");
 }

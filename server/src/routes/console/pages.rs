@@ -378,6 +378,7 @@ fn ended_redirect(state: &AppState, why: Ended) -> PageError {
         Ended::Unknown => "unknown",
         Ended::Expired => "expired",
         Ended::ApproverGone => "approver",
+        Ended::Elsewhere => "elsewhere",
     };
     PageError::page(with_cookie(
         see_other(&format!("/console/login?ended={key}")),
@@ -394,9 +395,10 @@ async fn ctx(state: &AppState, headers: &HeaderMap) -> Result<(Ctx, Token), Page
     let t = token.clone();
     match state.db.tx(move |tx| session::resolve(tx, &t)).await? {
         // Approved while waiting: the wait page gives the browser its new token.
-        Resolved::Pending(_) | Resolved::Approved(_) => {
-            Err(PageError::page(see_other("/console/wait")))
-        }
+        Resolved::Approved(_) => Err(PageError::page(see_other("/console/wait"))),
+        // Waiting: the way in is the password form (a sign-in there replaces it), never
+        // the wait page of a cookie this browser may have been given by someone else.
+        Resolved::Pending(_) => Err(PageError::page(see_other("/console/login"))),
         Resolved::Ended(why) => Err(ended_redirect(state, why)),
         Resolved::Active(session, caller) => {
             let mut caller = *caller;
@@ -475,6 +477,7 @@ async fn login_form(
         Some("expired") => Ended::Expired.sentence(),
         Some("approver") => Ended::ApproverGone.sentence(),
         Some("unknown") => Ended::Unknown.sentence(),
+        Some("elsewhere") => Ended::Elsewhere.sentence(),
         Some("signed_out") => "You signed out of the console.",
         _ => "",
     };
@@ -615,22 +618,35 @@ enum Waited {
     Resolved(Resolved),
 }
 
-async fn wait(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+async fn wait(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Origin(origin): Origin,
+) -> PageResult {
     let cookies = Cookies::of(&state);
     let Some(raw) = cookies.get(&headers, Which::Session) else {
         return Ok(see_other("/console/login"));
     };
     let token = Token(raw);
     let t = token.clone();
+    let origin = origin.to_string();
     let resolved = state
         .db
-        .tx(move |tx| match session::resolve(tx, &t)? {
-            // Approved: the pending token is swapped for a new one, here and only once.
-            Resolved::Approved(row) => Ok(match session::rotate(tx, &t, row.id)? {
-                Some(fresh) => Waited::Rotated(fresh),
-                None => Waited::Resolved(Resolved::Ended(Ended::Unknown)),
-            }),
-            other => Ok(Waited::Resolved(other)),
+        .tx(move |tx| {
+            let resolved = session::resolve(tx, &t)?;
+            if let Resolved::Approved(row) | Resolved::Pending(row) = &resolved
+                && let Some(why) = session::refuse_elsewhere(tx, row, &origin)?
+            {
+                return Ok(Waited::Resolved(Resolved::Ended(why)));
+            }
+            Ok(match resolved {
+                // Approved: the pending token is swapped for a new one, here and only once.
+                Resolved::Approved(row) => match session::rotate(tx, &t, row.id)? {
+                    Some(fresh) => Waited::Rotated(fresh),
+                    None => Waited::Resolved(Resolved::Ended(Ended::Unknown)),
+                },
+                other => Waited::Resolved(other),
+            })
         })
         .await?;
     let resolved = match resolved {

@@ -199,6 +199,10 @@ pub enum Ended {
     Expired,
     /// The device that approved it was disabled or lost its key-holder tier.
     ApproverGone,
+    /// A waiting sign-in looked at, or its approval collected, from another address than
+    /// the one its password came from (a cookie planted in this browser or copied out of
+    /// another): ended.
+    Elsewhere,
 }
 
 impl Ended {
@@ -211,6 +215,9 @@ impl Ended {
             Self::Expired => "Your console session expired. Sign in again.",
             Self::ApproverGone => {
                 "The device that approved this console was disabled, so the console session ended. Sign in again and approve it from another key holder."
+            }
+            Self::Elsewhere => {
+                "That console sign-in was started from another address than this browser's, so it was ended: approve only a code you got by typing your password here. Sign in again."
             }
         }
     }
@@ -430,6 +437,56 @@ pub fn resolve(tx: &Tx<'_>, token: &Token) -> ApiResult<Resolved> {
             Ok(Resolved::Active(row, Box::new(caller)))
         }
     }
+}
+
+/// Seconds after its approval within which a waiting browser must collect its session
+/// (it looks every 5 s): a copy of the waiting cookie cannot collect it later.
+pub const COLLECT_SECS: i64 = 60;
+
+/// What the wait page may do with `row`, the session a browser's waiting token led to,
+/// asked from `origin`: `None` when the browser may see its code or collect its approval;
+/// else the session is ended here (audited; the key holders' prompts go) and why.
+/// Only the address the password came from may look at a waiting sign-in or collect it,
+/// and only within [`COLLECT_SECS`] of its approval.
+pub fn refuse_elsewhere(tx: &Tx<'_>, row: &SessionRow, origin: &str) -> ApiResult<Option<Ended>> {
+    let late = row.approved_at.is_some_and(|at| now() > at + COLLECT_SECS);
+    let why = if row.origin != origin {
+        (
+            Ended::Elsewhere,
+            format!("looked at from {origin}, not from the address of its password"),
+        )
+    } else if late {
+        (
+            Ended::Expired,
+            "its approval was not collected in time".to_owned(),
+        )
+    } else {
+        return Ok(None);
+    };
+    tx.execute(
+        "DELETE FROM console_sessions WHERE id = ?1",
+        [row.id.to_string()],
+    )?;
+    crate::audit::record(
+        tx,
+        row.user_id,
+        row.approved_by,
+        AuditAction::ConsoleExpired,
+        &Actor {
+            origin: Some(origin.to_owned()),
+            ..Actor::default()
+        },
+        Some(&format!(
+            "console {} from {}: ended, {}",
+            row.id, row.origin, why.1
+        )),
+    )?;
+    tell_approvers(
+        tx,
+        row.user_id,
+        &Event::ConsoleDecided { session_id: row.id },
+    )?;
+    Ok(Some(why.0))
 }
 
 /// Gives the approved session that the pending `token` led to ([`Resolved::Approved`])
