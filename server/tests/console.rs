@@ -550,7 +550,7 @@ async fn admin_powers_need_a_console_approved_by_an_admins_key_holder() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("bob laptop") && !page.body.contains("alice laptop"));
     // The admin is offered to deprovision bob, never themselves (the server refuses that).
-    assert!(page.body.contains(&format!("Deprovision bob@acme.test")));
+    assert!(page.body.contains("Deprovision bob@acme.test"));
     assert!(
         !page.body.contains("Deprovision admin@acme.test")
             && page.body.contains("another admin can deprovision you"),
