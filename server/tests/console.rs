@@ -959,11 +959,10 @@ fn session_csrf(token: &str) -> String {
     vouch_proto::Bytes(h.finalize().to_vec()).to_b64()
 }
 
-/// A password-only attacker (outside review, item 2) can neither evict the user's
-/// waiting sign-ins (at 5 waiting, a further sign-in is refused with a page saying so,
-/// and the user's own sign-in is still approved with its code) nor push prompts to the
-/// user's devices without end (console sign-ins share the approval requests' rate, 5 per
-/// 10 minutes by default, even when each is signed out at once).
+/// A password-only attacker (outside review, item 2; second review M2) can neither evict
+/// the user's waiting sign-ins nor keep her out: from its address, at 2 waiting a further
+/// sign-in is refused with a page saying so, and the user's own sign-in, from her
+/// address, still opens and is approved with its code.
 #[tokio::test]
 async fn waiting_sign_ins_are_capped_without_eviction() {
     let s = TestServer::start(SERVER, &["--approval-rate", "50"]);
@@ -971,15 +970,18 @@ async fn waiting_sign_ins_are_capped_without_eviction() {
     let (_, _, alice) = api
         .trusted_device("alice@acme.test", "alice laptop", "web")
         .await;
+    let thief_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     let mut user = Browser::new(&s);
     let code = user.sign_in("alice@acme.test").await;
     let session = pending_console(&api, &alice).await;
-    for _ in 0..4 {
-        Browser::new(&s).sign_in("alice@acme.test").await;
+    for _ in 0..2 {
+        Browser::from_address(&s, thief_ip)
+            .sign_in("alice@acme.test")
+            .await;
     }
-    let mut sixth = Browser::new(&s);
-    let form = sixth.get("/console/login").await;
-    let p = sixth
+    let mut third = Browser::from_address(&s, thief_ip);
+    let form = third.get("/console/login").await;
+    let p = third
         .post(
             "/console/login",
             &[
@@ -991,19 +993,49 @@ async fn waiting_sign_ins_are_capped_without_eviction() {
         .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
     assert!(
-        p.body.contains("already waiting for approval"),
+        p.body
+            .contains("from this address are already waiting for approval"),
         "{}",
         p.body
     );
-    assert!(!sixth.cookies.contains_key("vouch_console"));
+    assert!(!third.cookies.contains_key("vouch_console"));
     let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
-    assert_eq!(list.as_array().unwrap().len(), 5);
+    assert_eq!(list.as_array().unwrap().len(), 3);
     assert!(
         list.as_array()
             .unwrap()
             .iter()
             .any(|x| x["id"] == session.as_str())
     );
+    approve(&api, &alice, &session, &code).await.ok();
+    user.approved().await;
+    assert_eq!(user.get("/console/devices").await.status, StatusCode::OK);
+}
+
+/// Second review M2: someone with only the password used up the user's console sign-ins
+/// (5 per 10 minutes) from another machine, signing each out at once, and kept her out
+/// for as long as they liked. The rate is counted per address now: she still signs in
+/// and is approved (her prompt is not pushed again, the prompts' budget being spent; her
+/// key holder lists it and approves it with the code she shows).
+#[tokio::test]
+async fn another_address_cannot_use_up_the_users_console_sign_ins() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let thief_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    for _ in 0..5 {
+        let mut b = Browser::from_address(&s, thief_ip);
+        b.sign_in("alice@acme.test").await;
+        let csrf = b.get("/console/wait").await.csrf();
+        b.post("/console/logout", &[("csrf", &csrf)])
+            .await
+            .redirects_to("/console/login");
+    }
+    let mut user = Browser::new(&s);
+    let code = user.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
     approve(&api, &alice, &session, &code).await.ok();
     user.approved().await;
     assert_eq!(user.get("/console/devices").await.status, StatusCode::OK);
@@ -1038,7 +1070,12 @@ async fn console_sign_in_prompts_are_throttled_per_user() {
         )
         .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
-    assert!(p.body.contains("too many console sign-ins"), "{}", p.body);
+    assert!(
+        p.body
+            .contains("too many console sign-ins for this account from this address"),
+        "{}",
+        p.body
+    );
     // After the window, a sign-in is pushed again: it is the sixth prompt the laptop got.
     api.advance_clock(10 * 60 + 1).await;
     Browser::new(&s).sign_in("alice@acme.test").await;

@@ -4,9 +4,10 @@
 //! gets a *pending* session: a random token in an `HttpOnly` cookie, and a 6-digit code
 //! derived from that token, shown on the page. The token is the secret only the browser
 //! that typed the password holds; the session's id (which key holders, pushes and the
-//! audit log see) opens nothing. At most [`MAX_PENDING`] sign-ins of a user wait at once
-//! (a further one is refused, never an older one dropped), and a user's sign-ins (each
-//! pushed to the key holders) are throttled like the API's approval requests. A key-holder web or mobile device of the
+//! audit log see) opens nothing. At most [`MAX_PENDING`] sign-ins of a user wait at once,
+//! [`MAX_PENDING_PER_ADDRESS`] from one address (a further one is refused, never an older
+//! one dropped); a user's sign-ins are throttled like the API's approval requests per
+//! address, and the prompts pushed to the key holders per user. A key-holder web or mobile device of the
 //! same user approves the session with the code (`POST /v1/console-sessions/{id}/approve`);
 //! a wrong code counts against that session only, and the third wrong one ends it. An
 //! approved session acts with the approving device's powers — its rules, never its keys —
@@ -53,7 +54,11 @@ pub const SECURE_PREFIX: &str = "__Host-";
 const TOKEN_PREFIX: &str = "vcs_";
 /// Pending console sign-ins a user may have at once (a further one is refused until one
 /// is approved, ended or expires: waiting sign-ins are never dropped to make room).
-pub const MAX_PENDING: usize = 5;
+pub const MAX_PENDING: usize = 20;
+/// Of those, how many may come from one address: someone else with the password, from
+/// another machine, cannot fill the user's places (or use up her sign-in rate, which is
+/// counted per address too).
+pub const MAX_PENDING_PER_ADDRESS: usize = 2;
 /// Longest `User-Agent` text kept (approvers are shown it).
 const USER_AGENT_MAX_CHARS: usize = 160;
 
@@ -325,34 +330,53 @@ pub fn create(
         .into_iter()
         .filter(|s| s.status == ConsoleStatus::Pending)
         .collect();
-    if pending.len() >= MAX_PENDING {
-        let wait = pending
-            .iter()
-            .map(SessionRow::expires_at)
-            .min()
-            .unwrap_or(t)
-            - t;
-        return Err(ApiError::too_many(
-            wait.max(1) as u64,
-            "5 console sign-ins of this account are already waiting for approval: approve or end one on a key holder (vouch console), or wait until they expire",
-        ));
+    let here: Vec<&SessionRow> = pending.iter().filter(|s| s.origin == origin).collect();
+    for (full, waiting, what) in [
+        (
+            pending.len() >= MAX_PENDING,
+            pending.iter().collect::<Vec<_>>(),
+            "20 console sign-ins of this account are already waiting for approval",
+        ),
+        (
+            here.len() >= MAX_PENDING_PER_ADDRESS,
+            here.clone(),
+            "2 console sign-ins of this account from this address are already waiting for approval",
+        ),
+    ] {
+        if full {
+            let wait = waiting.iter().map(|s| s.expires_at()).min().unwrap_or(t) - t;
+            return Err(ApiError::too_many(
+                wait.max(1) as u64,
+                &format!(
+                    "{what}: approve or end one on a key holder (vouch console), or wait until they expire"
+                ),
+            ));
+        }
     }
-    let (recent, oldest): (u32, Option<i64>) = tx.query_one(
-        "SELECT count(*), min(created_at) FROM audit_events WHERE user_id = ?1 AND action = ?2 AND created_at > ?3",
-        params![
-            user_id.to_string(),
-            enum_str(&AuditAction::ConsoleRequested),
-            t - APPROVAL_WINDOW_SECS as i64
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if recent >= rate {
+    // Counted per address (someone else with the password cannot use up the user's
+    // sign-ins) and for the whole account (the key holders' prompts: beyond `rate`, a
+    // sign-in still opens, but its prompt is not pushed; it is listed and approved by code).
+    let count = |from: Option<&str>| -> ApiResult<(u32, Option<i64>)> {
+        Ok(tx.query_one(
+            "SELECT count(*), min(created_at) FROM audit_events WHERE user_id = ?1 AND action = ?2 AND created_at > ?3 AND (?4 IS NULL OR origin = ?4)",
+            params![
+                user_id.to_string(),
+                enum_str(&AuditAction::ConsoleRequested),
+                t - APPROVAL_WINDOW_SECS as i64,
+                from.map(str::to_owned)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    };
+    let (from_here, oldest) = count(Some(origin))?;
+    if from_here >= rate {
         let wait = oldest.unwrap_or(t) + APPROVAL_WINDOW_SECS as i64 - t;
         return Err(ApiError::too_many(
             wait.max(1) as u64,
-            "too many console sign-ins for this account in the last 10 minutes",
+            "too many console sign-ins for this account from this address in the last 10 minutes",
         ));
     }
+    let (prompted, _) = count(None)?;
     let (token, hash) = new_token(TOKEN_PREFIX)?;
     let token = Token(token);
     let id = Uuid::new_v4();
@@ -387,7 +411,9 @@ pub fn create(
         },
         Some(&format!("console {id} from {origin} ({user_agent})")),
     )?;
-    tell_approvers(tx, user_id, &Event::ConsoleRequested { session_id: id })?;
+    if prompted < rate {
+        tell_approvers(tx, user_id, &Event::ConsoleRequested { session_id: id })?;
+    }
     Ok(token)
 }
 
