@@ -116,20 +116,24 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                     return Err(CliError::with_kind(
                         6,
                         "no_console_waiting",
-                        "no console sign-in of yours is waiting for approval: sign in at SERVER/console first",
+                        format!(
+                            "no console sign-in of yours is waiting for approval: sign in at {}/console first",
+                            client.server_url().trim_end_matches('/')
+                        ),
                     ));
                 }
                 [one] => *one,
                 many => {
+                    // The list first (an error is one line, the last one).
+                    for s in many {
+                        eprintln!("{}", session_human(s));
+                    }
                     return Err(CliError::with_kind(
                         2,
                         "several_consoles_waiting",
                         format!(
-                            "several console sign-ins are waiting; pick the one in your browser with --id:\n{}",
-                            many.iter()
-                                .map(|s| session_human(s))
-                                .collect::<Vec<_>>()
-                                .join("\n")
+                            "{} console sign-ins are waiting (listed above): pick the one your browser shows with --id ID",
+                            many.len()
                         ),
                     ));
                 }

@@ -1402,3 +1402,51 @@ async fn a_planted_or_copied_waiting_cookie_rides_no_approval() {
         .await
         .redirects_to("/console/login?ended=expired");
 }
+
+/// Second review L1: a console sign-in still waiting when its user was deprovisioned
+/// survived it, and after a reactivation and a new key holder the old browser was
+/// approved into a session. Deprovisioning now ends the waiting ones too.
+#[tokio::test]
+async fn deprovisioning_ends_waiting_console_sign_ins() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, admin) = api
+        .trusted_device("admin@acme.test", "admin laptop", "web")
+        .await;
+    let (_, _, bob_key_holder) = api
+        .trusted_device("bob@acme.test", "bob laptop", "web")
+        .await;
+    let mut browser = Browser::new(&s);
+    browser.sign_in("alice@acme.test").await;
+    let mut bobs = Browser::new(&s);
+    bobs.sign_in("bob@acme.test").await;
+    assert_eq!(
+        api.get("/v1/console-sessions", Some(&bob_key_holder))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let users = api.get("/v1/admin/users", Some(&admin)).await.ok();
+    let bob = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "bob@acme.test")
+        .map(id)
+        .unwrap();
+    api.post(
+        &format!("/v1/admin/users/{bob}/deprovision"),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .ok();
+    bobs.get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=unknown");
+    // Alice's waiting sign-in is not touched.
+    assert_eq!(browser.get("/console/wait").await.status, StatusCode::OK);
+}
