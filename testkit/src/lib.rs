@@ -25,10 +25,10 @@ pub mod postgres;
 mod server;
 mod wait;
 
-pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key};
+pub use api::{Api, Resp, b64, id, key_bundle, metric, new_key_bundle, new_public_key};
 pub use events::Events;
 pub use reqwest::{Method, StatusCode};
-pub use server::{ServerBuilder, TestServer};
+pub use server::{ServerBuilder, TestServer, proc_cpu_ticks};
 /// Password of every seeded dev user (`--dev`): the server's own constant.
 pub use vouch_server::seed::DEV_PASSWORD;
 pub use wait::{poll_until, wait_until};
