@@ -579,7 +579,7 @@ fn print_profile(p: &Profile) {
         let top: Vec<String> = p
             .activity
             .iter()
-            .take(6)
+            .take(8)
             .map(|(k, v)| format!("{k} {v:.2}"))
             .collect();
         println!(
@@ -694,25 +694,34 @@ fn postgres_ticks(postmaster: u32) -> Option<u64> {
 }
 
 /// What the database's busy backends are doing, every 25 ms until `running` is cleared:
-/// mean backends per sample by wait event (`Lock:advisory` is the write lock), `running`
-/// (on CPU) or `idle in transaction` (a transaction open while its server works).
+/// mean backends per sample by wait event (`Lock:advisory`: waiting for the write lock),
+/// `running` (on CPU) or `idle in transaction` (a transaction open while its server
+/// works); `lock holder …` is the one backend holding the write lock.
 async fn sample_activity(
     admin: String,
     name: String,
     running: Arc<AtomicBool>,
 ) -> Vec<(String, f64)> {
     let (client, _) = pg_connect(&admin).await;
+    // The write lock's key as pg_locks shows it: the high and low 32 bits (`oid`).
+    let lock = vouch_server::store::postgres::WRITE_LOCK;
+    let lock_hi = u32::try_from(lock >> 32).unwrap();
+    let lock_lo = u32::try_from(lock & 0xffff_ffff).unwrap();
     let mut counts: BTreeMap<String, f64> = BTreeMap::new();
     let mut samples = 0u32;
     while running.load(Ordering::SeqCst) {
         let rows = client
             .query(
-                "SELECT CASE WHEN state = 'active' THEN \
-                   coalesce(wait_event_type || ':' || wait_event, 'running') ELSE state END, \
-                   count(*) FROM pg_stat_activity \
-                 WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid() \
-                   AND backend_type = 'client backend' GROUP BY 1",
-                &[&name],
+                "SELECT CASE WHEN l.pid IS NULL THEN '' ELSE 'lock holder ' END || \
+                   CASE WHEN a.state = 'active' THEN \
+                   coalesce(a.wait_event_type || ':' || a.wait_event, 'running') \
+                   ELSE a.state END, count(*) \
+                 FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid \
+                   AND l.locktype = 'advisory' AND l.granted \
+                   AND l.classid = $2 AND l.objid = $3 \
+                 WHERE a.datname = $1 AND a.state <> 'idle' AND a.pid <> pg_backend_pid() \
+                   AND a.backend_type = 'client backend' GROUP BY 1",
+                &[&name, &lock_hi, &lock_lo],
             )
             .await
             .unwrap();
