@@ -12,6 +12,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
+    time::Instant,
 };
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -580,10 +581,11 @@ impl Db {
         match &self.backend {
             Backend::Sqlite(db) => {
                 let conn = db.conn.clone();
+                let asked = Instant::now();
                 let turn = db.turn.clone().lock_owned().await;
                 tokio::task::spawn_blocking(move || {
                     let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-                    let out = run(&mut conn, &hub, f);
+                    let out = run(&mut conn, &hub, asked, f);
                     drop(turn);
                     out
                 })
@@ -591,8 +593,9 @@ impl Db {
                 .map_err(|_| ApiError::internal())?
             }
             Backend::Postgres(pg) => {
+                let asked = Instant::now();
                 let mut client = pg.client().await?;
-                tokio::task::spawn_blocking(move || run_postgres(&mut client, &hub, f))
+                tokio::task::spawn_blocking(move || run_postgres(&mut client, &hub, asked, f))
                     .await
                     .map_err(|_| ApiError::internal())?
             }
@@ -604,13 +607,15 @@ impl Db {
     pub fn tx_blocking<T>(&self, f: impl FnOnce(&Tx<'_>) -> ApiResult<T>) -> ApiResult<T> {
         match &self.backend {
             Backend::Sqlite(db) => {
+                let asked = Instant::now();
                 let mut conn = db.conn.lock().unwrap_or_else(|p| p.into_inner());
-                run(&mut conn, &self.hub, f)
+                run(&mut conn, &self.hub, asked, f)
             }
             Backend::Postgres(pg) => {
+                let asked = Instant::now();
                 let rt = tokio::runtime::Handle::try_current().map_err(|_| ApiError::internal())?;
                 let mut client = rt.block_on(pg.client())?;
-                run_postgres(&mut client, &self.hub, f)
+                run_postgres(&mut client, &self.hub, asked, f)
             }
         }
     }
@@ -699,17 +704,19 @@ impl Db {
 }
 
 /// Runs `f` in one transaction, commits on `Ok`, and wakes the event streams of the
-/// devices it wrote events for once the commit is done.
+/// devices it wrote events for once the commit is done. `asked`: when the caller asked
+/// for its turn (the wait until the write lock is held is measured from there).
 fn run<T>(
     conn: &mut Connection,
     hub: &EventHub,
+    asked: Instant,
     f: impl FnOnce(&Tx<'_>) -> ApiResult<T>,
 ) -> ApiResult<T> {
     take_touched();
-    let started = std::time::Instant::now();
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StoreError::from)?;
+    let started = locked(asked);
     let out = f(&Tx::sqlite(&tx));
     let out = match out {
         Ok(v) => tx
@@ -725,12 +732,13 @@ fn run<T>(
 fn run_postgres<T>(
     client: &mut deadpool_postgres::Object,
     hub: &EventHub,
+    asked: Instant,
     f: impl FnOnce(&Tx<'_>) -> ApiResult<T>,
 ) -> ApiResult<T> {
     take_touched();
-    let started = std::time::Instant::now();
     let rt = tokio::runtime::Handle::current();
     let tx = postgres::begin(&rt, client, true)?;
+    let started = locked(asked);
     let out = f(&Tx::postgres(&tx, &rt));
     let out = match out {
         Ok(v) => {
@@ -749,7 +757,16 @@ fn run_postgres<T>(
     committed(hub, started, out)
 }
 
-fn committed<T>(hub: &EventHub, started: std::time::Instant, out: ApiResult<T>) -> ApiResult<T> {
+/// The write lock was just taken: counts the wait since `asked`; returns now.
+fn locked(asked: Instant) -> Instant {
+    let now = Instant::now();
+    crate::metrics::METRICS
+        .write_wait_seconds
+        .observe(now.duration_since(asked).as_secs_f64());
+    now
+}
+
+fn committed<T>(hub: &EventHub, started: Instant, out: ApiResult<T>) -> ApiResult<T> {
     if out.is_ok() {
         crate::metrics::METRICS
             .commit_seconds

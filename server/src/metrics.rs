@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text (the `prometheus-client` crate). Process-wide, like a
 //! Prometheus client's default registry: requests by route template and status,
 //! approvals by what happened to them, email codes sent and failed, open event streams,
-//! and how long the database takes to commit. Labels are route templates and fixed
+//! how long a write waits for the database's write lock and how long it then holds it.
+//! Labels are route templates and fixed
 //! words, never ids, emails or values.
 
 use std::sync::LazyLock;
@@ -75,8 +76,14 @@ pub struct Metrics {
     /// Event streams open now.
     pub event_streams: Gauge,
     refused_connections: Counter,
-    /// Seconds from `BEGIN IMMEDIATE` to the end of `COMMIT`.
+    /// Seconds a write transaction holds the write lock: from taking it (SQLite: `BEGIN
+    /// IMMEDIATE` returned; PostgreSQL: the advisory lock granted) to the end of `COMMIT`.
     pub commit_seconds: Histogram,
+    /// Seconds a write transaction waits before it holds the write lock: from asking for
+    /// it (SQLite: its turn on the connection, then `BEGIN IMMEDIATE`; PostgreSQL: a pooled
+    /// connection, then the advisory lock every replica's writes share). One observation
+    /// per write transaction begun.
+    pub write_wait_seconds: Histogram,
 }
 
 /// The process's metrics.
@@ -97,6 +104,7 @@ impl Metrics {
         );
         // 50 µs … ~1.6 s.
         let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        let write_wait_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "approvals",
@@ -107,8 +115,13 @@ impl Metrics {
         registry.register("event_streams", "Event streams open", event_streams.clone());
         registry.register(
             "db_transaction_seconds",
-            "Database transactions, BEGIN IMMEDIATE to COMMIT",
+            "Database write transactions, write lock taken to COMMIT done",
             commit_seconds.clone(),
+        );
+        registry.register(
+            "db_write_wait_seconds",
+            "Database write transactions, write lock asked for to taken (connection and lock waits)",
+            write_wait_seconds.clone(),
         );
         Self {
             registry,
@@ -118,6 +131,7 @@ impl Metrics {
             event_streams,
             refused_connections,
             commit_seconds,
+            write_wait_seconds,
         }
     }
 

@@ -434,7 +434,7 @@ async fn a_backup_taken_while_serving_restores() {
 }
 
 /// The operator's view: Prometheus text with requests by route template (never ids) and
-/// status, codes sent, approvals, open event streams and commit latency.
+/// status, codes sent, approvals, open event streams, the write lock's wait and hold.
 #[tokio::test]
 async fn metrics_count_what_the_operator_watches() {
     // Metrics are per process (each replica is scraped on its own): one replica.
@@ -450,6 +450,7 @@ async fn metrics_count_what_the_operator_watches() {
         r#"vouch_email_codes_total{outcome="Sent"} 1"#,
         "vouch_event_streams 0",
         "vouch_db_transaction_seconds_count",
+        "vouch_db_write_wait_seconds_count",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }

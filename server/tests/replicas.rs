@@ -229,3 +229,78 @@ async fn the_balancer_spreads_connections_over_both_replicas() {
         assert_eq!(served(url.clone()).await, 5.0, "{url}");
     }
 }
+
+/// The operator's view of the replicas' shared limit, the write lock
+/// (`vouch_db_write_wait_seconds`): every write transaction is counted with its wait. In
+/// the PostgreSQL pass another session holds the write lock (as a replica's write does):
+/// a registration then waits, changes nothing while it waits, and is counted with at
+/// least the time the test saw it waiting (`pg_locks`: its lock not granted) — the
+/// interval is measured by the test, never compared with a fixed time.
+#[tokio::test]
+async fn a_write_held_up_by_the_write_lock_is_counted_with_its_wait() {
+    use std::io::Write;
+    use vouch_testkit::metric;
+    const WAITS: &str = "vouch_db_write_wait_seconds_count";
+    const WAITED: &str = "vouch_db_write_wait_seconds_sum";
+    // One process: its metrics are its own (two replicas count apart).
+    let s = TestServer::builder(SERVER).one_process().start();
+    let api = s.api();
+    let (account, _) = api.login("alice@acme.test").await;
+    let before = api.metrics().await;
+    api.register(&account, "one", "web").await.ok();
+    let after = api.metrics().await;
+    assert!(
+        metric(&after, WAITS) > metric(&before, WAITS),
+        "a write without its wait counted:\n{after}"
+    );
+    let Some(url) = s.database() else { return };
+    let lock = vouch_server::store::postgres::WRITE_LOCK;
+    let (hi, lo) = (lock >> 32, lock & 0xffff_ffff);
+    let locks = move |granted: bool| {
+        postgres::psql(
+            url,
+            &format!(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND classid = {hi} AND objid = {lo} AND granted = {granted}"
+            ),
+        )
+        .trim()
+        .to_owned()
+    };
+    let mut holder = std::process::Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    writeln!(stdin, "BEGIN; SELECT pg_advisory_xact_lock({lock});").unwrap();
+    stdin.flush().unwrap();
+    let wait = std::time::Duration::from_secs(10);
+    assert!(vouch_testkit::wait_until(wait, || locks(true) == "1").await);
+    let register = {
+        let (api, account) = (api.clone(), account.clone());
+        tokio::spawn(async move { api.register(&account, "two", "web").await })
+    };
+    assert!(
+        vouch_testkit::wait_until(wait, || locks(false) == "1").await,
+        "the registration never waited for the write lock"
+    );
+    let seen = std::time::Instant::now();
+    assert_eq!(
+        postgres::psql(url, "SELECT count(*) FROM devices WHERE name = 'two'").trim(),
+        "0",
+        "a write changed the database without the write lock"
+    );
+    let held = seen.elapsed();
+    writeln!(stdin, "COMMIT;").unwrap();
+    drop(stdin);
+    assert!(holder.wait().unwrap().success());
+    register.await.unwrap().ok();
+    let last = api.metrics().await;
+    assert!(
+        metric(&last, WAITED) - metric(&after, WAITED) >= held.as_secs_f64(),
+        "the wait counted is shorter than the {held:?} the test saw the write waiting:\n{last}"
+    );
+}

@@ -418,6 +418,16 @@ impl Api {
         }
     }
 
+    /// The server's `GET /metrics` text (Prometheus), read with [`metric`].
+    ///
+    /// # Panics
+    /// If it does not answer 200.
+    pub async fn metrics(&self) -> String {
+        let r = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "GET /metrics");
+        r.text().await.unwrap()
+    }
+
     /// Opens `GET /v1/events{query}` (resuming after `last_event_id`, if given).
     ///
     /// # Panics
@@ -444,6 +454,18 @@ pub async fn register_at_once(apis: &[Api], account: &str, n: usize) -> (usize, 
         r.err(409, "device_limit_reached");
     }
     (created.len(), refused)
+}
+
+/// The sum of every series named `name` in a Prometheus text (`vouch_http_requests_total`
+/// adds up all its labels; `vouch_db_write_wait_seconds_sum` is the one line); 0 if none.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// The `id` field of a JSON object, as a string.

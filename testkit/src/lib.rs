@@ -31,11 +31,15 @@ pub mod postgres;
 mod server;
 mod wait;
 
-pub use api::{Api, Resp, b64, id, key_bundle, new_key_bundle, new_public_key, register_at_once};
+pub use api::{
+    Api, Resp, b64, id, key_bundle, metric, new_key_bundle, new_public_key, register_at_once,
+};
 pub use events::Events;
 pub use pki::TestPki;
 pub use reqwest::{Method, StatusCode};
-pub use server::{PG_REPLICAS, ServerBuilder, TestServer, server_command, succeeded};
+pub use server::{
+    PG_REPLICAS, ServerBuilder, TestServer, proc_cpu_ticks, server_command, succeeded,
+};
 /// Password of every seeded dev user (`--dev`): the server's own constant.
 pub use vouch_server::seed::DEV_PASSWORD;
 pub use wait::{all_at_once, poll_until, wait_until};

@@ -485,6 +485,16 @@ impl TestServer {
             .max()
     }
 
+    /// The CPU time its replicas have used so far, user plus system, in clock ticks
+    /// (`utime` + `stime` of `/proc/PID/stat`; Linux only, usually 100 ticks a second),
+    /// `None` when it is not running or the kernel does not say.
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        self.replicas
+            .iter()
+            .map(|r| proc_cpu_ticks(r.child.as_ref()?.id(), false))
+            .sum()
+    }
+
     /// A JSON client for it.
     pub fn api(&self) -> Api {
         Api::new(&self.url)
@@ -626,6 +636,21 @@ impl TestServer {
         // Whatever else it prints is read and dropped, so it never writes to a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     }
+}
+
+/// The CPU time of process `pid` in clock ticks (`/proc/PID/stat`: `utime` + `stime`, and
+/// with `children`, also `cutime` + `cstime` of its waited-for children); `None` when
+/// there is no such process or the kernel does not say.
+pub fn proc_cpu_ticks(pid: u32, children: bool) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's closing parenthesis; utime is the 14th field overall.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let n = if children { 4 } else { 2 };
+    fields
+        .get(11..11 + n)?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum()
 }
 
 impl Drop for TestServer {

@@ -21,8 +21,9 @@ use tokio_postgres::{
 use super::{Row, RowRef, StoreError, StoreResult, Value};
 
 /// The advisory lock every writing transaction takes first: writes are serialised across
-/// every replica, as `BEGIN IMMEDIATE` serialises them on SQLite (docs/DECISIONS.md).
-const WRITE_LOCK: i64 = 0x766f_7563_6801;
+/// every replica, as `BEGIN IMMEDIATE` serialises them on SQLite (docs/DECISIONS.md). Its
+/// wait is the metric `vouch_db_write_wait_seconds`.
+pub const WRITE_LOCK: i64 = 0x766f_7563_6801;
 
 /// How the pool is sized and how long one statement may run.
 #[derive(Debug, Clone, Copy)]
