@@ -18,30 +18,11 @@ if [ ! -x "$PG_BIN/initdb" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
   fi
 fi
-if [ ! -x "$PG_BIN/initdb" ] || ! command -v psql >/dev/null; then
-  echo "error: PostgreSQL 15 is not installed ($PG_BIN/initdb, psql): apt-get install postgresql" >&2
-  exit 1
-fi
-
-dir=$(mktemp -d /tmp/vouch-pg.XXXXXX)
-as_owner=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres "$dir"
-  as_owner=(runuser -u postgres --)
-fi
-stop() {
-  "${as_owner[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap stop EXIT
-
-"${as_owner[@]}" "$PG_BIN/initdb" -D "$dir/data" -U vouch --auth=trust -E UTF8 >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. scripts/pg-cluster.sh
 # fsync off: a throwaway cluster (the servers' own commits are what the tests check).
-"${as_owner[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null
+pg_cluster_start vouch-pg fsync=off max_connections=400
 
-export VOUCH_TEST_POSTGRES="postgres://vouch@127.0.0.1:$port/postgres"
+export VOUCH_TEST_POSTGRES="$PG_URL"
 echo "== PostgreSQL pass on $VOUCH_TEST_POSTGRES"
 cargo test -p vouch-server -p vouch-e2e --locked "$@"
 
@@ -52,5 +33,5 @@ rounds=${RACE_ROUNDS:-20}
 if [ "$rounds" -gt 0 ]; then
   psql "$VOUCH_TEST_POSTGRES" -qc "CREATE DATABASE vouch_race"
   cargo run -p vouch-e2e --locked --bin vouch-server-race -- --rounds "$rounds" \
-    --database "postgres://vouch@127.0.0.1:$port/vouch_race"
+    --database "postgres://vouch@127.0.0.1:$PG_PORT/vouch_race"
 fi

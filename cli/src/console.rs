@@ -132,10 +132,18 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                         2,
                         "several_consoles_waiting",
                         format!(
-                            "{} console sign-ins are waiting (listed above): pick the one your browser shows with --id ID",
+                            "{} console sign-ins are waiting (listed above): add the --id ID your browser's page shows",
                             many.len()
                         ),
-                    ));
+                    )
+                    .with_details(serde_json::json!({
+                        "waiting": many.iter().map(|s| serde_json::json!({
+                            "id": s.id,
+                            "browser": s.user_agent,
+                            "address": s.origin,
+                            "other_network": s.other_network,
+                        })).collect::<Vec<_>>()
+                    })));
                 }
             };
             let question = format!(

@@ -994,7 +994,7 @@ async fn waiting_sign_ins_are_capped_without_eviction() {
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
     assert!(
         p.body
-            .contains("from this address are already waiting for approval"),
+            .contains("from this network address are already waiting for approval"),
         "{}",
         p.body
     );
@@ -1033,9 +1033,29 @@ async fn another_address_cannot_use_up_the_users_console_sign_ins() {
             .await
             .redirects_to("/console/login");
     }
+    // Third review: a cap per user let ten addresses with two waiting sign-ins each keep
+    // her out; there is none now.
+    for i in 10..20 {
+        let ip: std::net::IpAddr = format!("127.0.0.{i}").parse().unwrap();
+        for _ in 0..2 {
+            Browser::from_address(&s, ip)
+                .sign_in("alice@acme.test")
+                .await;
+        }
+    }
     let mut user = Browser::new(&s);
     let code = user.sign_in("alice@acme.test").await;
-    let session = pending_console(&api, &alice).await;
+    // Among 21 waiting, the page names hers for the key holder (`--id`).
+    let page = user.get("/console/wait").await;
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list.as_array().unwrap().len(), 21);
+    let session = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .find(|i| page.body.contains(&format!("--id {i}")))
+        .expect("the wait page names its session");
     approve(&api, &alice, &session, &code).await.ok();
     user.approved().await;
     assert_eq!(user.get("/console/devices").await.status, StatusCode::OK);
@@ -1072,7 +1092,7 @@ async fn console_sign_in_prompts_are_throttled_per_user() {
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
     assert!(
         p.body
-            .contains("too many console sign-ins for this account from this address"),
+            .contains("too many console sign-ins for this account from this network address"),
         "{}",
         p.body
     );

@@ -234,10 +234,13 @@ async fn a_workspace_moves_byte_for_byte_and_is_served_from_the_copy() {
     let root = tempfile::tempdir().unwrap();
     let mut server = TestServer::builder(SERVER).sqlite().start();
     let url = server.url().to_owned();
-    let phone = Device::open(root.path(), "phone", &url, DeviceKind::Mobile);
-    enroll_by_email(&phone.client, &url, ALICE).await;
-    let laptop = Device::open(root.path(), "laptop", &url, DeviceKind::Web);
-    enroll_by_approval(&laptop.client, &phone.client, ALICE).await;
+    let [phone, laptop] = key_holders(
+        root.path(),
+        &url,
+        ALICE,
+        [("phone", DeviceKind::Mobile), ("laptop", DeviceKind::Web)],
+    )
+    .await;
     // Created with two key holders: the key is sealed from one to the other.
     let vault = phone.client.create_vault("Personal").await.unwrap();
     let item = phone

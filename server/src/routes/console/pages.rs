@@ -582,6 +582,8 @@ fn login_refused(pre: &str, email: String, e: &ApiError) -> Response {
 #[template(path = "console/wait.html")]
 struct WaitPage {
     nav: Option<Nav>,
+    /// The session's id (opens nothing): picks it among several waiting.
+    id: String,
     csrf: String,
     code: String,
     grouped: String,
@@ -666,6 +668,7 @@ async fn wait(
             let mut resp = render(
                 &WaitPage {
                     nav: None,
+                    id: row.id.to_string(),
                     csrf: session::csrf_for(&token.0),
                     grouped: session::grouped(&code),
                     qr: qr_svg(&format!("vouch-console:{code}")),

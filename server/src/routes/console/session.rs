@@ -4,10 +4,10 @@
 //! gets a *pending* session: a random token in an `HttpOnly` cookie, and a 6-digit code
 //! derived from that token, shown on the page. The token is the secret only the browser
 //! that typed the password holds; the session's id (which key holders, pushes and the
-//! audit log see) opens nothing. At most [`MAX_PENDING`] sign-ins of a user wait at once,
-//! [`MAX_PENDING_PER_ADDRESS`] from one address (a further one is refused, never an older
-//! one dropped); a user's sign-ins are throttled like the API's approval requests per
-//! address, and the prompts pushed to the key holders per user. A key-holder web or mobile device of the
+//! audit log see) opens nothing. At most [`MAX_PENDING_PER_ADDRESS`] sign-ins of a user wait
+//! from one network address (a further one is refused, never an older one dropped; no cap
+//! per user, which others could fill); sign-ins are throttled like the API's approval
+//! requests per network address, and the prompts pushed to the key holders per user. A key-holder web or mobile device of the
 //! same user approves the session with the code (`POST /v1/console-sessions/{id}/approve`);
 //! a wrong code counts against that session only, and the third wrong one ends it. An
 //! approved session acts with the approving device's powers — its rules, never its keys —
@@ -52,13 +52,27 @@ pub const PRE_COOKIE: &str = "vouch_console_pre";
 pub const SECURE_PREFIX: &str = "__Host-";
 /// Prefix of console tokens.
 const TOKEN_PREFIX: &str = "vcs_";
-/// Pending console sign-ins a user may have at once (a further one is refused until one
-/// is approved, ended or expires: waiting sign-ins are never dropped to make room).
-pub const MAX_PENDING: usize = 20;
-/// Of those, how many may come from one address: someone else with the password, from
-/// another machine, cannot fill the user's places (or use up her sign-in rate, which is
-/// counted per address too).
+/// Pending console sign-ins of a user from one network address (an IPv6 /64 counts as one)
+/// at once: a further one from there is refused until one is approved, ended or expires
+/// (waiting sign-ins are never dropped to make room). There is no cap per user: a cap
+/// others fill kept the user out (second outside review); what someone else with the
+/// password can open is bounded by the addresses it has, and never blocks hers.
 pub const MAX_PENDING_PER_ADDRESS: usize = 2;
+
+/// The network a client address belongs to for the console's limits: an IPv4 address
+/// itself, an IPv6 address's /64 (one host usually has a whole /64).
+fn network_of(origin: &str) -> String {
+    match origin.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        _ => origin.to_owned(),
+    }
+}
 /// Longest `User-Agent` text kept (approvers are shown it).
 const USER_AGENT_MAX_CHARS: usize = 160;
 
@@ -222,7 +236,7 @@ impl Ended {
                 "The device that approved this console was disabled, so the console session ended. Sign in again and approve it from another key holder."
             }
             Self::Elsewhere => {
-                "That console sign-in was started from another address than this browser's, so it was ended: approve only a code you got by typing your password here. Sign in again."
+                "That console sign-in was started from another network address than this browser now has, so it was ended (your network may have changed, or the sign-in was not made in this browser). Sign in again here, and approve only a code you got by typing your password in this browser."
             }
         }
     }
@@ -330,53 +344,45 @@ pub fn create(
         .into_iter()
         .filter(|s| s.status == ConsoleStatus::Pending)
         .collect();
-    let here: Vec<&SessionRow> = pending.iter().filter(|s| s.origin == origin).collect();
-    for (full, waiting, what) in [
-        (
-            pending.len() >= MAX_PENDING,
-            pending.iter().collect::<Vec<_>>(),
-            "20 console sign-ins of this account are already waiting for approval",
-        ),
-        (
-            here.len() >= MAX_PENDING_PER_ADDRESS,
-            here.clone(),
-            "2 console sign-ins of this account from this address are already waiting for approval",
-        ),
-    ] {
-        if full {
-            let wait = waiting.iter().map(|s| s.expires_at()).min().unwrap_or(t) - t;
-            return Err(ApiError::too_many(
-                wait.max(1) as u64,
-                &format!(
-                    "{what}: approve or end one on a key holder (vouch console), or wait until they expire"
-                ),
-            ));
-        }
-    }
-    // Counted per address (someone else with the password cannot use up the user's
-    // sign-ins) and for the whole account (the key holders' prompts: beyond `rate`, a
-    // sign-in still opens, but its prompt is not pushed; it is listed and approved by code).
-    let count = |from: Option<&str>| -> ApiResult<(u32, Option<i64>)> {
-        Ok(tx.query_one(
-            "SELECT count(*), min(created_at) FROM audit_events WHERE user_id = ?1 AND action = ?2 AND created_at > ?3 AND (?4 IS NULL OR origin = ?4)",
-            params![
-                user_id.to_string(),
-                enum_str(&AuditAction::ConsoleRequested),
-                t - APPROVAL_WINDOW_SECS as i64,
-                from.map(str::to_owned)
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
-    };
-    let (from_here, oldest) = count(Some(origin))?;
-    if from_here >= rate {
-        let wait = oldest.unwrap_or(t) + APPROVAL_WINDOW_SECS as i64 - t;
+    let network = network_of(origin);
+    let here: Vec<&SessionRow> = pending
+        .iter()
+        .filter(|s| network_of(&s.origin) == network)
+        .collect();
+    if here.len() >= MAX_PENDING_PER_ADDRESS {
+        let wait = here.iter().map(|s| s.expires_at()).min().unwrap_or(t) - t;
         return Err(ApiError::too_many(
             wait.max(1) as u64,
-            "too many console sign-ins for this account from this address in the last 10 minutes",
+            "2 console sign-ins of this account from this network address are already waiting for approval: approve or end one on a key holder (vouch console), or wait until they expire",
         ));
     }
-    let (prompted, _) = count(None)?;
+    // The sign-ins of the last window, from the audit log (signing out does not reset
+    // it): limited per network address (someone else with the password cannot use up
+    // the user's), and the key holders' prompts per user (beyond `rate`, a sign-in still
+    // opens, unpushed: the key holder lists it and approves it by its code).
+    let recent: Vec<(Option<String>, i64)> = tx.query_all(
+        "SELECT origin, created_at FROM audit_events WHERE user_id = ?1 AND action = ?2 AND created_at > ?3",
+        params![
+            user_id.to_string(),
+            enum_str(&AuditAction::ConsoleRequested),
+            t - APPROVAL_WINDOW_SECS as i64
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let from_here: Vec<i64> = recent
+        .iter()
+        .filter(|(o, _)| o.as_deref().map(network_of).as_deref() == Some(network.as_str()))
+        .map(|(_, at)| *at)
+        .collect();
+    if from_here.len() >= rate as usize {
+        let oldest = from_here.iter().copied().min().unwrap_or(t);
+        let wait = oldest + APPROVAL_WINDOW_SECS as i64 - t;
+        return Err(ApiError::too_many(
+            wait.max(1) as u64,
+            "too many console sign-ins for this account from this network address in the last 10 minutes",
+        ));
+    }
+    let prompted = recent.len();
     let (token, hash) = new_token(TOKEN_PREFIX)?;
     let token = Token(token);
     let id = Uuid::new_v4();
@@ -411,7 +417,7 @@ pub fn create(
         },
         Some(&format!("console {id} from {origin} ({user_agent})")),
     )?;
-    if prompted < rate {
+    if prompted < rate as usize {
         tell_approvers(tx, user_id, &Event::ConsoleRequested { session_id: id })?;
     }
     Ok(token)
