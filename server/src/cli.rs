@@ -74,6 +74,16 @@ struct Cli {
     /// serves the console over HTTPS (off loopback they always have them).
     #[arg(long, env = "VOUCH_CONSOLE_SECURE_COOKIES")]
     console_secure_cookies: bool,
+    /// Address of a reverse proxy in front of this server (repeat for several): requests
+    /// arriving from it are taken to come from the last address of their X-Forwarded-For
+    /// (limits, the console's address binding, the audit log); from anyone else that
+    /// header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VOUCH_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Log lines as text or as one JSON object per line (`ts`, `level`, `target`,
     /// `request_id`, `msg`).
     #[arg(long, env = "VOUCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -290,6 +300,7 @@ pub fn run() -> ExitCode {
     settings.mail_from = cli.mail_from;
     settings.database = cli.database;
     settings.console_secure_cookies = cli.console_secure_cookies;
+    settings.trusted_proxies = cli.trusted_proxies.clone();
     let summary = Summary {
         database: settings.database.as_deref().map(redact_url),
         data: settings.data_dir.clone(),

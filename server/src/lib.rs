@@ -84,6 +84,11 @@ pub struct Settings {
     /// listen address (a TLS-terminating proxy in front on the same host). Off loopback
     /// they always have them; see [`Settings::console_secure_cookies`].
     pub console_secure_cookies: bool,
+    /// Reverse proxies in front of this server: a request whose connection comes from one
+    /// of these addresses is taken to come from the last address of its
+    /// `X-Forwarded-For` (the one that proxy appended). From any other peer the header is
+    /// ignored. Empty: no forwarding header is trusted.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Settings {
@@ -106,6 +111,7 @@ impl Settings {
             database: None,
             database_pool: store::postgres::PoolOptions::default(),
             console_secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -361,6 +367,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         router,
         max_connections,
         per_address,
+        Arc::new(state.settings.trusted_proxies.clone()),
         stop_rx,
         move || {
             // Wake event streams so they notice the shutdown and end.

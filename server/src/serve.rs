@@ -34,6 +34,7 @@ pub async fn serve(
     router: Router,
     max_connections: usize,
     max_per_address: usize,
+    trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
     stop: oneshot::Receiver<()>,
     on_stop: impl FnOnce(),
 ) {
@@ -62,11 +63,13 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let proxies = trusted_proxies.clone();
         let svc = router
             .clone()
             .map_request(move |req: hyper::Request<hyper::body::Incoming>| {
                 let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut().insert(ConnectInfo(peer));
+                let client = client_address(peer, &proxies, req.headers());
+                req.extensions_mut().insert(ConnectInfo(client));
                 req
             });
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
@@ -78,4 +81,25 @@ pub async fn serve(
     }
     on_stop();
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// The client a request is from: `peer`, or — when `peer` is one of the trusted reverse
+/// proxies — the last address of its `X-Forwarded-For` (what that proxy appended; any
+/// earlier entry is the client's own say). A missing or unparsable header leaves `peer`.
+fn client_address(
+    peer: SocketAddr,
+    trusted_proxies: &[std::net::IpAddr],
+    headers: &axum::http::HeaderMap,
+) -> SocketAddr {
+    if !trusted_proxies.contains(&peer.ip()) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|last| last.trim().parse::<std::net::IpAddr>().ok());
+    forwarded.map_or(peer, |ip| SocketAddr::new(ip, peer.port()))
 }

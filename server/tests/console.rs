@@ -18,6 +18,8 @@ struct Browser {
     base: String,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
+    /// Sent as `X-Forwarded-For` (a browser behind a reverse proxy, as the proxy says).
+    forwarded_for: Option<String>,
 }
 
 /// An answer of a console page.
@@ -59,6 +61,7 @@ impl Browser {
                 .build()
                 .unwrap(),
             cookies: HashMap::new(),
+            forwarded_for: None,
         }
     }
 
@@ -83,6 +86,10 @@ impl Browser {
     }
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let req = match &self.forwarded_for {
+            Some(client) => req.header("x-forwarded-for", client),
+            None => req,
+        };
         let resp = req
             .header(header::COOKIE, self.cookie_header())
             .send()
@@ -1469,4 +1476,39 @@ async fn deprovisioning_ends_waiting_console_sign_ins() {
         .redirects_to("/console/login?ended=unknown");
     // Alice's waiting sign-in is not touched.
     assert_eq!(browser.get("/console/wait").await.status, StatusCode::OK);
+}
+
+/// Third review F2: behind the TLS proxy OPERATING.md recommends every browser had the
+/// proxy's address, so the waiting cookie's address binding and the per-address limits
+/// bound nothing. With `--trusted-proxy`, a request from that proxy is the client of its
+/// `X-Forwarded-For`: a copied waiting cookie used by another client behind the proxy is
+/// ended as from anywhere else; the same header from any other peer is ignored.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_console_binds_the_forwarded_client() {
+    let s = TestServer::start(SERVER, &["--trusted-proxy", "127.0.0.1"]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut victim = Browser::new(&s);
+    victim.forwarded_for = Some("198.51.100.7".into());
+    victim.sign_in("alice@acme.test").await;
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list[0]["origin"], "198.51.100.7", "{list}");
+    let mut thief = Browser::new(&s);
+    thief.forwarded_for = Some("203.0.113.66".into());
+    thief.cookies.insert(
+        "vouch_console".into(),
+        victim.cookies["vouch_console"].clone(),
+    );
+    thief
+        .get("/console/wait")
+        .await
+        .redirects_to("/console/login?ended=elsewhere");
+    // Not from the proxy: the header is the client's own say, and ignored.
+    let mut direct = Browser::from_address(&s, "127.0.0.2".parse().unwrap());
+    direct.forwarded_for = Some("198.51.100.7".into());
+    direct.sign_in("alice@acme.test").await;
+    let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
+    assert_eq!(list[0]["origin"], "127.0.0.2", "{list}");
 }
