@@ -175,7 +175,7 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                 .await
                 .map_err(approve_error)?;
             out.emit(session_json(&approved), || {
-                "Approved: the browser now shows the console.".into()
+                "Approved: the browser moves on within a few seconds (if it does not within a minute, sign in there again).".into()
             });
             Ok(())
         }

@@ -126,7 +126,7 @@ public struct UserMessage: Equatable, Sendable {
         "console.code_label": "Code shown in the browser",
         "console.approve": "Approve",
         "console.end": "End this sign-in",
-        "console.approved": "Approved: the browser now shows the console.",
+        "console.approved": "Approved: the browser moves on within a few seconds (if it does not within a minute, sign in there again).",
         "console.sign_in_ended": "That sign-in ended (too many wrong codes or too late). Sign in again in the browser.",
         "setup.denied": "This device was denied. Start again to ask once more, or verify by email.",
         "setup.expired": "The request expired. Start again.",
