@@ -122,20 +122,22 @@ impl Browser {
         self.send(req).await
     }
 
-    /// Signs in with the dev password; returns the code the wait page shows.
-    async fn sign_in(&mut self, email: &str) -> String {
+    /// Posts the sign-in form (its CSRF token fetched first) with `password`; the answer.
+    async fn post_sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/console/login").await;
         let csrf = form.csrf();
         self.post(
             "/console/login",
-            &[
-                ("csrf", &csrf),
-                ("email", email),
-                ("password", vouch_testkit::DEV_PASSWORD),
-            ],
+            &[("csrf", &csrf), ("email", email), ("password", password)],
         )
         .await
-        .redirects_to("/console/wait");
+    }
+
+    /// Signs in with the dev password; returns the code the wait page shows.
+    async fn sign_in(&mut self, email: &str) -> String {
+        self.post_sign_in(email, vouch_testkit::DEV_PASSWORD)
+            .await
+            .redirects_to("/console/wait");
         let wait = self.get("/console/wait").await;
         assert_eq!(wait.status, StatusCode::OK);
         let at = wait.body.find("aria-label=\"Code ").unwrap() + 17;
@@ -752,16 +754,8 @@ async fn console_secrets_stay_out_of_the_log_and_the_error_pages() {
     b.post("/console/logout", &[("csrf", &csrf)]).await;
     // A wrong password's page does not echo it.
     let mut other = Browser::new(&s);
-    let form = other.get("/console/login").await;
     let page = other
-        .post(
-            "/console/login",
-            &[
-                ("csrf", &form.csrf()),
-                ("email", "alice@acme.test"),
-                ("password", "not-the-password-123"),
-            ],
-        )
+        .post_sign_in("alice@acme.test", "not-the-password-123")
         .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(!page.body.contains("not-the-password-123"));
@@ -987,16 +981,8 @@ async fn waiting_sign_ins_are_capped_without_eviction() {
             .await;
     }
     let mut third = Browser::from_address(&s, thief_ip);
-    let form = third.get("/console/login").await;
     let p = third
-        .post(
-            "/console/login",
-            &[
-                ("csrf", &form.csrf()),
-                ("email", "alice@acme.test"),
-                ("password", vouch_testkit::DEV_PASSWORD),
-            ],
-        )
+        .post_sign_in("alice@acme.test", vouch_testkit::DEV_PASSWORD)
         .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
     assert!(
@@ -1085,16 +1071,8 @@ async fn console_sign_in_prompts_are_throttled_per_user() {
             .redirects_to("/console/login");
     }
     let mut b = Browser::new(&s);
-    let form = b.get("/console/login").await;
     let p = b
-        .post(
-            "/console/login",
-            &[
-                ("csrf", &form.csrf()),
-                ("email", "alice@acme.test"),
-                ("password", vouch_testkit::DEV_PASSWORD),
-            ],
-        )
+        .post_sign_in("alice@acme.test", vouch_testkit::DEV_PASSWORD)
         .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
     assert!(
@@ -1243,16 +1221,8 @@ async fn secure_cookies_follow_the_configuration_not_the_host_header() {
         .trusted_device("alice@acme.test", "alice laptop", "web")
         .await;
     let mut b = Browser::new(&s);
-    let form = b.get("/console/login").await;
     let p = b
-        .post(
-            "/console/login",
-            &[
-                ("csrf", &form.csrf()),
-                ("email", "alice@acme.test"),
-                ("password", vouch_testkit::DEV_PASSWORD),
-            ],
-        )
+        .post_sign_in("alice@acme.test", vouch_testkit::DEV_PASSWORD)
         .await;
     p.redirects_to("/console/wait");
     let session_cookie = set_cookies(&p)
