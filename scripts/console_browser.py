@@ -113,8 +113,11 @@ try:
     assert re.fullmatch(r"\d{6}", code), code
     assert d.find_element(By.CSS_SELECTOR, ".qr svg")
     shot(d, "02-approve-this-console")
+    # Before approval every console page sends the waiting browser to the password form
+    # (never to a wait page: its cookie may have been planted), and shows nothing.
     d.get(URL + "/console/devices")
-    wait_for(d, "/console/wait")
+    wait_for(d, "/console/login")
+    assert "Alice laptop" not in text(d)
 
     step("a waiting browser back at the sign-in page gets the password form, not a skip")
     d.get(URL + "/console/login")
@@ -181,7 +184,7 @@ try:
     p = vouch("carol-ext", "console", "approve", code, "--yes", ok=False)
     assert p.returncode != 0, p.stdout
     d.get(URL + "/console/devices")
-    wait_for(d, "/console/wait")
+    wait_for(d, "/console/login")
     d.delete_all_cookies()
 
     step("the admin's console: every device, filters, deprovision with a count, unlock, audit")
