@@ -93,7 +93,7 @@ pub enum Command {
         #[command(subcommand)]
         action: EmailCodeAction,
     },
-    /// Verify by approval from a trusted device (shows number, phrase and QR code).
+    /// Verify by approval from a trusted device: shows a 6-digit code and a QR code to enter or scan on it.
     Approval {
         #[command(subcommand)]
         action: ApprovalAction,
