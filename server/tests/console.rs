@@ -18,6 +18,8 @@ struct Browser {
     base: String,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
+    /// Cookies another site planted with a narrower `Path`: sent before `cookies`.
+    planted: Vec<(String, String)>,
     /// Sent as `X-Forwarded-For` (a browser behind a reverse proxy, as the proxy says).
     forwarded_for: Option<String>,
 }
@@ -61,6 +63,7 @@ impl Browser {
                 .build()
                 .unwrap(),
             cookies: HashMap::new(),
+            planted: Vec::new(),
             forwarded_for: None,
         }
     }
@@ -78,8 +81,10 @@ impl Browser {
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies
+        self.planted
             .iter()
+            .map(|(k, v)| (k, v))
+            .chain(self.cookies.iter())
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ")
@@ -946,6 +951,45 @@ async fn a_planted_or_known_pending_session_cannot_ride_the_victims_approval() {
         StatusCode::OK,
         "the stale cookie cannot even sign the victim out"
     );
+}
+
+/// On loopback (no `__Host-` prefix; cookies are not separated by port) another local
+/// site can plant console cookies with a narrower `Path`, which the browser sends before
+/// its own: a waiting sign-in's cookie, a dead one, a sign-in form secret. They lock
+/// nobody out: the browser's own sign-in shows its own code, its approved console opens,
+/// and it signs out its own session.
+#[tokio::test]
+async fn a_planted_narrower_path_cookie_locks_nobody_out() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, alice) = api
+        .trusted_device("alice@acme.test", "alice laptop", "web")
+        .await;
+    let mut attacker = Browser::new(&s);
+    attacker.sign_in("alice@acme.test").await;
+    let mut victim = Browser::new(&s);
+    victim.planted = vec![
+        ("vouch_console".into(), "vcs_dead".into()),
+        (
+            "vouch_console".into(),
+            attacker.cookies["vouch_console"].clone(),
+        ),
+        ("vouch_console_pre".into(), "planted".into()),
+    ];
+    let code = victim.sign_in("alice@acme.test").await;
+    let session = pending_console(&api, &alice).await;
+    approve(&api, &alice, &session, &code).await.ok();
+    victim.approved().await;
+    let csrf = victim.csrf().await;
+    victim.get("/console/login").await.redirects_to("/console");
+    victim
+        .post("/console/logout", &[("csrf", &csrf)])
+        .await
+        .redirects_to("/console/login?ended=signed_out");
+    victim
+        .get("/console/devices")
+        .await
+        .redirects_to("/console/login");
 }
 
 /// The CSRF token a page of the session with cookie `token` carries (what an attacker

@@ -193,16 +193,23 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// Most values of one cookie name a request is read for.
+const MAX_COOKIE_VALUES: usize = 8;
+
+/// Every value the browser sent under `name`, in its order (at most
+/// [`MAX_COOKIE_VALUES`]): a browser sends a cookie set with a narrower `Path` first, and
+/// on loopback (no `__Host-` prefix) another local site can plant one.
+fn cookies_named(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(|(k, v)| *k == name && !v.is_empty() && v.len() <= 200)
         .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .take(MAX_COOKIE_VALUES)
+        .collect()
 }
 
 /// The console's two cookies as this server names them. `Secure` is decided by the
@@ -242,9 +249,17 @@ impl Cookies {
         }
     }
 
-    /// The value the browser sent.
-    fn get(self, headers: &HeaderMap, which: Which) -> Option<String> {
-        cookie(headers, &self.name(which))
+    /// Every value the browser sent (see [`cookies_named`]).
+    fn all(self, headers: &HeaderMap, which: Which) -> Vec<String> {
+        cookies_named(headers, &self.name(which))
+    }
+
+    /// The session tokens the browser sent.
+    fn sessions(self, headers: &HeaderMap) -> Vec<Token> {
+        self.all(headers, Which::Session)
+            .into_iter()
+            .map(Token)
+            .collect()
     }
 
     /// The `Set-Cookie` value that sets (or, with `clear`, removes) the cookie.
@@ -388,12 +403,15 @@ fn ended_redirect(state: &AppState, why: Ended) -> PageError {
 
 /// The approved console of this browser, or a redirect (sign in; wait for approval).
 async fn ctx(state: &AppState, headers: &HeaderMap) -> Result<(Ctx, Token), PageError> {
-    let Some(raw) = Cookies::of(state).get(headers, Which::Session) else {
+    let tokens = Cookies::of(state).sessions(headers);
+    let best = state
+        .db
+        .tx(move |tx| session::resolve_best(tx, tokens))
+        .await?;
+    let Some((token, resolved)) = best else {
         return Err(PageError::page(see_other("/console/login")));
     };
-    let token = Token(raw);
-    let t = token.clone();
-    match state.db.tx(move |tx| session::resolve(tx, &t)).await? {
+    match resolved {
         // Approved while waiting: the wait page gives the browser its new token.
         Resolved::Approved(_) => Err(PageError::page(see_other("/console/wait"))),
         // Waiting: the way in is the password form (a sign-in there replaces it), never
@@ -461,16 +479,15 @@ async fn login_form(
     RawQuery(q): RawQuery,
 ) -> PageResult {
     let cookies = Cookies::of(&state);
-    if let Some(raw) = cookies.get(&headers, Which::Session) {
-        let t = Token(raw);
-        // An approved console goes on; a pending cookie (maybe one somebody else
-        // planted) never skips the password: signing in replaces it.
-        if matches!(
-            state.db.tx(move |tx| session::resolve(tx, &t)).await?,
-            Resolved::Active(..) | Resolved::Approved(_)
-        ) {
-            return Ok(see_other("/console"));
-        }
+    let tokens = cookies.sessions(&headers);
+    // An approved console goes on; a pending cookie (maybe one somebody else planted)
+    // never skips the password: signing in replaces it.
+    if let Some((_, Resolved::Active(..) | Resolved::Approved(_))) = state
+        .db
+        .tx(move |tx| session::resolve_best(tx, tokens))
+        .await?
+    {
+        return Ok(see_other("/console"));
     }
     let q = query(q.as_deref());
     let notice = match q.get("ended").map(String::as_str) {
@@ -481,7 +498,8 @@ async fn login_form(
         Some("signed_out") => "You signed out of the console.",
         _ => "",
     };
-    let (pre, fresh) = match cookies.get(&headers, Which::Pre) {
+    let (pre, fresh) = match cookies.all(&headers, Which::Pre).pop() {
+        // The last one sent: a planted one with a narrower `Path` comes first.
         Some(p) => (p, false),
         None => {
             let (p, _) = crate::model::new_token("")?;
@@ -513,10 +531,17 @@ async fn login(
 ) -> PageResult {
     let f = form(&body);
     let cookies = Cookies::of(&state);
-    let pre = cookies.get(&headers, Which::Pre).unwrap_or_default();
-    if pre.is_empty() {
+    let pres = cookies.all(&headers, Which::Pre);
+    let Some(last) = pres.last() else {
         return Err(PageError::page(see_other("/console/login")));
-    }
+    };
+    // The form's token came from one of them (see `login_form`).
+    let given = f.get("csrf").map(String::as_str).unwrap_or("");
+    let pre = pres
+        .iter()
+        .find(|p| session::csrf_ok(p, given))
+        .unwrap_or(last)
+        .clone();
     check_csrf(&pre, &f, None)?;
     let email = f.get("email").cloned().unwrap_or_default();
     let req = LoginRequest {
@@ -539,14 +564,14 @@ async fn login(
     let user = resp.user.id;
     let origin = origin.to_string();
     let rate = state.settings.approval_rate_limit;
-    let replaces = cookies.get(&headers, Which::Session).map(Token);
+    let replaces = cookies.sessions(&headers);
     let created = state
         .db
         .tx(move |tx| {
             // The console needs no account token: the one sign-in made goes at once
             // (committed even when the console sign-in is refused).
             tx.execute("DELETE FROM account_tokens WHERE hash = ?1", [account])?;
-            match session::create(tx, user, &user_agent, &origin, rate, replaces.as_ref()) {
+            match session::create(tx, user, &user_agent, &origin, rate, &replaces) {
                 Err(e) if e.code() == ErrorCode::TooManyRequests => Ok(Err(e)),
                 other => other.map(Ok),
             }
@@ -626,31 +651,33 @@ async fn wait(
     Origin(origin): Origin,
 ) -> PageResult {
     let cookies = Cookies::of(&state);
-    let Some(raw) = cookies.get(&headers, Which::Session) else {
-        return Ok(see_other("/console/login"));
-    };
-    let token = Token(raw);
-    let t = token.clone();
+    let tokens = cookies.sessions(&headers);
     let origin = origin.to_string();
     let resolved = state
         .db
         .tx(move |tx| {
-            let resolved = session::resolve(tx, &t)?;
+            let Some((t, resolved)) = session::resolve_best(tx, tokens)? else {
+                return Ok(None);
+            };
             if let Resolved::Approved(row) | Resolved::Pending(row) = &resolved
                 && let Some(why) = session::refuse_elsewhere(tx, row, &origin)?
             {
-                return Ok(Waited::Resolved(Resolved::Ended(why)));
+                return Ok(Some((t, Waited::Resolved(Resolved::Ended(why)))));
             }
-            Ok(match resolved {
+            let waited = match resolved {
                 // Approved: the pending token is swapped for a new one, here and only once.
                 Resolved::Approved(row) => match session::rotate(tx, &t, row.id)? {
                     Some(fresh) => Waited::Rotated(fresh),
                     None => Waited::Resolved(Resolved::Ended(Ended::Unknown)),
                 },
                 other => Waited::Resolved(other),
-            })
+            };
+            Ok(Some((t, waited)))
         })
         .await?;
+    let Some((token, resolved)) = resolved else {
+        return Ok(see_other("/console/login"));
+    };
     let resolved = match resolved {
         Waited::Rotated(fresh) => {
             return Ok(with_cookie(
@@ -695,11 +722,18 @@ async fn logout(
 ) -> PageResult {
     let f = form(&body);
     let cookies = Cookies::of(&state);
-    let Some(raw) = cookies.get(&headers, Which::Session) else {
+    let tokens = cookies.sessions(&headers);
+    let Some(first) = tokens.first() else {
         return Ok(see_other("/console/login"));
     };
-    check_csrf(&raw, &f, None)?;
-    let t = Token(raw);
+    // The session whose page the form came from (its CSRF token names it).
+    let given = f.get("csrf").map(String::as_str).unwrap_or("");
+    let t = tokens
+        .iter()
+        .find(|t| session::csrf_ok(&t.0, given))
+        .unwrap_or(first)
+        .clone();
+    check_csrf(&t.0, &f, None)?;
     let origin = origin.to_string();
     state
         .db

@@ -319,8 +319,8 @@ fn tell_approvers(tx: &Tx<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
 }
 
 /// Starts a pending session for a user who just gave the right password; returns its
-/// token (for the cookie: always a new one). The browser's earlier pending session
-/// (`replaces`, the cookie it came with) ends. Refused (`too_many_requests`, nothing
+/// token (for the cookie: always a new one). The browser's earlier pending sessions of
+/// this user (`replaces`, the cookies it came with) end. Refused (`too_many_requests`, nothing
 /// changed) when the user already has [`MAX_PENDING`] sign-ins waiting, or opened `rate`
 /// sign-ins in the last [`APPROVAL_WINDOW_SECS`] (each one pushes a prompt). The user's
 /// key-holder web and mobile devices get `console_requested` (the id only, never the
@@ -331,9 +331,9 @@ pub fn create(
     user_agent: &str,
     origin: &str,
     rate: u32,
-    replaces: Option<&Token>,
+    replaces: &[Token],
 ) -> ApiResult<Token> {
-    if let Some(old) = replaces {
+    for old in replaces {
         tx.execute(
             "DELETE FROM console_sessions WHERE token_hash = ?1 AND status = 'pending' AND user_id = ?2",
             params![token_hash(&old.0), user_id.to_string()],
@@ -469,6 +469,28 @@ pub fn resolve(tx: &Tx<'_>, token: &Token) -> ApiResult<Resolved> {
             Ok(Resolved::Active(row, Box::new(caller)))
         }
     }
+}
+
+/// What the best of a browser's tokens leads to, and that token: a browser may send
+/// several under one name (on loopback another local site can plant one with a narrower
+/// `Path`, which the browser sends first), so a planted value never hides this
+/// browser's own. Active before approved before waiting (the newest sign-in first)
+/// before ended; `None` when it sent none.
+pub fn resolve_best(tx: &Tx<'_>, tokens: Vec<Token>) -> ApiResult<Option<(Token, Resolved)>> {
+    let rank = |r: &Resolved| match r {
+        Resolved::Active(..) => (0, 0),
+        Resolved::Approved(_) => (1, 0),
+        Resolved::Pending(row) => (2, -row.created_at),
+        Resolved::Ended(_) => (3, 0),
+    };
+    let mut best: Option<(Token, Resolved)> = None;
+    for token in tokens {
+        let resolved = resolve(tx, &token)?;
+        if best.as_ref().is_none_or(|(_, b)| rank(&resolved) < rank(b)) {
+            best = Some((token, resolved));
+        }
+    }
+    Ok(best)
 }
 
 /// Seconds after its approval within which a waiting browser must collect its session
