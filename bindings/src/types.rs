@@ -284,7 +284,8 @@ pub enum AuditAction {
     Recovered,
     /// A key holder approved a web console session.
     ConsoleApproved,
-    /// A web console session was ended.
+    /// A web console session was ended (by a key holder, its browser, wrong codes, an
+    /// address change, or deprovisioning).
     ConsoleRevoked,
     /// A browser signed in to the console and waits for approval.
     ConsoleRequested,

@@ -63,7 +63,9 @@ wire! {
         Reactivated,
         /// A key holder approved a web console session (the device is the approver).
         ConsoleApproved,
-        /// A web console session was ended (by a key holder or by the console itself).
+        /// A web console session was ended: by a key holder, from its browser (signed out,
+        /// or replaced by a new sign-in there), after too many wrong codes, looked at from
+        /// another address than its password's, or the user deprovisioned (`detail`: why).
         ConsoleRevoked,
         /// A browser signed in to the console with the password (`detail`: its session,
         /// address and browser); it waits for a key holder's approval.

@@ -1300,7 +1300,8 @@ async fn secure_cookies_follow_the_configuration_not_the_host_header() {
 }
 
 /// The audit log names what happens to console sign-ins (outside review, item 5): the
-/// sign-in, a wrong code (on the key holder that typed it), the timeout, and an action
+/// sign-in, a wrong code (on the key holder that typed it), the timeout, a sign-in
+/// replaced in its browser or signed out while waiting, and an action
 /// taken in a console names the approving device as actor and the console session in
 /// its detail. A sign-in that times out is told to the key holders as `console_decided`,
 /// so a phone's prompt goes.
@@ -1339,6 +1340,18 @@ async fn console_sign_ins_codes_and_timeouts_are_audited_and_told() {
     )
     .await
     .redirects_to("/console/devices?done=renamed");
+    // A waiting sign-in replaced by a new one in the same browser, and that one signed
+    // out from its wait page: each end is in the log.
+    let mut twice = Browser::new(&s);
+    twice.sign_in("alice@acme.test").await;
+    let replaced = pending_console(&api, &alice).await;
+    twice.sign_in("alice@acme.test").await;
+    let given_up = pending_console(&api, &alice).await;
+    let wait = twice.get("/console/wait").await;
+    twice
+        .post("/console/logout", &[("csrf", &wait.csrf())])
+        .await
+        .redirects_to("/console/login");
     let log = api.get("/v1/admin/audit", Some(&admin)).await.ok();
     let entry = |action: &str, about: &str| {
         log.as_array()
@@ -1367,6 +1380,16 @@ async fn console_sign_ins_codes_and_timeouts_are_audited_and_told() {
     );
     assert!(!rejected.to_string().contains(&code), "no code in the log");
     entry("console_expired", &timed_out);
+    let ended = entry("console_revoked", &replaced);
+    assert!(
+        ended["detail"].as_str().unwrap().contains("replaced"),
+        "{ended}"
+    );
+    let ended = entry("console_revoked", &given_up);
+    assert!(
+        ended["detail"].as_str().unwrap().contains("signed out"),
+        "{ended}"
+    );
     let renamed = entry("renamed", &format!("via console {session}"));
     assert_eq!(renamed["actor_device_id"], laptop.as_str());
 }

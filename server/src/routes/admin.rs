@@ -97,10 +97,7 @@ pub async fn deprovision(
             )?;
             // Console sign-ins still waiting go too (approved ones end with their
             // approving device): none is approved after a later reactivation.
-            tx.execute(
-                "DELETE FROM console_sessions WHERE user_id = ?1 AND status = 'pending'",
-                [user_id.to_string()],
-            )?;
+            super::console::session::end_all_pending(tx, user_id, &actor)?;
             tx.execute(
                 "UPDATE users SET deprovisioned_at = coalesce(deprovisioned_at, ?2) WHERE id = ?1",
                 params![user_id.to_string(), now()],

@@ -751,7 +751,7 @@ async fn logout(
                     };
                     session::revoke(tx, s.user_id, s.id, &actor)?;
                 }
-                Resolved::Pending(s) => session::end_pending(tx, &s)?,
+                Resolved::Pending(s) => session::end_pending(tx, &s, &origin)?,
                 Resolved::Ended(_) => {}
             }
             Ok(())

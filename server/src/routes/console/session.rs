@@ -285,10 +285,6 @@ fn check(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, 
     };
     match ended {
         Some(e) => {
-            tx.execute(
-                "DELETE FROM console_sessions WHERE id = ?1",
-                [s.id.to_string()],
-            )?;
             let why = match (e, s.status) {
                 (Ended::ApproverGone, _) => {
                     "its approving device is no longer a trusted key holder"
@@ -296,16 +292,8 @@ fn check(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, 
                 (_, ConsoleStatus::Pending) => "nobody approved it in time",
                 _ => "its time ran out",
             };
-            crate::audit::record(
-                tx,
-                s.user_id,
-                s.approved_by,
-                AuditAction::ConsoleExpired,
-                &Actor::default(),
-                Some(&format!("console {} from {}: {why}", s.id, s.origin)),
-            )?;
             // A phone still showing the prompt of a sign-in that timed out lets it go.
-            tell_approvers(tx, s.user_id, &Event::ConsoleDecided { session_id: s.id })?;
+            end_session(tx, s, AuditAction::ConsoleExpired, &Actor::default(), why)?;
             Ok(Err(e))
         }
         None => Ok(Ok(None)),
@@ -316,6 +304,34 @@ fn check(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<Result<Option<DeviceCaller>, 
 /// about one of the user's console sessions: its id only, never its code.
 fn tell_approvers(tx: &Tx<'_>, user_id: Uuid, event: &Event) -> ApiResult<()> {
     push_event_to_user(tx, user_id, None, true, event)
+}
+
+/// Ends `s` (deletes it), in one place: the audit log records `action` with `why`, and
+/// the key holders' prompts for it go (`console_decided`). Every way a session ends
+/// goes through here.
+fn end_session(
+    tx: &Tx<'_>,
+    s: &SessionRow,
+    action: AuditAction,
+    actor: &Actor,
+    why: &str,
+) -> ApiResult<()> {
+    tx.execute(
+        "DELETE FROM console_sessions WHERE id = ?1",
+        [s.id.to_string()],
+    )?;
+    crate::audit::record(
+        tx,
+        s.user_id,
+        s.approved_by,
+        action,
+        actor,
+        Some(&format!(
+            "console {} from {} ({}): {why}",
+            s.id, s.origin, s.user_agent
+        )),
+    )?;
+    tell_approvers(tx, s.user_id, &Event::ConsoleDecided { session_id: s.id })
 }
 
 /// Starts a pending session for a user who just gave the right password; returns its
@@ -334,10 +350,26 @@ pub fn create(
     replaces: &[Token],
 ) -> ApiResult<Token> {
     for old in replaces {
-        tx.execute(
-            "DELETE FROM console_sessions WHERE token_hash = ?1 AND status = 'pending' AND user_id = ?2",
+        let row = tx.query_opt(
+            &format!(
+                "SELECT {COLS} FROM console_sessions WHERE token_hash = ?1 AND status = 'pending' AND user_id = ?2"
+            ),
             params![token_hash(&old.0), user_id.to_string()],
+            SessionRow::from_row,
         )?;
+        if let Some(row) = row {
+            let actor = Actor {
+                origin: Some(origin.to_owned()),
+                ..Actor::default()
+            };
+            end_session(
+                tx,
+                &row,
+                AuditAction::ConsoleRevoked,
+                &actor,
+                "ended, a new sign-in in the same browser replaced it",
+            )?;
+        }
     }
     let t = now();
     let pending: Vec<SessionRow> = list(tx, user_id)?
@@ -504,43 +536,28 @@ pub const COLLECT_SECS: i64 = 60;
 /// and only within [`COLLECT_SECS`] of its approval.
 pub fn refuse_elsewhere(tx: &Tx<'_>, row: &SessionRow, origin: &str) -> ApiResult<Option<Ended>> {
     let late = row.approved_at.is_some_and(|at| now() > at + COLLECT_SECS);
-    let why = if row.origin != origin {
+    // Looked at from elsewhere: ended by the server (not by time), filed as such.
+    let (ended, action, why) = if row.origin != origin {
         (
             Ended::Elsewhere,
-            format!("looked at from {origin}, not from the address of its password"),
+            AuditAction::ConsoleRevoked,
+            format!("ended, looked at from {origin}, not from the address of its password"),
         )
     } else if late {
         (
             Ended::Expired,
-            "its approval was not collected in time".to_owned(),
+            AuditAction::ConsoleExpired,
+            "ended, its approval was not collected in time".to_owned(),
         )
     } else {
         return Ok(None);
     };
-    tx.execute(
-        "DELETE FROM console_sessions WHERE id = ?1",
-        [row.id.to_string()],
-    )?;
-    crate::audit::record(
-        tx,
-        row.user_id,
-        row.approved_by,
-        AuditAction::ConsoleExpired,
-        &Actor {
-            origin: Some(origin.to_owned()),
-            ..Actor::default()
-        },
-        Some(&format!(
-            "console {} from {}: ended, {}",
-            row.id, row.origin, why.1
-        )),
-    )?;
-    tell_approvers(
-        tx,
-        row.user_id,
-        &Event::ConsoleDecided { session_id: row.id },
-    )?;
-    Ok(Some(why.0))
+    let actor = Actor {
+        origin: Some(origin.to_owned()),
+        ..Actor::default()
+    };
+    end_session(tx, row, action, &actor, &why)?;
+    Ok(Some(ended))
 }
 
 /// Gives the approved session that the pending `token` led to ([`Resolved::Approved`])
@@ -636,11 +653,13 @@ pub fn approve(
             )),
         )?;
         if failures >= CONSOLE_CODE_ATTEMPTS {
-            tx.execute(
-                "DELETE FROM console_sessions WHERE id = ?1",
-                [id.to_string()],
+            end_session(
+                tx,
+                &row,
+                AuditAction::ConsoleRevoked,
+                actor,
+                "ended after too many wrong codes",
             )?;
-            tell_approvers(tx, row.user_id, &Event::ConsoleDecided { session_id: id })?;
             return Ok(Err(ApiError::new(
                 ErrorCode::CodeExpired,
                 "too many wrong codes: this console sign-in was ended; sign in again in the browser",
@@ -689,14 +708,40 @@ pub fn approve(
     Ok(Ok(row))
 }
 
-/// Ends a pending sign-in its own browser gave up (signed out from the wait page); the
-/// key holders' prompts for it go (`console_decided`).
-pub fn end_pending(tx: &Tx<'_>, s: &SessionRow) -> ApiResult<()> {
-    tx.execute(
-        "DELETE FROM console_sessions WHERE id = ?1 AND status = 'pending'",
-        [s.id.to_string()],
-    )?;
-    tell_approvers(tx, s.user_id, &Event::ConsoleDecided { session_id: s.id })
+/// Ends a pending sign-in its own browser gave up (signed out from the wait page, from
+/// `origin`); audited, and the key holders' prompts for it go (`console_decided`).
+pub fn end_pending(tx: &Tx<'_>, s: &SessionRow, origin: &str) -> ApiResult<()> {
+    if s.status != ConsoleStatus::Pending {
+        return Ok(());
+    }
+    let actor = Actor {
+        origin: Some(origin.to_owned()),
+        ..Actor::default()
+    };
+    end_session(
+        tx,
+        s,
+        AuditAction::ConsoleRevoked,
+        &actor,
+        "signed out while waiting",
+    )
+}
+
+/// Ends every waiting console sign-in of `user_id` (the user was deprovisioned); each
+/// is audited and its prompts go.
+pub fn end_all_pending(tx: &Tx<'_>, user_id: Uuid, actor: &Actor) -> ApiResult<()> {
+    for s in list(tx, user_id)? {
+        if s.status == ConsoleStatus::Pending {
+            end_session(
+                tx,
+                &s,
+                AuditAction::ConsoleRevoked,
+                actor,
+                "ended, the user was deprovisioned",
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends the user's session `id` (404 if the user has none such).
@@ -708,22 +753,5 @@ pub fn revoke(tx: &Tx<'_>, user_id: Uuid, id: Uuid, actor: &Actor) -> ApiResult<
             SessionRow::from_row,
         )?
         .ok_or_else(|| ApiError::not_found("console session"))?;
-    tx.execute(
-        "DELETE FROM console_sessions WHERE id = ?1",
-        [id.to_string()],
-    )?;
-    tell_approvers(tx, user_id, &Event::ConsoleDecided { session_id: id })?;
-    let detail = format!(
-        "console {} from {} ({})",
-        row.id, row.origin, row.user_agent
-    );
-    crate::audit::record(
-        tx,
-        user_id,
-        row.approved_by,
-        AuditAction::ConsoleRevoked,
-        actor,
-        Some(&detail),
-    )?;
-    Ok(())
+    end_session(tx, &row, AuditAction::ConsoleRevoked, actor, "ended")
 }
