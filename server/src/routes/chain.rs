@@ -8,7 +8,7 @@
 //! client still verifies the whole chain itself, so nothing a server adds, drops or
 //! reorders is believed (docs/SECURITY.md § The vouch chain).
 
-use crate::store::{Tx, params};
+use crate::store::{Row, StoreResult, Tx, params};
 use axum::{Json, extract::State, http::StatusCode};
 use uuid::Uuid;
 use vouch_proto::{
@@ -318,6 +318,16 @@ fn store_envelopes(
     Ok(())
 }
 
+/// One envelope of a listing: columns vault id, epoch, sender id, envelope.
+fn envelope_row(r: &Row<'_>) -> StoreResult<ChainEnvelope> {
+    Ok(ChainEnvelope {
+        vault_id: parse_uuid(&r.get::<String>(0)?)?,
+        epoch: r.get(1)?,
+        sender: parse_uuid(&r.get::<String>(2)?)?,
+        envelope: Bytes(r.get(3)?),
+    })
+}
+
 /// The vault keys other key holders sealed to this device (none of deleted vaults).
 #[utoipa::path(get, path = vouch_proto::routes::ENVELOPES, tag = "chain", security(("bearer" = [])),
     responses((status = 200, body = ChainEnvelopes), (status = 403, body = ErrorBody, description = "device_not_trusted")))]
@@ -335,14 +345,7 @@ pub async fn envelopes(
                  WHERE e.recipient_id = ?1 AND v.tombstone IS NULL
                  ORDER BY e.created_at, e.vault_id, e.epoch",
                 [me.to_string()],
-                |r| {
-                    Ok(ChainEnvelope {
-                        vault_id: parse_uuid(&r.get::<String>(0)?)?,
-                        epoch: r.get(1)?,
-                        sender: parse_uuid(&r.get::<String>(2)?)?,
-                        envelope: Bytes(r.get(3)?),
-                    })
-                },
+                envelope_row,
             )?;
             Ok(rows)
         })
@@ -378,14 +381,7 @@ pub async fn recovery_envelopes(
                  WHERE e.user_id = ?1 AND e.member_id = ?2 AND v.tombstone IS NULL
                  ORDER BY e.created_at, e.vault_id, e.epoch",
                 params![user.to_string(), member.to_string()],
-                |r| {
-                    Ok(ChainEnvelope {
-                        vault_id: parse_uuid(&r.get::<String>(0)?)?,
-                        epoch: r.get(1)?,
-                        sender: parse_uuid(&r.get::<String>(2)?)?,
-                        envelope: Bytes(r.get(3)?),
-                    })
-                },
+                envelope_row,
             )?;
             Ok(rows)
         })
