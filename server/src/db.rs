@@ -505,6 +505,12 @@ impl Db {
         conn.set_prepared_statement_cache_capacity(64);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        // A file a newer server migrated: its tables mean what this binary cannot know.
+        if usize::try_from(version).map_or(true, |v| v > SCHEMA_VERSION) {
+            return Err(StoreError::Config(format!(
+                "the database's schema (version {version}) is newer than this server's ({SCHEMA_VERSION}): run the newer vouch-server"
+            )));
+        }
         for (i, sql) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)?;
             if i + 1 == SKELETON_KEYS_STEP {

@@ -631,7 +631,8 @@ async fn a_mail_that_could_not_be_sent_is_not_throttled() {
 }
 
 /// Operator: bad start-up conditions are one line each (port in use, unwritable data
-/// directory, an SMTP URL that does not parse), exit status 1.
+/// directory, an SMTP URL that does not parse, a database a newer server migrated —
+/// opened as it is, its tables would be misread), exit status 1.
 #[test]
 fn bad_start_up_conditions_are_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -639,7 +640,22 @@ fn bad_start_up_conditions_are_one_line() {
     let port = taken.local_addr().unwrap().port().to_string();
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"").unwrap();
+    let newer = dir.path().join("newer");
+    let db = newer.join("vouch-server.db");
+    std::fs::create_dir(&newer).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    for (path, mode) in [(&newer, 0o700), (&db, 0o600)] {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
     for (args, says) in [
+        (
+            vec!["--dev", "--data", newer.to_str().unwrap()],
+            "newer than this server",
+        ),
         (
             vec!["--dev", "--listen", &format!("127.0.0.1:{port}")],
             "cannot listen on",
