@@ -32,6 +32,14 @@ impl Actor {
         }
     }
 
+    /// A request from `origin` by no device (a browser's console sign-in, say).
+    pub fn at(origin: impl ToString) -> Self {
+        Self {
+            origin: Some(origin.to_string()),
+            ..Self::default()
+        }
+    }
+
     /// A call by `caller` from `origin`: its device, and the console session it acted
     /// through when a console page made the call.
     pub fn of(caller: &crate::auth::DeviceCaller, origin: impl ToString) -> Self {

@@ -203,6 +203,13 @@ async fn approved_console(s: &TestServer, email: &str, key_holder: &str) -> (Bro
     (b, session)
 }
 
+/// Alice's laptop, her first key holder (verified by email): its device token.
+async fn alice_laptop(api: &Api) -> String {
+    api.trusted_device("alice@acme.test", "alice laptop", "web")
+        .await
+        .2
+}
+
 /// Alice's key holders: her laptop (verified by email) and a phone it approved.
 struct Alice {
     laptop: String,
@@ -343,9 +350,7 @@ async fn an_unapproved_console_gets_nothing() {
 async fn wrong_codes_end_the_sign_in_and_codes_are_bound_to_their_session() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let (_, _, bob) = api
         .trusted_device("bob@acme.test", "bob laptop", "web")
         .await;
@@ -391,9 +396,7 @@ async fn wrong_codes_end_the_sign_in_and_codes_are_bound_to_their_session() {
 async fn only_a_key_holder_web_or_mobile_device_approves_a_console() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     // Email-only: a second device verified by email only.
     let (_, _, email_only) = api
         .trusted_device("alice@acme.test", "alice other browser", "web")
@@ -501,9 +504,7 @@ async fn forms_without_this_sessions_csrf_token_are_refused() {
 async fn admin_powers_need_a_console_approved_by_an_admins_key_holder() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let (_, _, admin) = api
         .trusted_device("admin@acme.test", "admin laptop", "web")
         .await;
@@ -626,9 +627,7 @@ async fn a_mobile_approved_console_views_but_does_not_manage_others() {
 async fn sessions_slide_then_expire_on_the_servers_clock() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     // A sign-in nobody approves expires after 10 minutes.
     let mut late = Browser::new(&s);
     let code = late.sign_in("alice@acme.test").await;
@@ -895,9 +894,7 @@ async fn unknown_console_paths_are_an_html_404_with_the_pages_headers() {
 async fn a_planted_or_known_pending_session_cannot_ride_the_victims_approval() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let mut attacker = Browser::new(&s);
     attacker.sign_in("alice@acme.test").await;
     let planted = attacker.cookies["vouch_console"].clone();
@@ -962,9 +959,7 @@ async fn a_planted_or_known_pending_session_cannot_ride_the_victims_approval() {
 async fn a_planted_narrower_path_cookie_locks_nobody_out() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let mut attacker = Browser::new(&s);
     attacker.sign_in("alice@acme.test").await;
     let mut victim = Browser::new(&s);
@@ -1012,9 +1007,7 @@ fn session_csrf(token: &str) -> String {
 async fn waiting_sign_ins_are_capped_without_eviction() {
     let s = TestServer::start(SERVER, &["--approval-rate", "50"]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let thief_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     let mut user = Browser::new(&s);
     let code = user.sign_in("alice@acme.test").await;
@@ -1058,9 +1051,7 @@ async fn waiting_sign_ins_are_capped_without_eviction() {
 async fn another_address_cannot_use_up_the_users_console_sign_ins() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let thief_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     for _ in 0..5 {
         let mut b = Browser::from_address(&s, thief_ip);
@@ -1102,9 +1093,7 @@ async fn another_address_cannot_use_up_the_users_console_sign_ins() {
 async fn console_sign_in_prompts_are_throttled_per_user() {
     let s = TestServer::start(SERVER, &[]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let mut events = api.events(&alice, "", None).await;
     for _ in 0..5 {
         let mut b = Browser::new(&s);
@@ -1261,9 +1250,7 @@ async fn secure_cookies_follow_the_configuration_not_the_host_header() {
     let s = TestServer::start(SERVER, &["--console-secure-cookies"]);
     secure(&login_with_host(s.url().to_owned(), "localhost").await);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let mut b = Browser::new(&s);
     let p = b
         .post_sign_in("alice@acme.test", vouch_testkit::DEV_PASSWORD)
@@ -1524,9 +1511,7 @@ async fn deprovisioning_ends_waiting_console_sign_ins() {
 async fn behind_a_trusted_proxy_the_console_binds_the_forwarded_client() {
     let s = TestServer::start(SERVER, &["--trusted-proxy", "127.0.0.1"]);
     let api = s.api();
-    let (_, _, alice) = api
-        .trusted_device("alice@acme.test", "alice laptop", "web")
-        .await;
+    let alice = alice_laptop(&api).await;
     let mut victim = Browser::new(&s);
     victim.forwarded_for = Some("198.51.100.7".into());
     victim.sign_in("alice@acme.test").await;

@@ -97,11 +97,7 @@ pub async fn login(
                 "INSERT INTO account_tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![token_hash, uid.to_string(), expires_at],
             )?;
-            let actor = crate::audit::Actor {
-                device: None,
-                origin: Some(address.to_string()),
-                console: None,
-            };
+            let actor = crate::audit::Actor::at(address);
             crate::audit::record(
                 tx,
                 uid,

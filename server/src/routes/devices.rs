@@ -127,7 +127,7 @@ pub async fn register(
                     signing_key
                 ],
             )?;
-            let actor = crate::audit::Actor { device: None, origin: Some(origin), console: None };
+            let actor = crate::audit::Actor::at(origin);
             crate::audit::record(tx, user_id, Some(id), vouch_proto::AuditAction::Registered, &actor, None)?;
             Ok((StatusCode::CREATED, DeviceRow::load(tx, id)?.ok_or_else(ApiError::internal)?.device))
         })

@@ -237,7 +237,7 @@ pub async fn verify(
             if !ok {
                 tx.execute("UPDATE email_codes SET attempts = attempts + 1 WHERE device_id = ?1", [id.to_string()])?;
                 tx.execute("UPDATE users SET code_failures = code_failures + 1 WHERE id = ?1", [&uid])?;
-                let actor = crate::audit::Actor { device: None, origin: Some(origin.to_string()), console: None };
+                let actor = crate::audit::Actor::at(origin);
                 let left = (CODE_MAX_ATTEMPTS - attempts - 1).to_string();
                 crate::audit::record_device(tx, id, vouch_proto::AuditAction::CodeRejected, &actor, Some(&left))?;
                 if failures + 1 >= CODE_LOCK_AFTER_FAILURES {

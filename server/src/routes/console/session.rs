@@ -358,10 +358,7 @@ pub fn create(
             SessionRow::from_row,
         )?;
         if let Some(row) = row {
-            let actor = Actor {
-                origin: Some(origin.to_owned()),
-                ..Actor::default()
-            };
+            let actor = Actor::at(origin);
             end_session(
                 tx,
                 &row,
@@ -443,10 +440,7 @@ pub fn create(
         user_id,
         None,
         AuditAction::ConsoleRequested,
-        &Actor {
-            origin: Some(origin.to_owned()),
-            ..Actor::default()
-        },
+        &Actor::at(origin),
         Some(&format!("console {id} from {origin} ({user_agent})")),
     )?;
     if prompted < rate as usize {
@@ -552,10 +546,7 @@ pub fn refuse_elsewhere(tx: &Tx<'_>, row: &SessionRow, origin: &str) -> ApiResul
     } else {
         return Ok(None);
     };
-    let actor = Actor {
-        origin: Some(origin.to_owned()),
-        ..Actor::default()
-    };
+    let actor = Actor::at(origin);
     end_session(tx, row, action, &actor, &why)?;
     Ok(Some(ended))
 }
@@ -714,10 +705,7 @@ pub fn end_pending(tx: &Tx<'_>, s: &SessionRow, origin: &str) -> ApiResult<()> {
     if s.status != ConsoleStatus::Pending {
         return Ok(());
     }
-    let actor = Actor {
-        origin: Some(origin.to_owned()),
-        ..Actor::default()
-    };
+    let actor = Actor::at(origin);
     end_session(
         tx,
         s,
