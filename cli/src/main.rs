@@ -451,7 +451,8 @@ impl From<vouch_core::Error> for CliError {
             E::Locked => "the server says this device was disabled; its vault keys are kept but \
                  locked (no revocation of it signed by one of your key holders). If you \
                  disabled it, disable it again from a trusted device (`vouch devices disable`): \
-                 it then erases itself. If not, ask your admin; your vaults are also on your \
+                 it then erases itself. If not, ask your admin why (a device an admin disabled \
+                 is not trusted again; it stays locked). Your vaults are also on your \
                  other key holders and your recovery key (`vouch recovery use` on a new \
                  device). `vouch sign-out` erases this device now"
                 .into(),
