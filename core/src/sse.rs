@@ -86,8 +86,8 @@ pub(crate) fn parse_event(data: &str) -> Option<Event> {
         item_id: Uuid,
         version: u64,
     }
-    fn body<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
-        serde_json::from_str(data).ok()
+    fn body<T: serde::de::DeserializeOwned>(data: &str) -> Option<T> {
+        crate::transport::decode(data.as_bytes()).ok()
     }
     let kind = body::<Kind>(data)?.kind;
     Some(match kind.as_str() {
@@ -245,7 +245,23 @@ mod tests {
             origin: "127.0.0.1".into(),
             last_seen_at: None,
         };
-        let events = one_of_each(device);
+        let events = one_of_each(device.clone());
+        // Text a server chose is shown, never obeyed: escapes, line breaks and bidi
+        // overrides in a pushed device's name arrive as U+FFFD.
+        let painted = Event::DeviceAdded {
+            device: Device {
+                name: "Laptop\u{1b}[2J\r\nAPPROVED\u{202e}".into(),
+                ..device.clone()
+            },
+        };
+        let shown = Event::DeviceAdded {
+            device: Device {
+                name: "Laptop\u{FFFD}[2J\u{FFFD}\u{FFFD}APPROVED\u{FFFD}".into(),
+                ..device
+            },
+        };
+        let text = serde_json::to_string(&painted).unwrap();
+        assert_eq!(parse_event(&text), Some(shown));
         for e in events {
             let text = serde_json::to_string(&e).unwrap();
             assert_eq!(parse_event(&text), Some(e.clone()), "{text}");

@@ -89,8 +89,7 @@ impl Transport {
             .transpose()
             .map_err(|_| Error::Protocol("request encoding"))?;
         let bytes = self.wire.call(method, path, token, body).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|_| Error::Protocol("response body does not match the contract"))
+        decode(&bytes).map_err(|_| Error::Protocol("response body does not match the contract"))
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(
@@ -278,8 +277,37 @@ fn unreachable_reason(e: &reqwest::Error) -> Error {
     crate::tls::rejection(e).unwrap_or(Error::Offline)
 }
 
+/// Decodes a server's JSON with every string made safe to show
+/// ([`vouch_proto::safe_to_show`]): a name, platform, address or message a server (or
+/// anyone in its place) sends can neither repaint a terminal (escape sequences, line
+/// breaks) nor reorder a screen (bidi overrides) around the code a person reads. An
+/// answer of ASCII without escapes (ids, base64, numbers: every item listing) holds no
+/// such character and is decoded as it is.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    if bytes.is_ascii() && !bytes.contains(&b'\\') {
+        return serde_json::from_slice(bytes);
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+    make_safe(&mut value);
+    serde_json::from_value(value)
+}
+
+fn make_safe(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(safe) = vouch_proto::safe_to_show(s) {
+                *s = safe;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(make_safe),
+        Value::Object(fields) => fields.values_mut().for_each(make_safe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
-    match serde_json::from_slice::<ErrorBody>(bytes) {
+    match decode::<ErrorBody>(bytes) {
         Ok(body) => Error::Server {
             code: body.error.code,
             message: body.error.message,

@@ -34,8 +34,8 @@ pub use keys::{
 pub use limits::*;
 pub use manage::*;
 pub use names::{
-    NameError, VAULT_NAME_RULE, default_device_name, normalize_name, validate_device_name,
-    validate_vault_name,
+    NameError, VAULT_NAME_RULE, default_device_name, normalize_name, safe_to_show, unsafe_to_show,
+    validate_device_name, validate_vault_name,
 };
 #[cfg(feature = "names")]
 pub use names::{canonical_device_name, display_text, name_keys};

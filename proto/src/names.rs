@@ -123,7 +123,8 @@ pub fn name_keys(name: &str) -> [String; 2] {
     [folded.to_lowercase(), typed.to_lowercase()]
 }
 
-#[cfg(feature = "names")]
+/// Format characters (zero-width, bidi marks, overrides and isolates…), line and
+/// paragraph separators: characters that change how text around them is shown.
 fn invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     matches!(
@@ -132,6 +133,27 @@ fn invisible(c: char) -> bool {
             | GeneralCategory::LineSeparator
             | GeneralCategory::ParagraphSeparator
     )
+}
+
+/// Whether `c` may not be shown as it is in text that came from elsewhere (a server
+/// answer): a control character (escape sequences, line breaks, a bell) or an
+/// [`invisible`] one (bidi overrides, zero-width characters).
+pub fn unsafe_to_show(c: char) -> bool {
+    c.is_control() || invisible(c)
+}
+
+/// `text` with every character [`unsafe_to_show`] replaced by U+FFFD, so that text from
+/// a server can neither repaint a terminal nor reorder what a screen shows around it;
+/// borrowed when there is none.
+pub fn safe_to_show(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(unsafe_to_show) {
+        text.chars()
+            .map(|c| if unsafe_to_show(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 /// Validates a vault name and returns it trimmed: 1–128 characters, no control

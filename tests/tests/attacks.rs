@@ -1383,3 +1383,78 @@ async fn attack_email_only_device_cannot_delete_a_vault() {
     let read = s.phone.read(s.vault, s.item).unwrap();
     assert_eq!(read.as_slice(), b"the secret");
 }
+
+// ---- text a server sends is shown, never obeyed (black-box review, stop 16) ----------
+
+/// Text of a server's choosing: a terminal escape that clears the screen and paints
+/// "APPROVED", a window-title sequence, a line break with a fake `from:` line, a bidi
+/// override, a zero-width space.
+const PAINTED: &str = "Alice Desktop\u{1b}[2J\u{1b}[H\u{1b}[32mAPPROVED\u{1b}[0m\u{1b}]0;t\u{7}\r\nfrom:     10.0.0.1\u{202e}eman\u{200b}";
+
+/// Rewrites every `name`, `platform`, `origin` and `message` in `v` to [`PAINTED`].
+fn paint(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(fields) => {
+            for (k, f) in fields.iter_mut() {
+                if ["name", "platform", "origin", "message"].contains(&k.as_str()) && f.is_string()
+                {
+                    *f = json!(PAINTED);
+                } else {
+                    paint(f);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(paint),
+        _ => {}
+    }
+}
+
+#[track_caller]
+fn shown_safely(text: &str) {
+    assert!(
+        !text.chars().any(vouch_core::proto::unsafe_to_show),
+        "shown as sent: {text:?}"
+    );
+    assert!(
+        text.contains("APPROVED") && text.contains('\u{FFFD}'),
+        "{text:?}"
+    );
+}
+
+/// A server (or relay) choosing the names, platforms, addresses and error messages the
+/// approver's screens show cannot repaint them: every control character (escape
+/// sequences, line breaks, a bell) and every invisible one (bidi overrides, zero-width)
+/// in a server's answer reaches the app as U+FFFD, on the "Trust this session?" request,
+/// the device list and an error alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_server_text_cannot_repaint_the_approval_screen() {
+    let s = scene(true).await;
+    let (_laptop, _) = s.laptop("laptop", s.server.url()).await;
+    s.relay.rewrite_answers(|_, _, v| paint(v));
+    let pending = s.phone.client.pending_requests().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    for text in [
+        &pending[0].device_name,
+        &pending[0].platform,
+        &pending[0].origin,
+    ] {
+        shown_safely(text);
+    }
+    let devices = s.phone.client.devices().await.unwrap();
+    assert!(!devices.is_empty());
+    for d in &devices {
+        shown_safely(&d.name);
+    }
+    s.relay.intercept(|_, path, _| {
+        path.starts_with("/v1/devices").then(|| {
+            (
+                409,
+                json!({"error": {"code": "conflict", "message": PAINTED}}),
+            )
+        })
+    });
+    match s.phone.client.devices().await {
+        Err(Error::Server { message, .. }) => shown_safely(&message),
+        other => panic!("{other:?}"),
+    }
+}
