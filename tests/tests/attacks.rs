@@ -1458,3 +1458,33 @@ async fn attack_server_text_cannot_repaint_the_approval_screen() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A server listing a device of its own making as a trusted key holder (approved by the
+/// phone, say) does not make a key holder show it as one: only a live member of the
+/// chain the device verified is shown as a key holder; the invented one is shown
+/// email-only, as the device treats it (nothing is ever sealed to it), while a laptop the
+/// phone really approved is a key holder (black-box review, stop 16, F2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_invented_key_holder_is_not_shown_as_one() {
+    let s = scene(true).await;
+    let laptop = laptop_via_relay(&s).await;
+    let laptop_id = laptop.client.state().device_id().unwrap();
+    let ghost = uuid::Uuid::new_v4();
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET"
+            && path == "/v1/devices"
+            && let Some(list) = v.as_array_mut()
+        {
+            let mut fake = list[0].clone();
+            fake["id"] = json!(ghost);
+            fake["name"] = json!("Alice Phone 2");
+            fake["status"] = json!("trusted");
+            fake["tier"] = json!("key_holder");
+            list.push(fake);
+        }
+    });
+    let devices = s.phone.client.devices().await.unwrap();
+    let tier = |id| devices.iter().find(|d| d.id == id).unwrap().tier;
+    assert_eq!(tier(ghost), Some(Tier::EmailOnly), "{devices:?}");
+    assert_eq!(tier(laptop_id), Some(Tier::KeyHolder));
+}

@@ -214,16 +214,48 @@ impl Client {
         &self.inner.server_url
     }
 
-    /// The user's devices (trusted device only).
+    /// The user's devices (trusted device only). On a key holder, a device the server
+    /// lists as a trusted key holder is shown as one only when it is a live member of the
+    /// user's chain as this device verified it (fetched again once when one is not):
+    /// any other is shown email-only, as this device treats it — no vault key is ever
+    /// sealed to it, whatever the server says.
     pub async fn devices(&self) -> Result<Vec<Device>> {
         let token = self.device_token()?;
-        self.guard(
-            self.inner
-                .transport
-                .get(routes::DEVICES, Some(&token))
-                .await,
-        )
-        .await
+        let mut list: Vec<Device> = self
+            .guard(
+                self.inner
+                    .transport
+                    .get(routes::DEVICES, Some(&token))
+                    .await,
+            )
+            .await?;
+        if self.state().is_key_holder() {
+            self.tiers_as_verified(&mut list).await?;
+        }
+        Ok(list)
+    }
+
+    /// See [`Client::devices`]: the key-holder tiers the verified chain does not back.
+    async fn tiers_as_verified(&self, list: &mut [Device]) -> Result<()> {
+        let unbacked = |chain: &Option<crate::chain::Chain>, d: &Device| {
+            d.status == vouch_proto::DeviceStatus::Trusted
+                && d.tier == Some(vouch_proto::Tier::KeyHolder)
+                && !chain
+                    .as_ref()
+                    .and_then(|c| c.member(d.id))
+                    .is_some_and(|m| m.is_live())
+        };
+        let mut chain = self.local_chain()?;
+        if list.iter().any(|d| unbacked(&chain, d)) {
+            // Maybe only newer than this device's copy: look once more.
+            chain = self.sync_chain().await.ok().flatten().or(chain);
+        }
+        for d in list.iter_mut() {
+            if unbacked(&chain, d) {
+                d.tier = Some(vouch_proto::Tier::EmailOnly);
+            }
+        }
+        Ok(())
     }
 
     /// Disables a device (allowed to web devices of the same user and to admins). Disabling
