@@ -219,7 +219,7 @@ impl Http {
         if status.is_redirection() {
             return Err(Error::Redirected);
         }
-        let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
+        let bytes = read_capped(resp).await?;
         if status.is_success() {
             return Ok(if bytes.is_empty() {
                 b"null".to_vec()
@@ -243,10 +243,24 @@ impl Http {
             return Err(Error::Redirected);
         }
         if !status.is_success() {
-            let bytes = resp.bytes().await.map_err(|_| Error::Offline)?;
+            let bytes = read_capped(resp).await?;
             return Err(server_error(status, &bytes));
         }
-        let stream = crate::sse::decode(resp.bytes_stream());
+        // At most MAX_ANSWER_BYTES per connection: then it ends and the client
+        // reconnects from the last event id (an event that never ends buffers no more).
+        let mut left = vouch_proto::MAX_ANSWER_BYTES;
+        let body = futures_util::StreamExt::take_while(resp.bytes_stream(), move |chunk| {
+            let go = match chunk {
+                Ok(c) if c.len() <= left => {
+                    left -= c.len();
+                    true
+                }
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            std::future::ready(go)
+        });
+        let stream = crate::sse::decode(body);
         Ok(Box::pin(stream))
     }
 }
@@ -275,6 +289,24 @@ impl Wire for Http {
 /// Why a request did not reach the server: a refused certificate, or offline.
 fn unreachable_reason(e: &reqwest::Error) -> Error {
     crate::tls::rejection(e).unwrap_or(Error::Offline)
+}
+
+/// An answer's body, refused ([`Error::Protocol`]) past [`vouch_proto::MAX_ANSWER_BYTES`]
+/// without reading the rest: a server cannot make a phone buffer without end.
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>> {
+    const TOO_LARGE: Error = Error::Protocol("answer larger than the client reads");
+    let cap = vouch_proto::MAX_ANSWER_BYTES;
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(TOO_LARGE);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|_| Error::Offline)? {
+        if body.len() + chunk.len() > cap {
+            return Err(TOO_LARGE);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Decodes a server's JSON with every string made safe to show

@@ -39,6 +39,13 @@ pub const APPROVAL_WINDOW_SECS: u64 = 600;
 pub const ACCOUNT_TOKEN_TTL_SECS: u64 = 24 * 3600;
 /// Largest request body the server accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Most item records one answer of `GET /v1/vaults/{id}/items` carries, oldest change
+/// first: a full page means more may follow (ask again from its last `seq`). With items
+/// under [`MAX_BODY_BYTES`], a page stays far below [`MAX_ANSWER_BYTES`].
+pub const ITEMS_PAGE: usize = 200;
+/// Largest answer body a client reads (and most bytes of one event stream connection
+/// before it reconnects): a server cannot make a phone buffer without end.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 /// Device name length bounds, in characters (rule 2).
 pub const DEVICE_NAME_MAX_CHARS: usize = 64;
 /// Vault name length bound, in characters after trimming.

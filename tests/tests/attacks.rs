@@ -1488,3 +1488,20 @@ async fn attack_invented_key_holder_is_not_shown_as_one() {
     assert_eq!(tier(ghost), Some(Tier::EmailOnly), "{devices:?}");
     assert_eq!(tier(laptop_id), Some(Tier::KeyHolder));
 }
+
+/// A server answering with more than a client reads (`MAX_ANSWER_BYTES`; a device list of
+/// 33 MiB here) gets a typed protocol error: the client stops reading there instead of
+/// buffering whatever it is sent (black-box review, stop 16, F3). Vault items come in
+/// pages (`ITEMS_PAGE`), so no honest answer comes near it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_oversized_answer_is_refused() {
+    let s = scene(true).await;
+    let huge = "x".repeat(vouch_core::proto::MAX_ANSWER_BYTES + 1024 * 1024);
+    s.relay.intercept(move |_, path, _| {
+        (path == "/v1/devices").then(|| (200, json!([{ "name": huge }])))
+    });
+    match s.phone.client.devices().await {
+        Err(Error::Protocol(why)) => assert!(why.contains("larger"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -888,3 +888,43 @@ async fn a_vault_delete_that_cannot_go_through_changes_nothing() {
     assert_eq!(report.vaults_deleted, vec![vault.id], "{report:?}");
     assert!(laptop.client.vaults().unwrap().is_empty());
 }
+
+/// A vault of more items than one answer carries (`ITEMS_PAGE`) reaches a new key holder
+/// whole: the client asks page after page (a server answers at most a page, so a
+/// client's answers stay bounded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_larger_than_a_page_arrives_whole() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let [phone] = key_holders(
+        root.path(),
+        server.url(),
+        ALICE,
+        [("phone", DeviceKind::Mobile)],
+    )
+    .await;
+    let vault = phone.client.create_vault("Many").await.unwrap().id;
+    let n = 2 * vouch_core::proto::ITEMS_PAGE + 7;
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        let value = format!("secret {i}");
+        items.push((
+            phone
+                .client
+                .put_item(vault, None, value.as_bytes())
+                .await
+                .unwrap()
+                .item_id,
+            value,
+        ));
+    }
+    let laptop = Device::open(root.path(), "laptop", server.url(), DeviceKind::Web);
+    sign_in_and_register(&laptop.client, ALICE).await;
+    let p = laptop.client.start_approval().await.unwrap();
+    approve_while_waiting(&laptop.client, &phone.client, p.request_id, &p.code).await;
+    let report = laptop.client.sync().await.unwrap();
+    assert_eq!(report.refused, 0, "{report:?}");
+    for (item, value) in &items {
+        assert_eq!(laptop.read(vault, *item).as_deref(), Some(value.as_bytes()));
+    }
+}

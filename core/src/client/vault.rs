@@ -996,8 +996,23 @@ impl Client {
         Ok(live)
     }
 
-    /// Pulls a vault's new records: (stored, refused).
+    /// Pulls a vault's new records, page after page: (stored, refused).
     async fn pull_items(&self, token: &str, vault_id: Uuid) -> Result<(u32, u32)> {
+        let (mut stored, mut refused) = (0, 0);
+        loop {
+            let (page, moved, s, r) = self.pull_item_page(token, vault_id).await?;
+            stored += s;
+            refused += r;
+            // A server answering full pages that do not move the cursor ends here.
+            if page < vouch_proto::ITEMS_PAGE || !moved {
+                return Ok((stored, refused));
+            }
+        }
+    }
+
+    /// Pulls one page of a vault's records after the stored cursor and moves the cursor
+    /// past it: (records on the page, whether the cursor moved, stored, refused).
+    async fn pull_item_page(&self, token: &str, vault_id: Uuid) -> Result<(usize, bool, u32, u32)> {
         let cursor_key = format!("items_seq.{vault_id}");
         let since: u64 = self
             .inner
@@ -1019,6 +1034,7 @@ impl Client {
                     .await,
             )
             .await?;
+        let page = records.len();
         let mut max_seq = since;
         let mut fresh = Vec::new();
         let mut refused = Vec::new();
@@ -1093,7 +1109,12 @@ impl Client {
                 &format!("{} record(s) of vault {vault_id} held back", refused.len()),
             )?;
         }
-        Ok((fresh.len() as u32, refused.len() as u32))
+        Ok((
+            page,
+            max_seq > since,
+            fresh.len() as u32,
+            refused.len() as u32,
+        ))
     }
 }
 

@@ -113,7 +113,8 @@ pub struct ItemsQuery {
     since: Option<u64>,
 }
 
-/// Items (ciphertext, including deletions) changed after `since`, in change order.
+/// Items (ciphertext, including deletions) changed after `since`, in change order, at
+/// most [`vouch_proto::ITEMS_PAGE`] (a full page: ask again from its last `seq`).
 #[utoipa::path(get, path = vouch_proto::routes::VAULT_ITEMS, tag = "vaults", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "vault id"), ItemsQuery),
     responses((status = 200, body = Vec<ItemRecord>), (status = 404, body = ErrorBody)))]
@@ -129,7 +130,7 @@ pub async fn list_items(
         .db
         .tx(move |tx| {
             own_vault(tx, &caller, id)?;
-            let rows = tx.query_all("SELECT item_id, version, ciphertext, seq FROM items WHERE vault_id = ?1 AND seq > ?2 ORDER BY seq", params![id.to_string(), since], |r| {
+            let rows = tx.query_all("SELECT item_id, version, ciphertext, seq FROM items WHERE vault_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", params![id.to_string(), since, vouch_proto::ITEMS_PAGE as i64], |r| {
                     Ok(ItemRecord {
                         vault_id: id,
                         item_id: parse_uuid(&r.get::<String>(0)?)?,
