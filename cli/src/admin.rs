@@ -122,7 +122,7 @@ pub async fn run(client: &Client, out: &Out, action: AdminAction) -> Result<(), 
             let u = client.admin_reactivate(u.id).await?;
             out.emit(user_json(&u), || {
                 format!(
-                    "Reactivated {}: they can sign in again and set up new devices (the old ones stay disabled; their first new device verified by email code holds the keys of new vaults).",
+                    "Reactivated {}: they can sign in again and set up new devices (the old ones stay disabled). A new device verified by email is email-only: it gets the vaults back with the recovery key (`vouch recovery use`), or asks with `vouch request-keys` and an admin key holder approves it with the code it shows (`vouch pending`, `vouch approve`), making it the first key holder of a new chain.",
                     u.email
                 )
             });

@@ -662,7 +662,8 @@ async fn admin_users_by_email_reactivation_and_the_audit_log() {
     );
     assert_eq!(r["deprovisioned_at"], Value::Null);
     // Old devices stay disabled (a key holder locked: no revocation on the chain); a new
-    // one works.
+    // one works, email-only (reactivation gives no email root: an admin's new_root
+    // approval or the recovery key makes a first key holder).
     json_error(
         &vouch(&a, u, &["--json", "devices"], "").await,
         7,
@@ -670,7 +671,7 @@ async fn admin_users_by_email_reactivation_and_the_audit_log() {
     );
     let fresh = trusted_as(&env, "fresh", "alice@acme.test").await;
     let s = ok_json(&vouch(&fresh, u, &["--json", "status"], "").await);
-    assert_eq!(s["state"]["tier"], "key_holder");
+    assert_eq!(s["state"]["tier"], "email_only");
 
     let log = ok_json(
         &vouch(

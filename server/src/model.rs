@@ -293,6 +293,16 @@ pub fn email_tier(tx: &Tx<'_>, user_id: Uuid, kind: DeviceKind) -> ApiResult<Tie
     if !ever_had {
         return Ok(Tier::KeyHolder);
     }
+    // The operator's allowance is for a user with no key holder left: one that works
+    // (it came back, or never went) keeps its chain, and the allowance waits unused.
+    let live: bool = tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder')",
+        [user_id.to_string()],
+        |r| r.get(0),
+    )?;
+    if live {
+        return Ok(Tier::EmailOnly);
+    }
     let allowed = tx.execute(
         "UPDATE users SET email_root_allowed = 0 WHERE id = ?1 AND email_root_allowed = 1",
         [user_id.to_string()],
@@ -318,7 +328,8 @@ pub fn email_gives_key_holder(tx: &Tx<'_>, user_id: Uuid, kind: DeviceKind) -> A
     }
     Ok(tx.query_one(
         "SELECT NOT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND tier = 'key_holder')
-             OR EXISTS (SELECT 1 FROM users WHERE id = ?1 AND email_root_allowed = 1)",
+             OR (EXISTS (SELECT 1 FROM users WHERE id = ?1 AND email_root_allowed = 1)
+                 AND NOT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder'))",
         [user_id.to_string()],
         |r| r.get(0),
     )?)

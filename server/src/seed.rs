@@ -6,7 +6,7 @@ use argon2::{
     password_hash::{PasswordHasher, SaltString},
 };
 use uuid::Uuid;
-use vouch_proto::Role;
+use vouch_proto::{ErrorCode, Role};
 
 use crate::{
     db::Db,
@@ -107,7 +107,10 @@ pub fn dev_workspace(db: &Db) -> ApiResult<()> {
 /// The operator's last resort (DESIGN, Trust v2 (c)): the user's next `web`/`mobile`
 /// email verification makes a first key holder again, once — for a user who lost every
 /// key holder and has neither an admin's `new_root` approval nor a recovery key. Logged;
-/// every device of the user is told when that device is added. Returns the user id.
+/// every device of the user is told when that device is added. Refused while the user has
+/// a key holder that works (a thief with the password and the mailbox would take the new
+/// root and push that key holder off the chain): it approves new devices. Returns the
+/// user id.
 pub fn allow_email_root(db: &Db, email: &str) -> ApiResult<Uuid> {
     let email = email.trim().to_owned();
     let id = db.tx_blocking(move |tx| {
@@ -116,6 +119,19 @@ pub fn allow_email_root(db: &Db, email: &str) -> ApiResult<Uuid> {
                 r.get(0)
             })?
             .ok_or_else(|| ApiError::not_found("user"))?;
+        let live: Option<String> = tx.query_opt(
+            "SELECT name FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder'",
+            [&id],
+            |r| r.get(0),
+        )?;
+        if let Some(name) = live {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{email} still has a key holder that works (\"{name}\"): it approves new devices; allow-email-root is only for a user who lost every key holder"
+                ),
+            ));
+        }
         tx.execute(
             "UPDATE users SET email_root_allowed = 1 WHERE id = ?1",
             [&id],

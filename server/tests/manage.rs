@@ -324,9 +324,26 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
     let (_, new_laptop, new_token) = api
         .trusted_device("alice@acme.test", "alice new laptop", "web")
         .await;
-    // Every key holder she had was disabled: her next device by email is a first key
-    // holder again.
-    assert_eq!(new_laptop["tier"], "key_holder", "{new_laptop}");
+    // Every key holder she had was disabled, yet email gives no first key holder (a
+    // thief with the password and the mailbox would be first): it is email-only, and an
+    // admin key holder's `new_root` approval makes it the first key holder.
+    assert_eq!(new_laptop["tier"], "email_only", "{new_laptop}");
+    api.get("/v1/vaults", Some(&new_token))
+        .await
+        .err(403, "key_holder_required");
+    let rid = id(&api.open_approval(&new_token, &id(&new_laptop)).await.ok());
+    let run = api.start_run(&rid, &admin).await;
+    api.answer_run(&rid, &run, &new_token).await.ok();
+    api.approve_run(&rid, &run, &admin).await.ok();
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{rid}/ack"),
+            Some(&new_token),
+            json!({"run_id": run, "opened": true}),
+        )
+        .await
+        .ok();
+    assert_eq!(ack["tier"], "key_holder", "{ack}");
     api.get("/v1/vaults", Some(&new_token)).await.ok();
     // Another workspace's or an unknown user is not found.
     api.post(
@@ -367,6 +384,7 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
             "reactivated",
             "registered",
             "verified_by_email",
+            "keys_shared",
         ],
         "{log}"
     );
@@ -403,7 +421,7 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
         .err(400, "bad_request");
     let last = api.get("/v1/admin/audit?limit=1", Some(&admin)).await.ok();
     assert_eq!(last.as_array().unwrap().len(), 1);
-    assert_eq!(last[0]["action"], "verified_by_email");
+    assert_eq!(last[0]["action"], "keys_shared");
 }
 
 /// An approval and a denial name the key holder that decided.

@@ -1505,3 +1505,117 @@ async fn attack_oversized_answer_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---- first key holders again (black-box review, stop 16) -----------------------------
+
+/// Deprovisioning and reactivating a user gives no email root: a thief with her password
+/// and mailbox would verify first and become her only key holder (review A-F1). Her next
+/// device by email is email-only, whoever verifies it; the operator's `allow-email-root`
+/// is refused while a key holder of hers works (A-F3: it would have replaced her chain),
+/// and a thief's email verification after it stays email-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_reactivation_or_allowance_gives_the_thief_no_root() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let api = server.api();
+    let phone = Device::open(root.path(), "phone", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&phone.client, server.url(), BOB).await;
+    let admin = Device::open(root.path(), "admin", server.url(), DeviceKind::Web);
+    enroll_by_email(&admin.client, server.url(), ADMIN).await;
+    let bob = admin.client.admin_user(BOB).await.unwrap();
+    admin.client.admin_deprovision(bob.id).await.unwrap();
+    admin.client.admin_reactivate(bob.id).await.unwrap();
+    let (thief, _) = thief_device(&api, BOB, "bob new laptop").await;
+    assert_eq!(
+        thief["tier"], "email_only",
+        "reactivation opened an email root"
+    );
+
+    let alice = Device::open(root.path(), "alice", server.url(), DeviceKind::Mobile);
+    enroll_by_email(&alice.client, server.url(), ALICE).await;
+    let out = server
+        .command()
+        .args(["admin", "allow-email-root", "--email", ALICE])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "allowed over a live key holder");
+    assert!(said.contains("still has a key holder"), "{said}");
+    let (thief, _) = thief_device(&api, ALICE, "alice new laptop").await;
+    assert_eq!(thief["tier"], "email_only");
+    alice.client.sync().await.unwrap();
+}
+
+/// Two `new_root` requests of a user with no key holder left — hers and a thief's (her
+/// password and mailbox) — and an admin who approves hers first: the thief's stale one
+/// no longer applies (review A-F7). It is not listed, no run starts on it, and one
+/// already approved does not complete: no second chain over hers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_stale_new_root_request_cannot_replace_the_chain() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, phone, _) = api.trusted_device(BOB, "bob phone", "mobile").await;
+    let (_, _, admin) = api.trusted_device(ADMIN, "admin laptop", "web").await;
+    api.post(
+        &format!("/v1/devices/{}/disable", id(&phone)),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .ok();
+    let mut asks = Vec::new();
+    for name in ["bob laptop", "thief one", "thief two"] {
+        let (account, _) = api.login(BOB).await;
+        let device = id(&api.register(&account, name, "web").await.ok());
+        let opened = api.open_approval(&account, &device).await.ok();
+        assert_eq!(opened["purpose"], "new_root", "{opened}");
+        asks.push((account, id(&opened)));
+    }
+    let [(bob, mine), (thief, approved), (_, waiting)] = <[_; 3]>::try_from(asks).unwrap();
+    // The thief's first request gets as far as approved (waiting for its device).
+    let run = api.start_run(&approved, &admin).await;
+    api.answer_run(&approved, &run, &thief).await.ok();
+    api.approve_run(&approved, &run, &admin).await.ok();
+    // Bob's is approved and completes: he has a key holder.
+    let bobs_run = api.start_run(&mine, &admin).await;
+    api.answer_run(&mine, &bobs_run, &bob).await.ok();
+    api.approve_run(&mine, &bobs_run, &admin).await.ok();
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{mine}/ack"),
+            Some(&bob),
+            json!({"run_id": bobs_run, "opened": true}),
+        )
+        .await
+        .ok();
+    assert_eq!(ack["tier"], "key_holder");
+    let listed = api
+        .get("/v1/approval-requests?status=pending", Some(&admin))
+        .await
+        .ok();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["purpose"] != "new_root"),
+        "{listed}"
+    );
+    api.post(
+        &format!("/v1/approval-requests/{waiting}/runs"),
+        Some(&admin),
+        json!({"secret": "code", "msg_a": b64(&[0x41; 33])}),
+    )
+    .await
+    .err(409, "already_decided");
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{approved}/ack"),
+            Some(&thief),
+            json!({"run_id": run, "opened": true}),
+        )
+        .await
+        .ok();
+    assert_eq!(ack["status"], "failed", "{ack}");
+    assert!(ack["device_token"].is_null(), "{ack}");
+}

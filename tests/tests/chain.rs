@@ -1179,3 +1179,40 @@ async fn a_device_holding_many_epochs_shares_them_all() {
     let read = phone.read(vault.id, item.item_id);
     assert_eq!(read.unwrap().as_slice(), b"after");
 }
+
+/// A deprovisioned user, reactivated by an admin, gets her vaults back with her recovery
+/// key on a new device (issue 15 F5, mended with review A-F1: reactivation gives no email
+/// root, so the old chain and its recovery key stay hers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_deprovision_and_reactivation_the_recovery_key_brings_the_vaults_back() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let url = server.url().to_owned();
+    let [laptop] = key_holders(root.path(), &url, ALICE, [("laptop", DeviceKind::Web)]).await;
+    let [admin] = key_holders(
+        root.path(),
+        &url,
+        "admin@acme.test",
+        [("admin", DeviceKind::Web)],
+    )
+    .await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap();
+    let item = laptop
+        .client
+        .put_item(vault.id, None, b"kept through it all")
+        .await
+        .unwrap();
+    let words = laptop.client.create_recovery_key().await.unwrap();
+    let alice = admin.client.admin_user(ALICE).await.unwrap();
+    admin.client.admin_deprovision(alice.id).await.unwrap();
+    admin.client.admin_reactivate(alice.id).await.unwrap();
+    let fresh = Device::open(root.path(), "fresh", &url, DeviceKind::Web);
+    enroll_by_email(&fresh.client, &url, ALICE).await;
+    assert!(!fresh.client.state().is_key_holder());
+    let done = fresh.client.use_recovery_key(&words).await.unwrap();
+    assert!(done.state.is_key_holder());
+    assert_eq!(
+        fresh.read(vault.id, item.item_id).unwrap().as_slice(),
+        b"kept through it all"
+    );
+}

@@ -226,10 +226,12 @@ pub async fn users(
 }
 
 /// Reactivates a deprovisioned user: they can sign in again and set up *new* devices (the
-/// old ones stay disabled: key holders locked, the others wiped). Their next web or mobile device
-/// verified by email code becomes a first key holder again (as the operator's
-/// `allow-email-root` allows once): every key holder they had was disabled. Repeating it
-/// changes nothing.
+/// old ones stay disabled: key holders locked, the others wiped). It gives no email root:
+/// whoever has the password and the mailbox would take it first. The user's first new
+/// device, verified by email, is email-only and gets the keys back with the recovery key,
+/// or becomes the first key holder of a new chain by an admin key holder's `new_root`
+/// approval (the code on the user's screen, read to the admin). Repeating it changes
+/// nothing.
 #[utoipa::path(post, path = vouch_proto::routes::ADMIN_USER_REACTIVATE, tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "user id")),
     responses((status = 200, body = AdminUser), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -250,7 +252,7 @@ pub async fn reactivate(
                 .ok_or_else(|| ApiError::not_found("user"))?;
             if user.deprovisioned {
                 tx.execute(
-                    "UPDATE users SET deprovisioned_at = NULL, email_root_allowed = 1, code_failures = 0 WHERE id = ?1",
+                    "UPDATE users SET deprovisioned_at = NULL, code_failures = 0 WHERE id = ?1",
                     [user_id.to_string()],
                 )?;
                 crate::audit::record(tx, user_id, None, AuditAction::Reactivated, &actor, None)?;

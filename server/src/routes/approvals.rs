@@ -255,6 +255,15 @@ fn already_decided() -> ApiError {
     ApiError::new(ErrorCode::AlreadyDecided, "the request was already decided")
 }
 
+/// A `new_root` request of a user who has a live key holder again (another request was
+/// approved, a recovery): approving it would start a second chain over the user's.
+fn new_root_moot() -> ApiError {
+    ApiError::new(
+        ErrorCode::AlreadyDecided,
+        "this user has a key holder again: a new first key holder is no longer needed (ask that key holder to approve the device instead)",
+    )
+}
+
 fn has_live_key_holder(tx: &Tx<'_>, user_id: Uuid) -> ApiResult<bool> {
     Ok(tx.query_one(
         "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder')",
@@ -544,6 +553,8 @@ pub async fn list_pending(
                 "SELECT {REQ_COLS} FROM approval_requests r WHERE status IN ('pending', 'approved') AND device_id != ?2
                  AND (user_id = ?1 OR (?3 = 1 AND purpose = 'new_root' AND user_id IN
                       (SELECT id FROM users WHERE workspace_id = ?4 AND id != ?1)))
+                 AND (purpose != 'new_root' OR NOT EXISTS (SELECT 1 FROM devices k
+                      WHERE k.user_id = r.user_id AND k.status = 'trusted' AND k.tier = 'key_holder'))
                  ORDER BY created_at"
             ), params![
                         caller.user.id.to_string(),
@@ -579,6 +590,9 @@ fn decidable(tx: &Tx<'_>, caller: &KeyHolder, id: Uuid) -> ApiResult<RequestRow>
     };
     if !allowed {
         return Err(ApiError::not_found("approval request"));
+    }
+    if r.purpose == ApprovalPurpose::NewRoot && has_live_key_holder(tx, r.user_id)? {
+        return Err(new_root_moot());
     }
     match r.status {
         ApprovalStatus::Pending => Ok(r),
@@ -921,6 +935,16 @@ pub async fn ack(
                     });
                 }
                 _ => return Err(already_decided()),
+            }
+            if r.purpose == ApprovalPurpose::NewRoot && has_live_key_holder(tx, r.user_id)? {
+                // Approved while the user had none, but one came since: this device does
+                // not start a second chain over it; it can ask that key holder.
+                set_status(tx, &r, ApprovalStatus::Failed)?;
+                return Ok(AckResult {
+                    status: ApprovalStatus::Failed,
+                    device_token: None,
+                    tier: device.tier.unwrap_or(Tier::EmailOnly),
+                });
             }
             let token = match device.status {
                 DeviceStatus::Pending => Some(trust_device(
