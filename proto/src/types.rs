@@ -532,6 +532,11 @@ wire! {
         /// missing from the list is kept.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub tombstone: Option<Bytes>,
+        /// The highest change sequence among the vault's item records (0: none). A device
+        /// whose item cursor is past it was once handed a sequence the server never had
+        /// (a relay in the middle), and reads the vault's records again from the start.
+        #[serde(default)]
+        pub head_seq: u64,
     }
 }
 

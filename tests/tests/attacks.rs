@@ -1619,3 +1619,42 @@ async fn attack_stale_new_root_request_cannot_replace_the_chain() {
     assert_eq!(ack["status"], "failed", "{ack}");
     assert!(ack["device_token"].is_null(), "{ack}");
 }
+
+/// A relay in the middle once hands a device a record with a sequence the server never
+/// had (refused: it does not open): the device's item cursor used to jump past every
+/// later change, so the vault froze on that device long after the relay was gone — a
+/// password changed after a compromise never arrived (review B-F10). The vault list names
+/// each vault's highest sequence; a cursor past it reads the vault again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_forged_sequence_does_not_freeze_a_vault() {
+    let s = scene(false).await;
+    let laptop = laptop_via_relay(&s).await;
+    assert_eq!(
+        laptop.read(s.vault, s.item).unwrap().as_slice(),
+        b"the secret"
+    );
+    let (vault, item) = (s.vault, s.item);
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET"
+            && path.contains("/items?since=")
+            && let Some(list) = v.as_array_mut()
+        {
+            list.push(json!({
+                "vault_id": vault, "item_id": item, "version": 9_007_199_254_740_991u64,
+                "ciphertext": b64(&[2u8; 80]), "seq": 9000,
+            }));
+        }
+    });
+    assert_eq!(laptop.client.sync().await.unwrap().refused, 1);
+    s.relay.clear();
+    s.phone
+        .client
+        .put_item(s.vault, Some(s.item), b"changed after the compromise")
+        .await
+        .unwrap();
+    laptop.client.sync().await.unwrap();
+    assert_eq!(
+        laptop.read(s.vault, s.item).unwrap().as_slice(),
+        b"changed after the compromise"
+    );
+}

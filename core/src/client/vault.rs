@@ -939,7 +939,8 @@ impl Client {
             if !live.contains(&v.id) {
                 continue;
             }
-            let (received, refused) = self.pull_items(&token, v.id).await?;
+            let head = listed.iter().find(|l| l.id == v.id).map(|l| l.head_seq);
+            let (received, refused) = self.pull_items(&token, v.id, head).await?;
             report.received += received;
             report.refused += refused;
         }
@@ -996,8 +997,37 @@ impl Client {
         Ok(live)
     }
 
-    /// Pulls a vault's new records, page after page: (stored, refused).
-    async fn pull_items(&self, token: &str, vault_id: Uuid) -> Result<(u32, u32)> {
+    /// Pulls a vault's new records, page after page: (stored, refused). `head` is the
+    /// highest sequence the server lists for the vault: a cursor past it was once set by
+    /// a sequence the server never had (a relay in the middle), which would hide every
+    /// later change; the vault's records are then read again from the start (what this
+    /// device holds stays; only newer versions that open replace it).
+    async fn pull_items(
+        &self,
+        token: &str,
+        vault_id: Uuid,
+        head: Option<u64>,
+    ) -> Result<(u32, u32)> {
+        let cursor_key = format!("items_seq.{vault_id}");
+        let cursor: u64 = self
+            .inner
+            .store
+            .setting(&cursor_key)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if let Some(head) = head.filter(|h| cursor > *h) {
+            log::warn!(
+                "vault {vault_id}: item cursor {cursor} past the server's {head}; reading again"
+            );
+            self.inner.store.audit(
+                "items_cursor_reset",
+                &format!("vault {vault_id}: cursor {cursor} was past the server's {head}"),
+            )?;
+            self.inner.store.apply(&[Change::Setting {
+                name: &cursor_key,
+                value: "0",
+            }])?;
+        }
         let (mut stored, mut refused) = (0, 0);
         loop {
             let (page, moved, s, r) = self.pull_item_page(token, vault_id).await?;

@@ -21,23 +21,25 @@ use crate::{
 };
 
 fn load_vault(tx: &Tx<'_>, id: Uuid) -> ApiResult<Option<Vault>> {
-    Ok(tx
-        .query_opt(
-            "SELECT id, user_id, name, created_by, created_at, epoch, epoch_chain_seq, tombstone FROM vaults WHERE id = ?1",
-            [id.to_string()],
-            |r| {
-                Ok(Vault {
-                    id: parse_uuid(&r.get::<String>(0)?)?,
-                    user_id: parse_uuid(&r.get::<String>(1)?)?,
-                    name: r.get(2)?,
-                    created_by: parse_uuid(&r.get::<String>(3)?)?,
-                    created_at: ts(r.get(4)?),
-                    epoch: r.get(5)?,
-                    epoch_chain_seq: r.get::<Option<i64>>(6)?.map(|s| s as u64),
-                    tombstone: r.get::<Option<Vec<u8>>>(7)?.map(Bytes),
-                })
-            },
-        )?)
+    Ok(tx.query_opt(
+        "SELECT id, user_id, name, created_by, created_at, epoch, epoch_chain_seq, tombstone,
+                    (SELECT COALESCE(MAX(seq), 0) FROM items WHERE items.vault_id = vaults.id)
+             FROM vaults WHERE id = ?1",
+        [id.to_string()],
+        |r| {
+            Ok(Vault {
+                id: parse_uuid(&r.get::<String>(0)?)?,
+                user_id: parse_uuid(&r.get::<String>(1)?)?,
+                name: r.get(2)?,
+                created_by: parse_uuid(&r.get::<String>(3)?)?,
+                created_at: ts(r.get(4)?),
+                epoch: r.get(5)?,
+                epoch_chain_seq: r.get::<Option<i64>>(6)?.map(|s| s as u64),
+                tombstone: r.get::<Option<Vec<u8>>>(7)?.map(Bytes),
+                head_seq: r.get::<i64>(8)?.max(0) as u64,
+            })
+        },
+    )?)
 }
 
 /// One of the caller's vaults that is not deleted (a deleted one has no items any more).
