@@ -569,6 +569,13 @@ pub fn approver_warning() -> String {
     vouch_core::APPROVER_WARNING.to_owned()
 }
 
+/// The words above the code field of a `NewRoot` request (an admin making another
+/// person's first key holder), instead of [`approver_warning`].
+#[uniffi::export]
+pub fn new_root_warning() -> String {
+    vouch_core::NEW_ROOT_WARNING.to_owned()
+}
+
 /// The library version (also a trivial call for binding health checks and benchmarks).
 #[uniffi::export]
 pub fn core_version() -> String {

@@ -199,6 +199,9 @@ impl std::fmt::Debug for ApprovalPrompt {
 pub struct PendingRequest {
     pub request_id: String,
     pub purpose: ApprovalPurpose,
+    /// The requester's account (email): for `NewRoot`, another person's — show it, with
+    /// `new_root_warning()` above the code field.
+    pub account: String,
     pub device_name: String,
     pub device_kind: DeviceKind,
     pub platform: String,
@@ -528,6 +531,7 @@ impl From<vouch_core::PendingRequest> for PendingRequest {
         Self {
             request_id: p.request_id.to_string(),
             purpose: p.purpose.into(),
+            account: p.account,
             device_name: p.device_name,
             device_kind: p.device_kind.into(),
             platform: p.platform,

@@ -362,7 +362,7 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             eprintln!(
                 "{}\n\n{}",
                 output::pending_human(req),
-                vouch_core::APPROVER_WARNING
+                vouch_core::approver_warning(req.purpose)
             );
             let code = prompt_line("Code: ")?;
             // Not six digits: said before anything is sent.
@@ -372,9 +372,19 @@ async fn run_command(cli: Cli, dir: std::path::PathBuf) -> Result<(), CliError> 
             // a mistyped code in "does not match".
             eprintln!("Waiting for the new device…");
             client.approve(request_id, &code).await?;
+            let new_root = req.purpose == vouch_core::proto::ApprovalPurpose::NewRoot;
             out.emit(
                 json!({"request_id": request_id, "status": "approved"}),
-                || "Approved: the new device is receiving your vault keys.".into(),
+                || {
+                    if new_root {
+                        format!(
+                            "Approved: the device becomes the first key holder of {} (no vault key was sent).",
+                            req.account
+                        )
+                    } else {
+                        "Approved: the new device is receiving your vault keys.".into()
+                    }
+                },
             );
             Ok(())
         }

@@ -157,8 +157,13 @@ pub fn prompt_json(p: &ApprovalPrompt) -> Value {
 }
 
 pub fn prompt_human(p: &ApprovalPrompt) -> String {
+    let how = if p.purpose == vouch_core::proto::ApprovalPurpose::NewRoot {
+        "No device of yours holds the keys any more: an admin of your workspace approves this\none. Reach an admin yourself (never one who contacts you) and read them this code:"
+    } else {
+        "On a device that holds your keys, open \"Trust this session?\" for this device and enter\nthe code (apps can scan the QR code instead):"
+    };
     format!(
-        "On a device that holds your keys, open \"Trust this session?\" for this device and enter\nthe code (apps can scan the QR code instead):\n\n    {}\n\n{}\nrequest {}; the code works until {} and for {} more tr{}",
+        "{how}\n\n    {}\n\n{}\nrequest {}; the code works until {} and for {} more tr{}",
         p.code,
         qr(&p.qr_payload),
         p.request_id,
@@ -171,7 +176,7 @@ pub fn prompt_human(p: &ApprovalPrompt) -> String {
 pub fn pending_json(p: &PendingRequest) -> Value {
     json!({
         "request_id": p.request_id, "purpose": vouch_core::proto::enum_name(&p.purpose),
-        "device_name": p.device_name, "device_kind": vouch_core::proto::enum_name(&p.device_kind),
+        "account": p.account, "device_name": p.device_name, "device_kind": vouch_core::proto::enum_name(&p.device_kind),
         "platform": p.platform, "origin": p.origin, "created_at": ts(&p.created_at),
         "expires_at": ts(&p.expires_at),
         "requester_tier": p.requester_tier.map(|t| vouch_core::proto::enum_name(&t)),
@@ -182,6 +187,12 @@ pub fn pending_json(p: &PendingRequest) -> Value {
 /// The "Trust this session?" screen: who asks, from where, its flags, and the warning.
 pub fn pending_human(p: &PendingRequest) -> String {
     let mut flags = String::new();
+    if p.purpose == vouch_core::proto::ApprovalPurpose::NewRoot {
+        flags.push_str(&format!(
+            "\n  ⚠ ANOTHER PERSON'S ACCOUNT: approving makes this device the first key holder of {}",
+            p.account
+        ));
+    }
     if p.requester_tier == Some(vouch_core::proto::Tier::EmailOnly) {
         flags.push_str("\n  ⚠ this device was verified by email only");
     }
@@ -230,5 +241,35 @@ mod tests {
                 .lines()
                 .all(|l| l.starts_with("\x1b[30;107m") && l.ends_with("\x1b[0m"))
         );
+    }
+
+    /// An admin's `new_root` screen names the other person's account (black-box review,
+    /// stop 16: it showed only the device name the requester chose).
+    #[test]
+    fn a_new_root_request_names_the_other_persons_account() {
+        use vouch_core::proto::{ApprovalPurpose, ApprovalStatus, DeviceKind, Tier};
+        let mut p = vouch_core::PendingRequest {
+            request_id: uuid::Uuid::nil(),
+            purpose: ApprovalPurpose::Enroll,
+            account: "carol@acme.test".into(),
+            device_name: "carol new phone".into(),
+            device_kind: DeviceKind::Mobile,
+            platform: "Android".into(),
+            origin: "10.0.0.7".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            expires_at: time::OffsetDateTime::UNIX_EPOCH,
+            requester_tier: Some(Tier::EmailOnly),
+            other_network: false,
+            status: ApprovalStatus::Pending,
+        };
+        assert!(!super::pending_human(&p).contains("ANOTHER PERSON"));
+        p.purpose = ApprovalPurpose::NewRoot;
+        let screen = super::pending_human(&p);
+        assert!(
+            screen.contains("ANOTHER PERSON'S ACCOUNT") && screen.contains("carol@acme.test"),
+            "{screen}"
+        );
+        assert!(vouch_core::approver_warning(p.purpose).contains("another person"));
+        assert_eq!(super::pending_json(&p)["account"], "carol@acme.test");
     }
 }

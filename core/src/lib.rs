@@ -43,9 +43,9 @@ mod store;
 
 pub use client::{
     APPROVER_WARNING, ApprovalPrompt, CODE_LIFETIME_MS, ChainMember, Client, ClientConfig,
-    ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, PendingRequest,
-    REENCRYPT_BATCH, RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo, Verification,
-    VerificationStarted,
+    ClientListener, DATABASE_FILE, DeviceInfo, EnrollmentState, ItemInfo, NEW_ROOT_WARNING,
+    PendingRequest, REENCRYPT_BATCH, RUNS_PER_CODE, Recovered, SyncReport, UserPresence, VaultInfo,
+    Verification, VerificationStarted, approver_warning,
 };
 pub use crypto::{ApprovalCode, SecretBytes};
 pub use error::{Error, ErrorKind, RecoveryWordsProblem, Result};

@@ -372,6 +372,10 @@ wire! {
         pub id: Uuid,
         /// The requester's user (the approver's own, or another for an admin's `new_root`).
         pub user_id: Uuid,
+        /// That user's email: an admin deciding another user's `new_root` is told whose
+        /// first key holder it makes.
+        #[serde(default)]
+        pub user_email: String,
         /// Purpose.
         pub purpose: ApprovalPurpose,
         /// The requesting device: name, kind, platform, origin, key bundle and tier (the

@@ -1572,6 +1572,19 @@ async fn attack_stale_new_root_request_cannot_replace_the_chain() {
         asks.push((account, id(&opened)));
     }
     let [(bob, mine), (thief, approved), (_, waiting)] = <[_; 3]>::try_from(asks).unwrap();
+    // The admin is told whose first key holder each would make.
+    let listed = api
+        .get("/v1/approval-requests?status=pending", Some(&admin))
+        .await
+        .ok();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["user_email"] == BOB),
+        "{listed}"
+    );
     // The thief's first request gets as far as approved (waiting for its device).
     let run = api.start_run(&approved, &admin).await;
     api.answer_run(&approved, &run, &thief).await.ok();

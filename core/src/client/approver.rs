@@ -38,6 +38,22 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const APPROVER_WARNING: &str = "Enter the code shown on the device you are holding now. \
      Nobody from Vouch or your company will ever ask you for it.";
 
+/// The words above the code field of a `new_root` request (an admin making another
+/// person's first key holder), instead of [`APPROVER_WARNING`].
+pub const NEW_ROOT_WARNING: &str = "This makes that device the first key holder of another \
+     person's account (named above), on a new chain: their old devices and recovery key stop \
+     counting, and no vault key of yours is sent. Approve only if you reached that person \
+     yourself and they read you this code from their new device; a code sent to you unasked \
+     is an attack.";
+
+/// The words above the code field for a request of `purpose`.
+pub fn approver_warning(purpose: ApprovalPurpose) -> &'static str {
+    match purpose {
+        ApprovalPurpose::NewRoot => NEW_ROOT_WARNING,
+        ApprovalPurpose::Enroll | ApprovalPurpose::ShareKeys => APPROVER_WARNING,
+    }
+}
+
 /// A request as the approver sees it ("Trust this session?").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRequest {
@@ -45,6 +61,8 @@ pub struct PendingRequest {
     pub request_id: Uuid,
     /// Enrollment, key sharing, or a new first key holder (for an admin).
     pub purpose: ApprovalPurpose,
+    /// The requester's account (email): for a `new_root`, another person's — show it.
+    pub account: String,
     /// The new device's name.
     pub device_name: String,
     /// Its kind.
@@ -592,6 +610,7 @@ fn view(p: &PendingApproval, status: Option<ApprovalStatus>) -> PendingRequest {
     PendingRequest {
         request_id: p.id,
         purpose: p.purpose,
+        account: p.user_email.clone(),
         device_name: p.device.name.clone(),
         device_kind: p.device.kind,
         platform: p.device.platform.clone(),

@@ -27,7 +27,7 @@ use std::{
 };
 use vouch_proto::routes;
 
-pub use approver::{APPROVER_WARNING, PendingRequest};
+pub use approver::{APPROVER_WARNING, NEW_ROOT_WARNING, PendingRequest, approver_warning};
 pub use chain::ChainMember;
 pub use enrollment::VerificationStarted;
 pub use recovery::Recovered;

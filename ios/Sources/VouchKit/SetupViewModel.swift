@@ -384,7 +384,7 @@ extension EnrollmentState {
 /// run is under way, and what went wrong (`error`, with its `errorKey` for localization).
 public struct TrustThisSession: Equatable, Sendable {
     public let request: PendingRequest
-    public var warning: String = Vouch.approverWarning()
+    public var warning: String
     public var waitingForDevice = false
     public var error: String?
     public var errorKey: String?
@@ -392,8 +392,11 @@ public struct TrustThisSession: Equatable, Sendable {
 
     public init(request: PendingRequest) {
         self.request = request
+        warning = request.purpose == .newRoot ? Vouch.newRootWarning() : Vouch.approverWarning()
     }
 
+    /// An admin making another person's first key holder (`request.account`): say whose.
+    public var anotherPersonsAccount: Bool { request.purpose == .newRoot }
     /// The requester was verified by email only (it asks for keys): flag it.
     public var emailOnly: Bool { request.requesterTier == .emailOnly }
     /// It asks from another network than this device's: flag it.

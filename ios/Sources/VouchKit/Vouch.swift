@@ -58,6 +58,8 @@ public final class Vouch: @unchecked Sendable {
 
     /// The words the "Trust this session?" screen shows above the code field.
     public static func approverWarning() -> String { VouchFFI.approverWarning() }
+    /// The words above the code field of a `newRoot` request (another person's account).
+    public static func newRootWarning() -> String { VouchFFI.newRootWarning() }
 
     public var state: EnrollmentState { client.state() }
     public func signIn(email: String, password: String) async throws -> EnrollmentState { try await client.signIn(email: email, password: password) }

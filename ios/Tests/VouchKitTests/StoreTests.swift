@@ -177,6 +177,17 @@ final class StoreTests: XCTestCase {
         let keysRequest = try XCTUnwrap(try store.vouch.approvalPrompt()?.requestId)
         await approver.approvals.open(requestId: keysRequest)
         XCTAssertEqual(approver.approvals.selected?.emailOnly, true)
+        let screen = try XCTUnwrap(approver.approvals.selected)
+        XCTAssertEqual(screen.request.account, alice)
+        XCTAssertFalse(screen.anotherPersonsAccount)
+        XCTAssertEqual(screen.warning, Vouch.approverWarning())
+        // An admin's new_root screen names the other person's account, in its own words.
+        var other = screen.request
+        other.purpose = .newRoot
+        let newRoot = TrustThisSession(request: other)
+        XCTAssertTrue(newRoot.anotherPersonsAccount)
+        XCTAssertEqual(newRoot.warning, Vouch.newRootWarning())
+        XCTAssertTrue(newRoot.warning.contains("another person"))
         await approver.approvals.approve(code: keysCode)
         XCTAssertEqual(approver.approvals.selected?.approved, true, "\(String(describing: approver.approvals.selected?.error))")
         let waiting = store.setup

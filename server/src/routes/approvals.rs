@@ -276,9 +276,13 @@ fn pending_view(tx: &Tx<'_>, r: &RequestRow, viewer_origin: &str) -> ApiResult<P
     let device = DeviceRow::load(tx, r.device_id)?
         .ok_or_else(ApiError::internal)?
         .device;
+    let user_email = UserRow::load(tx, r.user_id)?
+        .map(|u| u.email)
+        .unwrap_or_default();
     Ok(PendingApproval {
         id: r.id,
         user_id: r.user_id,
+        user_email,
         purpose: r.purpose,
         device,
         created_at: ts(r.created_at),

@@ -1,5 +1,6 @@
 package app.vouch
 
+import app.vouch.ffi.ApprovalPurpose
 import app.vouch.ffi.ApprovalStatus
 import app.vouch.ffi.PendingRequest
 import app.vouch.ffi.Tier
@@ -13,12 +14,14 @@ import kotlinx.coroutines.launch
 
 /**
  * "Trust this session?" for one request, as the approver shows it: the request's details,
- * flags for an email-only requester and another network, [warning] above the code field,
+ * flags for an email-only requester, another network and another person's account (an
+ * admin's `NEW_ROOT`, with its own [warning]), [warning] above the code field,
  * "waiting for the new device…" while a run is under way, and what went wrong.
  */
 data class TrustThisSession(
     val request: PendingRequest,
-    val warning: String = Vouch.approverWarning(),
+    val warning: String =
+        if (request.purpose == ApprovalPurpose.NEW_ROOT) Vouch.newRootWarning() else Vouch.approverWarning(),
     val waitingForDevice: Boolean = false,
     val error: UserMessage? = null,
     val approved: Boolean = false,
@@ -27,6 +30,8 @@ data class TrustThisSession(
     val emailOnly: Boolean get() = request.requesterTier == Tier.EMAIL_ONLY
     /** It asks from another network than this device's: flag it. */
     val otherNetwork: Boolean get() = request.otherNetwork
+    /** An admin making another person's first key holder ([PendingRequest.account]): say whose. */
+    val anotherPersonsAccount: Boolean get() = request.purpose == ApprovalPurpose.NEW_ROOT
     /** Approved already, waiting for the new device to acknowledge. */
     val approvedWaitingForDevice: Boolean get() = request.status == ApprovalStatus.APPROVED
 }

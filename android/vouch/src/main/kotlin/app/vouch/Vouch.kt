@@ -102,6 +102,8 @@ class Vouch private constructor(
 
         /** The words the "Trust this session?" screen shows above the code field. */
         fun approverWarning(): String = app.vouch.ffi.approverWarning()
+        /** The words above the code field of a `NEW_ROOT` request (another person's account). */
+        fun newRootWarning(): String = app.vouch.ffi.newRootWarning()
 
         /** Runs [block], turning a generated `VouchException` into [VouchError]. */
         internal inline fun <T> mapErrors(block: () -> T): T = try {

@@ -308,7 +308,17 @@ class SetupFlowTest {
                     val approvals = ApprovalFlow(phone, this)
                     approvals.refresh().join()
                     approvals.open(approvals.requests.value.single().requestId).join()
-                    assertTrue(approvals.selected.value!!.emailOnly)
+                    val screen = approvals.selected.value!!
+                    assertTrue(screen.emailOnly)
+                    assertEquals(ALICE, screen.request.account)
+                    assertFalse(screen.anotherPersonsAccount)
+                    assertEquals(Vouch.approverWarning(), screen.warning)
+                    // An admin's new_root screen names the other person's account and says
+                    // what approving does, in its own words.
+                    val newRoot = TrustThisSession(screen.request.copy(purpose = ApprovalPurpose.NEW_ROOT, account = "carol@acme.test"))
+                    assertTrue(newRoot.anotherPersonsAccount)
+                    assertEquals(Vouch.newRootWarning(), newRoot.warning)
+                    assertTrue("another person" in newRoot.warning)
                     approvals.approve(code).join()
                     assertTrue(approvals.selected.value!!.approved)
                     withTimeout(20_000) { flow.screen.first { it == SetupScreen.Trusted() } }
