@@ -1671,3 +1671,35 @@ async fn attack_forged_sequence_does_not_freeze_a_vault() {
         b"changed after the compromise"
     );
 }
+
+/// An approval that fails after the approver signed its vouch (a relay turns the new
+/// device's acknowledgement into "could not open"): the member stays on the chain, but
+/// the server lists its device as not trusted, so no key holder seals a vault key to it
+/// — not the vaults it had, not a vault made after (black-box review, stop 16, B-F6: every
+/// key holder kept sealing every epoch to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_failed_approval_leaves_no_member_that_receives_keys() {
+    let s = scene(false).await;
+    let (laptop, p) = s.laptop("laptop", &s.relay.url.clone()).await;
+    let laptop_id = laptop.client.state().device_id().unwrap();
+    s.relay.rewrite_requests(|method, path, v| {
+        if method == "POST" && path.ends_with("/ack") {
+            v["opened"] = json!(false);
+        }
+    });
+    let (approved, waited) = approve_during_wait(&laptop, &s.phone, p.request_id, &p.code).await;
+    approved.unwrap();
+    assert!(waited.is_err(), "{waited:?}");
+    let members = s.phone.client.chain_members().await.unwrap();
+    assert!(
+        members.iter().any(|m| m.id == laptop_id),
+        "the vouch is on the chain"
+    );
+    s.phone.client.create_vault("After").await.unwrap();
+    s.phone.client.sync().await.unwrap();
+    s.phone.client.sync().await.unwrap();
+    let sealed = s.server.query_rows(&format!(
+        "SELECT vault_id FROM chain_envelopes WHERE recipient_id = '{laptop_id}'"
+    ));
+    assert!(sealed.is_empty(), "sealed to the failed member: {sealed:?}");
+}

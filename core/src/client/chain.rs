@@ -208,9 +208,7 @@ impl Client {
         {
             return Ok(0);
         }
-        // Devices whose revocation is decided, or that the server disabled, get nothing
-        // more.
-        let pending = self.excluded_from_sealing()?;
+        let pending = self.not_sealed_to(&chain).await?;
         let token = self.device_token()?;
         let mut sent = 0;
         for v in self.inner.store.vaults()?.into_iter().filter(|v| v.has_key) {
@@ -429,6 +427,28 @@ impl Client {
         Ok(rotated)
     }
 
+    /// Live members of `chain` no vault key is sealed to now: [`Self::excluded_from_sealing`],
+    /// and every device member the server does not list as trusted — an approval that
+    /// failed after the vouch was signed (its acknowledgement lost or refused), or one
+    /// still waiting for it: it got no key through the chain, and gets them once it is
+    /// trusted (a server that lies here only keeps keys from a device).
+    pub(super) async fn not_sealed_to(&self, chain: &Chain) -> Result<Vec<Uuid>> {
+        let mut out = self.excluded_from_sealing()?;
+        let listed = self.fetch_devices().await?;
+        out.extend(
+            chain
+                .live()
+                .filter(|m| m.member.role == Role::Device)
+                .map(|m| m.member.id)
+                .filter(|id| {
+                    !listed
+                        .iter()
+                        .any(|d| d.id == *id && d.status == vouch_proto::DeviceStatus::Trusted)
+                }),
+        );
+        Ok(out)
+    }
+
     /// Members nothing is sealed to: revocations decided here and not yet on the chain,
     /// and key holders the server says are disabled (as last seen).
     pub(super) fn excluded_from_sealing(&self) -> Result<Vec<Uuid>> {
@@ -576,6 +596,7 @@ impl Client {
             return Ok(0);
         }
         let token = self.device_token()?;
+        let pending = self.not_sealed_to(&chain).await?;
         let mut rotated = 0;
         for v in vaults {
             if !force
@@ -594,8 +615,8 @@ impl Client {
             let key = VaultKey::generate()?;
             let mut envelopes = Vec::new();
             // Every live key holder, the recovery key included, gets the new epoch (not a
-            // device whose revocation is decided, nor one the server disabled).
-            let pending = self.excluded_from_sealing()?;
+            // device whose revocation is decided, nor one the server disabled or does not
+            // list as trusted).
             for m in chain.live().filter(|m| !pending.contains(&m.member.id)) {
                 let ctx = ChainEnvelopeContext {
                     purpose: EnvelopePurpose::Rotation,

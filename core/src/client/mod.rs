@@ -220,19 +220,23 @@ impl Client {
     /// any other is shown email-only, as this device treats it — no vault key is ever
     /// sealed to it, whatever the server says.
     pub async fn devices(&self) -> Result<Vec<Device>> {
-        let token = self.device_token()?;
-        let mut list: Vec<Device> = self
-            .guard(
-                self.inner
-                    .transport
-                    .get(routes::DEVICES, Some(&token))
-                    .await,
-            )
-            .await?;
+        let mut list = self.fetch_devices().await?;
         if self.state().is_key_holder() {
             self.tiers_as_verified(&mut list).await?;
         }
         Ok(list)
+    }
+
+    /// The user's devices as the server lists them (tiers unchecked).
+    pub(super) async fn fetch_devices(&self) -> Result<Vec<Device>> {
+        let token = self.device_token()?;
+        self.guard(
+            self.inner
+                .transport
+                .get(routes::DEVICES, Some(&token))
+                .await,
+        )
+        .await
     }
 
     /// See [`Client::devices`]: the key-holder tiers the verified chain does not back.
