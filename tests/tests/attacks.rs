@@ -1703,3 +1703,38 @@ async fn attack_failed_approval_leaves_no_member_that_receives_keys() {
     ));
     assert!(sealed.is_empty(), "sealed to the failed member: {sealed:?}");
 }
+
+/// A server swapping two vault names in its list (vault names are plain on the server)
+/// does not rename a device's vaults: vaults are never renamed, so a name a device knows
+/// stays, and `vault put Work` still writes into Work (black-box review, stop 16, B-F8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_swapped_vault_names_rename_nothing() {
+    let s = scene(false).await;
+    let work = s.phone.client.create_vault("Work").await.unwrap().id;
+    let laptop = laptop_via_relay(&s).await;
+    let personal = s.vault;
+    s.relay.rewrite_answers(move |method, path, v| {
+        if method == "GET"
+            && path == "/v1/vaults"
+            && let Some(list) = v.as_array_mut()
+        {
+            for l in list.iter_mut() {
+                if l["id"] == json!(personal) {
+                    l["name"] = json!("Work");
+                } else if l["id"] == json!(work) {
+                    l["name"] = json!("Personal");
+                }
+            }
+        }
+    });
+    laptop.client.sync().await.unwrap();
+    let names: Vec<(uuid::Uuid, String)> = laptop
+        .client
+        .vaults()
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.id, v.name))
+        .collect();
+    assert!(names.contains(&(personal, "Personal".to_owned())), "{names:?}");
+    assert!(names.contains(&(work, "Work".to_owned())), "{names:?}");
+}

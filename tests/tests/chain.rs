@@ -1216,3 +1216,106 @@ async fn after_deprovision_and_reactivation_the_recovery_key_brings_the_vaults_b
         b"kept through it all"
     );
 }
+
+/// The files of a revoked key holder, copied before its revocation, and a server that
+/// serves what they make: after the rotation, a device that holds an item under the new
+/// key refuses a change to it sealed under the old one (a new version, a deletion), and
+/// refuses the vault's deletion sealed under the old key (black-box review, stop 16, B-F4,
+/// B-F5: it showed the thief's value and dropped the whole vault). What the device holds
+/// stays readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_copy_cannot_change_what_devices_hold_under_the_new_key() {
+    use vouch_core::{
+        crypto::{ItemAad, seal_item, seal_vault_tombstone},
+        keystore::SoftwareSecretStore,
+        store::Store,
+    };
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let relay = start_relay(server.url().to_owned()).await;
+    let [laptop, phone, tablet] = key_holders(
+        root.path(),
+        &relay.url,
+        ALICE,
+        [
+            ("laptop", DeviceKind::Web),
+            ("phone", DeviceKind::Mobile),
+            ("tablet", DeviceKind::Mobile),
+        ],
+    )
+    .await;
+    let vault = laptop.client.create_vault("Personal").await.unwrap().id;
+    let item = laptop
+        .client
+        .put_item(vault, None, b"the real password")
+        .await
+        .unwrap()
+        .item_id;
+    phone.client.sync().await.unwrap();
+    let stolen = root.path().join("stolen");
+    copy_profile(&phone.dir, &stolen);
+    let phone_id = phone.client.state().device_id().unwrap();
+    drop(phone);
+    laptop.client.disable_device(phone_id).await.unwrap();
+    laptop.client.sync().await.unwrap();
+    laptop.client.sync().await.unwrap();
+    tablet.client.sync().await.unwrap();
+    assert_eq!(tablet.client.key_epochs(vault).unwrap(), vec![0, 1]);
+    assert_eq!(tablet.client.item_epoch(vault, item).unwrap(), Some(1));
+    // The thief's copy holds the old key; the server serves what it seals.
+    let keys = SoftwareSecretStore::open(stolen.join("keys")).unwrap();
+    let copy = Store::open(stolen.join(vouch_core::DATABASE_FILE), &keys).unwrap();
+    let old = copy.vault_key(vault, 0).unwrap().unwrap();
+    let forged = |version: u64, value: Option<&[u8]>| {
+        let at = ItemAad {
+            vault_id: vault,
+            item_id: item,
+            version,
+            epoch: 0,
+        };
+        seal_item(&old, &at, value).unwrap()
+    };
+    let (changed, deleted) = (forged(7, Some(b"ATTACKER")), forged(8, None));
+    let deletion = seal_vault_tombstone(&old, vault, 0).unwrap();
+    relay.rewrite_answers(move |method, path, v| {
+        if method != "GET" {
+            return;
+        }
+        if path.contains("/items?since=")
+            && let Some(list) = v.as_array_mut()
+        {
+            for (seq, (version, sealed)) in
+                [(7u64, &changed), (8, &deleted)].into_iter().enumerate()
+            {
+                list.push(json!({
+                    "vault_id": vault, "item_id": item, "version": version,
+                    "ciphertext": vouch_testkit::b64(sealed), "seq": 1 + seq as u64,
+                }));
+            }
+        }
+    });
+    let report = tablet.client.sync().await.unwrap();
+    assert_eq!(report.refused, 2, "{report:?}");
+    assert_eq!(
+        tablet.read(vault, item).unwrap().as_slice(),
+        b"the real password"
+    );
+    relay.clear();
+    relay.rewrite_answers(move |method, path, v| {
+        if method == "GET"
+            && path == "/v1/vaults"
+            && let Some(list) = v.as_array_mut()
+        {
+            for listed in list.iter_mut().filter(|l| l["id"] == json!(vault)) {
+                listed["tombstone"] = json!(vouch_testkit::b64(&deletion));
+            }
+        }
+    });
+    let report = tablet.client.sync().await.unwrap();
+    assert_eq!(report.deletions_refused, vec![vault], "{report:?}");
+    assert!(report.vaults_deleted.is_empty());
+    assert_eq!(
+        tablet.read(vault, item).unwrap().as_slice(),
+        b"the real password"
+    );
+}

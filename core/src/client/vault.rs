@@ -514,8 +514,6 @@ impl Client {
     /// holders only; needs the server (offline: [`Error::Offline`], nothing changes).
     pub async fn delete_vault(&self, vault_id: Uuid) -> Result<()> {
         self.require_key_holder_device()?;
-        let epoch = self.write_epoch(vault_id)?;
-        let key = self.key_of(vault_id, epoch)?;
         // The server must know the vault (a queued create) before it can delete it.
         loop {
             let report = self.flush(true).await?;
@@ -523,20 +521,37 @@ impl Client {
                 break;
             }
         }
-        let tombstone = seal_vault_tombstone(&key, vault_id, epoch)?;
         let token = self.device_token()?;
-        let sent = self
-            .inner
-            .transport
-            .post::<_, Vault>(
-                &routes::fill(routes::VAULT_DELETE, &[&vault_id]),
-                Some(&token),
-                &DeleteVault {
-                    tombstone: Bytes(tombstone),
-                },
-            )
-            .await;
-        self.guard(sent).await?;
+        // Sealed under the newest key this device holds; a key rotated meanwhile (409
+        // `stale_key_epoch`) arrives with a sync, and the deletion is sealed again once.
+        for attempt in 0..2 {
+            let epoch = self.write_epoch(vault_id)?;
+            let key = self.key_of(vault_id, epoch)?;
+            let tombstone = seal_vault_tombstone(&key, vault_id, epoch)?;
+            let sent = self
+                .inner
+                .transport
+                .post::<_, Vault>(
+                    &routes::fill(routes::VAULT_DELETE, &[&vault_id]),
+                    Some(&token),
+                    &DeleteVault {
+                        tombstone: Bytes(tombstone),
+                    },
+                )
+                .await;
+            match self.guard(sent).await {
+                Err(Error::Server {
+                    code: ErrorCode::StaleKeyEpoch,
+                    ..
+                }) if attempt == 0 => {
+                    self.sync().await?;
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         self.inner.store.apply(&[Change::DropVault(vault_id)])?;
         self.inner
             .store
@@ -961,16 +976,29 @@ impl Client {
         let mut live = std::collections::HashSet::new();
         for v in vaults {
             let Some(tombstone) = &v.tombstone else {
-                self.inner.store.upsert_vault(v.id, &v.name)?;
+                // Vaults are never renamed: a name this device knows stays (a server that
+                // swaps two names would send the next write into the other vault).
+                if !local.iter().any(|l| l.id == v.id && !l.name.is_empty()) {
+                    self.inner.store.upsert_vault(v.id, &v.name)?;
+                }
                 live.insert(v.id);
                 continue;
             };
             let Some(held) = local.iter().find(|l| l.id == v.id) else {
                 continue;
             };
+            // Sealed under the newest key this device holds for the vault: a key from before
+            // a rotation may be in a revoked device's hands.
+            let newest = self.inner.store.vault_key_epochs(v.id)?.into_iter().max();
             let verified = !held.has_key
                 || vault_tombstone_epoch(&tombstone.0)
-                    .and_then(|epoch| self.key_of(v.id, epoch))
+                    .and_then(|epoch| {
+                        if newest.is_some_and(|n| epoch < n) {
+                            Err(Error::MalformedItem)
+                        } else {
+                            self.key_of(v.id, epoch)
+                        }
+                    })
                     .and_then(|key| open_vault_tombstone(&key, v.id, &tombstone.0))
                     .is_ok();
             if verified {
@@ -1065,6 +1093,12 @@ impl Client {
             )
             .await?;
         let page = records.len();
+        let newest = self
+            .inner
+            .store
+            .vault_key_epochs(vault_id)?
+            .into_iter()
+            .max();
         let mut max_seq = since;
         let mut fresh = Vec::new();
         let mut refused = Vec::new();
@@ -1087,8 +1121,25 @@ impl Client {
             // Trust v2: a record replaces the local copy only if it opens, and never
             // below the highest version this device opened or wrote.
             let high = local.as_ref().map_or(0, |l| l.high);
+            // Once this device holds an item under the vault's newest key, a change to it
+            // under an older key is refused: the server stores nothing under an older key
+            // once the key rotated (409 `stale_key_epoch`), and an older key may be in a
+            // revoked device's hands. (An item still under the older key here may take a
+            // change written before the rotation; the rotator re-seals it after.)
+            let epoch_of = |sealed: &[u8]| sealed_item_epoch(sealed).ok();
+            let held_newest = local
+                .as_ref()
+                .and_then(|l| l.sealed.as_deref())
+                .and_then(epoch_of)
+                .is_some_and(|e| Some(e) == newest);
+            let stale = held_newest
+                && r.ciphertext
+                    .as_ref()
+                    .and_then(|ct| epoch_of(&ct.0))
+                    .is_some_and(|e| newest.is_some_and(|n| e < n));
             let verdict = match &r.ciphertext {
                 _ if r.version < high => Err("rollback below a version this device had"),
+                _ if stale => Err("a change sealed under a key older than the vault's newest"),
                 None => Err("unsealed delete"),
                 Some(ct) => {
                     let at = ItemAad {

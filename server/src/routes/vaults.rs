@@ -265,6 +265,20 @@ pub async fn delete(
                     "this vault is already deleted",
                 ));
             }
+            // Under the vault's newest key, as item writes: devices holding a newer key
+            // refuse a deletion under an older one (it may be in a revoked device's hands).
+            let epoch = u32::from_be_bytes([
+                req.tombstone.0[1],
+                req.tombstone.0[2],
+                req.tombstone.0[3],
+                req.tombstone.0[4],
+            ]);
+            if epoch < vault.epoch {
+                return Err(ApiError::new(
+                    ErrorCode::StaleKeyEpoch,
+                    "the vault's key was rotated: sync, then delete it again",
+                ));
+            }
             tx.execute(
                 "UPDATE vaults SET tombstone = ?2 WHERE id = ?1",
                 params![id.to_string(), req.tombstone.0],
