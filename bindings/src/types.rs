@@ -713,6 +713,10 @@ pub struct ChainMember {
     pub revoked_at_link: Option<u64>,
     /// Whether it is this device.
     pub this_device: bool,
+    /// The device name it was vouched under, signed on the chain (`null` for an older
+    /// link or the recovery key). The server's device list cannot change it: show it on
+    /// "disable" confirmations.
+    pub name: Option<String>,
 }
 
 impl From<vouch_core::ChainMember> for ChainMember {
@@ -727,6 +731,7 @@ impl From<vouch_core::ChainMember> for ChainMember {
             vouched_by: m.vouched_by.map(|v| v.to_string()),
             revoked_at_link: m.revoked_at,
             this_device: m.this_device,
+            name: m.name,
         }
     }
 }

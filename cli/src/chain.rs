@@ -1,5 +1,6 @@
-//! `vouch chain`: the user's key holders as this device verified them on the vouch chain
-//! (names are the server's, shown beside each verified entry).
+//! `vouch chain`: the user's key holders as this device verified them on the vouch chain,
+//! each by the name it was vouched under (signed on the chain); the server's name is shown
+//! beside it only where it differs, or for links that name no device.
 
 use serde_json::{Value, json};
 use vouch_core::{ChainMember, Client, chain::Role, proto::Device};
@@ -34,6 +35,25 @@ fn name_of(devices: &[Device], id: uuid::Uuid) -> String {
         .map_or_else(|| id.to_string(), |d| format!("\"{}\"", d.name))
 }
 
+/// A member by the name it was vouched under (the chain's, signed), with the server's
+/// name beside it when that differs; the server's alone for a link that names none.
+fn member_name(members: &[ChainMember], devices: &[Device], id: uuid::Uuid) -> String {
+    let server = devices.iter().find(|d| d.id == id).map(|d| d.name.as_str());
+    match (
+        members
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.name.as_deref()),
+        server,
+    ) {
+        (Some(signed), Some(s)) if s != signed => {
+            format!("\"{signed}\" (the server now calls it \"{s}\")")
+        }
+        (Some(signed), _) => format!("\"{signed}\""),
+        (None, _) => name_of(devices, id),
+    }
+}
+
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::Device => "device",
@@ -49,6 +69,7 @@ fn members_json(members: &[ChainMember], devices: &[Device]) -> Value {
                 json!({
                     "id": m.id,
                     "name": devices.iter().find(|d| d.id == m.id).map(|d| d.name.clone()),
+                    "vouched_as": m.name,
                     "role": role_name(m.role),
                     "added_at_link": m.added_at,
                     "vouched_by": m.vouched_by,
@@ -72,7 +93,7 @@ fn members_human(members: &[ChainMember], devices: &[Device]) -> String {
         let mark = if m.this_device { "* " } else { "  " };
         let by = match m.vouched_by {
             None => "started the chain".to_owned(),
-            Some(v) => format!("vouched for by {}", name_of(devices, v)),
+            Some(v) => format!("vouched for by {}", member_name(members, devices, v)),
         };
         let status = match m.revoked_at {
             Some(at) => format!("REVOKED at link {at}"),
@@ -81,7 +102,7 @@ fn members_human(members: &[ChainMember], devices: &[Device]) -> String {
         let this = if m.this_device { "  (this device)" } else { "" };
         out.push(format!(
             "{mark}{}{this}  [{}, {status}]\n    {}  link {}; {by}",
-            name_of(devices, m.id),
+            member_name(members, devices, m.id),
             role_name(m.role),
             m.id,
             m.added_at,

@@ -88,10 +88,34 @@ pub async fn devices(client: &Client, out: &Out, action: DevicesAction) -> Resul
             yes,
         } => {
             let list = client.devices().await?;
-            let target = find_device(&list, &device)?;
+            // On a key holder the chain's names (signed when each device was approved)
+            // come first: the server's list names devices as it likes, and a server that
+            // swapped two names would turn "disable the stolen laptop" into revoking
+            // another key holder (black-box review, stop 16).
+            let members = if client.state().is_key_holder() {
+                client.chain_members().await?
+            } else {
+                Vec::new()
+            };
+            let target = match find_on_chain(&members, &list, &device)? {
+                Some(d) => d,
+                None => find_device(&list, &device)?,
+            };
+            let signed = members
+                .iter()
+                .find(|m| m.id == target.id)
+                .and_then(|m| m.name.clone());
+            let shown = match signed {
+                Some(s) if s != target.name => {
+                    format!(
+                        "\"{s}\" (approved under that name; the server now calls it \"{}\")",
+                        target.name
+                    )
+                }
+                _ => format!("\"{}\"", target.name),
+            };
             let mut question = format!(
-                "Disable \"{}\" ({}, {})? It can no longer reach your vaults and wipes its keys and items when it next connects",
-                target.name,
+                "Disable {shown} ({}, {})? It can no longer reach your vaults and wipes its keys and items when it next connects",
                 enum_name(&target.kind),
                 enum_name(&target.status)
             );
@@ -134,6 +158,44 @@ pub async fn devices(client: &Client, out: &Out, action: DevicesAction) -> Resul
         }
     }
     Ok(())
+}
+
+/// A live key holder by the name it was vouched under on the chain (trimmed,
+/// case-insensitive), and its entry in the server's list; `None` when no chain name
+/// matches (then the server's names are searched).
+fn find_on_chain<'a>(
+    members: &[vouch_core::ChainMember],
+    list: &'a [Device],
+    wanted: &str,
+) -> Result<Option<&'a Device>, CliError> {
+    let key = wanted.trim().to_lowercase();
+    let named: Vec<&vouch_core::ChainMember> = members
+        .iter()
+        .filter(|m| {
+            m.revoked_at.is_none()
+                && m.name
+                    .as_deref()
+                    .is_some_and(|n| n.trim().to_lowercase() == key)
+        })
+        .collect();
+    match named.as_slice() {
+        [] => Ok(None),
+        [m] => list.iter().find(|d| d.id == m.id).map(Some).ok_or_else(|| {
+            CliError::with_kind(
+                5,
+                "unknown_device",
+                format!(
+                    "the key holder \"{wanted}\" on your chain ({}) is not in the server's list",
+                    m.id
+                ),
+            )
+        }),
+        _ => Err(CliError::with_kind(
+            2,
+            "ambiguous_device",
+            format!("more than one key holder was approved as \"{wanted}\"; use its id"),
+        )),
+    }
 }
 
 /// A device of the list by id or by name (trimmed, case-insensitive; live devices first).
@@ -527,5 +589,50 @@ mod tests {
                 crate::profile::DEFAULT_SERVER
             )
         );
+    }
+
+    /// `devices disable NAME` on a key holder finds the device by the name it was vouched
+    /// under on the chain, not by the server's list: a server that swapped two names does
+    /// not turn the revocation onto the other device (black-box review, stop 16, B-F7).
+    #[test]
+    fn a_key_holder_is_found_by_its_name_on_the_chain() {
+        use vouch_core::proto::{Bytes, Device, DeviceKind, DeviceStatus};
+        let (mini, desktop) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let device = |id, name: &str| Device {
+            id,
+            user_id: uuid::Uuid::nil(),
+            name: name.into(),
+            kind: DeviceKind::Web,
+            platform: String::new(),
+            status: DeviceStatus::Trusted,
+            key_bundle: Bytes(Vec::new()),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            verified_at: None,
+            verified_by: None,
+            tier: None,
+            approved_by: None,
+            origin: String::new(),
+            last_seen_at: None,
+        };
+        // The server swapped the names.
+        let list = [device(mini, "Alice Desktop"), device(desktop, "Alice Mini")];
+        let member = |id, name: &str| vouch_core::ChainMember {
+            id,
+            role: vouch_core::chain::Role::Device,
+            added_at: 1,
+            vouched_by: None,
+            revoked_at: None,
+            this_device: false,
+            name: Some(name.into()),
+        };
+        let members = [member(mini, "Alice Mini"), member(desktop, "Alice Desktop")];
+        let found = super::find_on_chain(&members, &list, " alice mini ").unwrap();
+        assert_eq!(found.map(|d| d.id), Some(mini));
+        assert!(
+            super::find_on_chain(&members, &list, "Laptop")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(super::find_device(&list, "Alice Mini").unwrap().id, desktop);
     }
 }

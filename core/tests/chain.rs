@@ -287,3 +287,69 @@ proptest! {
         let _ = Link::decode(&bytes);
     }
 }
+
+/// Links of format v2 name the device they add (the root, a vouch): the name is signed
+/// with the rest, comes back through the bytes, and is what the chain names the member
+/// by; a server that changes it breaks the signature. A v1 link names none, a revocation
+/// never carries one, and a name that is empty or holds a character unsafe to show is
+/// refused in the bytes.
+#[test]
+fn v2_links_carry_signed_names() {
+    let user = Uuid::new_v4();
+    let (phone, laptop) = (device(), device());
+    let root = Unsigned::root(user, phone.member, 1)
+        .named("Alice Phone")
+        .sign(&phone.key);
+    let vouched = Unsigned::after(
+        &root,
+        phone.key.public(),
+        LinkBody::Vouch {
+            member: laptop.member,
+            approver: phone.member.id,
+        },
+        2,
+    )
+    .named("Alice Laptop")
+    .reverse_sign(&laptop.key)
+    .sign(&phone.key);
+    assert_eq!(vouched.encode()[0], vouch_core::chain::LINK_V2);
+    let links = vec![
+        Link::decode(&root.encode()).unwrap(),
+        Link::decode(&vouched.encode()).unwrap(),
+    ];
+    let chain = Chain::verify(user, &links).unwrap();
+    assert_eq!(chain.name_of(phone.member.id), Some("Alice Phone"));
+    assert_eq!(chain.name_of(laptop.member.id), Some("Alice Laptop"));
+    // The server renames the laptop in the link: the signature no longer holds.
+    let mut bytes = vouched.encode();
+    let at = bytes.len() - 64 - 64 - "Alice Laptop".len();
+    bytes[at..at + 5].copy_from_slice(b"Alice");
+    bytes[at] = b'E';
+    let renamed = Link::decode(&bytes).unwrap();
+    assert!(Chain::verify(user, &[links[0].clone(), renamed]).is_err());
+    // Unnamed (v1) links verify as before and name nobody.
+    let plain = Unsigned::root(user, phone.member, 1).sign(&phone.key);
+    assert_eq!(plain.encode()[0], vouch_core::chain::LINK_V1);
+    assert_eq!(
+        Chain::verify(user, &[plain])
+            .unwrap()
+            .name_of(phone.member.id),
+        None
+    );
+    // A name a link cannot carry leaves it unnamed; bad names in the bytes are refused.
+    let odd = Unsigned::root(user, phone.member, 1)
+        .named("Alice\u{202e}Phone")
+        .sign(&phone.key);
+    assert_eq!(odd.name, None);
+    let mut bad = root.encode();
+    let at = bad.len() - 64 - "Alice Phone".len();
+    bad[at] = 0x1b;
+    assert!(Link::decode(&bad).is_err());
+    let revocation = revoke(&vouched, &phone, &laptop);
+    let mut named = revocation.encode();
+    named[0] = vouch_core::chain::LINK_V2;
+    let sig = named.split_off(named.len() - 64);
+    named.extend_from_slice(&[1, b'x']);
+    named.extend_from_slice(&sig);
+    assert!(Link::decode(&named).is_err(), "a revocation names nobody");
+}

@@ -1735,6 +1735,9 @@ async fn attack_swapped_vault_names_rename_nothing() {
         .into_iter()
         .map(|v| (v.id, v.name))
         .collect();
-    assert!(names.contains(&(personal, "Personal".to_owned())), "{names:?}");
+    assert!(
+        names.contains(&(personal, "Personal".to_owned())),
+        "{names:?}"
+    );
     assert!(names.contains(&(work, "Work".to_owned())), "{names:?}");
 }

@@ -1319,3 +1319,65 @@ async fn a_revoked_copy_cannot_change_what_devices_hold_under_the_new_key() {
         b"the real password"
     );
 }
+
+/// The chain names each key holder by the device name it was vouched under (signed by the
+/// approver, who saw it bound in the approval): a server that swaps two names in its
+/// device list changes the list, not the chain, so the person finds the device to revoke
+/// by a name the server cannot move (black-box review, stop 16, B-F7: `devices disable
+/// NAME` signed a revocation of whichever device the server gave that name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_names_are_signed_and_a_server_swapping_names_moves_none() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(SERVER, &[]);
+    let relay = start_relay(server.url().to_owned()).await;
+    let [laptop, phone, tablet] = key_holders(
+        root.path(),
+        &relay.url,
+        ALICE,
+        [
+            ("laptop", DeviceKind::Web),
+            ("phone", DeviceKind::Mobile),
+            ("tablet", DeviceKind::Mobile),
+        ],
+    )
+    .await;
+    let honest: Vec<(uuid::Uuid, String)> = laptop
+        .client
+        .devices()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    let (phone_id, tablet_id) = (
+        phone.client.state().device_id().unwrap(),
+        tablet.client.state().device_id().unwrap(),
+    );
+    let name = |id| honest.iter().find(|(i, _)| *i == id).unwrap().1.clone();
+    let (phone_name, tablet_name) = (name(phone_id), name(tablet_id));
+    let swapped = (phone_name.clone(), tablet_name.clone());
+    relay.rewrite_answers(move |method, path, v| {
+        if method == "GET"
+            && path == "/v1/devices"
+            && let Some(list) = v.as_array_mut()
+        {
+            for d in list.iter_mut() {
+                if d["id"] == json!(phone_id) {
+                    d["name"] = json!(swapped.1);
+                } else if d["id"] == json!(tablet_id) {
+                    d["name"] = json!(swapped.0);
+                }
+            }
+        }
+    });
+    let members = laptop.client.chain_members().await.unwrap();
+    let signed = |id| members.iter().find(|m| m.id == id).unwrap().name.clone();
+    assert_eq!(signed(phone_id), Some(phone_name));
+    assert_eq!(signed(tablet_id), Some(tablet_name));
+    let laptop_id = laptop.client.state().device_id().unwrap();
+    assert_eq!(
+        signed(laptop_id),
+        Some(name(laptop_id)),
+        "the root names its device too"
+    );
+}

@@ -326,7 +326,7 @@ impl Client {
             attempts += 1;
             let (chain, link) = match &vouch {
                 Vouch::New(member, sig) => {
-                    self.chain_with_vouch(snap.user_id, approver_id, member, sig)
+                    self.chain_with_vouch(snap.user_id, approver_id, member, &snap.device.name, sig)
                         .await?
                 }
                 Vouch::Known => {
@@ -424,13 +424,15 @@ impl Client {
     }
 
     /// The verified chain (fetched now) with this device's vouch for `member` appended,
-    /// checked as the new device will check it; and the vouch itself (`None` when the
-    /// fetched chain names the member already, with these keys).
+    /// under `name` (the device name bound in this approval's transcript), checked as the
+    /// new device will check it; and the vouch itself (`None` when the fetched chain names
+    /// the member already, with these keys).
     async fn chain_with_vouch(
         &self,
         user: Uuid,
         approver_id: Uuid,
         member: &Member,
+        name: &str,
         sig: &[u8; SIG_LEN],
     ) -> Result<(Vec<Link>, Option<Link>)> {
         let chain = self.sync_chain().await?.ok_or(Error::InvalidState(
@@ -460,6 +462,7 @@ impl Client {
             },
             OffsetDateTime::now_utc().unix_timestamp(),
         )
+        .named(name)
         .with_reverse_sig(*sig)
         .sign(identity.signing_key());
         links.push(link.clone());

@@ -43,6 +43,11 @@ pub struct ChainMember {
     pub revoked_at: Option<u64>,
     /// Whether it is this device.
     pub this_device: bool,
+    /// The device name it was vouched under, signed on the chain (`None` for a link of
+    /// format v1 or the recovery key): unlike the server's device list, which the server
+    /// writes, this is what a key holder saw bound in the approval. Find the device to
+    /// revoke by it.
+    pub name: Option<String>,
 }
 
 impl Client {
@@ -128,6 +133,15 @@ impl Client {
             .collect()
     }
 
+    /// This device's name, as its state knows it (empty before it is trusted).
+    pub(super) fn own_name(&self) -> String {
+        match self.state() {
+            crate::EnrollmentState::Trusted { device_name, .. }
+            | crate::EnrollmentState::Verifying { device_name, .. } => device_name,
+            _ => String::new(),
+        }
+    }
+
     /// Logs and records a refused chain; the error to return.
     pub(super) fn refuse(&self, e: ChainError) -> Error {
         log::warn!("the vouch chain was refused: {e}");
@@ -139,7 +153,9 @@ impl Client {
     async fn append_root(&self, user: Uuid) -> Result<()> {
         let identity = self.identity()?;
         let me = self.me_as_member(&identity)?;
-        let root = Unsigned::root(user, me, now()).sign(identity.signing_key());
+        let root = Unsigned::root(user, me, now())
+            .named(&self.own_name())
+            .sign(identity.signing_key());
         let token = self.device_token()?;
         let _: () = self
             .guard(
@@ -177,6 +193,7 @@ impl Client {
                 vouched_by,
                 revoked_at: m.revoked_at,
                 this_device: Some(m.member.id) == me,
+                name: chain.name_of(m.member.id).map(str::to_owned),
             })
             .collect();
         out.sort_by_key(|m| m.added_at);

@@ -174,6 +174,7 @@ impl Client {
                     },
                     now(),
                 )
+                .named(&self.own_name())
                 .reverse_sign(identity.signing_key())
                 .sign(key.identity().signing_key());
                 let r: Result<Disabled> = self

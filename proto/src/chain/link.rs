@@ -15,7 +15,9 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{ChainError, LINK_HASH_LEN as HASH_LEN, LINK_V1, NO_PREV};
+use super::{
+    ChainError, LINK_HASH_LEN as HASH_LEN, LINK_NAME_MAX_BYTES, LINK_V1, LINK_V2, NO_PREV,
+};
 
 const SIGN_LABEL: &[u8] = b"vouch/chain/v1/sign\0";
 const REVERSE_LABEL: &[u8] = b"vouch/chain/v1/reverse\0";
@@ -84,6 +86,9 @@ pub struct Link {
     pub signer: [u8; 32],
     /// What it says.
     pub body: LinkBody,
+    /// The device name the signer vouched under (root and vouch links of format v2; a
+    /// v1 link names none). Signed with the rest.
+    pub name: Option<String>,
     /// A vouch's counter-signature by the new member.
     pub reverse_sig: Option<[u8; SIG_LEN]>,
     /// The signer's signature.
@@ -131,10 +136,25 @@ impl Unsigned {
                 made_at,
                 signer,
                 body,
+                name: None,
                 reverse_sig: None,
                 sig: [0; SIG_LEN],
             },
         }
+    }
+
+    /// Names the member a root or vouch adds (format v2): the device name the signer
+    /// vouches under. A name that a link cannot carry (empty, longer than
+    /// [`LINK_NAME_MAX_BYTES`], a character unsafe to show) leaves the link unnamed.
+    pub fn named(mut self, name: &str) -> Self {
+        let name = name.trim();
+        let fits = !name.is_empty()
+            && name.len() <= LINK_NAME_MAX_BYTES
+            && !name.chars().any(crate::unsafe_to_show);
+        if fits && !matches!(self.link.body, LinkBody::Revoke { .. }) {
+            self.link.name = Some(name.to_owned());
+        }
+        self
     }
 
     /// The bytes the new member counter-signs (what its device shows it agrees to).
@@ -176,7 +196,8 @@ impl Link {
     /// bytes. Signatures are checked by the chain's rules, not here.
     pub fn decode(bytes: &[u8]) -> Result<Self, ChainError> {
         let mut r = Reader(bytes);
-        if r.byte()? != LINK_V1 {
+        let version = r.byte()?;
+        if !matches!(version, LINK_V1 | LINK_V2) {
             return Err(ChainError::Malformed);
         }
         let user = r.uuid()?;
@@ -193,6 +214,19 @@ impl Link {
             KIND_REVOKE => LinkBody::Revoke { member: r.uuid()? },
             _ => return Err(ChainError::Malformed),
         };
+        let name = match (version, body) {
+            (LINK_V1, _) => None,
+            (_, LinkBody::Revoke { .. }) => return Err(ChainError::Malformed),
+            _ => {
+                let len = usize::from(r.byte()?);
+                let name = std::str::from_utf8(r.take(len)?).map_err(|_| ChainError::Malformed)?;
+                if name.is_empty() || name.trim() != name || name.chars().any(crate::unsafe_to_show)
+                {
+                    return Err(ChainError::Malformed);
+                }
+                Some(name.to_owned())
+            }
+        };
         let reverse_sig = match body {
             LinkBody::Vouch { .. } => Some(r.array()?),
             _ => None,
@@ -208,6 +242,7 @@ impl Link {
             made_at,
             signer,
             body,
+            name,
             reverse_sig,
             sig,
         })
@@ -221,7 +256,11 @@ impl Link {
 
     pub(super) fn unsigned_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
-        out.push(LINK_V1);
+        out.push(if self.name.is_some() {
+            LINK_V2
+        } else {
+            LINK_V1
+        });
         out.extend_from_slice(self.user.as_bytes());
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.prev);
@@ -241,6 +280,11 @@ impl Link {
                 out.push(KIND_REVOKE);
                 out.extend_from_slice(member.as_bytes());
             }
+        }
+        if let Some(name) = &self.name {
+            // At most LINK_NAME_MAX_BYTES (checked where a name is set or read).
+            out.push(name.len().min(LINK_NAME_MAX_BYTES) as u8);
+            out.extend_from_slice(name.as_bytes());
         }
         out
     }

@@ -32,6 +32,13 @@ use crate::Bytes;
 
 /// Format version of a link.
 pub const LINK_V1: u8 = 1;
+/// Format version of a root or vouch link that names its member: the v1 bytes, then
+/// `name length (1) ‖ name (UTF-8)` — the device name the signer vouched under (for a
+/// vouch, the name bound in the approval's transcript). The server's list names devices as
+/// it likes; the chain's names are what a key holder signed.
+pub const LINK_V2: u8 = 2;
+/// Longest name a link carries, in bytes.
+pub const LINK_NAME_MAX_BYTES: usize = 255;
 /// Length of a link hash (SHA-256).
 pub const LINK_HASH_LEN: usize = 32;
 /// The `prev` of the root link.
@@ -60,7 +67,10 @@ impl LinkHeader {
     /// Reads the header of a link's canonical bytes; `None` when the bytes are too short,
     /// too long or of another version.
     pub fn parse(link: &[u8]) -> Option<Self> {
-        if link.len() < LINK_HEADER_LEN || link.len() > MAX_LINK_LEN || link[0] != LINK_V1 {
+        if link.len() < LINK_HEADER_LEN
+            || link.len() > MAX_LINK_LEN
+            || !matches!(link[0], LINK_V1 | LINK_V2)
+        {
             return None;
         }
         Some(Self {

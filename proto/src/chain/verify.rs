@@ -80,6 +80,8 @@ impl MemberState {
 pub struct Chain {
     user: Uuid,
     members: BTreeMap<Uuid, MemberState>,
+    /// The names members were vouched under (v2 links).
+    names: BTreeMap<Uuid, String>,
     head: Head,
 }
 
@@ -124,6 +126,7 @@ impl Chain {
                     vouched_by: None,
                 },
             )]),
+            names: root.name.iter().map(|n| (first.id, n.clone())).collect(),
             head: Head {
                 seq: 0,
                 hash: root.hash(),
@@ -192,6 +195,9 @@ impl Chain {
                         vouched_by: Some(approver),
                     },
                 );
+                if let Some(name) = &l.name {
+                    self.names.insert(member.id, name.clone());
+                }
             }
             LinkBody::Revoke { member } => {
                 let m = self
@@ -207,6 +213,13 @@ impl Chain {
             hash: l.hash(),
         };
         Ok(())
+    }
+
+    /// The device name member `id` was vouched under (signed on the chain; `None` for a
+    /// v1 link or a recovery key). Unlike the server's device list, the server cannot
+    /// change it.
+    pub fn name_of(&self, id: Uuid) -> Option<&str> {
+        self.names.get(&id).map(String::as_str)
     }
 
     /// The user.
