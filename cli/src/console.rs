@@ -147,7 +147,7 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                 }
             };
             let question = format!(
-                "Approve this web console?\n  browser: {}\n  address: {}{}\n  signed in: {}\nIt will manage your devices with this device's powers{} and receives no vault key.\nApprove only a browser you are using now: nobody from Vouch or your company will ever ask you for this code.\nApprove?",
+                "Approve this web console?\n  browser: {}\n  address: {}{}\n  signed in: {}\nIt can see and rename your devices and disable those verified by email only (never your key holders){} for up to 8 hours, and receives no vault key.\nApprove only a browser you are using now: nobody from Vouch or your company will ever ask you for this code.\nApprove?",
                 s.user_agent,
                 s.origin,
                 if s.other_network {
@@ -161,7 +161,7 @@ pub async fn run(client: &Client, out: &Out, action: ConsoleAction) -> Result<()
                     .user()
                     .is_some_and(|u| u.role == vouch_core::proto::Role::Admin)
                 {
-                    " (an admin's too)"
+                    ", and as an admin's: deprovision users and disable any device of the workspace"
                 } else {
                     ""
                 }

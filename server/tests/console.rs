@@ -450,9 +450,14 @@ async fn forms_without_this_sessions_csrf_token_are_refused() {
     let api = s.api();
     let Alice {
         laptop_token: alice,
-        phone,
         ..
     } = alice_laptop_and_phone(&api).await;
+    // An email-only browser: what a console may disable (key holders are disabled from a
+    // key holder, which signs the revocation).
+    let (_, browser, _) = api
+        .trusted_device("alice@acme.test", "alice browser", "web")
+        .await;
+    let phone = id(&browser);
     let (mut b, _) = approved_console(&s, "alice@acme.test", &alice).await;
     let (mut other, _) = approved_console(&s, "alice@acme.test", &alice).await;
     let disable = format!("/console/devices/{phone}/disable");
@@ -1533,4 +1538,51 @@ async fn behind_a_trusted_proxy_the_console_binds_the_forwarded_client() {
     direct.sign_in("alice@acme.test").await;
     let list = api.get("/v1/console-sessions", Some(&alice)).await.ok();
     assert_eq!(list[0]["origin"], "127.0.0.2", "{list}");
+}
+
+/// Outside review (stop 16, A-F4): one phished console approval let a thief lock every key
+/// holder of the user — a console's disable is the server's word (key holders lock, and
+/// nothing brings them back). A console disables no key holder of its own user: the
+/// confirmation says to do it from a key holder (which signs the revocation on the chain),
+/// and a posted form is refused, with or without "also the devices it approved".
+#[tokio::test]
+async fn a_console_disables_no_key_holder_of_its_user() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let Alice {
+        laptop,
+        laptop_token: alice,
+        phone,
+        ..
+    } = alice_laptop_and_phone(&api).await;
+    let (mut b, _) = approved_console(&s, "alice@acme.test", &alice).await;
+    let page = b.get(&format!("/console/devices/{phone}/disable")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("Disable a key holder from one of your key holders"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("name=\"also_approved\""));
+    let csrf = b.csrf().await;
+    for target in [&phone, &laptop] {
+        for form in [
+            vec![("csrf", csrf.as_str())],
+            vec![("csrf", csrf.as_str()), ("also_approved", "on")],
+        ] {
+            let p = b
+                .post(&format!("/console/devices/{target}/disable"), &form)
+                .await;
+            assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+        }
+    }
+    let list = api.get("/v1/devices", Some(&alice)).await.ok();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "trusted"),
+        "{list}"
+    );
 }

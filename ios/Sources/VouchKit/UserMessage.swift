@@ -121,7 +121,7 @@ public struct UserMessage: Equatable, Sendable {
         "approval.code_is_six_digits": "The code is six digits.",
         "console.title": "Approve a web console sign-in",
         "console.none_waiting": "No browser is waiting. Sign in at your server's /console first.",
-        "console.explain": "Enter the 6-digit code the browser shows. The console will manage your devices with this device's powers; it receives no vault key.",
+        "console.explain": "Enter the 6-digit code the browser shows. The console can see and rename your devices and disable those verified by email only (never your key holders); it receives no vault key.",
         "console.other_network": "This browser signed in from another network than this device. Approve only a browser you are using now.",
         "console.code_label": "Code shown in the browser",
         "console.approve": "Approve",

@@ -193,7 +193,9 @@ mod tests {
         let h = LinkHeader::parse(&link).unwrap();
         assert_eq!((h.user, h.seq, h.prev), (Uuid::from_u128(7), 3, [9; 32]));
         assert_eq!(LinkHeader::parse(&link[..LINK_HEADER_LEN - 1]), None);
-        link[0] = 2;
+        link[0] = LINK_V2;
+        assert_eq!(LinkHeader::parse(&link).map(|h| h.seq), Some(3));
+        link[0] = 3;
         assert_eq!(LinkHeader::parse(&link), None);
         assert_eq!(LinkHeader::parse(&vec![LINK_V1; MAX_LINK_LEN + 1]), None);
     }

@@ -28,7 +28,7 @@ use crate::{
     auth::{DeviceCaller, KeyHolder, Origin},
     error::ApiError,
     extract::{JsonBody, PathParams, QueryParams},
-    model::{token_hash, ts},
+    model::{now, token_hash, ts},
 };
 
 /// The console's one stylesheet.
@@ -934,7 +934,19 @@ struct ConfirmDisablePage {
     device: DeviceView,
     last_key_holder: bool,
     ends_console: bool,
+    /// One of the user's own key holders: a console does not disable it (see `disable`).
+    own_key_holder: bool,
     back: String,
+}
+
+/// Whether `d` is a trusted key holder of the console's own user. A console holds no key
+/// and signs nothing: a key holder it disabled would only lock, and one phished console
+/// approval could lock every key holder of the user (black-box review, stop 16, A-F4).
+/// Key holders are disabled from a key holder, which signs the revocation on the chain.
+fn own_key_holder(c: &Ctx, d: &Device) -> bool {
+    d.user_id == c.caller.user.id
+        && d.status == DeviceStatus::Trusted
+        && d.tier == Some(Tier::KeyHolder)
 }
 
 /// The device `id` and its user's devices, if this console may see it (the user's own;
@@ -1000,6 +1012,7 @@ async fn confirm_disable(
         device: view(&d, &theirs, c.caller.device.device.id, &email),
         last_key_holder,
         ends_console: d.id == c.caller.device.device.id,
+        own_key_holder: own_key_holder(&c, &d),
         back: if q.get("back").map(String::as_str) == Some("admin") {
             "admin".into()
         } else {
@@ -1020,6 +1033,19 @@ async fn disable(
     let also = f
         .get("also_approved")
         .is_some_and(|v| v == "on" || v == "true");
+    let (d, theirs, _) = target(&state, &c, id).await?;
+    let month_ago = now() - 30 * 24 * 3600;
+    let swept = |x: &Device| {
+        x.approved_by == Some(d.id)
+            && x.verified_at
+                .is_some_and(|t| t.unix_timestamp() > month_ago)
+    };
+    if own_key_holder(&c, &d) || (also && theirs.iter().any(|x| swept(x) && own_key_holder(&c, x)))
+    {
+        return Err(c.refused(ApiError::forbidden(
+            "a key holder is disabled from one of your key holders (vouch devices disable, or the app): it signs the removal on your vouch chain and the device erases itself; a console holds no key and cannot sign it",
+        )));
+    }
     let q = serde_json::from_value(serde_json::json!({ "also_approved": also }))
         .map_err(|_| ApiError::internal())?;
     // The API's own rule: who may disable what (rule 8).
