@@ -65,9 +65,18 @@ pub fn saved_server(dir: &Path) -> Option<String> {
 /// Holds the profile for one command at a time: a second `vouch` on the same profile
 /// waits here (saying so) until the first is done, instead of racing it over the key
 /// store, the settings and the database. Released when the process ends.
+/// Options for a file of the profile: readable by its owner only (0600).
+fn private_file() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut o = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
+
 fn lock(dir: &Path) -> Result<std::fs::File, CliError> {
     let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
+    let file = private_file()
         .create(true)
         .truncate(false)
         .write(true)
@@ -190,7 +199,13 @@ pub fn open(
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir)
+    // Directories made here are the owner's alone (0700), as the data in them.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
         .map_err(|e| CliError::other(format!("cannot create profile {}: {e}", dir.display())))?;
     let lock = lock(dir)?;
     let saved = load_settings(dir)?;
@@ -256,7 +271,12 @@ fn save_settings(dir: &Path, settings: &Settings) -> Result<(), CliError> {
     let json = serde_json::to_string_pretty(settings)
         .map_err(|e| CliError::other(format!("cannot write profile: {e}")))?;
     let tmp = dir.join(format!("{SETTINGS_FILE}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, json)
+    private_file()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, json.as_bytes()))
         .and_then(|()| std::fs::rename(&tmp, dir.join(SETTINGS_FILE)))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

@@ -253,6 +253,13 @@ async fn the_default_device_name_is_the_machines_name() {
     let host = gethostname::gethostname().into_string().unwrap();
     let name = s["device_name"].as_str().unwrap();
     assert!(name.contains(host.trim()), "{name} lacks {host}");
+    // The profile is its owner's alone (outside review, stop 16: 0755 and 0644 before).
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&a), 0o700);
+    for f in ["cli.json", "vouch.lock"] {
+        assert_eq!(mode(&a.join(f)), 0o600, "{f}");
+    }
 }
 
 /// Issue 13 item 3: 64 random bytes came back as 118 (a lossy UTF-8 round trip) and text
