@@ -258,7 +258,22 @@ pub fn trust_device(
         &actor,
         Some(&format!("tier {}", enum_str(&tier))),
     )?;
+    if tier == Tier::KeyHolder {
+        key_holder_made(tx, id)?;
+    }
     Ok(token)
+}
+
+/// Device `id` just became a key holder (any way): the operator's email-root allowance
+/// of its user, if one waits, is spent — it was for that one loss, and left waiting a
+/// thief with the password and the mailbox would take it at the user's next loss
+/// (black-box re-review, stop 16, N1).
+pub fn key_holder_made(tx: &Tx<'_>, id: Uuid) -> ApiResult<()> {
+    tx.execute(
+        "UPDATE users SET email_root_allowed = 0 WHERE email_root_allowed = 1 AND id = (SELECT user_id FROM devices WHERE id = ?1)",
+        [id.to_string()],
+    )?;
+    Ok(())
 }
 
 /// Makes a trusted device a key holder because `approver` (a key holder) approved it.
@@ -274,7 +289,7 @@ pub fn make_key_holder(tx: &Tx<'_>, id: Uuid, approver: Uuid) -> ApiResult<()> {
         console: None,
     };
     crate::audit::record_device(tx, id, vouch_proto::AuditAction::KeysShared, &actor, None)?;
-    Ok(())
+    key_holder_made(tx, id)
 }
 
 /// The tier an email verification gives `kind` for `user_id`: a key holder only for a
@@ -294,13 +309,17 @@ pub fn email_tier(tx: &Tx<'_>, user_id: Uuid, kind: DeviceKind) -> ApiResult<Tie
         return Ok(Tier::KeyHolder);
     }
     // The operator's allowance is for a user with no key holder left: one that works
-    // (it came back, or never went) keeps its chain, and the allowance waits unused.
+    // (it came back, or never went) keeps its chain, and the allowance is spent.
     let live: bool = tx.query_one(
         "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ?1 AND status = 'trusted' AND tier = 'key_holder')",
         [user_id.to_string()],
         |r| r.get(0),
     )?;
     if live {
+        tx.execute(
+            "UPDATE users SET email_root_allowed = 0 WHERE id = ?1",
+            [user_id.to_string()],
+        )?;
         return Ok(Tier::EmailOnly);
     }
     let allowed = tx.execute(

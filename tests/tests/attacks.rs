@@ -1741,3 +1741,55 @@ async fn attack_swapped_vault_names_rename_nothing() {
     );
     assert!(names.contains(&(work, "Work".to_owned())), "{names:?}");
 }
+
+/// The operator's allowance is for one loss: when the user gets a key holder another way
+/// (an admin's `new_root` approval here), it is spent — left waiting, the thief with the
+/// password and the mailbox took it at the user's next loss and became the only key
+/// holder (black-box re-review, stop 16, N1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_spent_allowance_does_not_wait_for_the_thief() {
+    let s = TestServer::start(SERVER, &[]);
+    let api = s.api();
+    let (_, _, admin) = api.trusted_device(ADMIN, "admin laptop", "web").await;
+    let (_, phone, _) = api.trusted_device(BOB, "bob phone", "mobile").await;
+    let disable = |device: String| {
+        let (api, admin) = (&api, &admin);
+        async move {
+            api.post(
+                &format!("/v1/devices/{device}/disable"),
+                Some(admin),
+                json!({}),
+            )
+            .await
+            .ok();
+        }
+    };
+    disable(id(&phone)).await;
+    let (laptop, laptop_token) = thief_device(&api, BOB, "bob laptop").await;
+    assert_eq!(laptop["tier"], "email_only");
+    vouch_testkit::succeeded(
+        s.command()
+            .args(["admin", "allow-email-root", "--email", BOB]),
+    );
+    // Bob's laptop asks for the keys: an admin makes it his first key holder (new_root).
+    let rid = id(&api.open_approval(&laptop_token, &id(&laptop)).await.ok());
+    let run = api.start_run(&rid, &admin).await;
+    api.answer_run(&rid, &run, &laptop_token).await.ok();
+    api.approve_run(&rid, &run, &admin).await.ok();
+    let ack = api
+        .post(
+            &format!("/v1/approval-requests/{rid}/ack"),
+            Some(&laptop_token),
+            json!({"run_id": run, "opened": true}),
+        )
+        .await
+        .ok();
+    assert_eq!(ack["tier"], "key_holder");
+    // Later the laptop is lost too; the thief verifies first.
+    disable(id(&laptop)).await;
+    let (thief, _) = thief_device(&api, BOB, "bob thief later").await;
+    assert_eq!(
+        thief["tier"], "email_only",
+        "the old allowance made the thief root"
+    );
+}

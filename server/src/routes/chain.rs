@@ -441,6 +441,7 @@ pub async fn recovery_restore(
                 "UPDATE devices SET tier = 'key_holder', approved_by = NULL WHERE id = ?1 AND status = 'trusted'",
                 [device.id.to_string()],
             )?;
+            crate::model::key_holder_made(tx, device.id)?;
             let actor = crate::audit::Actor { device: Some(device.id), origin: None, console: None };
             crate::audit::record_device(
                 tx,
