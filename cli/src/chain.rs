@@ -5,7 +5,10 @@
 use serde_json::{Value, json};
 use vouch_core::{ChainMember, Client, chain::Role, proto::Device};
 
-use crate::{CliError, output::Out};
+use crate::{
+    CliError,
+    output::{Out, quoted},
+};
 
 /// Fetches and verifies the chain, then prints who holds the vault keys: each member with
 /// the device that vouched for it, revoked members marked.
@@ -32,7 +35,7 @@ fn name_of(devices: &[Device], id: uuid::Uuid) -> String {
     devices
         .iter()
         .find(|d| d.id == id)
-        .map_or_else(|| id.to_string(), |d| format!("\"{}\"", d.name))
+        .map_or_else(|| id.to_string(), |d| quoted(&d.name))
 }
 
 /// A member by the name it was vouched under (the chain's, signed), with the server's
@@ -47,9 +50,9 @@ fn member_name(members: &[ChainMember], devices: &[Device], id: uuid::Uuid) -> S
         server,
     ) {
         (Some(signed), Some(s)) if s != signed => {
-            format!("\"{signed}\" (the server now calls it \"{s}\")")
+            format!("{} (the server now calls it {})", quoted(signed), quoted(s))
         }
-        (Some(signed), _) => format!("\"{signed}\""),
+        (Some(signed), _) => quoted(signed),
         (None, _) => name_of(devices, id),
     }
 }
@@ -95,8 +98,16 @@ fn members_human(members: &[ChainMember], devices: &[Device]) -> String {
             None => "started the chain".to_owned(),
             Some(v) => format!("vouched for by {}", member_name(members, devices, v)),
         };
+        // A vouch whose approval never completed (the server lists the device as still
+        // waiting): nothing is sealed to it (re-review N3).
+        let waiting = devices
+            .iter()
+            .any(|d| d.id == m.id && d.status == vouch_core::proto::DeviceStatus::Pending);
         let status = match m.revoked_at {
             Some(at) => format!("REVOKED at link {at}"),
+            None if waiting => {
+                "key holder, APPROVAL NOT COMPLETED: nothing is sealed to it".to_owned()
+            }
             None => "key holder".to_owned(),
         };
         let this = if m.this_device { "  (this device)" } else { "" };

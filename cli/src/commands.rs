@@ -740,8 +740,9 @@ async fn vault(client: &Client, out: &Out, action: VaultAction) -> Result<(), Cl
                             String::new()
                         } else {
                             format!(
-                                " (queued: {} cannot be reached; sent by the next command or \
-                                 `vouch sync`)",
+                                " (queued, not sent yet: {} could not be reached, or the \
+                                 vault's key changed and the item is sealed again; sent by \
+                                 the next command or `vouch sync`)",
                                 client.server_url()
                             )
                         }

@@ -99,20 +99,42 @@ pub async fn devices(client: &Client, out: &Out, action: DevicesAction) -> Resul
             };
             let target = match find_on_chain(&members, &list, &device)? {
                 Some(d) => d,
-                None => find_device(&list, &device)?,
+                None => {
+                    let d = find_device(&list, &device)?;
+                    // Found by the server's name: a key holder approved under another name
+                    // is not taken on the server's word (re-review N6).
+                    if let Some(signed) = members
+                        .iter()
+                        .find(|m| m.id == d.id)
+                        .and_then(|m| m.name.as_deref())
+                        && d.id.to_string() != device.trim().to_lowercase()
+                        && signed.trim().to_lowercase() != device.trim().to_lowercase()
+                    {
+                        return Err(CliError::with_kind(
+                            2,
+                            "name_not_signed",
+                            format!(
+                                "the server calls a device {}, but on your chain it was approved as {}: disable it by that name or by its id ({})",
+                                crate::output::quoted(&d.name),
+                                crate::output::quoted(signed),
+                                d.id
+                            ),
+                        ));
+                    }
+                    d
+                }
             };
             let signed = members
                 .iter()
                 .find(|m| m.id == target.id)
                 .and_then(|m| m.name.clone());
             let shown = match signed {
-                Some(s) if s != target.name => {
-                    format!(
-                        "\"{s}\" (approved under that name; the server now calls it \"{}\")",
-                        target.name
-                    )
-                }
-                _ => format!("\"{}\"", target.name),
+                Some(s) if s != target.name => format!(
+                    "{} (approved under that name; the server now calls it {})",
+                    crate::output::quoted(&s),
+                    crate::output::quoted(&target.name)
+                ),
+                _ => crate::output::quoted(&target.name),
             };
             let mut question = format!(
                 "Disable {shown} ({}, {})? It can no longer reach your vaults and wipes its keys and items when it next connects",
@@ -169,16 +191,24 @@ fn find_on_chain<'a>(
     wanted: &str,
 ) -> Result<Option<&'a Device>, CliError> {
     let key = wanted.trim().to_lowercase();
+    let signed_as = |m: &&vouch_core::ChainMember| {
+        m.name
+            .as_deref()
+            .is_some_and(|n| n.trim().to_lowercase() == key)
+    };
     let named: Vec<&vouch_core::ChainMember> = members
         .iter()
-        .filter(|m| {
-            m.revoked_at.is_none()
-                && m.name
-                    .as_deref()
-                    .is_some_and(|n| n.trim().to_lowercase() == key)
-        })
+        .filter(|m| m.revoked_at.is_none())
+        .filter(signed_as)
         .collect();
     match named.as_slice() {
+        // Only a revoked key holder was approved under that name: it is done, and the
+        // server's list is not searched for another device with it (re-review N6).
+        [] if members.iter().any(|m| signed_as(&m)) => Err(CliError::with_kind(
+            5,
+            "already_revoked",
+            format!("the key holder approved as \"{wanted}\" is already revoked on your chain"),
+        )),
         [] => Ok(None),
         [m] => list.iter().find(|d| d.id == m.id).map(Some).ok_or_else(|| {
             CliError::with_kind(
@@ -634,5 +664,18 @@ mod tests {
                 .is_none()
         );
         assert_eq!(super::find_device(&list, "Alice Mini").unwrap().id, desktop);
+        // The signed name of a revoked key holder only: "already revoked", never the
+        // server's device of that name (re-review N6).
+        let mut old = member(uuid::Uuid::from_u128(3), "Alice Old");
+        old.revoked_at = Some(4);
+        let members = [members[0].clone(), members[1].clone(), old];
+        let list = [list[0].clone(), device(desktop, "Alice Old")];
+        let e = super::find_on_chain(&members, &list, "alice old").unwrap_err();
+        assert_eq!(e.code, 5, "{}", e.message);
+        // A name cannot close its quotes to imitate the annotations (re-review N2).
+        assert_eq!(
+            crate::output::quoted(r#"tab" (the server now calls it "x"#),
+            r#""tab\" (the server now calls it \"x""#
+        );
     }
 }

@@ -35,6 +35,12 @@ pub fn line(text: &str) {
     }
 }
 
+/// A name in quotes, its own quotes and backslashes escaped: a device name cannot close
+/// the quotes and imitate the annotations beside it (re-review N2).
+pub fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.escape_debug())
+}
+
 pub fn ts(t: &time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
