@@ -137,7 +137,8 @@ fn invisible(c: char) -> bool {
 
 /// Whether `c` may not be shown as it is in text that came from elsewhere (a server
 /// answer): a control character (escape sequences, line breaks, a bell) or an
-/// [`invisible`] one (bidi overrides, zero-width characters).
+/// invisible one (format characters such as bidi overrides and zero-width characters,
+/// line and paragraph separators).
 pub fn unsafe_to_show(c: char) -> bool {
     c.is_control() || invisible(c)
 }
