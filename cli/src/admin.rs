@@ -119,6 +119,13 @@ pub async fn run(client: &Client, out: &Out, action: AdminAction) -> Result<(), 
         }
         AdminAction::Reactivate { user } => {
             let u = client.admin_user(&user).await?;
+            if u.deprovisioned_at.is_none() {
+                // Nothing to do (the server changes nothing either): said as such.
+                out.emit(user_json(&u), || {
+                    format!("{} is not deprovisioned: nothing to reactivate.", u.email)
+                });
+                return Ok(());
+            }
             let u = client.admin_reactivate(u.id).await?;
             out.emit(user_json(&u), || {
                 format!(

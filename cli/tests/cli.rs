@@ -668,6 +668,12 @@ async fn admin_users_by_email_reactivation_and_the_audit_log() {
         .await,
     );
     assert_eq!(r["deprovisioned_at"], Value::Null);
+    // Again, on an active user: said as nothing to do (review: it said "Reactivated").
+    let again = vouch(&admin, u, &["admin", "reactivate", "alice@acme.test"], "").await;
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to reactivate"),
+        "{again:?}"
+    );
     // Old devices stay disabled (a key holder locked: no revocation on the chain); a new
     // one works, email-only (reactivation gives no email root: an admin's new_root
     // approval or the recovery key makes a first key holder).

@@ -450,6 +450,9 @@ async fn revoked_copy_reads_nothing_new(how: Revoked) {
         .put_item(vault.id, None, b"from the tablet, after")
         .await
         .unwrap();
+    // Sealed again and sent in the same command (re-review N8: it waited for the next one,
+    // and the CLI said the server could not be reached).
+    assert!(from_tablet.synced, "{from_tablet:?}");
     // The tablet, still a key holder, reads what came after.
     tablet.client.sync().await.unwrap();
     assert!(tablet.client.sync().await.unwrap().queued == 0);

@@ -581,9 +581,25 @@ impl Client {
     /// Delivers queued operations in order; stops at the first one the server cannot be
     /// reached for, which then waits out an exponential backoff unless `force`.
     pub(super) async fn flush(&self, force: bool) -> Result<SyncReport> {
+        let (mut report, resealed) = self.flush_once(force).await?;
+        if resealed {
+            // Sealed again under a key rotated meanwhile: sent now, not by the next command.
+            let (again, _) = self.flush_once(true).await?;
+            report.sent += again.sent;
+            report.conflicts += again.conflicts;
+            report.conflict_copies.extend(again.conflict_copies);
+            report.queued = again.queued;
+        }
+        Ok(report)
+    }
+
+    /// One pass over the due operations; and whether one was sealed again under a newer
+    /// key (it waits for the next pass).
+    async fn flush_once(&self, force: bool) -> Result<(SyncReport, bool)> {
         self.require_trusted()?;
         let token = self.device_token()?;
         let mut report = SyncReport::default();
+        let mut resealed_any = false;
         let now = if force { i64::MAX } else { now_ms() };
         let entries = self.inner.store.outbox_due(now, OUTBOX_BATCH)?;
         for entry in entries {
@@ -724,6 +740,7 @@ impl Client {
                         } => self.reseal_queued(entry.seq, *vault_id, *item_id, *version, &ct.0)?,
                         _ => false,
                     };
+                    resealed_any |= resealed;
                     if !resealed {
                         let delay = (RETRY_BASE_MS << entry.attempts.min(6)).min(RETRY_MAX_MS);
                         self.inner
@@ -743,7 +760,7 @@ impl Client {
             }
         }
         report.queued = self.inner.store.outbox_len()? as u32;
-        Ok(report)
+        Ok((report, resealed_any))
     }
 
     /// Seals a queued write again under the vault's newest key held here (same item,
