@@ -332,17 +332,7 @@ async fn admins_list_users_reactivate_them_and_read_the_audit_log() {
         .await
         .err(403, "key_holder_required");
     let rid = id(&api.open_approval(&new_token, &id(&new_laptop)).await.ok());
-    let run = api.start_run(&rid, &admin).await;
-    api.answer_run(&rid, &run, &new_token).await.ok();
-    api.approve_run(&rid, &run, &admin).await.ok();
-    let ack = api
-        .post(
-            &format!("/v1/approval-requests/{rid}/ack"),
-            Some(&new_token),
-            json!({"run_id": run, "opened": true}),
-        )
-        .await
-        .ok();
+    let ack = api.complete_approval(&rid, &new_token, &admin).await;
     assert_eq!(ack["tier"], "key_holder", "{ack}");
     api.get("/v1/vaults", Some(&new_token)).await.ok();
     // Another workspace's or an unknown user is not found.

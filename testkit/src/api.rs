@@ -284,18 +284,27 @@ impl Api {
     /// If a step fails.
     pub async fn approve_pending(&self, account: &str, device_id: &str, approver: &str) -> String {
         let rid = id(&self.open_approval(account, device_id).await.ok());
-        let run = self.start_run(&rid, approver).await;
-        self.answer_run(&rid, &run, account).await.ok();
-        self.approve_run(&rid, &run, approver).await.ok();
-        let ack = self
-            .post(
-                &format!("/v1/approval-requests/{rid}/ack"),
-                Some(account),
-                json!({"run_id": run, "opened": true}),
-            )
-            .await
-            .ok();
+        let ack = self.complete_approval(&rid, account, approver).await;
         ack["device_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs open request `rid` to its end: the key holder `approver` starts a run, the
+    /// `requester` (its account or device token) answers, the approver approves, the
+    /// requester acknowledges. Returns the acknowledgement's answer.
+    ///
+    /// # Panics
+    /// If a step is refused.
+    pub async fn complete_approval(&self, rid: &str, requester: &str, approver: &str) -> Value {
+        let run = self.start_run(rid, approver).await;
+        self.answer_run(rid, &run, requester).await.ok();
+        self.approve_run(rid, &run, approver).await.ok();
+        self.post(
+            &format!("/v1/approval-requests/{rid}/ack"),
+            Some(requester),
+            json!({"run_id": run, "opened": true}),
+        )
+        .await
+        .ok()
     }
 
     /// Starts a run on request `rid` as the key holder `approver` (an opaque A message:

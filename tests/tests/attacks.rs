@@ -1590,17 +1590,7 @@ async fn attack_stale_new_root_request_cannot_replace_the_chain() {
     api.answer_run(&approved, &run, &thief).await.ok();
     api.approve_run(&approved, &run, &admin).await.ok();
     // Bob's is approved and completes: he has a key holder.
-    let bobs_run = api.start_run(&mine, &admin).await;
-    api.answer_run(&mine, &bobs_run, &bob).await.ok();
-    api.approve_run(&mine, &bobs_run, &admin).await.ok();
-    let ack = api
-        .post(
-            &format!("/v1/approval-requests/{mine}/ack"),
-            Some(&bob),
-            json!({"run_id": bobs_run, "opened": true}),
-        )
-        .await
-        .ok();
+    let ack = api.complete_approval(&mine, &bob, &admin).await;
     assert_eq!(ack["tier"], "key_holder");
     let listed = api
         .get("/v1/approval-requests?status=pending", Some(&admin))
@@ -1773,17 +1763,7 @@ async fn attack_a_spent_allowance_does_not_wait_for_the_thief() {
     );
     // Bob's laptop asks for the keys: an admin makes it his first key holder (new_root).
     let rid = id(&api.open_approval(&laptop_token, &id(&laptop)).await.ok());
-    let run = api.start_run(&rid, &admin).await;
-    api.answer_run(&rid, &run, &laptop_token).await.ok();
-    api.approve_run(&rid, &run, &admin).await.ok();
-    let ack = api
-        .post(
-            &format!("/v1/approval-requests/{rid}/ack"),
-            Some(&laptop_token),
-            json!({"run_id": run, "opened": true}),
-        )
-        .await
-        .ok();
+    let ack = api.complete_approval(&rid, &laptop_token, &admin).await;
     assert_eq!(ack["tier"], "key_holder");
     // Later the laptop is lost too; the thief verifies first.
     disable(id(&laptop)).await;
